@@ -1,0 +1,95 @@
+"""Turn a `symgrad.graph.Graph` into NumPy source, one statement a line, and load it."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import keyword
+import linecache
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from symgrad.graph import Graph
+from symgrad.ops import OPS
+
+_RESERVED = {"np"} | set(keyword.kwlist) | set(dir(builtins))
+
+
+@dataclass
+class Program:
+    """Generated source with the constants it refers to by name."""
+
+    name: str
+    source: str
+    constants: dict[str, np.ndarray]
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    """A valid, unused Python name for `name`: user strings never reach the source raw."""
+    ident = re.sub(r"\W", "_", name, flags=re.ASCII) or "_"
+    if ident[0].isdigit():
+        ident = "_" + ident
+    while ident in _RESERVED or ident in taken:
+        ident += "_"
+    taken.add(ident)
+    return ident
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "np.nan" if math.isnan(value) else ("np.inf" if value > 0 else "(-np.inf)")
+    text = repr(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None) -> Program:
+    """Source of a function `name(*inputs)` returning the graph's outputs (a tuple if several)."""
+    taken: set[str] = set()
+    fn_name = _identifier(name, taken)
+    names: dict[int, str] = {n: _identifier(graph[n]["name"], taken) for n in graph.inputs}
+    for n, out_name in zip(graph.outputs, output_names or []):
+        if n not in names and graph.scalar(n) is None:
+            names[n] = _identifier(out_name, taken)
+    constants: dict[str, np.ndarray] = {}
+    listing = graph.names()  # the names the printed graph uses, so source and listing agree
+    body = []
+    for n in graph.toposort():
+        attrs = graph[n]
+        if attrs["op"] == "input" or graph.scalar(n) is not None:
+            continue
+        if n not in names:
+            names[n] = _identifier(listing[n], taken)
+        if attrs["op"] == "const":
+            constants[names[n]] = attrs["value"]
+            continue
+        operands = [_literal(graph.scalar(i)) if graph.scalar(i) is not None else names[i]
+                    for i in attrs["inputs"]]
+        body.append(f"    {names[n]} = {OPS[attrs['op']].code_for(operands, attrs['params'])}")
+    outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None else names[n]
+            for n in graph.outputs]
+    ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
+    args = ", ".join(names[n] for n in graph.inputs)
+    header = [f"# {line}" for line in title.splitlines()]
+    if constants:
+        header.append(f"# constants: {', '.join(sorted(constants))}")
+    lines = header + ["import numpy as np", "", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
+    return Program(fn_name, "\n".join(lines), constants)
+
+
+def load(program: Program) -> Callable[..., Any]:
+    """Compile a program into a function, its source registered with `linecache`."""
+    digest = hashlib.sha1(program.source.encode()).hexdigest()[:12]
+    filename = f"<symgrad:{program.name}:{digest}>"
+    linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
+    namespace: dict[str, Any] = dict(program.constants)
+    exec(compile(program.source, filename, "exec"), namespace)  # noqa: S102 - our generated source
+    fn = namespace[program.name]
+    fn.__symgrad_source__ = program.source
+    return fn

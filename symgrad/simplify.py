@@ -1,0 +1,148 @@
+"""Simplification passes: pure `Graph -> Graph` functions, each named and switchable.
+
+Every pass rebuilds the graph from its outputs, so dead code is dropped and equal
+subexpressions are merged (structural hashing in `Graph.add`) as a side effect of any pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from symgrad.graph import Graph
+from symgrad.ops import OPS
+from symgrad.tracer import const_node, emit
+
+Rule = Callable[[Graph, str, tuple[int, ...], dict], "int | None"]
+
+
+def rebuild(graph: Graph, rules: list[Rule]) -> Graph:
+    """A new graph computing the same outputs, each node offered to `rules` first."""
+    new = Graph()
+    mapping = {n: new.input(graph[n]["name"], graph[n]["shape"], graph[n]["dtype"])
+               for n in graph.inputs}
+    live = set(graph.outputs)
+    for n in reversed(graph.toposort()):
+        if n in live:
+            live.update(graph[n]["inputs"])
+    for n in graph.toposort():
+        attrs = graph[n]
+        if n not in live or n in mapping:
+            continue
+        if attrs["op"] == "const":
+            mapping[n] = new.const(attrs["value"], attrs["dtype"], weak=attrs.get("weak", False))
+            continue
+        ins = tuple(mapping[i] for i in attrs["inputs"])
+        for rule in rules:
+            m = rule(new, attrs["op"], ins, attrs["params"])
+            if m is not None:
+                break
+        else:
+            m = emit(new, OPS[attrs["op"]], ins, attrs["params"])
+        mapping[n] = m
+    new.outputs = [mapping[n] for n in graph.outputs]
+    return new
+
+
+# ---------------------------------------------------------------- rules
+
+def _fold(g: Graph, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+    """An op on scalar constants only becomes a constant."""
+    values = [g.scalar(i) for i in ins]
+    if not ins or any(v is None for v in values) or not OPS[op].elementwise:
+        return None
+    with np.errstate(all="ignore"):
+        result = OPS[op].forward(*values, **params)
+    if all(g[i].get("weak") for i in ins):
+        return const_node(g, result.item() if hasattr(result, "item") else result)
+    return g.const(np.asarray(result), np.asarray(result).dtype)
+
+
+def _same_as(g: Graph, op: str, ins: tuple[int, ...], params: dict, keep: int) -> int | None:
+    """`ins[keep]`, if the op's result would have exactly its shape and dtype."""
+    x = g[ins[keep]]
+    o = OPS[op]
+    shape = o.out_shape(tuple(g[i]["shape"] for i in ins), params)
+    dtype = o.out_dtype(tuple(g[i]["value"] if g[i].get("weak") else g[i]["dtype"] for i in ins), params)
+    return ins[keep] if shape == x["shape"] and dtype == x["dtype"] else None
+
+
+def _identity(g: Graph, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+    """Algebraic identities whose result is one of the operands."""
+    s = [g.scalar(i) for i in ins]
+    if op == "mul" and s[1] == 1:                            # x * 1 -> x
+        return _same_as(g, op, ins, params, 0)
+    if op == "mul" and s[0] == 1:                            # 1 * x -> x
+        return _same_as(g, op, ins, params, 1)
+    if op in ("add", "sub") and s[1] == 0:                   # x + 0, x - 0 -> x
+        return _same_as(g, op, ins, params, 0)
+    if op == "add" and s[0] == 0:                            # 0 + x -> x
+        return _same_as(g, op, ins, params, 1)
+    if op == "div" and s[1] == 1:                            # x / 1 -> x
+        return _same_as(g, op, ins, params, 0)
+    if op == "pow" and s[1] == 1:                            # x ** 1 -> x
+        return _same_as(g, op, ins, params, 0)
+    if op == "neg" and g[ins[0]]["op"] == "neg":             # --x -> x
+        return g[ins[0]]["inputs"][0]
+    if op in ("reshape", "broadcast_to") and g[ins[0]]["shape"] == params["shape"]:
+        return ins[0]                                        # no-op reshape / broadcast
+    if op == "transpose" and params["axes"] == tuple(range(len(params["axes"]))):
+        return ins[0]                                        # identity permutation
+    if op == "sum" and not params["axes"]:
+        return ins[0]                                        # sum over no axes
+    return None
+
+
+def _negation(g: Graph, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+    """Signs move to where they cost nothing."""
+    s = [g.scalar(i) for i in ins]
+    if op == "mul" and s[1] == -1:                           # x * -1 -> -x
+        return _unary(g, "neg", ins[0]) if _same_as(g, op, ins, params, 0) is not None else None
+    if op == "mul" and s[0] == -1:                           # -1 * x -> -x
+        return _unary(g, "neg", ins[1]) if _same_as(g, op, ins, params, 1) is not None else None
+    if op == "add" and g[ins[1]]["op"] == "neg":             # x + -y -> x - y
+        return emit(g, OPS["sub"], (ins[0], g[ins[1]]["inputs"][0]), {})
+    if op == "add" and g[ins[0]]["op"] == "neg":             # -x + y -> y - x
+        return emit(g, OPS["sub"], (ins[1], g[ins[0]]["inputs"][0]), {})
+    if op == "sub" and g[ins[1]]["op"] == "neg":             # x - -y -> x + y
+        return emit(g, OPS["add"], (ins[0], g[ins[1]]["inputs"][0]), {})
+    if op == "mul" and g[ins[0]]["op"] == "neg" and g[ins[1]].get("weak"):  # (-x) * c -> x * -c
+        return emit(g, OPS["mul"], (g[ins[0]]["inputs"][0], const_node(g, -s[1])), {})
+    return None
+
+
+def _unary(g: Graph, op: str, x: int) -> int:
+    return emit(g, OPS[op], (x,), {})
+
+
+# ---------------------------------------------------------------- passes
+
+PASSES: dict[str, Callable[[Graph], Graph]] = {
+    "fold": lambda g: rebuild(g, [_fold]),
+    "algebra": lambda g: rebuild(g, [_fold, _identity, _negation]),
+    "dce": lambda g: rebuild(g, []),
+}
+
+
+@dataclass
+class PassStat:
+    """What one pass did: node counts before and after, and its time in seconds."""
+
+    name: str
+    before: int
+    after: int
+    seconds: float
+
+
+def simplify(graph: Graph, passes: tuple[str, ...] = ("fold", "algebra", "dce"),
+             stats: list[PassStat] | None = None) -> Graph:
+    """Run the named passes in order; append a `PassStat` per pass to `stats` if given."""
+    for name in passes:
+        start, before = time.perf_counter(), len(graph)
+        graph = PASSES[name](graph)
+        if stats is not None:
+            stats.append(PassStat(name, before, len(graph), time.perf_counter() - start))
+    return graph

@@ -1,0 +1,232 @@
+"""The one op surface: operators and methods written once over `apply`.
+
+The eager `Tensor` and the tracer's `Tracer` both subclass `Surface` and implement two
+hooks, `_apply` (run or record one primitive) and `_composite` (run a composite function,
+eagerly as one named graph node, or inlined into a trace). Everything a user calls (`x + y`,
+`x.sum(1)`, `np.exp(x)`) arrives here and becomes `apply(op, ...)`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from symgrad.ops import OPS, UFUNCS, Op
+
+
+class Surface:
+    """Base of every value that records ops: the eager Tensor and the tracer value."""
+
+    __slots__ = ()
+    __array_priority__ = 1000
+    _priority = 0  # when values of two kinds meet, the higher priority records the op
+    _default: type[Surface]  # the kind that plain arrays turn into (the eager Tensor)
+
+    # hooks each kind implements ------------------------------------------------------
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Surface:
+        raise NotImplementedError
+
+    @classmethod
+    def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Surface:
+        raise NotImplementedError
+
+    @classmethod
+    def _lift(cls, value: Any) -> Any:
+        """Turn a non-surface array argument into a constant of this kind."""
+        raise NotImplementedError
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    # properties ----------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        return tuple(self.shape) if dim is None else self.shape[_axis(dim, self.ndim)]
+
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    # operators -----------------------------------------------------------------------
+    def __add__(self, other): return apply(OPS["add"], self, other)
+    def __radd__(self, other): return apply(OPS["add"], other, self)
+    def __sub__(self, other): return apply(OPS["sub"], self, other)
+    def __rsub__(self, other): return apply(OPS["sub"], other, self)
+    def __mul__(self, other): return apply(OPS["mul"], self, other)
+    def __rmul__(self, other): return apply(OPS["mul"], other, self)
+    def __truediv__(self, other): return apply(OPS["div"], self, other)
+    def __rtruediv__(self, other): return apply(OPS["div"], other, self)
+    def __pow__(self, other): return apply(OPS["pow"], self, other)
+    def __rpow__(self, other): return apply(OPS["pow"], other, self)
+    def __matmul__(self, other): return apply(OPS["matmul"], self, other)
+    def __rmatmul__(self, other): return apply(OPS["matmul"], other, self)
+    def __neg__(self): return apply(OPS["neg"], self)
+    def __pos__(self): return self
+
+    # elementwise methods ---------------------------------------------------------------
+    def exp(self): return apply(OPS["exp"], self)
+    def log(self): return apply(OPS["log"], self)
+    def log1p(self): return apply(OPS["log1p"], self)
+    def expm1(self): return apply(OPS["expm1"], self)
+    def tanh(self): return apply(OPS["tanh"], self)
+    def sqrt(self): return apply(OPS["sqrt"], self)
+    def sigmoid(self): return apply(OPS["sigmoid"], self)
+    def pow(self, exponent): return apply(OPS["pow"], self, exponent)
+    def add(self, other): return apply(OPS["add"], self, other)
+    def sub(self, other): return apply(OPS["sub"], self, other)
+    def mul(self, other): return apply(OPS["mul"], self, other)
+    def div(self, other): return apply(OPS["div"], self, other)
+    def neg(self): return apply(OPS["neg"], self)
+    def matmul(self, other): return apply(OPS["matmul"], self, other)
+    def ones_like(self): return apply(OPS["ones_like"], self)
+    def zeros_like(self): return apply(OPS["zeros_like"], self)
+
+    # reductions ------------------------------------------------------------------------
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
+        return apply(OPS["sum"], self, axes=_axes(dim, self.ndim), keepdims=bool(keepdim))
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
+        return mean(self, dim, keepdim)
+
+    # shape methods ---------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Surface:
+        return apply(OPS["reshape"], self, shape=_resolve_shape(shape, self.shape))
+
+    def view(self, *shape: Any) -> Surface:
+        return self.reshape(*shape)
+
+    def flatten(self) -> Surface:
+        return self.reshape(-1)
+
+    def permute(self, *dims: Any) -> Surface:
+        dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+        return apply(OPS["transpose"], self, axes=tuple(_axis(d, self.ndim) for d in dims))
+
+    def transpose(self, dim0: int, dim1: int) -> Surface:
+        axes = list(range(self.ndim))
+        a, b = _axis(dim0, self.ndim), _axis(dim1, self.ndim)
+        axes[a], axes[b] = axes[b], axes[a]
+        return apply(OPS["transpose"], self, axes=tuple(axes), _name="TransposeBackward0")
+
+    def t(self) -> Surface:
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return apply(OPS["transpose"], self, axes=tuple(range(self.ndim))[::-1], _name="TBackward0")
+
+    @property
+    def T(self) -> Surface:
+        return apply(OPS["transpose"], self, axes=tuple(range(self.ndim))[::-1])
+
+    def unsqueeze(self, dim: int) -> Surface:
+        d = _axis(dim, self.ndim + 1)
+        shape = self.shape[:d] + (1,) + self.shape[d:]
+        return apply(OPS["reshape"], self, shape=shape, _name="UnsqueezeBackward0")
+
+    def squeeze(self, dim: int | None = None) -> Surface:
+        if dim is None:
+            shape = tuple(n for n in self.shape if n != 1)
+            return apply(OPS["reshape"], self, shape=shape, _name="SqueezeBackward0")
+        d = _axis(dim, self.ndim) if self.ndim else 0
+        shape = self.shape[:d] + self.shape[d + 1:] if self.shape and self.shape[d] == 1 else self.shape
+        return apply(OPS["reshape"], self, shape=shape, _name="SqueezeBackward1")
+
+    def broadcast_to(self, shape: Sequence[int]) -> Surface:
+        return apply(OPS["broadcast_to"], self, shape=tuple(shape))
+
+    def expand(self, *sizes: Any) -> Surface:
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+        return self.broadcast_to(shape)
+
+    # NumPy protocol: np.exp(value) records the registered op ---------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        op = UFUNCS.get(ufunc)
+        if method != "__call__" or kwargs.get("out") is not None or op is None:
+            what = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+            raise TypeError(f"numpy.{what} has no registered symgrad op")
+        return apply(op, *inputs)
+
+
+# ---------------------------------------------------------------- dispatch
+
+def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Surface:
+    """Apply a primitive to surface values, arrays or Python scalars."""
+    return _owner(args)._apply(op, args, params, _name)
+
+
+def _owner(args: Sequence[Any]) -> type[Surface]:
+    best: type[Surface] = Surface._default
+    for a in args:
+        if isinstance(a, Surface) and type(a)._priority > best._priority:
+            best = type(a)
+    return best
+
+
+def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callable]:
+    """Declare a function of primitives that eager mode shows as one `grad_fn` node.
+
+    It has no derivative rule of its own: eager backward walks its primitives and a trace
+    inlines them.
+    """
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Surface:
+            name = grad_fn(*args, **kwargs) if callable(grad_fn) else grad_fn
+            return _owner(args)._composite(fn, name, args, kwargs)
+        return wrapper
+    return deco
+
+
+# ---------------------------------------------------------------- dims and shapes
+
+def _axis(dim: int, ndim: int) -> int:
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim % max(ndim, 1)
+
+
+def _axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not ndim and all(d in (0, -1) for d in dims):
+        return ()
+    axes = tuple(sorted({_axis(int(d), ndim) for d in dims}))
+    if len(axes) != len(dims):
+        raise RuntimeError(f"dim {tuple(dims)} appears multiple times in the list of dims")
+    return axes
+
+
+def _resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
+    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+    shape = tuple(int(n) for n in shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in shape:
+        known = int(np.prod([n for n in shape if n != -1]))
+        total = int(np.prod(old))
+        if known == 0 or total % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {total}")
+        shape = tuple(total // known if n == -1 else n for n in shape)
+    return shape
+
+
+# ---------------------------------------------------------------- composites used by methods
+
+@composite(lambda x, dim=None, keepdim=False: "MeanBackward0" if dim is None else "MeanBackward1")
+def mean(x: Surface, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
+    """Arithmetic mean over `dim` (all dims by default): a sum divided by the count."""
+    axes = _axes(dim, x.ndim)
+    count = int(np.prod([x.shape[a] for a in axes]))
+    return x.sum(axes, keepdim=keepdim) / count

@@ -1,0 +1,329 @@
+"""The eager `Tensor`: a NumPy array with PyTorch's autograd semantics, and tensor creation."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from symgrad import _format
+from symgrad.engine import AccumulateGrad, CompositeNode, Node, OpNode, is_grad_enabled, node_class, walk
+from symgrad.ops import Op, ShapeError
+from symgrad.surface import Surface
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+_default_dtype = [float32]
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of tensors made from Python floats (float32 unless changed)."""
+    return _default_dtype[0]
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Make `dtype` (float32 or float64) the dtype of tensors made from Python floats."""
+    dt = np.dtype(dtype)
+    if dt not in (float32, float64):
+        raise TypeError(f"only floating-point types are supported as the default type, got {dt}")
+    _default_dtype[0] = dt
+
+
+class Tensor(Surface):
+    """A NumPy array that records the ops applied to it when it requires grad."""
+
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_accumulator", "_retains_grad",
+                 "__weakref__")
+    _priority = 1
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        self._data = np.asarray(data)
+        self._grad: Tensor | None = None
+        self.grad_fn: Node | None = None
+        self._accumulator: AccumulateGrad | None = None
+        self._retains_grad = False
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _make(cls, data: Any, grad_fn: Node | None = None) -> Tensor:
+        t = cls.__new__(cls)
+        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t._grad, t.grad_fn, t._accumulator, t._retains_grad = None, grad_fn, None, False
+        t._requires_grad = grad_fn is not None
+        return t
+
+    # autograd state ------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self.grad_fn is not None:
+            if not flag:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach().")
+            return
+        if flag and self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients, "
+                f"got dtype {self._data.dtype}")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during autograd.backward(). If you "
+                "indeed want the .grad field to be populated for a non-leaf Tensor, use "
+                ".retain_grad() on the non-leaf Tensor.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None and tuple(value.shape) != self.shape:
+            raise RuntimeError(
+                f"assigned grad has data of a different size: {tuple(value.shape)} vs {self.shape}")
+        self._grad = value
+
+    def _edge(self) -> tuple[Node | None, int]:
+        """Where a gradient for this tensor goes: its grad_fn, or its leaf accumulator."""
+        if self.grad_fn is not None:
+            return (self.grad_fn, 0)
+        if not self._requires_grad:
+            return (None, 0)
+        if self._accumulator is None:
+            self._accumulator = AccumulateGrad(self)
+        return (self._accumulator, 0)
+
+    def _accumulate_grad(self, g: Tensor, create_graph: bool) -> None:
+        data = g._data
+        if data.dtype != self._data.dtype or data.shape != self._data.shape:
+            data = np.broadcast_to(data, self._data.shape).astype(self._data.dtype)
+        if create_graph:
+            g = g if data is g._data else Tensor._make(data)
+            self._grad = g if self._grad is None else self._grad + g
+        elif self._grad is None:
+            owned = data.flags.owndata and data.flags.writeable
+            self._grad = Tensor._make(data if owned and data is not g._data else data.copy())
+        else:
+            self._grad._data += data
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` of this non-leaf tensor after backward."""
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
+        if not self._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            gradient = Tensor._make(np.ones_like(self._data))
+        gradient = gradient if isinstance(gradient, Tensor) else Tensor._make(np.asarray(gradient))
+        if gradient.shape != self.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and "
+                f"output[0] has a shape of {self.shape}.")
+        retain = create_graph if retain_graph is None else retain_graph
+        walk([(self._edge()[0], gradient)], retain, create_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._make(self._data)
+
+    # data access ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def data(self) -> Tensor:
+        return self.detach()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied); raises if the tensor requires grad."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __len__(self) -> int:
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data)
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros in place."""
+        self._data[...] = 0
+        return self
+
+    def __repr__(self) -> str:
+        suffixes = []
+        if self.grad_fn is not None:
+            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self._requires_grad:
+            suffixes.append("requires_grad=True")
+        return _format.tensor_repr(self._data, suffixes, get_default_dtype())
+
+    # the op surface's hooks ----------------------------------------------------------
+    @classmethod
+    def _lift(cls, value: Any) -> Any:
+        if isinstance(value, Tensor) or isinstance(value, (int, float, bool, np.number)):
+            return value
+        return Tensor._make(np.asarray(value))
+
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tensor:
+        args = tuple(cls._lift(a) for a in args)
+        datas = [a._data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = op.forward(*datas, **params)
+        except ValueError:
+            op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
+            raise
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
+        if not is_grad_enabled() or not any(
+                isinstance(a, Tensor) and a._requires_grad for a in args):
+            return Tensor._make(out)
+        edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
+        cls_ = node_class(name or op.grad_fn(args, params), OpNode)
+        return Tensor._make(out, cls_(op, params, args, out, edges))
+
+    @classmethod
+    def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
+        out = fn(*args, **kwargs)
+        if out.grad_fn is None:
+            return out
+        edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
+        return Tensor._make(out._data, node_class(name, CompositeNode)(out.grad_fn, edges))
+
+
+Surface._default = Tensor
+
+
+# ---------------------------------------------------------------- creation
+
+_rng = [np.random.default_rng()]
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind `randn` and `rand`."""
+    _rng[0] = np.random.default_rng(seed)
+
+
+def _dtype_for(data: np.ndarray, dtype: Any) -> np.dtype:
+    if dtype is not None:
+        return np.dtype(dtype)
+    if data.dtype.kind == "f":
+        return get_default_dtype()
+    if data.dtype.kind in "iu":
+        return int64
+    return data.dtype
+
+
+def _size(size: tuple) -> tuple[int, ...]:
+    if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
+        size = tuple(size[0])
+    return tuple(int(n) for n in size)
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A new leaf tensor holding a copy of `data` (floats become the default dtype)."""
+    if isinstance(data, Tensor):
+        data = data._data
+    values = np.array(data)
+    return Tensor(values.astype(_dtype_for(values, dtype)), requires_grad=requires_grad)
+
+
+def _filled(fill: Callable[[tuple, np.dtype], np.ndarray], size: tuple, dtype: Any,
+            requires_grad: bool) -> Tensor:
+    dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    return Tensor(fill(_size(size), dt), requires_grad=requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor of ones of the given size."""
+    return _filled(np.ones, size, dtype, requires_grad)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor of zeros of the given size."""
+    return _filled(np.zeros, size, dtype, requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Standard normal samples of the given size (seeded by `manual_seed`)."""
+    return _filled(lambda s, dt: _rng[0].standard_normal(s).astype(dt), size, dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
+        device: Any = None) -> Tensor:
+    """The n x m identity matrix."""
+    return _filled(lambda s, dt: np.eye(*s, dtype=dt), (n, n if m is None else m), dtype,
+                   requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
+    """Ones with the shape and dtype of `t`; no history (a traced value gives a graph node)."""
+    return _like(t, np.ones, dtype, requires_grad)
+
+
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
+    """Zeros with the shape and dtype of `t`; no history (a traced value gives a graph node)."""
+    return _like(t, np.zeros, dtype, requires_grad)
+
+
+def _like(t: Any, fill: Callable, dtype: Any, requires_grad: bool) -> Any:
+    if isinstance(t, Surface) and not isinstance(t, Tensor):
+        return getattr(t, fill.__name__ + "_like")()
+    dt = np.dtype(dtype) if dtype is not None else getattr(t, "dtype", get_default_dtype())
+    return Tensor(fill(np.shape(t), dt), requires_grad=requires_grad)
+
+
+__all__ = ["Tensor", "ShapeError"]

@@ -1,0 +1,170 @@
+"""Tracing: run a function on `Tracer` values and record the ops it applies as a `Graph`."""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from symgrad.graph import Graph
+from symgrad.ops import Op
+from symgrad.surface import Surface
+
+
+class TracerError(TypeError):
+    """A traced value was used where a concrete one is needed (Python control flow)."""
+
+
+def emit(graph: Graph, op: Op, inputs: tuple[int, ...], params: dict) -> int:
+    """Add `op` applied to graph nodes `inputs`, with its shape and dtype from the registry."""
+    attrs = [graph[i] for i in inputs]
+    shape = op.out_shape(tuple(a["shape"] for a in attrs), params)
+    dtype = op.out_dtype(tuple(a["value"] if a.get("weak") else a["dtype"] for a in attrs), params)
+    return graph.add(op.name, tuple(inputs), params, shape, dtype)
+
+
+def const_node(graph: Graph, value: Any) -> int:
+    """A graph constant for a Python scalar (weakly typed, as NumPy treats it) or an array."""
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        return graph.const(value, np.result_type(value), weak=True)
+    array = np.asarray(value)
+    return graph.const(array, array.dtype)
+
+
+class Tracer(Surface):
+    """A symbolic value: a node of the graph being traced, with its shape and dtype."""
+
+    __slots__ = ("graph", "node")
+    _priority = 2
+
+    def __init__(self, graph: Graph, node: int) -> None:
+        self.graph, self.node = graph, node
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.graph[self.node]["shape"]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.graph[self.node]["dtype"]
+
+    def __repr__(self) -> str:
+        from symgrad.graph import type_str
+        return f"Tracer<{type_str(self.shape, self.dtype)}>"
+
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tracer:
+        graph = next(a.graph for a in args if isinstance(a, Tracer))
+        return Tracer(graph, emit(graph, op, tuple(_node(graph, a) for a in args), params))
+
+    @classmethod
+    def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+        return fn(*args, **kwargs)
+
+    # Python control flow needs concrete values: say where, and what to do instead ----
+    def _concrete(self, what: str) -> TracerError:
+        return TracerError(
+            f"{what} on a traced value{_user_line()}: the value is not known while tracing. "
+            "Use symgrad.where for a data-dependent choice, or run the function in eager mode.")
+
+    def __bool__(self) -> bool:
+        raise self._concrete("bool()")
+
+    def __float__(self) -> float:
+        raise self._concrete("float()")
+
+    def __int__(self) -> int:
+        raise self._concrete("int()")
+
+    def __index__(self) -> int:
+        raise self._concrete("using it as an index")
+
+    def item(self) -> Any:
+        raise self._concrete(".item()")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise self._concrete("conversion to a NumPy array")
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+
+def _node(graph: Graph, value: Any) -> int:
+    if isinstance(value, Tracer):
+        return value.node
+    if isinstance(value, Surface):  # an eager Tensor closed over by the traced function
+        return const_node(graph, np.asarray(value))
+    return const_node(graph, value)
+
+
+def _user_line() -> str:
+    """` at file:line (source)` for the innermost frame outside symgrad, or ''."""
+    frame = sys._getframe(1)
+    package = __file__.rsplit("/", 1)[0]
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f" at {where} ({text})" if text else f" at {where}"
+
+
+# ---------------------------------------------------------------- trace
+
+@dataclass
+class Traced:
+    """The result of `trace`: the forward graph and the argument names its inputs came from."""
+
+    graph: Graph
+    fn: Callable
+    arg_names: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return str(self.graph)
+
+
+def arg_names(fn: Callable, count: int) -> tuple[str, ...]:
+    """Names for the first `count` positional arguments of `fn` (`arg0`... when unknown)."""
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params[:count]]
+    names += [f"arg{i}" for i in range(len(names), count)]
+    return tuple(names)
+
+
+def is_static(value: Any) -> bool:
+    """Python ints and bools are static: part of the cache key, not graph inputs."""
+    return isinstance(value, (bool, int)) and not isinstance(value, np.generic)
+
+
+def trace(fn: Callable, *args: Any) -> Traced:
+    """Trace `fn` on arguments shaped like `args` into a `Graph`.
+
+    Array, Tensor and float arguments become graph inputs (only their shape and dtype
+    matter); Python ints and bools are passed through as static values.
+
+    >>> symgrad.trace(lambda x: (x * 2).sum(), np.ones(3)).graph
+    """
+    graph = Graph()
+    names = arg_names(fn, len(args))
+    values = []
+    for name, a in zip(names, args):
+        if is_static(a):
+            values.append(a)
+            continue
+        array = np.asarray(a) if not hasattr(a, "shape") else a
+        values.append(Tracer(graph, graph.input(name, tuple(array.shape), np.dtype(array.dtype))))
+    out = fn(*values)
+    outs = out if isinstance(out, tuple) else (out,)
+    graph.outputs = [_node(graph, o) for o in outs]
+    return Traced(graph, fn, names)
