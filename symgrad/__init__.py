@@ -7,6 +7,8 @@
 from symgrad import nn
 from symgrad.api import compile, grad, value_and_grad
 from symgrad.engine import enable_grad, is_grad_enabled, no_grad
+from symgrad.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
+from symgrad.functions import __all__ as _functions
 from symgrad.graph import Graph
 from symgrad.ops import ShapeError
 from symgrad.surface import mean
@@ -28,8 +30,6 @@ from symgrad.tensor import (
     zeros_like,
 )
 from symgrad.tracer import Traced, TracerError, trace
-from symgrad.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
-from symgrad.functions import __all__ as _functions
 
 bool = bool_  # noqa: A001 - PyTorch's name for the dtype
 float = float32  # noqa: A001

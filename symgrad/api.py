@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def signature(args: Sequence[Any]) -> tuple:
     return tuple(key)
 
 
-def _describe(traced: Traced) -> str:
+def describe(traced: Traced) -> str:
     graph = traced.graph
     by_name = {graph[n]["name"]: n for n in graph.inputs}
     parts = [f"{name}: {type_str(graph[by_name[name]]['shape'], graph[by_name[name]]['dtype'])}"
@@ -88,12 +89,14 @@ class Compiled:
         wrt = [by_arg[i % len(args)] for i in self._wrt()]
         names = [f"grad_{graph[n]['name']}" for n in wrt]
         if self._argnums is None:
-            title, out_names = f"symgrad compiled {_describe(traced)}", ["out"]
+            title, out_names = f"symgrad compiled {describe(traced)}", ["out"]
         else:
             graph = grad_graph(graph, wrt)
+            if not self._with_value:
+                graph.outputs = graph.outputs[1:]
             wrt_names = ", ".join(graph[n]["name"] for n in wrt)
-            title = f"symgrad gradient of {_describe(traced)} with respect to {wrt_names}"
-            out_names = ["value"] + names
+            title = f"symgrad gradient of {describe(traced)} with respect to {wrt_names}"
+            out_names = (["value"] if self._with_value else []) + names
         stats: list[PassStat] = []
         passes = {} if self._passes is None else {"passes": self._passes}
         graph = simplify(graph, stats=stats, **passes)
@@ -108,8 +111,9 @@ class Compiled:
         outs = tuple(np.asarray(o) for o in outs)
         if self._argnums is None:
             return outs[0] if len(outs) == 1 else outs
-        grads = outs[1:] if isinstance(self._argnums, tuple) else outs[1]
-        return (outs[0], grads) if self._with_value else grads
+        value, grads = (outs[0], outs[1:]) if self._with_value else (None, outs)
+        grads = grads if isinstance(self._argnums, tuple) else grads[0]
+        return (value, grads) if self._with_value else grads
 
     def source(self, *args: Any) -> str:
         """The generated NumPy source for the signature of `args`."""

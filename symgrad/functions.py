@@ -5,11 +5,12 @@ Arguments that are not yet tensors (lists, arrays, scalars) become constant tens
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from symgrad.surface import Surface, mean
+from symgrad.surface import Surface, mean, where
 
 
 def _surface(x: Any) -> Surface:
@@ -67,5 +68,5 @@ def broadcast_to(input: Any, shape: Sequence[int]) -> Surface:
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "tanh", "sqrt",
     "sigmoid", "matmul", "sum", "mean", "reshape", "transpose", "permute", "t", "unsqueeze",
-    "squeeze", "broadcast_to",
+    "squeeze", "broadcast_to", "where",
 ]

@@ -9,7 +9,8 @@ node from the start. The printed form is jaxpr-like, one equation a line.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -122,7 +123,8 @@ class Graph:
             params = " ".join(f"{k}={v!r}" for k, v in attrs["params"].items())
             head = attrs["op"] + (f"[{params}]" if params else "")
             operands = " ".join(self._operand(i, names) for i in attrs["inputs"])
-            lines.append(f"    {names[n]}:{type_str(attrs['shape'], attrs['dtype'])} = {head} {operands}".rstrip())
+            typed = f"{names[n]}:{type_str(attrs['shape'], attrs['dtype'])}"
+            lines.append(f"    {typed} = {head} {operands}".rstrip())
         outs = ", ".join(self._operand(n, names) for n in self.outputs)
         lines.append(f"  in ({outs}) }}")
         return "\n".join(lines)

@@ -14,8 +14,9 @@ functions of primitives; they have no derivative rule of their own.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -250,6 +251,18 @@ defop("sigmoid", "np.exp(-np.logaddexp(0.0, -{x}))", vjps=(
 ))
 defop("softplus", "np.logaddexp(0.0, {x})", vjps=(
     lambda ct, ans, x: ct * x.sigmoid(),
+))
+
+
+# comparisons have no gradient; `where` routes the cotangent to the branch that was taken
+for _name, _code, _ufunc in [("lt", "<", np.less), ("le", "<=", np.less_equal),
+                             ("gt", ">", np.greater), ("ge", ">=", np.greater_equal),
+                             ("eq", "==", np.equal), ("ne", "!=", np.not_equal)]:
+    defop(_name, f"{{x}} {_code} {{y}}", ufunc=_ufunc, vjps=(None, None))
+defop("where", "np.where({x}, {y}, {z})", vjps=(
+    None,
+    lambda ct, ans, c, x, y: ct.where(c, 0.0),
+    lambda ct, ans, c, x, y: ct.zeros_like().where(c, ct),
 ))
 
 

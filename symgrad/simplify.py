@@ -7,8 +7,8 @@ subexpressions are merged (structural hashing in `Graph.add`) as a side effect o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -16,12 +16,28 @@ from symgrad.graph import Graph
 from symgrad.ops import OPS
 from symgrad.tracer import const_node, emit
 
-Rule = Callable[[Graph, str, tuple[int, ...], dict], "int | None"]
+
+class Builder:
+    """A graph under reconstruction; `make` offers each new node to the rules first."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.g, self.rules = Graph(), rules
+
+    def make(self, op: str, ins: tuple[int, ...], params: dict) -> int:
+        for rule in self.rules:
+            m = rule(self, op, ins, params)
+            if m is not None:
+                return m
+        return emit(self.g, OPS[op], ins, params)
+
+
+Rule = Callable[[Builder, str, tuple[int, ...], dict], "int | None"]
 
 
 def rebuild(graph: Graph, rules: list[Rule]) -> Graph:
     """A new graph computing the same outputs, each node offered to `rules` first."""
-    new = Graph()
+    b = Builder(rules)
+    new = b.g
     mapping = {n: new.input(graph[n]["name"], graph[n]["shape"], graph[n]["dtype"])
                for n in graph.inputs}
     live = set(graph.outputs)
@@ -35,22 +51,16 @@ def rebuild(graph: Graph, rules: list[Rule]) -> Graph:
         if attrs["op"] == "const":
             mapping[n] = new.const(attrs["value"], attrs["dtype"], weak=attrs.get("weak", False))
             continue
-        ins = tuple(mapping[i] for i in attrs["inputs"])
-        for rule in rules:
-            m = rule(new, attrs["op"], ins, attrs["params"])
-            if m is not None:
-                break
-        else:
-            m = emit(new, OPS[attrs["op"]], ins, attrs["params"])
-        mapping[n] = m
+        mapping[n] = b.make(attrs["op"], tuple(mapping[i] for i in attrs["inputs"]), attrs["params"])
     new.outputs = [mapping[n] for n in graph.outputs]
     return new
 
 
 # ---------------------------------------------------------------- rules
 
-def _fold(g: Graph, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+def _fold(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
     """An op on scalar constants only becomes a constant."""
+    g = b.g
     values = [g.scalar(i) for i in ins]
     if not ins or any(v is None for v in values) or not OPS[op].elementwise:
         return None
@@ -70,8 +80,9 @@ def _same_as(g: Graph, op: str, ins: tuple[int, ...], params: dict, keep: int) -
     return ins[keep] if shape == x["shape"] and dtype == x["dtype"] else None
 
 
-def _identity(g: Graph, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+def _identity(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
     """Algebraic identities whose result is one of the operands."""
+    g = b.g
     s = [g.scalar(i) for i in ins]
     if op == "mul" and s[1] == 1:                            # x * 1 -> x
         return _same_as(g, op, ins, params, 0)
@@ -96,33 +107,49 @@ def _identity(g: Graph, op: str, ins: tuple[int, ...], params: dict) -> int | No
     return None
 
 
-def _negation(g: Graph, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+def _negation(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
     """Signs move to where they cost nothing."""
+    g = b.g
     s = [g.scalar(i) for i in ins]
     if op == "mul" and s[1] == -1:                           # x * -1 -> -x
-        return _unary(g, "neg", ins[0]) if _same_as(g, op, ins, params, 0) is not None else None
+        return b.make("neg", ins[:1], {}) if _same_as(g, op, ins, params, 0) is not None else None
     if op == "mul" and s[0] == -1:                           # -1 * x -> -x
-        return _unary(g, "neg", ins[1]) if _same_as(g, op, ins, params, 1) is not None else None
+        return b.make("neg", ins[1:], {}) if _same_as(g, op, ins, params, 1) is not None else None
     if op == "add" and g[ins[1]]["op"] == "neg":             # x + -y -> x - y
-        return emit(g, OPS["sub"], (ins[0], g[ins[1]]["inputs"][0]), {})
+        return b.make("sub", (ins[0], g[ins[1]]["inputs"][0]), {})
     if op == "add" and g[ins[0]]["op"] == "neg":             # -x + y -> y - x
-        return emit(g, OPS["sub"], (ins[1], g[ins[0]]["inputs"][0]), {})
+        return b.make("sub", (ins[1], g[ins[0]]["inputs"][0]), {})
     if op == "sub" and g[ins[1]]["op"] == "neg":             # x - -y -> x + y
-        return emit(g, OPS["add"], (ins[0], g[ins[1]]["inputs"][0]), {})
+        return b.make("add", (ins[0], g[ins[1]]["inputs"][0]), {})
     if op == "mul" and g[ins[0]]["op"] == "neg" and g[ins[1]].get("weak"):  # (-x) * c -> x * -c
-        return emit(g, OPS["mul"], (g[ins[0]]["inputs"][0], const_node(g, -s[1])), {})
+        return b.make("mul", (g[ins[0]]["inputs"][0], const_node(g, -s[1])), {})
     return None
 
 
-def _unary(g: Graph, op: str, x: int) -> int:
-    return emit(g, OPS[op], (x,), {})
+def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+    """No materialised broadcasts: elementwise ops broadcast their operands themselves."""
+    g = b.g
+    attrs = [g[i] for i in ins]
+    if op == "reshape" and g.scalar(ins[0]) is not None:     # reshape(c, (1,)) -> broadcast
+        return b.make("broadcast_to", ins, params)
+    if op == "broadcast_to" and attrs[0]["op"] == "broadcast_to":
+        return b.make("broadcast_to", attrs[0]["inputs"], params)  # nested broadcasts
+    if not OPS[op].elementwise or not any(a["op"] == "broadcast_to" for a in attrs):
+        return None
+    unwrapped = tuple(a["inputs"][0] if a["op"] == "broadcast_to" else i for i, a in zip(ins, attrs))
+    shape = OPS[op].out_shape(tuple(a["shape"] for a in attrs), params)
+    small = OPS[op].out_shape(tuple(g[i]["shape"] for i in unwrapped), params)
+    node = b.make(op, unwrapped, params)              # f(bcast(x), y) -> f(x, y)
+    if small == shape:
+        return node
+    return b.make("broadcast_to", (node,), {"shape": shape})  # f(bcast(x)) -> bcast(f(x))
 
 
 # ---------------------------------------------------------------- passes
 
 PASSES: dict[str, Callable[[Graph], Graph]] = {
     "fold": lambda g: rebuild(g, [_fold]),
-    "algebra": lambda g: rebuild(g, [_fold, _identity, _negation]),
+    "algebra": lambda g: rebuild(g, [_fold, _identity, _negation, _broadcasts]),
     "dce": lambda g: rebuild(g, []),
 }
 

@@ -9,7 +9,8 @@ eagerly as one named graph node, or inlined into a trace). Everything a user cal
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +71,13 @@ class Surface:
     def __rmatmul__(self, other): return apply(OPS["matmul"], other, self)
     def __neg__(self): return apply(OPS["neg"], self)
     def __pos__(self): return self
+    def __lt__(self, other): return apply(OPS["lt"], self, other)
+    def __le__(self, other): return apply(OPS["le"], self, other)
+    def __gt__(self, other): return apply(OPS["gt"], self, other)
+    def __ge__(self, other): return apply(OPS["ge"], self, other)
+    def __eq__(self, other): return apply(OPS["eq"], self, other)  # type: ignore[override]
+    def __ne__(self, other): return apply(OPS["ne"], self, other)  # type: ignore[override]
+    __hash__ = object.__hash__  # identity, as PyTorch tensors hash
 
     # elementwise methods ---------------------------------------------------------------
     def exp(self): return apply(OPS["exp"], self)
@@ -86,6 +94,7 @@ class Surface:
     def div(self, other): return apply(OPS["div"], self, other)
     def neg(self): return apply(OPS["neg"], self)
     def matmul(self, other): return apply(OPS["matmul"], self, other)
+    def where(self, condition, other): return apply(OPS["where"], condition, self, other)
     def ones_like(self): return apply(OPS["ones_like"], self)
     def zeros_like(self): return apply(OPS["zeros_like"], self)
 
@@ -220,6 +229,11 @@ def _resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {total}")
         shape = tuple(total // known if n == -1 else n for n in shape)
     return shape
+
+
+def where(condition: Any, input: Any, other: Any) -> Surface:
+    """Elementwise `input` where `condition` holds, else `other` (a data-dependent choice that traces)."""
+    return apply(OPS["where"], condition, input, other)
 
 
 # ---------------------------------------------------------------- composites used by methods

@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 import linecache
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
