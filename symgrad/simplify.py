@@ -98,6 +98,11 @@ def _identity(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return _same_as(g, op, ins, params, 0)
     if op == "neg" and g[ins[0]]["op"] == "neg":             # --x -> x
         return g[ins[0]]["inputs"][0]
+    if op == "reshape" and g[ins[0]]["op"] == "reshape":    # reshape(reshape(x)) -> reshape(x)
+        return b.make("reshape", g[ins[0]]["inputs"], params)
+    if op == "transpose" and g[ins[0]]["op"] == "transpose":  # transpose(transpose(x)) -> one
+        inner = g[ins[0]]["params"]["axes"]
+        return b.make("transpose", g[ins[0]]["inputs"], {"axes": tuple(inner[a] for a in params["axes"])})
     if op in ("reshape", "broadcast_to") and g[ins[0]]["shape"] == params["shape"]:
         return ins[0]                                        # no-op reshape / broadcast
     if op == "transpose" and params["axes"] == tuple(range(len(params["axes"]))):

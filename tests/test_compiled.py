@@ -1,0 +1,187 @@
+"""The compiled face: trace listings, passes, generated source, caching."""
+
+import linecache
+import traceback
+
+import numpy as np
+import pytest
+
+import symgrad
+from symgrad.simplify import simplify
+
+F = symgrad.nn.functional
+
+
+def tutorial_loss(x, y, w, b):
+    z = symgrad.matmul(x, w) + b
+    return F.binary_cross_entropy_with_logits(z, y)
+
+
+def tutorial_args(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    return (np.ones(5, dtype), np.zeros(3, dtype), rng.standard_normal((5, 3)).astype(dtype),
+            rng.standard_normal(3).astype(dtype))
+
+
+def test_trace_prints_a_jaxpr_like_listing():
+    traced = symgrad.trace(tutorial_loss, *tutorial_args(np.float32))
+    assert str(traced.graph) == (
+        "{ lambda x:f32[5] y:f32[3] w:f32[5,3] b:f32[3] . let\n"
+        "    a:f32[3] = matmul x w\n"
+        "    c:f32[3] = add a b\n"
+        "    d:f32[3] = softplus c\n"
+        "    e:f32[3] = mul y c\n"
+        "    f:f32[3] = sub d e\n"
+        "    g:f32[] = sum[axes=(0,) keepdims=False] f\n"
+        "    h:f32[] = div g 3\n"
+        "  in (h) }")
+
+
+def test_graph_nodes_carry_op_params_shape_dtype():
+    graph = symgrad.trace(lambda x: x.sum(0, keepdim=True), np.ones((2, 3))).graph
+    (n,) = [n for n, attrs in graph.ops()]
+    assert graph.nx.nodes[n]["op"] == "sum"
+    assert graph.nx.nodes[n]["params"] == {"axes": (0,), "keepdims": True}
+    assert graph.nx.nodes[n]["shape"] == (1, 3)
+    assert graph.nx.nodes[n]["dtype"] == np.float64
+    assert "digraph" in graph.to_dot()
+
+
+def test_tutorial_gradient_matches_closed_form_and_eager():
+    x, y, w, b = tutorial_args()
+    grad_w, grad_b = symgrad.grad(tutorial_loss, argnums=(2, 3))(x, y, w, b)
+    z = x @ w + b
+    expected_b = (1 / (1 + np.exp(-z)) - y) / 3
+    np.testing.assert_allclose(grad_b, expected_b, rtol=1e-13)
+    np.testing.assert_allclose(grad_w, np.outer(x, expected_b), rtol=1e-13)
+    tw = symgrad.tensor(w, dtype=symgrad.float64, requires_grad=True)
+    tb = symgrad.tensor(b, dtype=symgrad.float64, requires_grad=True)
+    tutorial_loss(symgrad.tensor(x, dtype=symgrad.float64), symgrad.tensor(y, dtype=symgrad.float64),
+                  tw, tb).backward()
+    np.testing.assert_allclose(grad_w, tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad_b, tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_value_and_grad_and_compile():
+    args = tutorial_args()
+    value, grad_b = symgrad.value_and_grad(tutorial_loss, argnums=3)(*args)
+    z = args[0] @ args[2] + args[3]
+    expected = np.mean(np.logaddexp(0, z) - args[1] * z)
+    assert value.shape == () and value == pytest.approx(expected, rel=1e-14)
+    assert grad_b.shape == (3,)
+    assert symgrad.compile(tutorial_loss)(*args) == pytest.approx(expected, rel=1e-14)
+
+
+def test_generated_source_is_deterministic_and_readable():
+    args = tutorial_args(np.float32)
+    first = symgrad.grad(tutorial_loss, argnums=(2, 3)).source(*args)
+    second = symgrad.grad(tutorial_loss, argnums=(2, 3)).source(*args)
+    assert first == second
+    assert first.startswith("# symgrad gradient of tutorial_loss(x: f32[5], y: f32[3], w: f32[5,3], "
+                            "b: f32[3]) with respect to w, b\n")
+    assert "def grad_tutorial_loss(x, y, w, b):" in first
+    assert "return (grad_w, grad_b)" in first
+    body = [line for line in first.splitlines() if line.startswith("    ")]
+    assert all(line.count(" = ") == 1 for line in body[:-1])  # one statement a line
+    assert len(body) <= 10
+
+
+def test_cache_is_per_signature():
+    calls = []
+
+    def f(x):
+        calls.append(x.shape)
+        return (x * x).sum()
+
+    g = symgrad.grad(f)
+    np.testing.assert_allclose(g(np.arange(3.0)), 2 * np.arange(3.0))
+    np.testing.assert_allclose(g(np.ones(3)), 2 * np.ones(3))
+    assert len(calls) == 1
+    g(np.ones(4))
+    assert len(calls) == 2
+
+
+def test_static_int_arguments_specialise_the_trace():
+    def f(x, n):
+        for _ in range(n):
+            x = x.tanh()
+        return x.sum()
+
+    g = symgrad.grad(f)
+    x = np.array([0.1, -0.4])
+    expected = 1 - np.tanh(x) ** 2
+    np.testing.assert_allclose(g(x, 1), expected, rtol=1e-14)
+    t = np.tanh(x)
+    np.testing.assert_allclose(g(x, 2), (1 - np.tanh(t) ** 2) * (1 - t ** 2), rtol=1e-14)
+    with pytest.raises(TypeError, match="argument 1 is a Python int, which is static"):
+        symgrad.grad(f, argnums=1)(x, 2)
+
+
+def test_unused_input_gets_a_zero_gradient():
+    g = symgrad.grad(lambda x, y: (x * 2).sum(), argnums=(0, 1))
+    gx, gy = g(np.ones(3), np.ones((2, 2)))
+    np.testing.assert_array_equal(gx, 2 * np.ones(3))
+    np.testing.assert_array_equal(gy, np.zeros((2, 2)))
+
+
+def test_gradients_agree_with_passes_off():
+    args = tutorial_args()
+    on = symgrad.grad(tutorial_loss, argnums=(2, 3))(*args)
+    off = symgrad.grad(tutorial_loss, argnums=(2, 3), passes=())(*args)
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+def test_numpy_ufuncs_trace():
+    g = symgrad.grad(lambda x: np.tanh(np.exp(x) * x).sum())
+    x = np.array([0.3, -1.2, 2.0])
+    u = np.exp(x) * x
+    np.testing.assert_allclose(g(x), (1 - np.tanh(u) ** 2) * np.exp(x) * (1 + x), rtol=1e-13)
+
+
+def test_control_flow_on_traced_values_names_the_line():
+    def f(x):
+        if x.sum() > 0:
+            return x.sum()
+        return -x.sum()
+
+    with pytest.raises(symgrad.TracerError, match=r"bool\(\) on a traced value at .*test_compiled.py"):
+        symgrad.grad(f)(np.ones(3))
+    np.testing.assert_allclose(
+        symgrad.grad(lambda x: symgrad.where(x > 0, x, -x).sum())(np.array([-2.0, 3.0])), [-1.0, 1.0])
+
+
+def test_non_scalar_output_is_refused():
+    with pytest.raises(TypeError, match="grad requires a scalar output, got shape \\(3,\\)"):
+        symgrad.grad(lambda x: x * 2)(np.ones(3))
+
+
+def test_traceback_shows_the_generated_line():
+    g = symgrad.compile(lambda x, y: x @ y)
+    with pytest.raises(ValueError) as info:
+        g(np.ones((2, 3)), np.ones(4))
+    # the shape error is caught at trace time, naming the op and both shapes
+    assert "matmul: shapes (2, 3) and (4,) cannot be multiplied" in str(info.value)
+
+    def boom(x):
+        return (x / 0.0).sum()
+
+    f = symgrad.compile(boom)
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError) as info:
+        f(np.ones(2))
+    frames = traceback.extract_tb(info.tb)
+    assert frames[-1].filename.startswith("<symgrad:boom:")
+    assert frames[-1].line == linecache.getline(frames[-1].filename, frames[-1].lineno).strip()
+    assert "x / 0.0" in frames[-1].line
+
+
+@pytest.mark.parametrize("listing_fn, expected", [
+    (lambda x: x * 1.0 + 0.0, "  in (x) }"),                    # x * 1 -> x, x + 0 -> x
+    (lambda x: -(-x), "  in (x) }"),                            # --x -> x
+    (lambda x: x.reshape(2, 2).reshape(4), "  in (x) }"),      # reshapes compose
+    (lambda x: x.reshape(2, 2).T.T.sum(), "sum[axes=(0, 1) keepdims=False] a"),  # .T.T -> x
+    (lambda x: x + (-x.exp()), "= sub x"),                       # x + -y -> x - y
+])
+def test_algebra_rewrites(listing_fn, expected):
+    graph = symgrad.trace(listing_fn, np.ones(4)).graph
+    assert expected in str(simplify(graph))
