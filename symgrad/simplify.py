@@ -128,7 +128,38 @@ def _negation(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return b.make("add", (ins[0], g[ins[1]]["inputs"][0]), {})
     if op == "mul" and g[ins[0]]["op"] == "neg" and g[ins[1]].get("weak"):  # (-x) * c -> x * -c
         return b.make("mul", (g[ins[0]]["inputs"][0], const_node(g, -s[1])), {})
+    if op in ("add", "sub"):                                 # c*u + -c*v -> c * (u - v)
+        return _common_factor(b, op, ins)
     return None
+
+
+def _scaled(g: Graph, n: int) -> tuple[float, int] | None:
+    """(c, u) when node n is c * u or u * c for a weak scalar constant c."""
+    attrs = g[n]
+    if attrs["op"] != "mul":
+        return None
+    for k in (0, 1):
+        c = attrs["inputs"][k]
+        if g[c].get("weak") and g.scalar(c) is not None:
+            return g.scalar(c), attrs["inputs"][1 - k]
+    return None
+
+
+def _common_factor(b: Builder, op: str, ins: tuple[int, ...]) -> int | None:
+    g = b.g
+    p, q = _scaled(g, ins[0]), _scaled(g, ins[1])
+    if p is None or q is None or g[p[1]]["shape"] != g[q[1]]["shape"]:
+        return None
+    (c, u), (d, v) = p, q
+    if d == c:
+        inner = op
+    elif d == -c:
+        inner = "sub" if op == "add" else "add"
+    else:
+        return None
+    if c < 0 and inner == "sub":                             # -c * (u - v) -> c * (v - u)
+        c, u, v = -c, v, u
+    return b.make("mul", (const_node(g, c), b.make(inner, (u, v), {})), {})
 
 
 def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:

@@ -146,7 +146,19 @@ class Tensor(Surface):
                 f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and "
                 f"output[0] has a shape of {self.shape}.")
         retain = create_graph if retain_graph is None else retain_graph
-        walk([(self._edge()[0], gradient)], retain, create_graph)
+        if inputs is None:
+            walk([(self._edge()[0], gradient)], retain, create_graph)
+            return
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        for t in inputs:
+            if not t._requires_grad:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+        got = walk([(self._edge()[0], gradient)], retain, create_graph,
+                   capture=[t._edge()[0] for t in inputs])
+        for t in dict.fromkeys(inputs):
+            g = got.get(t._edge()[0])
+            if g is not None:
+                t._accumulate_grad(g, create_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -258,9 +270,12 @@ def manual_seed(seed: int) -> None:
     _rng[0] = np.random.default_rng(seed)
 
 
-def _dtype_for(data: np.ndarray, dtype: Any) -> np.dtype:
+def _dtype_for(source: Any, data: np.ndarray, dtype: Any) -> np.dtype:
+    """PyTorch's inference: NumPy data keeps its dtype; Python floats take the default."""
     if dtype is not None:
         return np.dtype(dtype)
+    if isinstance(source, (np.ndarray, np.generic, Tensor)):
+        return data.dtype
     if data.dtype.kind == "f":
         return get_default_dtype()
     if data.dtype.kind in "iu":
@@ -276,10 +291,8 @@ def _size(size: tuple) -> tuple[int, ...]:
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of `data` (floats become the default dtype)."""
-    if isinstance(data, Tensor):
-        data = data._data
-    values = np.array(data)
-    return Tensor(values.astype(_dtype_for(values, dtype)), requires_grad=requires_grad)
+    values = np.array(data._data if isinstance(data, Tensor) else data)
+    return Tensor(values.astype(_dtype_for(data, values, dtype)), requires_grad=requires_grad)
 
 
 def _filled(fill: Callable[[tuple, np.dtype], np.ndarray], size: tuple, dtype: Any,

@@ -185,3 +185,17 @@ def test_traceback_shows_the_generated_line():
 def test_algebra_rewrites(listing_fn, expected):
     graph = symgrad.trace(listing_fn, np.ones(4)).graph
     assert expected in str(simplify(graph))
+
+
+def test_codegen_reads_only_the_ir_and_the_registry():
+    import ast
+    from pathlib import Path
+
+    import codegen
+    allowed = {"symgrad.graph", "symgrad.ops", "codegen.numpy_source"}
+    for path in Path(codegen.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module.split(".")[0] in ("symgrad", "codegen"):
+                assert node.module in allowed, f"{path.name} imports {node.module}"
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("symgrad") for a in node.names), path.name
