@@ -94,6 +94,13 @@ def tensor_repr(values: np.ndarray, suffixes: list[str], default_dtype: np.dtype
     if values.dtype not in implicit:
         suffixes = [f"dtype=symgrad.{values.dtype.name}"] + suffixes
     text = prefix + body
+    width = len(text) - text.rfind("\n") + 1  # PyTorch's count, quirk included
     for s in suffixes:
-        text += ", " + s
+        # as PyTorch: a suffix that would pass the line width goes on a line of its own
+        if width + len(s) + 2 > LINEWIDTH:
+            text += ",\n" + " " * len(prefix) + s
+            width = len(prefix) + len(s)
+        else:
+            text += ", " + s
+            width += len(s) + 2
     return text + ")"

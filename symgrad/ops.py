@@ -38,6 +38,7 @@ class Op:
     grad_fn: Callable[[tuple, dict], str]  # PyTorch's grad_fn class name for (inputs, params)
     elementwise: bool
     linear: bool
+    promote: str | None  # eager dtype promotion: "common" (PyTorch's rules), "float", or None
     forward: Callable[..., np.ndarray]
 
     def __repr__(self) -> str:
@@ -84,6 +85,7 @@ def defop(
     grad_fn: str | Callable[[tuple, dict], str] | None = None,
     ufunc: np.ufunc | None = None,
     linear: bool = False,
+    promote: str | None = "default",
 ) -> Op:
     """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
 
@@ -103,6 +105,7 @@ def defop(
         name=name, code=code, args=args, params=params,
         shape_rule=shape or broadcast_shapes, vjps=tuple(vjps), grad_fn=name_rule,
         elementwise=shape is None, linear=linear, forward=forward,
+        promote=("common" if shape is None else None) if promote == "default" else promote,
     )
     OPS[name] = op
     if ufunc is not None:
@@ -210,7 +213,7 @@ defop("mul", "{x} * {y}", ufunc=np.multiply, vjps=(
     lambda ct, ans, x, y: ct * y,
     lambda ct, ans, x, y: ct * x,
 ))
-defop("div", "{x} / {y}", ufunc=np.true_divide, vjps=(
+defop("div", "{x} / {y}", promote="float", ufunc=np.true_divide, vjps=(
     lambda ct, ans, x, y: ct / y,
     lambda ct, ans, x, y: -ct * ans / y,
 ))
@@ -226,30 +229,30 @@ defop(
         lambda ct, ans, x, y: ct * ans * np.log(x),
     ),
 )
-defop("exp", "np.exp({x})", ufunc=np.exp, vjps=(
+defop("exp", "np.exp({x})", promote="float", ufunc=np.exp, vjps=(
     lambda ct, ans, x: ct * ans,
 ))
-defop("log", "np.log({x})", ufunc=np.log, vjps=(
+defop("log", "np.log({x})", promote="float", ufunc=np.log, vjps=(
     lambda ct, ans, x: ct / x,
 ))
-defop("log1p", "np.log1p({x})", ufunc=np.log1p, grad_fn="Log1PBackward0", vjps=(
+defop("log1p", "np.log1p({x})", promote="float", ufunc=np.log1p, grad_fn="Log1PBackward0", vjps=(
     lambda ct, ans, x: ct / (x + 1),
 ))
-defop("expm1", "np.expm1({x})", ufunc=np.expm1, vjps=(
+defop("expm1", "np.expm1({x})", promote="float", ufunc=np.expm1, vjps=(
     lambda ct, ans, x: ct * (ans + 1),
 ))
-defop("tanh", "np.tanh({x})", ufunc=np.tanh, vjps=(
+defop("tanh", "np.tanh({x})", promote="float", ufunc=np.tanh, vjps=(
     lambda ct, ans, x: ct * (1 - ans * ans),
 ))
-defop("sqrt", "np.sqrt({x})", ufunc=np.sqrt, vjps=(
+defop("sqrt", "np.sqrt({x})", promote="float", ufunc=np.sqrt, vjps=(
     lambda ct, ans, x: ct / (2 * ans),
 ))
 # sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0, and the
 # composite max(x, 0) + log1p(exp(-|x|)) has the wrong derivative at x == 0.
-defop("sigmoid", "np.exp(-np.logaddexp(0.0, -{x}))", vjps=(
+defop("sigmoid", "np.exp(-np.logaddexp(0.0, -{x}))", promote="float", vjps=(
     lambda ct, ans, x: ct * (ans * (1 - ans)),
 ))
-defop("softplus", "np.logaddexp(0.0, {x})", vjps=(
+defop("softplus", "np.logaddexp(0.0, {x})", promote="float", vjps=(
     lambda ct, ans, x: ct * x.sigmoid(),
 ))
 

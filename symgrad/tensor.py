@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,26 +37,28 @@ def set_default_dtype(dtype: Any) -> None:
 class Tensor(Surface):
     """A NumPy array that records the ops applied to it when it requires grad."""
 
-    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_accumulator", "_retains_grad",
-                 "__weakref__")
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_acc", "_hooks",
+                 "_version_counter", "__weakref__")
     _priority = 1
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._data = np.asarray(data)
-        self._grad: Tensor | None = None
-        self.grad_fn: Node | None = None
-        self._accumulator: AccumulateGrad | None = None
-        self._retains_grad = False
-        self._requires_grad = False
+        self._init(np.asarray(data), None)
         self.requires_grad = requires_grad
 
     @classmethod
-    def _make(cls, data: Any, grad_fn: Node | None = None) -> Tensor:
+    def _make(cls, data: Any, grad_fn: Node | None = None, counter: list | None = None) -> Tensor:
         t = cls.__new__(cls)
-        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        t._grad, t.grad_fn, t._accumulator, t._retains_grad = None, grad_fn, None, False
-        t._requires_grad = grad_fn is not None
+        t._init(data if isinstance(data, np.ndarray) else np.asarray(data), grad_fn, counter)
         return t
+
+    def _init(self, data: np.ndarray, grad_fn: Node | None, counter: list | None = None) -> None:
+        self._data, self.grad_fn, self._output_nr = data, grad_fn, 0
+        self._requires_grad = grad_fn is not None
+        self._grad: Tensor | None = None
+        self._acc: Callable[[], AccumulateGrad | None] | None = None  # weak, as in PyTorch
+        self._hooks: list[Callable] | None = None
+        # shared by a tensor and its views: in-place writes through either bump it
+        self._version_counter = counter if counter is not None else [0]
 
     # autograd state ------------------------------------------------------------------
     @property
@@ -73,8 +76,8 @@ class Tensor(Surface):
             return
         if flag and self._data.dtype.kind not in "fc":
             raise RuntimeError(
-                "only Tensors of floating point and complex dtype can require gradients, "
-                f"got dtype {self._data.dtype}")
+                "Only Tensors of floating point and complex dtype can require gradients "
+                f"(got {self._data.dtype})")
         self._requires_grad = bool(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -88,7 +91,7 @@ class Tensor(Surface):
 
     @property
     def grad(self) -> Tensor | None:
-        if self.grad_fn is not None and not self._retains_grad:
+        if self.grad_fn is not None and not self.retains_grad:
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
                 "Its .grad attribute won't be populated during autograd.backward(). If you "
@@ -106,12 +109,18 @@ class Tensor(Surface):
     def _edge(self) -> tuple[Node | None, int]:
         """Where a gradient for this tensor goes: its grad_fn, or its leaf accumulator."""
         if self.grad_fn is not None:
-            return (self.grad_fn, 0)
+            return (self.grad_fn, self._output_nr)
         if not self._requires_grad:
             return (None, 0)
-        if self._accumulator is None:
-            self._accumulator = AccumulateGrad(self)
-        return (self._accumulator, 0)
+        acc = self._acc() if self._acc is not None else None
+        if acc is None:
+            acc = AccumulateGrad(self)
+            self._acc = weakref.ref(acc)
+        return (acc, 0)
+
+    @property
+    def _version(self) -> int:
+        return self._version_counter[0]
 
     def _accumulate_grad(self, g: Tensor, create_graph: bool) -> None:
         data = g._data
@@ -128,37 +137,36 @@ class Tensor(Surface):
 
     def retain_grad(self) -> None:
         """Keep `.grad` of this non-leaf tensor after backward."""
+        if self.grad_fn is None:
+            return
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        self.grad_fn.retain(self._output_nr, self)
+
+    @property
+    def retains_grad(self) -> bool:
+        refs = (self.grad_fn._retained or {}) if self.grad_fn is not None else {}
+        ref = refs.get(self._output_nr)
+        return ref is not None and ref() is self
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call `hook(grad)` when this tensor's gradient is computed; it may return a new one."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
-            self._retains_grad = True
+            self.grad_fn.register_hook(self._output_nr, hook)
+            hooks = self.grad_fn._hooks[self._output_nr]
+        else:
+            self._hooks = self._hooks if self._hooks is not None else []
+            self._hooks.append(hook)
+            hooks = self._hooks
+        return RemovableHandle(hooks, hook)
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
-        if not self._requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        if gradient is None:
-            if self._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            gradient = Tensor._make(np.ones_like(self._data))
-        gradient = gradient if isinstance(gradient, Tensor) else Tensor._make(np.asarray(gradient))
-        if gradient.shape != self.shape:
-            raise RuntimeError(
-                f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and "
-                f"output[0] has a shape of {self.shape}.")
-        retain = create_graph if retain_graph is None else retain_graph
-        if inputs is None:
-            walk([(self._edge()[0], gradient)], retain, create_graph)
-            return
-        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        for t in inputs:
-            if not t._requires_grad:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
-        got = walk([(self._edge()[0], gradient)], retain, create_graph,
-                   capture=[t._edge()[0] for t in inputs])
-        for t in dict.fromkeys(inputs):
-            g = got.get(t._edge()[0])
-            if g is not None:
-                t._accumulate_grad(g, create_graph)
+        from symgrad.autograd import backward
+        backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -233,20 +241,29 @@ class Tensor(Surface):
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tensor:
         args = tuple(cls._lift(a) for a in args)
-        datas = [a._data if isinstance(a, Tensor) else a for a in args]
+        datas = _promote(op, args)
         try:
             out = op.forward(*datas, **params)
-        except ValueError:
+        except (ValueError, IndexError):
             op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
             raise
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
+        view_of = args[0] if op.linear and isinstance(args[0], Tensor) and out.base is not None \
+            and np.may_share_memory(out, args[0]._data) else None
+        counter = view_of._version_counter if view_of is not None else None
         if not is_grad_enabled() or not any(
                 isinstance(a, Tensor) and a._requires_grad for a in args):
-            return Tensor._make(out)
+            return Tensor._make(out, counter=counter)
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
-        cls_ = node_class(name or op.grad_fn(args, params), OpNode)
-        return Tensor._make(out, cls_(op, params, args, out, edges))
+        result = Tensor._make(out, counter=counter)
+        versions = () if op.linear else tuple(
+            (t, t._version_counter, t._version_counter[0]) for t in (*args, result)
+            if isinstance(t, Tensor))
+        result.grad_fn = node_class(name or op.grad_fn(args, params), OpNode)(
+            op, params, args, out, versions, edges)
+        result._requires_grad = True
+        return result
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
@@ -254,10 +271,78 @@ class Tensor(Surface):
         if out.grad_fn is None:
             return out
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
-        return Tensor._make(out._data, node_class(name, CompositeNode)(out.grad_fn, edges))
+        node = node_class(name, CompositeNode)(out._edge(), edges)
+        return Tensor._make(out._data, node, counter=out._version_counter)
 
 
 Surface._default = Tensor
+
+
+class RemovableHandle:
+    """Returned by `register_hook`: `.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+# ---------------------------------------------------------------- PyTorch's type promotion
+
+def _category(dt: np.dtype) -> int:
+    return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[dt.kind]
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's pairwise promotion: across categories the higher wins (int64 + float32 is
+    float32, unlike NumPy); within one, the wider."""
+    ca, cb = _category(a), _category(b)
+    return np.promote_types(a, b) if ca == cb else (a if ca > cb else b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    if higher is None:
+        return lower
+    if lower is None or _category(higher) >= _category(lower) and higher.kind != "b":
+        return higher
+    return promote_types(higher, lower)
+
+
+def result_type(*args: Any) -> np.dtype:
+    """PyTorch's result dtype: dimensioned tensors win, then 0-d tensors, then Python scalars,
+    and a higher category (bool < int < float) from a lower-priority group still promotes."""
+    groups: list[np.dtype | None] = [None, None, None]
+    for a in args:
+        if isinstance(a, Tensor):
+            dt, g = a._data.dtype, 0 if a._data.ndim else 1
+        elif isinstance(a, (bool, np.bool_)):
+            dt, g = bool_, 2
+        elif isinstance(a, (int, np.integer)):
+            dt, g = int64, 2
+        else:
+            dt, g = get_default_dtype(), 2
+        groups[g] = dt if groups[g] is None else promote_types(groups[g], dt)
+    return _combine(groups[0], _combine(groups[1], groups[2]))
+
+
+def _promote(op: Op, args: tuple) -> list:
+    """The arrays to run `op` on: cast to PyTorch's result dtype where the op promotes."""
+    if op.promote is None:
+        return [a._data if isinstance(a, Tensor) else a for a in args]
+    operands = args[1:] if op.name == "where" else args
+    dt = result_type(*operands)
+    if op.promote == "float" and dt.kind in "biu":
+        dt = get_default_dtype()
+    out = []
+    for k, a in enumerate(args):
+        if isinstance(a, Tensor):
+            cast = a._data.dtype != dt and not (op.name == "where" and k == 0)
+            out.append(a._data.astype(dt) if cast else a._data)
+        else:
+            out.append(a)
+    return out
 
 
 # ---------------------------------------------------------------- creation

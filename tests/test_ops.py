@@ -1,0 +1,528 @@
+"""Every registered primitive, one table row each, run eager and compiled.
+
+Each row builds its op from symgrad's surface (operators, methods, `nn.functional`) and
+lists the shapes it is tried on. For each shape case the gradient of `sum(f(*xs) * ct)`,
+`ct` a fixed random cotangent, is checked in float64: eager against central finite
+differences, compiled (`symgrad.grad`) against eager, and both against PyTorch when it is
+installed. A registered op without a row fails `test_every_op_has_a_row`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
+
+import symgrad
+from symgrad.ops import OPS
+
+F = symgrad.nn.functional
+
+FD_STEP = 1e-6
+FD_TOL = {"rtol": 1e-6, "atol": 1e-6}
+EXACT = {"rtol": 1e-12, "atol": 1e-12}  # compiled vs eager: the same arithmetic, reordered
+
+
+def _torch() -> Any:
+    """PyTorch, for the rows' torch expressions (only called once importorskip passed)."""
+    return importlib.import_module("torch")
+
+
+# ---------------------------------------------------------------- input domains
+
+def real(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(-2.0, 2.0, shape)
+
+
+def positive(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def nonzero(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.where(rng.random(shape) < 0.5, -1.0, 1.0) * rng.uniform(0.5, 2.0, shape)
+
+
+def above_minus_one(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(-0.5, 2.0, shape)
+
+
+def small_integers(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Floats with many ties, so comparisons see equal operands."""
+    return rng.integers(-1, 2, shape).astype(np.float64)
+
+
+def boolean(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.asarray(rng.random(shape) < 0.5)
+
+
+# ---------------------------------------------------------------- the table
+
+@dataclass(frozen=True)
+class Case:
+    """Input shapes, and the keyword arguments (dim, shape, ...) the row's function takes."""
+
+    shapes: tuple[tuple[int, ...], ...]
+    params: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        text = "x".join(str(s).replace(" ", "") for s in self.shapes)
+        extra = ",".join(f"{k}={v}".replace(" ", "") for k, v in self.params.items())
+        return f"{text}-{extra}" if extra else text
+
+
+@dataclass(frozen=True)
+class Row:
+    """One primitive: how to reach it from the surface, in NumPy and in PyTorch."""
+
+    op: str
+    fn: Callable[..., Any]
+    numpy: Callable[..., np.ndarray]
+    cases: tuple[Case, ...]
+    domains: tuple[Callable, ...] = (real,)  # one per input; the last one repeats
+    torch: Callable[..., Any] | None = None  # default: `fn` itself (same method names)
+    wrt: tuple[int, ...] | None = None  # the inputs with a gradient; None: all of them
+
+    def domain(self, i: int) -> Callable:
+        return self.domains[min(i, len(self.domains) - 1)]
+
+    def argnums(self, case: Case) -> tuple[int, ...]:
+        return tuple(range(len(case.shapes))) if self.wrt is None else self.wrt
+
+
+def shapes(*cases: Any) -> tuple[Case, ...]:
+    """Cases without params: each a tuple of input shapes (a bare shape for one input)."""
+    return tuple(Case(c if c and isinstance(c[0], tuple) else (c,)) for c in cases)
+
+
+UNARY = shapes((), (4,), (2, 3))
+BINARY = shapes(
+    ((), ()), ((4,), (4,)), ((2, 3), (2, 3)),
+    ((3, 1), (4,)), ((2, 3), (3,)), ((), (2, 3)), ((2, 3), ()), ((2, 1, 4), (3, 1)),
+)
+TERNARY = shapes(
+    ((), (), ()), ((2, 3), (2, 3), (2, 3)), ((3, 1), (4,), ()), ((), (2, 3), (3,)), ((2, 1), (1, 3), (2, 3)),
+)
+MATMUL = shapes(
+    ((5,), (5, 3)), ((4, 5), (5,)), ((5,), (5,)), ((2, 5), (5, 3)),
+    ((2, 3, 4), (4, 5)), ((2, 3, 4), (4,)), ((5,), (2, 5, 3)), ((2, 1, 3, 4), (5, 4, 2)),
+)
+
+
+def comparison(op: str, fn: Callable, numpy: Callable) -> Row:
+    """Comparisons have no gradient; ties are likely, so `==` and `<=` differ from `<`."""
+    return Row(op, fn, numpy, BINARY, domains=(small_integers,), wrt=())
+
+
+def with_params(input_shape: tuple[int, ...], /, **params: Any) -> Case:
+    return Case((input_shape,), params)
+
+
+ROWS = [
+    Row("add", lambda x, y: x + y, np.add, BINARY),
+    Row("sub", lambda x, y: x - y, np.subtract, BINARY),
+    Row("mul", lambda x, y: x * y, np.multiply, BINARY),
+    Row("div", lambda x, y: x / y, np.divide, BINARY, domains=(real, nonzero)),
+    Row("neg", lambda x: -x, np.negative, UNARY),
+    Row("pow", lambda x, y: x ** y, np.power, BINARY, domains=(positive, real)),
+    Row("exp", lambda x: x.exp(), np.exp, UNARY),
+    Row("log", lambda x: x.log(), np.log, UNARY, domains=(positive,)),
+    Row("log1p", lambda x: x.log1p(), np.log1p, UNARY, domains=(above_minus_one,)),
+    Row("expm1", lambda x: x.expm1(), np.expm1, UNARY),
+    Row("tanh", lambda x: x.tanh(), np.tanh, UNARY),
+    Row("sqrt", lambda x: x.sqrt(), np.sqrt, UNARY, domains=(positive,)),
+    Row("sigmoid", lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), UNARY),
+    Row("softplus", F.softplus, lambda x: np.log1p(np.exp(x)), UNARY,
+        torch=lambda x: _torch().nn.functional.softplus(x)),
+    Row("matmul", lambda x, y: x @ y, np.matmul, MATMUL),
+    Row("sum", lambda x, dim=None, keepdim=False: x.sum(dim, keepdim=keepdim),
+        lambda x, dim=None, keepdim=False: np.sum(x, axis=dim, keepdims=keepdim), (
+            with_params((2, 3)),
+            with_params((2, 3), dim=1, keepdim=True),
+            with_params((2, 3), dim=-1),
+            with_params((2, 3, 4), dim=(0, -1)),
+            with_params((2, 3, 4), dim=(0, 2), keepdim=True),
+            with_params((4,), dim=0, keepdim=True),
+            with_params(()),
+            with_params((), dim=0),
+        )),
+    Row("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: np.reshape(x, shape), (
+        with_params((2, 3), shape=(3, 2)),
+        with_params((2, 3), shape=(-1,)),
+        with_params((6,), shape=(2, 1, 3)),
+        with_params((), shape=(1, 1)),
+        with_params((1,), shape=()),
+    )),
+    Row("transpose", lambda x, dims: x.permute(dims), lambda x, dims: np.transpose(x, dims), (
+        with_params((2, 3), dims=(1, 0)),
+        with_params((2, 3, 4), dims=(2, 0, 1)),
+        with_params((2, 3, 4), dims=(-1, 0, 1)),
+        with_params((4,), dims=(0,)),
+        with_params((), dims=()),
+    )),
+    Row("broadcast_to", lambda x, shape: x.broadcast_to(shape),
+        lambda x, shape: np.broadcast_to(x, shape), (
+        with_params((3, 1), shape=(2, 3, 4)),
+        with_params((3,), shape=(2, 3)),
+        with_params((2, 1), shape=(2, 5)),
+        with_params((), shape=(2, 3)),
+        with_params((2, 3), shape=(2, 3)),
+    )),
+    Row("ones_like", lambda x: x.ones_like(), np.ones_like, UNARY,
+        torch=lambda x: _torch().ones_like(x), wrt=()),
+    Row("zeros_like", lambda x: x.zeros_like(), np.zeros_like, UNARY,
+        torch=lambda x: _torch().zeros_like(x), wrt=()),
+    comparison("lt", lambda x, y: x < y, np.less),
+    comparison("le", lambda x, y: x <= y, np.less_equal),
+    comparison("gt", lambda x, y: x > y, np.greater),
+    comparison("ge", lambda x, y: x >= y, np.greater_equal),
+    comparison("eq", lambda x, y: x == y, np.equal),
+    comparison("ne", lambda x, y: x != y, np.not_equal),
+    Row("where", symgrad.where, np.where, TERNARY, domains=(boolean, real), wrt=(1, 2),
+        torch=lambda c, x, y: _torch().where(c, x, y)),
+]
+
+
+def params_for(rows: list[Row]) -> list[Any]:
+    return [pytest.param(row, case, id=f"{row.op}-{case.name}") for row in rows for case in row.cases]
+
+
+ALL_CASES = params_for(ROWS)
+GRAD_CASES = params_for([row for row in ROWS if row.wrt != ()])
+NO_GRAD_CASES = params_for([row for row in ROWS if row.wrt == ()])
+
+
+# ---------------------------------------------------------------- helpers
+
+def inputs_for(row: Row, case: Case) -> tuple[list[np.ndarray], np.ndarray]:
+    """Deterministic inputs in the row's domains, and a float64 cotangent for the output."""
+    rng = np.random.default_rng(zlib.crc32(f"{row.op}-{case.name}".encode()))
+    arrays = [np.asarray(row.domain(i)(rng, s)) for i, s in enumerate(case.shapes)]
+    out_shape = np.shape(row.numpy(*arrays, **case.params))
+    return arrays, np.asarray(rng.standard_normal(out_shape))
+
+
+def tensors(arrays: list[np.ndarray], wrt: tuple[int, ...] = ()) -> list[symgrad.Tensor]:
+    """Eager tensors of the arrays' dtypes (float64 here); those in `wrt` are leaves that require grad."""
+    return [symgrad.tensor(a, dtype=a.dtype, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+
+
+def grads_of(leaves: list[Any], like: list[np.ndarray]) -> list[np.ndarray]:
+    """Each leaf's `.grad` (symgrad or torch) as an array; zeros where no gradient reached it."""
+    return [np.zeros_like(a, dtype=np.float64) if t.grad is None else np.asarray(t.grad.detach().numpy())
+            for t, a in zip(leaves, like)]
+
+
+def eager_value(fn: Callable, arrays: list[np.ndarray], **params: Any) -> np.ndarray:
+    with symgrad.no_grad():
+        return np.asarray(fn(*tensors(arrays), **params).numpy())
+
+
+def eager_grads(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...]) -> list[np.ndarray]:
+    """Gradients of scalar fn(*xs) in the inputs `wrt`, from the eager tape."""
+    xs = tensors(arrays, wrt)
+    fn(*xs).backward()
+    return grads_of([xs[i] for i in wrt], [arrays[i] for i in wrt])
+
+
+def compiled_grads(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...],
+                   passes: tuple[str, ...] | None = None) -> list[np.ndarray]:
+    return list(symgrad.grad(fn, argnums=wrt, passes=passes)(*arrays))
+
+
+def finite_differences(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...]) -> list[np.ndarray]:
+    """Central differences of scalar fn(*xs), run eagerly, in every element of the inputs `wrt`."""
+    grads = []
+    for i in wrt:
+        g = np.zeros_like(arrays[i])
+        for idx in np.ndindex(g.shape):
+            def at(delta: float, i: int = i, idx: tuple = idx) -> float:
+                moved = [a.copy() for a in arrays]
+                moved[i][idx] += delta
+                return float(eager_value(fn, moved))
+            g[idx] = (at(FD_STEP) - at(-FD_STEP)) / (2 * FD_STEP)
+        grads.append(g)
+    return grads
+
+
+def cotangent_loss(fn: Callable, ct: np.ndarray, **params: Any) -> Callable[..., Any]:
+    """sum(fn(*xs) * ct): a scalar whose gradient is the VJP of fn with cotangent `ct`."""
+    def loss(*xs: Any) -> Any:
+        return (fn(*xs, **params) * ct).sum()
+    return loss
+
+
+def sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`a` summed down to `shape`, the way a broadcast input's gradient is."""
+    a = a.sum(axis=tuple(range(a.ndim - len(shape))))
+    return a.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape)
+
+
+def assert_all_close(got: list[np.ndarray], want: list[np.ndarray], **tol: float) -> None:
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert np.shape(g) == np.shape(w), f"gradient {i}: shape {np.shape(g)} != {np.shape(w)}"
+        np.testing.assert_allclose(g, w, err_msg=f"gradient {i}", **tol)
+
+
+# ---------------------------------------------------------------- the table itself
+
+def test_every_op_has_a_row() -> None:
+    rows = [row.op for row in ROWS]
+    assert len(rows) == len(set(rows)), "an op has two rows"
+    assert not set(OPS) - set(rows), f"registered ops without a row: {sorted(set(OPS) - set(rows))}"
+    assert not set(rows) - set(OPS), f"rows for ops that are not registered: {sorted(set(rows) - set(OPS))}"
+
+
+@pytest.mark.parametrize("row, case", ALL_CASES)
+def test_row_applies_its_op(row: Row, case: Case) -> None:
+    arrays, _ = inputs_for(row, case)
+    traced = symgrad.trace(lambda *xs: row.fn(*xs, **case.params), *arrays)
+    ops = {attrs["op"] for _, attrs in traced.graph.nx.nodes(data=True)}
+    assert row.op in ops, f"{row.op} row traced to {sorted(ops)}"
+
+
+# ---------------------------------------------------------------- forward
+
+@pytest.mark.parametrize("row, case", ALL_CASES)
+def test_forward_matches_numpy(row: Row, case: Case) -> None:
+    arrays, _ = inputs_for(row, case)
+    want = np.asarray(row.numpy(*arrays, **case.params))
+    compiled = symgrad.compile(lambda *xs: row.fn(*xs, **case.params))
+    for face, got in [("eager", eager_value(row.fn, arrays, **case.params)), ("compiled", compiled(*arrays))]:
+        assert (got.shape, got.dtype) == (want.shape, want.dtype), face
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15, err_msg=face)
+
+
+# ---------------------------------------------------------------- gradients
+
+@pytest.mark.parametrize("row, case", GRAD_CASES)
+def test_eager_grad_matches_finite_differences(row: Row, case: Case) -> None:
+    arrays, ct = inputs_for(row, case)
+    loss, wrt = cotangent_loss(row.fn, ct, **case.params), row.argnums(case)
+    assert_all_close(eager_grads(loss, arrays, wrt), finite_differences(loss, arrays, wrt), **FD_TOL)
+
+
+@pytest.mark.parametrize("passes", [None, ()], ids=["simplified", "unsimplified"])
+@pytest.mark.parametrize("row, case", GRAD_CASES)
+def test_compiled_grad_matches_eager(row: Row, case: Case, passes: tuple | None) -> None:
+    arrays, ct = inputs_for(row, case)
+    loss, wrt = cotangent_loss(row.fn, ct, **case.params), row.argnums(case)
+    assert_all_close(compiled_grads(loss, arrays, wrt, passes), eager_grads(loss, arrays, wrt), **EXACT)
+
+
+# ---------------------------------------------------------------- ops with no gradient
+
+@pytest.mark.parametrize("row, case", NO_GRAD_CASES)
+def test_no_gradient_flows_through(row: Row, case: Case) -> None:
+    """In sum(f(*xs) * xs[0]), f's result is a constant: only xs[0] gets a gradient, f(*xs)."""
+    arrays, _ = inputs_for(row, case)
+    value = np.asarray(row.numpy(*arrays), dtype=np.float64)
+    want = [sum_to(value, arrays[0].shape)] + [np.zeros_like(a) for a in arrays[1:]]
+    wrt = tuple(range(len(arrays)))
+
+    def loss(*xs: Any) -> Any:
+        return (row.fn(*xs) * xs[0]).sum()
+
+    assert_all_close(eager_grads(loss, arrays, wrt), want, rtol=0, atol=0)
+    assert_all_close(compiled_grads(loss, arrays, wrt), want, rtol=0, atol=0)
+    only_through_f = cotangent_loss(row.fn, np.ones(value.shape))
+    assert_all_close(compiled_grads(only_through_f, arrays, wrt), [np.zeros_like(a) for a in arrays],
+                     rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- PyTorch
+
+@pytest.fixture
+def torch() -> Any:
+    return pytest.importorskip("torch")
+
+
+def torch_tensors(torch: Any, arrays: list[np.ndarray], wrt: tuple[int, ...]) -> list[Any]:
+    return [torch.tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+
+
+@pytest.mark.parametrize("row, case", GRAD_CASES)
+def test_eager_matches_torch(torch: Any, row: Row, case: Case) -> None:
+    arrays, ct = inputs_for(row, case)
+    wrt = row.argnums(case)
+    ts = torch_tensors(torch, arrays, wrt)
+    out = (row.torch or row.fn)(*ts, **case.params)
+    (out * torch.from_numpy(ct)).sum().backward()
+
+    np.testing.assert_allclose(eager_value(row.fn, arrays, **case.params), out.detach().numpy(),
+                               rtol=1e-13, atol=1e-15)
+    want = grads_of([ts[i] for i in wrt], [arrays[i] for i in wrt])
+    assert_all_close(eager_grads(cotangent_loss(row.fn, ct, **case.params), arrays, wrt), want, **EXACT)
+
+
+@pytest.mark.parametrize("row, case", NO_GRAD_CASES)
+def test_no_grad_op_matches_torch(torch: Any, row: Row, case: Case) -> None:
+    """The result is a constant in both: same value, no grad_fn, requires_grad False."""
+    arrays, _ = inputs_for(row, case)
+    wrt = tuple(range(len(arrays)))
+    want = (row.torch or row.fn)(*torch_tensors(torch, arrays, wrt))
+    got = row.fn(*tensors(arrays, wrt))
+    np.testing.assert_array_equal(got.detach().numpy(), want.numpy())
+    assert (got.requires_grad, got.grad_fn) == (want.requires_grad, want.grad_fn)
+
+
+@pytest.mark.parametrize("name", ["ones_like", "zeros_like"])
+def test_like_functions_match_torch(torch: Any, name: str) -> None:
+    a = np.arange(6.0).reshape(2, 3)
+    got = getattr(symgrad, name)(symgrad.tensor(a, requires_grad=True))
+    want = getattr(torch, name)(torch.tensor(a, requires_grad=True))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert (got.requires_grad, got.grad_fn, got.dtype.name) == (want.requires_grad, want.grad_fn, "float64")
+
+
+# ---------------------------------------------------------------- compositions
+
+@dataclass(frozen=True)
+class Composition:
+    name: str
+    fn: Callable[..., Any]
+    inputs: tuple[tuple[tuple[int, ...], Callable], ...]  # (shape, domain) per argument
+    argnums: tuple[int, ...]
+    torch: Callable[..., Any]
+
+    def arrays(self) -> list[np.ndarray]:
+        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        return [np.asarray(domain(rng, shape)) for shape, domain in self.inputs]
+
+
+def unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.0, 1.0, shape)
+
+
+COMPOSITIONS = [
+    Composition("tanh_of_matmul", lambda x, w: (x @ w).tanh().sum(),
+                (((4, 5), real), ((5, 3), real)), (0, 1),
+                torch=lambda x, w: (x @ w).tanh().sum()),
+    Composition("mean_of_softplus", lambda x: F.softplus(x).mean(),
+                (((3, 4), real),), (0,),
+                torch=lambda x: _torch().nn.functional.softplus(x).mean()),
+    Composition("bce_with_logits", lambda x, w, b, y: F.binary_cross_entropy_with_logits(x @ w + b, y),
+                (((5,), real), ((5, 3), real), ((3,), real), ((3,), unit)), (1, 2),
+                torch=lambda x, w, b, y: _torch().nn.functional.binary_cross_entropy_with_logits(
+                    x @ w + b, y)),
+]
+COMPOSITION_PARAMS = [pytest.param(c, id=c.name) for c in COMPOSITIONS]
+
+
+@pytest.mark.parametrize("comp", COMPOSITION_PARAMS)
+def test_composition_compiled_matches_eager_and_finite_differences(comp: Composition) -> None:
+    arrays = comp.arrays()
+    eager = eager_grads(comp.fn, arrays, comp.argnums)
+    value, compiled = symgrad.value_and_grad(comp.fn, argnums=comp.argnums)(*arrays)
+    np.testing.assert_allclose(value, eager_value(comp.fn, arrays), **EXACT)
+    assert_all_close(list(compiled), eager, **EXACT)
+    assert_all_close(eager, finite_differences(comp.fn, arrays, comp.argnums), **FD_TOL)
+
+
+@pytest.mark.parametrize("comp", COMPOSITION_PARAMS)
+def test_composition_matches_torch(torch: Any, comp: Composition) -> None:
+    arrays = comp.arrays()
+    ts = torch_tensors(torch, arrays, comp.argnums)
+    out = comp.torch(*ts)
+    out.backward()
+    np.testing.assert_allclose(eager_value(comp.fn, arrays), out.item(), **EXACT)
+    want = grads_of([ts[i] for i in comp.argnums], [arrays[i] for i in comp.argnums])
+    assert_all_close(eager_grads(comp.fn, arrays, comp.argnums), want, **EXACT)
+
+
+@pytest.mark.parametrize("comp", COMPOSITION_PARAMS)
+def test_generated_source_is_deterministic(comp: Composition) -> None:
+    arrays = comp.arrays()
+    first = symgrad.grad(comp.fn, argnums=comp.argnums).source(*arrays)
+    second = symgrad.grad(comp.fn, argnums=comp.argnums).source(*arrays)
+    assert first == second
+
+
+def test_generated_source_is_identical_across_processes(tmp_path: Any) -> None:
+    """Set and dict orders change with the hash seed; the generated source must not."""
+    script = tmp_path / "build.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        import symgrad
+        F = symgrad.nn.functional
+
+        def loss(x, w, b, y):
+            return F.binary_cross_entropy_with_logits(F.softplus(x @ w + b).tanh(), y)
+
+        args = [np.ones(5), np.ones((5, 3)), np.ones(3), np.full(3, 0.5)]
+        print(symgrad.grad(loss, argnums=(1, 2)).source(*args))
+    """))
+    sources = {
+        subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(sources) == 1
+    assert "def grad_loss(" in sources.pop()
+
+
+# ---------------------------------------------------------------- random compositions
+
+UNARY_STEPS: dict[str, Callable[[Any], Any]] = {
+    "neg": lambda v: -v,
+    "exp": lambda v: v.exp(),
+    "log": lambda v: (v * v + 1).log(),
+    "log1p": lambda v: (v * v).log1p(),
+    "expm1": lambda v: v.expm1(),
+    "tanh": lambda v: v.tanh(),
+    "sqrt": lambda v: (v * v + 1).sqrt(),
+    "sigmoid": lambda v: v.sigmoid(),
+    "softplus": F.softplus,
+}
+BINARY_STEPS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda v, y: v + y,
+    "sub": lambda v, y: v - y,
+    "mul": lambda v, y: v * y,
+    "div": lambda v, y: v / (y * y + 1),
+    "pow": lambda v, y: (v * v + 1) ** y,
+    "rsub": lambda v, y: y - v,
+}
+
+
+def chain(steps: list[str]) -> Callable[..., Any]:
+    """x0 through `steps`; the k-th binary step combines with input 1 + k % 2."""
+    def fn(*xs: Any) -> Any:
+        v, k = xs[0], 0
+        for step in steps:
+            if step in UNARY_STEPS:
+                v = UNARY_STEPS[step](v)
+            else:
+                v, k = BINARY_STEPS[step](v, xs[1 + k % 2]), k + 1
+        return v
+    return fn
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    steps=st.lists(st.sampled_from(sorted(UNARY_STEPS) + sorted(BINARY_STEPS)), min_size=2, max_size=4),
+    shapes_=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_random_elementwise_chains(steps: list[str], shapes_: Any, seed: int) -> None:
+    fn = chain(steps)
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(-1.0, 1.0, s) for s in shapes_.input_shapes]
+    value = eager_value(fn, arrays)
+    assume(np.all(np.abs(value) < 1e3))
+    loss, wrt = cotangent_loss(fn, rng.standard_normal(value.shape)), (0, 1, 2)
+    eager = eager_grads(loss, arrays, wrt)
+    assert_all_close(compiled_grads(loss, arrays, wrt), eager, **EXACT)
+    assert_all_close(eager, finite_differences(loss, arrays, wrt), rtol=1e-5, atol=1e-6)
