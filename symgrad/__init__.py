@@ -4,26 +4,38 @@
     symgrad.grad(f)(x)               # compiled: trace, differentiate, simplify, generate
 """
 
-from symgrad import autograd, nn
+from symgrad import autograd, nn, optim
 from symgrad.api import compile, grad, value_and_grad
 from symgrad.engine import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from symgrad.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
 from symgrad.functions import __all__ as _functions
 from symgrad.graph import Graph
 from symgrad.ops import ShapeError
-from symgrad.surface import mean
 from symgrad.tensor import (
     Tensor,
+    arange,
+    as_tensor,
     bool_,
+    device,
+    empty,
+    empty_like,
     eye,
     float32,
     float64,
+    from_numpy,
+    full,
+    full_like,
     get_default_dtype,
     int64,
+    linspace,
     manual_seed,
     ones,
     ones_like,
+    rand,
+    rand_like,
     randn,
+    randn_like,
+    result_type,
     set_default_dtype,
     tensor,
     zeros,
@@ -31,15 +43,17 @@ from symgrad.tensor import (
 )
 from symgrad.tracer import Traced, TracerError, trace
 
-bool = bool_  # noqa: A001 - PyTorch's name for the dtype
+bool = bool_  # noqa: A001 - PyTorch's names for the dtypes
 float = float32  # noqa: A001
 double = float64
 long = int64
 
 __all__ = [
-    "Graph", "ShapeError", "autograd", "inference_mode", "set_grad_enabled", "Tensor", "Traced", "TracerError", "bool", "compile", "double",
-    "enable_grad", "eye", "float", "float32", "float64", "get_default_dtype", "grad", "int64",
-    "is_grad_enabled", "long", "manual_seed", "mean", "nn", "no_grad", "ones", "ones_like",
-    "randn", "set_default_dtype", "tensor", "trace", "value_and_grad", "zeros", "zeros_like",
-    *_functions,
+    "Graph", "ShapeError", "Tensor", "Traced", "TracerError", "arange", "as_tensor", "autograd",
+    "bool", "compile", "device", "double", "empty", "empty_like", "enable_grad", "eye", "float",
+    "float32", "float64", "from_numpy", "full", "full_like", "get_default_dtype", "grad",
+    "inference_mode", "int64", "is_grad_enabled", "linspace", "long", "manual_seed", "nn",
+    "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like",
+    "result_type", "set_default_dtype", "set_grad_enabled", "tensor", "trace", "value_and_grad",
+    "zeros", "zeros_like", *_functions,
 ]

@@ -229,7 +229,7 @@ def gradcheck(func: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5
     Inputs that require grad should be float64, as PyTorch recommends.
     """
     inputs = _tensors(inputs)
-    with no_grad():
+    with enable_grad():  # func may itself differentiate (gradgradcheck)
         out = func(*inputs)
     outs = out if isinstance(out, tuple) else (out,)
     rng = np.random.default_rng(seed)
@@ -245,7 +245,7 @@ def gradcheck(func: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5
                                 allow_unused=True, materialize_grads=True)
             else:  # no output depends on the inputs: the analytical gradient is zero
                 analytic = [Tensor._make(np.zeros(t.shape)) for t in wrt]
-        with no_grad():
+        with enable_grad():
             numeric = _numerical_vjp(func, inputs, v, eps)
         numeric = [g for g, t in zip(numeric, inputs) if t.requires_grad]
         for i, (a, n) in enumerate(zip(analytic, numeric)):
@@ -261,7 +261,7 @@ def gradgradcheck(func: Callable, inputs: Any, eps: float = 1e-6, atol: float = 
                   rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
     """`gradcheck` of the first derivative (built with `create_graph=True`): checks second order."""
     inputs = _tensors(inputs)
-    with no_grad():
+    with enable_grad():
         out = func(*inputs)
     outs = out if isinstance(out, tuple) else (out,)
     rng = np.random.default_rng(seed + 1)

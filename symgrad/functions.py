@@ -1,72 +1,107 @@
-"""The op functions (`symgrad.exp(x)`, `symgrad.matmul(a, b)`...): the surface's methods as functions.
+"""The op functions (`symgrad.exp(x)`, `symgrad.matmul(a, b)`...): the surface as functions.
 
-Arguments that are not yet tensors (lists, arrays, scalars) become constant tensors.
+Each is the method of the same name; arguments that are not yet tensors (lists, arrays,
+scalars) become constant tensors first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from symgrad.surface import Surface, mean, where
+from symgrad.composites import cat, clamp, log_softmax, logsumexp, mean, softmax, stack, std, var
+from symgrad.surface import Surface, where
 
 
 def _surface(x: Any) -> Surface:
     return x if isinstance(x, Surface) else Surface._default._lift(np.asarray(x))
 
 
-def add(input: Any, other: Any) -> Surface: return _surface(input) + other
-def sub(input: Any, other: Any) -> Surface: return _surface(input) - other
-def mul(input: Any, other: Any) -> Surface: return _surface(input) * other
-def div(input: Any, other: Any) -> Surface: return _surface(input) / other
-def neg(input: Any) -> Surface: return -_surface(input)
-def pow(input: Any, exponent: Any) -> Surface: return _surface(input) ** exponent  # noqa: A001
-def exp(input: Any) -> Surface: return _surface(input).exp()
-def log(input: Any) -> Surface: return _surface(input).log()
-def log1p(input: Any) -> Surface: return _surface(input).log1p()
-def expm1(input: Any) -> Surface: return _surface(input).expm1()
-def tanh(input: Any) -> Surface: return _surface(input).tanh()
-def sqrt(input: Any) -> Surface: return _surface(input).sqrt()
-def sigmoid(input: Any) -> Surface: return _surface(input).sigmoid()
-def matmul(input: Any, other: Any) -> Surface: return _surface(input) @ other
+def _method(name: str, doc: str) -> Any:
+    def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(_surface(input), name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
 
 
-def sum(input: Any, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:  # noqa: A001
-    return _surface(input).sum(dim, keepdim)
+_METHODS = {
+    "add": "input + alpha * other, elementwise with broadcasting.",
+    "sub": "input - alpha * other, elementwise with broadcasting.",
+    "mul": "input * other, elementwise with broadcasting.",
+    "div": "input / other (true division), elementwise with broadcasting.",
+    "neg": "-input.", "abs": "|input|.", "sign": "The sign of input (-1, 0 or 1).",
+    "pow": "input ** exponent.", "exp": "e ** input.", "log": "Natural logarithm.",
+    "log1p": "log(1 + input), accurate near 0.", "expm1": "exp(input) - 1, accurate near 0.",
+    "sqrt": "Square root.", "sin": "Sine.", "cos": "Cosine.", "tan": "Tangent.",
+    "tanh": "Hyperbolic tangent.", "sigmoid": "1 / (1 + exp(-input)), without overflow.",
+    "erf": "The error function.", "relu": "max(input, 0).",
+    "maximum": "Elementwise maximum (ties share the gradient).",
+    "minimum": "Elementwise minimum (ties share the gradient).",
+    "matmul": "Matrix product with NumPy's 1-D and batch rules.",
+    "sum": "Sum over dim (all dims by default).", "prod": "Product over dim.",
+    "amax": "Maximum over dims (ties share the gradient).",
+    "amin": "Minimum over dims (ties share the gradient).",
+    "max": "Maximum: of everything, or (values, indices) along dim.",
+    "min": "Minimum: of everything, or (values, indices) along dim.",
+    "argmax": "Index of the maximum.", "argmin": "Index of the minimum.",
+    "reshape": "The same elements in a new shape.", "flatten": "Dims start_dim..end_dim as one.",
+    "transpose": "Swap two dims.", "permute": "Reorder the dims.", "t": "Transpose of a 2-D tensor.",
+    "squeeze": "Drop dims of size 1.", "unsqueeze": "Insert a dim of size 1.",
+    "broadcast_to": "Broadcast to a shape.", "detach": "The value, without history.",
+}
+globals().update({name: _method(name, doc) for name, doc in _METHODS.items()})
 
 
-def reshape(input: Any, shape: Sequence[int]) -> Surface:
-    return _surface(input).reshape(tuple(shape))
+def mm(input: Any, mat2: Any) -> Surface:
+    """Product of two matrices."""
+    if np.ndim(input) != 2 or np.ndim(mat2) != 2:
+        raise RuntimeError(f"mm: both arguments must be matrices, got {np.ndim(input)}-D and "
+                           f"{np.ndim(mat2)}-D")
+    return _surface(input) @ mat2
 
 
-def transpose(input: Any, dim0: int, dim1: int) -> Surface:
-    return _surface(input).transpose(dim0, dim1)
+def bmm(input: Any, mat2: Any) -> Surface:
+    """Batched product of two stacks of matrices, (b, n, m) @ (b, m, p)."""
+    if np.ndim(input) != 3 or np.ndim(mat2) != 3:
+        raise RuntimeError(f"bmm: both arguments must be 3-D, got {np.ndim(input)}-D and "
+                           f"{np.ndim(mat2)}-D")
+    return _surface(input) @ mat2
 
 
-def permute(input: Any, dims: Sequence[int]) -> Surface:
-    return _surface(input).permute(tuple(dims))
+def mv(input: Any, vec: Any) -> Surface:
+    """Matrix times vector."""
+    return _surface(input) @ vec
 
 
-def t(input: Any) -> Surface:
-    return _surface(input).t()
+def dot(input: Any, other: Any) -> Surface:
+    """Inner product of two 1-D tensors."""
+    if np.ndim(input) != 1 or np.ndim(other) != 1:
+        raise RuntimeError(f"1D tensors expected, but got {np.ndim(input)}D and {np.ndim(other)}D tensors")
+    return _surface(input) @ other
 
 
-def unsqueeze(input: Any, dim: int) -> Surface:
-    return _surface(input).unsqueeze(dim)
+def outer(input: Any, vec2: Any) -> Surface:
+    """Outer product of two 1-D tensors."""
+    return _surface(input).unsqueeze(-1) * _surface(vec2).unsqueeze(0)
 
 
-def squeeze(input: Any, dim: int | None = None) -> Surface:
-    return _surface(input).squeeze(dim)
+def clip(input: Any, min: Any = None, max: Any = None) -> Surface:
+    """Alias of `clamp`."""
+    return clamp(_surface(input), min, max)
 
 
-def broadcast_to(input: Any, shape: Sequence[int]) -> Surface:
-    return _surface(input).broadcast_to(tuple(shape))
+def expand(input: Any, *sizes: Any) -> Surface:
+    return _surface(input).expand(*sizes)
+
+
+def is_tensor(obj: Any) -> bool:
+    """Whether `obj` is an eager symgrad Tensor."""
+    return isinstance(obj, Surface._default)
 
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "tanh", "sqrt",
-    "sigmoid", "matmul", "sum", "mean", "reshape", "transpose", "permute", "t", "unsqueeze",
-    "squeeze", "broadcast_to", "where",
+    *_METHODS, "mm", "bmm", "mv", "dot", "outer", "clip", "expand", "where", "cat", "stack",
+    "clamp", "mean", "var", "std", "logsumexp", "softmax", "log_softmax", "is_tensor",
 ]

@@ -80,6 +80,16 @@ class Surface:
     __hash__ = object.__hash__  # identity, as PyTorch tensors hash
 
     # elementwise methods ---------------------------------------------------------------
+    def abs(self): return apply(OPS["abs"], self)
+    __abs__ = abs
+    def sign(self): return apply(OPS["sign"], self)
+    def sin(self): return apply(OPS["sin"], self)
+    def cos(self): return apply(OPS["cos"], self)
+    def tan(self): return apply(OPS["tan"], self)
+    def erf(self): return apply(OPS["erf"], self)
+    def relu(self): return apply(OPS["relu"], self)
+    def maximum(self, other): return apply(OPS["maximum"], self, other)
+    def minimum(self, other): return apply(OPS["minimum"], self, other)
     def exp(self): return apply(OPS["exp"], self)
     def log(self): return apply(OPS["log"], self)
     def log1p(self): return apply(OPS["log1p"], self)
@@ -88,8 +98,8 @@ class Surface:
     def sqrt(self): return apply(OPS["sqrt"], self)
     def sigmoid(self): return apply(OPS["sigmoid"], self)
     def pow(self, exponent): return apply(OPS["pow"], self, exponent)
-    def add(self, other): return apply(OPS["add"], self, other)
-    def sub(self, other): return apply(OPS["sub"], self, other)
+    def add(self, other, alpha=1): return apply(OPS["add"], self, other if alpha == 1 else alpha * other)
+    def sub(self, other, alpha=1): return apply(OPS["sub"], self, other if alpha == 1 else alpha * other)
     def mul(self, other): return apply(OPS["mul"], self, other)
     def div(self, other): return apply(OPS["div"], self, other)
     def neg(self): return apply(OPS["neg"], self)
@@ -103,7 +113,54 @@ class Surface:
         return apply(OPS["sum"], self, axes=_axes(dim, self.ndim), keepdims=bool(keepdim))
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
-        return mean(self, dim, keepdim)
+        return composites.mean(self, dim, keepdim)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> Surface:
+        return apply(OPS["prod"], self, axes=_axes(dim, self.ndim), keepdims=bool(keepdim))
+
+    def amax(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Surface:
+        axes = _axes(None if dim == () else dim, self.ndim)
+        return apply(OPS["amax"], self, axes=axes, keepdims=bool(keepdim))
+
+    def amin(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Surface:
+        axes = _axes(None if dim == () else dim, self.ndim)
+        return apply(OPS["amin"], self, axes=axes, keepdims=bool(keepdim))
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return composites.extreme(self, dim, keepdim, "max")
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return composites.extreme(self, dim, keepdim, "min")
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Surface:
+        axis = None if dim is None else _axis(dim, self.ndim)
+        return apply(OPS["argmax"], self, axis=axis, keepdims=bool(keepdim) and dim is not None)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Surface:
+        axis = None if dim is None else _axis(dim, self.ndim)
+        return apply(OPS["argmin"], self, axis=axis, keepdims=bool(keepdim) and dim is not None)
+
+    def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction: float | None = None) -> Surface:
+        return composites.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction: float | None = None) -> Surface:
+        return composites.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def logsumexp(self, dim: int | Sequence[int], keepdim: bool = False) -> Surface:
+        return composites.logsumexp(self, dim, keepdim)
+
+    def softmax(self, dim: int) -> Surface:
+        return composites.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Surface:
+        return composites.log_softmax(self, dim)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Surface:
+        return composites.clamp(self, min, max)
+
+    clip = clamp
 
     # shape methods ---------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Surface:
@@ -112,8 +169,11 @@ class Surface:
     def view(self, *shape: Any) -> Surface:
         return self.reshape(*shape)
 
-    def flatten(self) -> Surface:
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Surface:
+        if not self.ndim:
+            return self.reshape(1)
+        a, b = _axis(start_dim, self.ndim), _axis(end_dim, self.ndim)
+        return self.reshape(*self.shape[:a], -1, *self.shape[b + 1:])
 
     def permute(self, *dims: Any) -> Surface:
         dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
@@ -155,6 +215,26 @@ class Surface:
         lead = len(sizes) - self.ndim
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
         return self.broadcast_to(shape)
+
+    # indexing ------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Surface:
+        index, arrays = _index(key, self)
+        return self._getitem(index, arrays)
+
+    def _getitem(self, index: tuple, arrays: tuple) -> Surface:
+        return apply(OPS["getitem"], self, *arrays, index=index)
+
+    def _scatter(self, shape: tuple[int, ...], index: tuple, arrays: tuple) -> Surface:
+        return apply(OPS["scatter_add"], self, *arrays, shape=tuple(shape), index=index)
+
+    def _setitem(self, value: Any, index: tuple, arrays: tuple) -> Surface:
+        return apply(OPS["setitem"], self, value, *arrays, index=index)
+
+    def astype(self, dtype: Any) -> Surface:
+        return apply(OPS["astype"], self, dtype=np.dtype(dtype).name)
+
+    def detach(self) -> Surface:
+        return apply(OPS["stop_gradient"], self)
 
     # NumPy protocol: np.exp(value) records the registered op ---------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -236,11 +316,46 @@ def where(condition: Any, input: Any, other: Any) -> Surface:
     return apply(OPS["where"], condition, input, other)
 
 
-# ---------------------------------------------------------------- composites used by methods
+def _index(key: Any, x: Surface) -> tuple[tuple, tuple]:
+    """(structure, integer arrays) for a Python index: see `symgrad.ops.index`."""
+    items = key if isinstance(key, tuple) else (key,)
+    index: list[tuple] = []
+    arrays: list[Any] = []
+    for item in items:
+        if item is None:
+            index.append(("new",))
+        elif item is Ellipsis:
+            index.append(("...",))
+        elif isinstance(item, slice):
+            index.append(("slice", *(None if v is None else int(v) for v in
+                                     (item.start, item.stop, item.step))))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            index.append(("int", int(item)))
+        else:
+            for arr in _index_arrays(item):
+                index.append(("arr", len(arrays)))
+                arrays.append(arr)
+    return tuple(index), tuple(arrays)
 
-@composite(lambda x, dim=None, keepdim=False: "MeanBackward0" if dim is None else "MeanBackward1")
-def mean(x: Surface, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
-    """Arithmetic mean over `dim` (all dims by default): a sum divided by the count."""
-    axes = _axes(dim, x.ndim)
-    count = int(np.prod([x.shape[a] for a in axes]))
-    return x.sum(axes, keepdim=keepdim) / count
+
+def _index_arrays(item: Any) -> list[Any]:
+    """An array index as integer arrays: a boolean mask becomes one array per dim it covers."""
+    if isinstance(item, Surface):
+        if item.dtype != np.bool_:
+            return [item]
+        if type(item) is not Surface._default:
+            raise TypeError(
+                "boolean mask indexing gives a shape that depends on the values, so it cannot "
+                "be traced; use symgrad.where(mask, x, 0) instead")
+        item = np.asarray(item)
+    array = np.asarray(item)
+    if array.dtype == np.bool_:
+        return list(np.nonzero(array))
+    if array.dtype.kind not in "iu":
+        raise IndexError(
+            "tensors used as indices must be long, int, byte or bool tensors, got "
+            f"{array.dtype}")
+    return [array]
+
+
+from symgrad import composites  # noqa: E402 - composites are written over this surface

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from symgrad import _format
-from symgrad.engine import AccumulateGrad, CompositeNode, Node, OpNode, is_grad_enabled, node_class, walk
-from symgrad.ops import Op, ShapeError
-from symgrad.surface import Surface
+from symgrad.engine import AccumulateGrad, CompositeNode, Node, OpNode, is_grad_enabled, node_class
+from symgrad.ops import OPS, Op, ShapeError
+from symgrad.surface import Surface, _index, apply
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -218,10 +218,121 @@ class Tensor(Surface):
                 "Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data)
 
+    # in-place ops ---------------------------------------------------------------------
+    def _inplace(self, compute: Callable[[Tensor], Any]) -> Tensor:
+        """Write `compute(self)` into this tensor's memory and make it the tensor's history.
+
+        Like PyTorch: refused on a leaf that requires grad while recording; the version
+        counter moves, so a backward that saved the old value will raise.
+        """
+        recording = is_grad_enabled()
+        if recording and self.grad_fn is None and self._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
+        old = self
+        if recording:  # ops that save their input must see the value before the write
+            old = Tensor._make(self._data.copy(), self.grad_fn)
+            old._output_nr, old._requires_grad = self._output_nr, self._requires_grad
+        out = compute(old)
+        out = out if isinstance(out, Tensor) else Tensor._make(np.asarray(out))
+        try:
+            np.copyto(self._data, out._data, casting="same_kind")
+        except TypeError:
+            raise RuntimeError(
+                f"result type {out.dtype} can't be cast to the desired output type "
+                f"{self.dtype}") from None
+        except ValueError as e:
+            raise RuntimeError(f"in-place write to this tensor failed: {e}") from None
+        self._version_counter[0] += 1
+        if recording and out._requires_grad:
+            self.grad_fn, self._output_nr, self._requires_grad = out.grad_fn, out._output_nr, True
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace(lambda t: t.add(other, alpha=alpha))
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace(lambda t: t.sub(other, alpha=alpha))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace(lambda t: t * other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace(lambda t: t / other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace(lambda t: t ** exponent)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        return self._inplace(lambda t: t.clamp(min, max))
+
+    def neg_(self) -> Tensor:
+        return self._inplace(lambda t: -t)
+
+    def exp_(self) -> Tensor:
+        return self._inplace(lambda t: t.exp())
+
     def zero_(self) -> Tensor:
         """Fill with zeros in place."""
-        self._data[...] = 0
+        return self._inplace(lambda t: t * 0 if t._requires_grad else np.zeros_like(t._data))
+
+    def fill_(self, value: Any) -> Tensor:
+        """Fill with `value` in place."""
+        return self._inplace(lambda t: t * 0 + value if t._requires_grad else np.full_like(t._data, value))
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy `src` (broadcast to this shape) into this tensor."""
+        src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
+        return self._inplace(lambda t: src.broadcast_to(self.shape) if src._requires_grad
+                             else np.broadcast_to(src._data, self.shape))
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+    __ipow__ = pow_
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        index, arrays = _index(key, self)
+        self._inplace(lambda t: t._setitem(value, index, arrays))
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory that stays in the graph."""
+        return apply(OPS["astype"], self, dtype=self.dtype.name, _name="CloneBackward0")
+
+    def to(self, *args: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
+        """This tensor as `dtype` (devices other than the CPU are refused)."""
+        for a in args:
+            if isinstance(a, (str, device)):
+                device(a)
+            elif a is not None and not isinstance(a, Tensor):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+        if "device" in kwargs and kwargs["device"] is not None:
+            device(kwargs["device"])
+        if dtype is None or np.dtype(dtype) == self.dtype:
+            return self
+        return apply(OPS["astype"], self, dtype=np.dtype(dtype).name, _name="ToCopyBackward0")
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def type(self, dtype: Any = None) -> Any:
+        return str(self.dtype) if dtype is None else self.to(dtype)
+
+    def cpu(self) -> Tensor:
         return self
+
+    @property
+    def device(self) -> device:
+        return device("cpu")
 
     def __repr__(self) -> str:
         suffixes = []
@@ -252,14 +363,14 @@ class Tensor(Surface):
         view_of = args[0] if op.linear and isinstance(args[0], Tensor) and out.base is not None \
             and np.may_share_memory(out, args[0]._data) else None
         counter = view_of._version_counter if view_of is not None else None
-        if not is_grad_enabled() or not any(
+        if not is_grad_enabled() or all(r is None for r in op.vjps) or not any(
                 isinstance(a, Tensor) and a._requires_grad for a in args):
             return Tensor._make(out, counter=counter)
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
         result = Tensor._make(out, counter=counter)
-        versions = () if op.linear else tuple(
-            (t, t._version_counter, t._version_counter[0]) for t in (*args, result)
-            if isinstance(t, Tensor))
+        saved = [a for i, a in enumerate(args) if isinstance(a, Tensor) and op.reads_input(i)]
+        saved += [result] if "ans" in op.reads and not op.linear else []
+        versions = tuple((t, t._version_counter, t._version_counter[0]) for t in saved)
         result.grad_fn = node_class(name or op.grad_fn(args, params), OpNode)(
             op, params, args, out, versions, edges)
         result._requires_grad = True
@@ -276,6 +387,29 @@ class Tensor(Surface):
 
 
 Surface._default = Tensor
+
+
+class device:
+    """`symgrad.device("cpu")`: the one device there is; naming another raises."""
+
+    def __init__(self, kind: Any = "cpu", index: int | None = None) -> None:
+        kind = kind.type if isinstance(kind, device) else str(kind)
+        if kind.split(":")[0] != "cpu":
+            raise RuntimeError(
+                f"symgrad runs on the CPU only (NumPy); device {kind!r} is not available")
+        self.type, self.index = "cpu", None
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+    def __str__(self) -> str:
+        return "cpu"
 
 
 class RemovableHandle:
@@ -426,3 +560,75 @@ def _like(t: Any, fill: Callable, dtype: Any, requires_grad: bool) -> Any:
 
 
 __all__ = ["Tensor", "ShapeError"]
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
+    """A tensor of `size` filled with `fill_value` (its dtype inferred as PyTorch does)."""
+    if dtype is None:
+        dtype = _dtype_for(fill_value, np.asarray(fill_value), None)
+    return _filled(lambda s, dt: np.full(s, fill_value, dt), (size,), dtype, requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """An uninitialised tensor (zeros here: NumPy gives no cheaper safe choice)."""
+    return _filled(np.zeros, size, dtype, requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Uniform samples on [0, 1) of the given size (seeded by `manual_seed`)."""
+    return _filled(lambda s, dt: _rng[0].random(s).astype(dt), size, dtype, requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
+           requires_grad: bool = False, device: Any = None) -> Tensor:
+    """start, start + step, ... below end: int64 for integer arguments, else the default float."""
+    start, end = (0, start) if end is None else (start, end)
+    values = np.arange(start, end, step)
+    return Tensor(values.astype(_dtype_for([start, end, step], values, dtype)),
+                  requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False,
+             device: Any = None) -> Tensor:
+    """`steps` evenly spaced values from start to end inclusive."""
+    return Tensor(np.linspace(start, end, steps).astype(np.dtype(dtype or get_default_dtype())),
+                  requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """`data` as a tensor, sharing memory with a NumPy array (or Tensor) when the dtype fits."""
+    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return Tensor._make(data)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return Tensor._make(array)
+
+
+def full_like(t: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:
+    """`fill_value` with the shape (and dtype) of `t`."""
+    return full(np.shape(t), fill_value, dtype or _dtype_of(t), requires_grad)
+
+
+def empty_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return zeros_like(t, dtype, requires_grad)
+
+
+def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return rand(np.shape(t), dtype=dtype or _dtype_of(t), requires_grad=requires_grad)
+
+
+def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return randn(np.shape(t), dtype=dtype or _dtype_of(t), requires_grad=requires_grad)
+
+
+def _dtype_of(t: Any) -> np.dtype:
+    return t.dtype if hasattr(t, "dtype") else get_default_dtype()

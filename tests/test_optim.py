@@ -168,6 +168,14 @@ def test_zero_grad_in_place():
     assert w.grad is grad and grad.numpy().any()
 
 
+def test_zero_grad_in_place_detaches_a_grad_with_history():
+    p = symgrad.tensor([1.0, 2.0], dtype=symgrad.float64, requires_grad=True)
+    (p * p * p).sum().backward(create_graph=True)
+    assert p.grad.grad_fn is not None
+    SGD([p]).zero_grad(set_to_none=False)
+    assert p.grad.grad_fn is None and not p.grad.requires_grad and not p.grad.numpy().any()
+
+
 def test_step_with_closure_returns_its_loss_and_enables_grad():
     w, b, _ = _params(symgrad)
     opt = SGD([w, b], lr=0.1)

@@ -1,0 +1,211 @@
+"""The op registry's core: `Op`, `defop`, and broadcasting undone in one place.
+
+An entry gives the op's name, its NumPy code (a template that is both the eager forward and
+what `codegen` prints), its shape rule and one vector-Jacobian product per input. VJP
+rules are written with the operators and methods of the op surface (`symgrad.surface`), so
+the same rule runs on eager tensors (and records when `create_graph=True`) and on tracer
+values (and emits gradient graph nodes). Broadcasting is undone once, in `vjp`, never in a
+rule.
+
+Composite functions (`mean`, `binary_cross_entropy_with_logits`, ...) are ordinary
+functions of primitives; they have no derivative rule of their own.
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from symgrad.ops import kernels as kernels_module
+
+
+class ShapeError(RuntimeError, ValueError):
+    """Shapes that an op cannot combine; a RuntimeError like PyTorch's, a ValueError like NumPy's."""
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One primitive: NumPy code template, shape rule, dtype rule and per-input VJPs."""
+
+    name: str
+    code: str | Callable[[list[str], dict], str]  # template, or a function of names and params
+    args: tuple[str, ...]
+    params: tuple[str, ...]
+    shape_rule: Callable[..., tuple[int, ...]]
+    vjps: tuple[Callable[..., Any] | None, ...]
+    grad_fn: Callable[[tuple, dict], str]  # PyTorch's grad_fn class name for (inputs, params)
+    elementwise: bool
+    linear: bool
+    promote: str | None  # eager dtype promotion: "common" (PyTorch's rules), "float", or None
+    forward: Callable[..., np.ndarray]
+    dtype_rule: Callable[[tuple, dict], np.dtype] | None
+    variadic: bool  # any number of inputs; its VJP rules get `argnum=i`
+    kernels: tuple[str, ...]  # helpers from `symgrad.ops.kernels` that its code calls
+    reads: frozenset  # input positions ("*": variadic ones) and "ans" its VJP rules read
+
+    def reads_input(self, i: int) -> bool:
+        """Whether a VJP rule reads input `i`'s value (so changing it in place must be caught).
+
+        A linear op's rules read only shapes, like PyTorch's AddBackward0 that saves nothing.
+        """
+        return not self.linear and (i in self.reads or "*" in self.reads)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+    def out_shape(self, shapes: tuple[tuple[int, ...], ...], params: dict) -> tuple[int, ...]:
+        """The output shape for these input shapes, or a ShapeError naming the op."""
+        try:
+            return tuple(self.shape_rule(*shapes, **params))
+        except ShapeError as e:
+            raise ShapeError(f"{self.name}: {e}") from None
+
+    def out_dtype(self, inputs: tuple, params: dict) -> np.dtype:
+        """The output dtype NumPy gives for these inputs (dtypes, or Python scalars)."""
+        key = (self, tuple(v if isinstance(v, np.dtype) else type(v) for v in inputs))
+        dt = _DTYPE_CACHE.get(key)
+        if dt is None:
+            if self.dtype_rule is not None:
+                dt = np.dtype(self.dtype_rule(inputs, params))
+            elif self.elementwise:
+                probes = [np.zeros((), v) if isinstance(v, np.dtype) else v for v in inputs]
+                with np.errstate(all="ignore"):
+                    dt = np.asarray(self.forward(*probes, **params)).dtype
+            else:
+                dt = np.result_type(*inputs)
+            _DTYPE_CACHE[key] = dt
+        return dt
+
+    def code_for(self, names: list[str], params: dict) -> str:
+        """This op's NumPy expression over the given input expressions."""
+        if callable(self.code):
+            return self.code(names, params)
+        fields = dict(zip(self.args, names))
+        fields.update({k: repr(v) for k, v in params.items()})
+        return self.code.format(**fields)
+
+
+_DTYPE_CACHE: dict = {}
+OPS: dict[str, Op] = {}
+UFUNCS: dict[np.ufunc, Op] = {}
+
+
+def defop(
+    name: str,
+    code: str,
+    vjps: tuple = (),
+    shape: Callable[..., tuple[int, ...]] | None = None,
+    grad_fn: str | Callable[[tuple, dict], str] | None = None,
+    ufunc: np.ufunc | None = None,
+    linear: bool = False,
+    promote: str | None = "default",
+    forward: Callable[..., np.ndarray] | None = None,
+    dtype: Callable[[tuple, dict], np.dtype] | None = None,
+    variadic: bool = False,
+    kernels: tuple[str, ...] = (),
+) -> Op:
+    """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
+
+    `code` is a NumPy expression with `{role}` fields for inputs and params; it is compiled
+    into the eager forward and printed by codegen, so the two never disagree. An op whose
+    code depends on its params' structure (indexing) gives `code` as a function of the
+    input names and params, and its `forward` explicitly.
+    """
+    args: tuple[str, ...] = ("x",)
+    params: tuple[str, ...] = ()
+    if not callable(code):
+        fields = [f for _, f, _, _ in string.Formatter().parse(code) if f]
+        args = tuple(dict.fromkeys(f for f in fields if f in "xyzw"))
+        params = tuple(dict.fromkeys(f for f in fields if f not in args))
+        signature = ", ".join(args) + (", *, " + ", ".join(params) if params else "")
+        body = code.format(**{f: f for f in fields})
+        namespace = {"np": np, **{k: getattr(kernels_module, k) for k in kernels}}
+        source = compile(f"lambda {signature}: {body}", f"<symgrad op {name}>", "eval")
+        forward = eval(source, namespace)  # noqa: S307 - our own templates
+    if grad_fn is None:
+        grad_fn = "".join(p.capitalize() for p in name.split("_")) + "Backward0"
+    name_rule = grad_fn if callable(grad_fn) else (lambda inputs, params, _n=grad_fn: _n)
+    op = Op(
+        name=name, code=code, args=args, params=params,
+        shape_rule=shape or broadcast_shapes, vjps=tuple(vjps), grad_fn=name_rule,
+        elementwise=shape is None, linear=linear, forward=forward,
+        promote=("common" if shape is None else None) if promote == "default" else promote,
+        dtype_rule=dtype, variadic=variadic, kernels=kernels,
+        reads=frozenset().union(*(_loaded(r) for r in vjps if r is not None)),
+    )
+    OPS[name] = op
+    if ufunc is not None:
+        UFUNCS[ufunc] = op
+    return op
+
+
+def _loaded(rule: Callable) -> set:
+    """What a VJP rule `(ct, ans, *inputs)` reads, from its bytecode: input positions, "ans",
+    and "*" for a variadic input."""
+    names: set[str] = set()
+    for ins in dis.get_instructions(rule):
+        if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_DEREF":
+            names.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+    code = rule.__code__
+    params = code.co_varnames[:code.co_argcount]
+    reads: set = {i for i, name in enumerate(params[2:]) if name in names}
+    if len(params) > 1 and params[1] in names:
+        reads.add("ans")
+    if code.co_flags & inspect.CO_VARARGS and code.co_varnames[code.co_argcount] in names:
+        reads.add("*")
+    return reads
+
+
+# ---------------------------------------------------------------- shape rules
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ShapeError(f"cannot broadcast shapes {listed}") from None
+
+
+# ---------------------------------------------------------------- broadcasting, undone once
+
+def shape_of(v: Any) -> tuple[int, ...]:
+    return tuple(v.shape) if hasattr(v, "shape") else ()
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (int, float, bool, np.number))
+
+
+def unbroadcast(ct: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a cotangent back to an input's shape: the one rule for every broadcasting op."""
+    ct_shape = shape_of(ct)
+    if ct_shape == shape:
+        return ct
+    lead = len(ct_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and ct_shape[lead + i] != 1
+    )
+    if axes:
+        ct = ct.sum(axes, keepdim=True)
+    if shape_of(ct) != shape:
+        ct = ct.reshape(shape)
+    return ct
+
+
+def vjp(op: Op, i: int, ct: Any, ans: Any, inputs: tuple, params: dict) -> Any:
+    """Cotangent of input `i` of one op application, summed back to that input's shape.
+
+    None when the op is not differentiable in that input.
+    """
+    rule = op.vjps[min(i, len(op.vjps) - 1)]
+    if rule is None:
+        return None
+    if op.variadic:
+        return unbroadcast(rule(ct, ans, *inputs, argnum=i, **params), shape_of(inputs[i]))
+    return unbroadcast(rule(ct, ans, *inputs, **params), shape_of(inputs[i]))

@@ -1,0 +1,111 @@
+"""Elementwise primitives: NumPy ufuncs with broadcasting, each with its VJP rules."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symgrad.ops.core import _is_scalar, defop
+
+defop("add", "{x} + {y}", ufunc=np.add, linear=True, vjps=(
+    lambda ct, ans, x, y: ct,
+    lambda ct, ans, x, y: ct,
+))
+# sub and div are primitives, not add/mul of neg/reciprocal: generated code reads `x - y`.
+defop("sub", "{x} - {y}", ufunc=np.subtract, linear=True, vjps=(
+    lambda ct, ans, x, y: ct,
+    lambda ct, ans, x, y: -ct,
+))
+defop("mul", "{x} * {y}", ufunc=np.multiply, vjps=(
+    lambda ct, ans, x, y: ct * y,
+    lambda ct, ans, x, y: ct * x,
+))
+defop("div", "{x} / {y}", promote="float", ufunc=np.true_divide, vjps=(
+    lambda ct, ans, x, y: ct / y,
+    lambda ct, ans, x, y: -ct * ans / y,
+))
+defop("neg", "-{x}", ufunc=np.negative, linear=True, vjps=(
+    lambda ct, ans, x: -ct,
+))
+defop(
+    "pow", "{x} ** {y}", ufunc=np.power,
+    grad_fn=lambda inputs, params: "PowBackward" + (
+        "0" if _is_scalar(inputs[1]) else "2" if _is_scalar(inputs[0]) else "1"),
+    vjps=(
+        lambda ct, ans, x, y: ct * y * x ** (y - 1),
+        lambda ct, ans, x, y: ct * ans * np.log(x),
+    ),
+)
+defop("exp", "np.exp({x})", promote="float", ufunc=np.exp, vjps=(
+    lambda ct, ans, x: ct * ans,
+))
+defop("log", "np.log({x})", promote="float", ufunc=np.log, vjps=(
+    lambda ct, ans, x: ct / x,
+))
+defop("log1p", "np.log1p({x})", promote="float", ufunc=np.log1p, grad_fn="Log1PBackward0", vjps=(
+    lambda ct, ans, x: ct / (x + 1),
+))
+defop("expm1", "np.expm1({x})", promote="float", ufunc=np.expm1, vjps=(
+    lambda ct, ans, x: ct * (ans + 1),
+))
+defop("tanh", "np.tanh({x})", promote="float", ufunc=np.tanh, vjps=(
+    lambda ct, ans, x: ct * (1 - ans * ans),
+))
+defop("sqrt", "np.sqrt({x})", promote="float", ufunc=np.sqrt, vjps=(
+    lambda ct, ans, x: ct / (2 * ans),
+))
+# sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0, and the
+# composite max(x, 0) + log1p(exp(-|x|)) has the wrong derivative at x == 0.
+defop("sigmoid", "np.exp(-np.logaddexp(0.0, -{x}))", promote="float", vjps=(
+    lambda ct, ans, x: ct * (ans * (1 - ans)),
+))
+defop("softplus", "np.logaddexp(0.0, {x})", promote="float", vjps=(
+    lambda ct, ans, x: ct * x.sigmoid(),
+))
+
+
+# comparisons have no gradient; `where` routes the cotangent to the branch that was taken
+for _name, _code, _ufunc in [("lt", "<", np.less), ("le", "<=", np.less_equal),
+                             ("gt", ">", np.greater), ("ge", ">=", np.greater_equal),
+                             ("eq", "==", np.equal), ("ne", "!=", np.not_equal)]:
+    defop(_name, f"{{x}} {_code} {{y}}", ufunc=_ufunc, vjps=(None, None))
+defop("where", "np.where({x}, {y}, {z})", vjps=(
+    None,
+    lambda ct, ans, c, x, y: ct.where(c, 0.0),
+    lambda ct, ans, c, x, y: ct.zeros_like().where(c, ct),
+))
+
+defop("abs", "np.abs({x})", ufunc=np.absolute, vjps=(
+    lambda ct, ans, x: ct * x.sign(),
+))
+defop("sign", "np.sign({x})", ufunc=np.sign, vjps=(None,))
+defop("sin", "np.sin({x})", promote="float", ufunc=np.sin, vjps=(
+    lambda ct, ans, x: ct * x.cos(),
+))
+defop("cos", "np.cos({x})", promote="float", ufunc=np.cos, vjps=(
+    lambda ct, ans, x: -ct * x.sin(),
+))
+defop("tan", "np.tan({x})", promote="float", ufunc=np.tan, vjps=(
+    lambda ct, ans, x: ct * (1 + ans * ans),
+))
+defop("erf", "erf({x})", promote="float", kernels=("erf",), vjps=(
+    lambda ct, ans, x: ct * (2 / np.sqrt(np.pi)) * (-(x * x)).exp(),
+))
+# relu is a primitive (not where(x > 0, x, 0)) so generated code is one np.maximum call
+defop("relu", "np.maximum({x}, 0)", vjps=(
+    lambda ct, ans, x: ct.where(x > 0, 0.0),
+))
+# at ties PyTorch gives each side half the gradient
+defop("maximum", "np.maximum({x}, {y})", ufunc=np.maximum, vjps=(
+    lambda ct, ans, x, y: ct.where(x > y, 0.0) + (ct / 2).where(x == y, 0.0),
+    lambda ct, ans, x, y: ct.where(y > x, 0.0) + (ct / 2).where(x == y, 0.0),
+))
+defop("minimum", "np.minimum({x}, {y})", ufunc=np.minimum, vjps=(
+    lambda ct, ans, x, y: ct.where(x < y, 0.0) + (ct / 2).where(x == y, 0.0),
+    lambda ct, ans, x, y: ct.where(y < x, 0.0) + (ct / 2).where(x == y, 0.0),
+))
+# detach inside traced code: the value passes, the gradient does not
+defop("stop_gradient", "{x}", grad_fn="DetachBackward0", linear=True, vjps=(None,))
+# dtype conversion (and `clone`, a conversion to the same dtype): the gradient converts back
+defop("astype", "{x}.astype({dtype})", shape=lambda x, *, dtype: x, linear=True,
+      dtype=lambda inputs, params: np.dtype(params["dtype"]), grad_fn="ToCopyBackward0",
+      vjps=(lambda ct, ans, x, *, dtype: ct.astype(x.dtype),))

@@ -1,0 +1,30 @@
+"""NumPy has no function for these; generated code imports them from here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise, to double precision (`math.erf`)."""
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.float64
+    return np.asarray(_erf(x), dtype=dtype)
+
+
+def scatter_add(ct: np.ndarray, shape: tuple[int, ...], key: tuple) -> np.ndarray:
+    """Zeros of `shape` with `ct` added at `key`; repeated indices accumulate (np.add.at)."""
+    out = np.zeros(shape, np.asarray(ct).dtype)
+    np.add.at(out, key, ct)
+    return out
+
+
+def setitem(x: np.ndarray, value: object, key: tuple) -> np.ndarray:
+    """A copy of `x` with `value` written at `key`."""
+    out = np.array(x, copy=True)
+    out[key] = value
+    return out
