@@ -130,6 +130,8 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Surface:
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     cls = _owner(tensors)
-    lifted = [t if isinstance(t, Surface) else cls._lift(np.asarray(t)) for t in tensors]
+    like = next((t for t in tensors if type(t) is cls), None)
+    lifted = [t if isinstance(t, Surface) else like._constant(t) if like is not None
+              else cls._lift(np.asarray(t)) for t in tensors]
     d = _axis(dim, lifted[0].ndim + 1)
     return apply(OPS["cat"], *[t.unsqueeze(d) for t in lifted], axis=d, _name="StackBackward0")

@@ -9,12 +9,15 @@ eagerly as one named graph node, or inlined into a trace). Everything a user cal
 from __future__ import annotations
 
 import functools
+import linecache
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, UFUNCS, Op
+from symgrad.ops import OPS, Op
 
 
 class Surface:
@@ -36,7 +39,11 @@ class Surface:
 
     @classmethod
     def _lift(cls, value: Any) -> Any:
-        """Turn a non-surface array argument into a constant of this kind."""
+        """Turn a non-surface array argument into a constant of this kind (eager only)."""
+        raise NotImplementedError
+
+    def _constant(self, value: Any) -> Surface:
+        """`value` as a constant of this value's kind (and, for a tracer, its graph)."""
         raise NotImplementedError
 
     shape: tuple[int, ...]
@@ -236,13 +243,14 @@ class Surface:
     def detach(self) -> Surface:
         return apply(OPS["stop_gradient"], self)
 
-    # NumPy protocol: np.exp(value) records the registered op ---------------------------
+    # NumPy protocol: np.exp(value) records the registered op (see symgrad.numpy_api) --
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        op = UFUNCS.get(ufunc)
-        if method != "__call__" or kwargs.get("out") is not None or op is None:
-            what = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
-            raise TypeError(f"numpy.{what} has no registered symgrad op")
-        return apply(op, *inputs)
+        if method != "__call__":
+            raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on symgrad values")
+        return numpy_api.ufunc(ufunc, inputs, kwargs)
+
+    def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
+        return numpy_api.function(func, args, kwargs)
 
 
 # ---------------------------------------------------------------- dispatch
@@ -358,4 +366,18 @@ def _index_arrays(item: Any) -> list[Any]:
     return [array]
 
 
-from symgrad import composites  # noqa: E402 - composites are written over this surface
+def user_line() -> str:
+    """` (at file:line: source)` for the innermost caller outside symgrad, or ''."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return f" (at {where}: {text})" if text else f" (at {where})"
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+from symgrad import composites, numpy_api  # noqa: E402 - both are written over this surface

@@ -343,6 +343,9 @@ class Tensor(Surface):
         return _format.tensor_repr(self._data, suffixes, get_default_dtype())
 
     # the op surface's hooks ----------------------------------------------------------
+    def _constant(self, value: Any) -> Tensor:
+        return value if isinstance(value, Tensor) else Tensor._make(np.asarray(value))
+
     @classmethod
     def _lift(cls, value: Any) -> Any:
         if isinstance(value, Tensor) or isinstance(value, (int, float, bool, np.number)):

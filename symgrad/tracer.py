@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import linecache
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +11,7 @@ import numpy as np
 
 from symgrad.graph import Graph
 from symgrad.ops import Op
-from symgrad.surface import Surface
+from symgrad.surface import Surface, user_line
 
 
 class TracerError(TypeError):
@@ -57,6 +55,9 @@ class Tracer(Surface):
         from symgrad.graph import type_str
         return f"Tracer<{type_str(self.shape, self.dtype)}>"
 
+    def _constant(self, value: Any) -> Tracer:
+        return value if isinstance(value, Tracer) else Tracer(self.graph, _node(self.graph, value))
+
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tracer:
         graph = next(a.graph for a in args if isinstance(a, Tracer))
@@ -69,7 +70,7 @@ class Tracer(Surface):
     # Python control flow needs concrete values: say where, and what to do instead ----
     def _concrete(self, what: str) -> TracerError:
         return TracerError(
-            f"{what} on a traced value{_user_line()}: the value is not known while tracing. "
+            f"{what} on a traced value{user_line()}: the value is not known while tracing. "
             "Use symgrad.where for a data-dependent choice, or run the function in eager mode.")
 
     def __bool__(self) -> bool:
@@ -102,19 +103,6 @@ def _node(graph: Graph, value: Any) -> int:
     if isinstance(value, Surface):  # an eager Tensor closed over by the traced function
         return const_node(graph, np.asarray(value))
     return const_node(graph, value)
-
-
-def _user_line() -> str:
-    """` at file:line (source)` for the innermost frame outside symgrad, or ''."""
-    frame = sys._getframe(1)
-    package = __file__.rsplit("/", 1)[0]
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame = frame.f_back
-    if frame is None:
-        return ""
-    where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
-    text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-    return f" at {where} ({text})" if text else f" at {where}"
 
 
 # ---------------------------------------------------------------- trace

@@ -14,7 +14,7 @@ import numpy as np
 from symgrad.composites import log_softmax as _log_softmax
 from symgrad.composites import softmax as _softmax
 from symgrad.ops import OPS
-from symgrad.surface import Surface, _owner, apply, composite
+from symgrad.surface import Surface, apply, composite
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -38,8 +38,8 @@ def _same_shape(input: Any, target: Any, what: str = "Target") -> None:
                          f"({tuple(input.shape)})")
 
 
-def _lift(x: Any, like: Any) -> Surface:
-    return x if isinstance(x, Surface) else _owner((like,))._lift(np.asarray(x))
+def _lift(x: Any, like: Surface) -> Surface:
+    return x if isinstance(x, Surface) else like._constant(x)
 
 
 # ---------------------------------------------------------------- activations
