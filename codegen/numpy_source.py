@@ -50,37 +50,55 @@ def _literal(value: Any) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None) -> Program:
-    """Source of a function `name(*inputs)` returning the graph's outputs (a tuple if several)."""
+def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None,
+             debug_nans: bool = False) -> Program:
+    """Source of a function `name(*inputs)` returning the graph's outputs (a tuple if several).
+
+    With `debug_nans`, each statement is followed by a check that names the op and the line
+    it was traced from when the result holds a NaN.
+    """
     taken: set[str] = set()
     fn_name = _identifier(name, taken)
     names: dict[int, str] = {n: _identifier(graph[n]["name"], taken) for n in graph.inputs}
     for n, out_name in zip(graph.outputs, output_names or []):
         if n not in names and graph.scalar(n) is None:
             names[n] = _identifier(out_name, taken)
-    constants: dict[str, np.ndarray] = {}
+    constants: dict[str, Any] = {}
+    kernels: set[str] = {"check_nan"} if debug_nans else set()
     listing = graph.names()  # the names the printed graph uses, so source and listing agree
     body = []
     for n in graph.toposort():
         attrs = graph[n]
         if attrs["op"] == "input" or graph.scalar(n) is not None:
             continue
-        if n not in names:
-            names[n] = _identifier(listing[n], taken)
         if attrs["op"] == "const":
+            names[n] = _identifier(f"const{len(constants)}", taken)
             constants[names[n]] = attrs["value"]
             continue
+        if n not in names:
+            names[n] = _identifier(listing[n], taken)
         operands = [_literal(graph.scalar(i)) if graph.scalar(i) is not None else names[i]
                     for i in attrs["inputs"]]
-        body.append(f"    {names[n]} = {OPS[attrs['op']].code_for(operands, attrs['params'])}")
+        op = OPS[attrs["op"]]
+        kernels.update(op.kernels)
+        for helper, fn in op.helpers.items():
+            constants[helper] = fn
+        statement = f"{names[n]} = {op.code_for(operands, attrs['params'])}"
+        body.append(f"    {statement}")
+        if debug_nans:
+            where = attrs.get("where", "").strip(" ()") or "an unknown line"
+            body.append(f"    check_nan({names[n]}, {op.name!r}, {statement!r}, {where!r})")
     outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None else names[n]
             for n in graph.outputs]
     ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
     args = ", ".join(names[n] for n in graph.inputs)
     header = [f"# {line}" for line in title.splitlines()]
     if constants:
-        header.append(f"# constants: {', '.join(sorted(constants))}")
-    lines = header + ["import numpy as np", "", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
+        header.append(f"# bound when loaded: {', '.join(sorted(constants))}")
+    imports = ["import numpy as np"]
+    if kernels:
+        imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(kernels))}")
+    lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
     return Program(fn_name, "\n".join(lines), constants)
 
 

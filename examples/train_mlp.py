@@ -5,7 +5,7 @@ two-hidden-layer MLP, 2-64-64-3 with ReLU, trained full-batch with cross-entropy
 `torch.optim.Adam`. It shows the eager face of symgrad doing the whole PyTorch training
 loop: leaf parameters with `requires_grad=True`, a forward pass through
 `torch.nn.functional`, `optimizer.zero_grad(); loss.backward(); optimizer.step()`, and
-evaluation under `torch.no_grad()`. The loss printed every 100 epochs falls from about
+evaluation under `torch.no_grad()`. The loss printed every 50 epochs falls from about
 1.1 (chance, ln 3) and the final training accuracy is printed at the end.
 
 The data and the initial weights come from a seeded NumPy generator rather than
@@ -64,7 +64,7 @@ def mlp(x, params):
     return F.linear(x, w_out, b_out)
 
 
-def main(epochs=1000, lr=0.01, log_every=100, seed=0):
+def main(epochs=500, lr=0.01, log_every=50, seed=0):
     """Train for `epochs` full-batch steps; return (losses, final training accuracy).
 
     `losses[i]` is the loss computed before step i + 1. `log_every=0` prints nothing.

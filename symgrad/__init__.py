@@ -5,7 +5,7 @@
 """
 
 from symgrad import autograd, nn, optim
-from symgrad.api import compile, grad, value_and_grad
+from symgrad.api import compile, debug_nans, explain_retraces, grad, hessian, jacobian, value_and_grad, vjp
 from symgrad.engine import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from symgrad.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
 from symgrad.functions import __all__ as _functions
@@ -50,10 +50,10 @@ long = int64
 
 __all__ = [
     "Graph", "ShapeError", "Tensor", "Traced", "TracerError", "arange", "as_tensor", "autograd",
-    "bool", "compile", "device", "double", "empty", "empty_like", "enable_grad", "eye", "float",
-    "float32", "float64", "from_numpy", "full", "full_like", "get_default_dtype", "grad",
-    "inference_mode", "int64", "is_grad_enabled", "linspace", "long", "manual_seed", "nn",
-    "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like",
-    "result_type", "set_default_dtype", "set_grad_enabled", "tensor", "trace", "value_and_grad",
-    "zeros", "zeros_like", *_functions,
+    "bool", "compile", "debug_nans", "device", "double", "empty", "empty_like", "enable_grad",
+    "explain_retraces", "eye", "float", "float32", "float64", "from_numpy", "full", "full_like",
+    "get_default_dtype", "grad", "hessian", "inference_mode", "int64", "is_grad_enabled",
+    "jacobian", "linspace", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim",
+    "rand", "rand_like", "randn", "randn_like", "result_type", "set_default_dtype",
+    "set_grad_enabled", "tensor", "trace", "value_and_grad", "vjp", "zeros", "zeros_like", *_functions,
 ]

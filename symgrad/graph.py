@@ -41,6 +41,7 @@ class Graph:
             dtype: np.dtype, **attrs: Any) -> int:
         """Add a node, or return the existing node that computes the same thing."""
         key = (op, inputs, tuple(sorted(params.items())), _value_key(attrs.get("value")))
+        attrs = {k: v for k, v in attrs.items() if v is not None}
         if op != "input" and key in self._memo:
             return self._memo[key]
         n = next(self._ids)
@@ -78,8 +79,8 @@ class Graph:
         return self.nx.number_of_nodes()
 
     def toposort(self) -> list[int]:
-        """Every node after its inputs, in a deterministic order."""
-        return list(nx.lexicographical_topological_sort(self.nx))
+        """Every node after its inputs: node ids, since a node is only added after its inputs."""
+        return sorted(self.nx.nodes)
 
     def consumers(self, n: int) -> list[int]:
         return sorted(self.nx.successors(n))

@@ -1,28 +1,34 @@
 """Reverse mode on a graph: run the registry's VJP rules on tracers of the forward graph.
 
-The gradient graph is the forward graph plus the nodes the VJP rules emit; its outputs are
-the forward output followed by one gradient per differentiated input.
+`backprop` adds the gradient nodes to the graph it is given, so a gradient can be taken
+inside a trace (grad of grad, hessians) exactly as at the top level.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from symgrad.graph import Graph
 from symgrad.ops import OPS, vjp
 from symgrad.tracer import Tracer, const_node
 
 
-def grad_graph(forward: Graph, wrt: list[int]) -> Graph:
-    """The graph of (output, d output / d wrt[0], ...) for a forward graph with one scalar output."""
-    (out,) = forward.outputs
-    if forward[out]["shape"] != ():
-        raise TypeError(
-            f"grad requires a scalar output, got shape {forward[out]['shape']}; "
-            "use symgrad.vjp or jacobian for non-scalar outputs")
-    graph = forward.copy()
+def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[int]:
+    """Nodes of d(out)/d(w) for each w in `wrt`, added to `graph`.
+
+    `seed` is the output's cotangent (a node or tracer); by default 1.0, for a scalar output.
+    """
+    if seed is None:
+        if graph[out]["shape"] != ():
+            raise TypeError(
+                f"grad requires a scalar output, got shape {graph[out]['shape']}; "
+                "use symgrad.vjp or symgrad.jacobian for non-scalar outputs")
+        seed = Tracer(graph, const_node(graph, 1.0))
+    elif not isinstance(seed, Tracer):
+        seed = Tracer(graph, seed)
     live = _between(graph, wrt, out)
-    cts = {out: Tracer(graph, const_node(graph, 1.0))}
-    order = [n for n in graph.toposort() if n in live]
-    for n in reversed(order):
+    cts = {out: seed}
+    for n in sorted(live, reverse=True):  # node ids are topological: inputs come first
         attrs = graph[n]
         if n not in cts or attrs["op"] in ("input", "const"):
             continue
@@ -41,19 +47,26 @@ def grad_graph(forward: Graph, wrt: list[int]) -> Graph:
         elif g.shape != graph[w]["shape"]:
             g = g.broadcast_to(graph[w]["shape"])
         grads.append(g.node)
-    graph.outputs = [out] + grads
+    return grads
+
+
+def grad_graph(forward: Graph, wrt: list[int]) -> Graph:
+    """A copy of `forward` (one scalar output) with outputs (output, d output / d wrt...)."""
+    graph = forward.copy()
+    (out,) = graph.outputs
+    graph.outputs = [out, *backprop(graph, out, wrt)]
     return graph
 
 
 def _between(graph: Graph, sources: list[int], sink: int) -> set[int]:
     """Nodes on some path from a source to the sink: the only ones that carry gradient."""
     down: set[int] = set(sources)
-    for n in graph.toposort():
-        if any(i in down for i in graph[n]["inputs"]):
+    order = graph.toposort()
+    for n in order:
+        if n <= sink and any(i in down for i in graph[n]["inputs"]):
             down.add(n)
     up = {sink}
-    for n in reversed(graph.toposort()):
+    for n in reversed(order):
         if n in up:
             up.update(graph[n]["inputs"])
     return down & up
-

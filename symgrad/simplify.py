@@ -52,6 +52,8 @@ def rebuild(graph: Graph, rules: list[Rule]) -> Graph:
             mapping[n] = new.const(attrs["value"], attrs["dtype"], weak=attrs.get("weak", False))
             continue
         mapping[n] = b.make(attrs["op"], tuple(mapping[i] for i in attrs["inputs"]), attrs["params"])
+        if attrs.get("where") and not new[mapping[n]].get("where"):
+            new[mapping[n]]["where"] = attrs["where"]
     new.outputs = [mapping[n] for n in graph.outputs]
     return new
 

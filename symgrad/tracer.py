@@ -18,12 +18,15 @@ class TracerError(TypeError):
     """A traced value was used where a concrete one is needed (Python control flow)."""
 
 
-def emit(graph: Graph, op: Op, inputs: tuple[int, ...], params: dict) -> int:
-    """Add `op` applied to graph nodes `inputs`, with its shape and dtype from the registry."""
+def emit(graph: Graph, op: Op, inputs: tuple[int, ...], params: dict, where: str = "") -> int:
+    """Add `op` applied to graph nodes `inputs`, with its shape and dtype from the registry.
+
+    `where` is the user's source line it was traced from (for debug_nans messages).
+    """
     attrs = [graph[i] for i in inputs]
     shape = op.out_shape(tuple(a["shape"] for a in attrs), params)
     dtype = op.out_dtype(tuple(a["value"] if a.get("weak") else a["dtype"] for a in attrs), params)
-    return graph.add(op.name, tuple(inputs), params, shape, dtype)
+    return graph.add(op.name, tuple(inputs), params, shape, dtype, where=where)
 
 
 def const_node(graph: Graph, value: Any) -> int:
@@ -61,7 +64,8 @@ class Tracer(Surface):
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tracer:
         graph = next(a.graph for a in args if isinstance(a, Tracer))
-        return Tracer(graph, emit(graph, op, tuple(_node(graph, a) for a in args), params))
+        nodes = tuple(_node(graph, a) for a in args)
+        return Tracer(graph, emit(graph, op, nodes, params, user_line()))
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:

@@ -48,6 +48,7 @@ class Op:
     variadic: bool  # any number of inputs; its VJP rules get `argnum=i`
     kernels: tuple[str, ...]  # helpers from `symgrad.ops.kernels` that its code calls
     reads: frozenset  # input positions ("*": variadic ones) and "ans" its VJP rules read
+    helpers: dict[str, Callable]  # functions its code calls, bound when generated code loads
 
     def reads_input(self, i: int) -> bool:
         """Whether a VJP rule reads input `i`'s value (so changing it in place must be caught).
@@ -109,6 +110,7 @@ def defop(
     dtype: Callable[[tuple, dict], np.dtype] | None = None,
     variadic: bool = False,
     kernels: tuple[str, ...] = (),
+    helpers: dict[str, Callable] | None = None,
 ) -> Op:
     """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
 
@@ -125,7 +127,7 @@ def defop(
         params = tuple(dict.fromkeys(f for f in fields if f not in args))
         signature = ", ".join(args) + (", *, " + ", ".join(params) if params else "")
         body = code.format(**{f: f for f in fields})
-        namespace = {"np": np, **{k: getattr(kernels_module, k) for k in kernels}}
+        namespace = {"np": np, **{k: getattr(kernels_module, k) for k in kernels}, **(helpers or {})}
         source = compile(f"lambda {signature}: {body}", f"<symgrad op {name}>", "eval")
         forward = eval(source, namespace)  # noqa: S307 - our own templates
     if grad_fn is None:
@@ -138,6 +140,7 @@ def defop(
         promote=("common" if shape is None else None) if promote == "default" else promote,
         dtype_rule=dtype, variadic=variadic, kernels=kernels,
         reads=frozenset().union(*(_loaded(r) for r in vjps if r is not None)),
+        helpers=dict(helpers or {}),
     )
     OPS[name] = op
     if ufunc is not None:

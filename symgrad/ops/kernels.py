@@ -28,3 +28,10 @@ def setitem(x: np.ndarray, value: object, key: tuple) -> np.ndarray:
     out = np.array(x, copy=True)
     out[key] = value
     return out
+
+
+def check_nan(value: np.ndarray, op: str, statement: str, where: str) -> None:
+    """debug_nans: raise at the first op whose result holds a NaN."""
+    if np.isnan(value).any():
+        raise FloatingPointError(
+            f"debug_nans: op '{op}' produced NaN in `{statement}` (traced from {where})")
