@@ -238,7 +238,7 @@ def _squeeze(a, axis=None):
 @implements(np.expand_dims)
 def _expand_dims(a, axis):
     x = _lift(a, (a,))
-    for k in sorted(((axis,) if isinstance(axis, int) else tuple(axis))):
+    for k in sorted((axis,) if isinstance(axis, int) else tuple(axis)):
         x = x.unsqueeze(k)
     return x
 
