@@ -86,7 +86,7 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         statement = f"{names[n]} = {op.code_for(operands, attrs['params'])}"
         body.append(f"    {statement}")
         if debug_nans:
-            where = attrs.get("where", "").strip(" ()") or "an unknown line"
+            where = attrs.get("where") or "an unknown line"
             body.append(f"    check_nan({names[n]}, {op.name!r}, {statement!r}, {where!r})")
     outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None else names[n]
             for n in graph.outputs]

@@ -7,6 +7,7 @@
 from symgrad import autograd, nn, optim
 from symgrad.api import compile, debug_nans, explain_retraces, grad, hessian, jacobian, value_and_grad, vjp
 from symgrad.engine import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from symgrad.extend import check_grads, custom_vjp, extend
 from symgrad.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
 from symgrad.functions import __all__ as _functions
 from symgrad.graph import Graph
@@ -50,10 +51,11 @@ long = int64
 
 __all__ = [
     "Graph", "ShapeError", "Tensor", "Traced", "TracerError", "arange", "as_tensor", "autograd",
-    "bool", "compile", "debug_nans", "device", "double", "empty", "empty_like", "enable_grad",
-    "explain_retraces", "eye", "float", "float32", "float64", "from_numpy", "full", "full_like",
-    "get_default_dtype", "grad", "hessian", "inference_mode", "int64", "is_grad_enabled",
-    "jacobian", "linspace", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim",
-    "rand", "rand_like", "randn", "randn_like", "result_type", "set_default_dtype",
-    "set_grad_enabled", "tensor", "trace", "value_and_grad", "vjp", "zeros", "zeros_like", *_functions,
+    "bool", "check_grads", "compile", "custom_vjp", "debug_nans", "device", "double", "empty",
+    "empty_like", "enable_grad", "explain_retraces", "extend", "eye", "float", "float32",
+    "float64", "from_numpy", "full", "full_like", "get_default_dtype", "grad", "hessian",
+    "inference_mode", "int64", "is_grad_enabled", "jacobian", "linspace", "long", "manual_seed",
+    "nn", "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like",
+    "result_type", "set_default_dtype", "set_grad_enabled", "tensor", "trace", "value_and_grad",
+    "vjp", "zeros", "zeros_like", *_functions,
 ]

@@ -366,8 +366,8 @@ def _index_arrays(item: Any) -> list[Any]:
     return [array]
 
 
-def user_line() -> str:
-    """` (at file:line: source)` for the innermost caller outside symgrad, or ''."""
+def user_site() -> str:
+    """`file:line: source` of the innermost caller outside symgrad, or ''."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
@@ -375,7 +375,13 @@ def user_line() -> str:
         return ""
     text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
     where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
-    return f" (at {where}: {text})" if text else f" (at {where})"
+    return f"{where}: {text}" if text else where
+
+
+def user_line() -> str:
+    """` (at file:line: source)` for error messages, or ''."""
+    site = user_site()
+    return f" (at {site})" if site else ""
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))

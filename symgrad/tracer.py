@@ -11,7 +11,7 @@ import numpy as np
 
 from symgrad.graph import Graph
 from symgrad.ops import Op
-from symgrad.surface import Surface, user_line
+from symgrad.surface import Surface, user_line, user_site
 
 
 class TracerError(TypeError):
@@ -65,7 +65,7 @@ class Tracer(Surface):
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tracer:
         graph = next(a.graph for a in args if isinstance(a, Tracer))
         nodes = tuple(_node(graph, a) for a in args)
-        return Tracer(graph, emit(graph, op, nodes, params, user_line()))
+        return Tracer(graph, emit(graph, op, nodes, params, user_site()))
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
