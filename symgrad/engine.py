@@ -217,9 +217,9 @@ class OpNode(Node):
         if self._saved is None:
             raise RuntimeError(_FREED)
         inputs, ans_data, versions = self._saved
-        for tensor, counter, seen in versions:
+        for counter, seen, data, producer in versions:
             if counter[0] != seen:
-                raise RuntimeError(_modified(tensor, counter[0], seen))
+                raise RuntimeError(_modified(data, producer, counter[0], seen))
         ans = _tensor_of(ans_data, self if create_graph else None)
         return [
             None if edge[0] is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
@@ -253,10 +253,10 @@ class CompositeNode(Node):
         return out
 
 
-def _modified(tensor: Any, now: int, saved: int) -> str:
-    what = f"[{tensor.dtype} {list(tensor.shape)}]"
-    if tensor.grad_fn is not None:
-        what += f", which is output 0 of {tensor.grad_fn.name()},"
+def _modified(data: Any, producer: str | None, now: int, saved: int) -> str:
+    what = f"[{data.dtype} {list(data.shape)}]"
+    if producer is not None:
+        what += f", which is output 0 of {producer},"
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: {what} is at version {now}; expected version {saved} instead. Hint: enable "

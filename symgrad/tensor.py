@@ -371,11 +371,15 @@ class Tensor(Surface):
             return Tensor._make(out, counter=counter)
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
         result = Tensor._make(out, counter=counter)
-        saved = [a for i, a in enumerate(args) if isinstance(a, Tensor) and op.reads_input(i)]
-        saved += [result] if "ans" in op.reads and not op.linear else []
-        versions = tuple((t, t._version_counter, t._version_counter[0]) for t in saved)
-        result.grad_fn = node_class(name or op.grad_fn(args, params), OpNode)(
-            op, params, args, out, versions, edges)
+        name = name or op.grad_fn(args, params)
+        # (counter, version when saved, data, producer): no reference to `result` itself, so
+        # a graph that is never run backward is freed without the cycle collector
+        versions = [(a._version_counter, a._version_counter[0], a._data,
+                     a.grad_fn.name() if a.grad_fn is not None else None)
+                    for i, a in enumerate(args) if isinstance(a, Tensor) and op.reads_input(i)]
+        if "ans" in op.reads and not op.linear:
+            versions.append((result._version_counter, result._version_counter[0], out, name))
+        result.grad_fn = node_class(name, OpNode)(op, params, args, out, tuple(versions), edges)
         result._requires_grad = True
         return result
 
