@@ -77,13 +77,19 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
             continue
         if n not in names:
             names[n] = _identifier(listing[n], taken)
-        operands = [_literal(graph.scalar(i)) if graph.scalar(i) is not None else names[i]
-                    for i in attrs["inputs"]]
         op = OPS[attrs["op"]]
+        # elementwise code takes Python scalars; other ops' code may call array methods
+        operands = [names[i] if graph.scalar(i) is None else _literal(graph.scalar(i))
+                    if op.elementwise else f"np.asarray({_literal(graph.scalar(i))})"
+                    for i in attrs["inputs"]]
         kernels.update(op.kernels)
         for helper, fn in op.helpers.items():
             constants[helper] = fn
-        statement = f"{names[n]} = {op.code_for(operands, attrs['params'])}"
+        shapes = [graph[i]["shape"] for i in attrs["inputs"]]
+        expr = op.code_for(operands, attrs["params"], shapes)
+        if all(graph.scalar(i) is not None for i in attrs["inputs"]):
+            expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array
+        statement = f"{names[n]} = {expr}"
         body.append(f"    {statement}")
         if debug_nans:
             where = attrs.get("where") or "an unknown line"

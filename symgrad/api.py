@@ -173,6 +173,32 @@ def _trace(fn: Callable, rule: Callable, args: Sequence[Any], static: Sequence[i
     return Traced(graph, fn, names), out_tree, leaves_of
 
 
+def _array_key(args: Sequence[Any]) -> tuple | None:
+    """A cheap cache key when every argument is a plain ndarray (and debug_nans is off)."""
+    if _config["debug_nans"]:
+        return None
+    key = []
+    for a in args:
+        if type(a) is not np.ndarray:
+            return None
+        key.append(a.shape)
+        key.append(a.dtype)
+    return tuple(key)
+
+
+def _unpacker(out_tree: Any) -> Callable[[Any], Any]:
+    """Turns the generated function's return value into the transform's output structure."""
+    if out_tree == ("leaf",):
+        return np.asarray
+    if out_tree[0] == "tuple" and all(d == ("leaf",) for d in out_tree[1]):
+        return lambda outs: tuple(map(np.asarray, outs if isinstance(outs, tuple) else (outs,)))
+
+    def unpack(outs: Any) -> Any:
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        return pytree.unflatten(out_tree, [np.asarray(o) for o in outs])
+    return unpack
+
+
 def _tracer_in(args: Sequence[Any]) -> Tracer | None:
     for a in args:
         for leaf in pytree.flatten(a)[0]:
@@ -199,6 +225,7 @@ class Transform:
         self._static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         self._passes = passes
         self._cache: dict[tuple, Built] = {}
+        self._fast: dict[tuple, tuple] = {}  # ndarray-only signatures -> (function, unpacker)
         self._lock = threading.Lock()
         self._hits = self._misses = 0
 
@@ -234,14 +261,21 @@ class Transform:
 
     # calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
+        fast = _array_key(args)
+        if fast is not None:  # the common case, kept cheap: every argument is an ndarray
+            entry = self._fast.get(fast)
+            if entry is not None:
+                self._hits += 1
+                fn, unpack = entry
+                return unpack(fn(*args))
         if _tracer_in(args) is not None:  # inside another trace: add to its graph
             return self.rule(*args)
         built = self.build(*args)
+        if fast is not None and not self._static:
+            self._fast[fast] = (built.fn, _unpacker(built.out_tree))
         arrays = [np.asarray(leaf) for i, a in enumerate(args) if i not in self._static
                   for leaf in pytree.flatten(a)[0] if not is_static(leaf)]
-        outs = built.fn(*arrays)
-        outs = outs if isinstance(outs, tuple) else (outs,)
-        return pytree.unflatten(built.out_tree, [np.asarray(o) for o in outs])
+        return _unpacker(built.out_tree)(built.fn(*arrays))
 
     def build(self, *args: Any) -> Built:
         """Trace and compile for the signature of `args` (or return the cached build)."""
@@ -298,6 +332,7 @@ class Transform:
     def cache_clear(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._fast.clear()
             self._hits = self._misses = 0
 
 

@@ -56,15 +56,19 @@ _UFUNC_COMPOSITES: dict[np.ufunc, Callable] = {
     np.exp2: lambda x: 2.0 ** x,
     np.log2: lambda x: x.log() / np.log(2.0),
     np.log10: lambda x: x.log() / np.log(10.0),
-    np.logaddexp: lambda x, y: _logaddexp(x, y),
+    np.logaddexp: None,  # handled by _logaddexp, which keeps Python scalars as they are
     np.positive: lambda x: x,
     np.floor_divide: None, np.remainder: None,  # piecewise constant: no useful gradient
 }
 
 
 def _logaddexp(x: Any, y: Any) -> Surface:
-    m = apply(OPS["maximum"], x, y)
-    return m + apply(OPS["softplus"], -abs(x - y))
+    """log(exp(x) + exp(y)) = y + softplus(x - y): stable, with the smooth gradient sigmoid(x - y)."""
+    if isinstance(y, (int, float)) and y == 0:
+        return apply(OPS["softplus"], x)
+    if isinstance(x, (int, float)) and x == 0:
+        return apply(OPS["softplus"], y)
+    return y + apply(OPS["softplus"], x - y)
 
 
 def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
@@ -74,6 +78,8 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     op = UFUNCS.get(uf)
     if op is not None:
         return apply(op, *inputs)
+    if uf is np.logaddexp:
+        return _logaddexp(*inputs)
     composite = _UFUNC_COMPOSITES.get(uf)
     if composite is None:
         raise TypeError(f"numpy.{uf.__name__}{user_line()} has no registered symgrad op; "

@@ -164,6 +164,17 @@ def _common_factor(b: Builder, op: str, ins: tuple[int, ...]) -> int | None:
     return b.make("mul", (const_node(g, c), b.make(inner, (u, v), {})), {})
 
 
+def _expands(g: Graph, attrs: dict) -> bool:
+    """A broadcast, or a reshape that only adds leading unit dims: both implied by broadcasting."""
+    if attrs["op"] == "broadcast_to":
+        return True
+    if attrs["op"] != "reshape":
+        return False
+    old, new = g[attrs["inputs"][0]]["shape"], attrs["params"]["shape"]
+    lead = len(new) - len(old)
+    return lead > 0 and new[lead:] == old and all(n == 1 for n in new[:lead])
+
+
 def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
     """No materialised broadcasts: elementwise ops broadcast their operands themselves."""
     g = b.g
@@ -172,9 +183,9 @@ def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int 
         return b.make("broadcast_to", ins, params)
     if op == "broadcast_to" and attrs[0]["op"] == "broadcast_to":
         return b.make("broadcast_to", attrs[0]["inputs"], params)  # nested broadcasts
-    if not OPS[op].elementwise or not any(a["op"] == "broadcast_to" for a in attrs):
+    if not OPS[op].elementwise or not any(_expands(g, a) for a in attrs):
         return None
-    unwrapped = tuple(a["inputs"][0] if a["op"] == "broadcast_to" else i for i, a in zip(ins, attrs))
+    unwrapped = tuple(a["inputs"][0] if _expands(g, a) else i for i, a in zip(ins, attrs))
     shape = OPS[op].out_shape(tuple(a["shape"] for a in attrs), params)
     small = OPS[op].out_shape(tuple(g[i]["shape"] for i in unwrapped), params)
     node = b.make(op, unwrapped, params)              # f(bcast(x), y) -> f(x, y)

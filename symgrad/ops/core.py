@@ -49,6 +49,7 @@ class Op:
     kernels: tuple[str, ...]  # helpers from `symgrad.ops.kernels` that its code calls
     reads: frozenset  # input positions ("*": variadic ones) and "ans" its VJP rules read
     helpers: dict[str, Callable]  # functions its code calls, bound when generated code loads
+    printer: Callable[[list[str], dict, list], str] | None  # a shorter form for given shapes
 
     def reads_input(self, i: int) -> bool:
         """Whether a VJP rule reads input `i`'s value (so changing it in place must be caught).
@@ -83,8 +84,12 @@ class Op:
             _DTYPE_CACHE[key] = dt
         return dt
 
-    def code_for(self, names: list[str], params: dict) -> str:
-        """This op's NumPy expression over the given input expressions."""
+    def code_for(self, names: list[str], params: dict, shapes: list | None = None) -> str:
+        """This op's NumPy expression over the given input expressions (of `shapes`, if known)."""
+        if self.printer is not None and shapes is not None:
+            text = self.printer(names, params, shapes)
+            if text is not None:
+                return text
         if callable(self.code):
             return self.code(names, params)
         fields = dict(zip(self.args, names))
@@ -111,6 +116,7 @@ def defop(
     variadic: bool = False,
     kernels: tuple[str, ...] = (),
     helpers: dict[str, Callable] | None = None,
+    printer: Callable[[list[str], dict, list], str | None] | None = None,
 ) -> Op:
     """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
 
@@ -140,7 +146,7 @@ def defop(
         promote=("common" if shape is None else None) if promote == "default" else promote,
         dtype_rule=dtype, variadic=variadic, kernels=kernels,
         reads=frozenset().union(*(_loaded(r) for r in vjps if r is not None)),
-        helpers=dict(helpers or {}),
+        helpers=dict(helpers or {}), printer=printer,
     )
     OPS[name] = op
     if ufunc is not None:

@@ -30,7 +30,7 @@ def _name(full: str, partial: str):
         len(params["axes"]) == len(shape_of(inputs[0])) else partial
 
 
-defop("sum", "np.sum({x}, axis={axes}, keepdims={keepdims})", shape=reduce_shape, linear=True,
+defop("sum", "{x}.sum(axis={axes}, keepdims={keepdims})", shape=reduce_shape, linear=True,
       grad_fn=_name("SumBackward0", "SumBackward1"), vjps=(_sum_vjp,))
 
 
@@ -43,7 +43,7 @@ def _prod_vjp(ct, ans, x, *, axes, keepdims):
     return ct * (ans / safe).where(x != 0, at_zero)
 
 
-defop("prod", "np.prod({x}, axis={axes}, keepdims={keepdims})", shape=reduce_shape,
+defop("prod", "{x}.prod(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
       grad_fn=_name("ProdBackward0", "ProdBackward1"), vjps=(_prod_vjp,))
 
 
@@ -54,9 +54,9 @@ def _extreme_vjp(ct, ans, x, *, axes, keepdims):
     return (ct / hit.sum(axes, keepdim=True)).where(hit, 0.0)
 
 
-defop("amax", "np.amax({x}, axis={axes}, keepdims={keepdims})", shape=reduce_shape,
+defop("amax", "{x}.max(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
       grad_fn="AmaxBackward0", vjps=(_extreme_vjp,))
-defop("amin", "np.amin({x}, axis={axes}, keepdims={keepdims})", shape=reduce_shape,
+defop("amin", "{x}.min(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
       grad_fn="AminBackward0", vjps=(_extreme_vjp,))
 
 

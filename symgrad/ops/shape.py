@@ -25,9 +25,33 @@ def _broadcast_to_shape(x: tuple, *, shape: tuple[int, ...]) -> tuple:
     return shape
 
 
-defop("reshape", "np.reshape({x}, {shape})", shape=_reshape_shape, grad_fn="ViewBackward0",
-      linear=True, vjps=(lambda ct, ans, x, *, shape: ct.reshape(x.shape),))
-defop("transpose", "np.transpose({x}, {axes})", shape=_transpose_shape,
+def _print_reshape(names: list[str], params: dict, shapes: list) -> str | None:
+    """`x[:, None]` when the reshape only inserts unit dims: a cheap view, and easy to read."""
+    old, new = [n for n in shapes[0]], list(params["shape"])
+    parts, k = [], 0
+    for n in new:
+        if k < len(old) and n == old[k]:
+            parts.append(":")
+            k += 1
+        elif n == 1:
+            parts.append("None")
+        else:
+            return None
+    if k != len(old) or not old or "None" not in parts:
+        return None
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return f"{names[0]}[{', '.join(parts)}]"
+
+
+def _print_transpose(names: list[str], params: dict, shapes: list) -> str | None:
+    return f"{names[0]}.T" if params["axes"] == tuple(range(len(params["axes"])))[::-1] else None
+
+
+defop("reshape", "{x}.reshape({shape})", shape=_reshape_shape, grad_fn="ViewBackward0",
+      linear=True, printer=_print_reshape,
+      vjps=(lambda ct, ans, x, *, shape: ct.reshape(x.shape),))
+defop("transpose", "{x}.transpose({axes})", shape=_transpose_shape, printer=_print_transpose,
       grad_fn="PermuteBackward0", linear=True,
       vjps=(lambda ct, ans, x, *, axes: ct.permute(tuple(np.argsort(axes).tolist())),))
 # broadcasting's VJP is the identity: `vjp` sums the cotangent back to the input's shape.
