@@ -23,6 +23,8 @@ import numpy as np
 
 import codegen
 from symgrad import pytree
+from symgrad.batching import Batched, NotBatchable
+from symgrad.composites import stack
 from symgrad.graph import Graph, type_str
 from symgrad.reverse import backprop
 from symgrad.simplify import PassStat, simplify
@@ -364,8 +366,9 @@ class Grad(Transform):
             raise TypeError(
                 f"grad requires a scalar output, got shape {out.shape}; use symgrad.vjp or "
                 "symgrad.jacobian for non-scalar outputs")
-        nodes = [t.node for i in wrt for t in flat[i]]
-        grads = [Tracer(out.graph, n) for n in backprop(out.graph, out.node, nodes)]
+        targets = [t for i in wrt for t in flat[i]]
+        grads = [t.zeros_like() if g is None else g
+                 for t, g in zip(targets, backprop(out.graph, out.node, [t.node for t in targets]))]
         trees, k = [], 0
         for i in wrt:
             n = len(flat[i])
@@ -401,18 +404,8 @@ class Jacobian(Transform):
         out, aux = self._split_aux(self._fn(*args))
         like = _tracer_in(args)
         out = out if isinstance(out, Tracer) else like._constant(np.asarray(out))
-        graph, size = out.graph, int(np.prod(out.shape))
         targets = [t for i in wrt for t in flat[i]]
-        rows: list[list[Tracer]] = [[] for _ in targets]
-        for k in range(size):  # one reverse pass per output element, seeded with e_k
-            seed = np.zeros(out.shape, out.dtype)
-            seed.reshape(-1)[k] = 1
-            grads = backprop(graph, out.node, [t.node for t in targets], const_node(graph, seed))
-            for r, g in zip(rows, grads):
-                r.append(Tracer(graph, g))
-        from symgrad.composites import stack
-        jacs = [stack(r, 0).reshape(*out.shape, *t.shape) if r else t.zeros_like()
-                for r, t in zip(rows, targets)]
+        jacs = _jacobian_rows(out, targets)
         trees, k = [], 0
         for i in wrt:
             n = len(flat[i])
@@ -445,8 +438,9 @@ class VJP(Transform):
         seed = _as_tracer(ct, like)
         if seed.shape != out.shape:
             raise ValueError(f"vjp: cotangent shape {seed.shape} does not match output shape {out.shape}")
-        nodes = [t.node for f in flat for t in f]
-        grads = [Tracer(out.graph, n) for n in backprop(out.graph, out.node, nodes, seed)]
+        targets = [t for f in flat for t in f]
+        grads = [t.zeros_like() if g is None else g
+                 for t, g in zip(targets, backprop(out.graph, out.node, [t.node for t in targets], seed))]
         trees, k = [], 0
         for p, f in zip(primals, flat):
             trees.append(pytree.unflatten(pytree.flatten(p)[1], grads[k:k + len(f)]))
@@ -455,6 +449,23 @@ class VJP(Transform):
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"vector-Jacobian product of {described}"
+
+
+def _jacobian_rows(out: Tracer, targets: list[Tracer]) -> list[Tracer]:
+    """d out / d t for each target, shaped out.shape + t.shape: one reverse pass with a
+    batched identity cotangent, or (for ops with no batching rule) one pass per row."""
+    graph, size = out.graph, int(np.prod(out.shape))
+    nodes = [t.node for t in targets]
+    eye = np.eye(size, dtype=out.dtype).reshape((size, *out.shape))
+    try:
+        grads = backprop(graph, out.node, nodes, Batched(out._constant(eye), size))
+        rows = [None if g is None else g.t for g in grads]
+    except NotBatchable:
+        per_row = [backprop(graph, out.node, nodes, out._constant(e)) for e in eye]
+        rows = [None if any(r[j] is None for r in per_row) else stack([r[j] for r in per_row], 0)
+                for j in range(len(targets))]
+    return [t.zeros_like().broadcast_to((size, *t.shape)).reshape(*out.shape, *t.shape)
+            if r is None else r.reshape(*out.shape, *t.shape) for r, t in zip(rows, targets)]
 
 
 # ---------------------------------------------------------------- the public functions

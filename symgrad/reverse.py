@@ -13,10 +13,11 @@ from symgrad.ops import OPS, vjp
 from symgrad.tracer import Tracer, const_node
 
 
-def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[int]:
-    """Nodes of d(out)/d(w) for each w in `wrt`, added to `graph`.
+def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[Any]:
+    """d(out)/d(w) for each w in `wrt`, as values whose nodes are added to `graph`.
 
-    `seed` is the output's cotangent (a node or tracer); by default 1.0, for a scalar output.
+    `seed` is the output's cotangent (a tracer, possibly batched); by default 1.0, for a
+    scalar output. An input the output does not depend on gets None.
     """
     if seed is None:
         if graph[out]["shape"] != ():
@@ -24,8 +25,6 @@ def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[i
                 f"grad requires a scalar output, got shape {graph[out]['shape']}; "
                 "use symgrad.vjp or symgrad.jacobian for non-scalar outputs")
         seed = Tracer(graph, const_node(graph, 1.0))
-    elif not isinstance(seed, Tracer):
-        seed = Tracer(graph, seed)
     live = _between(graph, wrt, out)
     cts = {out: seed}
     for n in sorted(live, reverse=True):  # node ids are topological: inputs come first
@@ -42,11 +41,9 @@ def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[i
     grads = []
     for w in wrt:
         g = cts.get(w)
-        if g is None:  # the output does not depend on this input
-            g = Tracer(graph, w).zeros_like()
-        elif g.shape != graph[w]["shape"]:
+        if g is not None and tuple(g.shape) != graph[w]["shape"]:
             g = g.broadcast_to(graph[w]["shape"])
-        grads.append(g.node)
+        grads.append(g)
     return grads
 
 
@@ -54,7 +51,9 @@ def grad_graph(forward: Graph, wrt: list[int]) -> Graph:
     """A copy of `forward` (one scalar output) with outputs (output, d output / d wrt...)."""
     graph = forward.copy()
     (out,) = graph.outputs
-    graph.outputs = [out, *backprop(graph, out, wrt)]
+    grads = backprop(graph, out, wrt)
+    graph.outputs = [out] + [(Tracer(graph, w).zeros_like() if g is None else g).node
+                             for w, g in zip(wrt, grads)]
     return graph
 
 

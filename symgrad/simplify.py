@@ -60,17 +60,28 @@ def rebuild(graph: Graph, rules: list[Rule]) -> Graph:
 
 # ---------------------------------------------------------------- rules
 
+FOLD_LIMIT = 1 << 20  # elements: larger constant results stay computed at run time
+
+
 def _fold(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
-    """An op on scalar constants only becomes a constant."""
+    """An op on constants only becomes a constant (Python scalar, or array up to FOLD_LIMIT)."""
     g = b.g
-    values = [g.scalar(i) for i in ins]
-    if not ins or any(v is None for v in values) or not OPS[op].elementwise:
+    if not ins or any(g[i]["op"] != "const" for i in ins) or OPS[op].helpers:
+        return None
+    o = OPS[op]
+    if not o.elementwise and all(g.scalar(i) is not None for i in ins):
+        return None  # a broadcast scalar stays a scalar: see _broadcasts
+    shape = o.out_shape(tuple(g[i]["shape"] for i in ins), params)
+    if int(np.prod(shape)) > FOLD_LIMIT:
         return None
     with np.errstate(all="ignore"):
-        result = OPS[op].forward(*values, **params)
-    if all(g[i].get("weak") for i in ins):
+        values = [g[i]["value"] if o.elementwise else np.asarray(g[i]["value"]) for i in ins]
+        result = o.forward(*values, **params)
+    if all(g[i].get("weak") for i in ins) and o.elementwise:
         return const_node(g, result.item() if hasattr(result, "item") else result)
-    return g.const(np.asarray(result), np.asarray(result).dtype)
+    result = np.asarray(result, dtype=o.out_dtype(
+        tuple(g[i]["value"] if g[i].get("weak") else g[i]["dtype"] for i in ins), params))
+    return g.const(result, result.dtype)
 
 
 def _same_as(g: Graph, op: str, ins: tuple[int, ...], params: dict, keep: int) -> int | None:
@@ -130,6 +141,10 @@ def _negation(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return b.make("add", (ins[0], g[ins[1]]["inputs"][0]), {})
     if op == "mul" and g[ins[0]]["op"] == "neg" and g[ins[1]].get("weak"):  # (-x) * c -> x * -c
         return b.make("mul", (g[ins[0]]["inputs"][0], const_node(g, -s[1])), {})
+    if op in ("add", "mul") and g[ins[1]]["op"] == "const":  # (x + c1) + c2 -> x + (c1 + c2)
+        inner = g[ins[0]]
+        if inner["op"] == op and g[inner["inputs"][1]]["op"] == "const":
+            return b.make(op, (inner["inputs"][0], b.make(op, (inner["inputs"][1], ins[1]), {})), {})
     if op in ("add", "sub"):                                 # c*u + -c*v -> c * (u - v)
         return _common_factor(b, op, ins)
     return None

@@ -30,6 +30,8 @@ def _matmul_vjp_x(ct, ans, x, y):
         return ct * y
     if y.ndim == 1:
         return ct.unsqueeze(-1) * y
+    if x.ndim == 1 and y.ndim == 2:
+        return ct @ y.T  # (m,) @ (m, k): a plain product, also for a batch of cotangents
     if x.ndim == 1:
         return (y @ ct.unsqueeze(-1)).squeeze(-1)
     return ct @ _swap_last(y)
@@ -40,6 +42,8 @@ def _matmul_vjp_y(ct, ans, x, y):
         return ct * x
     if x.ndim == 1:
         return x.unsqueeze(-1) * ct.unsqueeze(-2)
+    if y.ndim == 1 and x.ndim == 2:
+        return ct @ x  # (n,) @ (n, k)
     if y.ndim == 1:
         return (_swap_last(x) @ ct.unsqueeze(-1)).squeeze(-1)
     return _swap_last(x) @ ct
