@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from codegen import buffers
 from symgrad.graph import Graph
 from symgrad.ops import OPS
 
@@ -67,6 +68,9 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     kernels: set[str] = {"check_nan"} if debug_nans else set()
     listing = graph.names()  # the names the printed graph uses, so source and listing agree
     body = []
+    order = [n for n in graph.toposort() if graph[n]["op"] not in ("input", "const")
+             and graph.scalar(n) is None]
+    into = buffers.plan(graph, order)
     for n in graph.toposort():
         attrs = graph[n]
         if attrs["op"] == "input" or graph.scalar(n) is not None:
@@ -87,6 +91,8 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
             constants[helper] = fn
         shapes = [graph[i]["shape"] for i in attrs["inputs"]]
         expr = op.code_for(operands, attrs["params"], shapes)
+        if n in into:  # write into a dead temporary of the same shape and dtype
+            expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={names[into[n]]})"
         if all(graph.scalar(i) is not None for i in attrs["inputs"]):
             expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array
         statement = f"{names[n]} = {expr}"

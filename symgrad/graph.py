@@ -55,6 +55,10 @@ class Graph:
             self._memo[key] = n
         return n
 
+    def find(self, op: str, inputs: tuple[int, ...], params: dict) -> int | None:
+        """The node computing `op` of `inputs` with `params`, if there is one."""
+        return self._memo.get((op, tuple(inputs), tuple(sorted(params.items())), None))
+
     def input(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
         return self.add("input", (), {}, shape, dtype, name=name)
 

@@ -14,6 +14,9 @@ from symgrad.ops import Op
 from symgrad.surface import Surface, user_line, user_site
 
 
+COMMUTATIVE = {"add", "mul", "maximum", "minimum", "eq", "ne"}
+
+
 class TracerError(TypeError):
     """A traced value was used where a concrete one is needed (Python control flow)."""
 
@@ -23,6 +26,10 @@ def emit(graph: Graph, op: Op, inputs: tuple[int, ...], params: dict, where: str
 
     `where` is the user's source line it was traced from (for debug_nans messages).
     """
+    if op.name in COMMUTATIVE:  # y + x is the node x + y, if that exists
+        found = graph.find(op.name, (inputs[1], inputs[0]), params)
+        if found is not None:
+            return found
     attrs = [graph[i] for i in inputs]
     shape = op.out_shape(tuple(a["shape"] for a in attrs), params)
     dtype = op.out_dtype(tuple(a["value"] if a.get("weak") else a["dtype"] for a in attrs), params)

@@ -121,8 +121,8 @@ def test_hessian_vector_product_equals_closed_form(lib):
 def test_allow_unused(lib):
     x, unused = leaf(lib, [1.0, 2.0]), leaf(lib, [3.0])
     y = (x * 2).sum()
-    with pytest.raises(RuntimeError, match="One of the differentiated Tensors appears to not have been "
-                                           "used in the graph. Set allow_unused=True"):
+    with pytest.raises(RuntimeError, match="appears to not have been used in the graph. Set "
+                                           "allow_unused=True if this is the desired behavior"):
         lib.autograd.grad(y, [x, unused], retain_graph=True)
     gx, gu = lib.autograd.grad(y, [x, unused], allow_unused=True)
     assert_values(gx, [2.0, 2.0])
@@ -177,7 +177,8 @@ def test_backward_inputs_may_name_a_non_leaf(lib):
 def test_autograd_backward_of_several_tensors(lib):
     x = leaf(lib, [1.0, 2.0])
     y1, y2 = x * 2, x ** 2
-    lib.autograd.backward([y1, y2], [lib.ones(2, dtype=lib.float64), lib.tensor([1.0, 3.0], dtype=lib.float64)])
+    grads = [lib.ones(2, dtype=lib.float64), lib.tensor([1.0, 3.0], dtype=lib.float64)]
+    lib.autograd.backward([y1, y2], grads)
     assert_values(x.grad, [2 + 2 * 1.0 * 1, 2 + 2 * 2.0 * 3])
     lib.autograd.backward([(x * 5).sum(), (x * x).sum()])  # scalars: implicit gradients of one
     assert_values(x.grad, [4 + 5 + 2.0, 14 + 5 + 4.0])
@@ -282,7 +283,8 @@ def test_leaf_hook_applies_to_autograd_grad(lib):
 
 
 def test_hook_on_tensor_without_grad_raises(lib):
-    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't require gradient"):
+    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't require "
+                                           "gradient"):
         lib.ones(2).register_hook(lambda g: g)
 
 
@@ -333,7 +335,8 @@ def test_grad_off_context_managers(lib, mode):
         assert not y.requires_grad and y.grad_fn is None
         with lib.enable_grad():
             assert lib.is_grad_enabled()
-            assert (x * 2).requires_grad
+            # (PyTorch's inference mode still records nothing here: its tensors are special)
+            assert (x * 2).requires_grad or mode == "inference_mode"
         assert not lib.is_grad_enabled()
     assert lib.is_grad_enabled()
     assert (x * 2).requires_grad
@@ -360,10 +363,13 @@ def test_nested_grad_modes_restore_on_exit_and_on_error(lib):
     assert lib.is_grad_enabled()
 
 
-def test_inference_mode_false_keeps_grad_mode(lib):
+def test_inference_mode_false_enables_grad(lib):
     with lib.inference_mode(False):
         assert lib.is_grad_enabled()
-    with lib.no_grad(), lib.inference_mode(False):
+    with lib.no_grad():
+        with lib.inference_mode(False):
+            assert lib.is_grad_enabled()
+            assert (leaf(lib, [1.0]) * 2).requires_grad
         assert not lib.is_grad_enabled()
 
 
@@ -676,8 +682,10 @@ def _recorded_inplace_cases():
         "neg_": (lambda L, y, x, b: y.neg_(), (-np.ones(3), None)),
         "zero_": (lambda L, y, x, b: y.zero_(), (np.zeros(3), None)),
         "fill_": (lambda L, y, x, b: y.fill_(5.0), (np.zeros(3), None)),
-        "copy_ from a tensor with history": (lambda L, y, x, b: y.copy_(b * 3), (np.zeros(3), 3 * np.ones(3))),
-        "copy_ from a constant": (lambda L, y, x, b: y.copy_(L.tensor([7.0, 8.0, 9.0])), (np.zeros(3), None)),
+        "copy_ from a tensor with history": (lambda L, y, x, b: y.copy_(b * 3),
+                                             (np.zeros(3), 3 * np.ones(3))),
+        "copy_ from a constant": (lambda L, y, x, b: y.copy_(L.tensor([7.0, 8.0, 9.0])),
+                                  (np.zeros(3), None)),
         "+=": (lambda L, y, x, b: y.__iadd__(b), (np.ones(3), np.ones(3))),
         "*=": (lambda L, y, x, b: y.__imul__(b), (b0, x0)),
         "/= then -=": (lambda L, y, x, b: y.__itruediv__(2).__isub__(x), (-0.5 * np.ones(3), None)),
@@ -733,7 +741,7 @@ def test_setitem_slice_records_copy_slices(lib):
     w = lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64)
     t = x * 1
     t[1:3] = v
-    assert t.grad_fn.name() == "CopySlices"
+    assert type(t.grad_fn).__name__ == "CopySlices"
     assert t._version == 1
     assert_values(t, [1.0, 10.0, 20.0, 4.0])
     (t * w).sum().backward()
@@ -776,7 +784,7 @@ def test_setitem_of_a_grad_value_into_a_plain_tensor(lib):
     v = leaf(lib, [1.0, 2.0])
     a = lib.zeros(4, dtype=lib.float64)
     a[1:3] = v * 2
-    assert a.requires_grad and a.grad_fn.name() == "CopySlices"
+    assert a.requires_grad and type(a.grad_fn).__name__ == "CopySlices"
     assert_values(a, [0.0, 2.0, 4.0, 0.0])
     (a * lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64)).sum().backward()
     assert_values(v.grad, [4.0, 6.0])
@@ -848,25 +856,33 @@ def _train(lib, params, x, target, steps, lr=0.01):
 
 
 def test_memory_does_not_grow_over_a_long_training_loop():
+    """4,000 steps of forward, backward and a no_grad update on a small MLP: after the first
+    500 steps neither the memory held between chunks nor the peak within one grows.
+
+    Each chunk ends with a full collection, which also empties CPython's free lists: filling
+    those looks like growth (up to a fixed bound) to tracemalloc.
+    """
     rng = np.random.default_rng(0)
-    params = [symgrad.tensor(rng.standard_normal(s) * 0.3, requires_grad=True) for s in [(4, 8), (8,), (8, 1)]]
+    shapes = [(4, 8), (8,), (8, 1)]
+    params = [symgrad.tensor(rng.standard_normal(s) * 0.3, requires_grad=True) for s in shapes]
     x = symgrad.tensor(rng.standard_normal((16, 4)))
     target = symgrad.tensor(rng.standard_normal((16, 1)))
     _train(symgrad, params, x, target, 50)  # warm caches before measuring
     gc.collect()
+    measured = []
     tracemalloc.start()
     try:
-        _train(symgrad, params, x, target, 1000)
-        gc.collect()
-        current_1k, peak_1k = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        _train(symgrad, params, x, target, 3000)
-        gc.collect()
-        current_4k, peak_4k = tracemalloc.get_traced_memory()
+        for _ in range(8):
+            _train(symgrad, params, x, target, 500)
+            gc.collect()
+            measured.append(tracemalloc.get_traced_memory())
+            tracemalloc.reset_peak()
     finally:
         tracemalloc.stop()
-    assert current_4k - current_1k < 20_000, f"memory grew by {current_4k - current_1k} bytes"
-    assert peak_4k - peak_1k < 20_000, f"peak grew by {peak_4k - peak_1k} bytes"
+    (first_current, first_peak), (last_current, _) = measured[0], measured[-1]
+    later_peak = max(peak for _, peak in measured[1:])
+    assert last_current - first_current < 16_000, f"held memory grew: {measured}"
+    assert later_peak - first_peak < 16_000, f"peak memory grew: {measured}"
 
 
 # ================================================================ 6. custom Functions
@@ -1042,7 +1058,8 @@ def test_function_returning_none_for_a_non_tensor_input(lib):
 def test_function_returning_too_few_gradients_raises(lib):
     TooFewGrads = _functions(lib)["TooFewGrads"]
     x, y = leaf(lib, [1.0]), leaf(lib, [2.0])
-    with pytest.raises(RuntimeError, match=r"returned an incorrect number of gradients \(expected 2, got 1\)"):
+    with pytest.raises(RuntimeError, match=r"returned an incorrect number of gradients "
+                                           r"\(expected 2, got 1\)"):
         TooFewGrads.apply(x, y).sum().backward()
 
 
@@ -1091,7 +1108,6 @@ def test_function_output_saved_for_backward_is_freed_with_the_graph(lib):
 
 # ================================================================ 7. gradcheck
 
-_RNG = np.random.default_rng(1)
 GRADCHECK = {
     "sin": (lambda L: lambda x: x.sin(), [(3, 2)]),
     "exp": (lambda L: lambda x: x.exp(), [(4,)]),
@@ -1102,7 +1118,8 @@ GRADCHECK = {
     "logsumexp": (lambda L: lambda x: x.logsumexp(dim=1), [(2, 5)]),
     "var": (lambda L: lambda x: x.var(dim=0), [(4, 3)]),
     "prod with a zero": (lambda L: lambda x: x.prod(), [np.array([2.0, 0.0, -1.5, 0.7])]),
-    "prod dim with a zero": (lambda L: lambda x: x.prod(dim=1), [np.array([[2.0, 0.0, 3.0], [1.0, -2.0, 0.5]])]),
+    "prod dim with a zero": (lambda L: lambda x: x.prod(dim=1),
+                             [np.array([[2.0, 0.0, 3.0], [1.0, -2.0, 0.5]])]),
     "cross_entropy": (lambda L: lambda x: L.nn.functional.cross_entropy(x, L.tensor([0, 2, 1])), [(3, 4)]),
     "broadcast mul": (lambda L: lambda a, b: (a * b).sum(dim=0), [(3, 1), (1, 4)]),
     "custom Cube": (lambda L: _functions(L)["Cube"].apply, [(3,)]),
@@ -1110,9 +1127,10 @@ GRADCHECK = {
 
 
 def _check_inputs(lib, specs):
+    """Float64 leaves: given arrays, or seeded normal samples of the given shapes."""
     made = []
-    for spec in specs:
-        data = spec if isinstance(spec, np.ndarray) else np.random.default_rng(len(made) + 7).standard_normal(spec)
+    for k, spec in enumerate(specs):
+        data = spec if isinstance(spec, np.ndarray) else np.random.default_rng(k + 7).standard_normal(spec)
         made.append(leaf(lib, data))
     return made
 
@@ -1270,8 +1288,8 @@ def test_gradient_dtypes_follow_their_inputs(lib):
     lambda L: L.zeros(2, dtype=L.bool).requires_grad_(True),
 ], ids=["tensor int", "tensor bool", "ones int64", "arange requires_grad_", "zeros bool"])
 def test_requires_grad_on_non_float_raises(lib, make):
-    with pytest.raises(RuntimeError, match="Only Tensors of floating point and complex dtype can require "
-                                           "gradients"):
+    with pytest.raises(RuntimeError, match="(?i)only Tensors of floating point (and complex )?dtype can "
+                                           "require gradients"):
         make(lib)
 
 
@@ -1341,9 +1359,11 @@ ERRORS = {
     "sum dim out of range": (lambda L, x: L.ones(2, 3).sum(dim=2), IndexError,
                              r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"),
     "softmax dim out of range": (lambda L, x: L.ones(2, 3).softmax(dim=-3), IndexError,
-                                 r"Dimension out of range \(expected to be in range of \[-2, 1\], but got -3\)"),
+                                 r"Dimension out of range \(expected to be in range of \[-2, 1\], "
+                                 r"but got -3\)"),
     "unsqueeze dim out of range": (lambda L, x: L.ones(2, 3).unsqueeze(3), IndexError,
-                                   r"Dimension out of range \(expected to be in range of \[-3, 2\], but got 3\)"),
+                                   r"Dimension out of range \(expected to be in range of \[-3, 2\], "
+                                   r"but got 3\)"),
     "transpose dim out of range": (lambda L, x: L.ones(2, 3).transpose(0, 2), IndexError,
                                    "Dimension out of range"),
     "item of several elements": (lambda L, x: L.ones(3).item(), RuntimeError,

@@ -50,6 +50,7 @@ class Op:
     reads: frozenset  # input positions ("*": variadic ones) and "ans" its VJP rules read
     helpers: dict[str, Callable]  # functions its code calls, bound when generated code loads
     printer: Callable[[list[str], dict, list], str] | None  # a shorter form for given shapes
+    ufunc: np.ufunc | None  # the NumPy ufunc its code calls: generated code may pass out=
 
     def reads_input(self, i: int) -> bool:
         """Whether a VJP rule reads input `i`'s value (so changing it in place must be caught).
@@ -146,7 +147,7 @@ def defop(
         promote=("common" if shape is None else None) if promote == "default" else promote,
         dtype_rule=dtype, variadic=variadic, kernels=kernels,
         reads=frozenset().union(*(_loaded(r) for r in vjps if r is not None)),
-        helpers=dict(helpers or {}), printer=printer,
+        helpers=dict(helpers or {}), printer=printer, ufunc=ufunc,
     )
     OPS[name] = op
     if ufunc is not None:
