@@ -14,6 +14,7 @@ import numpy as np
 
 from symgrad.graph import Graph
 from symgrad.ops import OPS
+from symgrad.sympy_pass import sympy_pass
 from symgrad.tracer import const_node, emit
 
 
@@ -214,6 +215,7 @@ def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int 
 PASSES: dict[str, Callable[[Graph], Graph]] = {
     "fold": lambda g: rebuild(g, [_fold]),
     "algebra": lambda g: rebuild(g, [_fold, _identity, _negation, _broadcasts]),
+    "sympy": sympy_pass,
     "dce": lambda g: rebuild(g, []),
 }
 
@@ -228,7 +230,10 @@ class PassStat:
     seconds: float
 
 
-def simplify(graph: Graph, passes: tuple[str, ...] = ("fold", "algebra", "dce"),
+DEFAULT_PASSES = ("fold", "algebra", "sympy", "algebra", "dce")
+
+
+def simplify(graph: Graph, passes: tuple[str, ...] = DEFAULT_PASSES,
              stats: list[PassStat] | None = None) -> Graph:
     """Run the named passes in order; append a `PassStat` per pass to `stats` if given."""
     for name in passes:

@@ -13,7 +13,6 @@ from symgrad.graph import Graph
 from symgrad.ops import Op
 from symgrad.surface import Surface, user_line, user_site
 
-
 COMMUTATIVE = {"add", "mul", "maximum", "minimum", "eq", "ne"}
 
 

@@ -51,6 +51,7 @@ class Op:
     helpers: dict[str, Callable]  # functions its code calls, bound when generated code loads
     printer: Callable[[list[str], dict, list], str] | None  # a shorter form for given shapes
     ufunc: np.ufunc | None  # the NumPy ufunc its code calls: generated code may pass out=
+    sympy: Callable[..., Any] | None  # its SymPy form (elementwise ops), for the sympy pass
 
     def reads_input(self, i: int) -> bool:
         """Whether a VJP rule reads input `i`'s value (so changing it in place must be caught).
@@ -118,6 +119,7 @@ def defop(
     kernels: tuple[str, ...] = (),
     helpers: dict[str, Callable] | None = None,
     printer: Callable[[list[str], dict, list], str | None] | None = None,
+    sympy: Callable[..., Any] | None = None,
 ) -> Op:
     """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
 
@@ -147,7 +149,7 @@ def defop(
         promote=("common" if shape is None else None) if promote == "default" else promote,
         dtype_rule=dtype, variadic=variadic, kernels=kernels,
         reads=frozenset().union(*(_loaded(r) for r in vjps if r is not None)),
-        helpers=dict(helpers or {}), printer=printer, ufunc=ufunc,
+        helpers=dict(helpers or {}), printer=printer, ufunc=ufunc, sympy=sympy,
     )
     OPS[name] = op
     if ufunc is not None:

@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
+from sympy.codegen import cfunctions
 
 from symgrad.ops.core import _is_scalar, defop
 
-defop("add", "{x} + {y}", ufunc=np.add, linear=True, vjps=(
+
+class Sigmoid(sp.Function):
+    """sigmoid as an opaque SymPy function: rewriting it as 1/(1+exp(-x)) would overflow."""
+
+
+class Softplus(sp.Function):
+    """softplus as an opaque SymPy function, for the same reason."""
+
+
+defop("add", "{x} + {y}", sympy=lambda x, y: x + y, ufunc=np.add, linear=True, vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: ct,
 ))
 # sub and div are primitives, not add/mul of neg/reciprocal: generated code reads `x - y`.
-defop("sub", "{x} - {y}", ufunc=np.subtract, linear=True, vjps=(
+defop("sub", "{x} - {y}", sympy=lambda x, y: x - y, ufunc=np.subtract, linear=True, vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: -ct,
 ))
-defop("mul", "{x} * {y}", ufunc=np.multiply, vjps=(
+defop("mul", "{x} * {y}", sympy=lambda x, y: x * y, ufunc=np.multiply, vjps=(
     lambda ct, ans, x, y: ct * y,
     lambda ct, ans, x, y: ct * x,
 ))
-defop("div", "{x} / {y}", promote="float", ufunc=np.true_divide, vjps=(
+defop("div", "{x} / {y}", sympy=lambda x, y: x / y, promote="float", ufunc=np.true_divide, vjps=(
     lambda ct, ans, x, y: ct / y,
     lambda ct, ans, x, y: -ct * ans / y,
 ))
-defop("neg", "-{x}", ufunc=np.negative, linear=True, vjps=(
+defop("neg", "-{x}", sympy=lambda x: -x, ufunc=np.negative, linear=True, vjps=(
     lambda ct, ans, x: -ct,
 ))
 defop(
-    "pow", "{x} ** {y}", ufunc=np.power,
+    "pow", "{x} ** {y}", ufunc=np.power, sympy=lambda x, y: x ** y,
     grad_fn=lambda inputs, params: "PowBackward" + (
         "0" if _is_scalar(inputs[1]) else "2" if _is_scalar(inputs[0]) else "1"),
     vjps=(
@@ -35,30 +46,30 @@ defop(
         lambda ct, ans, x, y: ct * ans * np.log(x),
     ),
 )
-defop("exp", "np.exp({x})", promote="float", ufunc=np.exp, vjps=(
+defop("exp", "np.exp({x})", sympy=sp.exp, promote="float", ufunc=np.exp, vjps=(
     lambda ct, ans, x: ct * ans,
 ))
-defop("log", "np.log({x})", promote="float", ufunc=np.log, vjps=(
+defop("log", "np.log({x})", sympy=sp.log, promote="float", ufunc=np.log, vjps=(
     lambda ct, ans, x: ct / x,
 ))
-defop("log1p", "np.log1p({x})", promote="float", ufunc=np.log1p, grad_fn="Log1PBackward0", vjps=(
+defop("log1p", "np.log1p({x})", sympy=cfunctions.log1p, promote="float", ufunc=np.log1p, grad_fn="Log1PBackward0", vjps=(
     lambda ct, ans, x: ct / (x + 1),
 ))
-defop("expm1", "np.expm1({x})", promote="float", ufunc=np.expm1, vjps=(
+defop("expm1", "np.expm1({x})", sympy=cfunctions.expm1, promote="float", ufunc=np.expm1, vjps=(
     lambda ct, ans, x: ct * (ans + 1),
 ))
-defop("tanh", "np.tanh({x})", promote="float", ufunc=np.tanh, vjps=(
+defop("tanh", "np.tanh({x})", sympy=sp.tanh, promote="float", ufunc=np.tanh, vjps=(
     lambda ct, ans, x: ct * (1 - ans * ans),
 ))
-defop("sqrt", "np.sqrt({x})", promote="float", ufunc=np.sqrt, vjps=(
+defop("sqrt", "np.sqrt({x})", sympy=sp.sqrt, promote="float", ufunc=np.sqrt, vjps=(
     lambda ct, ans, x: ct / (2 * ans),
 ))
 # sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0, and the
 # composite max(x, 0) + log1p(exp(-|x|)) has the wrong derivative at x == 0.
-defop("sigmoid", "np.exp(-np.logaddexp(0.0, -{x}))", promote="float", vjps=(
+defop("sigmoid", "np.exp(-np.logaddexp(0.0, -{x}))", sympy=Sigmoid, promote="float", vjps=(
     lambda ct, ans, x: ct * (ans * (1 - ans)),
 ))
-defop("softplus", "np.logaddexp(0.0, {x})", promote="float", vjps=(
+defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", vjps=(
     lambda ct, ans, x: ct * x.sigmoid(),
 ))
 
@@ -74,20 +85,20 @@ defop("where", "np.where({x}, {y}, {z})", vjps=(
     lambda ct, ans, c, x, y: ct.zeros_like().where(c, ct),
 ))
 
-defop("abs", "np.abs({x})", ufunc=np.absolute, vjps=(
+defop("abs", "np.abs({x})", sympy=sp.Abs, ufunc=np.absolute, vjps=(
     lambda ct, ans, x: ct * x.sign(),
 ))
 defop("sign", "np.sign({x})", ufunc=np.sign, vjps=(None,))
-defop("sin", "np.sin({x})", promote="float", ufunc=np.sin, vjps=(
+defop("sin", "np.sin({x})", sympy=sp.sin, promote="float", ufunc=np.sin, vjps=(
     lambda ct, ans, x: ct * x.cos(),
 ))
-defop("cos", "np.cos({x})", promote="float", ufunc=np.cos, vjps=(
+defop("cos", "np.cos({x})", sympy=sp.cos, promote="float", ufunc=np.cos, vjps=(
     lambda ct, ans, x: -ct * x.sin(),
 ))
-defop("tan", "np.tan({x})", promote="float", ufunc=np.tan, vjps=(
+defop("tan", "np.tan({x})", sympy=sp.tan, promote="float", ufunc=np.tan, vjps=(
     lambda ct, ans, x: ct * (1 + ans * ans),
 ))
-defop("erf", "erf({x})", promote="float", kernels=("erf",), vjps=(
+defop("erf", "erf({x})", sympy=sp.erf, promote="float", kernels=("erf",), vjps=(
     lambda ct, ans, x: ct * (2 / np.sqrt(np.pi)) * (-(x * x)).exp(),
 ))
 # relu is a primitive (not where(x > 0, x, 0)) so generated code is one np.maximum call

@@ -1,0 +1,208 @@
+"""The SymPy pass: clusters of elementwise ops become SymPy expressions, and come back simpler.
+
+Consecutive floating-point elementwise nodes are translated through each op's `sympy`
+form; SymPy's canonical form merges like terms and powers (`x*x*3 + 2*x*x` -> `5*x**2`),
+`sympy.cse` shares subexpressions across every value the cluster must produce, and the
+result is rebuilt from registered ops (so the rest of the pipeline, codegen included, sees
+an ordinary graph). A cluster that is too large, too slow or holds something SymPy cannot
+express is rebuilt as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from symgrad.graph import Graph
+from symgrad.ops import OPS
+from symgrad.tracer import const_node, emit
+
+MAX_OPS = 400  # SymPy operations in one cluster
+BUDGET = 0.25  # seconds of SymPy work in one pass; past it, clusters are rebuilt as they were
+
+_FUNCS: dict[Any, str] = {}  # SymPy function class -> op name
+
+
+def _functions() -> dict[Any, str]:
+    if not _FUNCS:
+        probe = sp.Symbol("probe")
+        for name, op in OPS.items():
+            if op.sympy is not None and len(op.args) == 1:
+                expr = op.sympy(probe)
+                if isinstance(expr, sp.Function) or getattr(expr, "func", None) in (sp.exp, sp.log):
+                    _FUNCS[expr.func] = name
+    return _FUNCS
+
+
+class _Unsupported(Exception):
+    pass
+
+
+class _Pass:
+    def __init__(self, graph: Graph) -> None:
+        self.old, self.g = graph, Graph()
+        self.mapping: dict[int, int] = {}
+        self.exprs: dict[int, Any] = {}  # old node -> SymPy expression (pending ones)
+        self.pending: list[int] = []
+        self.symbols: dict[int, sp.Symbol] = {}  # new node -> its symbol
+        self.nodes: dict[sp.Symbol, int] = {}
+        self.spent = 0.0
+        self.consumers: dict[int, list[int]] = {n: [] for n in graph.nx.nodes}
+        for n in graph.nx.nodes:
+            for i in graph[n]["inputs"]:
+                self.consumers[i].append(n)
+
+    def fusible(self, n: int) -> bool:
+        attrs = self.old[n]
+        op = OPS.get(attrs["op"])
+        return (op is not None and op.sympy is not None and attrs["dtype"].kind == "f"
+                and all(self.old[i]["dtype"].kind == "f" or self.old.scalar(i) is not None
+                        for i in attrs["inputs"]))
+
+    def run(self) -> Graph:
+        old = self.old
+        live = self.live = set(old.outputs)
+        for n in reversed(old.toposort()):
+            if n in live:
+                live.update(old[n]["inputs"])
+        for n in old.inputs:
+            self.mapping[n] = self.g.input(old[n]["name"], old[n]["shape"], old[n]["dtype"])
+        for n in old.toposort():
+            attrs = old[n]
+            if n not in live or n in self.mapping:
+                continue
+            if attrs["op"] == "const":
+                self.mapping[n] = self.g.const(attrs["value"], attrs["dtype"], weak=attrs.get("weak", False))
+            elif self.fusible(n):
+                self.exprs[n] = OPS[attrs["op"]].sympy(*[self.expr_of(i) for i in attrs["inputs"]])
+                self.pending.append(n)
+            else:
+                if any(i in self.exprs for i in attrs["inputs"]):
+                    self.flush()
+                ins = tuple(self.mapping[i] for i in attrs["inputs"])
+                self.mapping[n] = emit(self.g, OPS[attrs["op"]], ins, attrs["params"], attrs.get("where", ""))
+        self.flush()
+        self.g.outputs = [self.mapping[n] for n in old.outputs]
+        return self.g
+
+    def expr_of(self, n: int) -> Any:
+        if n in self.exprs:
+            return self.exprs[n]
+        value = self.old.scalar(n)
+        if value is not None and self.old[n].get("weak"):
+            return sp.Integer(value) if isinstance(value, (int, np.integer)) else sp.Float(value)
+        new = self.mapping[n]
+        if new not in self.symbols:
+            sym = sp.Symbol(f"v{new}")
+            self.symbols[new], self.nodes[sym] = sym, new
+        return self.symbols[new]
+
+    def flush(self) -> None:
+        """Materialise the pending values that something outside the cluster needs."""
+        if not self.pending:
+            return
+        # needed outside: by a graph output, or a consumer that is not in this cluster
+        want = [p for p in self.pending if p in self.old.outputs
+                or any(c not in self.exprs for c in self.consumers[p] if c in self.live)]
+        start = time.perf_counter()
+        try:
+            if self.spent > BUDGET or sum(sp.count_ops(self.exprs[p]) for p in want) > MAX_OPS:
+                raise _Unsupported
+            replacements, reduced = sp.cse([self.exprs[p] for p in want], order="none")
+            built: dict[Any, int] = {}
+            for sym, e in replacements:
+                self.nodes[sym] = self.build(e, built)
+            results = [self.build(e, built) for e in reduced]
+        except _Unsupported:
+            results = [self.plain(p) for p in want]
+        self.spent += time.perf_counter() - start
+        for p, r in zip(want, results):
+            self.mapping[p] = r
+        for p in self.pending:
+            del self.exprs[p]
+        self.pending = []
+
+    def plain(self, n: int) -> int:
+        """Rebuild an old node as it was (its pending inputs first)."""
+        if n in self.mapping:
+            return self.mapping[n]
+        attrs = self.old[n]
+        ins = tuple(self.plain(i) for i in attrs["inputs"])
+        self.mapping[n] = emit(self.g, OPS[attrs["op"]], ins, attrs["params"], attrs.get("where", ""))
+        return self.mapping[n]
+
+    # SymPy expression -> registered ops -------------------------------------------------
+    def build(self, e: Any, memo: dict[Any, int]) -> int:
+        if e in memo:
+            return memo[e]
+        node = self._build(e, memo)
+        memo[e] = node
+        return node
+
+    def op(self, name: str, *ins: int) -> int:
+        return emit(self.g, OPS[name], ins, {})
+
+    def number(self, e: Any) -> int:
+        if e.is_Integer:
+            return const_node(self.g, int(e))
+        if e.is_real:
+            return const_node(self.g, float(e))
+        raise _Unsupported
+
+    def _build(self, e: Any, memo: dict[Any, int]) -> int:
+        if e.is_Symbol:
+            return self.nodes[e]
+        if e.is_Number:
+            return self.number(e)
+        if e.is_Add:
+            pos = [t for t in e.args if not t.could_extract_minus_sign()]
+            neg = [-t for t in e.args if t.could_extract_minus_sign()]
+            acc = self.build(pos[0], memo) if pos else self.op("neg", self.build(neg.pop(0), memo))
+            for t in pos[1:]:
+                acc = self.op("add", acc, self.build(t, memo))
+            for t in neg:
+                acc = self.op("sub", acc, self.build(t, memo))
+            return acc
+        if e.is_Mul:
+            coeff, rest = e.as_coeff_Mul()
+            num, den = [], []
+            for f in sp.Mul.make_args(rest):
+                if f.is_Pow and f.exp.is_Number and f.exp.is_negative:
+                    den.append(f.base if f.exp == -1 else f.base ** -f.exp)
+                else:
+                    num.append(f)
+            acc = None
+            for f in num:
+                node = self.build(f, memo)
+                acc = node if acc is None else self.op("mul", acc, node)
+            if coeff == -1 and acc is not None:
+                acc = self.op("neg", acc)
+            elif coeff != 1 or acc is None:
+                c = self.number(coeff)
+                acc = c if acc is None else self.op("mul", c, acc)
+            for f in den:
+                acc = self.op("div", acc, self.build(f, memo))
+            return acc
+        if e.is_Pow:
+            base, ex = e.args
+            if ex == sp.Rational(1, 2):
+                return self.op("sqrt", self.build(base, memo))
+            if ex.is_Number and ex.is_negative:
+                return self.op("div", const_node(self.g, 1.0), self.build(base ** -ex, memo))
+            if ex in (2, 3, 4):  # a product is exact and several times cheaper than pow
+                b = self.build(base, memo)
+                square = self.op("mul", b, b)
+                return square if ex == 2 else self.op("mul", square, b if ex == 3 else square)
+            return self.op("pow", self.build(base, memo), self.build(ex, memo))
+        name = _functions().get(e.func)
+        if name is None or len(e.args) != 1:
+            raise _Unsupported
+        return self.op(name, self.build(e.args[0], memo))
+
+
+def sympy_pass(graph: Graph) -> Graph:
+    """Simplify and CSE each cluster of elementwise ops through SymPy (see the module doc)."""
+    return _Pass(graph).run()
