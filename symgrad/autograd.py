@@ -90,6 +90,10 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     >>> symgrad.autograd.grad(x ** 3, x, create_graph=True)   # (tensor(12., grad_fn=...),)
     """
     outputs, inputs = _tensors(outputs), _tensors(inputs)
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False.")
     _check_inputs(inputs)
     seeds = _seeds(outputs, grad_outputs)
     retain = create_graph if retain_graph is None else retain_graph
@@ -150,7 +154,7 @@ class FunctionNode(Node):
                 for g in grads]
 
     def release(self) -> None:
-        self._freed = True
+        self._freed = bool(self._ctx.saved_tensors)  # nothing saved: nothing to free
 
 
 def _freed_message() -> str:

@@ -86,18 +86,26 @@ class enable_grad(_NoParamMode):
 
 
 class inference_mode(_Mode):
-    """Like `no_grad` (NumPy has no cheaper mode to switch to); `inference_mode(False)` is a no-op."""
+    """Like `no_grad` (NumPy has no cheaper mode to switch to); `inference_mode(False)`
+    turns recording on, as PyTorch's does. Also a decorator, with or without parentheses."""
 
-    def __init__(self, mode: bool = True) -> None:
-        self._mode = mode
-        self._flag = not mode if mode else is_grad_enabled()
+    def __new__(cls, mode: Any = True) -> Any:
+        self = super().__new__(cls)
+        if callable(mode):
+            self.__init__(True)
+            return self(mode)
+        return self
+
+    def __init__(self, mode: Any = True) -> None:
+        self._mode = bool(mode) if not callable(mode) else True
+        self._flag = not self._mode
 
     def _clone(self) -> _Mode:
         return inference_mode(self._mode)
 
 
 class set_grad_enabled(_Mode):
-    """Turn recording on or off: at once when called, or for a `with` block."""
+    """Turn recording on or off: at once when called, or for a `with` block or a function."""
 
     def __init__(self, mode: bool) -> None:
         self._prev = is_grad_enabled()
@@ -105,7 +113,13 @@ class set_grad_enabled(_Mode):
         _mode.enabled = self._flag
 
     def __enter__(self) -> None:
+        if not hasattr(self, "_prev"):  # a decorated call: the constructor ran earlier
+            self._prev = is_grad_enabled()
         _mode.enabled = self._flag
+
+    def __call__(self, fn: Callable) -> Callable:
+        _mode.enabled = self._prev  # decorating must not change the mode; calling does
+        return super().__call__(fn)
 
     def _clone(self) -> _Mode:
         clone = set_grad_enabled.__new__(set_grad_enabled)

@@ -38,7 +38,7 @@ class Tensor(Surface):
     """A NumPy array that records the ops applied to it when it requires grad."""
 
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_acc", "_hooks",
-                 "_version_counter", "__weakref__")
+                 "_version_counter", "_view", "__weakref__")
     _priority = 1
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
@@ -59,6 +59,7 @@ class Tensor(Surface):
         self._hooks: list[Callable] | None = None
         # shared by a tensor and its views: in-place writes through either bump it
         self._version_counter = counter if counter is not None else [0]
+        self._view: tuple | None = None  # (base, op, params, index arrays) if a view of base
 
     # autograd state ------------------------------------------------------------------
     @property
@@ -91,7 +92,7 @@ class Tensor(Surface):
 
     @property
     def grad(self) -> Tensor | None:
-        if self.grad_fn is not None and not self.retains_grad:
+        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
                 "Its .grad attribute won't be populated during autograd.backward(). If you "
@@ -219,7 +220,8 @@ class Tensor(Surface):
         return bool(self._data)
 
     # in-place ops ---------------------------------------------------------------------
-    def _inplace(self, compute: Callable[[Tensor], Any]) -> Tensor:
+    def _inplace(self, compute: Callable[[Tensor], Any], overwrite: bool = False,
+                 name: str | None = None) -> Tensor:
         """Write `compute(self)` into this tensor's memory and make it the tensor's history.
 
         Like PyTorch: refused on a leaf that requires grad while recording; the version
@@ -229,12 +231,21 @@ class Tensor(Surface):
         if recording and self.grad_fn is None and self._requires_grad:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation.")
+        root = self
+        while root._view is not None:
+            root = root._view[0]
+        if recording and root is not self and root.grad_fn is None and root._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
         old = self
         if recording:  # ops that save their input must see the value before the write
             old = Tensor._make(self._data.copy(), self.grad_fn)
             old._output_nr, old._requires_grad = self._output_nr, self._requires_grad
         out = compute(old)
         out = out if isinstance(out, Tensor) else Tensor._make(np.asarray(out))
+        if recording and old._requires_grad and (overwrite or not out._requires_grad):
+            # the old value is overwritten: its history gets a zero gradient, as in PyTorch
+            out = apply(OPS["where"], True, out, old, _name=name or "CopyBackwards")
         try:
             np.copyto(self._data, out._data, casting="same_kind")
         except TypeError:
@@ -245,8 +256,26 @@ class Tensor(Surface):
             raise RuntimeError(f"in-place write to this tensor failed: {e}") from None
         self._version_counter[0] += 1
         if recording and out._requires_grad:
-            self.grad_fn, self._output_nr, self._requires_grad = out.grad_fn, out._output_nr, True
+            self._rebase(out)
         return self
+
+    def _rebase(self, out: Tensor) -> None:
+        """Take `out`'s history; through a view, the base takes it too (PyTorch's CopySlices)."""
+        self.grad_fn, self._output_nr, self._requires_grad = out.grad_fn, out._output_nr, True
+        if self._view is None:
+            return
+        base, op, params, arrays = self._view
+        old = Tensor._make(base._data, base.grad_fn)
+        old._output_nr, old._requires_grad = base._output_nr, base._requires_grad
+        if op.name == "getitem":
+            new = apply(OPS["setitem"], old, out, *arrays, _name="CopySlices", **params)
+        elif op.name == "transpose":
+            new = out.permute(tuple(np.argsort(params["axes"]).tolist()))
+        else:  # a reshape covers the whole base
+            new = out.reshape(base.shape)
+        base._rebase(new)
+        view = apply(op, base, *arrays, **params)
+        self.grad_fn, self._output_nr = view.grad_fn, view._output_nr
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
         return self._inplace(lambda t: t.add(other, alpha=alpha))
@@ -274,17 +303,18 @@ class Tensor(Surface):
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place."""
-        return self._inplace(lambda t: t * 0 if t._requires_grad else np.zeros_like(t._data))
+        return self._inplace(lambda t: np.zeros_like(t._data), overwrite=True, name="ZeroBackward0")
 
     def fill_(self, value: Any) -> Tensor:
         """Fill with `value` in place."""
-        return self._inplace(lambda t: t * 0 + value if t._requires_grad else np.full_like(t._data, value))
+        return self._inplace(lambda t: np.full_like(t._data, value), overwrite=True,
+                             name="FillBackward0")
 
     def copy_(self, src: Any) -> Tensor:
         """Copy `src` (broadcast to this shape) into this tensor."""
         src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
         return self._inplace(lambda t: src.broadcast_to(self.shape) if src._requires_grad
-                             else np.broadcast_to(src._data, self.shape))
+                             else np.broadcast_to(src._data, self.shape), overwrite=True)
 
     __iadd__ = add_
     __isub__ = sub_
@@ -368,16 +398,18 @@ class Tensor(Surface):
         counter = view_of._version_counter if view_of is not None else None
         if not is_grad_enabled() or all(r is None for r in op.vjps) or not any(
                 isinstance(a, Tensor) and a._requires_grad for a in args):
-            return Tensor._make(out, counter=counter)
+            return _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
-        result = Tensor._make(out, counter=counter)
+        result = _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
         name = name or op.grad_fn(args, params)
         # (counter, version when saved, data, producer): no reference to `result` itself, so
         # a graph that is never run backward is freed without the cycle collector
+        saved = op.saved([isinstance(a, Tensor) and a._requires_grad for a in args])
         versions = [(a._version_counter, a._version_counter[0], a._data,
                      a.grad_fn.name() if a.grad_fn is not None else None)
-                    for i, a in enumerate(args) if isinstance(a, Tensor) and op.reads_input(i)]
-        if "ans" in op.reads and not op.linear:
+                    for i, a in enumerate(args) if isinstance(a, Tensor)
+                    and (i in saved or "*" in saved and i > 0)]
+        if "ans" in saved:
             versions.append((result._version_counter, result._version_counter[0], out, name))
         result.grad_fn = node_class(name, OpNode)(op, params, args, out, tuple(versions), edges)
         result._requires_grad = True
@@ -394,6 +426,15 @@ class Tensor(Surface):
 
 
 Surface._default = Tensor
+
+_VIEW_OPS = ("reshape", "transpose", "getitem")
+
+
+def _viewing(t: Tensor, base: Tensor | None, op: Op, params: dict, args: tuple) -> Tensor:
+    """Remember that `t` is a view of `base`, so writes through it update base's history."""
+    if base is not None and op.name in _VIEW_OPS:
+        t._view = (base, op, params, args[1:])
+    return t
 
 
 class device:

@@ -47,18 +47,25 @@ class Op:
     dtype_rule: Callable[[tuple, dict], np.dtype] | None
     variadic: bool  # any number of inputs; its VJP rules get `argnum=i`
     kernels: tuple[str, ...]  # helpers from `symgrad.ops.kernels` that its code calls
-    reads: frozenset  # input positions ("*": variadic ones) and "ans" its VJP rules read
+    reads: tuple[frozenset, ...]  # per VJP rule: input positions ("*": variadic), "ans" it reads
     helpers: dict[str, Callable]  # functions its code calls, bound when generated code loads
     printer: Callable[[list[str], dict, list], str] | None  # a shorter form for given shapes
     ufunc: np.ufunc | None  # the NumPy ufunc its code calls: generated code may pass out=
     sympy: Callable[..., Any] | None  # its SymPy form (elementwise ops), for the sympy pass
 
-    def reads_input(self, i: int) -> bool:
-        """Whether a VJP rule reads input `i`'s value (so changing it in place must be caught).
+    def saved(self, needs: list[bool]) -> frozenset:
+        """What a backward reads when the inputs flagged in `needs` want gradients: the
+        values eager mode must keep (and check for in-place changes), as PyTorch saves them.
 
         A linear op's rules read only shapes, like PyTorch's AddBackward0 that saves nothing.
         """
-        return not self.linear and (i in self.reads or "*" in self.reads)
+        if self.linear:
+            return frozenset()
+        out: frozenset = frozenset()
+        for i, need in enumerate(needs):
+            if need:
+                out |= self.reads[min(i, len(self.reads) - 1)]
+        return out
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
@@ -148,7 +155,7 @@ def defop(
         elementwise=shape is None, linear=linear, forward=forward,
         promote=("common" if shape is None else None) if promote == "default" else promote,
         dtype_rule=dtype, variadic=variadic, kernels=kernels,
-        reads=frozenset().union(*(_loaded(r) for r in vjps if r is not None)),
+        reads=tuple(frozenset() if r is None else frozenset(_loaded(r)) for r in vjps),
         helpers=dict(helpers or {}), printer=printer, ufunc=ufunc, sympy=sympy,
     )
     OPS[name] = op

@@ -52,7 +52,8 @@ defop("exp", "np.exp({x})", sympy=sp.exp, promote="float", ufunc=np.exp, vjps=(
 defop("log", "np.log({x})", sympy=sp.log, promote="float", ufunc=np.log, vjps=(
     lambda ct, ans, x: ct / x,
 ))
-defop("log1p", "np.log1p({x})", sympy=cfunctions.log1p, promote="float", ufunc=np.log1p, grad_fn="Log1PBackward0", vjps=(
+defop("log1p", "np.log1p({x})", sympy=cfunctions.log1p, promote="float", ufunc=np.log1p,
+      grad_fn="Log1PBackward0", vjps=(
     lambda ct, ans, x: ct / (x + 1),
 ))
 defop("expm1", "np.expm1({x})", sympy=cfunctions.expm1, promote="float", ufunc=np.expm1, vjps=(
@@ -103,7 +104,7 @@ defop("erf", "erf({x})", sympy=sp.erf, promote="float", kernels=("erf",), vjps=(
 ))
 # relu is a primitive (not where(x > 0, x, 0)) so generated code is one np.maximum call
 defop("relu", "np.maximum({x}, 0)", vjps=(
-    lambda ct, ans, x: ct.where(x > 0, 0.0),
+    lambda ct, ans, x: ct.where(ans > 0, 0.0),  # reads the output, as PyTorch's ReluBackward0
 ))
 # at ties PyTorch gives each side half the gradient
 defop("maximum", "np.maximum({x}, {y})", ufunc=np.maximum, vjps=(
