@@ -30,7 +30,8 @@ class Graph:
     """A DAG of registered ops with named inputs and ordered outputs."""
 
     def __init__(self) -> None:
-        self.nx = nx.DiGraph()
+        self._nodes: dict[int, dict[str, Any]] = {}  # the attributes; ids are topological
+        self._nx: nx.DiGraph | None = None
         self.inputs: list[int] = []
         self.outputs: list[int] = []
         self._ids = itertools.count()
@@ -45,10 +46,9 @@ class Graph:
         if op != "input" and key in self._memo:
             return self._memo[key]
         n = next(self._ids)
-        self.nx.add_node(n, op=op, inputs=tuple(inputs), params=dict(params),
-                         shape=tuple(shape), dtype=np.dtype(dtype), **attrs)
-        for i in inputs:
-            self.nx.add_edge(i, n)
+        self._nodes[n] = dict(op=op, inputs=tuple(inputs), params=dict(params), shape=tuple(shape),
+                              dtype=np.dtype(dtype), **attrs)
+        self._nx = None
         if op == "input":
             self.inputs.append(n)
         else:
@@ -69,25 +69,37 @@ class Graph:
     def copy(self) -> Graph:
         """An independent copy that new nodes can be added to."""
         new = Graph()
-        new.nx = self.nx.copy()
+        new._nodes = {n: dict(attrs) for n, attrs in self._nodes.items()}
         new.inputs, new.outputs = list(self.inputs), list(self.outputs)
-        new._ids = itertools.count(max(self.nx.nodes, default=-1) + 1)
+        new._ids = itertools.count(max(self._nodes, default=-1) + 1)
         new._memo = dict(self._memo)
         return new
 
+    @property
+    def nx(self) -> nx.DiGraph:
+        """The graph as a `networkx.DiGraph` (built on demand: node attributes are shared)."""
+        if self._nx is None:
+            g = nx.DiGraph()
+            for n, attrs in self._nodes.items():
+                g.add_node(n)
+                g._node[n] = attrs  # the same dict, so attributes read and written agree
+            g.add_edges_from((i, n) for n, attrs in self._nodes.items() for i in attrs["inputs"])
+            self._nx = g
+        return self._nx
+
     # reading -------------------------------------------------------------------------
     def __getitem__(self, n: int) -> dict[str, Any]:
-        return self.nx.nodes[n]
+        return self._nodes[n]
 
     def __len__(self) -> int:
-        return self.nx.number_of_nodes()
+        return len(self._nodes)
 
     def toposort(self) -> list[int]:
         """Every node after its inputs: node ids, since a node is only added after its inputs."""
-        return sorted(self.nx.nodes)
+        return sorted(self._nodes)
 
     def consumers(self, n: int) -> list[int]:
-        return sorted(self.nx.successors(n))
+        return sorted(m for m, attrs in self._nodes.items() if n in attrs["inputs"])
 
     def ops(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """The computing nodes (neither inputs nor constants) in topological order."""
@@ -146,7 +158,7 @@ class Graph:
             label += f"\\n{type_str(attrs['shape'], attrs['dtype'])}"
             shape = "box" if attrs["op"] == "input" else "ellipse"
             lines.append(f'  n{n} [label="{label}", shape={shape}];')
-        for a, b in sorted(self.nx.edges):
+        for a, b in sorted((i, n) for n, attrs in self._nodes.items() for i in set(attrs["inputs"])):
             lines.append(f"  n{a} -> n{b};")
         for i, n in enumerate(self.outputs):
             lines.append(f'  out{i} [label="out {i}", shape=plaintext];\n  n{n} -> out{i};')

@@ -112,6 +112,12 @@ def _identity(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return _same_as(g, op, ins, params, 0)
     if op == "neg" and g[ins[0]]["op"] == "neg":             # --x -> x
         return g[ins[0]]["inputs"][0]
+    if op == "reshape" and g[ins[0]]["op"] in ("sum", "amax", "amin", "prod") \
+            and g[ins[0]]["params"]["keepdims"]:               # reshape(sum(x, keepdims)) -> sum(x)
+        inner = g[ins[0]]
+        dropped = tuple(n for k, n in enumerate(inner["shape"]) if k not in inner["params"]["axes"])
+        if dropped == tuple(params["shape"]):
+            return b.make(inner["op"], inner["inputs"], {**inner["params"], "keepdims": False})
     if op == "reshape" and g[ins[0]]["op"] == "reshape":    # reshape(reshape(x)) -> reshape(x)
         return b.make("reshape", g[ins[0]]["inputs"], params)
     if op == "transpose" and g[ins[0]]["op"] == "transpose":  # transpose(transpose(x)) -> one

@@ -20,8 +20,8 @@ from symgrad.graph import Graph
 from symgrad.ops import OPS
 from symgrad.tracer import const_node, emit
 
-MAX_OPS = 400  # SymPy operations in one cluster
-BUDGET = 0.25  # seconds of SymPy work in one pass; past it, clusters are rebuilt as they were
+MAX_TREE = 40  # ops in one expression (as a tree): bigger clusters are cut into windows
+BUDGET = 0.25  # seconds of SymPy work in one pass; past it, the rest is rebuilt as it was
 
 _FUNCS: dict[Any, str] = {}  # SymPy function class -> op name
 
@@ -37,6 +37,14 @@ def _functions() -> dict[Any, str]:
     return _FUNCS
 
 
+def _sympy(form: Any, args: list) -> Any:
+    """Apply an op's SymPy form. Functions are not evaluated: `sin(big expression)` would
+    query SymPy's assumptions about its argument, which can take seconds."""
+    if isinstance(form, type) and issubclass(form, sp.Function):
+        return form(*args, evaluate=False)
+    return form(*args)
+
+
 class _Unsupported(Exception):
     pass
 
@@ -46,12 +54,13 @@ class _Pass:
         self.old, self.g = graph, Graph()
         self.mapping: dict[int, int] = {}
         self.exprs: dict[int, Any] = {}  # old node -> SymPy expression (pending ones)
+        self.tree: dict[int, int] = {}  # old node -> size of its expression as a tree
         self.pending: list[int] = []
         self.symbols: dict[int, sp.Symbol] = {}  # new node -> its symbol
         self.nodes: dict[sp.Symbol, int] = {}
         self.spent = 0.0
-        self.consumers: dict[int, list[int]] = {n: [] for n in graph.nx.nodes}
-        for n in graph.nx.nodes:
+        self.consumers: dict[int, list[int]] = {n: [] for n in graph.toposort()}
+        for n in graph.toposort():
             for i in graph[n]["inputs"]:
                 self.consumers[i].append(n)
 
@@ -76,8 +85,15 @@ class _Pass:
                 continue
             if attrs["op"] == "const":
                 self.mapping[n] = self.g.const(attrs["value"], attrs["dtype"], weak=attrs.get("weak", False))
-            elif self.fusible(n):
-                self.exprs[n] = OPS[attrs["op"]].sympy(*[self.expr_of(i) for i in attrs["inputs"]])
+            elif self.fusible(n) and self.spent < BUDGET:
+                size = 1 + sum(self.tree.get(i, 0) for i in attrs["inputs"] if i in self.exprs)
+                if size > MAX_TREE:  # SymPy distributes and re-sorts: keep expressions small
+                    self.flush()
+                    size = 1
+                start = time.perf_counter()
+                self.exprs[n] = _sympy(OPS[attrs["op"]].sympy, [self.expr_of(i) for i in attrs["inputs"]])
+                self.spent += time.perf_counter() - start
+                self.tree[n] = size
                 self.pending.append(n)
             else:
                 if any(i in self.exprs for i in attrs["inputs"]):
@@ -109,7 +125,7 @@ class _Pass:
                 or any(c not in self.exprs for c in self.consumers[p] if c in self.live)]
         start = time.perf_counter()
         try:
-            if self.spent > BUDGET or sum(sp.count_ops(self.exprs[p]) for p in want) > MAX_OPS:
+            if self.spent > BUDGET:
                 raise _Unsupported
             replacements, reduced = sp.cse([self.exprs[p] for p in want], order="none")
             built: dict[Any, int] = {}
@@ -123,6 +139,7 @@ class _Pass:
             self.mapping[p] = r
         for p in self.pending:
             del self.exprs[p]
+            self.tree.pop(p, None)
         self.pending = []
 
     def plain(self, n: int) -> int:

@@ -19,7 +19,10 @@ def erf(x: np.ndarray) -> np.ndarray:
 def scatter_add(ct: np.ndarray, shape: tuple[int, ...], key: tuple) -> np.ndarray:
     """Zeros of `shape` with `ct` added at `key`; repeated indices accumulate (np.add.at)."""
     out = np.zeros(shape, np.asarray(ct).dtype)
-    np.add.at(out, key, ct)
+    if all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key):
+        out[key] = ct  # a basic index never repeats an element: plain assignment
+    else:
+        np.add.at(out, key, ct)
     return out
 
 

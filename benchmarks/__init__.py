@@ -1,0 +1,1 @@
+"""symgrad's benchmark suite: `python -m benchmarks` (see benchmarks/run.py)."""
