@@ -384,20 +384,21 @@ class Tensor(Surface):
 
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tensor:
-        args = tuple(cls._lift(a) for a in args)
+        if not all(type(a) is Tensor for a in args):
+            args = tuple(cls._lift(a) for a in args)
         datas = _promote(op, args)
         try:
             out = op.forward(*datas, **params)
         except (ValueError, IndexError):
             op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
             raise
-        if not isinstance(out, np.ndarray):
+        if type(out) is not np.ndarray:
             out = np.asarray(out)
-        view_of = args[0] if op.linear and isinstance(args[0], Tensor) and out.base is not None \
+        view_of = args[0] if op.linear and out.base is not None and isinstance(args[0], Tensor) \
             and np.may_share_memory(out, args[0]._data) else None
         counter = view_of._version_counter if view_of is not None else None
-        if not is_grad_enabled() or all(r is None for r in op.vjps) or not any(
-                isinstance(a, Tensor) and a._requires_grad for a in args):
+        if not any(type(a) is Tensor and a._requires_grad for a in args) or not is_grad_enabled() \
+                or op.differentiable is False:
             return _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
         result = _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
@@ -511,8 +512,21 @@ def result_type(*args: Any) -> np.dtype:
 
 def _promote(op: Op, args: tuple) -> list:
     """The arrays to run `op` on: cast to PyTorch's result dtype where the op promotes."""
+    datas = [a._data if type(a) is Tensor else a for a in args]
     if op.promote is None:
-        return [a._data if isinstance(a, Tensor) else a for a in args]
+        return datas
+    common = None  # the fast, usual case: one floating dtype, other operands Python numbers
+    for a in args:
+        if type(a) is Tensor:
+            if common is None:
+                common = a._data.dtype
+            elif a._data.dtype != common:
+                break
+        elif type(a) is not float and type(a) is not int:
+            break
+    else:
+        if common is not None and common.kind == "f":
+            return datas
     operands = args[1:] if op.name == "where" else args
     dt = result_type(*operands)
     if op.promote == "float" and dt.kind in "biu":

@@ -51,6 +51,7 @@ class Op:
     helpers: dict[str, Callable]  # functions its code calls, bound when generated code loads
     printer: Callable[[list[str], dict, list], str] | None  # a shorter form for given shapes
     ufunc: np.ufunc | None  # the NumPy ufunc its code calls: generated code may pass out=
+    differentiable: bool  # whether any input has a VJP rule
     sympy: Callable[..., Any] | None  # its SymPy form (elementwise ops), for the sympy pass
 
     def saved(self, needs: list[bool]) -> frozenset:
@@ -157,6 +158,7 @@ def defop(
         dtype_rule=dtype, variadic=variadic, kernels=kernels,
         reads=tuple(frozenset() if r is None else frozenset(_loaded(r)) for r in vjps),
         helpers=dict(helpers or {}), printer=printer, ufunc=ufunc, sympy=sympy,
+        differentiable=any(r is not None for r in vjps),
     )
     OPS[name] = op
     if ufunc is not None:
