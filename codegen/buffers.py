@@ -12,7 +12,7 @@ from symgrad.graph import Graph
 from symgrad.ops import OPS
 
 MIN_SIZE = 4096  # elements
-VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient"}
+VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "alias"}
 
 
 def plan(graph: Graph, order: list[int]) -> dict[int, int]:

@@ -16,9 +16,10 @@ import numpy as np
 
 from codegen import buffers
 from symgrad.graph import Graph
-from symgrad.ops import OPS
+from symgrad.ops import OPS, kernels
 
 _RESERVED = {"np"} | set(keyword.kwlist) | set(dir(builtins))
+_BOUND = {name for name in dir(kernels) if not name.startswith("_")}
 
 
 @dataclass
@@ -42,9 +43,11 @@ def _identifier(name: str, taken: set[str]) -> str:
 
 
 def _literal(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return repr(bool(value))
-    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, np.ndarray) and value.dtype not in (np.float64, np.int64, np.bool_):
+        return f"np.{value.dtype.name}({_literal(value.item())})"  # a 0-d constant keeps its dtype
+    value = value.item() if isinstance(value, (np.generic, np.ndarray)) else value
+    if isinstance(value, bool):
+        return repr(value)
     if isinstance(value, float) and not math.isfinite(value):
         return "np.nan" if math.isnan(value) else ("np.inf" if value > 0 else "(-np.inf)")
     text = repr(value)
@@ -58,7 +61,10 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     With `debug_nans`, each statement is followed by a check that names the op and the line
     it was traced from when the result holds a NaN.
     """
-    taken: set[str] = set()
+    taken: set[str] = set(_BOUND)  # names the module binds: no argument may shadow them
+    for n in graph.toposort():
+        if graph[n]["op"] in OPS:
+            taken.update(OPS[graph[n]["op"]].helpers)
     fn_name = _identifier(name, taken)
     names: dict[int, str] = {n: _identifier(graph[n]["name"], taken) for n in graph.inputs}
     for n, out_name in zip(graph.outputs, output_names or []):

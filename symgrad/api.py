@@ -26,9 +26,10 @@ from symgrad import pytree
 from symgrad.batching import Batched, NotBatchable
 from symgrad.composites import stack
 from symgrad.graph import Graph, type_str
+from symgrad.ops import OPS
 from symgrad.reverse import backprop
 from symgrad.simplify import PassStat, simplify
-from symgrad.surface import Surface
+from symgrad.surface import Surface, apply
 from symgrad.tracer import Traced, Tracer, arg_names, const_node, is_static
 
 log = logging.getLogger("symgrad")
@@ -169,7 +170,12 @@ def _trace(fn: Callable, rule: Callable, args: Sequence[Any], static: Sequence[i
             node = graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))
             tracers.append(Tracer(graph, node))
         values.append(pytree.unflatten(tree, tracers))
-    out = rule(*values)
+    stack = _active.__dict__.setdefault("graphs", [])
+    stack.append(graph)
+    try:
+        out = rule(*values)
+    finally:
+        stack.pop()
     out_leaves, out_tree = pytree.flatten(out)
     graph.outputs = [o.node if isinstance(o, Tracer) else const_node(graph, o) for o in out_leaves]
     return Traced(graph, fn, names), out_tree, leaves_of
@@ -201,12 +207,22 @@ def _unpacker(out_tree: Any) -> Callable[[Any], Any]:
     return unpack
 
 
+_active = threading.local()  # the graphs being traced on this thread, innermost last
+
+
 def _tracer_in(args: Sequence[Any]) -> Tracer | None:
     for a in args:
         for leaf in pytree.flatten(a)[0]:
             if isinstance(leaf, Tracer):
                 return leaf
     return None
+
+
+def _constants(arg: Any, like: Tracer) -> Any:
+    """An argument with its array leaves as constants of `like`'s graph (static ones kept)."""
+    leaves, tree = pytree.flatten(arg)
+    return pytree.unflatten(tree, [leaf if is_static(leaf) else _as_tracer(leaf, like)
+                                   for leaf in leaves])
 
 
 def _as_tracer(value: Any, like: Tracer) -> Tracer:
@@ -259,7 +275,8 @@ class Transform:
                     f"{name}: argument {i} is a Python {type(leaf).__name__}, which is static; "
                     "pass a float or an array to differentiate with respect to it")
         like = _tracer_in(args)
-        return [_as_tracer(leaf, like) for leaf in leaves]
+        # a fresh name per differentiation: an inner grad's variable is never the outer one
+        return [apply(OPS["alias"], _as_tracer(leaf, like)) for leaf in leaves]
 
     # calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
@@ -272,6 +289,11 @@ class Transform:
                 return unpack(fn(*args))
         if _tracer_in(args) is not None:  # inside another trace: add to its graph
             return self.rule(*args)
+        outer = getattr(_active, "graphs", None)
+        if outer:  # called with constants while another function is traced (a closure)
+            like = Tracer(outer[-1], const_node(outer[-1], 0.0))
+            return self.rule(*[_constants(a, like) if i not in self._static else a
+                               for i, a in enumerate(args)])
         built = self.build(*args)
         if fast is not None and not self._static:
             self._fast[fast] = (built.fn, _unpacker(built.out_tree))
@@ -403,15 +425,19 @@ class Jacobian(Transform):
             args[i] = pytree.unflatten(pytree.flatten(args[i])[1], flat[i])
         out, aux = self._split_aux(self._fn(*args))
         like = _tracer_in(args)
-        out = out if isinstance(out, Tracer) else like._constant(np.asarray(out))
         targets = [t for i in wrt for t in flat[i]]
-        jacs = _jacobian_rows(out, targets)
-        trees, k = [], 0
-        for i in wrt:
-            n = len(flat[i])
-            trees.append(pytree.unflatten(pytree.flatten(args[i])[1], jacs[k:k + n]))
-            k += n
-        jac = trees[0] if isinstance(self._argnums, int) else tuple(trees)
+        out_leaves, out_tree = pytree.flatten(out)
+        per_output = []
+        for o in out_leaves:  # a structured output: one Jacobian per leaf, as JAX nests them
+            o = o if isinstance(o, Tracer) else like._constant(np.asarray(o))
+            jacs = _jacobian_rows(o, targets)
+            trees, k = [], 0
+            for i in wrt:
+                n = len(flat[i])
+                trees.append(pytree.unflatten(pytree.flatten(args[i])[1], jacs[k:k + n]))
+                k += n
+            per_output.append(trees[0] if isinstance(self._argnums, int) else tuple(trees))
+        jac = pytree.unflatten(out_tree, per_output)
         return (jac, aux) if self._has_aux else jac
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:

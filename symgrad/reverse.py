@@ -10,7 +10,7 @@ from typing import Any
 
 from symgrad.graph import Graph
 from symgrad.ops import OPS, vjp
-from symgrad.tracer import Tracer, const_node
+from symgrad.tracer import Tracer, const_node, traced_from
 
 
 def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[Any]:
@@ -34,10 +34,11 @@ def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[A
         op = OPS[attrs["op"]]
         inputs = tuple(Tracer(graph, i) for i in attrs["inputs"])
         ans = Tracer(graph, n)
-        for i, x in enumerate(attrs["inputs"]):
-            g = vjp(op, i, cts[n], ans, inputs, attrs["params"]) if x in live else None
-            if g is not None:
-                cts[x] = g if x not in cts else cts[x] + g
+        with traced_from(attrs.get("where")):
+            for i, x in enumerate(attrs["inputs"]):
+                g = vjp(op, i, cts[n], ans, inputs, attrs["params"]) if x in live else None
+                if g is not None:
+                    cts[x] = g if x not in cts else cts[x] + g
     grads = []
     for w in wrt:
         g = cts.get(w)

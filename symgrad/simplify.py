@@ -110,6 +110,8 @@ def _identity(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return _same_as(g, op, ins, params, 0)
     if op == "pow" and s[1] == 1:                            # x ** 1 -> x
         return _same_as(g, op, ins, params, 0)
+    if op in ("alias", "stop_gradient"):                     # only differentiation needs them
+        return ins[0]
     if op == "neg" and g[ins[0]]["op"] == "neg":             # --x -> x
         return g[ins[0]]["inputs"][0]
     if op == "reshape" and g[ins[0]]["op"] in ("sum", "amax", "amin", "prod") \
@@ -148,6 +150,12 @@ def _negation(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return b.make("add", (ins[0], g[ins[1]]["inputs"][0]), {})
     if op == "mul" and g[ins[0]]["op"] == "neg" and g[ins[1]].get("weak"):  # (-x) * c -> x * -c
         return b.make("mul", (g[ins[0]]["inputs"][0], const_node(g, -s[1])), {})
+    if op == "matmul":                                       # (c * I) @ y -> c * y
+        for k in (0, 1):
+            scale = _scaled_identity(g, ins[k])
+            other = ins[1 - k]
+            if scale is not None and len(g[other]["shape"]) <= 2 and _same_as(g, op, ins, params, 1 - k):
+                return b.make("mul", (const_node(g, scale), other), {})
     if op in ("add", "mul") and g[ins[1]]["op"] == "const":  # (x + c1) + c2 -> x + (c1 + c2)
         inner = g[ins[0]]
         if inner["op"] == op and g[inner["inputs"][1]]["op"] == "const":
@@ -155,6 +163,17 @@ def _negation(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
     if op in ("add", "sub"):                                 # c*u + -c*v -> c * (u - v)
         return _common_factor(b, op, ins)
     return None
+
+
+def _scaled_identity(g: Graph, n: int) -> float | None:
+    """c when node n is the constant c * eye(k) (a batched cotangent's seed, after folding)."""
+    value = g[n].get("value") if g[n]["op"] == "const" else None
+    if not isinstance(value, np.ndarray) or value.ndim != 2 or value.shape[0] != value.shape[1]:
+        return None
+    c = value[0, 0] if value.size else 0
+    if not np.array_equal(value, c * np.eye(value.shape[0], dtype=value.dtype)):
+        return None
+    return c.item() if hasattr(c, "item") else c
 
 
 def _scaled(g: Graph, n: int) -> tuple[float, int] | None:

@@ -115,14 +115,20 @@ class Surface:
     def ones_like(self): return apply(OPS["ones_like"], self)
     def zeros_like(self): return apply(OPS["zeros_like"], self)
 
-    # reductions ------------------------------------------------------------------------
-    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
+    # reductions: PyTorch's dim/keepdim, and NumPy's axis/keepdims for traced NumPy code ----
+    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None, dtype: Any = None) -> Surface:
+        dim, keepdim = _numpy_dims(dim, keepdim, axis, keepdims)
         return apply(OPS["sum"], self, axes=_axes(dim, self.ndim), keepdims=bool(keepdim))
 
-    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
+    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None, dtype: Any = None) -> Surface:
+        dim, keepdim = _numpy_dims(dim, keepdim, axis, keepdims)
         return composites.mean(self, dim, keepdim)
 
-    def prod(self, dim: int | None = None, keepdim: bool = False) -> Surface:
+    def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None, dtype: Any = None) -> Surface:
+        dim, keepdim = _numpy_dims(dim, keepdim, axis, keepdims)
         return apply(OPS["prod"], self, axes=_axes(dim, self.ndim), keepdims=bool(keepdim))
 
     def amax(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Surface:
@@ -133,10 +139,16 @@ class Surface:
         axes = _axes(None if dim == () else dim, self.ndim)
         return apply(OPS["amin"], self, axes=axes, keepdims=bool(keepdim))
 
-    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        if axis is not None or keepdims is not None:  # NumPy's ndarray.max: values only
+            return self.amax(() if axis is None else axis, bool(keepdims))
         return composites.extreme(self, dim, keepdim, "max")
 
-    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        if axis is not None or keepdims is not None:
+            return self.amin(() if axis is None else axis, bool(keepdims))
         return composites.extreme(self, dim, keepdim, "min")
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Surface:
@@ -186,11 +198,25 @@ class Surface:
         dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
         return apply(OPS["transpose"], self, axes=tuple(_axis(d, self.ndim) for d in dims))
 
-    def transpose(self, dim0: int, dim1: int) -> Surface:
+    def transpose(self, *dims: Any) -> Surface:
+        """PyTorch's transpose(dim0, dim1), or NumPy's transpose(*axes) / transpose()."""
+        if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+            return self.swapaxes(*dims)  # (for 2-D, NumPy's permutation means the same)
+        if not dims or dims == (None,):
+            return self.permute(tuple(range(self.ndim))[::-1])
+        return self.permute(*dims)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Surface:
         axes = list(range(self.ndim))
-        a, b = _axis(dim0, self.ndim), _axis(dim1, self.ndim)
+        a, b = _axis(axis1, self.ndim), _axis(axis2, self.ndim)
         axes[a], axes[b] = axes[b], axes[a]
         return apply(OPS["transpose"], self, axes=tuple(axes), _name="TransposeBackward0")
+
+    def ravel(self) -> Surface:
+        return self.reshape(-1)
+
+    def dot(self, other: Any) -> Surface:
+        return numpy_api.function(np.dot, (self, other), {})
 
     def t(self) -> Surface:
         if self.ndim > 2:
@@ -206,7 +232,9 @@ class Surface:
         shape = self.shape[:d] + (1,) + self.shape[d:]
         return apply(OPS["reshape"], self, shape=shape, _name="UnsqueezeBackward0")
 
-    def squeeze(self, dim: int | None = None) -> Surface:
+    def squeeze(self, dim: int | None = None, *, axis: Any = None) -> Surface:
+        if axis is not None:
+            return numpy_api.function(np.squeeze, (self,), {"axis": axis})
         if dim is None:
             shape = tuple(n for n in self.shape if n != 1)
             return apply(OPS["reshape"], self, shape=shape, _name="SqueezeBackward0")
@@ -303,6 +331,13 @@ def _axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     if len(axes) != len(dims):
         raise RuntimeError(f"dim {tuple(dims)} appears multiple times in the list of dims")
     return axes
+
+
+def _numpy_dims(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple[Any, bool]:
+    """NumPy's axis=/keepdims= (traced NumPy code calls ndarray methods) as dim/keepdim."""
+    if axis is not None:
+        dim = axis
+    return dim, keepdim if keepdims is None else keepdims
 
 
 def _resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:

@@ -124,6 +124,7 @@ class _Pass:
         want = [p for p in self.pending if p in self.old.outputs
                 or any(c not in self.exprs for c in self.consumers[p] if c in self.live)]
         start = time.perf_counter()
+        top = next(reversed(self.g._nodes), -1)  # nodes made from here on belong to this cluster
         try:
             if self.spent > BUDGET:
                 raise _Unsupported
@@ -136,11 +137,26 @@ class _Pass:
             results = [self.plain(p) for p in want]
         self.spent += time.perf_counter() - start
         for p, r in zip(want, results):
-            self.mapping[p] = r
+            self.mapping[p] = self.typed(r, p)
+        where = next((self.old[p]["where"] for p in want if self.old[p].get("where")), "")
+        for n in reversed(self.g._nodes):  # the cluster's new nodes: traced from its lines
+            if n <= top:
+                break
+            if not self.g[n].get("where"):
+                self.g[n]["where"] = where
         for p in self.pending:
             del self.exprs[p]
             self.tree.pop(p, None)
         self.pending = []
+
+    def typed(self, r: int, p: int) -> int:
+        """`r` with old node p's shape and dtype (a cluster may simplify to a bare number)."""
+        shape, dtype = self.old[p]["shape"], self.old[p]["dtype"]
+        if self.g[r]["shape"] != shape:
+            r = emit(self.g, OPS["broadcast_to"], (r,), {"shape": shape})
+        if self.g[r]["dtype"] != dtype:
+            r = emit(self.g, OPS["astype"], (r,), {"dtype": dtype.name})
+        return r
 
     def plain(self, n: int) -> int:
         """Rebuild an old node as it was (its pending inputs first)."""

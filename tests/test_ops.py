@@ -1,15 +1,19 @@
 """Every registered primitive, one table row each, run eager and compiled.
 
-Each row builds its op from symgrad's surface (operators, methods, `nn.functional`) and
-lists the shapes it is tried on. For each shape case the gradient of `sum(f(*xs) * ct)`,
-`ct` a fixed random cotangent, is checked in float64: eager against central finite
-differences, compiled (`symgrad.grad`) against eager, and both against PyTorch when it is
-installed. A registered op without a row fails `test_every_op_has_a_row`.
+Each row builds its op from symgrad's surface (operators, methods, `nn.functional`), says
+how NumPy and PyTorch compute the same thing, and lists the shapes (and dims, keys...) it is
+tried on. For each case, in float64: the forward matches NumPy, eager and compiled; the
+gradient of `sum(f(*xs) * ct)`, `ct` a fixed random cotangent, matches central finite
+differences (eager), the eager tape (compiled, with simplification on and off) and PyTorch
+when it is installed. Rows without a gradient check that none flows. A registered op
+without a row fails `test_every_op_has_a_row`. Then a few compositions, determinism of the
+generated source, and random elementwise chains (hypothesis).
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import subprocess
 import sys
@@ -21,12 +25,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import symgrad
 from symgrad.ops import OPS
+from symgrad.surface import _index, apply
 
 F = symgrad.nn.functional
 
@@ -67,6 +72,24 @@ def boolean(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(rng.random(shape) < 0.5)
 
 
+def moderate(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Inside (-pi/2, pi/2), where tan is smooth."""
+    return rng.uniform(-1.2, 1.2, shape)
+
+
+def with_zeros(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Real values whose last-axis rows hold 0, 1, 2, 0, ... zeros: prod's three cases."""
+    a = real(rng, shape)
+    for k, row in enumerate(a.reshape(-1, a.shape[-1]) if a.ndim else ()):
+        row[:k % 3] = 0.0
+    return a
+
+
+def float32_exact(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Multiples of 2**-10: x and x +- 2**-10 are exact in float32, so casts do not round."""
+    return rng.integers(-2048, 2048, shape) / 1024.0
+
+
 # ---------------------------------------------------------------- the table
 
 @dataclass(frozen=True)
@@ -79,7 +102,7 @@ class Case:
     @property
     def name(self) -> str:
         text = "x".join(str(s).replace(" ", "") for s in self.shapes)
-        extra = ",".join(f"{k}={v}".replace(" ", "") for k, v in self.params.items())
+        extra = ",".join(f"{k}={v!r}".replace(" ", "") for k, v in self.params.items())
         return f"{text}-{extra}" if extra else text
 
 
@@ -94,6 +117,7 @@ class Row:
     domains: tuple[Callable, ...] = (real,)  # one per input; the last one repeats
     torch: Callable[..., Any] | None = None  # default: `fn` itself (same method names)
     wrt: tuple[int, ...] | None = None  # the inputs with a gradient; None: all of them
+    fd_step: float = FD_STEP
 
     def domain(self, i: int) -> Callable:
         return self.domains[min(i, len(self.domains) - 1)]
@@ -126,8 +150,49 @@ def comparison(op: str, fn: Callable, numpy: Callable) -> Row:
     return Row(op, fn, numpy, BINARY, domains=(small_integers,), wrt=())
 
 
-def with_params(input_shape: tuple[int, ...], /, **params: Any) -> Case:
-    return Case((input_shape,), params)
+def with_params(*input_shapes: tuple[int, ...], **params: Any) -> Case:
+    return Case(input_shapes, params)
+
+
+# indexing: `key` is a Python index; symgrad and NumPy take it as is, PyTorch as tensors
+def torch_key(key: Any) -> tuple:
+    items = key if isinstance(key, tuple) else (key,)
+    return tuple(_torch().as_tensor(k) if isinstance(k, (list, np.ndarray)) else k for k in items)
+
+
+def assign(x: Any, v: Any, key: Any) -> Any:
+    """x with x[key] = v, as a new value: the op behind `t[key] = v` (tracers have no __setitem__)."""
+    return x._setitem(v, *_index(key, x))
+
+
+def numpy_assign(x: np.ndarray, v: np.ndarray, key: Any) -> np.ndarray:
+    out = x.copy()
+    out[key] = v
+    return out
+
+
+def torch_assign(x: Any, v: Any, key: Any) -> Any:
+    out = x.clone()
+    out[torch_key(key)] = v
+    return out
+
+
+def scatter(g: Any, shape: tuple[int, ...], key: Any) -> Any:
+    """Zeros of `shape` with g added at `key`: getitem's adjoint, reached only through `_scatter`."""
+    return g._scatter(shape, *_index(key, g))
+
+
+def numpy_scatter(g: np.ndarray, shape: tuple[int, ...], key: Any) -> np.ndarray:
+    out = np.zeros(shape)
+    np.add.at(out, key, g)
+    return out
+
+
+def torch_scatter(g: Any, shape: tuple[int, ...], key: Any) -> Any:
+    torch = _torch()
+    items = key if isinstance(key, tuple) else (key,)
+    return torch.zeros(shape, dtype=g.dtype).index_put(tuple(torch.as_tensor(k) for k in items), g,
+                                                       accumulate=True)
 
 
 ROWS = [
@@ -192,6 +257,80 @@ ROWS = [
     comparison("ne", lambda x, y: x != y, np.not_equal),
     Row("where", symgrad.where, np.where, TERNARY, domains=(boolean, real), wrt=(1, 2),
         torch=lambda c, x, y: _torch().where(c, x, y)),
+    # kinks (abs, relu at 0) are kept out of the domain; maximum/minimum get ties, where
+    # PyTorch and the central difference both give each side half the gradient
+    Row("abs", lambda x: x.abs(), np.abs, UNARY, domains=(nonzero,)),
+    Row("sign", lambda x: x.sign(), np.sign, UNARY, domains=(small_integers,), wrt=()),
+    Row("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0.0), UNARY, domains=(nonzero,)),
+    Row("maximum", lambda x, y: x.maximum(y), np.maximum, BINARY, domains=(small_integers,)),
+    Row("minimum", lambda x, y: x.minimum(y), np.minimum, BINARY, domains=(small_integers,)),
+    Row("sin", lambda x: x.sin(), np.sin, UNARY),
+    Row("cos", lambda x: x.cos(), np.cos, UNARY),
+    Row("tan", lambda x: x.tan(), np.tan, UNARY, domains=(moderate,)),
+    Row("erf", lambda x: x.erf(), np.vectorize(math.erf, otypes=[np.float64]), UNARY),
+    Row("stop_gradient", lambda x: x.detach(), np.copy, UNARY, wrt=()),
+    Row("alias", lambda x: apply(OPS["alias"], x), np.copy, UNARY, torch=lambda x: x * 1),
+    Row("astype", lambda x, dtype: x.astype(dtype), lambda x, dtype: x.astype(dtype), (
+        with_params((2, 3), dtype="float64"),
+        with_params((2, 3), dtype="float32"),
+        with_params((), dtype="float32"),
+    ), domains=(float32_exact,), fd_step=2**-10, torch=lambda x, dtype: x.to(getattr(_torch(), dtype))),
+    # reductions
+    Row("prod", lambda x, dim=None, keepdim=False: x.prod(dim, keepdim=keepdim),
+        lambda x, dim=None, keepdim=False: np.prod(x, axis=dim, keepdims=keepdim), (
+            with_params((3, 3), dim=-1),
+            with_params((3, 3), dim=0, keepdim=True),
+            with_params((3, 3)),
+            with_params((3,)),
+            with_params(()),
+        ), domains=(with_zeros,),
+        torch=lambda x, dim=None, keepdim=False: x.prod() if dim is None else x.prod(dim, keepdim=keepdim)),
+    *(Row(name, lambda x, dim=(), keepdim=False, _m=name: getattr(x, _m)(dim, keepdim=keepdim),
+          lambda x, dim=(), keepdim=False, _f=np_fn: _f(
+              x, axis=None if dim == () else dim, keepdims=keepdim), (
+              with_params((2, 3)),
+              with_params((2, 3), dim=1, keepdim=True),
+              with_params((2, 3, 4), dim=(0, -1)),
+              with_params((4,), dim=0),
+              with_params(()),
+          )) for name, np_fn in [("amax", np.amax), ("amin", np.amin)]),
+    *(Row(name, lambda x, dim=None, keepdim=False, _m=name: getattr(x, _m)(dim, keepdim=keepdim),
+          lambda x, dim=None, keepdim=False, _f=np_fn: _f(x, axis=dim, keepdims=keepdim), (
+              with_params((2, 3)),
+              with_params((2, 3), dim=0),
+              with_params((2, 3), dim=1, keepdim=True),
+              with_params((4,), dim=-1, keepdim=True),
+          ), wrt=()) for name, np_fn in [("argmax", np.argmax), ("argmin", np.argmin)]),
+    # structure and indexing
+    Row("cat", lambda *xs, dim=0: symgrad.cat(list(xs), dim),
+        lambda *xs, dim=0: np.concatenate(xs, axis=dim), (
+            with_params((2, 3), (4, 3)),
+            with_params((2, 3), (2, 1), dim=1),
+            with_params((2, 3), (2, 2), dim=-1),
+            with_params((1,), (2,), (3,)),
+        ), torch=lambda *xs, dim=0: _torch().cat(xs, dim)),
+    Row("getitem", lambda x, key: x[key], lambda x, key: x[key], (
+        with_params((4, 3), key=1),
+        with_params((4, 3), key=(slice(1, 3), None)),
+        with_params((4, 3), key=(Ellipsis, -1)),
+        with_params((4, 3), key=[0, 2, 0]),
+        with_params((4, 3), key=(np.array([0, 3, 3]), np.array([1, 1, 1]))),
+        with_params((4, 3), key=np.array([True, False, True, True])),
+        with_params((2, 3, 4), key=(slice(None), [2, 0], slice(None, None, 2))),
+        with_params((), key=None),
+    ), torch=lambda x, key: x[torch_key(key)]),
+    Row("scatter_add", scatter, numpy_scatter, (
+        with_params((3, 3), shape=(4, 3), key=[0, 2, 0]),
+        with_params((3,), shape=(4, 3), key=(np.array([1, 1, 0]), np.array([2, 2, 0]))),
+        with_params((3,), shape=(4, 3), key=1),
+    ), torch=torch_scatter),
+    Row("setitem", assign, numpy_assign, (
+        with_params((4, 3), (3,), key=1),
+        with_params((4, 3), (), key=(slice(0, 2),)),
+        with_params((4, 3), (2, 3), key=[0, 2]),
+        with_params((4, 3), (2,), key=(np.array([0, 3]), np.array([1, 1]))),
+        with_params((4, 3), (), key=np.array([True, False, True, True])),
+    ), torch=torch_assign),
 ]
 
 
@@ -215,7 +354,7 @@ def inputs_for(row: Row, case: Case) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def tensors(arrays: list[np.ndarray], wrt: tuple[int, ...] = ()) -> list[symgrad.Tensor]:
-    """Eager tensors of the arrays' dtypes (float64 here); those in `wrt` are leaves that require grad."""
+    """Eager tensors with the arrays' dtypes; those in `wrt` are leaves that require grad."""
     return [symgrad.tensor(a, dtype=a.dtype, requires_grad=i in wrt) for i, a in enumerate(arrays)]
 
 
@@ -242,7 +381,8 @@ def compiled_grads(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...],
     return list(symgrad.grad(fn, argnums=wrt, passes=passes)(*arrays))
 
 
-def finite_differences(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...]) -> list[np.ndarray]:
+def finite_differences(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...],
+                       step: float = FD_STEP) -> list[np.ndarray]:
     """Central differences of scalar fn(*xs), run eagerly, in every element of the inputs `wrt`."""
     grads = []
     for i in wrt:
@@ -252,7 +392,7 @@ def finite_differences(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, .
                 moved = [a.copy() for a in arrays]
                 moved[i][idx] += delta
                 return float(eager_value(fn, moved))
-            g[idx] = (at(FD_STEP) - at(-FD_STEP)) / (2 * FD_STEP)
+            g[idx] = (at(step) - at(-step)) / (2 * step)
         grads.append(g)
     return grads
 
@@ -282,7 +422,9 @@ def assert_all_close(got: list[np.ndarray], want: list[np.ndarray], **tol: float
 def test_every_op_has_a_row() -> None:
     rows = [row.op for row in ROWS]
     assert len(rows) == len(set(rows)), "an op has two rows"
-    assert not set(OPS) - set(rows), f"registered ops without a row: {sorted(set(OPS) - set(rows))}"
+    # ops that users (and other tests) register at run time with symgrad.extend / custom_vjp
+    builtin = {name for name, op in OPS.items() if not op.helpers and not name.startswith("custom_vjp_")}
+    assert not builtin - set(rows), f"registered ops without a row: {sorted(builtin - set(rows))}"
     assert not set(rows) - set(OPS), f"rows for ops that are not registered: {sorted(set(rows) - set(OPS))}"
 
 
@@ -312,7 +454,8 @@ def test_forward_matches_numpy(row: Row, case: Case) -> None:
 def test_eager_grad_matches_finite_differences(row: Row, case: Case) -> None:
     arrays, ct = inputs_for(row, case)
     loss, wrt = cotangent_loss(row.fn, ct, **case.params), row.argnums(case)
-    assert_all_close(eager_grads(loss, arrays, wrt), finite_differences(loss, arrays, wrt), **FD_TOL)
+    want = finite_differences(loss, arrays, wrt, row.fd_step)
+    assert_all_close(eager_grads(loss, arrays, wrt), want, **FD_TOL)
 
 
 @pytest.mark.parametrize("passes", [None, ()], ids=["simplified", "unsimplified"])
@@ -329,16 +472,18 @@ def test_compiled_grad_matches_eager(row: Row, case: Case, passes: tuple | None)
 def test_no_gradient_flows_through(row: Row, case: Case) -> None:
     """In sum(f(*xs) * xs[0]), f's result is a constant: only xs[0] gets a gradient, f(*xs)."""
     arrays, _ = inputs_for(row, case)
-    value = np.asarray(row.numpy(*arrays), dtype=np.float64)
-    want = [sum_to(value, arrays[0].shape)] + [np.zeros_like(a) for a in arrays[1:]]
+    value = np.asarray(row.numpy(*arrays, **case.params), dtype=np.float64)
+    x0 = arrays[0]
+    product = np.broadcast_to(value, np.broadcast_shapes(value.shape, x0.shape))  # d(f * x0)/dx0
+    want = [sum_to(product, x0.shape)] + [np.zeros_like(a) for a in arrays[1:]]
     wrt = tuple(range(len(arrays)))
 
     def loss(*xs: Any) -> Any:
-        return (row.fn(*xs) * xs[0]).sum()
+        return (row.fn(*xs, **case.params) * xs[0]).sum()
 
     assert_all_close(eager_grads(loss, arrays, wrt), want, rtol=0, atol=0)
     assert_all_close(compiled_grads(loss, arrays, wrt), want, rtol=0, atol=0)
-    only_through_f = cotangent_loss(row.fn, np.ones(value.shape))
+    only_through_f = cotangent_loss(row.fn, np.ones(value.shape), **case.params)
     assert_all_close(compiled_grads(only_through_f, arrays, wrt), [np.zeros_like(a) for a in arrays],
                      rtol=0, atol=0)
 
@@ -365,18 +510,21 @@ def test_eager_matches_torch(torch: Any, row: Row, case: Case) -> None:
     np.testing.assert_allclose(eager_value(row.fn, arrays, **case.params), out.detach().numpy(),
                                rtol=1e-13, atol=1e-15)
     want = grads_of([ts[i] for i in wrt], [arrays[i] for i in wrt])
-    assert_all_close(eager_grads(cotangent_loss(row.fn, ct, **case.params), arrays, wrt), want, **EXACT)
+    # PyTorch rounds a float32 result's cotangent to float32; symgrad keeps it in float64
+    tol = EXACT if out.dtype == torch.float64 else {"rtol": 1e-6, "atol": 1e-7}
+    assert_all_close(eager_grads(cotangent_loss(row.fn, ct, **case.params), arrays, wrt), want, **tol)
 
 
 @pytest.mark.parametrize("row, case", NO_GRAD_CASES)
 def test_no_grad_op_matches_torch(torch: Any, row: Row, case: Case) -> None:
-    """The result is a constant in both: same value, no grad_fn, requires_grad False."""
+    """Same value, and the result requires grad (has a grad_fn) exactly when PyTorch's does."""
     arrays, _ = inputs_for(row, case)
     wrt = tuple(range(len(arrays)))
-    want = (row.torch or row.fn)(*torch_tensors(torch, arrays, wrt))
-    got = row.fn(*tensors(arrays, wrt))
-    np.testing.assert_array_equal(got.detach().numpy(), want.numpy())
-    assert (got.requires_grad, got.grad_fn) == (want.requires_grad, want.grad_fn)
+    want = (row.torch or row.fn)(*torch_tensors(torch, arrays, wrt), **case.params)
+    got = row.fn(*tensors(arrays, wrt), **case.params)
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    flags = [(t.requires_grad, t.grad_fn is not None) for t in (got, want)]
+    assert flags[0] == flags[1], f"(requires_grad, has grad_fn): symgrad {flags[0]}, torch {flags[1]}"
 
 
 @pytest.mark.parametrize("name", ["ones_like", "zeros_like"])
@@ -466,7 +614,7 @@ def test_generated_source_is_identical_across_processes(tmp_path: Any) -> None:
         print(symgrad.grad(loss, argnums=(1, 2)).source(*args))
     """))
     runs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2", "3")]
+                           env={**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2")]
     for run in runs:
         assert run.returncode == 0, run.stderr
     assert len({run.stdout for run in runs}) == 1
@@ -509,7 +657,8 @@ def chain(steps: list[str]) -> Callable[..., Any]:
     return fn
 
 
-@settings(max_examples=30, deadline=None)
+# the explain phase re-runs a failing example hundreds of times: minutes, for little news
+@settings(max_examples=30, deadline=None, phases=[p for p in Phase if p is not Phase.explain])
 @given(
     steps=st.lists(st.sampled_from(sorted(UNARY_STEPS) + sorted(BINARY_STEPS)), min_size=2, max_size=4),
     shapes_=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=3),
@@ -540,6 +689,6 @@ def shallow(check: Callable, *args: Any) -> None:
     try:
         check(*args)
         return
-    except Exception as e:  # noqa: BLE001 - any failure, reported by type and message
+    except Exception as e:  # any failure, reported by its type and message
         message = f"{type(e).__name__}: {e}"
     raise AssertionError(message)

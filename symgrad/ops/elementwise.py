@@ -65,9 +65,10 @@ defop("tanh", "np.tanh({x})", sympy=sp.tanh, promote="float", ufunc=np.tanh, vjp
 defop("sqrt", "np.sqrt({x})", sympy=sp.sqrt, promote="float", ufunc=np.sqrt, vjps=(
     lambda ct, ans, x: ct / (2 * ans),
 ))
-# sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0, and the
-# composite max(x, 0) + log1p(exp(-|x|)) has the wrong derivative at x == 0.
-defop("sigmoid", "np.exp(-np.logaddexp(0.0, -{x}))", sympy=Sigmoid, promote="float", vjps=(
+# sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0 (the
+# kernel silences it), and the composite max(x, 0) + log1p(exp(-|x|)) has the wrong
+# derivative at x == 0.
+defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), sympy=Sigmoid, promote="float", vjps=(
     lambda ct, ans, x: ct * (ans * (1 - ans)),
 ))
 defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", vjps=(
@@ -89,7 +90,12 @@ defop("where", "np.where({x}, {y}, {z})", vjps=(
 defop("abs", "np.abs({x})", sympy=sp.Abs, ufunc=np.absolute, vjps=(
     lambda ct, ans, x: ct * x.sign(),
 ))
-defop("sign", "np.sign({x})", ufunc=np.sign, vjps=(None,))
+defop("sign", "np.sign({x})", ufunc=np.sign, vjps=(  # zero almost everywhere, as PyTorch's
+    lambda ct, ans, x: ct.zeros_like(),
+))
+# nested differentiation: a fresh name for a value, so an inner grad's variable is not the
+# outer one (no perturbation confusion); simplification removes it
+defop("alias", "{x}", linear=True, vjps=(lambda ct, ans, x: ct,))
 defop("sin", "np.sin({x})", sympy=sp.sin, promote="float", ufunc=np.sin, vjps=(
     lambda ct, ans, x: ct * x.cos(),
 ))

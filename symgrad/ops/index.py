@@ -71,7 +71,8 @@ def _getitem_shape(x: tuple, *arrays: tuple, index: Index) -> tuple:
 defop(
     "getitem", lambda names, p: f"{names[0]}[{key_code(p['index'], names[1:])}]",
     forward=lambda x, *arrays, index: x[key(index, arrays)], shape=_getitem_shape,
-    dtype=lambda inputs, params: inputs[0], grad_fn="IndexBackward0", linear=True, variadic=True,
+    dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn="IndexBackward0", linear=True,
+    variadic=True,
     vjps=(lambda ct, ans, x, *arrays, argnum, index: ct._scatter(x.shape, index, arrays), None),
 )
 defop(
@@ -79,7 +80,8 @@ defop(
     lambda names, p: f"scatter_add({names[0]}, {p['shape']!r}, "
                      f"{key_code(p['index'], names[1:], as_tuple=True)})",
     forward=lambda ct, *arrays, shape, index: kernels.scatter_add(ct, shape, key(index, arrays)),
-    shape=lambda ct, *arrays, shape, index: shape, dtype=lambda inputs, params: inputs[0],
+    shape=lambda ct, *arrays, shape, index: shape,
+    dtype=lambda inputs, params: np.result_type(inputs[0]),
     linear=True, variadic=True, kernels=("scatter_add",),
     vjps=(lambda ct, ans, g, *arrays, argnum, shape, index: ct._getitem(index, arrays), None),
 )
@@ -88,7 +90,7 @@ defop(
     lambda names, p: f"setitem({names[0]}, {names[1]}, "
                      f"{key_code(p['index'], names[2:], as_tuple=True)})",
     forward=lambda x, v, *arrays, index: kernels.setitem(x, v, key(index, arrays)),
-    shape=lambda x, v, *arrays, index: x, dtype=lambda inputs, params: inputs[0],
+    shape=lambda x, v, *arrays, index: x, dtype=lambda inputs, params: np.result_type(inputs[0]),
     grad_fn="CopySlices", variadic=True, kernels=("setitem",),
     vjps=(
         lambda ct, ans, x, v, *arrays, argnum, index: ct._setitem(0.0, index, arrays),

@@ -38,3 +38,9 @@ def check_nan(value: np.ndarray, op: str, statement: str, where: str) -> None:
     if np.isnan(value).any():
         raise FloatingPointError(
             f"debug_nans: op '{op}' produced NaN in `{statement}` (traced from {where})")
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)): exact for every x (exp overflowing to inf gives the right 0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
