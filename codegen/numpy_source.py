@@ -92,11 +92,11 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         operands = [names[i] if graph.scalar(i) is None else _literal(graph.scalar(i))
                     if op.elementwise else f"np.asarray({_literal(graph.scalar(i))})"
                     for i in attrs["inputs"]]
-        kernels.update(op.kernels)
         for helper, fn in op.helpers.items():
             constants[helper] = fn
         shapes = [graph[i]["shape"] for i in attrs["inputs"]]
         expr = op.code_for(operands, attrs["params"], shapes)
+        kernels.update(k for k in op.kernels if k + "(" in expr)
         if n in into:  # write into a dead temporary of the same shape and dtype
             expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={names[into[n]]})"
         if all(graph.scalar(i) is not None for i in attrs["inputs"]):

@@ -68,7 +68,13 @@ defop("sqrt", "np.sqrt({x})", sympy=sp.sqrt, promote="float", ufunc=np.sqrt, vjp
 # sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0 (the
 # kernel silences it), and the composite max(x, 0) + log1p(exp(-|x|)) has the wrong
 # derivative at x == 0.
-defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), sympy=Sigmoid, promote="float", vjps=(
+def _print_sigmoid(names: list[str], params: dict, shapes: list) -> str | None:
+    """On small arrays the kernel's errstate costs more than computing through logaddexp."""
+    size = int(np.prod(shapes[0])) if shapes[0] else 1
+    return f"np.exp(-np.logaddexp(0.0, -{names[0]}))" if size < 1024 else None
+
+
+defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), printer=_print_sigmoid, sympy=Sigmoid, promote="float", vjps=(
     lambda ct, ans, x: ct * (ans * (1 - ans)),
 ))
 defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", vjps=(
