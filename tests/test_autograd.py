@@ -29,16 +29,6 @@ ignore_anomaly_warnings = pytest.mark.filterwarnings(
     "ignore:invalid value encountered", "ignore:divide by zero encountered")
 
 
-@pytest.fixture(params=["symgrad", "torch"])
-def lib(request):
-    """The library under test: symgrad, or PyTorch as the reference it must agree with."""
-    if request.param == "torch":
-        if torch is None:
-            pytest.skip("PyTorch is not importable")
-        return torch
-    return symgrad
-
-
 @pytest.fixture(autouse=True)
 def _restore_modes():
     """A failing test must not leave grad mode off or anomaly mode on for the next one."""

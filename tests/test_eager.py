@@ -27,16 +27,6 @@ ignore_create_graph_warning = pytest.mark.filterwarnings(
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["symgrad", "torch"])
-def lib(request):
-    """The library under test: symgrad, or PyTorch as the reference it must agree with."""
-    if request.param == "torch":
-        if torch is None:
-            pytest.skip("PyTorch is not importable")
-        return torch
-    return symgrad
-
-
 # ---------------------------------------------------------------- helpers
 
 def values(t):

@@ -1,0 +1,20 @@
+"""Shared fixtures: `lib` runs a test on symgrad and on PyTorch, the reference it must agree with."""
+
+import pytest
+
+import symgrad
+
+try:
+    import torch
+except Exception:  # not installed, or installed but broken: the torch cases skip
+    torch = None
+
+
+@pytest.fixture(params=["symgrad", "torch"])
+def lib(request):
+    """The library under test: symgrad, or PyTorch as the reference it must agree with."""
+    if request.param == "torch":
+        if torch is None:
+            pytest.skip("PyTorch is not importable")
+        return torch
+    return symgrad
