@@ -74,7 +74,8 @@ def _print_sigmoid(names: list[str], params: dict, shapes: list) -> str | None:
     return f"np.exp(-np.logaddexp(0.0, -{names[0]}))" if size < 1024 else None
 
 
-defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), printer=_print_sigmoid, sympy=Sigmoid, promote="float", vjps=(
+defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), printer=_print_sigmoid, sympy=Sigmoid,
+      promote="float", vjps=(
     lambda ct, ans, x: ct * (ans * (1 - ans)),
 ))
 defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", vjps=(
