@@ -48,16 +48,6 @@ def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[A
     return grads
 
 
-def grad_graph(forward: Graph, wrt: list[int]) -> Graph:
-    """A copy of `forward` (one scalar output) with outputs (output, d output / d wrt...)."""
-    graph = forward.copy()
-    (out,) = graph.outputs
-    grads = backprop(graph, out, wrt)
-    graph.outputs = [out] + [(Tracer(graph, w).zeros_like() if g is None else g).node
-                             for w, g in zip(wrt, grads)]
-    return graph
-
-
 def _between(graph: Graph, sources: list[int], sink: int) -> set[int]:
     """Nodes on some path from a source to the sink: the only ones that carry gradient."""
     down: set[int] = set(sources)
