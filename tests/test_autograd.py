@@ -846,7 +846,7 @@ def _train(lib, params, x, target, steps, lr=0.01):
 
 
 def test_memory_does_not_grow_over_a_long_training_loop():
-    """4,000 steps of forward, backward and a no_grad update on a small MLP: after the first
+    """10,000 steps of forward, backward and a no_grad update on a small MLP: after the first
     500 steps neither the memory held between chunks nor the peak within one grows.
 
     Each chunk ends with a full collection, which also empties CPython's free lists: filling
@@ -862,7 +862,7 @@ def test_memory_does_not_grow_over_a_long_training_loop():
     measured = []
     tracemalloc.start()
     try:
-        for _ in range(8):
+        for _ in range(20):
             _train(symgrad, params, x, target, 500)
             gc.collect()
             measured.append(tracemalloc.get_traced_memory())
