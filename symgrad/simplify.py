@@ -146,10 +146,16 @@ def _negation(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return b.make("sub", (ins[0], g[ins[1]]["inputs"][0]), {})
     if op == "add" and g[ins[0]]["op"] == "neg":             # -x + y -> y - x
         return b.make("sub", (ins[1], g[ins[0]]["inputs"][0]), {})
+    if op == "sub":                                          # y - x, with x - y computed -> -(x - y)
+        mirror = g.find("sub", (ins[1], ins[0]), {})
+        if mirror is not None:
+            return b.make("neg", (mirror,), {})
     if op == "sub" and g[ins[1]]["op"] == "neg":             # x - -y -> x + y
         return b.make("add", (ins[0], g[ins[1]]["inputs"][0]), {})
-    if op == "mul" and g[ins[0]]["op"] == "neg" and g[ins[1]].get("weak"):  # (-x) * c -> x * -c
-        return b.make("mul", (g[ins[0]]["inputs"][0], const_node(g, -s[1])), {})
+    for k in (0, 1) if op == "mul" else ():                  # (-x) * c, c * (-x) -> -c * x
+        x, c = ins[k], ins[1 - k]
+        if g[x]["op"] == "neg" and g[c].get("weak") and g.scalar(c) is not None:
+            return b.make("mul", (const_node(g, -g.scalar(c)), g[x]["inputs"][0]), {})
     if op == "matmul":                                       # (c * I) @ y -> c * y
         for k in (0, 1):
             scale = _scaled_identity(g, ins[k])
