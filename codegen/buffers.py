@@ -37,6 +37,14 @@ def plan(graph: Graph, order: list[int]) -> dict[int, int]:
             owners[n] = set(owners.get(attrs["inputs"][0], ()))
         elif op.helpers or op.variadic and op.name.startswith("custom_vjp"):
             owners[n] = {b for i in ins for b in owners.get(i, ())}  # may return an input
+        elif op.inplace is not None:  # writes into input 0 when that temporary dies here
+            base = attrs["inputs"][0]
+            dying = {i for i in ins if last[i] == k}
+            if owners.get(base) == {base} and holders[base] <= dying and _fits(graph, base, n):
+                into[n] = base
+                owners[n] = {base}
+            else:
+                owners[n] = {n}
         else:
             target = None
             if op.ufunc is not None and _big(graph, n):

@@ -97,7 +97,10 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         shapes = [graph[i]["shape"] for i in attrs["inputs"]]
         expr = op.code_for(operands, attrs["params"], shapes)
         kernels.update(k for k in op.kernels if k + "(" in expr)
-        if n in into:  # write into a dead temporary of the same shape and dtype
+        if n in into and op.inplace is not None:  # update a dead temporary in place
+            expr = op.inplace(operands, attrs["params"])
+            kernels.update(k for k in op.kernels if k + "(" in expr)
+        elif n in into:  # write into a dead temporary of the same shape and dtype
             expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={names[into[n]]})"
         if all(graph.scalar(i) is not None for i in attrs["inputs"]):
             expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array

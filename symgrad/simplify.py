@@ -166,6 +166,12 @@ def _negation(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         inner = g[ins[0]]
         if inner["op"] == op and g[inner["inputs"][1]]["op"] == "const":
             return b.make(op, (inner["inputs"][0], b.make(op, (inner["inputs"][1], ins[1]), {})), {})
+    if op == "add":                                          # y + scatter_add(a) -> index_add(y, a)
+        for k in (0, 1):
+            sc, y = g[ins[k]], ins[1 - k]
+            if sc["op"] == "scatter_add" and g[y]["shape"] == sc["shape"] \
+                    and g[y]["dtype"] == sc["dtype"]:
+                return b.make("index_add", (y, *sc["inputs"]), {"index": sc["params"]["index"]})
     if op in ("add", "sub"):                                 # c*u + -c*v -> c * (u - v)
         return _common_factor(b, op, ins)
     return None

@@ -195,6 +195,24 @@ def torch_scatter(g: Any, shape: tuple[int, ...], key: Any) -> Any:
                                                        accumulate=True)
 
 
+def index_add(base: Any, g: Any, key: Any) -> Any:
+    """base with g added at `key`: what the simplifier makes of base + scatter_add(g)."""
+    index, arrays = _index(key, g)
+    return apply(OPS["index_add"], base, g, *arrays, index=index)
+
+
+def numpy_index_add(base: np.ndarray, g: np.ndarray, key: Any) -> np.ndarray:
+    out = base.copy()
+    np.add.at(out, key, g)
+    return out
+
+
+def torch_index_add(base: Any, g: Any, key: Any) -> Any:
+    torch = _torch()
+    items = key if isinstance(key, tuple) else (key,)
+    return base.index_put(tuple(torch.as_tensor(k) for k in items), g, accumulate=True)
+
+
 ROWS = [
     Row("add", lambda x, y: x + y, np.add, BINARY),
     Row("sub", lambda x, y: x - y, np.subtract, BINARY),
@@ -324,6 +342,11 @@ ROWS = [
         with_params((3,), shape=(4, 3), key=(np.array([1, 1, 0]), np.array([2, 2, 0]))),
         with_params((3,), shape=(4, 3), key=1),
     ), torch=torch_scatter),
+    Row("index_add", index_add, numpy_index_add, (
+        with_params((4, 3), (3, 3), key=[0, 2, 0]),
+        with_params((4, 3), (3,), key=(np.array([1, 1, 0]), np.array([2, 2, 0]))),
+        with_params((4, 3), (3,), key=1),
+    ), torch=torch_index_add),
     Row("setitem", assign, numpy_assign, (
         with_params((4, 3), (3,), key=1),
         with_params((4, 3), (), key=(slice(0, 2),)),

@@ -98,3 +98,23 @@ defop(
         None,
     ),
 )
+
+
+def _index_add_code(kernel: str) -> Any:
+    return lambda names, p: (f"{kernel}({names[0]}, {names[1]}, "
+                             f"{key_code(p['index'], names[2:], as_tuple=True)})")
+
+
+# y + scatter_add(ct): the simplifier's merge of a scatter into a value of the full shape
+defop(
+    "index_add", _index_add_code("index_add"), inplace=_index_add_code("index_add_"),
+    forward=lambda base, ct, *arrays, index: kernels.index_add(base, ct, key(index, arrays)),
+    shape=lambda base, ct, *arrays, index: base,
+    dtype=lambda inputs, params: np.result_type(inputs[0], inputs[1]),
+    kernels=("index_add", "index_add_"), linear=True, variadic=True,
+    vjps=(
+        lambda ct, ans, base, g, *arrays, argnum, index: ct,
+        lambda ct, ans, base, g, *arrays, argnum, index: ct._getitem(index, arrays),
+        None,
+    ),
+)

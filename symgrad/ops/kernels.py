@@ -26,6 +26,20 @@ def scatter_add(ct: np.ndarray, shape: tuple[int, ...], key: tuple) -> np.ndarra
     return out
 
 
+def index_add(base: np.ndarray, ct: np.ndarray, key: tuple) -> np.ndarray:
+    """A copy of `base` with `ct` added at `key` (repeated indices accumulate)."""
+    return index_add_(np.array(base, copy=True), ct, key)
+
+
+def index_add_(base: np.ndarray, ct: np.ndarray, key: tuple) -> np.ndarray:
+    """`base` itself, with `ct` added at `key`: for a temporary nothing else reads."""
+    if all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key):
+        base[key] += ct
+    else:
+        np.add.at(base, key, ct)
+    return base
+
+
 def setitem(x: np.ndarray, value: object, key: tuple) -> np.ndarray:
     """A copy of `x` with `value` written at `key`."""
     out = np.array(x, copy=True)
