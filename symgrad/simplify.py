@@ -247,10 +247,42 @@ def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int 
     return b.make("broadcast_to", (node,), {"shape": shape})  # f(bcast(x)) -> bcast(f(x))
 
 
+def _stability(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
+    """Rewrites to the numerically stable form of a common expression."""
+    g = b.g
+    x = g[ins[0]] if ins else None
+    if op == "log" and x["op"] == "add":                     # log(1 + x) -> log1p(x)
+        for k in (0, 1):
+            if g.scalar(x["inputs"][k]) == 1 and g[x["inputs"][k]].get("weak"):
+                return b.make("log1p", (x["inputs"][1 - k],), {})
+    if op == "sub" and x["op"] == "exp" and g.scalar(ins[1]) == 1 and g[ins[1]].get("weak"):
+        return b.make("expm1", x["inputs"], {})              # exp(x) - 1 -> expm1(x)
+    if op == "log" and x["op"] == "sigmoid":                 # log(sigmoid(x)) -> -softplus(-x)
+        inner = b.make("neg", x["inputs"], {})
+        return b.make("neg", (b.make("softplus", (inner,), {}),), {})
+    if op == "log" and x["op"] == "sum" and g[x["inputs"][0]]["op"] == "exp" \
+            and not _shifted_by_max(g, g[x["inputs"][0]]["inputs"][0]):
+        # log(sum(exp(y))) -> m + log(sum(exp(y - m))), m = max(y): logsumexp, no overflow
+        y = g[x["inputs"][0]]["inputs"][0]
+        axes, keep = x["params"]["axes"], x["params"]["keepdims"]
+        m = b.make("amax", (y,), {"axes": axes, "keepdims": True})
+        shifted = b.make("exp", (b.make("sub", (y, m), {}),), {})
+        total = b.make("log", (b.make("sum", (shifted,), {"axes": axes, "keepdims": True}),), {})
+        out = b.make("add", (total, m), {})
+        return out if keep else b.make("reshape", (out,), {"shape": x["shape"]})
+    return None
+
+
+def _shifted_by_max(g: Graph, n: int) -> bool:
+    """Whether node n is y - max(y): an exponent that is already safe."""
+    return g[n]["op"] == "sub" and g[g[n]["inputs"][1]]["op"] == "amax"
+
+
 # ---------------------------------------------------------------- passes
 
 PASSES: dict[str, Callable[[Graph], Graph]] = {
     "fold": lambda g: rebuild(g, [_fold]),
+    "stability": lambda g: rebuild(g, [_stability]),
     "algebra": lambda g: rebuild(g, [_fold, _identity, _negation, _broadcasts]),
     "sympy": sympy_pass,
     "dce": lambda g: rebuild(g, []),
@@ -267,7 +299,7 @@ class PassStat:
     seconds: float
 
 
-DEFAULT_PASSES = ("fold", "algebra", "sympy", "algebra", "dce")
+DEFAULT_PASSES = ("fold", "stability", "algebra", "sympy", "algebra", "dce")
 
 
 def simplify(graph: Graph, passes: tuple[str, ...] = DEFAULT_PASSES,

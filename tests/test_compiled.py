@@ -199,3 +199,20 @@ def test_codegen_reads_only_the_ir_and_the_registry():
                 assert node.module in allowed, f"{path.name} imports {node.module}"
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("symgrad") for a in node.names), path.name
+
+
+@pytest.mark.parametrize("fn, expected", [
+    (lambda x: np.log(1 + x).sum(), "= log1p x"),                    # log(1 + x) -> log1p
+    (lambda x: (np.exp(x) - 1).sum(), "= expm1 x"),                  # exp(x) - 1 -> expm1
+    (lambda x: np.log(symgrad.sigmoid(x)).sum(), "= softplus"),      # log(sigmoid) -> -softplus(-x)
+    (lambda x: np.log(np.sum(np.exp(x), axis=0)).sum(), "= amax"),   # logsumexp with a max shift
+])
+def test_stability_rewrites(fn, expected):
+    graph = symgrad.trace(fn, np.ones((2, 3))).graph
+    assert expected in str(simplify(graph, ("stability", "algebra")))
+
+
+def test_logsumexp_rewrite_keeps_large_logits_finite():
+    x = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
+    out = symgrad.compile(lambda x: np.log(np.sum(np.exp(x), axis=1)))(x)
+    np.testing.assert_allclose(out, [1000.0, 3.0 + np.log1p(np.exp(-1) + np.exp(-2))], rtol=1e-14)
