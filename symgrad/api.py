@@ -28,7 +28,7 @@ from symgrad.composites import stack
 from symgrad.graph import Graph, type_str
 from symgrad.ops import OPS
 from symgrad.reverse import backprop
-from symgrad.simplify import PassStat, simplify
+from symgrad.simplify import PassStat, simplify, stabilize
 from symgrad.surface import Surface, apply
 from symgrad.tracer import Traced, Tracer, arg_names, const_node, is_static
 
@@ -259,6 +259,13 @@ class Transform:
                 raise ValueError(f"{name}: argnums {i} is out of range for {nargs} arguments")
         return tuple(i % nargs for i in nums)
 
+    def _stable(self, out: Tracer) -> Tracer:
+        """The output rewritten to its stable form before differentiation (the "stability"
+        pass, unless the passes exclude it), so gradients are taken of that form."""
+        if self._passes is not None and "stability" not in self._passes:
+            return out
+        return Tracer(out.graph, stabilize(out.graph, out.node))
+
     def _split_aux(self, out: Any) -> tuple[Any, Any]:
         if not self._has_aux:
             return out, None
@@ -389,6 +396,7 @@ class Grad(Transform):
                 f"grad requires a scalar output, got shape {out.shape}; use symgrad.vjp or "
                 "symgrad.jacobian for non-scalar outputs")
         targets = [t for i in wrt for t in flat[i]]
+        out = self._stable(out)
         grads = [t.zeros_like() if g is None else g
                  for t, g in zip(targets, backprop(out.graph, out.node, [t.node for t in targets]))]
         trees, k = [], 0
@@ -429,7 +437,7 @@ class Jacobian(Transform):
         out_leaves, out_tree = pytree.flatten(out)
         per_output = []
         for o in out_leaves:  # a structured output: one Jacobian per leaf, as JAX nests them
-            o = o if isinstance(o, Tracer) else like._constant(np.asarray(o))
+            o = self._stable(o if isinstance(o, Tracer) else like._constant(np.asarray(o)))
             jacs = _jacobian_rows(o, targets)
             trees, k = [], 0
             for i in wrt:
@@ -465,6 +473,7 @@ class VJP(Transform):
         if seed.shape != out.shape:
             raise ValueError(f"vjp: cotangent shape {seed.shape} does not match output shape {out.shape}")
         targets = [t for f in flat for t in f]
+        out = self._stable(out)
         grads = [t.zeros_like() if g is None else g
                  for t, g in zip(targets, backprop(out.graph, out.node, [t.node for t in targets], seed))]
         trees, k = [], 0

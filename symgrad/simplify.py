@@ -21,8 +21,8 @@ from symgrad.tracer import const_node, emit
 class Builder:
     """A graph under reconstruction; `make` offers each new node to the rules first."""
 
-    def __init__(self, rules: list[Rule]) -> None:
-        self.g, self.rules = Graph(), rules
+    def __init__(self, rules: list[Rule], graph: Graph | None = None) -> None:
+        self.g, self.rules = Graph() if graph is None else graph, rules
 
     def make(self, op: str, ins: tuple[int, ...], params: dict) -> int:
         for rule in self.rules:
@@ -276,6 +276,24 @@ def _stability(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int |
 def _shifted_by_max(g: Graph, n: int) -> bool:
     """Whether node n is y - max(y): an exponent that is already safe."""
     return g[n]["op"] == "sub" and g[g[n]["inputs"][1]]["op"] == "amax"
+
+
+def stabilize(graph: Graph, out: int) -> int:
+    """`out` recomputed through the stability rewrites, in `graph` itself (before reverse mode,
+    so the gradient is taken of the stable form). Unchanged nodes are found again by hashing."""
+    b = Builder([_stability], graph)
+    mapping: dict[int, int] = {}
+    needed = {out}
+    for n in reversed(graph.toposort()):
+        if n in needed:
+            needed.update(graph[n]["inputs"])
+    for n in sorted(needed):
+        attrs = graph[n]
+        if attrs["op"] in ("input", "const"):
+            mapping[n] = n
+        else:
+            mapping[n] = b.make(attrs["op"], tuple(mapping[i] for i in attrs["inputs"]), attrs["params"])
+    return mapping[out]
 
 
 # ---------------------------------------------------------------- passes

@@ -216,3 +216,13 @@ def test_logsumexp_rewrite_keeps_large_logits_finite():
     x = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
     out = symgrad.compile(lambda x: np.log(np.sum(np.exp(x), axis=1)))(x)
     np.testing.assert_allclose(out, [1000.0, 3.0 + np.log1p(np.exp(-1) + np.exp(-2))], rtol=1e-14)
+
+
+def test_gradients_are_taken_of_the_stable_form():
+    x = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
+    g = symgrad.grad(lambda x: np.log(np.sum(np.exp(x), axis=1)).sum())(x)
+    softmax = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(g, softmax / softmax.sum(axis=1, keepdims=True), rtol=1e-14)
+    unstable = symgrad.grad(lambda x: np.log(np.sum(np.exp(x), axis=1)).sum(), passes=())
+    with np.errstate(all="ignore"):
+        assert np.isnan(unstable(x)).any()  # without the pass, exp(1000) overflows
