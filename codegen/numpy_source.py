@@ -77,6 +77,13 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     order = [n for n in graph.toposort() if graph[n]["op"] not in ("input", "const")
              and graph.scalar(n) is None]
     into = buffers.plan(graph, order)
+    uses: dict[int, int] = {}
+    for n in order:
+        for i in graph[n]["inputs"]:
+            uses[i] = uses.get(i, 0) + 1
+    inline = set() if debug_nans else {  # views read once, like `w.T`, are written in place
+        n for n in order if graph[n]["op"] in ("transpose", "reshape") and uses.get(n) == 1
+        and n not in graph.outputs and graph.scalar(graph[n]["inputs"][0]) is None}
     for n in graph.toposort():
         attrs = graph[n]
         if attrs["op"] == "input" or graph.scalar(n) is not None:
@@ -104,6 +111,9 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
             expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={names[into[n]]})"
         if all(graph.scalar(i) is not None for i in attrs["inputs"]):
             expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array
+        if n in inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
+            names[n] = expr  # a postfix view binds tighter than any operator it lands in
+            continue
         statement = f"{names[n]} = {expr}"
         body.append(f"    {statement}")
         if debug_nans:
