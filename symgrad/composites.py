@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS
-from symgrad.surface import Surface, _axes, _axis, _owner, apply, composite
+from symgrad.surface import Surface, _axes, _axis, apply, composite, lift
 
 return_types_max = namedtuple("max", ["values", "indices"])
 return_types_min = namedtuple("min", ["values", "indices"])
@@ -129,9 +129,6 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Surface:
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
-    cls = _owner(tensors)
-    like = next((t for t in tensors if type(t) is cls), None)
-    lifted = [t if isinstance(t, Surface) else like._constant(t) if like is not None
-              else cls._lift(np.asarray(t)) for t in tensors]
+    lifted = [lift(t, *tensors) for t in tensors]
     d = _axis(dim, lifted[0].ndim + 1)
     return apply(OPS["cat"], *[t.unsqueeze(d) for t in lifted], axis=d, _name="StackBackward0")

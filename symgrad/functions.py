@@ -11,16 +11,12 @@ from typing import Any
 import numpy as np
 
 from symgrad.composites import cat, clamp, log_softmax, logsumexp, mean, softmax, stack, std, var
-from symgrad.surface import Surface, where
-
-
-def _surface(x: Any) -> Surface:
-    return x if isinstance(x, Surface) else Surface._default._lift(np.asarray(x))
+from symgrad.surface import Surface, lift, where
 
 
 def _method(name: str, doc: str) -> Any:
     def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
-        return getattr(_surface(input), name)(*args, **kwargs)
+        return getattr(lift(input), name)(*args, **kwargs)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return fn
@@ -59,7 +55,7 @@ def mm(input: Any, mat2: Any) -> Surface:
     if np.ndim(input) != 2 or np.ndim(mat2) != 2:
         raise RuntimeError(f"mm: both arguments must be matrices, got {np.ndim(input)}-D and "
                            f"{np.ndim(mat2)}-D")
-    return _surface(input) @ mat2
+    return lift(input) @ mat2
 
 
 def bmm(input: Any, mat2: Any) -> Surface:
@@ -67,33 +63,33 @@ def bmm(input: Any, mat2: Any) -> Surface:
     if np.ndim(input) != 3 or np.ndim(mat2) != 3:
         raise RuntimeError(f"bmm: both arguments must be 3-D, got {np.ndim(input)}-D and "
                            f"{np.ndim(mat2)}-D")
-    return _surface(input) @ mat2
+    return lift(input) @ mat2
 
 
 def mv(input: Any, vec: Any) -> Surface:
     """Matrix times vector."""
-    return _surface(input) @ vec
+    return lift(input) @ vec
 
 
 def dot(input: Any, other: Any) -> Surface:
     """Inner product of two 1-D tensors."""
     if np.ndim(input) != 1 or np.ndim(other) != 1:
         raise RuntimeError(f"1D tensors expected, but got {np.ndim(input)}D and {np.ndim(other)}D tensors")
-    return _surface(input) @ other
+    return lift(input) @ other
 
 
 def outer(input: Any, vec2: Any) -> Surface:
     """Outer product of two 1-D tensors."""
-    return _surface(input).unsqueeze(-1) * _surface(vec2).unsqueeze(0)
+    return lift(input).unsqueeze(-1) * lift(vec2).unsqueeze(0)
 
 
 def clip(input: Any, min: Any = None, max: Any = None) -> Surface:
     """Alias of `clamp`."""
-    return clamp(_surface(input), min, max)
+    return clamp(lift(input), min, max)
 
 
 def expand(input: Any, *sizes: Any) -> Surface:
-    return _surface(input).expand(*sizes)
+    return lift(input).expand(*sizes)
 
 
 def is_tensor(obj: Any) -> bool:

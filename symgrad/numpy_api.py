@@ -14,7 +14,7 @@ import numpy as np
 
 from symgrad import composites
 from symgrad.ops import OPS, UFUNCS
-from symgrad.surface import Surface, _owner, apply, user_line
+from symgrad.surface import Surface, apply, lift, user_line
 from symgrad.surface import _axes as _dims
 
 HANDLERS: dict[Callable, Callable] = {}
@@ -26,14 +26,6 @@ def implements(*functions: Callable) -> Callable[[Callable], Callable]:
             HANDLERS[f] = handler
         return handler
     return deco
-
-
-def _lift(x: Any, like: Any) -> Surface:
-    """`x` as a value of the same kind as the symgrad values among `like`."""
-    if isinstance(x, Surface):
-        return x
-    owner = next((v for v in like if isinstance(v, Surface) and type(v) is _owner(like)), None)
-    return owner._constant(x) if owner is not None else Surface._default._lift(np.asarray(x))
 
 
 def _axes(axis: Any) -> Any:
@@ -84,7 +76,7 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     if composite is None:
         raise TypeError(f"numpy.{uf.__name__}{user_line()} has no registered symgrad op; "
                         "write it with symgrad ops or register one with symgrad.extend")
-    return composite(*[_lift(v, inputs) for v in inputs])
+    return composite(*[lift(v, *inputs) for v in inputs])
 
 
 # ---------------------------------------------------------------- reductions
@@ -92,56 +84,56 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
 @implements(np.sum)
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     _no_out("sum", out, **kw)
-    return _lift(a, (a,)).sum(_axes(axis), keepdim=keepdims)
+    return lift(a).sum(_axes(axis), keepdim=keepdims)
 
 
 @implements(np.mean)
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     _no_out("mean", out, **kw)
-    return composites.mean(_lift(a, (a,)), _axes(axis), keepdims)
+    return composites.mean(lift(a), _axes(axis), keepdims)
 
 
 @implements(np.prod)
 def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     _no_out("prod", out, **kw)
-    x = _lift(a, (a,))
+    x = lift(a)
     return apply(OPS["prod"], x, axes=_dims(_axes(axis), x.ndim), keepdims=bool(keepdims))
 
 
 @implements(np.max, np.amax)
 def _max(a, axis=None, out=None, keepdims=False, **kw):
     _no_out("max", out, **kw)
-    x = _lift(a, (a,))
+    x = lift(a)
     return x.amax(() if axis is None else _axes(axis), keepdim=keepdims)
 
 
 @implements(np.min, np.amin)
 def _min(a, axis=None, out=None, keepdims=False, **kw):
     _no_out("min", out, **kw)
-    x = _lift(a, (a,))
+    x = lift(a)
     return x.amin(() if axis is None else _axes(axis), keepdim=keepdims)
 
 
 @implements(np.var)
 def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     _no_out("var", out, **kw)
-    return composites.var(_lift(a, (a,)), _axes(axis), keepdim=keepdims, correction=ddof)
+    return composites.var(lift(a), _axes(axis), keepdim=keepdims, correction=ddof)
 
 
 @implements(np.std)
 def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     _no_out("std", out, **kw)
-    return composites.std(_lift(a, (a,)), _axes(axis), keepdim=keepdims, correction=ddof)
+    return composites.std(lift(a), _axes(axis), keepdim=keepdims, correction=ddof)
 
 
 @implements(np.argmax)
 def _argmax(a, axis=None, out=None, keepdims=False):
-    return _lift(a, (a,)).argmax(axis, keepdim=keepdims)
+    return lift(a).argmax(axis, keepdim=keepdims)
 
 
 @implements(np.argmin)
 def _argmin(a, axis=None, out=None, keepdims=False):
-    return _lift(a, (a,)).argmin(axis, keepdim=keepdims)
+    return lift(a).argmin(axis, keepdim=keepdims)
 
 
 # ---------------------------------------------------------------- products
@@ -150,7 +142,7 @@ def _argmin(a, axis=None, out=None, keepdims=False):
 def _dot(a, b, out=None):
     _no_out("dot", out)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
-        return _lift(a, (a, b)) * b
+        return lift(a, a, b) * b
     if np.ndim(b) > 2:
         raise TypeError("numpy.dot with a >2-D second argument is not supported; use np.matmul")
     return apply(OPS["matmul"], a, b)
@@ -158,18 +150,18 @@ def _dot(a, b, out=None):
 
 @implements(np.inner)
 def _inner(a, b):
-    return apply(OPS["matmul"], a, _lift(b, (a, b)).T if np.ndim(b) > 1 else b)
+    return apply(OPS["matmul"], a, lift(b, a, b).T if np.ndim(b) > 1 else b)
 
 
 @implements(np.outer)
 def _outer(a, b, out=None):
     _no_out("outer", out)
-    return _lift(a, (a, b)).reshape(-1, 1) * _lift(b, (a, b)).reshape(1, -1)
+    return lift(a, a, b).reshape(-1, 1) * lift(b, a, b).reshape(1, -1)
 
 
 @implements(np.vdot)
 def _vdot(a, b):
-    return (_lift(a, (a, b)).reshape(-1) * _lift(b, (a, b)).reshape(-1)).sum()
+    return (lift(a, a, b).reshape(-1) * lift(b, a, b).reshape(-1)).sum()
 
 
 @implements(np.einsum)
@@ -187,7 +179,7 @@ def _einsum(subscripts, *operands, **kw):
     letters = list(dict.fromkeys(out + "".join(terms)))
     aligned = []
     for term, x in zip(terms, operands):
-        x = _lift(x, operands)
+        x = lift(x, *operands)
         for c in set(term):
             if term.count(c) > 1:
                 raise TypeError(f"numpy.einsum: repeated index {c!r} in one operand is not supported")
@@ -207,23 +199,23 @@ def _einsum(subscripts, *operands, **kw):
 @implements(np.reshape)
 def _reshape(a, *args, **kwargs):
     shape = args[0] if args else kwargs.get("newshape", kwargs.get("shape"))
-    return _lift(a, (a,)).reshape(shape if not isinstance(shape, int) else (shape,))
+    return lift(a).reshape(shape if not isinstance(shape, int) else (shape,))
 
 
 @implements(np.transpose)
 def _transpose(a, axes=None):
-    x = _lift(a, (a,))
+    x = lift(a)
     return x.permute(tuple(range(x.ndim))[::-1] if axes is None else tuple(axes))
 
 
 @implements(np.swapaxes)
 def _swapaxes(a, axis1, axis2):
-    return _lift(a, (a,)).transpose(axis1, axis2)
+    return lift(a).transpose(axis1, axis2)
 
 
 @implements(np.moveaxis)
 def _moveaxis(a, source, destination):
-    x = _lift(a, (a,))
+    x = lift(a)
     order = [k for k in range(x.ndim) if k != source % x.ndim]
     order.insert(destination % x.ndim, source % x.ndim)
     return x.permute(order)
@@ -231,7 +223,7 @@ def _moveaxis(a, source, destination):
 
 @implements(np.squeeze)
 def _squeeze(a, axis=None):
-    x = _lift(a, (a,))
+    x = lift(a)
     if axis is None:
         return x.squeeze()
     axes = sorted({k % x.ndim for k in ((axis,) if isinstance(axis, int) else axis)})
@@ -243,7 +235,7 @@ def _squeeze(a, axis=None):
 
 @implements(np.expand_dims)
 def _expand_dims(a, axis):
-    x = _lift(a, (a,))
+    x = lift(a)
     for k in sorted((axis,) if isinstance(axis, int) else tuple(axis)):
         x = x.unsqueeze(k)
     return x
@@ -251,12 +243,12 @@ def _expand_dims(a, axis):
 
 @implements(np.broadcast_to)
 def _broadcast_to(array, shape, subok=False):
-    return _lift(array, (array,)).broadcast_to((shape,) if isinstance(shape, int) else tuple(shape))
+    return lift(array).broadcast_to((shape,) if isinstance(shape, int) else tuple(shape))
 
 
 @implements(np.ravel)
 def _ravel(a, order="C"):
-    return _lift(a, (a,)).reshape(-1)
+    return lift(a).reshape(-1)
 
 
 @implements(np.concatenate)
@@ -282,22 +274,22 @@ def _where(condition, x=None, y=None):
 def _clip(a, a_min=None, a_max=None, out=None, **kw):
     _no_out("clip", out)
     lo, hi = kw.get("min", a_min), kw.get("max", a_max)
-    return composites.clamp(_lift(a, (a,)), lo, hi)
+    return composites.clamp(lift(a), lo, hi)
 
 
 @implements(np.zeros_like)
 def _zeros_like(a, dtype=None, **kw):
-    return _lift(a, (a,)).zeros_like()
+    return lift(a).zeros_like()
 
 
 @implements(np.ones_like)
 def _ones_like(a, dtype=None, **kw):
-    return _lift(a, (a,)).ones_like()
+    return lift(a).ones_like()
 
 
 @implements(np.full_like)
 def _full_like(a, fill_value, dtype=None, **kw):
-    return _lift(a, (a,)).ones_like() * fill_value
+    return lift(a).ones_like() * fill_value
 
 
 @implements(np.shape)
@@ -319,7 +311,7 @@ def _size(a, axis=None):
 def _norm(x, ord=None, axis=None, keepdims=False):
     if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) != 1 and axis is None):
         raise TypeError(f"numpy.linalg.norm: ord={ord!r} is not supported (use None or 'fro')")
-    v = _lift(x, (x,))
+    v = lift(x)
     return (v * v).sum(_axes(axis), keepdim=keepdims).sqrt()
 
 

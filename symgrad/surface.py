@@ -288,6 +288,16 @@ def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Surfac
     return _owner(args)._apply(op, args, params, _name)
 
 
+def lift(x: Any, *like: Any) -> Surface:
+    """`x` as a symgrad value of the kind found among `like` (a constant of a tracer's graph,
+    or an eager tensor): arrays, lists and scalars that an op or function is given."""
+    if isinstance(x, Surface):
+        return x
+    kind = _owner(like)
+    owner = next((v for v in like if type(v) is kind), None)
+    return owner._constant(x) if owner is not None else Surface._default._lift(np.asarray(x))
+
+
 def _owner(args: Sequence[Any]) -> type[Surface]:
     best: type[Surface] = Surface._default
     for a in args:

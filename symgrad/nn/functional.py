@@ -14,7 +14,7 @@ import numpy as np
 from symgrad.composites import log_softmax as _log_softmax
 from symgrad.composites import softmax as _softmax
 from symgrad.ops import OPS
-from symgrad.surface import Surface, apply, composite
+from symgrad.surface import Surface, apply, composite, lift
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -36,10 +36,6 @@ def _same_shape(input: Any, target: Any, what: str = "Target") -> None:
     if tuple(np.shape(target)) != tuple(input.shape):
         raise ValueError(f"{what} size ({tuple(np.shape(target))}) must be the same as input size "
                          f"({tuple(input.shape)})")
-
-
-def _lift(x: Any, like: Surface) -> Surface:
-    return x if isinstance(x, Surface) else like._constant(x)
 
 
 # ---------------------------------------------------------------- activations
@@ -182,13 +178,13 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
         if bad.size:
             raise IndexError(f"Target {bad.flat[0]} is out of bounds.")
     scores = _class_dim_last(input) if input.ndim > 1 else input.reshape(1, -1)
-    labels = _lift(target, input).reshape(-1)
+    labels = lift(target, input).reshape(-1)
     keep = labels != ignore_index
     safe = labels.where(keep, 0)
     picked = -scores[np.arange(scores.shape[0]), safe]
     w = keep.astype(input.dtype)
     if weight is not None:
-        w = w * _lift(weight, input)[safe]
+        w = w * lift(weight, input)[safe]
     loss = picked * w
     if reduction == "none":
         return loss.reshape(tuple(np.shape(target)))
@@ -212,18 +208,18 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
         if label_smoothing == 0:
             return nll_loss(logp, target, weight, ignore_index, reduction)
         nll = nll_loss(logp, target, weight, ignore_index, "none")
-        labels = _lift(target, input)
+        labels = lift(target, input)
         keep = (labels != ignore_index).astype(input.dtype)
-        w = 1 if weight is None else _lift(weight, input).reshape(class_shape)
+        w = 1 if weight is None else lift(weight, input).reshape(class_shape)
         smooth = -(logp * w).sum(dim) * keep
         total = (1 - label_smoothing) * nll + label_smoothing / classes * smooth
         if reduction != "mean":
             return _reduce(total, reduction)
-        w_picked = keep if weight is None else _lift(weight, input)[labels.where(keep > 0, 0)] * keep
+        w_picked = keep if weight is None else lift(weight, input)[labels.where(keep > 0, 0)] * keep
         return total.sum() / w_picked.sum()
     probs = target if label_smoothing == 0 else target * (1 - label_smoothing) + label_smoothing / classes
     if weight is not None:
-        logp = logp * _lift(weight, input).reshape(class_shape)
+        logp = logp * lift(weight, input).reshape(class_shape)
     loss = -(logp * probs).sum(dim)
     if reduction == "mean":
         return loss.sum() / max(int(np.prod(loss.shape)), 1)
