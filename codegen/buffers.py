@@ -12,7 +12,6 @@ from symgrad.graph import Graph
 from symgrad.ops import OPS
 
 MIN_SIZE = 4096  # elements
-VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "alias"}
 
 
 def plan(graph: Graph, order: list[int]) -> dict[int, int]:
@@ -33,10 +32,10 @@ def plan(graph: Graph, order: list[int]) -> dict[int, int]:
         attrs = graph[n]
         op = OPS[attrs["op"]]
         ins = [i for i in dict.fromkeys(attrs["inputs"]) if i in statements]
-        if attrs["op"] in VIEWS:
+        if op.view:
             owners[n] = set(owners.get(attrs["inputs"][0], ()))
-        elif op.helpers or op.variadic and op.name.startswith("custom_vjp"):
-            owners[n] = {b for i in ins for b in owners.get(i, ())}  # may return an input
+        elif op.helpers:  # a user's forward may return one of its inputs
+            owners[n] = {b for i in ins for b in owners.get(i, ())}
         elif op.inplace is not None:  # writes into input 0 when that temporary dies here
             base = attrs["inputs"][0]
             dying = {i for i in ins if last[i] == k}

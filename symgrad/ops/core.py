@@ -53,6 +53,7 @@ class Op:
     ufunc: np.ufunc | None  # the NumPy ufunc its code calls: generated code may pass out=
     differentiable: bool  # whether any input has a VJP rule
     inplace: Callable[[list[str], dict], str] | None  # code that writes into input 0, if dead
+    view: bool  # its result may share memory with input 0 (generated code must not reuse it)
     sympy: Callable[..., Any] | None  # its SymPy form (elementwise ops), for the sympy pass
 
     def saved(self, needs: list[bool]) -> frozenset:
@@ -130,6 +131,7 @@ def defop(
     printer: Callable[[list[str], dict, list], str | None] | None = None,
     sympy: Callable[..., Any] | None = None,
     inplace: Callable[[list[str], dict], str] | None = None,
+    view: bool = False,
 ) -> Op:
     """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
 
@@ -160,7 +162,7 @@ def defop(
         dtype_rule=dtype, variadic=variadic, kernels=kernels,
         reads=tuple(frozenset() if r is None else frozenset(_loaded(r)) for r in vjps),
         helpers=dict(helpers or {}), printer=printer, ufunc=ufunc, sympy=sympy,
-        differentiable=any(r is not None for r in vjps), inplace=inplace,
+        differentiable=any(r is not None for r in vjps), inplace=inplace, view=view,
     )
     OPS[name] = op
     if ufunc is not None:

@@ -102,7 +102,7 @@ defop("sign", "np.sign({x})", ufunc=np.sign, vjps=(  # zero almost everywhere, a
 ))
 # nested differentiation: a fresh name for a value, so an inner grad's variable is not the
 # outer one (no perturbation confusion); simplification removes it
-defop("alias", "{x}", linear=True, vjps=(lambda ct, ans, x: ct,))
+defop("alias", "{x}", view=True, linear=True, vjps=(lambda ct, ans, x: ct,))
 defop("sin", "np.sin({x})", sympy=sp.sin, promote="float", ufunc=np.sin, vjps=(
     lambda ct, ans, x: ct * x.cos(),
 ))
@@ -129,7 +129,7 @@ defop("minimum", "np.minimum({x}, {y})", ufunc=np.minimum, vjps=(
     lambda ct, ans, x, y: ct.where(y < x, 0.0) + (ct / 2).where(x == y, 0.0),
 ))
 # detach inside traced code: the value passes, the gradient does not
-defop("stop_gradient", "{x}", grad_fn="DetachBackward0", linear=True, vjps=(None,))
+defop("stop_gradient", "{x}", view=True, grad_fn="DetachBackward0", linear=True, vjps=(None,))
 # dtype conversion (and `clone`, a conversion to the same dtype): the gradient converts back
 defop("astype", "{x}.astype({dtype})", shape=lambda x, *, dtype: x, linear=True,
       dtype=lambda inputs, params: np.dtype(params["dtype"]), grad_fn="ToCopyBackward0",

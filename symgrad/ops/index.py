@@ -69,7 +69,7 @@ def _getitem_shape(x: tuple, *arrays: tuple, index: Index) -> tuple:
 
 
 defop(
-    "getitem", lambda names, p: f"{names[0]}[{key_code(p['index'], names[1:])}]",
+    "getitem", lambda names, p: f"{names[0]}[{key_code(p['index'], names[1:])}]", view=True,
     forward=lambda x, *arrays, index: x[key(index, arrays)], shape=_getitem_shape,
     dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn="IndexBackward0", linear=True,
     variadic=True,

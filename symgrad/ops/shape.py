@@ -48,14 +48,14 @@ def _print_transpose(names: list[str], params: dict, shapes: list) -> str | None
     return f"{names[0]}.T" if params["axes"] == tuple(range(len(params["axes"])))[::-1] else None
 
 
-defop("reshape", "{x}.reshape({shape})", shape=_reshape_shape, grad_fn="ViewBackward0",
+defop("reshape", "{x}.reshape({shape})", view=True, shape=_reshape_shape, grad_fn="ViewBackward0",
       linear=True, printer=_print_reshape,
       vjps=(lambda ct, ans, x, *, shape: ct.reshape(x.shape),))
-defop("transpose", "{x}.transpose({axes})", shape=_transpose_shape, printer=_print_transpose,
+defop("transpose", "{x}.transpose({axes})", view=True, shape=_transpose_shape, printer=_print_transpose,
       grad_fn="PermuteBackward0", linear=True,
       vjps=(lambda ct, ans, x, *, axes: ct.permute(tuple(np.argsort(axes).tolist())),))
 # broadcasting's VJP is the identity: `vjp` sums the cotangent back to the input's shape.
-defop("broadcast_to", "np.broadcast_to({x}, {shape})", shape=_broadcast_to_shape,
+defop("broadcast_to", "np.broadcast_to({x}, {shape})", view=True, shape=_broadcast_to_shape,
       grad_fn="ExpandBackward0", linear=True, vjps=(lambda ct, ans, x, *, shape: ct,))
 # ones_like and zeros_like read only their input's shape and dtype: no gradient flows.
 defop("ones_like", "np.ones_like({x})", vjps=(None,))
