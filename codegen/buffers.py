@@ -14,11 +14,18 @@ from symgrad.ops import OPS
 MIN_SIZE = 4096  # elements
 
 
-def plan(graph: Graph, order: list[int]) -> dict[int, int]:
-    """{statement node: buffer node it writes into} for the statements in `order`."""
+def plan(graph: Graph, order: list[int], reads: dict[int, list[int]] | None = None,
+         fresh: frozenset[int] = frozenset(), fixed: frozenset[int] = frozenset()) -> dict[int, int]:
+    """{statement node: buffer node it writes into} for the statements in `order`.
+
+    `reads` overrides what a statement reads (a blocked loop's outputs read the loop's
+    inputs); `fresh` statements always allocate, and `fixed` ones are written where the
+    caller says, so the plan neither writes them into a temporary nor reuses them.
+    """
+    reads = reads or {}
     last: dict[int, float] = {}
     for k, n in enumerate(order):
-        for i in graph[n]["inputs"]:
+        for i in reads.get(n, graph[n]["inputs"]):
             last[i] = k
     for n in graph.outputs:
         last[n] = float("inf")
@@ -31,8 +38,14 @@ def plan(graph: Graph, order: list[int]) -> dict[int, int]:
     for k, n in enumerate(order):
         attrs = graph[n]
         op = OPS[attrs["op"]]
-        ins = [i for i in dict.fromkeys(attrs["inputs"]) if i in statements]
-        if op.view:
+        ins = [i for i in dict.fromkeys(reads.get(n, attrs["inputs"])) if i in statements]
+        if n in fixed:
+            owners[n] = set()
+        elif n in fresh:
+            owners[n] = {n}
+            if _big(graph, n):
+                reusable.add(n)
+        elif op.view:
             owners[n] = set(owners.get(attrs["inputs"][0], ()))
         elif op.helpers:  # a user's forward may return one of its inputs
             owners[n] = {b for i in ins for b in owners.get(i, ())}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from codegen import buffers
+from codegen import blocks, buffers
 from symgrad.graph import Graph
 from symgrad.ops import OPS, kernels
 
@@ -73,10 +73,21 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     constants: dict[str, Any] = {}
     kernels: set[str] = {"check_nan"} if debug_nans else set()
     listing = graph.names()  # the names the printed graph uses, so source and listing agree
-    body = []
+    for n in graph.toposort():  # named first: a blocked loop may read one listed after it
+        if graph[n]["op"] == "const" and graph.scalar(n) is None:
+            names[n] = _identifier(f"const{len(constants)}", taken)
+            constants[names[n]] = graph[n]["value"]
     order = [n for n in graph.toposort() if graph[n]["op"] not in ("input", "const")
              and graph.scalar(n) is None]
-    into = buffers.plan(graph, order)
+    if not debug_nans:
+        order = blocks.schedule(graph, order)
+    loops = [] if debug_nans else blocks.find(graph, order)
+    block_of = {n: b for b in loops for n in b.nodes}
+    outer = [n for n in order if n not in block_of or n in block_of[n].outputs]
+    into = buffers.plan(graph, outer, fresh=frozenset(o for b in loops for o in b.outputs),
+                        reads={o: _outside_inputs(graph, b) for b in loops for o in b.outputs})
+    for b in loops:
+        into.update(buffers.plan(graph, b.nodes, fixed=frozenset(b.outputs)))
     uses: dict[int, int] = {}
     for n in order:
         for i in graph[n]["inputs"]:
@@ -84,41 +95,50 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     inline = set() if debug_nans else {  # views read once, like `w.T`, are written in place
         n for n in order if graph[n]["op"] in ("transpose", "reshape") and uses.get(n) == 1
         and n not in graph.outputs and graph.scalar(graph[n]["inputs"][0]) is None}
-    for n in graph.toposort():
+
+    def expression(n: int, local: dict[int, str], out: str | None = None) -> str:
+        """The code computing `n`, its operands named by `local` first, then `names`; a
+        ufunc writes into `out` when given."""
         attrs = graph[n]
-        if attrs["op"] == "input" or graph.scalar(n) is not None:
-            continue
-        if attrs["op"] == "const":
-            names[n] = _identifier(f"const{len(constants)}", taken)
-            constants[names[n]] = attrs["value"]
-            continue
-        if n not in names:
-            names[n] = _identifier(listing[n], taken)
         op = OPS[attrs["op"]]
         # elementwise code takes Python scalars; other ops' code may call array methods
-        operands = [names[i] if graph.scalar(i) is None else _literal(graph.scalar(i))
+        operands = [local.get(i) or names[i] if graph.scalar(i) is None else _literal(graph.scalar(i))
                     if op.elementwise else f"np.asarray({_literal(graph.scalar(i))})"
                     for i in attrs["inputs"]]
         for helper, fn in op.helpers.items():
             constants[helper] = fn
         shapes = [graph[i]["shape"] for i in attrs["inputs"]]
         expr = op.code_for(operands, attrs["params"], shapes)
-        kernels.update(k for k in op.kernels if k + "(" in expr)
         if n in into and op.inplace is not None:  # update a dead temporary in place
             expr = op.inplace(operands, attrs["params"])
-            kernels.update(k for k in op.kernels if k + "(" in expr)
+            out = None
         elif n in into:  # write into a dead temporary of the same shape and dtype
-            expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={names[into[n]]})"
+            out = local.get(into[n]) or names[into[n]]
+        if out is not None and op.inplace is None:
+            expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={out})"
+        kernels.update(k for k in op.kernels if k + "(" in expr)
         if all(graph.scalar(i) is not None for i in attrs["inputs"]):
             expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array
+        return expr
+
+    body = []
+    loop_names: dict[str, str] = {}  # one loop variable and block name per array, in every loop
+    for n in order:
+        if n in block_of:
+            if n == block_of[n].nodes[0]:
+                body += _loop(graph, block_of[n], names, listing, taken, loop_names, expression)
+            continue
+        if n not in names:
+            names[n] = _identifier(listing[n], taken)
+        expr = expression(n, {})
         if n in inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
             names[n] = expr  # a postfix view binds tighter than any operator it lands in
             continue
         statement = f"{names[n]} = {expr}"
         body.append(f"    {statement}")
         if debug_nans:
-            where = attrs.get("where") or "an unknown line"
-            body.append(f"    check_nan({names[n]}, {op.name!r}, {statement!r}, {where!r})")
+            where = graph[n].get("where") or "an unknown line"
+            body.append(f"    check_nan({names[n]}, {graph[n]['op']!r}, {statement!r}, {where!r})")
     outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None else names[n]
             for n in graph.outputs]
     ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
@@ -131,6 +151,52 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(kernels))}")
     lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
     return Program(fn_name, "\n".join(lines), constants)
+
+
+def _outside_inputs(graph: Graph, block: blocks.Block) -> list[int]:
+    inside = set(block.nodes)
+    return list(dict.fromkeys(i for n in block.nodes for i in graph[n]["inputs"] if i not in inside))
+
+
+def _loop(graph: Graph, block: blocks.Block, names: dict[int, str], listing: dict[int, str],
+          taken: set[str], loop_names: dict[str, str], expression: Callable[..., str]) -> list[str]:
+    """A blocked run: its outputs allocated whole, then a `for` loop over blocks of rows in
+    which outside arrays are sliced and every temporary is block-sized."""
+
+    def loop_name(name: str) -> str:
+        if name not in loop_names:
+            loop_names[name] = _identifier(name, taken)
+        return loop_names[name]
+
+    lo, hi = loop_name("lo"), loop_name("hi")
+    lines = []
+    for o in block.outputs:
+        if o not in names:
+            names[o] = _identifier(listing[o], taken)
+        dtype = np.dtype(graph[o]["dtype"]).type.__name__
+        lines.append(f"    {names[o]} = np.empty({block.shape}, np.{dtype})")
+    unit = "elements" if len(block.shape) == 1 else "rows"
+    lines.append(f"    for {lo} in range(0, {block.shape[0]}, {block.rows}):"
+                 f"  # {block.rows} {unit} at a time: temporaries stay in cache")
+    lines.append(f"        {hi} = {lo} + {block.rows}")
+    local: dict[int, str] = {}
+    for i in _outside_inputs(graph, block):
+        if graph.scalar(i) is None and block.sliced(graph, i):
+            local[i] = loop_name(f"{names[i]}_blk")
+            lines.append(f"        {local[i]} = {names[i]}[{lo}:{hi}]")
+    for k, n in enumerate(block.nodes):
+        if n not in block.outputs:
+            names[n] = local[n] = _identifier(listing[n], taken)
+            lines.append(f"        {local[n]} = {expression(n, local)}")
+        elif any(n in graph[m]["inputs"] for m in block.nodes[k + 1:]):
+            local[n] = loop_name(f"{names[n]}_blk")
+            lines.append(f"        {local[n]} = {expression(n, local)}")
+            lines.append(f"        {names[n]}[{lo}:{hi}] = {local[n]}")
+        elif OPS[graph[n]["op"]].ufunc is not None:
+            lines.append(f"        {expression(n, local, out=f'{names[n]}[{lo}:{hi}]')}")
+        else:
+            lines.append(f"        {names[n]}[{lo}:{hi}] = {expression(n, local)}")
+    return lines
 
 
 def load(program: Program) -> Callable[..., Any]:

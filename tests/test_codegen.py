@@ -1,0 +1,128 @@
+"""The back end's speed features keep results exact: buffer reuse (`out=`) and loops over
+blocks of big elementwise runs, checked against eager mode and against the unblocked code."""
+
+import numpy as np
+import pytest
+
+import symgrad
+from codegen import blocks
+
+N = 5 * blocks.BLOCK + 123  # big enough to block, and not a whole number of blocks
+
+
+def chain(x):
+    x2 = x * x
+    return np.sum(np.sin(x) * np.exp(-x2) + np.tanh(x) / (1 + x2) + x * np.log1p(x2))
+
+
+def broadcasting(X, b, c):
+    z = np.tanh(X * b + c) * (1 / (1 + np.exp(-X)))
+    return np.sum(np.where(X > 0, z, 0.1 * z) ** 2 + 2.0 * c)
+
+
+def eager_grad(f, *args):
+    ts = [symgrad.tensor(a, requires_grad=True) for a in args]
+    f(*ts).backward()
+    return [t.grad.numpy() for t in ts]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_a_big_elementwise_gradient_runs_in_blocks_and_matches_eager(rng):
+    x = rng.uniform(-2, 2, N)
+    keep = x.copy()
+    g = symgrad.grad(chain)
+    source = g.source(x)
+    assert f"for lo in range(0, {N}, {blocks.BLOCK}):" in source
+    assert "x_blk = x[lo:hi]" in source
+    out = g(x)
+    np.testing.assert_allclose(out, eager_grad(chain, x)[0], rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(x, keep)  # the argument is read, never written
+    again = g(x)
+    assert again is not out and not np.shares_memory(again, out)
+    np.testing.assert_array_equal(again, out)
+
+
+def test_blocking_agrees_with_whole_array_code(rng, monkeypatch):
+    x = rng.uniform(-2, 2, N)
+    blocked = symgrad.grad(chain)(x)
+    monkeypatch.setattr(blocks, "MIN_SIZE", 10 * N)
+    whole = symgrad.grad(chain)
+    assert "for lo in range" not in whole.source(x)
+    np.testing.assert_allclose(blocked, whole(x), rtol=1e-15, atol=1e-15)
+
+
+def test_rows_are_blocked_and_broadcast_operands_read_whole(rng):
+    X = rng.standard_normal((700, 500))
+    b = rng.standard_normal(500)
+    c = rng.standard_normal((700, 1))
+    g = symgrad.grad(broadcasting, argnums=(0, 1, 2))
+    source = g.source(X, b, c)
+    rows = blocks.BLOCK // 500
+    assert f"for lo in range(0, 700, {rows}):" in source and "c_blk = c[lo:hi]" in source
+    assert "b_blk" not in source  # a row vector broadcasts over every block
+    for got, want in zip(g(X, b, c), eager_grad(broadcasting, X, b, c)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_block_outputs_read_inside_and_after_the_block(rng):
+    def f(x):
+        u = np.tanh(x) + 1
+        return np.sum(u * u) + np.sum(u[::3]) + np.sum(np.sqrt(u))
+
+    x = rng.uniform(-2, 2, N)
+    value, grad = symgrad.value_and_grad(f)(x)
+    want = eager_grad(f, x)[0]
+    np.testing.assert_allclose(grad, want, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(value, f(x), rtol=1e-13)
+
+
+def test_compiled_outputs_computed_in_blocks_are_whole_and_fresh(rng):
+    def f(x):
+        y = np.exp(np.sin(x))
+        return y, y * y + x, y > 1.0
+
+    x = rng.uniform(-2, 2, N)
+    compiled = symgrad.compile(f)
+    assert "for lo in range" in compiled.source(x)
+    y, z, mask = compiled(x)
+    np.testing.assert_allclose(y, np.exp(np.sin(x)), rtol=1e-15)
+    np.testing.assert_allclose(z, y * y + x, rtol=1e-14, atol=1e-14)
+    assert mask.dtype == np.bool_ and np.array_equal(mask, np.exp(np.sin(x)) > 1.0)
+    assert not np.shares_memory(y, z)
+
+
+def test_small_arrays_and_debug_nans_are_not_blocked(rng):
+    small = rng.uniform(-2, 2, 1000)
+    assert "for lo in range" not in symgrad.grad(chain).source(small)
+    x = rng.uniform(-2, 2, N)
+    symgrad.debug_nans(True)
+    try:
+        checked = symgrad.grad(chain)
+        assert "for lo in range" not in checked.source(x)
+        got = checked(x)
+    finally:
+        symgrad.debug_nans(False)
+    np.testing.assert_allclose(got, symgrad.grad(chain)(x), rtol=1e-15)
+
+
+def test_buffer_reuse_never_writes_into_arguments_or_returned_arrays(rng):
+    def f(x, y):
+        a = np.exp(x) * y
+        b = np.sin(a) + a
+        return b, np.cos(b) * a
+
+    x, y = rng.standard_normal(5000), rng.standard_normal(5000)
+    kx, ky = x.copy(), y.copy()
+    compiled = symgrad.compile(f)
+    assert "out=" in compiled.source(x, y)
+    b, c = compiled(x, y)
+    np.testing.assert_array_equal(x, kx)
+    np.testing.assert_array_equal(y, ky)
+    want_b, want_c = f(kx, ky)
+    np.testing.assert_allclose(b, want_b, rtol=1e-15)
+    np.testing.assert_allclose(c, want_c, rtol=1e-15)
+    assert not np.shares_memory(b, c)
