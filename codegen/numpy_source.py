@@ -20,6 +20,7 @@ from symgrad.ops import OPS, kernels
 
 _RESERVED = {"np"} | set(keyword.kwlist) | set(dir(builtins))
 _BOUND = {name for name in dir(kernels) if not name.startswith("_")}
+SINCOS_MIN_SIZE = 4096  # elements; below this one kernel call saves less than it costs
 
 
 @dataclass
@@ -79,15 +80,17 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
             constants[names[n]] = graph[n]["value"]
     order = [n for n in graph.toposort() if graph[n]["op"] not in ("input", "const")
              and graph.scalar(n) is None]
+    pair_of: dict[int, int] = {}
     if not debug_nans:
-        order = blocks.schedule(graph, order)
+        order, pair_of = _sincos_pairs(graph, blocks.schedule(graph, order))
     loops = [] if debug_nans else blocks.find(graph, order)
     block_of = {n: b for b in loops for n in b.nodes}
     outer = [n for n in order if n not in block_of or n in block_of[n].outputs]
-    into = buffers.plan(graph, outer, fresh=frozenset(o for b in loops for o in b.outputs),
+    paired = frozenset(pair_of) | frozenset(pair_of.values())
+    into = buffers.plan(graph, outer, fresh=paired | {o for b in loops for o in b.outputs},
                         reads={o: _outside_inputs(graph, b) for b in loops for o in b.outputs})
     for b in loops:
-        into.update(buffers.plan(graph, b.nodes, fixed=frozenset(b.outputs)))
+        into.update(buffers.plan(graph, b.nodes, fresh=paired, fixed=frozenset(b.outputs)))
     uses: dict[int, int] = {}
     for n in order:
         for i in graph[n]["inputs"]:
@@ -98,8 +101,11 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
 
     def expression(n: int, local: dict[int, str], out: str | None = None) -> str:
         """The code computing `n`, its operands named by `local` first, then `names`; a
-        ufunc writes into `out` when given."""
+        ufunc writes into `out` when given. For the first of a sin/cos pair, both at once."""
         attrs = graph[n]
+        if n in pair_of:
+            kernels.add("sincos")
+            return f"sincos({local.get(attrs['inputs'][0]) or names[attrs['inputs'][0]]})"
         op = OPS[attrs["op"]]
         # elementwise code takes Python scalars; other ops' code may call array methods
         operands = [local.get(i) or names[i] if graph.scalar(i) is None else _literal(graph.scalar(i))
@@ -126,7 +132,14 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     for n in order:
         if n in block_of:
             if n == block_of[n].nodes[0]:
-                body += _loop(graph, block_of[n], names, listing, taken, loop_names, expression)
+                body += _loop(graph, block_of[n], names, listing, taken, loop_names, expression, pair_of)
+            continue
+        if n in paired:
+            if n in pair_of:
+                for m in _sin_cos(graph, n, pair_of[n]):
+                    names.setdefault(m, _identifier(listing[m], taken))
+                body.append(f"    {', '.join(names[m] for m in _sin_cos(graph, n, pair_of[n]))} = "
+                            f"{expression(n, {})}")
             continue
         if n not in names:
             names[n] = _identifier(listing[n], taken)
@@ -153,13 +166,44 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     return Program(fn_name, "\n".join(lines), constants)
 
 
+def _sincos_pairs(graph: Graph, order: list[int]) -> tuple[list[int], dict[int, int]]:
+    """Big float64 sin(x) and cos(x) of one x, computed together by `kernels.sincos`: the
+    later of the two moves up next to the earlier one. Returns the order and {first: second}."""
+    found: dict[tuple[str, int], int] = {}
+    for n in order:
+        attrs = graph[n]
+        if (attrs["op"] in ("sin", "cos") and np.dtype(attrs["dtype"]) == np.float64
+                and math.prod(attrs["shape"]) >= SINCOS_MIN_SIZE):
+            found[attrs["op"], attrs["inputs"][0]] = n
+    pair_of: dict[int, int] = {}
+    for (op, x), n in found.items():
+        m = found.get(("cos", x)) if op == "sin" else None
+        if m is not None:
+            first, second = sorted((n, m), key=order.index)
+            pair_of[first] = second
+    seconds = set(pair_of.values())
+    out = []
+    for n in order:
+        if n not in seconds:
+            out.append(n)
+        if n in pair_of:
+            out.append(pair_of[n])
+    return out, pair_of
+
+
+def _sin_cos(graph: Graph, n: int, m: int) -> tuple[int, int]:
+    """The pair (n, m) as (sin node, cos node)."""
+    return (n, m) if graph[n]["op"] == "sin" else (m, n)
+
+
 def _outside_inputs(graph: Graph, block: blocks.Block) -> list[int]:
     inside = set(block.nodes)
     return list(dict.fromkeys(i for n in block.nodes for i in graph[n]["inputs"] if i not in inside))
 
 
 def _loop(graph: Graph, block: blocks.Block, names: dict[int, str], listing: dict[int, str],
-          taken: set[str], loop_names: dict[str, str], expression: Callable[..., str]) -> list[str]:
+          taken: set[str], loop_names: dict[str, str], expression: Callable[..., str],
+          pair_of: dict[int, int]) -> list[str]:
     """A blocked run: its outputs allocated whole, then a `for` loop over blocks of rows in
     which outside arrays are sliced and every temporary is block-sized."""
 
@@ -184,8 +228,20 @@ def _loop(graph: Graph, block: blocks.Block, names: dict[int, str], listing: dic
         if graph.scalar(i) is None and block.sliced(graph, i):
             local[i] = loop_name(f"{names[i]}_blk")
             lines.append(f"        {local[i]} = {names[i]}[{lo}:{hi}]")
+    seconds = set(pair_of.values())
     for k, n in enumerate(block.nodes):
-        if n not in block.outputs:
+        if n in pair_of:
+            pair = _sin_cos(graph, n, pair_of[n])
+            for m in pair:
+                if m in block.outputs:
+                    local[m] = loop_name(f"{names[m]}_blk")
+                else:
+                    names[m] = local[m] = _identifier(listing[m], taken)
+            lines.append(f"        {', '.join(local[m] for m in pair)} = {expression(n, local)}")
+            lines += [f"        {names[m]}[{lo}:{hi}] = {local[m]}" for m in pair if m in block.outputs]
+        elif n in seconds:
+            continue
+        elif n not in block.outputs:
             names[n] = local[n] = _identifier(listing[n], taken)
             lines.append(f"        {local[n]} = {expression(n, local)}")
         elif any(n in graph[m]["inputs"] for m in block.nodes[k + 1:]):

@@ -126,3 +126,59 @@ def test_buffer_reuse_never_writes_into_arguments_or_returned_arrays(rng):
     np.testing.assert_allclose(b, want_b, rtol=1e-15)
     np.testing.assert_allclose(c, want_c, rtol=1e-15)
     assert not np.shares_memory(b, c)
+
+
+def ulps(got, want):
+    return np.abs(got - want) / np.spacing(np.abs(want))
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-5, 2.0, 100.0, 1e5, 5e5, 1e12])
+def test_sincos_is_within_4_ulp_of_libm(rng, scale):
+    from symgrad.ops.kernels import sincos
+
+    x = rng.uniform(-scale, scale, 200_000)
+    sin, cos = sincos(x)
+    assert ulps(sin, np.sin(x)).max() <= 4 and ulps(cos, np.cos(x)).max() <= 4
+
+
+def test_sincos_next_to_multiples_of_half_pi_and_at_special_values():
+    from symgrad.ops.kernels import sincos
+
+    k = np.arange(-200_000, 200_000) * (np.pi / 2)
+    x = np.concatenate([k, np.nextafter(k, np.inf), np.nextafter(k, -np.inf)])
+    sin, cos = sincos(x)  # relative accuracy where the result is near zero
+    assert ulps(sin, np.sin(x)).max() <= 4 and ulps(cos, np.cos(x)).max() <= 4
+    finite = np.array([1e-310, -1e-310, 2.0**19, -(2.0**19) * 1.5, 1e308])
+    sin, cos = sincos(finite)
+    assert ulps(sin, np.sin(finite)).max() <= 4 and ulps(cos, np.cos(finite)).max() <= 4
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan])
+    with np.errstate(invalid="ignore"):
+        sin, cos = sincos(special)
+    np.testing.assert_array_equal(sin, [0.0, -0.0, np.nan, np.nan, np.nan])
+    np.testing.assert_array_equal(cos, [1.0, 1.0, np.nan, np.nan, np.nan])
+    assert np.signbit(sin[1])
+
+
+def test_sin_and_cos_of_one_value_are_computed_together(rng):
+    def f(x):
+        return np.sum(np.sin(x) ** 2 + x * np.cos(x))
+
+    x = rng.uniform(-10, 10, N)
+    for transform in (symgrad.grad(f), symgrad.value_and_grad(f)):
+        assert "= sincos(" in transform.source(x)
+    value, grad = symgrad.value_and_grad(f)(x)
+    np.testing.assert_allclose(value, f(x), rtol=1e-13)
+    np.testing.assert_allclose(grad, eager_grad(f, x)[0], rtol=1e-13, atol=1e-13)
+    small = x[:100]
+    assert "sincos" not in symgrad.grad(f).source(small)
+    assert "sincos" not in symgrad.grad(f).source(x.astype(np.float32))
+
+
+def test_a_sin_cos_pair_returned_whole():
+    x = np.linspace(-7, 7, N)
+    compiled = symgrad.compile(lambda x: (np.sin(x), np.cos(x), np.sin(x) * 2))
+    assert "sincos(" in compiled.source(x)
+    sin, cos, twice = compiled(x)
+    np.testing.assert_allclose(sin, np.sin(x), rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(cos, np.cos(x), rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(twice, 2 * np.sin(x), rtol=1e-15, atol=1e-15)

@@ -58,3 +58,46 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)): exact for every x (exp overflowing to inf gives the right 0)."""
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
+
+
+# pi/2 in four pieces of 33 bits or less (fdlibm's __rem_pio2): for |n| < 2**20 each n * piece
+# is exact, so x - n*pi/2 keeps its accuracy even next to a multiple of pi/2
+_PIO2 = (1.57079632673412561417e+00, 6.07710050630396597660e-11, 2.02226624871116645580e-21,
+         8.47842766036889956997e-32)
+_SINCOS_LIMIT = 2.0**19
+
+
+def sincos(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sin(x) and cos(x) of float64 `x` at once, within 4 ulp, about twice as fast as np.sin
+    and np.cos: NumPy's float64 sin and cos are scalar libm calls, but its tan is vectorized.
+
+    x = n*pi/2 + r with |r| <= pi/4, then t = tan(r/2) gives sin r = 2t/(1+t^2) and
+    cos r = (1-t^2)/(1+t^2), and n mod 4 picks the signs. |x| > 2**19, inf and nan go to
+    np.sin and np.cos.
+    """
+    with np.errstate(invalid="ignore"):
+        n = np.multiply(x, 2 / np.pi)
+        np.rint(n, out=n)
+        np.add(n, 0.0, out=n)  # -0.0 -> 0.0, so that x - n*pi/2 keeps the sign of a zero x
+        r = np.multiply(n, _PIO2[0])
+        np.subtract(x, r, out=r)
+        w = np.empty_like(r)
+        for piece in _PIO2[1:]:
+            np.subtract(r, np.multiply(n, piece, out=w), out=r)
+        t = np.tan(np.multiply(r, 0.5, out=r), out=r)
+        u = np.multiply(t, t, out=w)
+        d = np.add(u, 1.0)
+        s = np.divide(np.add(t, t, out=t), d, out=t)
+        c = np.divide(np.subtract(1.0, u, out=u), d, out=u)
+        q = n.astype(np.int64)
+        sign = np.subtract(1.0, q & 2, out=d)  # -1 in quadrants 2 and 3
+        np.multiply(s, sign, out=s)
+        np.multiply(c, sign, out=c)
+        odd = (q & 1).astype(bool)
+        sin = np.where(odd, c, s)
+        cos = np.where(odd, np.negative(s, out=s), c)
+    far = ~(np.abs(x) <= _SINCOS_LIMIT)
+    if far.any():
+        sin[far] = np.sin(x[far])
+        cos[far] = np.cos(x[far])
+    return sin, cos
