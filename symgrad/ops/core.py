@@ -82,12 +82,12 @@ class Op:
 
     def out_dtype(self, inputs: tuple, params: dict) -> np.dtype:
         """The output dtype NumPy gives for these inputs (dtypes, or Python scalars)."""
+        if self.dtype_rule is not None:  # may read params (astype's dtype): not cached
+            return np.dtype(self.dtype_rule(inputs, params))
         key = (self, tuple(v if isinstance(v, np.dtype) else type(v) for v in inputs))
         dt = _DTYPE_CACHE.get(key)
         if dt is None:
-            if self.dtype_rule is not None:
-                dt = np.dtype(self.dtype_rule(inputs, params))
-            elif self.elementwise:
+            if self.elementwise:
                 probes = [np.zeros((), v) if isinstance(v, np.dtype) else v for v in inputs]
                 with np.errstate(all="ignore"):
                     dt = np.asarray(self.forward(*probes, **params)).dtype
