@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from symgrad.graph import Graph
 from symgrad.ops import OPS, vjp
 from symgrad.tracer import Tracer, const_node, traced_from
@@ -44,6 +46,9 @@ def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[A
         g = cts.get(w)
         if g is not None and tuple(g.shape) != graph[w]["shape"]:
             g = g.broadcast_to(graph[w]["shape"])
+        if g is not None and g.dtype != graph[w]["dtype"] and np.dtype(g.dtype).kind == "f" \
+                and np.dtype(graph[w]["dtype"]).kind == "f":
+            g = g.astype(graph[w]["dtype"])  # a float32 input gets a float32 gradient, as in JAX
         grads.append(g)
     return grads
 

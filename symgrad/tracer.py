@@ -48,6 +48,10 @@ def emit(graph: Graph, op: Op, inputs: tuple[int, ...], params: dict, where: str
         if found is not None:
             return found
     attrs = [graph[i] for i in inputs]
+    if op.elementwise and attrs and all(a.get("weak") for a in attrs) and not op.helpers:
+        with np.errstate(all="ignore"):  # Python scalars in, a Python scalar out: stays weak
+            value = op.forward(*(a["value"] for a in attrs), **params)
+        return const_node(graph, value.item() if hasattr(value, "item") else value)
     shape = op.out_shape(tuple(a["shape"] for a in attrs), params)
     dtype = op.out_dtype(tuple(a["value"] if a.get("weak") else a["dtype"] for a in attrs), params)
     return graph.add(op.name, tuple(inputs), params, shape, dtype, where=where)
