@@ -70,7 +70,7 @@ def _fold(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None
     if not ins or any(g[i]["op"] != "const" for i in ins) or OPS[op].helpers:
         return None
     o = OPS[op]
-    if not o.elementwise and all(g.scalar(i) is not None for i in ins):
+    if not o.elementwise and op != "astype" and all(g.scalar(i) is not None for i in ins):
         return None  # a broadcast scalar stays a scalar: see _broadcasts
     shape = o.out_shape(tuple(g[i]["shape"] for i in ins), params)
     if int(np.prod(shape)) > FOLD_LIMIT:
@@ -131,6 +131,8 @@ def _identity(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | 
         return ins[0]                                        # identity permutation
     if op == "sum" and not params["axes"]:
         return ins[0]                                        # sum over no axes
+    if op == "astype" and g[ins[0]]["dtype"] == np.dtype(params["dtype"]):
+        return ins[0]                                        # a cast to the dtype it has
     return None
 
 
@@ -234,8 +236,18 @@ def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int 
     attrs = [g[i] for i in ins]
     if op == "reshape" and g.scalar(ins[0]) is not None:     # reshape(c, (1,)) -> broadcast
         return b.make("broadcast_to", ins, params)
+    if op == "reshape" and attrs[0]["op"] == "broadcast_to" and g.scalar(attrs[0]["inputs"][0]) is not None:
+        return b.make("broadcast_to", attrs[0]["inputs"], params)  # reshape(bcast(c)) -> bcast(c)
+    if op == "reshape" and attrs[0]["op"] == "broadcast_to" \
+            and np.prod(attrs[0]["shape"]) == np.prod(g[attrs[0]["inputs"][0]]["shape"]):
+        return b.make("reshape", attrs[0]["inputs"], params)  # a broadcast that only added 1s
     if op == "broadcast_to" and attrs[0]["op"] == "broadcast_to":
         return b.make("broadcast_to", attrs[0]["inputs"], params)  # nested broadcasts
+    if op == "sum" and attrs[0]["op"] == "broadcast_to":    # sum(bcast(x)) -> bcast(count * x)
+        return _sum_of_broadcast(b, ins[0], params)
+    if op == "astype" and _expands(g, attrs[0]):            # astype(bcast(x)) -> bcast(astype(x))
+        node = b.make("astype", attrs[0]["inputs"], params)
+        return b.make("broadcast_to", (node,), {"shape": attrs[0]["shape"]})
     if not OPS[op].elementwise or not any(_expands(g, a) for a in attrs):
         return None
     unwrapped = tuple(a["inputs"][0] if _expands(g, a) else i for i, a in zip(ins, attrs))
@@ -245,6 +257,29 @@ def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int 
     if small == shape:
         return node
     return b.make("broadcast_to", (node,), {"shape": shape})  # f(bcast(x)) -> bcast(f(x))
+
+
+def _sum_of_broadcast(b: Builder, n: int, params: dict) -> int | None:
+    """A sum over axes that a broadcast repeated along is the value times their length; only
+    the axes where x itself varies are summed."""
+    g = b.g
+    x, full = g[n]["inputs"][0], g[n]["shape"]
+    padded = (1,) * (len(full) - len(g[x]["shape"])) + g[x]["shape"]
+    axes = params["axes"]
+    count = int(np.prod([full[a] for a in axes if padded[a] == 1]))
+    summed = tuple(a for a in axes if padded[a] != 1)
+    y = x if padded == g[x]["shape"] else b.make("reshape", (x,), {"shape": padded})
+    if summed:
+        y = b.make("sum", (y,), {"axes": summed, "keepdims": True})
+    if count != 1:
+        y = b.make("mul", (y, const_node(g, count)), {})
+    y = b.make("broadcast_to", (y,), {"shape": tuple(1 if a in axes else d for a, d in enumerate(full))})
+    if not params["keepdims"]:
+        shape = tuple(d for a, d in enumerate(full) if a not in axes)
+        y = b.make("broadcast_to", (g[y]["inputs"][0],), {"shape": shape}) if g.scalar(x) is not None \
+            else b.make("reshape", (y,), {"shape": shape})
+    expected = OPS["sum"].out_dtype((g[n]["dtype"],), params)
+    return y if g[y]["dtype"] == expected else None
 
 
 def _stability(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None:
