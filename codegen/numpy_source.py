@@ -144,6 +144,8 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         if n not in names:
             names[n] = _identifier(listing[n], taken)
         expr = expression(n, {})
+        if n in graph.outputs and _full(graph, n):  # a returned broadcast scalar: a real array
+            expr = _full_code(graph, n)
         if n in inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
             names[n] = expr  # a postfix view binds tighter than any operator it lands in
             continue
@@ -152,8 +154,9 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         if debug_nans:
             where = graph[n].get("where") or "an unknown line"
             body.append(f"    check_nan({names[n]}, {graph[n]['op']!r}, {statement!r}, {where!r})")
-    outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None else names[n]
-            for n in graph.outputs]
+    shared = _shared_outputs(graph)
+    outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None
+            else f"{names[n]}.copy()" if k in shared else names[n] for k, n in enumerate(graph.outputs)]
     ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
     args = ", ".join(names[n] for n in graph.inputs)
     header = [f"# {line}" for line in title.splitlines()]
@@ -164,6 +167,36 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(kernels))}")
     lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
     return Program(fn_name, "\n".join(lines), constants)
+
+
+def _shared_outputs(graph: Graph) -> set[int]:
+    """Positions of outputs that would share memory with an argument, a bound constant or an
+    earlier output, or be a read-only broadcast: returned as copies, so that a caller who
+    changes a result in place changes nothing else."""
+    shared, roots = set(), set()
+    for k, n in enumerate(graph.outputs):
+        root, broadcast = n, False
+        if not _full(graph, n):  # (np.full makes a fresh array)
+            while OPS.get(graph[root]["op"]) is not None and OPS[graph[root]["op"]].view:
+                broadcast |= graph[root]["op"] == "broadcast_to"
+                root = graph[root]["inputs"][0]
+        if graph[root]["op"] in ("input", "const") or root in roots or broadcast:
+            shared.add(k)
+        roots.add(root)
+    return shared
+
+
+def _full_code(graph: Graph, n: int) -> str:
+    value = graph.scalar(graph[n]["inputs"][0])
+    value = value.item() if isinstance(value, (np.generic, np.ndarray)) else value
+    dtype = np.dtype(graph[n]["dtype"])
+    typed = "" if dtype == np.result_type(value) else f", np.{dtype.type.__name__}"
+    return f"np.full({graph[n]['shape']}, {_literal(value)}{typed})"
+
+
+def _full(graph: Graph, n: int) -> bool:
+    """Whether n is a scalar broadcast to a shape."""
+    return graph[n]["op"] == "broadcast_to" and graph.scalar(graph[n]["inputs"][0]) is not None
 
 
 def _sincos_pairs(graph: Graph, order: list[int]) -> tuple[list[int], dict[int, int]]:

@@ -226,3 +226,60 @@ def test_gradients_are_taken_of_the_stable_form():
     unstable = symgrad.grad(lambda x: np.log(np.sum(np.exp(x), axis=1)).sum(), passes=())
     with np.errstate(all="ignore"):
         assert np.isnan(unstable(x)).any()  # without the pass, exp(1000) overflows
+
+
+def test_sums_of_broadcasts_become_scaled_values():
+    graph = symgrad.trace(symgrad.grad(lambda x, c: np.sum(x * 2.0 + c), argnums=(0, 1)),
+                          np.ones((3, 4)), np.ones((3, 1))).graph
+    listing = str(simplify(graph))
+    assert "sum" not in listing and "broadcast_to[shape=(3, 1)] 4.0" in listing
+    c = np.arange(3.0).reshape(3, 1)
+    graph = symgrad.trace(lambda c: np.sum(np.broadcast_to(c, (5, 3, 4)), axis=(0, 2)), c).graph
+    listing = str(simplify(graph))
+    assert "broadcast_to" not in listing and "mul" in listing and "20" in listing
+    f = symgrad.compile(lambda c: np.sum(np.broadcast_to(c, (5, 3, 4)), axis=(0, 2)))
+    np.testing.assert_array_equal(f(c), [0.0, 20.0, 40.0])
+
+
+@pytest.mark.parametrize("transform", [
+    lambda: symgrad.grad(lambda x, w: np.sum(np.tanh(x * 3.0) + w)),
+    lambda: symgrad.grad(lambda x, w: np.mean(x * w) + np.sum(x), argnums=(0, 1)),
+    lambda: symgrad.jacobian(lambda x, w: np.sin(x) * w),
+    lambda: symgrad.hessian(lambda x, w: np.sum(x ** 3 * w)),
+])
+def test_float32_inputs_get_float32_gradients(transform):
+    x, w = np.linspace(-1, 1, 4, dtype=np.float32), np.ones(4, np.float32)
+    out = transform()(x, w)
+    for g in out if isinstance(out, tuple) else (out,):
+        assert g.dtype == np.float32
+
+
+def test_a_cast_depends_on_its_dtype_not_on_an_earlier_trace():
+    x = np.linspace(0, 1, 6).reshape(2, 3) + 1e-9
+    assert symgrad.compile(lambda x: x.astype("float32"))(x).dtype == np.float32
+    graph = symgrad.trace(lambda x: x.astype("float64") * 3.0, x).graph
+    assert all(graph[n]["dtype"] == np.float64 for n, _ in graph.ops())
+
+
+def test_results_never_share_memory_with_arguments_constants_or_each_other():
+    y = np.arange(3.0)
+    C = np.arange(6.0).reshape(2, 3)
+    cases = [
+        (symgrad.grad(lambda x, y: np.sum(x * y)), (np.ones(3), y)),           # the gradient is y
+        (symgrad.grad(lambda x, y: np.sum(x.T * y)), (np.ones((3, 2)), C.copy())),  # a view of y
+        (symgrad.grad(lambda x: np.sum(x * C)), (np.ones((2, 3)),)),            # a bound constant
+        (symgrad.grad(lambda x, y: np.sum(x + y), argnums=(0, 1)), (np.ones(3), y)),  # equal results
+        (symgrad.grad(lambda x: np.sum(x)), (np.ones(3),)),                     # a broadcast 1.0
+        (symgrad.compile(lambda x: x), (y,)),
+    ]
+    for f, args in cases:
+        outs = f(*args)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        for k, out in enumerate(outs):
+            assert out.flags.writeable
+            assert not any(np.shares_memory(out, a) for a in args)
+            assert not np.shares_memory(out, C)
+            assert not any(np.shares_memory(out, other) for other in outs[:k])
+    first = symgrad.grad(lambda x: np.sum(x * C))
+    first(np.ones((2, 3)))[:] = 0  # changing a result in place leaves the next call alone
+    np.testing.assert_array_equal(first(np.ones((2, 3))), C)
