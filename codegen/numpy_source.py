@@ -162,11 +162,31 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     header = [f"# {line}" for line in title.splitlines()]
     if constants:
         header.append(f"# bound when loaded: {', '.join(sorted(constants))}")
+    body, bound = _bind_numpy(body, taken)
     imports = ["import numpy as np"]
+    if bound:
+        imports.append(f"from numpy import {', '.join(bound)}")
     if kernels:
         imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(kernels))}")
     lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
     return Program(fn_name, "\n".join(lines), constants)
+
+
+_CALL = re.compile(r"\bnp\.([A-Za-z_]\w*)\(")
+
+
+def _bind_numpy(body: list[str], taken: set[str]) -> tuple[list[str], list[str]]:
+    """The NumPy functions the body calls, bound once by an import line and called by bare
+    name (no attribute lookup per call). One whose name the code already uses, or a
+    builtin's (`abs`, `sum`), keeps its `np.`."""
+    called = {name for line in body for name in _CALL.findall(line)}
+    bound = sorted(name for name in called if name not in taken and name not in _RESERVED
+                   and (isinstance(getattr(np, name, None), np.ufunc)
+                        or callable(getattr(np, name, None)) and not isinstance(getattr(np, name), type)))
+    if not bound:
+        return body, []
+    pattern = re.compile(r"\bnp\.(" + "|".join(bound) + r")\(")
+    return [pattern.sub(r"\1(", line) for line in body], bound
 
 
 def _shared_outputs(graph: Graph) -> set[int]:

@@ -243,6 +243,10 @@ def _broadcasts(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int 
         return b.make("reshape", attrs[0]["inputs"], params)  # a broadcast that only added 1s
     if op == "broadcast_to" and attrs[0]["op"] == "broadcast_to":
         return b.make("broadcast_to", attrs[0]["inputs"], params)  # nested broadcasts
+    if op in ("zeros_like", "ones_like"):                  # zeros_like(x) -> bcast(0): no zero tensors
+        dtype = attrs[0]["dtype"]
+        value = g.const(np.asarray(0 if op == "zeros_like" else 1, dtype), dtype)
+        return b.make("broadcast_to", (value,), {"shape": attrs[0]["shape"]})
     if op == "sum" and attrs[0]["op"] == "broadcast_to":    # sum(bcast(x)) -> bcast(count * x)
         return _sum_of_broadcast(b, ins[0], params)
     if op == "astype" and _expands(g, attrs[0]):            # astype(bcast(x)) -> bcast(astype(x))

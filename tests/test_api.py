@@ -226,7 +226,7 @@ def test_compile_with_static_argnums():
     assert_close(f(x, "sum", 3), (x ** 3).sum(), rtol=1e-14)
     assert_close(f(x + 1, "sin", 2), np.sin((x + 1) ** 2).sum(), rtol=1e-14)
     assert calls == [("sin", 2), ("sum", 3)]
-    assert "np.sin" in f.source(x, "sin", 2) and "np.sin" not in f.source(x, "sum", 3)
+    assert "sin(" in f.source(x, "sin", 2) and "sin" not in f.source(x, "sum", 3)
 
 
 def test_grad_argnums_int_and_tuple():
@@ -792,12 +792,13 @@ def test_generated_source_reads_like_code():
 def test_source_method_of_each_transform():
     x = np.array([0.5, 1.5])
     f = lambda x: np.sin(x).sum()  # noqa: E731
-    assert "np.sin(x)" in symgrad.compile(f).source(x)
-    assert "np.cos(x)" in symgrad.grad(f).source(x)
+    assert "from numpy import sin" in symgrad.compile(f).source(x)
+    assert " = sin(x)" in symgrad.compile(f).source(x)
+    assert " = cos(x)" in symgrad.grad(f).source(x)
     assert "def value_and_grad_" in symgrad.value_and_grad(f).source(x)
     assert "def jacobian_" in symgrad.jacobian(lambda x: np.sin(x)).source(x)
     _, pullback = symgrad.vjp(lambda x: np.sin(x), x)
-    assert "np.cos(x)" in pullback.source(np.ones(2))
+    assert "cos(x)" in pullback.source(np.ones(2))
     for source in (symgrad.hessian(f).source(x), pullback.source(np.ones(2))):
         ast.parse(source)
 
@@ -812,9 +813,9 @@ def test_traceback_inside_generated_code_shows_the_generated_line():
         f(x)
     frame = traceback.extract_tb(info.tb)[-1]
     assert frame.filename.startswith("<symgrad:log_loss:")
-    assert "np.log(x)" in frame.line
+    assert "log(x)" in frame.line
     assert "".join(linecache.getlines(frame.filename)) == f.source(x)
-    assert "np.log(x)" in "".join(traceback.format_exception(info.value))
+    assert "log(x)" in "".join(traceback.format_exception(info.value))
 
 
 UNSAFE_KEYS = ["my key; import os", "class", "0th", "a\nimport os", "__import__('os')", "np"]

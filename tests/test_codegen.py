@@ -182,3 +182,16 @@ def test_a_sin_cos_pair_returned_whole():
     np.testing.assert_allclose(sin, np.sin(x), rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(cos, np.cos(x), rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(twice, 2 * np.sin(x), rtol=1e-15, atol=1e-15)
+
+
+def test_numpy_functions_are_bound_once_unless_a_name_is_taken():
+    def f(x, sin):
+        return np.sum(np.sin(x) * sin + np.abs(x))
+
+    args = np.linspace(-1, 1, 3), np.ones(3)
+    source = symgrad.compile(f).source(*args)
+    assert "np.sin(x)" in source  # the argument `sin` keeps the name
+    assert "np.abs(x)" in source  # a builtin's name is never shadowed
+    source = symgrad.grad(f).source(*args)
+    assert "from numpy import cos, sign\n" in source and " = cos(x)" in source
+    np.testing.assert_allclose(symgrad.compile(f)(*args), f(*args), rtol=1e-15)
