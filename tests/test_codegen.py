@@ -1,11 +1,15 @@
 """The back end's speed features keep results exact: buffer reuse (`out=`) and loops over
 blocks of big elementwise runs, checked against eager mode and against the unblocked code."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symgrad
-from codegen import blocks
+from codegen import blocks, numpy_source
 
 N = 5 * blocks.BLOCK + 123  # big enough to block, and not a whole number of blocks
 
@@ -23,7 +27,7 @@ def broadcasting(X, b, c):
 def eager_grad(f, *args):
     ts = [symgrad.tensor(a, requires_grad=True) for a in args]
     f(*ts).backward()
-    return [t.grad.numpy() for t in ts]
+    return [np.zeros_like(a) if t.grad is None else t.grad.numpy() for a, t in zip(args, ts)]
 
 
 @pytest.fixture
@@ -195,3 +199,58 @@ def test_numpy_functions_are_bound_once_unless_a_name_is_taken():
     source = symgrad.grad(f).source(*args)
     assert "from numpy import cos, sign\n" in source and " = cos(x)" in source
     np.testing.assert_allclose(symgrad.compile(f)(*args), f(*args), rtol=1e-15)
+
+
+UNARY = {"tanh": np.tanh, "sin": np.sin, "cos": np.cos, "exp": lambda v: np.exp(np.tanh(v)),
+         "log": lambda v: np.log(1.0 + v * v), "neg": lambda v: -v, "relu": lambda v: np.maximum(v, 0.0)}
+BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": lambda a, b: a / (1.5 + b * b),
+          "where": lambda a, b: np.where(a > b, a, 2.0 * b)}
+
+
+@st.composite
+def programs(draw):
+    """A random elementwise expression over inputs that broadcast against a (rows, cols) shape."""
+    full = (draw(st.integers(20, 40)), draw(st.sampled_from([1, 3, 16])))
+    nargs = draw(st.integers(1, 3))
+    shapes = [draw(st.sampled_from([full, full[1:], (full[0], 1), (1, full[1]), ()])) for _ in range(nargs)]
+    shapes[0] = full
+
+    def expression(depth):
+        if depth == 0:
+            return ("arg", draw(st.integers(0, nargs - 1)))
+        if draw(st.booleans()):
+            return (draw(st.sampled_from(sorted(UNARY))), expression(depth - 1))
+        op = draw(st.sampled_from(sorted(BINARY)))
+        return (op, expression(depth - 1), expression(draw(st.integers(0, 2))))
+
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return expression(draw(st.integers(2, 6))), [rng.uniform(-1.5, 1.5, s) for s in shapes]
+
+
+def evaluate(tree, xs):
+    if tree[0] == "arg":
+        return xs[tree[1]]
+    if tree[0] in UNARY:
+        return UNARY[tree[0]](evaluate(tree[1], xs))
+    return BINARY[tree[0]](evaluate(tree[1], xs), evaluate(tree[2], xs))
+
+
+@settings(max_examples=60, deadline=None, report_multiple_bugs=False)
+@given(programs())
+def test_random_blocked_programs_match_eager(program):
+    """With tiny thresholds, random programs run in blocks (and sin/cos pairs fuse)."""
+    tree, inputs = program
+
+    def loss(*xs):
+        y = evaluate(tree, xs)
+        return np.sum(y * y) + np.sum(np.cos(xs[0]) * y)
+
+    with mock.patch.object(blocks, "MIN_SIZE", 16), mock.patch.object(blocks, "BLOCK", 8), \
+            mock.patch.object(numpy_source, "SINCOS_MIN_SIZE", 16):
+        f = symgrad.value_and_grad(loss, argnums=tuple(range(len(inputs))))
+        value, grads = f(*inputs)
+    want = eager_grad(loss, *inputs)
+    np.testing.assert_allclose(value, loss(*inputs), rtol=1e-12, atol=1e-12)
+    for got, w, x in zip(grads, want, inputs):
+        assert got.shape == x.shape
+        np.testing.assert_allclose(got, w, rtol=1e-11, atol=1e-11)
