@@ -62,114 +62,176 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     With `debug_nans`, each statement is followed by a check that names the op and the line
     it was traced from when the result holds a NaN.
     """
-    taken: set[str] = set(_BOUND)  # names the module binds: no argument may shadow them
-    for n in graph.toposort():
-        if graph[n]["op"] in OPS:
-            taken.update(OPS[graph[n]["op"]].helpers)
-    fn_name = _identifier(name, taken)
-    names: dict[int, str] = {n: _identifier(graph[n]["name"], taken) for n in graph.inputs}
+    w = _Writer(graph, debug_nans)
+    fn_name = _identifier(name, w.taken)
+    for n in graph.inputs:
+        w.names[n] = _identifier(graph[n]["name"], w.taken)
     for n, out_name in zip(graph.outputs, output_names or []):
-        if n not in names and graph.scalar(n) is None:
-            names[n] = _identifier(out_name, taken)
-    constants: dict[str, Any] = {}
-    kernels: set[str] = {"check_nan"} if debug_nans else set()
-    listing = graph.names()  # the names the printed graph uses, so source and listing agree
+        if n not in w.names and graph.scalar(n) is None:
+            w.names[n] = _identifier(out_name, w.taken)
     for n in graph.toposort():  # named first: a blocked loop may read one listed after it
         if graph[n]["op"] == "const" and graph.scalar(n) is None:
-            names[n] = _identifier(f"const{len(constants)}", taken)
-            constants[names[n]] = graph[n]["value"]
-    order = [n for n in graph.toposort() if graph[n]["op"] not in ("input", "const")
-             and graph.scalar(n) is None]
-    pair_of: dict[int, int] = {}
-    if not debug_nans:
-        order, pair_of = _sincos_pairs(graph, blocks.schedule(graph, order))
-    loops = [] if debug_nans else blocks.find(graph, order)
-    block_of = {n: b for b in loops for n in b.nodes}
-    outer = [n for n in order if n not in block_of or n in block_of[n].outputs]
-    paired = frozenset(pair_of) | frozenset(pair_of.values())
-    into = buffers.plan(graph, outer, fresh=paired | {o for b in loops for o in b.outputs},
-                        reads={o: _outside_inputs(graph, b) for b in loops for o in b.outputs})
-    for b in loops:
-        into.update(buffers.plan(graph, b.nodes, fresh=paired, fixed=frozenset(b.outputs)))
-    uses: dict[int, int] = {}
-    for n in order:
-        for i in graph[n]["inputs"]:
-            uses[i] = uses.get(i, 0) + 1
-    inline = set() if debug_nans else {  # views read once, like `w.T`, are written in place
-        n for n in order if graph[n]["op"] in ("transpose", "reshape") and uses.get(n) == 1
-        and n not in graph.outputs and graph.scalar(graph[n]["inputs"][0]) is None}
+            w.names[n] = _identifier(f"const{len(w.constants)}", w.taken)
+            w.constants[w.names[n]] = graph[n]["value"]
+    body = []
+    for n in w.order:
+        if n in w.block_of:
+            if n == w.block_of[n].nodes[0]:
+                body += w.loop(w.block_of[n])
+        elif n in w.pair_of:
+            body.append(f"    {w.pair(n, {})}")
+        elif n not in w.paired:
+            body += w.statement(n)
+    shared = _shared_outputs(graph)
+    outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None
+            else f"{w.names[n]}.copy()" if k in shared else w.names[n] for k, n in enumerate(graph.outputs)]
+    ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
+    args = ", ".join(w.names[n] for n in graph.inputs)
+    header = [f"# {line}" for line in title.splitlines()]
+    if w.constants:
+        header.append(f"# bound when loaded: {', '.join(sorted(w.constants))}")
+    body, bound = _bind_numpy(body, w.taken)
+    imports = ["import numpy as np"]
+    if bound:
+        imports.append(f"from numpy import {', '.join(bound)}")
+    if w.kernels:
+        imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(w.kernels))}")
+    lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
+    return Program(fn_name, "\n".join(lines), w.constants)
 
-    def expression(n: int, local: dict[int, str], out: str | None = None) -> str:
+
+class _Writer:
+    """One function's generation: the statement order, loops, sin/cos pairs and buffer plan
+    decided up front, then the names, bound constants and kernels met while writing."""
+
+    def __init__(self, graph: Graph, debug_nans: bool) -> None:
+        self.graph, self.debug_nans = graph, debug_nans
+        self.taken: set[str] = set(_BOUND)  # names the module binds: no argument may shadow them
+        for n in graph.toposort():
+            if graph[n]["op"] in OPS:
+                self.taken.update(OPS[graph[n]["op"]].helpers)
+        self.names: dict[int, str] = {}
+        self.loop_names: dict[str, str] = {}  # one loop variable and block name per array
+        self.constants: dict[str, Any] = {}
+        self.kernels: set[str] = {"check_nan"} if debug_nans else set()
+        self.listing = graph.names()  # the names the printed graph uses, so source and listing agree
+        order = [n for n in graph.toposort() if graph[n]["op"] not in ("input", "const")
+                 and graph.scalar(n) is None]
+        self.pair_of: dict[int, int] = {}
+        loops: list[blocks.Block] = []
+        if not debug_nans:
+            order, self.pair_of = _sincos_pairs(graph, blocks.schedule(graph, order))
+            loops = blocks.find(graph, order)
+        self.order = order
+        self.block_of = {n: b for b in loops for n in b.nodes}
+        self.paired = frozenset(self.pair_of) | frozenset(self.pair_of.values())
+        outer = [n for n in order if n not in self.block_of or n in self.block_of[n].outputs]
+        self.into = buffers.plan(graph, outer, fresh=self.paired | {o for b in loops for o in b.outputs},
+                                 reads={o: _outside_inputs(graph, b) for b in loops for o in b.outputs})
+        for b in loops:
+            self.into.update(buffers.plan(graph, b.nodes, fresh=self.paired, fixed=frozenset(b.outputs)))
+        uses: dict[int, int] = {}
+        for n in order:
+            for i in graph[n]["inputs"]:
+                uses[i] = uses.get(i, 0) + 1
+        self.inline = set() if debug_nans else {  # views read once, like `w.T`, are written in place
+            n for n in order if graph[n]["op"] in ("transpose", "reshape") and uses.get(n) == 1
+            and n not in graph.outputs and graph.scalar(graph[n]["inputs"][0]) is None}
+
+    def name(self, n: int) -> str:
+        """The name of n's value, from the graph listing's name for it."""
+        if n not in self.names:
+            self.names[n] = _identifier(self.listing[n], self.taken)
+        return self.names[n]
+
+    def loop_name(self, name: str) -> str:
+        """A name used inside blocked loops: the same in every loop of the function."""
+        if name not in self.loop_names:
+            self.loop_names[name] = _identifier(name, self.taken)
+        return self.loop_names[name]
+
+    def expression(self, n: int, local: dict[int, str], out: str | None = None) -> str:
         """The code computing `n`, its operands named by `local` first, then `names`; a
-        ufunc writes into `out` when given. For the first of a sin/cos pair, both at once."""
-        attrs = graph[n]
-        if n in pair_of:
-            kernels.add("sincos")
-            return f"sincos({local.get(attrs['inputs'][0]) or names[attrs['inputs'][0]]})"
+        ufunc writes into `out` when given."""
+        graph, attrs = self.graph, self.graph[n]
         op = OPS[attrs["op"]]
         # elementwise code takes Python scalars; other ops' code may call array methods
-        operands = [local.get(i) or names[i] if graph.scalar(i) is None else _literal(graph.scalar(i))
-                    if op.elementwise else f"np.asarray({_literal(graph.scalar(i))})"
-                    for i in attrs["inputs"]]
+        operands = [local.get(i) or self.names[i] if graph.scalar(i) is None
+                    else _literal(graph.scalar(i)) if op.elementwise
+                    else f"np.asarray({_literal(graph.scalar(i))})" for i in attrs["inputs"]]
         for helper, fn in op.helpers.items():
-            constants[helper] = fn
-        shapes = [graph[i]["shape"] for i in attrs["inputs"]]
-        expr = op.code_for(operands, attrs["params"], shapes)
-        if n in into and op.inplace is not None:  # update a dead temporary in place
-            expr = op.inplace(operands, attrs["params"])
-            out = None
-        elif n in into:  # write into a dead temporary of the same shape and dtype
-            out = local.get(into[n]) or names[into[n]]
-        if out is not None and op.inplace is None:
+            self.constants[helper] = fn
+        expr = op.code_for(operands, attrs["params"], [graph[i]["shape"] for i in attrs["inputs"]])
+        if n in self.into and op.inplace is not None:  # update a dead temporary in place
+            expr, out = op.inplace(operands, attrs["params"]), None
+        elif n in self.into:  # write into a dead temporary of the same shape and dtype
+            out = local.get(self.into[n]) or self.names[self.into[n]]
+        if out is not None:
             expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={out})"
-        kernels.update(k for k in op.kernels if k + "(" in expr)
+        self.kernels.update(k for k in op.kernels if k + "(" in expr)
         if all(graph.scalar(i) is not None for i in attrs["inputs"]):
             expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array
         return expr
 
-    body = []
-    loop_names: dict[str, str] = {}  # one loop variable and block name per array, in every loop
-    for n in order:
-        if n in block_of:
-            if n == block_of[n].nodes[0]:
-                body += _loop(graph, block_of[n], names, listing, taken, loop_names, expression, pair_of)
-            continue
-        if n in paired:
-            if n in pair_of:
-                for m in _sin_cos(graph, n, pair_of[n]):
-                    names.setdefault(m, _identifier(listing[m], taken))
-                body.append(f"    {', '.join(names[m] for m in _sin_cos(graph, n, pair_of[n]))} = "
-                            f"{expression(n, {})}")
-            continue
-        if n not in names:
-            names[n] = _identifier(listing[n], taken)
-        expr = expression(n, {})
-        if n in graph.outputs and _full(graph, n):  # a returned broadcast scalar: a real array
-            expr = _full_code(graph, n)
-        if n in inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
-            names[n] = expr  # a postfix view binds tighter than any operator it lands in
-            continue
-        statement = f"{names[n]} = {expr}"
-        body.append(f"    {statement}")
-        if debug_nans:
-            where = graph[n].get("where") or "an unknown line"
-            body.append(f"    check_nan({names[n]}, {graph[n]['op']!r}, {statement!r}, {where!r})")
-    shared = _shared_outputs(graph)
-    outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None
-            else f"{names[n]}.copy()" if k in shared else names[n] for k, n in enumerate(graph.outputs)]
-    ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
-    args = ", ".join(names[n] for n in graph.inputs)
-    header = [f"# {line}" for line in title.splitlines()]
-    if constants:
-        header.append(f"# bound when loaded: {', '.join(sorted(constants))}")
-    body, bound = _bind_numpy(body, taken)
-    imports = ["import numpy as np"]
-    if bound:
-        imports.append(f"from numpy import {', '.join(bound)}")
-    if kernels:
-        imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(kernels))}")
-    lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
-    return Program(fn_name, "\n".join(lines), constants)
+    def statement(self, n: int) -> list[str]:
+        """The line (and with debug_nans, its check) computing n outside any loop."""
+        graph = self.graph
+        expr = _full_code(graph, n) if n in graph.outputs and _full(graph, n) else self.expression(n, {})
+        if n in self.inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
+            self.names[n] = expr  # a postfix view binds tighter than any operator it lands in
+            return []
+        statement = f"{self.name(n)} = {expr}"
+        if not self.debug_nans:
+            return [f"    {statement}"]
+        where = graph[n].get("where") or "an unknown line"
+        check = f"check_nan({self.names[n]}, {graph[n]['op']!r}, {statement!r}, {where!r})"
+        return [f"    {statement}", f"    {check}"]
+
+    def pair(self, n: int, local: dict[int, str]) -> str:
+        """`s, c = sincos(x)` for the first node of a sin/cos pair, named by `local` first."""
+        self.kernels.add("sincos")
+        x = self.graph[n]["inputs"][0]
+        targets = [local.get(m) or self.name(m) for m in _sin_cos(self.graph, n, self.pair_of[n])]
+        return f"{', '.join(targets)} = sincos({local.get(x) or self.names[x]})"
+
+    def loop(self, block: blocks.Block) -> list[str]:
+        """A blocked run: its outputs allocated whole, then a `for` loop over blocks of rows
+        in which outside arrays are sliced and every temporary is block-sized."""
+        graph = self.graph
+        lo, hi = self.loop_name("lo"), self.loop_name("hi")
+        lines = []
+        for o in block.outputs:
+            dtype = np.dtype(graph[o]["dtype"]).type.__name__
+            lines.append(f"    {self.name(o)} = np.empty({block.shape}, np.{dtype})")
+        unit = "elements" if len(block.shape) == 1 else "rows"
+        lines.append(f"    for {lo} in range(0, {block.shape[0]}, {block.rows}):"
+                     f"  # {block.rows} {unit} at a time: temporaries stay in cache")
+        lines.append(f"        {hi} = {lo} + {block.rows}")
+        local: dict[int, str] = {}  # the block-sized values
+        for i in _outside_inputs(graph, block):
+            if graph.scalar(i) is None and block.sliced(graph, i):
+                local[i] = self.loop_name(f"{self.names[i]}_blk")
+                lines.append(f"        {local[i]} = {self.names[i]}[{lo}:{hi}]")
+        for k, n in enumerate(block.nodes):
+            made = [n, self.pair_of[n]] if n in self.pair_of else [n]
+            if n in self.paired and n not in self.pair_of:
+                continue  # the second of a pair: made with the first
+            for m in made:  # a result read later in this block gets a block-sized name too
+                if m not in block.outputs:
+                    local[m] = self.name(m)
+                elif n in self.pair_of or any(m in graph[r]["inputs"] for r in block.nodes[k + 1:]):
+                    local[m] = self.loop_name(f"{self.names[m]}_blk")
+            if n in self.pair_of:
+                lines.append(f"        {self.pair(n, local)}")
+            elif n in local:
+                lines.append(f"        {local[n]} = {self.expression(n, local)}")
+            elif OPS[graph[n]["op"]].ufunc is not None:
+                lines.append(f"        {self.expression(n, local, out=f'{self.names[n]}[{lo}:{hi}]')}")
+            else:
+                lines.append(f"        {self.names[n]}[{lo}:{hi}] = {self.expression(n, local)}")
+            lines += [f"        {self.names[m]}[{lo}:{hi}] = {local[m]}" for m in made
+                      if m in block.outputs and m in local]
+        return lines
 
 
 _CALL = re.compile(r"\bnp\.([A-Za-z_]\w*)\(")
@@ -252,60 +314,6 @@ def _sin_cos(graph: Graph, n: int, m: int) -> tuple[int, int]:
 def _outside_inputs(graph: Graph, block: blocks.Block) -> list[int]:
     inside = set(block.nodes)
     return list(dict.fromkeys(i for n in block.nodes for i in graph[n]["inputs"] if i not in inside))
-
-
-def _loop(graph: Graph, block: blocks.Block, names: dict[int, str], listing: dict[int, str],
-          taken: set[str], loop_names: dict[str, str], expression: Callable[..., str],
-          pair_of: dict[int, int]) -> list[str]:
-    """A blocked run: its outputs allocated whole, then a `for` loop over blocks of rows in
-    which outside arrays are sliced and every temporary is block-sized."""
-
-    def loop_name(name: str) -> str:
-        if name not in loop_names:
-            loop_names[name] = _identifier(name, taken)
-        return loop_names[name]
-
-    lo, hi = loop_name("lo"), loop_name("hi")
-    lines = []
-    for o in block.outputs:
-        if o not in names:
-            names[o] = _identifier(listing[o], taken)
-        dtype = np.dtype(graph[o]["dtype"]).type.__name__
-        lines.append(f"    {names[o]} = np.empty({block.shape}, np.{dtype})")
-    unit = "elements" if len(block.shape) == 1 else "rows"
-    lines.append(f"    for {lo} in range(0, {block.shape[0]}, {block.rows}):"
-                 f"  # {block.rows} {unit} at a time: temporaries stay in cache")
-    lines.append(f"        {hi} = {lo} + {block.rows}")
-    local: dict[int, str] = {}
-    for i in _outside_inputs(graph, block):
-        if graph.scalar(i) is None and block.sliced(graph, i):
-            local[i] = loop_name(f"{names[i]}_blk")
-            lines.append(f"        {local[i]} = {names[i]}[{lo}:{hi}]")
-    seconds = set(pair_of.values())
-    for k, n in enumerate(block.nodes):
-        if n in pair_of:
-            pair = _sin_cos(graph, n, pair_of[n])
-            for m in pair:
-                if m in block.outputs:
-                    local[m] = loop_name(f"{names[m]}_blk")
-                else:
-                    names[m] = local[m] = _identifier(listing[m], taken)
-            lines.append(f"        {', '.join(local[m] for m in pair)} = {expression(n, local)}")
-            lines += [f"        {names[m]}[{lo}:{hi}] = {local[m]}" for m in pair if m in block.outputs]
-        elif n in seconds:
-            continue
-        elif n not in block.outputs:
-            names[n] = local[n] = _identifier(listing[n], taken)
-            lines.append(f"        {local[n]} = {expression(n, local)}")
-        elif any(n in graph[m]["inputs"] for m in block.nodes[k + 1:]):
-            local[n] = loop_name(f"{names[n]}_blk")
-            lines.append(f"        {local[n]} = {expression(n, local)}")
-            lines.append(f"        {names[n]}[{lo}:{hi}] = {local[n]}")
-        elif OPS[graph[n]["op"]].ufunc is not None:
-            lines.append(f"        {expression(n, local, out=f'{names[n]}[{lo}:{hi}]')}")
-        else:
-            lines.append(f"        {names[n]}[{lo}:{hi}] = {expression(n, local)}")
-    return lines
 
 
 def load(program: Program) -> Callable[..., Any]:
