@@ -203,7 +203,7 @@ class _Writer:
         for o in block.outputs:
             dtype = np.dtype(graph[o]["dtype"]).type.__name__
             lines.append(f"    {self.name(o)} = np.empty({block.shape}, np.{dtype})")
-        unit = "elements" if len(block.shape) == 1 else "rows"
+        unit = ("element" if len(block.shape) == 1 else "row") + ("s" if block.rows > 1 else "")
         lines.append(f"    for {lo} in range(0, {block.shape[0]}, {block.rows}):"
                      f"  # {block.rows} {unit} at a time: temporaries stay in cache")
         lines.append(f"        {hi} = {lo} + {block.rows}")
