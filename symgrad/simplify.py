@@ -304,17 +304,48 @@ def _stability(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int |
         # log(sum(exp(y))) -> m + log(sum(exp(y - m))), m = max(y): logsumexp, no overflow
         y = g[x["inputs"][0]]["inputs"][0]
         axes, keep = x["params"]["axes"], x["params"]["keepdims"]
-        m = b.make("amax", (y,), {"axes": axes, "keepdims": True})
+        m = b.make("stop_gradient", (b.make("amax", (y,), {"axes": axes, "keepdims": True}),), {})
         shifted = b.make("exp", (b.make("sub", (y, m), {}),), {})
         total = b.make("log", (b.make("sum", (shifted,), {"axes": axes, "keepdims": True}),), {})
         out = b.make("add", (total, m), {})
         return out if keep else b.make("reshape", (out,), {"shape": x["shape"]})
+    for k in (0, 1) if op in ("add", "sub") else ():
+        # m + log(sum(exp(y - m))) and (y - m) - log(sum(exp(y - m))), m = max(y): the result
+        # does not change with m, so m gets no gradient (none that cancels in rounding)
+        shifted = _shifted_logsumexp(g, ins[1 - k])
+        m = g[shifted]["inputs"][1] if shifted is not None else None
+        whole = ins[k] == m if op == "add" else ins[k] == shifted and k == 0
+        if m is not None and g[m]["op"] == "amax" and whole:
+            y, sg = g[shifted]["inputs"][0], b.make("stop_gradient", (m,), {})
+            new_shift = b.make("sub", (y, sg), {})
+            params = g[g[ins[1 - k]]["inputs"][0]]["params"]
+            total = b.make("log", (b.make("sum", (b.make("exp", (new_shift,), {}),), params),), {})
+            return b.make(op, (total, sg) if op == "add" else (new_shift, total), {})
     return None
+
+
+def _shifted_logsumexp(g: Graph, n: int) -> int | None:
+    """y - m when node n is log(sum(exp(y - m))) over the axes m = max(y) was taken over."""
+    if g[n]["op"] != "log" or g[g[n]["inputs"][0]]["op"] != "sum":
+        return None
+    total = g[g[n]["inputs"][0]]
+    shifted = g[total["inputs"][0]]["inputs"][0] if g[total["inputs"][0]]["op"] == "exp" else None
+    if shifted is None or not _shifted_by_max(g, shifted):
+        return None
+    m = g[g[shifted]["inputs"][1]]
+    if m["op"] == "amax" and (m["params"]["axes"] != total["params"]["axes"] or not m["params"]["keepdims"]):
+        return None
+    return shifted
 
 
 def _shifted_by_max(g: Graph, n: int) -> bool:
     """Whether node n is y - max(y): an exponent that is already safe."""
-    return g[n]["op"] == "sub" and g[g[n]["inputs"][1]]["op"] == "amax"
+    if g[n]["op"] != "sub":
+        return False
+    m = g[g[n]["inputs"][1]]
+    if m["op"] == "stop_gradient":
+        m = g[m["inputs"][0]]
+    return m["op"] == "amax" and m["inputs"][0] == g[n]["inputs"][0]
 
 
 def stabilize(graph: Graph, out: int) -> int:

@@ -228,6 +228,36 @@ def test_gradients_are_taken_of_the_stable_form():
         assert np.isnan(unstable(x)).any()  # without the pass, exp(1000) overflows
 
 
+def hand_log_softmax(z):
+    m = np.max(z, axis=1, keepdims=True)
+    return z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+
+
+def hand_logsumexp(z, max_axis=1):
+    m = np.max(z, axis=max_axis, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("fn, cancels", [
+    (hand_log_softmax, True),
+    (hand_logsumexp, True),
+    (lambda z: hand_logsumexp(z, max_axis=0), False),  # a shift that varies along the sum
+])
+def test_a_hand_written_max_shift_gets_no_gradient(fn, cancels):
+    z = np.random.default_rng(3).standard_normal((4, 5))
+    weights = np.arange(20.0).reshape(4, 5) / 20
+
+    def loss(z):
+        return np.sum(fn(z) * weights[:, :np.shape(fn(z))[1]])
+
+    g = symgrad.grad(loss)
+    assert ("where(" not in g.source(z)) == cancels  # no mask of where the max was
+    t = symgrad.tensor(z, requires_grad=True)
+    loss(t).backward()
+    np.testing.assert_allclose(g(z), t.grad.numpy(), rtol=1e-13, atol=1e-15)
+    symgrad.check_grads(loss, (z,), order=2)
+
+
 def test_sums_of_broadcasts_become_scaled_values():
     graph = symgrad.trace(symgrad.grad(lambda x, c: np.sum(x * 2.0 + c), argnums=(0, 1)),
                           np.ones((3, 4)), np.ones((3, 1))).graph
