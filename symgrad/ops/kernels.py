@@ -55,9 +55,15 @@ def check_nan(value: np.ndarray, op: str, statement: str, where: str) -> None:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)): exact for every x (exp overflowing to inf gives the right 0)."""
+    """1 / (1 + exp(-x)): exact for every x (exp overflowing to inf gives the right 0),
+    in one array: each step writes over the last."""
+    x = np.asarray(x)
+    t = np.negative(x, out=np.empty(x.shape, x.dtype if x.dtype.kind == "f" else np.float64))
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+        np.exp(t, out=t)
+    np.add(t, 1.0, out=t)
+    np.divide(1.0, t, out=t)
+    return t if t.ndim else t[()]
 
 
 # pi/2 in four pieces of 33 bits or less (fdlibm's __rem_pio2): for |n| < 2**20 each n * piece
