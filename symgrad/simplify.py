@@ -70,6 +70,8 @@ def _fold(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None
     if not ins or any(g[i]["op"] != "const" for i in ins) or OPS[op].helpers:
         return None
     o = OPS[op]
+    if o.elementwise and all(g[i].get("weak") for i in ins):
+        return None  # Python scalars: `emit` folds them into a Python scalar, still weak
     if not o.elementwise and op != "astype" and all(g.scalar(i) is not None for i in ins):
         return None  # a broadcast scalar stays a scalar: see _broadcasts
     shape = o.out_shape(tuple(g[i]["shape"] for i in ins), params)
@@ -78,8 +80,6 @@ def _fold(b: Builder, op: str, ins: tuple[int, ...], params: dict) -> int | None
     with np.errstate(all="ignore"):
         values = [g[i]["value"] if o.elementwise else np.asarray(g[i]["value"]) for i in ins]
         result = o.forward(*values, **params)
-    if all(g[i].get("weak") for i in ins) and o.elementwise:
-        return const_node(g, result.item() if hasattr(result, "item") else result)
     result = np.asarray(result, dtype=o.out_dtype(
         tuple(g[i]["value"] if g[i].get("weak") else g[i]["dtype"] for i in ins), params))
     return g.const(result, result.dtype)
