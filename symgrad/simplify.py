@@ -277,11 +277,14 @@ def _sum_of_broadcast(b: Builder, n: int, params: dict) -> int | None:
         y = b.make("sum", (y,), {"axes": summed, "keepdims": True})
     if count != 1:
         y = b.make("mul", (y, const_node(g, count)), {})
-    y = b.make("broadcast_to", (y,), {"shape": tuple(1 if a in axes else d for a, d in enumerate(full))})
-    if not params["keepdims"]:
-        shape = tuple(d for a, d in enumerate(full) if a not in axes)
-        y = b.make("broadcast_to", (g[y]["inputs"][0],), {"shape": shape}) if g.scalar(x) is not None \
-            else b.make("reshape", (y,), {"shape": shape})
+    kept = tuple(1 if a in axes else d for a, d in enumerate(full))
+    if params["keepdims"]:
+        y = b.make("broadcast_to", (y,), {"shape": kept})
+    elif g[y]["shape"] == ():  # a scalar: broadcast straight to the result's shape
+        y = b.make("broadcast_to", (y,), {"shape": tuple(d for a, d in enumerate(full) if a not in axes)})
+    else:
+        y = b.make("broadcast_to", (y,), {"shape": kept})
+        y = b.make("reshape", (y,), {"shape": tuple(d for a, d in enumerate(full) if a not in axes)})
     expected = OPS["sum"].out_dtype((g[n]["dtype"],), params)
     return y if g[y]["dtype"] == expected else None
 

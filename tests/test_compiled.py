@@ -313,3 +313,20 @@ def test_results_never_share_memory_with_arguments_constants_or_each_other():
     first = symgrad.grad(lambda x: np.sum(x * C))
     first(np.ones((2, 3)))[:] = 0  # changing a result in place leaves the next call alone
     np.testing.assert_array_equal(first(np.ones((2, 3))), C)
+
+
+@pytest.mark.parametrize("shape, full", [((), (2, 3)), ((3,), (2, 3)), ((2, 1), (2, 3)),
+                                         ((1, 3, 1), (4, 3, 2)), ((4, 1, 2), (4, 3, 2)), ((2,), (4, 3, 2))])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_of_broadcast_rewrite_matches_numpy(shape, full, keepdims):
+    x = np.arange(1.0, 1.0 + np.prod(shape, dtype=int)).reshape(shape)
+    for k in range(1, 2 ** len(full)):
+        axes = tuple(a for a in range(len(full)) if k >> a & 1)
+        def summed(x, axes=axes):
+            return np.sum(np.broadcast_to(x, full), axis=axes, keepdims=keepdims)
+
+        f = symgrad.compile(summed)
+        want = summed(x)
+        got = f(x)
+        assert np.shape(got) == want.shape and np.allclose(got, want, rtol=1e-15)
+        assert str(full) not in f.source(x)  # the broadcast is never materialised
