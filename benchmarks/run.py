@@ -117,12 +117,16 @@ def make_eager(w: Workload, args: tuple) -> Thunk:
             return np.stack([symgrad.autograd.grad(g[i], x, retain_graph=True)[0].numpy()
                              for i in range(len(g))])
         return hessian
-    leaves = [ts[i] for i in w.wrt]
+    return _backward_step(w.fn, ts, [ts[i] for i in w.wrt])
 
+
+def _backward_step(fn: Callable, ts: list, leaves: list) -> Thunk:
+    """Forward and backward on tensors with PyTorch's API (symgrad's or torch's): the leaves'
+    fresh `.grad`s."""
     def step() -> Any:
         for t in leaves:
             t.grad = None
-        w.fn(*ts).backward()
+        fn(*ts).backward()
         return tuple(t.grad for t in leaves)
     return step
 
@@ -141,14 +145,7 @@ def make_torch(torch: Any) -> Callable[[Workload, tuple], Thunk]:
             return lambda: torch.autograd.functional.hessian(lambda x: w.torch_fn(x, *rest), x)
         for i in w.wrt:
             ts[i].requires_grad_(True)
-        leaves = [ts[i] for i in w.wrt]
-
-        def step() -> Any:
-            for t in leaves:
-                t.grad = None
-            w.torch_fn(*ts).backward()
-            return tuple(t.grad for t in leaves)
-        return step
+        return _backward_step(w.torch_fn, ts, [ts[i] for i in w.wrt])
     return make
 
 
