@@ -3,6 +3,6 @@
 It reads `symgrad.graph` and the op registry only, never the eager engine or the public API.
 """
 
-from codegen.numpy_source import Program, generate, load
+from symgrad.codegen.numpy_source import Program, generate, load
 
 __all__ = ["Program", "generate", "load"]

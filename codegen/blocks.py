@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from symgrad.graph import Graph
+from symgrad.ir.graph import Graph
 from symgrad.ops import OPS
 
 BLOCK = 32768  # elements per block: eight float64 temporaries this size fill a 2 MB L2 cache

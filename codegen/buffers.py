@@ -8,7 +8,7 @@ alone: for them `out=` saves nothing.
 
 from __future__ import annotations
 
-from symgrad.graph import Graph
+from symgrad.ir.graph import Graph
 from symgrad.ops import OPS
 
 MIN_SIZE = 4096  # elements

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from codegen import blocks, buffers
-from symgrad.graph import Graph
+from symgrad.codegen import blocks, buffers
+from symgrad.ir.graph import Graph
 from symgrad.ops import OPS, kernels
 
 _RESERVED = {"np"} | set(keyword.kwlist) | set(dir(builtins))

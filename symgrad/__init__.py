@@ -4,15 +4,18 @@
     symgrad.grad(f)(x)               # compiled: trace, differentiate, simplify, generate
 """
 
-from symgrad import autograd, nn, optim
-from symgrad.api import compile, debug_nans, explain_retraces, grad, hessian, jacobian, value_and_grad, vjp
-from symgrad.engine import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+import sys
+
+from symgrad.eager import autograd, optim
+from symgrad.surface import nn
+from symgrad.api.transforms import compile, debug_nans, explain_retraces, grad, hessian, jacobian, value_and_grad, vjp
+from symgrad.eager.engine import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from symgrad.extend import check_grads, custom_vjp, extend
-from symgrad.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
-from symgrad.functions import __all__ as _functions
-from symgrad.graph import Graph
+from symgrad.surface.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
+from symgrad.surface.functions import __all__ as _functions
+from symgrad.ir.graph import Graph
 from symgrad.ops import ShapeError
-from symgrad.tensor import (
+from symgrad.eager.tensor import (
     Tensor,
     arange,
     as_tensor,
@@ -42,7 +45,11 @@ from symgrad.tensor import (
     zeros,
     zeros_like,
 )
-from symgrad.tracer import Traced, TracerError, trace
+from symgrad.tracing.tracer import Traced, TracerError, trace
+
+# PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`
+sys.modules.update({"symgrad.autograd": autograd, "symgrad.optim": optim, "symgrad.nn": nn,
+                    "symgrad.nn.functional": nn.functional})
 
 bool = bool_  # noqa: A001 - PyTorch's names for the dtypes
 float = float32  # noqa: A001

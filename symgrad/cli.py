@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from symgrad.api import Built, describe, grad
+from symgrad.api.transforms import Built, describe, grad
 
 DTYPES = {
     "f32": np.float32, "float32": np.float32, "f64": np.float64, "float64": np.float64,

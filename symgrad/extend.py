@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from symgrad import pytree
+from symgrad.tracing import pytree
 from symgrad.ops import OPS, Op, defop
-from symgrad.surface import Surface, _owner, apply
+from symgrad.surface.base import Surface, _owner, apply
 
 
 def extend(name: str, forward: Callable[..., np.ndarray], vjps: Sequence[Callable | None],
@@ -132,7 +132,7 @@ def check_grads(f: Callable, args: Sequence[Any], order: int = 2, eps: float = 1
 
     Arguments are float arrays; f returns a scalar.
     """
-    from symgrad.api import grad
+    from symgrad.api.transforms import grad
 
     rng = np.random.default_rng(seed)
     args = [np.asarray(a, dtype=np.float64) for a in args]

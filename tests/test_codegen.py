@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symgrad
-from codegen import blocks, numpy_source
+from symgrad.codegen import blocks, numpy_source
 
 N = 5 * blocks.BLOCK + 123  # big enough to block, and not a whole number of blocks
 

@@ -31,7 +31,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import symgrad
 from symgrad.ops import OPS
-from symgrad.surface import _index, apply
+from symgrad.surface.base import _index, apply
 
 F = symgrad.nn.functional
 

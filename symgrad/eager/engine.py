@@ -8,6 +8,7 @@ The walk is iterative, so a chain of 100,000 ops backpropagates without recursio
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import traceback
 import weakref
@@ -278,7 +279,7 @@ def _modified(data: Any, producer: str | None, now: int, saved: int) -> str:
         "symgrad.autograd.set_detect_anomaly(True).")
 
 
-_PACKAGE = __file__.rsplit("/", 1)[0]
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # symgrad/
 
 
 def _user_frames() -> list:
@@ -293,7 +294,7 @@ def node_class(name: str, base: type[Node]) -> type[Node]:
 
 
 def _tensor_of(data: Any, grad_fn: Node | None) -> Any:
-    from symgrad.tensor import Tensor  # the engine is the tensor's back end; cycle by design
+    from symgrad.eager.tensor import Tensor  # the engine is the tensor's back end; cycle by design
     return Tensor._make(data, grad_fn=grad_fn)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.graph import Graph
+from symgrad.ir.graph import Graph
 from symgrad.ops import OPS, vjp
-from symgrad.tracer import Tracer, const_node, traced_from
+from symgrad.tracing.tracer import Tracer, const_node, traced_from
 
 
 def backprop(graph: Graph, out: int, wrt: list[int], seed: Any = None) -> list[Any]:

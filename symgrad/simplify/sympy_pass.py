@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from symgrad.graph import Graph
+from symgrad.ir.graph import Graph
 from symgrad.ops import OPS
-from symgrad.tracer import const_node, emit
+from symgrad.tracing.tracer import const_node, emit
 
 MAX_TREE = 40  # ops in one expression (as a tree): bigger clusters are cut into windows
 BUDGET = 0.25  # seconds of SymPy work in one pass; past it, the rest is rebuilt as it was

@@ -429,6 +429,6 @@ def user_line() -> str:
     return f" (at {site})" if site else ""
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # symgrad/
 
-from symgrad import composites, numpy_api  # noqa: E402 - both are written over this surface
+from symgrad.surface import composites, numpy_binding as numpy_api  # noqa: E402 - both are written over this surface

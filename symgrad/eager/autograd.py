@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.engine import (
+from symgrad.eager.engine import (
     Node,
     detect_anomaly,
     enable_grad,
@@ -17,7 +17,7 @@ from symgrad.engine import (
     set_detect_anomaly,
     walk,
 )
-from symgrad.tensor import Tensor
+from symgrad.eager.tensor import Tensor
 
 __all__ = ["Function", "backward", "detect_anomaly", "grad", "gradcheck", "gradgradcheck",
            "set_detect_anomaly"]
@@ -158,7 +158,7 @@ class FunctionNode(Node):
 
 
 def _freed_message() -> str:
-    from symgrad.engine import _FREED
+    from symgrad.eager.engine import _FREED
     return _FREED
 
 

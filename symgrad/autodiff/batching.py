@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS, Op, shape_of
-from symgrad.surface import Surface, apply
-from symgrad.tracer import Tracer
+from symgrad.surface.base import Surface, apply
+from symgrad.tracing.tracer import Tracer
 
 
 class NotBatchable(Exception):

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.graph import Graph
+from symgrad.ir.graph import Graph
 from symgrad.ops import Op
-from symgrad.surface import Surface, user_line, user_site
+from symgrad.surface.base import Surface, user_line, user_site
 
 _traced_from = threading.local()  # reverse mode: gradient ops carry their forward op's line
 
@@ -83,7 +83,7 @@ class Tracer(Surface):
         return self.graph[self.node]["dtype"]
 
     def __repr__(self) -> str:
-        from symgrad.graph import type_str
+        from symgrad.ir.graph import type_str
         return f"Tracer<{type_str(self.shape, self.dtype)}>"
 
     def _constant(self, value: Any) -> Tracer:

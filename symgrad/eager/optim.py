@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.engine import enable_grad, no_grad
-from symgrad.tensor import Tensor
+from symgrad.eager.engine import enable_grad, no_grad
+from symgrad.eager.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from symgrad import _format
-from symgrad.engine import AccumulateGrad, CompositeNode, Node, OpNode, is_grad_enabled, node_class
+from symgrad.eager import format as _format
+from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, is_grad_enabled, node_class
 from symgrad.ops import OPS, Op, ShapeError
-from symgrad.surface import Surface, _index, apply
+from symgrad.surface.base import Surface, _index, apply
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -166,7 +166,7 @@ class Tensor(Surface):
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
-        from symgrad.autograd import backward
+        from symgrad.eager.autograd import backward
         backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from symgrad import composites
+from symgrad.surface import composites
 from symgrad.ops import OPS, UFUNCS
-from symgrad.surface import Surface, apply, lift, user_line
-from symgrad.surface import _axes as _dims
+from symgrad.surface.base import Surface, apply, lift, user_line
+from symgrad.surface.base import _axes as _dims
 
 HANDLERS: dict[Callable, Callable] = {}
 

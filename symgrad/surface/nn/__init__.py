@@ -1,5 +1,5 @@
 """`symgrad.nn`: neural-network functions (`symgrad.nn.functional`)."""
 
-from symgrad.nn import functional
+from symgrad.surface.nn import functional
 
 __all__ = ["functional"]

@@ -21,16 +21,16 @@ from typing import Any
 
 import numpy as np
 
-import codegen
-from symgrad import pytree
-from symgrad.batching import Batched, NotBatchable
-from symgrad.composites import stack
-from symgrad.graph import Graph, type_str
+from symgrad import codegen
+from symgrad.tracing import pytree
+from symgrad.autodiff.batching import Batched, NotBatchable
+from symgrad.surface.composites import stack
+from symgrad.ir.graph import Graph, type_str
 from symgrad.ops import OPS
-from symgrad.reverse import backprop
-from symgrad.simplify import PassStat, simplify, stabilize
-from symgrad.surface import Surface, apply
-from symgrad.tracer import Traced, Tracer, arg_names, const_node, is_static
+from symgrad.autodiff.reverse import backprop
+from symgrad.simplify.passes import PassStat, simplify, stabilize
+from symgrad.surface.base import Surface, apply
+from symgrad.tracing.tracer import Traced, Tracer, arg_names, const_node, is_static
 
 log = logging.getLogger("symgrad")
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS
-from symgrad.surface import Surface, _axes, _axis, apply, composite, lift
+from symgrad.surface.base import Surface, _axes, _axis, apply, composite, lift
 
 return_types_max = namedtuple("max", ["values", "indices"])
 return_types_min = namedtuple("min", ["values", "indices"])

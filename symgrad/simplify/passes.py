@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symgrad.graph import Graph
+from symgrad.ir.graph import Graph
 from symgrad.ops import OPS
-from symgrad.sympy_pass import sympy_pass
-from symgrad.tracer import const_node, emit
+from symgrad.simplify.sympy_pass import sympy_pass
+from symgrad.tracing.tracer import const_node, emit
 
 
 class Builder:

@@ -1,0 +1,1 @@
+"""Automatic differentiation on graphs: reverse mode, and batched cotangents for Jacobians."""

@@ -1,0 +1,2 @@
+"""The eager engine: `Tensor`, grad modes, the recorded graph and its backward walk, `autograd`,
+`optim`: PyTorch's semantics on NumPy arrays."""

@@ -1,0 +1,1 @@
+"""The graph IR: immutable nodes of registered ops, their printed forms, and a verifier."""

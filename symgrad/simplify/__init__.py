@@ -1,0 +1,1 @@
+"""Simplification: passes `Graph -> Graph`, each named and switchable."""
