@@ -6,15 +6,18 @@
 
 import sys
 
+from symgrad.api.transforms import (
+    compile,
+    debug_nans,
+    explain_retraces,
+    grad,
+    hessian,
+    jacobian,
+    value_and_grad,
+    vjp,
+)
 from symgrad.eager import autograd, optim
-from symgrad.surface import nn
-from symgrad.api.transforms import compile, debug_nans, explain_retraces, grad, hessian, jacobian, value_and_grad, vjp
 from symgrad.eager.engine import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from symgrad.extend import check_grads, custom_vjp, extend
-from symgrad.surface.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
-from symgrad.surface.functions import __all__ as _functions
-from symgrad.ir.graph import Graph
-from symgrad.ops import ShapeError
 from symgrad.eager.tensor import (
     Tensor,
     arange,
@@ -45,6 +48,12 @@ from symgrad.eager.tensor import (
     zeros,
     zeros_like,
 )
+from symgrad.extend import check_grads, custom_vjp, extend
+from symgrad.ir.graph import Graph
+from symgrad.ops import ShapeError
+from symgrad.surface import nn
+from symgrad.surface.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
+from symgrad.surface.functions import __all__ as _functions
 from symgrad.tracing.tracer import Traced, TracerError, trace
 
 # PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.tracing import pytree
 from symgrad.ops import OPS, Op, defop
 from symgrad.surface.base import Surface, _owner, apply
+from symgrad.tracing import pytree
 
 
 def extend(name: str, forward: Callable[..., np.ndarray], vjps: Sequence[Callable | None],

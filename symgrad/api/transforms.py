@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 
 from symgrad import codegen
-from symgrad.tracing import pytree
 from symgrad.autodiff.batching import Batched, NotBatchable
-from symgrad.surface.composites import stack
+from symgrad.autodiff.reverse import backprop
 from symgrad.ir.graph import Graph, type_str
 from symgrad.ops import OPS
-from symgrad.autodiff.reverse import backprop
 from symgrad.simplify.passes import PassStat, simplify, stabilize
 from symgrad.surface.base import Surface, apply
+from symgrad.surface.composites import stack
+from symgrad.tracing import pytree
 from symgrad.tracing.tracer import Traced, Tracer, arg_names, const_node, is_static
 
 log = logging.getLogger("symgrad")

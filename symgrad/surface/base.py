@@ -431,4 +431,5 @@ def user_line() -> str:
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # symgrad/
 
-from symgrad.surface import composites, numpy_binding as numpy_api  # noqa: E402 - both are written over this surface
+from symgrad.surface import composites  # noqa: E402 - both are written over this surface
+from symgrad.surface import numpy_binding as numpy_api  # noqa: E402

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.surface.composites import cat, clamp, log_softmax, logsumexp, mean, softmax, stack, std, var
 from symgrad.surface.base import Surface, lift, where
+from symgrad.surface.composites import cat, clamp, log_softmax, logsumexp, mean, softmax, stack, std, var
 
 
 def _method(name: str, doc: str) -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.surface import composites
 from symgrad.ops import OPS, UFUNCS
+from symgrad.surface import composites
 from symgrad.surface.base import Surface, apply, lift, user_line
 from symgrad.surface.base import _axes as _dims
 

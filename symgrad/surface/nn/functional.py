@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.surface.composites import log_softmax as _log_softmax
-from symgrad.surface.composites import softmax as _softmax
 from symgrad.ops import OPS
 from symgrad.surface.base import Surface, apply, composite, lift
+from symgrad.surface.composites import log_softmax as _log_softmax
+from symgrad.surface.composites import softmax as _softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
 
