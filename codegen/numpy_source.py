@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from symgrad.codegen import blocks, buffers
 
+from symgrad.codegen import blocks, buffers
 from symgrad.ir.graph import Graph
 from symgrad.ops import OPS, kernels
 

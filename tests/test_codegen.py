@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from symgrad.codegen import blocks, numpy_source
 
 import symgrad
+from symgrad.codegen import blocks, numpy_source
 
 N = 5 * blocks.BLOCK + 123  # big enough to block, and not a whole number of blocks
 
