@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from symgrad.ir.graph import Graph
+from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
 
 BLOCK = 32768  # elements per block: eight float64 temporaries this size fill a 2 MB L2 cache
@@ -23,34 +23,34 @@ MIN_SIZE = 1 << 17  # elements; below this the arrays are already cache-sized
 class Block:
     """Consecutive statements computed one block of `rows` rows of axis 0 at a time."""
 
-    nodes: list[int]  # the statements, in program order
-    outputs: list[int]  # those read after the block or returned: whole arrays
+    nodes: list[Node]  # the statements, in program order
+    outputs: list[Node]  # those read after the block or returned: whole arrays
     shape: tuple[int, ...]
     rows: int
 
-    def sliced(self, graph: Graph, n: int) -> bool:
+    def sliced(self, graph: Graph, n: Node) -> bool:
         """Whether the outside value `n` is read a block at a time (else whole, broadcast)."""
-        shape = graph[n]["shape"]
+        shape = n.shape
         return len(shape) == len(self.shape) and shape[0] == self.shape[0]
 
 
-def schedule(graph: Graph, order: list[int]) -> list[int]:
+def schedule(graph: Graph, order: list[Node]) -> list[Node]:
     """`order` rearranged so that blockable statements of one shape come together: of the
     statements whose inputs are ready, the next is one that continues the current run if any
     does, else the first in `order`."""
     position = {n: k for k, n in enumerate(order)}
-    waiting = {n: sum(1 for i in set(graph[n]["inputs"]) if i in position) for n in order}
-    readers: dict[int, list[int]] = {}
+    waiting = {n: sum(1 for i in set(n.inputs) if i in position) for n in order}
+    readers: dict[Node, list[Node]] = {}
     for n in order:
-        for i in set(graph[n]["inputs"]):
+        for i in set(n.inputs):
             if i in position:
                 readers.setdefault(i, []).append(n)
     ready = [n for n in order if waiting[n] == 0]
-    out: list[int] = []
+    out: list[Node] = []
     while ready:
-        shape = graph[out[-1]]["shape"] if out and _eligible(graph, out[-1]) else None
+        shape = out[-1].shape if out and _eligible(graph, out[-1]) else None
         n = min(ready, key=lambda m: (not (shape is not None and _eligible(graph, m)
-                                           and graph[m]["shape"] == shape), position[m]))
+                                           and m.shape == shape), position[m]))
         ready.remove(n)
         out.append(n)
         for m in readers.get(n, ()):
@@ -60,13 +60,13 @@ def schedule(graph: Graph, order: list[int]) -> list[int]:
     return out
 
 
-def find(graph: Graph, order: list[int]) -> list[Block]:
+def find(graph: Graph, order: list[Node]) -> list[Block]:
     """The maximal runs in `order` worth blocking: elementwise statements of one big shape
     that keep at least one temporary inside the loop."""
     blocks: list[Block] = []
-    run: list[int] = []
+    run: list[Node] = []
     for n in [*order, None]:
-        if n is not None and run and _eligible(graph, n) and graph[n]["shape"] == graph[run[0]]["shape"]:
+        if n is not None and run and _eligible(graph, n) and n.shape == run[0].shape:
             run.append(n)
             continue
         if run:
@@ -77,9 +77,9 @@ def find(graph: Graph, order: list[int]) -> list[Block]:
     return blocks
 
 
-def _eligible(graph: Graph, n: int) -> bool:
-    shape = graph[n]["shape"]
-    return (OPS[graph[n]["op"]].elementwise and len(shape) > 0 and math.prod(shape) >= MIN_SIZE
+def _eligible(graph: Graph, n: Node) -> bool:
+    shape = n.shape
+    return (OPS[n.op].elementwise and len(shape) > 0 and math.prod(shape) >= MIN_SIZE
             and _rows(shape) < shape[0])
 
 
@@ -87,9 +87,9 @@ def _rows(shape: tuple[int, ...]) -> int:
     return max(1, BLOCK // math.prod(shape[1:]))
 
 
-def _block(graph: Graph, order: list[int], run: list[int]) -> Block:
+def _block(graph: Graph, order: list[Node], run: list[Node]) -> Block:
     inside = set(run)
-    read_after = {i for n in order if n not in inside for i in graph[n]["inputs"]}
+    read_after = {i for n in order if n not in inside for i in n.inputs}
     outputs = [n for n in run if n in read_after or n in graph.outputs]
-    shape = graph[run[0]]["shape"]
+    shape = run[0].shape
     return Block(run, outputs, shape, _rows(shape))

@@ -8,14 +8,14 @@ alone: for them `out=` saves nothing.
 
 from __future__ import annotations
 
-from symgrad.ir.graph import Graph
+from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
 
 MIN_SIZE = 4096  # elements
 
 
-def plan(graph: Graph, order: list[int], reads: dict[int, list[int]] | None = None,
-         fresh: frozenset[int] = frozenset(), fixed: frozenset[int] = frozenset()) -> dict[int, int]:
+def plan(graph: Graph, order: list[Node], reads: dict[Node, list[Node]] | None = None,
+         fresh: frozenset[Node] = frozenset(), fixed: frozenset[Node] = frozenset()) -> dict[Node, Node]:
     """{statement node: buffer node it writes into} for the statements in `order`.
 
     `reads` overrides what a statement reads (a blocked loop's outputs read the loop's
@@ -23,22 +23,21 @@ def plan(graph: Graph, order: list[int], reads: dict[int, list[int]] | None = No
     caller says, so the plan neither writes them into a temporary nor reuses them.
     """
     reads = reads or {}
-    last: dict[int, float] = {}
+    last: dict[Node, float] = {}
     for k, n in enumerate(order):
-        for i in reads.get(n, graph[n]["inputs"]):
+        for i in reads.get(n, n.inputs):
             last[i] = k
     for n in graph.outputs:
         last[n] = float("inf")
     statements = set(order)
-    owners: dict[int, set[int]] = {}  # node -> the allocated buffers its value may share
-    holders: dict[int, set[int]] = {}  # buffer -> the live nodes that share it
-    reusable: set[int] = set()
-    free: list[int] = []
-    into: dict[int, int] = {}
+    owners: dict[Node, set[Node]] = {}  # node -> the allocated buffers its value may share
+    holders: dict[Node, set[Node]] = {}  # buffer -> the live nodes that share it
+    reusable: set[Node] = set()
+    free: list[Node] = []
+    into: dict[Node, Node] = {}
     for k, n in enumerate(order):
-        attrs = graph[n]
-        op = OPS[attrs["op"]]
-        ins = [i for i in dict.fromkeys(reads.get(n, attrs["inputs"])) if i in statements]
+        op = OPS[n.op]
+        ins = [i for i in dict.fromkeys(reads.get(n, n.inputs)) if i in statements]
         if n in fixed:
             owners[n] = set()
         elif n in fresh:
@@ -46,11 +45,11 @@ def plan(graph: Graph, order: list[int], reads: dict[int, list[int]] | None = No
             if _big(graph, n):
                 reusable.add(n)
         elif op.view:
-            owners[n] = set(owners.get(attrs["inputs"][0], ()))
+            owners[n] = set(owners.get(n.inputs[0], ()))
         elif op.helpers:  # a user's forward may return one of its inputs
             owners[n] = {b for i in ins for b in owners.get(i, ())}
         elif op.inplace is not None:  # writes into input 0 when that temporary dies here
-            base = attrs["inputs"][0]
+            base = n.inputs[0]
             dying = {i for i in ins if last[i] == k}
             if owners.get(base) == {base} and holders[base] <= dying and _fits(graph, base, n):
                 into[n] = base
@@ -76,21 +75,26 @@ def plan(graph: Graph, order: list[int], reads: dict[int, list[int]] | None = No
             owners[n] = {target}
         for b in owners[n]:
             holders.setdefault(b, set()).add(n)
-        for m in set(ins) | {n}:
+        for m in _in_order(set(ins) | {n}):
             if last.get(m, k) <= k:  # m is not used after this statement
-                for b in owners.get(m, ()):
+                for b in _in_order(owners.get(m, ())):
                     holders[b].discard(m)
                     if not holders[b] and b in reusable and b not in free:
                         free.append(b)
     return into
 
 
-def _fits(graph: Graph, b: int, n: int) -> bool:
-    return graph[b]["shape"] == graph[n]["shape"] and graph[b]["dtype"] == graph[n]["dtype"]
+def _in_order(nodes: set[Node]) -> list[Node]:
+    """Nodes in graph order: the buffers freed first are reused first, the same every run."""
+    return sorted(nodes, key=lambda n: n.id)
 
 
-def _big(graph: Graph, n: int) -> bool:
+def _fits(graph: Graph, b: Node, n: Node) -> bool:
+    return b.shape == n.shape and b.dtype == n.dtype
+
+
+def _big(graph: Graph, n: Node) -> bool:
     size = 1
-    for d in graph[n]["shape"]:
+    for d in n.shape:
         size *= d
     return size >= MIN_SIZE

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.codegen import blocks, buffers
-from symgrad.ir.graph import Graph
+from symgrad.ir import Graph, Node
 from symgrad.ops import OPS, kernels
 
 _RESERVED = {"np"} | set(keyword.kwlist) | set(dir(builtins))
@@ -65,14 +65,14 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     w = _Writer(graph, debug_nans)
     fn_name = _identifier(name, w.taken)
     for n in graph.inputs:
-        w.names[n] = _identifier(graph[n]["name"], w.taken)
+        w.names[n] = _identifier(n.name, w.taken)
     for n, out_name in zip(graph.outputs, output_names or []):
-        if n not in w.names and graph.scalar(n) is None:
+        if n not in w.names and n.scalar is None:
             w.names[n] = _identifier(out_name, w.taken)
-    for n in graph.toposort():  # named first: a blocked loop may read one listed after it
-        if graph[n]["op"] == "const" and graph.scalar(n) is None:
+    for n in graph.nodes:  # named first: a blocked loop may read one listed after it
+        if n.op == "const" and n.scalar is None:
             w.names[n] = _identifier(f"const{len(w.constants)}", w.taken)
-            w.constants[w.names[n]] = graph[n]["value"]
+            w.constants[w.names[n]] = n.value
     body = []
     for n in w.order:
         if n in w.block_of:
@@ -83,7 +83,7 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         elif n not in w.paired:
             body += w.statement(n)
     shared = _shared_outputs(graph)
-    outs = [_literal(graph.scalar(n)) if graph.scalar(n) is not None
+    outs = [_literal(n.scalar) if n.scalar is not None
             else f"{w.names[n]}.copy()" if k in shared else w.names[n] for k, n in enumerate(graph.outputs)]
     ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
     args = ", ".join(w.names[n] for n in graph.inputs)
@@ -107,17 +107,17 @@ class _Writer:
     def __init__(self, graph: Graph, debug_nans: bool) -> None:
         self.graph, self.debug_nans = graph, debug_nans
         self.taken: set[str] = set(_BOUND)  # names the module binds: no argument may shadow them
-        for n in graph.toposort():
-            if graph[n]["op"] in OPS:
-                self.taken.update(OPS[graph[n]["op"]].helpers)
-        self.names: dict[int, str] = {}
+        for n in graph.nodes:
+            if n.op in OPS:
+                self.taken.update(OPS[n.op].helpers)
+        self.names: dict[Node, str] = {}
         self.loop_names: dict[str, str] = {}  # one loop variable and block name per array
         self.constants: dict[str, Any] = {}
         self.kernels: set[str] = {"check_nan"} if debug_nans else set()
         self.listing = graph.names()  # the names the printed graph uses, so source and listing agree
-        order = [n for n in graph.toposort() if graph[n]["op"] not in ("input", "const")
-                 and graph.scalar(n) is None]
-        self.pair_of: dict[int, int] = {}
+        order = [n for n in graph.nodes if n.op not in ("input", "const")
+                 and n.scalar is None]
+        self.pair_of: dict[Node, Node] = {}
         loops: list[blocks.Block] = []
         if not debug_nans:
             order, self.pair_of = _sincos_pairs(graph, blocks.schedule(graph, order))
@@ -130,15 +130,15 @@ class _Writer:
                                  reads={o: _outside_inputs(graph, b) for b in loops for o in b.outputs})
         for b in loops:
             self.into.update(buffers.plan(graph, b.nodes, fresh=self.paired, fixed=frozenset(b.outputs)))
-        uses: dict[int, int] = {}
+        uses: dict[Node, int] = {}
         for n in order:
-            for i in graph[n]["inputs"]:
+            for i in n.inputs:
                 uses[i] = uses.get(i, 0) + 1
         self.inline = set() if debug_nans else {  # views read once, like `w.T`, are written in place
-            n for n in order if graph[n]["op"] in ("transpose", "reshape") and uses.get(n) == 1
-            and n not in graph.outputs and graph.scalar(graph[n]["inputs"][0]) is None}
+            n for n in order if n.op in ("transpose", "reshape") and uses.get(n) == 1
+            and n not in graph.outputs and n.inputs[0].scalar is None}
 
-    def name(self, n: int) -> str:
+    def name(self, n: Node) -> str:
         """The name of n's value, from the graph listing's name for it."""
         if n not in self.names:
             self.names[n] = _identifier(self.listing[n], self.taken)
@@ -150,30 +150,29 @@ class _Writer:
             self.loop_names[name] = _identifier(name, self.taken)
         return self.loop_names[name]
 
-    def expression(self, n: int, local: dict[int, str], out: str | None = None) -> str:
+    def expression(self, n: Node, local: dict[Node, str], out: str | None = None) -> str:
         """The code computing `n`, its operands named by `local` first, then `names`; a
         ufunc writes into `out` when given."""
-        graph, attrs = self.graph, self.graph[n]
-        op = OPS[attrs["op"]]
+        op = OPS[n.op]
         # elementwise code takes Python scalars; other ops' code may call array methods
-        operands = [local.get(i) or self.names[i] if graph.scalar(i) is None
-                    else _literal(graph.scalar(i)) if op.elementwise
-                    else f"np.asarray({_literal(graph.scalar(i))})" for i in attrs["inputs"]]
+        operands = [local.get(i) or self.names[i] if i.scalar is None
+                    else _literal(i.scalar) if op.elementwise
+                    else f"np.asarray({_literal(i.scalar)})" for i in n.inputs]
         for helper, fn in op.helpers.items():
             self.constants[helper] = fn
-        expr = op.code_for(operands, attrs["params"], [graph[i]["shape"] for i in attrs["inputs"]])
+        expr = op.code_for(operands, n.params, [i.shape for i in n.inputs])
         if n in self.into and op.inplace is not None:  # update a dead temporary in place
-            expr, out = op.inplace(operands, attrs["params"]), None
+            expr, out = op.inplace(operands, n.params), None
         elif n in self.into:  # write into a dead temporary of the same shape and dtype
             out = local.get(self.into[n]) or self.names[self.into[n]]
         if out is not None:
             expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={out})"
         self.kernels.update(k for k in op.kernels if k + "(" in expr)
-        if all(graph.scalar(i) is not None for i in attrs["inputs"]):
+        if all(i.scalar is not None for i in n.inputs):
             expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array
         return expr
 
-    def statement(self, n: int) -> list[str]:
+    def statement(self, n: Node) -> list[str]:
         """The line (and with debug_nans, its check) computing n outside any loop."""
         graph = self.graph
         expr = _full_code(graph, n) if n in graph.outputs and _full(graph, n) else self.expression(n, {})
@@ -183,14 +182,14 @@ class _Writer:
         statement = f"{self.name(n)} = {expr}"
         if not self.debug_nans:
             return [f"    {statement}"]
-        where = graph[n].get("where") or "an unknown line"
-        check = f"check_nan({self.names[n]}, {graph[n]['op']!r}, {statement!r}, {where!r})"
+        where = n.where or "an unknown line"
+        check = f"check_nan({self.names[n]}, {n.op!r}, {statement!r}, {where!r})"
         return [f"    {statement}", f"    {check}"]
 
-    def pair(self, n: int, local: dict[int, str]) -> str:
+    def pair(self, n: Node, local: dict[Node, str]) -> str:
         """`s, c = sincos(x)` for the first node of a sin/cos pair, named by `local` first."""
         self.kernels.add("sincos")
-        x = self.graph[n]["inputs"][0]
+        x = n.inputs[0]
         targets = [local.get(m) or self.name(m) for m in _sin_cos(self.graph, n, self.pair_of[n])]
         return f"{', '.join(targets)} = sincos({local.get(x) or self.names[x]})"
 
@@ -201,15 +200,15 @@ class _Writer:
         lo, hi = self.loop_name("lo"), self.loop_name("hi")
         lines = []
         for o in block.outputs:
-            dtype = np.dtype(graph[o]["dtype"]).type.__name__
+            dtype = np.dtype(o.dtype).type.__name__
             lines.append(f"    {self.name(o)} = np.empty({block.shape}, np.{dtype})")
         unit = ("element" if len(block.shape) == 1 else "row") + ("s" if block.rows > 1 else "")
         lines.append(f"    for {lo} in range(0, {block.shape[0]}, {block.rows}):"
                      f"  # {block.rows} {unit} at a time: temporaries stay in cache")
         lines.append(f"        {hi} = {lo} + {block.rows}")
-        local: dict[int, str] = {}  # the block-sized values
+        local: dict[Node, str] = {}  # the block-sized values
         for i in _outside_inputs(graph, block):
-            if graph.scalar(i) is None and block.sliced(graph, i):
+            if i.scalar is None and block.sliced(graph, i):
                 local[i] = self.loop_name(f"{self.names[i]}_blk")
                 lines.append(f"        {local[i]} = {self.names[i]}[{lo}:{hi}]")
         for k, n in enumerate(block.nodes):
@@ -219,13 +218,13 @@ class _Writer:
             for m in made:  # a result read later in this block gets a block-sized name too
                 if m not in block.outputs:
                     local[m] = self.name(m)
-                elif n in self.pair_of or any(m in graph[r]["inputs"] for r in block.nodes[k + 1:]):
+                elif n in self.pair_of or any(m in r.inputs for r in block.nodes[k + 1:]):
                     local[m] = self.loop_name(f"{self.names[m]}_blk")
             if n in self.pair_of:
                 lines.append(f"        {self.pair(n, local)}")
             elif n in local:
                 lines.append(f"        {local[n]} = {self.expression(n, local)}")
-            elif OPS[graph[n]["op"]].ufunc is not None:
+            elif OPS[n.op].ufunc is not None:
                 lines.append(f"        {self.expression(n, local, out=f'{self.names[n]}[{lo}:{hi}]')}")
             else:
                 lines.append(f"        {self.names[n]}[{lo}:{hi}] = {self.expression(n, local)}")
@@ -251,7 +250,7 @@ def _bind_numpy(body: list[str], taken: set[str]) -> tuple[list[str], list[str]]
     return [pattern.sub(r"\1(", line) for line in body], bound
 
 
-def _shared_outputs(graph: Graph) -> set[int]:
+def _shared_outputs(graph: Graph) -> set[Node]:
     """Positions of outputs that would share memory with an argument, a bound constant or an
     earlier output, or be a read-only broadcast: returned as copies, so that a caller who
     changes a result in place changes nothing else."""
@@ -259,38 +258,36 @@ def _shared_outputs(graph: Graph) -> set[int]:
     for k, n in enumerate(graph.outputs):
         root, broadcast = n, False
         if not _full(graph, n):  # (np.full makes a fresh array)
-            while OPS.get(graph[root]["op"]) is not None and OPS[graph[root]["op"]].view:
-                broadcast |= graph[root]["op"] == "broadcast_to"
-                root = graph[root]["inputs"][0]
-        if graph[root]["op"] in ("input", "const") or root in roots or broadcast:
+            while OPS.get(root.op) is not None and OPS[root.op].view:
+                broadcast |= root.op == "broadcast_to"
+                root = root.inputs[0]
+        if root.op in ("input", "const") or root in roots or broadcast:
             shared.add(k)
         roots.add(root)
     return shared
 
 
-def _full_code(graph: Graph, n: int) -> str:
-    value = graph.scalar(graph[n]["inputs"][0])
+def _full_code(graph: Graph, n: Node) -> str:
+    value = n.inputs[0].scalar
     value = value.item() if isinstance(value, (np.generic, np.ndarray)) else value
-    dtype = np.dtype(graph[n]["dtype"])
+    dtype = np.dtype(n.dtype)
     typed = "" if dtype == np.result_type(value) else f", np.{dtype.type.__name__}"
-    return f"np.full({graph[n]['shape']}, {_literal(value)}{typed})"
+    return f"np.full({n.shape}, {_literal(value)}{typed})"
 
 
-def _full(graph: Graph, n: int) -> bool:
+def _full(graph: Graph, n: Node) -> bool:
     """Whether n is a scalar broadcast to a shape."""
-    return graph[n]["op"] == "broadcast_to" and graph.scalar(graph[n]["inputs"][0]) is not None
+    return n.op == "broadcast_to" and n.inputs[0].scalar is not None
 
 
-def _sincos_pairs(graph: Graph, order: list[int]) -> tuple[list[int], dict[int, int]]:
+def _sincos_pairs(graph: Graph, order: list[Node]) -> tuple[list[Node], dict[Node, Node]]:
     """Big float64 sin(x) and cos(x) of one x, computed together by `kernels.sincos`: the
     later of the two moves up next to the earlier one. Returns the order and {first: second}."""
-    found: dict[tuple[str, int], int] = {}
+    found: dict[tuple[str, Node], Node] = {}
     for n in order:
-        attrs = graph[n]
-        if (attrs["op"] in ("sin", "cos") and np.dtype(attrs["dtype"]) == np.float64
-                and math.prod(attrs["shape"]) >= SINCOS_MIN_SIZE):
-            found[attrs["op"], attrs["inputs"][0]] = n
-    pair_of: dict[int, int] = {}
+        if n.op in ("sin", "cos") and n.dtype == np.float64 and math.prod(n.shape) >= SINCOS_MIN_SIZE:
+            found[n.op, n.inputs[0]] = n
+    pair_of: dict[Node, Node] = {}
     for (op, x), n in found.items():
         m = found.get(("cos", x)) if op == "sin" else None
         if m is not None:
@@ -306,14 +303,14 @@ def _sincos_pairs(graph: Graph, order: list[int]) -> tuple[list[int], dict[int, 
     return out, pair_of
 
 
-def _sin_cos(graph: Graph, n: int, m: int) -> tuple[int, int]:
+def _sin_cos(graph: Graph, n: Node, m: Node) -> tuple[Node, Node]:
     """The pair (n, m) as (sin node, cos node)."""
-    return (n, m) if graph[n]["op"] == "sin" else (m, n)
+    return (n, m) if n.op == "sin" else (m, n)
 
 
-def _outside_inputs(graph: Graph, block: blocks.Block) -> list[int]:
+def _outside_inputs(graph: Graph, block: blocks.Block) -> list[Node]:
     inside = set(block.nodes)
-    return list(dict.fromkeys(i for n in block.nodes for i in graph[n]["inputs"] if i not in inside))
+    return list(dict.fromkeys(i for n in block.nodes for i in n.inputs if i not in inside))
 
 
 def load(program: Program) -> Callable[..., Any]:

@@ -24,13 +24,13 @@ import numpy as np
 from symgrad import codegen
 from symgrad.autodiff.batching import Batched, NotBatchable
 from symgrad.autodiff.reverse import backprop
-from symgrad.ir.graph import Graph, type_str
+from symgrad.ir import Graph, type_str
 from symgrad.ops import OPS
-from symgrad.simplify.passes import PassStat, simplify, stabilize
+from symgrad.simplify import PassStat, simplify, stabilize
 from symgrad.surface.base import Surface, apply
 from symgrad.surface.composites import stack
 from symgrad.tracing import pytree
-from symgrad.tracing.tracer import Traced, Tracer, arg_names, const_node, is_static
+from symgrad.tracing.tracer import Traced, Tracer, arg_names, is_static
 
 log = logging.getLogger("symgrad")
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
@@ -98,7 +98,7 @@ def _hashable(value: Any) -> Any:
 def describe(traced: Traced) -> str:
     """`loss(x: f32[5], y: f32[3])`: the traced function and its input types."""
     graph = traced.graph
-    types = {graph[n]["name"]: type_str(graph[n]["shape"], graph[n]["dtype"]) for n in graph.inputs}
+    types = {n.name: type_str(n.shape, n.dtype) for n in graph.inputs}
     parts = [f"{name}: {types[name]}" if name in types else name for name in traced.arg_names]
     return f"{getattr(traced.fn, '__name__', 'fn')}({', '.join(parts)})"
 
@@ -177,7 +177,7 @@ def _trace(fn: Callable, rule: Callable, args: Sequence[Any], static: Sequence[i
     finally:
         stack.pop()
     out_leaves, out_tree = pytree.flatten(out)
-    graph.outputs = [o.node if isinstance(o, Tracer) else const_node(graph, o) for o in out_leaves]
+    graph.outputs = [o.node if isinstance(o, Tracer) else graph.const(o) for o in out_leaves]
     return Traced(graph, fn, names), out_tree, leaves_of
 
 
@@ -298,7 +298,7 @@ class Transform:
             return self.rule(*args)
         outer = getattr(_active, "graphs", None)
         if outer:  # called with constants while another function is traced (a closure)
-            like = Tracer(outer[-1], const_node(outer[-1], 0.0))
+            like = Tracer(outer[-1], outer[-1].const(0.0))
             return self.rule(*[_constants(a, like) if i not in self._static else a
                                for i, a in enumerate(args)])
         built = self.build(*args)

@@ -1,1 +1,7 @@
 """The graph IR: immutable nodes of registered ops, their printed forms, and a verifier."""
+
+from symgrad.ir.graph import Graph, Node
+from symgrad.ir.printing import type_str
+from symgrad.ir.verify import GraphError, verify
+
+__all__ = ["Graph", "GraphError", "Node", "type_str", "verify"]

@@ -1,181 +1,169 @@
-"""The graph IR: the one module that owns a `networkx.DiGraph`.
+"""The graph IR: immutable `Node` records, and the `Graph` that owns a `networkx.DiGraph` view.
 
-Every node carries `op` (a registry name, or `input` / `const`), `params`, `shape`, `dtype`
-and its ordered `inputs`; a `const` node carries its `value`, an `input` node its `name`.
-Nodes are deduplicated on creation (structural hashing), so equal subexpressions are one
-node from the start. The printed form is jaxpr-like, one equation a line.
+A node is an op applied to earlier nodes (`op` a registry name), an `input` (with its
+`name`) or a `const` (with its `value`); each has `params`, `shape` and `dtype`. Nodes are
+built once and never edited: a rewrite makes new nodes. `Graph.apply` is the one way an op
+enters a graph: it infers shape and dtype from the registry and deduplicates (structural
+hashing), so equal subexpressions are one node from the start.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from symgrad.ir import printing
+from symgrad.ops import Op
 
-def _short(dtype: np.dtype) -> str:
-    return {"f": "f", "i": "i", "u": "u", "b": "bool"}[dtype.kind] + (
-        "" if dtype.kind == "b" else str(dtype.itemsize * 8))
+COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "eq", "ne"})
 
 
-def type_str(shape: tuple[int, ...], dtype: np.dtype) -> str:
-    """`f32[5,3]`: a dtype and shape the way listings and error messages show them."""
-    return f"{_short(dtype)}[{','.join(map(str, shape))}]"
+@dataclass(frozen=True, eq=False, slots=True)
+class Node:
+    """One value of a graph. `id` is its place in the graph's topological order."""
+
+    id: int
+    op: str  # a registry name, or "input" / "const"
+    inputs: tuple[Node, ...]
+    params: Mapping[str, Any]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    value: Any = None  # a constant's value: a Python scalar (weak) or an ndarray
+    name: str | None = None  # an input's name
+    weak: bool = False  # a Python scalar: it takes the other operand's dtype, as in NumPy
+    where: str = ""  # `file:line: source` of the user's code it was traced from
+
+    @property
+    def scalar(self) -> Any:
+        """The value of a scalar constant, else None."""
+        if self.op == "const" and not np.shape(self.value):
+            return self.value
+        return None
+
+    @property
+    def type(self) -> Any:
+        """What an op's dtype rule reads: a weak scalar's value, else the dtype."""
+        return self.value if self.weak else self.dtype
+
+    def __repr__(self) -> str:
+        return f"<node {self.id}: {self.op} {printing.type_str(self.shape, self.dtype)}>"
 
 
 class Graph:
     """A DAG of registered ops with named inputs and ordered outputs."""
 
     def __init__(self) -> None:
-        self._nodes: dict[int, dict[str, Any]] = {}  # the attributes; ids are topological
-        self._nx: nx.DiGraph | None = None
-        self.inputs: list[int] = []
-        self.outputs: list[int] = []
-        self._ids = itertools.count()
-        self._memo: dict[Any, int] = {}
+        self.nodes: list[Node] = []  # topological: every node after its inputs
+        self.inputs: list[Node] = []
+        self.outputs: list[Node] = []
+        self._memo: dict[tuple, Node] = {}
 
     # building ------------------------------------------------------------------------
-    def add(self, op: str, inputs: tuple[int, ...], params: dict, shape: tuple[int, ...],
-            dtype: np.dtype, **attrs: Any) -> int:
-        """Add a node, or return the existing node that computes the same thing."""
-        key = (op, inputs, tuple(sorted(params.items())), _value_key(attrs.get("value")))
-        attrs = {k: v for k, v in attrs.items() if v is not None}
-        if op != "input" and key in self._memo:
-            return self._memo[key]
-        n = next(self._ids)
-        self._nodes[n] = dict(op=op, inputs=tuple(inputs), params=dict(params), shape=tuple(shape),
-                              dtype=np.dtype(dtype), **attrs)
-        self._nx = None
-        if op == "input":
-            self.inputs.append(n)
-        else:
-            self._memo[key] = n
-        return n
+    def input(self, name: str, shape: tuple[int, ...], dtype: Any) -> Node:
+        node = self._new("input", (), {}, shape, dtype, name=name)
+        self.inputs.append(node)
+        return node
 
-    def find(self, op: str, inputs: tuple[int, ...], params: dict) -> int | None:
+    def const(self, value: Any) -> Node:
+        """A constant: a Python scalar stays weakly typed (it takes the other operand's dtype,
+        as NumPy treats it); anything else becomes an array."""
+        if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+            return self._add("const", (), {}, (), np.result_type(value), value=value, weak=True)
+        array = np.asarray(value)
+        return self._add("const", (), {}, array.shape, array.dtype, value=array)
+
+    def apply(self, op: Op, inputs: tuple[Node, ...], params: Mapping[str, Any], where: str = "") -> Node:
+        """`op` applied to `inputs`, with its shape and dtype from the registry; an existing
+        node if one computes the same thing. `where` is the user's line it comes from."""
+        if op.name in COMMUTATIVE:  # y + x is the node x + y, if that exists
+            found = self.find(op.name, (inputs[1], inputs[0]), params)
+            if found is not None:
+                return found
+        if op.elementwise and inputs and all(i.weak for i in inputs) and not op.helpers:
+            with np.errstate(all="ignore"):  # Python scalars in, a Python scalar out: stays weak
+                value = op.forward(*(i.value for i in inputs), **params)
+            return self.const(value.item() if hasattr(value, "item") else value)
+        shape = op.out_shape(tuple(i.shape for i in inputs), params)
+        dtype = op.out_dtype(tuple(i.type for i in inputs), params)
+        return self._add(op.name, tuple(inputs), params, shape, dtype, where=where)
+
+    def find(self, op: str, inputs: tuple[Node, ...], params: Mapping[str, Any]) -> Node | None:
         """The node computing `op` of `inputs` with `params`, if there is one."""
-        return self._memo.get((op, tuple(inputs), tuple(sorted(params.items())), None))
+        return self._memo.get(_key(op, inputs, params))
 
-    def input(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
-        return self.add("input", (), {}, shape, dtype, name=name)
+    def _add(self, op: str, inputs: tuple[Node, ...], params: Mapping[str, Any], shape: tuple[int, ...],
+             dtype: Any, **attrs: Any) -> Node:
+        key = _key(op, inputs, params, attrs.get("value"))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._new(op, inputs, params, shape, dtype, **attrs)
+        return found
 
-    def const(self, value: Any, dtype: np.dtype, weak: bool = False) -> int:
-        """A constant: a Python scalar (`weak`: it takes the other operand's dtype) or an array."""
-        return self.add("const", (), {}, np.shape(value), dtype, value=value, weak=weak)
+    def _new(self, op: str, inputs: tuple[Node, ...], params: Mapping[str, Any], shape: tuple[int, ...],
+             dtype: Any, **attrs: Any) -> Node:
+        node = Node(len(self.nodes), op, tuple(inputs), MappingProxyType(dict(params)), tuple(shape),
+                    np.dtype(dtype), **attrs)
+        self.nodes.append(node)
+        return node
 
-    def copy(self) -> Graph:
-        """An independent copy that new nodes can be added to."""
-        new = Graph()
-        new._nodes = {n: dict(attrs) for n, attrs in self._nodes.items()}
-        new.inputs, new.outputs = list(self.inputs), list(self.outputs)
-        new._ids = itertools.count(max(self._nodes, default=-1) + 1)
-        new._memo = dict(self._memo)
-        return new
+    # reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def ops(self) -> Iterator[Node]:
+        """The computing nodes (neither inputs nor constants) in topological order."""
+        return (n for n in self.nodes if n.op not in ("input", "const"))
+
+    def live(self) -> set[Node]:
+        """The nodes the outputs depend on. (A sweep in reverse id order: networkx's
+        `ancestors` would need the DiGraph built first, on every pass.)"""
+        live = set(self.outputs)
+        for n in reversed(self.nodes):
+            if n in live:
+                live.update(n.inputs)
+        return live
+
+    def consumers(self) -> dict[Node, list[Node]]:
+        """Each node's consumers, in topological order."""
+        out: dict[Node, list[Node]] = {n: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in dict.fromkeys(n.inputs):
+                out[i].append(n)
+        return out
 
     @property
     def nx(self) -> nx.DiGraph:
-        """The graph as a `networkx.DiGraph` (built on demand: node attributes are shared)."""
-        if self._nx is None:
-            g = nx.DiGraph()
-            for n, attrs in self._nodes.items():
-                g.add_node(n)
-                g._node[n] = attrs  # the same dict, so attributes read and written agree
-            g.add_edges_from((i, n) for n, attrs in self._nodes.items() for i in attrs["inputs"])
-            self._nx = g
-        return self._nx
-
-    # reading -------------------------------------------------------------------------
-    def __getitem__(self, n: int) -> dict[str, Any]:
-        return self._nodes[n]
-
-    def __len__(self) -> int:
-        return len(self._nodes)
-
-    def toposort(self) -> list[int]:
-        """Every node after its inputs: node ids, since a node is only added after its inputs."""
-        return sorted(self._nodes)
-
-    def consumers(self, n: int) -> list[int]:
-        return sorted(m for m, attrs in self._nodes.items() if n in attrs["inputs"])
-
-    def ops(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """The computing nodes (neither inputs nor constants) in topological order."""
-        for n in self.toposort():
-            if self[n]["op"] not in ("input", "const"):
-                yield n, self[n]
-
-    def scalar(self, n: int) -> Any:
-        """The Python value of a scalar constant node, else None."""
-        attrs = self[n]
-        if attrs["op"] == "const" and not np.shape(attrs["value"]):
-            return attrs["value"]
-        return None
+        """The graph as a `networkx.DiGraph` on the same `Node` objects; each node's data
+        holds its op, params, shape and dtype."""
+        g = nx.DiGraph()
+        g.add_nodes_from((n, {"op": n.op, "params": dict(n.params), "shape": n.shape, "dtype": n.dtype})
+                         for n in self.nodes)
+        g.add_edges_from((i, n) for n in self.nodes for i in n.inputs)
+        return g
 
     # printing ------------------------------------------------------------------------
-    def names(self) -> dict[int, str]:
-        """Readable names: inputs keep theirs, the rest are a, b, ..., z, ba, ..."""
-        names = {n: self[n]["name"] for n in self.inputs}
-        taken = set(names.values())
-        fresh = (s for s in _letters() if s not in taken)
-        for n in self.toposort():
-            if n not in names and self.scalar(n) is None:
-                names[n] = next(fresh)
-        return names
-
-    def _operand(self, n: int, names: dict[int, str]) -> str:
-        value = self.scalar(n)
-        return repr(value) if value is not None else names[n]
+    def names(self) -> dict[Node, str]:
+        return printing.names(self)
 
     def __str__(self) -> str:
-        names = self.names()
-        args = " ".join(f"{names[n]}:{type_str(self[n]['shape'], self[n]['dtype'])}" for n in self.inputs)
-        lines = [f"{{ lambda {args} . let"]
-        for n in self.toposort():
-            attrs = self[n]
-            if attrs["op"] == "input" or self.scalar(n) is not None:
-                continue
-            params = " ".join(f"{k}={v!r}" for k, v in attrs["params"].items())
-            head = attrs["op"] + (f"[{params}]" if params else "")
-            operands = " ".join(self._operand(i, names) for i in attrs["inputs"])
-            typed = f"{names[n]}:{type_str(attrs['shape'], attrs['dtype'])}"
-            lines.append(f"    {typed} = {head} {operands}".rstrip())
-        outs = ", ".join(self._operand(n, names) for n in self.outputs)
-        lines.append(f"  in ({outs}) }}")
-        return "\n".join(lines)
+        return printing.listing(self)
 
     def to_dot(self) -> str:
         """Graphviz DOT source of this graph."""
-        names = self.names()
-        lines = ["digraph symgrad {", "  rankdir=TB;"]
-        for n in self.toposort():
-            attrs = self[n]
-            label = names.get(n) or repr(self.scalar(n))
-            if attrs["op"] not in ("input", "const"):
-                label = f"{label} = {attrs['op']}"
-            label += f"\\n{type_str(attrs['shape'], attrs['dtype'])}"
-            shape = "box" if attrs["op"] == "input" else "ellipse"
-            lines.append(f'  n{n} [label="{label}", shape={shape}];')
-        for a, b in sorted((i, n) for n, attrs in self._nodes.items() for i in set(attrs["inputs"])):
-            lines.append(f"  n{a} -> n{b};")
-        for i, n in enumerate(self.outputs):
-            lines.append(f'  out{i} [label="out {i}", shape=plaintext];\n  n{n} -> out{i};')
-        lines.append("}")
-        return "\n".join(lines)
+        return printing.dot(self)
 
 
-def _letters() -> Iterator[str]:
-    alphabet = "abcdefghijklmnopqrstuvwxyz"
-    for size in itertools.count(1):
-        for combo in itertools.product(alphabet, repeat=size):
-            yield "".join(combo)
-
-
-def _value_key(value: Any) -> Any:
+def _key(op: str, inputs: tuple[Node, ...], params: Mapping[str, Any], value: Any = None) -> tuple:
     if value is None:
-        return None
-    if isinstance(value, np.ndarray):
-        return ("array", id(value))
-    return (type(value), value)
+        value_key = None
+    elif isinstance(value, np.ndarray):
+        value_key = ("array", id(value))
+    else:
+        value_key = (type(value), value)
+    return (op, tuple(inputs), tuple(sorted(params.items())), value_key)
+

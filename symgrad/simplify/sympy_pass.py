@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from symgrad.ir.graph import Graph
+from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
-from symgrad.tracing.tracer import const_node, emit
 
 MAX_TREE = 40  # ops in one expression (as a tree): bigger clusters are cut into windows
 BUDGET = 0.25  # seconds of SymPy work in one pass; past it, the rest is rebuilt as it was
@@ -52,67 +51,59 @@ class _Unsupported(Exception):
 class _Pass:
     def __init__(self, graph: Graph) -> None:
         self.old, self.g = graph, Graph()
-        self.mapping: dict[int, int] = {}
-        self.exprs: dict[int, Any] = {}  # old node -> SymPy expression (pending ones)
-        self.tree: dict[int, int] = {}  # old node -> size of its expression as a tree
-        self.pending: list[int] = []
-        self.symbols: dict[int, sp.Symbol] = {}  # new node -> its symbol
-        self.nodes: dict[sp.Symbol, int] = {}
+        self.mapping: dict[Node, Node] = {}
+        self.exprs: dict[Node, Any] = {}  # old node -> SymPy expression (pending ones)
+        self.tree: dict[Node, int] = {}  # old node -> size of its expression as a tree
+        self.pending: list[Node] = []
+        self.symbols: dict[Node, sp.Symbol] = {}  # new node -> its symbol
+        self.nodes: dict[sp.Symbol, Node] = {}
         self.spent = 0.0
-        self.consumers: dict[int, list[int]] = {n: [] for n in graph.toposort()}
-        for n in graph.toposort():
-            for i in graph[n]["inputs"]:
-                self.consumers[i].append(n)
+        self.where = ""  # the user's line the nodes being made come from
+        self.consumers = graph.consumers()
 
-    def fusible(self, n: int) -> bool:
-        attrs = self.old[n]
-        op = OPS.get(attrs["op"])
-        return (op is not None and op.sympy is not None and attrs["dtype"].kind == "f"
-                and all(self.old[i]["dtype"].kind == "f" or self.old.scalar(i) is not None
-                        for i in attrs["inputs"]))
+    def fusible(self, n: Node) -> bool:
+        op = OPS.get(n.op)
+        return (op is not None and op.sympy is not None and n.dtype.kind == "f"
+                and all(i.dtype.kind == "f" or i.scalar is not None for i in n.inputs))
 
     def run(self) -> Graph:
         old = self.old
-        live = self.live = set(old.outputs)
-        for n in reversed(old.toposort()):
-            if n in live:
-                live.update(old[n]["inputs"])
+        live = self.live = old.live()
         for n in old.inputs:
-            self.mapping[n] = self.g.input(old[n]["name"], old[n]["shape"], old[n]["dtype"])
-        for n in old.toposort():
-            attrs = old[n]
+            self.mapping[n] = self.g.input(n.name, n.shape, n.dtype)
+        for n in old.nodes:
             if n not in live or n in self.mapping:
                 continue
-            if attrs["op"] == "const":
-                self.mapping[n] = self.g.const(attrs["value"], attrs["dtype"], weak=attrs.get("weak", False))
+            if n.op == "const":
+                self.mapping[n] = self.g.const(n.value)
             elif self.fusible(n) and self.spent < BUDGET:
-                size = 1 + sum(self.tree.get(i, 0) for i in attrs["inputs"] if i in self.exprs)
+                size = 1 + sum(self.tree.get(i, 0) for i in n.inputs if i in self.exprs)
                 if size > MAX_TREE:  # SymPy distributes and re-sorts: keep expressions small
                     self.flush()
                     size = 1
                 start = time.perf_counter()
-                self.exprs[n] = _sympy(OPS[attrs["op"]].sympy, [self.expr_of(i) for i in attrs["inputs"]])
+                self.exprs[n] = _sympy(OPS[n.op].sympy, [self.expr_of(i) for i in n.inputs])
                 self.spent += time.perf_counter() - start
                 self.tree[n] = size
                 self.pending.append(n)
             else:
-                if any(i in self.exprs for i in attrs["inputs"]):
+                if any(i in self.exprs for i in n.inputs):
                     self.flush()
-                ins = tuple(self.mapping[i] for i in attrs["inputs"])
-                self.mapping[n] = emit(self.g, OPS[attrs["op"]], ins, attrs["params"], attrs.get("where", ""))
+                ins = tuple(self.mapping[i] for i in n.inputs)
+                self.mapping[n] = self.g.apply(OPS[n.op], ins, n.params, n.where)
         self.flush()
         self.g.outputs = [self.mapping[n] for n in old.outputs]
         return self.g
 
-    def expr_of(self, n: int) -> Any:
+    def expr_of(self, n: Node) -> Any:
         if n in self.exprs:
             return self.exprs[n]
-        value = self.old.scalar(n)
-        if value is not None and self.old[n].get("weak"):
+        value = n.scalar
+        if value is not None and n.weak:
             return sp.Integer(value) if isinstance(value, (int, np.integer)) else sp.Float(value)
         new = self.mapping[n]
         if new not in self.symbols:
-            sym = sp.Symbol(f"v{new}")
+            sym = sp.Symbol(f"v{new.id}")
             self.symbols[new], self.nodes[sym] = sym, new
         return self.symbols[new]
 
@@ -124,12 +115,12 @@ class _Pass:
         want = [p for p in self.pending if p in self.old.outputs
                 or any(c not in self.exprs for c in self.consumers[p] if c in self.live)]
         start = time.perf_counter()
-        top = next(reversed(self.g._nodes), -1)  # nodes made from here on belong to this cluster
+        self.where = next((p.where for p in want if p.where), "")  # the cluster's nodes: its line
         try:
             if self.spent > BUDGET:
                 raise _Unsupported
             replacements, reduced = sp.cse([self.exprs[p] for p in want], order="none")
-            built: dict[Any, int] = {}
+            built: dict[Any, Node] = {}
             for sym, e in replacements:
                 self.nodes[sym] = self.build(e, built)
             results = [self.build(e, built) for e in reduced]
@@ -138,54 +129,46 @@ class _Pass:
         self.spent += time.perf_counter() - start
         for p, r in zip(want, results):
             self.mapping[p] = self.typed(r, p)
-        where = next((self.old[p]["where"] for p in want if self.old[p].get("where")), "")
-        for n in reversed(self.g._nodes):  # the cluster's new nodes: traced from its lines
-            if n <= top:
-                break
-            if not self.g[n].get("where"):
-                self.g[n]["where"] = where
         for p in self.pending:
             del self.exprs[p]
             self.tree.pop(p, None)
         self.pending = []
 
-    def typed(self, r: int, p: int) -> int:
+    def typed(self, r: Node, p: Node) -> Node:
         """`r` with old node p's shape and dtype (a cluster may simplify to a bare number)."""
-        shape, dtype = self.old[p]["shape"], self.old[p]["dtype"]
-        if self.g[r]["shape"] != shape:
-            r = emit(self.g, OPS["broadcast_to"], (r,), {"shape": shape})
-        if self.g[r]["dtype"] != dtype:
-            r = emit(self.g, OPS["astype"], (r,), {"dtype": dtype.name})
+        if r.shape != p.shape:
+            r = self.g.apply(OPS["broadcast_to"], (r,), {"shape": p.shape}, self.where)
+        if r.dtype != p.dtype:
+            r = self.g.apply(OPS["astype"], (r,), {"dtype": p.dtype.name}, self.where)
         return r
 
-    def plain(self, n: int) -> int:
+    def plain(self, n: Node) -> Node:
         """Rebuild an old node as it was (its pending inputs first)."""
         if n in self.mapping:
             return self.mapping[n]
-        attrs = self.old[n]
-        ins = tuple(self.plain(i) for i in attrs["inputs"])
-        self.mapping[n] = emit(self.g, OPS[attrs["op"]], ins, attrs["params"], attrs.get("where", ""))
+        ins = tuple(self.plain(i) for i in n.inputs)
+        self.mapping[n] = self.g.apply(OPS[n.op], ins, n.params, n.where or self.where)
         return self.mapping[n]
 
     # SymPy expression -> registered ops -------------------------------------------------
-    def build(self, e: Any, memo: dict[Any, int]) -> int:
+    def build(self, e: Any, memo: dict[Any, Node]) -> Node:
         if e in memo:
             return memo[e]
         node = self._build(e, memo)
         memo[e] = node
         return node
 
-    def op(self, name: str, *ins: int) -> int:
-        return emit(self.g, OPS[name], ins, {})
+    def op(self, name: str, *ins: Node) -> Node:
+        return self.g.apply(OPS[name], ins, {}, self.where)
 
-    def number(self, e: Any) -> int:
+    def number(self, e: Any) -> Node:
         if e.is_Integer:
-            return const_node(self.g, int(e))
+            return self.g.const(int(e))
         if e.is_real:
-            return const_node(self.g, float(e))
+            return self.g.const(float(e))
         raise _Unsupported
 
-    def _build(self, e: Any, memo: dict[Any, int]) -> int:
+    def _build(self, e: Any, memo: dict[Any, Node]) -> Node:
         if e.is_Symbol:
             return self.nodes[e]
         if e.is_Number:
@@ -224,7 +207,7 @@ class _Pass:
             if ex == sp.Rational(1, 2):
                 return self.op("sqrt", self.build(base, memo))
             if ex.is_Number and ex.is_negative:
-                return self.op("div", const_node(self.g, 1.0), self.build(base ** -ex, memo))
+                return self.op("div", self.g.const(1.0), self.build(base ** -ex, memo))
             if ex in (2, 3, 4):  # a product is exact and several times cheaper than pow
                 b = self.build(base, memo)
                 square = self.op("mul", b, b)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ir.graph import Graph
+from symgrad.ir import Graph, Node, type_str
 from symgrad.ops import Op
 from symgrad.surface.base import Surface, user_line, user_site
 
@@ -31,38 +31,8 @@ class traced_from:
         _traced_from.site = self.prev
 
 
-COMMUTATIVE = {"add", "mul", "maximum", "minimum", "eq", "ne"}
-
-
 class TracerError(TypeError):
     """A traced value was used where a concrete one is needed (Python control flow)."""
-
-
-def emit(graph: Graph, op: Op, inputs: tuple[int, ...], params: dict, where: str = "") -> int:
-    """Add `op` applied to graph nodes `inputs`, with its shape and dtype from the registry.
-
-    `where` is the user's source line it was traced from (for debug_nans messages).
-    """
-    if op.name in COMMUTATIVE:  # y + x is the node x + y, if that exists
-        found = graph.find(op.name, (inputs[1], inputs[0]), params)
-        if found is not None:
-            return found
-    attrs = [graph[i] for i in inputs]
-    if op.elementwise and attrs and all(a.get("weak") for a in attrs) and not op.helpers:
-        with np.errstate(all="ignore"):  # Python scalars in, a Python scalar out: stays weak
-            value = op.forward(*(a["value"] for a in attrs), **params)
-        return const_node(graph, value.item() if hasattr(value, "item") else value)
-    shape = op.out_shape(tuple(a["shape"] for a in attrs), params)
-    dtype = op.out_dtype(tuple(a["value"] if a.get("weak") else a["dtype"] for a in attrs), params)
-    return graph.add(op.name, tuple(inputs), params, shape, dtype, where=where)
-
-
-def const_node(graph: Graph, value: Any) -> int:
-    """A graph constant for a Python scalar (weakly typed, as NumPy treats it) or an array."""
-    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
-        return graph.const(value, np.result_type(value), weak=True)
-    array = np.asarray(value)
-    return graph.const(array, array.dtype)
 
 
 class Tracer(Surface):
@@ -71,19 +41,18 @@ class Tracer(Surface):
     __slots__ = ("graph", "node")
     _priority = 2
 
-    def __init__(self, graph: Graph, node: int) -> None:
+    def __init__(self, graph: Graph, node: Node) -> None:
         self.graph, self.node = graph, node
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.graph[self.node]["shape"]
+        return self.node.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.graph[self.node]["dtype"]
+        return self.node.dtype
 
     def __repr__(self) -> str:
-        from symgrad.ir.graph import type_str
         return f"Tracer<{type_str(self.shape, self.dtype)}>"
 
     def _constant(self, value: Any) -> Tracer:
@@ -94,7 +63,7 @@ class Tracer(Surface):
         graph = next(a.graph for a in args if isinstance(a, Tracer))
         nodes = tuple(_node(graph, a) for a in args)
         where = getattr(_traced_from, "site", None) or user_site()
-        return Tracer(graph, emit(graph, op, nodes, params, where))
+        return Tracer(graph, graph.apply(op, nodes, params, where))
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
@@ -130,12 +99,12 @@ class Tracer(Surface):
         return self.shape[0]
 
 
-def _node(graph: Graph, value: Any) -> int:
+def _node(graph: Graph, value: Any) -> Node:
     if isinstance(value, Tracer):
         return value.node
     if isinstance(value, Surface):  # an eager Tensor closed over by the traced function
-        return const_node(graph, np.asarray(value))
-    return const_node(graph, value)
+        return graph.const(np.asarray(value))
+    return graph.const(value)
 
 
 # ---------------------------------------------------------------- trace

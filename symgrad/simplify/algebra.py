@@ -1,0 +1,260 @@
+"""Algebraic rewrites, one table row each: constant folding, identities, signs, broadcasts.
+
+Each table is tried in order and the first rule that returns a node wins. Where one rule
+must come before another, the later one says so in its comment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symgrad.ir import Node
+from symgrad.ops import OPS
+from symgrad.simplify.patterns import Builder, Match, P, Rule
+
+x, y = P.var("x"), P.var("y")
+
+# ---------------------------------------------------------------- constant folding
+
+FOLD_LIMIT = 1 << 20  # elements: larger constant results stay computed at run time
+
+
+def _fold(b: Builder, m: Match) -> Node | None:
+    root = m.root
+    op = OPS[root.op]
+    if not root.inputs or any(i.op != "const" for i in root.inputs) or op.helpers:
+        return None
+    if op.elementwise and all(i.weak for i in root.inputs):
+        return None  # Python scalars: `Graph.apply` folds them into a Python scalar, still weak
+    if not op.elementwise and root.op != "astype" and all(i.scalar is not None for i in root.inputs):
+        return None  # a broadcast scalar stays a scalar: see BROADCASTS
+    if int(np.prod(root.shape)) > FOLD_LIMIT:
+        return None
+    with np.errstate(all="ignore"):
+        values = [i.value if op.elementwise else np.asarray(i.value) for i in root.inputs]
+        result = op.forward(*values, **root.params)
+    return b.const(np.asarray(result, dtype=root.dtype))
+
+
+FOLD = [
+    Rule("f(constants) -> constant", P(), _fold),
+]
+
+# ---------------------------------------------------------------- identities
+
+
+def _kept_dims_dropped(b: Builder, m: Match) -> Node | None:
+    reduced = m.reduced
+    if not reduced.params["keepdims"]:
+        return None
+    dropped = tuple(n for k, n in enumerate(reduced.shape) if k not in reduced.params["axes"])
+    if dropped != tuple(m.root.params["shape"]):
+        return None
+    return b.make(reduced.op, reduced.inputs, {**reduced.params, "keepdims": False})
+
+
+def _transposes(b: Builder, m: Match) -> Node:
+    inner = m.inner.params["axes"]
+    return b.make("transpose", (m.x,), {"axes": tuple(inner[a] for a in m.root.params["axes"])})
+
+
+IDENTITIES = [
+    Rule("x * 1 -> x", P("mul", (x, P.const(1))), lambda b, m: m.keep("x")),
+    Rule("1 * x -> x", P("mul", (P.const(1), x)), lambda b, m: m.keep("x")),
+    Rule("x + 0, x - 0 -> x", P(("add", "sub"), (x, P.const(0))), lambda b, m: m.keep("x")),
+    Rule("0 + x -> x", P("add", (P.const(0), x)), lambda b, m: m.keep("x")),
+    Rule("x / 1 -> x", P("div", (x, P.const(1))), lambda b, m: m.keep("x")),
+    Rule("x ** 1 -> x", P("pow", (x, P.const(1))), lambda b, m: m.keep("x")),
+    # only differentiation needs them
+    Rule("alias(x), stop_gradient(x) -> x", P(("alias", "stop_gradient"), (x,)), lambda b, m: m.x),
+    Rule("--x -> x", P("neg", (P("neg", (x,)),)), lambda b, m: m.x),
+    Rule("reshape(reduce(x, keepdims)) -> reduce(x)",
+         P("reshape", (P(("sum", "amax", "amin", "prod"), name="reduced"),)), _kept_dims_dropped),
+    Rule("reshape(reshape(x)) -> reshape(x)", P("reshape", (P("reshape", (x,)),)),
+         lambda b, m: b.make("reshape", (m.x,), m.root.params)),
+    Rule("transpose(transpose(x)) -> transpose(x)", P("transpose", (P("transpose", (x,), name="inner"),)),
+         _transposes),
+    Rule("reshape or broadcast of x to its own shape -> x", P(("reshape", "broadcast_to"), (x,)),
+         lambda b, m: m.x if m.x.shape == m.root.params["shape"] else None),
+    Rule("transpose(x) by the identity permutation -> x", P("transpose", (x,)),
+         lambda b, m: m.x if m.root.params["axes"] == tuple(range(len(m.root.params["axes"]))) else None),
+    Rule("sum(x) over no axes -> x", P("sum", (x,)), lambda b, m: m.x if not m.root.params["axes"] else None),
+    Rule("astype(x) to the dtype x has -> x", P("astype", (x,)),
+         lambda b, m: m.x if m.x.dtype == np.dtype(m.root.params["dtype"]) else None),
+]
+
+# ---------------------------------------------------------------- signs and constants
+
+
+def _negate(name: str):  # noqa: ANN202 - a rewrite
+    return lambda b, m: b.make("neg", (m[name],), {}) if m.keep(name) is not None else None
+
+
+def _mirror(b: Builder, m: Match) -> Node | None:
+    mirror = b.g.find("sub", (m.x, m.y), {})
+    return None if mirror is None else b.make("neg", (mirror,), {})
+
+
+def _scaled_identity(n: Node) -> float | None:
+    """c when node n is the constant c * eye(k) (a batched cotangent's seed, after folding)."""
+    value = n.value if n.op == "const" else None
+    if not isinstance(value, np.ndarray) or value.ndim != 2 or value.shape[0] != value.shape[1]:
+        return None
+    c = value[0, 0] if value.size else 0
+    if not np.array_equal(value, c * np.eye(value.shape[0], dtype=value.dtype)):
+        return None
+    return c.item() if hasattr(c, "item") else c
+
+
+def _identity_matmul(b: Builder, m: Match) -> Node | None:
+    scale = _scaled_identity(m.eye)
+    if scale is None or len(m.y.shape) > 2 or m.keep("y") is None:
+        return None
+    return b.make("mul", (b.const(scale), m.y), {})
+
+
+def _reassociate(b: Builder, m: Match) -> Node | None:
+    if m.inner.op != m.root.op:
+        return None
+    return b.make(m.root.op, (m.x, b.make(m.root.op, (m.c1, m.c2), {})), {})
+
+
+def _index_add(b: Builder, m: Match) -> Node | None:
+    scatter = m.scatter
+    if (m.y.shape, m.y.dtype) != (scatter.shape, scatter.dtype):
+        return None
+    return b.make("index_add", (m.y, *scatter.inputs), {"index": scatter.params["index"]})
+
+
+def _scaled(n: Node) -> tuple[float, Node] | None:
+    """(c, u) when node n is c * u or u * c for a weak scalar constant c."""
+    if n.op != "mul":
+        return None
+    for k in (0, 1):
+        c = n.inputs[k]
+        if c.weak:
+            return c.scalar, n.inputs[1 - k]
+    return None
+
+
+def _common_factor(b: Builder, m: Match) -> Node | None:
+    p, q = _scaled(m.u), _scaled(m.v)
+    if p is None or q is None or p[1].shape != q[1].shape:
+        return None
+    (c, u), (d, v) = p, q
+    op = m.root.op
+    if d == c:
+        inner = op
+    elif d == -c:
+        inner = "sub" if op == "add" else "add"
+    else:
+        return None
+    if c < 0 and inner == "sub":  # -c * (u - v) -> c * (v - u)
+        c, u, v = -c, v, u
+    return b.make("mul", (b.const(c), b.make(inner, (u, v), {})), {})
+
+
+SIGNS = [
+    Rule("x * -1 -> -x", P("mul", (x, P.const(-1))), _negate("x")),
+    Rule("-1 * x -> -x", P("mul", (P.const(-1), x)), _negate("x")),
+    Rule("x + -y -> x - y", P("add", (x, P("neg", (y,)))), lambda b, m: b.make("sub", (m.x, m.y), {})),
+    Rule("-x + y -> y - x", P("add", (P("neg", (x,)), y)), lambda b, m: b.make("sub", (m.y, m.x), {})),
+    Rule("y - x, with x - y computed -> -(x - y)", P("sub", (y, x)), _mirror),
+    Rule("x - -y -> x + y", P("sub", (x, P("neg", (y,)))), lambda b, m: b.make("add", (m.x, m.y), {})),
+    Rule("(-x) * c -> (-c) * x", P("mul", (P("neg", (x,)), P.const(name="c", weak=True)), commutative=True),
+         lambda b, m: b.make("mul", (b.const(-m.c.scalar), m.x), {})),
+    Rule("(c * I) @ y -> c * y", P("matmul", (P("const", name="eye"), y), commutative=True),
+         _identity_matmul),
+    Rule("(x + c1) + c2 -> x + (c1 + c2), and the same for *",
+         P(("add", "mul"), (P(("add", "mul"), (x, P("const", name="c1")), name="inner"),
+                            P("const", name="c2"))),
+         _reassociate),
+    Rule("y + scatter_add(a) -> index_add(y, a)",
+         P("add", (P("scatter_add", name="scatter"), y), commutative=True), _index_add),
+    Rule("c*u + -c*v -> c * (u - v)", P(("add", "sub"), (P.var("u"), P.var("v"))), _common_factor),
+]
+
+# ---------------------------------------------------------------- broadcasts
+# No materialised broadcasts: elementwise ops broadcast their operands themselves.
+
+
+def _expands(n: Node) -> bool:
+    """A broadcast, or a reshape that only adds leading unit dims: both implied by broadcasting."""
+    if n.op == "broadcast_to":
+        return True
+    if n.op != "reshape":
+        return False
+    old, new = n.inputs[0].shape, n.params["shape"]
+    lead = len(new) - len(old)
+    return lead > 0 and new[lead:] == old and all(d == 1 for d in new[:lead])
+
+
+def _like(b: Builder, m: Match) -> Node:
+    value = b.const(np.asarray(0 if m.root.op == "zeros_like" else 1, m.x.dtype))
+    return b.make("broadcast_to", (value,), {"shape": m.x.shape})
+
+
+def _sum_of_broadcast(b: Builder, m: Match) -> Node | None:
+    """A sum over axes that a broadcast repeated along is the value times their length; only
+    the axes where x itself varies are summed."""
+    x, full, params = m.x, m.bcast.shape, m.root.params
+    padded = (1,) * (len(full) - len(x.shape)) + x.shape
+    axes = params["axes"]
+    count = int(np.prod([full[a] for a in axes if padded[a] == 1]))
+    summed = tuple(a for a in axes if padded[a] != 1)
+    out = x if padded == x.shape else b.make("reshape", (x,), {"shape": padded})
+    if summed:
+        out = b.make("sum", (out,), {"axes": summed, "keepdims": True})
+    if count != 1:
+        out = b.make("mul", (out, b.const(count)), {})
+    kept = tuple(1 if a in axes else d for a, d in enumerate(full))
+    dropped = tuple(d for a, d in enumerate(full) if a not in axes)
+    if params["keepdims"]:
+        out = b.make("broadcast_to", (out,), {"shape": kept})
+    elif out.shape == ():  # a scalar: broadcast straight to the result's shape
+        out = b.make("broadcast_to", (out,), {"shape": dropped})
+    else:
+        out = b.make("reshape", (b.make("broadcast_to", (out,), {"shape": kept}),), {"shape": dropped})
+    return out if out.dtype == m.root.dtype else None
+
+
+def _cast_first(b: Builder, m: Match) -> Node | None:
+    if not _expands(m.bcast):
+        return None
+    return b.make("broadcast_to", (b.make("astype", (m.x,), m.root.params),), {"shape": m.bcast.shape})
+
+
+def _unbroadcast_operands(b: Builder, m: Match) -> Node | None:
+    root = m.root
+    op = OPS[root.op]
+    if not op.elementwise or not any(_expands(i) for i in root.inputs):
+        return None
+    unwrapped = tuple(i.inputs[0] if _expands(i) else i for i in root.inputs)
+    node = b.make(root.op, unwrapped, root.params)
+    if op.out_shape(tuple(i.shape for i in unwrapped), root.params) == root.shape:
+        return node
+    return b.make("broadcast_to", (node,), {"shape": root.shape})
+
+
+BROADCASTS = [
+    Rule("reshape(c) -> broadcast_to(c)", P("reshape", (P.const(name="c"),)),
+         lambda b, m: b.make("broadcast_to", (m.c,), m.root.params)),
+    Rule("reshape(broadcast_to(c)) -> broadcast_to(c)",
+         P("reshape", (P("broadcast_to", (P.const(name="c"),)),)),
+         lambda b, m: b.make("broadcast_to", (m.c,), m.root.params)),
+    Rule("reshape(broadcast_to(x)) that only added 1s -> reshape(x)",
+         P("reshape", (P("broadcast_to", (x,), name="bcast"),)),
+         lambda b, m: b.make("reshape", (m.x,), m.root.params)
+         if np.prod(m.bcast.shape) == np.prod(m.x.shape) else None),
+    Rule("broadcast_to(broadcast_to(x)) -> broadcast_to(x)", P("broadcast_to", (P("broadcast_to", (x,)),)),
+         lambda b, m: b.make("broadcast_to", (m.x,), m.root.params)),
+    Rule("zeros_like(x), ones_like(x) -> broadcast_to(0 or 1)", P(("zeros_like", "ones_like"), (x,)), _like),
+    Rule("sum(broadcast_to(x)) -> broadcast_to(count * x)",
+         P("sum", (P("broadcast_to", (x,), name="bcast"),)),
+         _sum_of_broadcast),
+    Rule("astype(broadcast(x)) -> broadcast(astype(x))",
+         P("astype", (P(("broadcast_to", "reshape"), (x,), name="bcast"),)), _cast_first),
+    Rule("f(broadcast(x), y) -> f(x, y), broadcast after if the result needs it", P(), _unbroadcast_operands),
+]
+
+ALGEBRA = [*FOLD, *IDENTITIES, *SIGNS, *BROADCASTS]
