@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, Op, defop
-from symgrad.surface.base import Surface, _owner, apply
+from symgrad.ops import OPS, Op, apply, defop
+from symgrad.ops.dispatch import owner
+from symgrad.surface import Surface
 from symgrad.tracing import pytree
 
 
@@ -118,7 +119,7 @@ class custom_vjp:  # noqa: N801 - named like JAX's decorator
         res_leaves, res_tree = pytree.flatten(residuals)
         op = self._op(len(args), len(res_leaves), res_tree)
         detached = [r.detach() if isinstance(r, Surface) else r for r in res_leaves]
-        like = next(a for a in args if isinstance(a, Surface) and type(a) is _owner(args))
+        like = next(a for a in args if isinstance(a, Surface) and type(a) is owner(args))
         out = out if isinstance(out, Surface) else like._constant(out)
         return apply(op, out.detach(), *args, *detached)
 

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import symgrad
-from symgrad.ops import OPS
-from symgrad.surface.base import _index, apply
+from symgrad.ops import OPS, apply
+from symgrad.ops.index import index_of as _index
 
 F = symgrad.nn.functional
 
@@ -118,6 +118,7 @@ class Row:
     torch: Callable[..., Any] | None = None  # default: `fn` itself (same method names)
     wrt: tuple[int, ...] | None = None  # the inputs with a gradient; None: all of them
     fd_step: float = FD_STEP
+    not_second_order: str = ""  # why the second-order check does not apply, if it does not
 
     def domain(self, i: int) -> Callable:
         return self.domains[min(i, len(self.domains) - 1)]
@@ -280,8 +281,10 @@ ROWS = [
     Row("abs", lambda x: x.abs(), np.abs, UNARY, domains=(nonzero,)),
     Row("sign", lambda x: x.sign(), np.sign, UNARY, domains=(small_integers,), wrt=()),
     Row("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0.0), UNARY, domains=(nonzero,)),
-    Row("maximum", lambda x, y: x.maximum(y), np.maximum, BINARY, domains=(small_integers,)),
-    Row("minimum", lambda x, y: x.minimum(y), np.minimum, BINARY, domains=(small_integers,)),
+    Row("maximum", lambda x, y: x.maximum(y), np.maximum, BINARY, domains=(small_integers,),
+        not_second_order="its domain holds ties, where the first derivative jumps"),
+    Row("minimum", lambda x, y: x.minimum(y), np.minimum, BINARY, domains=(small_integers,),
+        not_second_order="its domain holds ties, where the first derivative jumps"),
     Row("sin", lambda x: x.sin(), np.sin, UNARY),
     Row("cos", lambda x: x.cos(), np.cos, UNARY),
     Row("tan", lambda x: x.tan(), np.tan, UNARY, domains=(moderate,)),
@@ -302,6 +305,9 @@ ROWS = [
             with_params((3,)),
             with_params(()),
         ), domains=(with_zeros,),
+        # with two zeros in a row the VJP (exact to first order) has a zero second derivative
+        # instead of the product of the other entries: a known gap, checked in test_second_order
+        not_second_order="rows with two zeros",
         torch=lambda x, dim=None, keepdim=False: x.prod() if dim is None else x.prod(dim, keepdim=keepdim)),
     *(Row(name, lambda x, dim=(), keepdim=False, _m=name: getattr(x, _m)(dim, keepdim=keepdim),
           lambda x, dim=(), keepdim=False, _f=np_fn: _f(
@@ -489,15 +495,10 @@ def test_compiled_grad_matches_eager(row: Row, case: Case, passes: tuple | None)
     assert_all_close(compiled_grads(loss, arrays, wrt, passes), eager_grads(loss, arrays, wrt), **EXACT)
 
 
-# prod is left out: its rows hold two zeros, where its VJP (exact to first order) has a zero
-# second derivative instead of the product of the other entries; a known gap.
-SMOOTH = {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "expm1", "tanh", "sqrt",
-          "sigmoid", "softplus", "sin", "cos", "tan", "erf", "matmul", "sum", "reshape",
-          "transpose", "broadcast_to", "getitem", "cat", "alias"}
-SMOOTH_CASES = params_for([row for row in ROWS if row.op in SMOOTH])
+SECOND_ORDER_CASES = params_for([row for row in ROWS if row.wrt != () and not row.not_second_order])
 
 
-@pytest.mark.parametrize("row, case", SMOOTH_CASES)
+@pytest.mark.parametrize("row, case", SECOND_ORDER_CASES)
 def test_second_order_matches_finite_differences(row: Row, case: Case) -> None:
     """The VJP rules are themselves differentiable: gradgradcheck, eagerly, in float64."""
     arrays, ct = inputs_for(row, case)
@@ -732,3 +733,19 @@ def shallow(check: Callable, *args: Any) -> None:
     except Exception as e:  # any failure, reported by its type and message
         message = f"{type(e).__name__}: {e}"
     raise AssertionError(message)
+
+
+# ---------------------------------------------------------------- a Python number as one operand
+
+@pytest.mark.parametrize("base", [2.0, "x"])
+def test_pow_with_a_python_number_for_base_or_exponent(base: Any) -> None:
+    """`2 ** x` is differentiated in its exponent (log 2 * 2 ** x), `x ** 3` in its base."""
+    x = np.array([0.5, 1.0, 1.5])
+
+    def fn(v: Any) -> Any:
+        return ((2.0 ** v) if base == 2.0 else v ** 3.0).sum()
+
+    want = np.log(2.0) * 2.0 ** x if base == 2.0 else 3 * x ** 2
+    np.testing.assert_allclose(eager_grads(fn, [x], (0,))[0], want, rtol=1e-14)
+    np.testing.assert_allclose(symgrad.grad(fn)(x), want, rtol=1e-14)
+    assert symgrad.autograd.gradgradcheck(fn, [symgrad.tensor(x, requires_grad=True)])

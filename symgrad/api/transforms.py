@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 
 from symgrad import codegen
-from symgrad.autodiff.batching import Batched, NotBatchable
+from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.reverse import backprop
 from symgrad.ir import Graph, type_str
-from symgrad.ops import OPS
+from symgrad.ops import OPS, apply
 from symgrad.simplify import PassStat, simplify, stabilize
-from symgrad.surface.base import Surface, apply
-from symgrad.surface.composites import stack
+from symgrad.surface import Surface
 from symgrad.tracing import pytree
 from symgrad.tracing.tracer import Traced, Tracer, arg_names, is_static
 
@@ -438,7 +437,7 @@ class Jacobian(Transform):
         per_output = []
         for o in out_leaves:  # a structured output: one Jacobian per leaf, as JAX nests them
             o = self._stable(o if isinstance(o, Tracer) else like._constant(np.asarray(o)))
-            jacs = _jacobian_rows(o, targets)
+            jacs = jacobian_rows(o, targets)
             trees, k = [], 0
             for i in wrt:
                 n = len(flat[i])
@@ -484,23 +483,6 @@ class VJP(Transform):
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"vector-Jacobian product of {described}"
-
-
-def _jacobian_rows(out: Tracer, targets: list[Tracer]) -> list[Tracer]:
-    """d out / d t for each target, shaped out.shape + t.shape: one reverse pass with a
-    batched identity cotangent, or (for ops with no batching rule) one pass per row."""
-    graph, size = out.graph, int(np.prod(out.shape))
-    nodes = [t.node for t in targets]
-    eye = np.eye(size, dtype=out.dtype).reshape((size, *out.shape))
-    try:
-        grads = backprop(graph, out.node, nodes, Batched(out._constant(eye), size))
-        rows = [None if g is None else g.t for g in grads]
-    except NotBatchable:
-        per_row = [backprop(graph, out.node, nodes, out._constant(e)) for e in eye]
-        rows = [None if any(r[j] is None for r in per_row) else stack([r[j] for r in per_row], 0)
-                for j in range(len(targets))]
-    return [t.zeros_like().broadcast_to((size, *t.shape)).reshape(*out.shape, *t.shape)
-            if r is None else r.reshape(*out.shape, *t.shape) for r, t in zip(rows, targets)]
 
 
 # ---------------------------------------------------------------- the public functions

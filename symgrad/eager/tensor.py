@@ -11,8 +11,9 @@ import numpy as np
 
 from symgrad.eager import format as _format
 from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, is_grad_enabled, node_class
-from symgrad.ops import OPS, Op, ShapeError
-from symgrad.surface.base import Surface, _index, apply
+from symgrad.ops import OPS, Op, ShapeError, Value, apply
+from symgrad.ops.index import index_of
+from symgrad.surface import Surface
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -323,7 +324,7 @@ class Tensor(Surface):
     __ipow__ = pow_
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        index, arrays = _index(key, self)
+        index, arrays = index_of(key, self)
         self._inplace(lambda t: t._setitem(value, index, arrays))
 
     def clone(self) -> Tensor:
@@ -426,7 +427,7 @@ class Tensor(Surface):
         return Tensor._make(out._data, node, counter=out._version_counter)
 
 
-Surface._default = Tensor
+Value._default = Tensor
 
 _VIEW_OPS = ("reshape", "transpose", "getitem")
 

@@ -20,8 +20,6 @@ import numpy as np
 from symgrad.ir import printing
 from symgrad.ops import Op
 
-COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "eq", "ne"})
-
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Node:
@@ -80,7 +78,7 @@ class Graph:
     def apply(self, op: Op, inputs: tuple[Node, ...], params: Mapping[str, Any], where: str = "") -> Node:
         """`op` applied to `inputs`, with its shape and dtype from the registry; an existing
         node if one computes the same thing. `where` is the user's line it comes from."""
-        if op.name in COMMUTATIVE:  # y + x is the node x + y, if that exists
+        if op.commutative:  # y + x is the node x + y, if that exists
             found = self.find(op.name, (inputs[1], inputs[0]), params)
             if found is not None:
                 return found

@@ -1,11 +1,12 @@
 """The op registry's core: `Op`, `defop`, and broadcasting undone in one place.
 
 An entry gives the op's name, its NumPy code (a template that is both the eager forward and
-what `codegen` prints), its shape rule and one vector-Jacobian product per input. VJP
-rules are written with the operators and methods of the op surface (`symgrad.surface`), so
-the same rule runs on eager tensors (and records when `create_graph=True`) and on tracer
-values (and emits gradient graph nodes). Broadcasting is undone once, in `vjp`, never in a
-rule.
+what `codegen` prints), its shape and dtype rules, its SymPy form, one vector-Jacobian
+product per input, its batching rule, and what users call it by: method names, operators,
+the NumPy ufunc, a docstring. VJP rules are written with the operators and methods of the
+op surface, so the same rule runs on eager tensors (and records when `create_graph=True`)
+and on tracer values (and emits gradient graph nodes). Broadcasting is undone once, in
+`vjp`, never in a rule.
 
 Composite functions (`mean`, `binary_cross_entropy_with_logits`, ...) are ordinary
 functions of primitives; they have no derivative rule of their own.
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.ops import batching
 from symgrad.ops import kernels as kernels_module
 
 
@@ -55,6 +57,12 @@ class Op:
     inplace: Callable[[list[str], dict], str] | None  # code that writes into input 0, if dead
     view: bool  # its result may share memory with input 0 (generated code must not reuse it)
     sympy: Callable[..., Any] | None  # its SymPy form (elementwise ops), for the sympy pass
+    batch: Callable[..., Any] | None  # batching rule: see `symgrad.ops.batching`
+    commutative: bool  # f(x, y) == f(y, x): a graph reuses f(y, x) for f(x, y)
+    methods: tuple[str, ...]  # Surface methods that apply it as is
+    functions: tuple[str, ...]  # `symgrad.*` functions that apply it as is
+    operators: tuple[str, ...]  # Python operators: "add" is `__add__`, "radd" its reflection
+    doc: str
 
     def saved(self, needs: list[bool]) -> frozenset:
         """What a backward reads when the inputs flagged in `needs` want gradients: the
@@ -132,6 +140,12 @@ def defop(
     sympy: Callable[..., Any] | None = None,
     inplace: Callable[[list[str], dict], str] | None = None,
     view: bool = False,
+    batch: Callable[..., Any] | None = None,
+    commutative: bool = False,
+    methods: tuple[str, ...] | None = None,
+    functions: tuple[str, ...] | None = None,
+    operators: tuple[str, ...] = (),
+    doc: str = "",
 ) -> Op:
     """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
 
@@ -139,6 +153,11 @@ def defop(
     into the eager forward and printed by codegen, so the two never disagree. An op whose
     code depends on its params' structure (indexing) gives `code` as a function of the
     input names and params, and its `forward` explicitly.
+
+    What is left out is derived: an elementwise op is a method and a `symgrad.*` function
+    of its own name (`methods`), batches by broadcasting (`batch`), and NumPy calls reach it
+    through its `ufunc`. A non-elementwise op writes its method, NumPy binding and batching
+    rule next to its entry (see `symgrad.ops.dispatch`).
     """
     args: tuple[str, ...] = ("x",)
     params: tuple[str, ...] = ()
@@ -154,6 +173,7 @@ def defop(
     if grad_fn is None:
         grad_fn = "".join(p.capitalize() for p in name.split("_")) + "Backward0"
     name_rule = grad_fn if callable(grad_fn) else (lambda inputs, params, _n=grad_fn: _n)
+    methods = ((name,) if shape is None else ()) if methods is None else tuple(methods)
     op = Op(
         name=name, code=code, args=args, params=params,
         shape_rule=shape or broadcast_shapes, vjps=tuple(vjps), grad_fn=name_rule,
@@ -163,6 +183,9 @@ def defop(
         reads=tuple(frozenset() if r is None else frozenset(_loaded(r)) for r in vjps),
         helpers=dict(helpers or {}), printer=printer, ufunc=ufunc, sympy=sympy,
         differentiable=any(r is not None for r in vjps), inplace=inplace, view=view,
+        batch=batch if batch is not None or shape is not None else batching.elementwise,
+        commutative=commutative, operators=tuple(operators), doc=doc,
+        methods=methods, functions=methods if functions is None else tuple(functions),
     )
     OPS[name] = op
     if ufunc is not None:

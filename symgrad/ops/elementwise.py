@@ -1,12 +1,19 @@
-"""Elementwise primitives: NumPy ufuncs with broadcasting, each with its VJP rules."""
+"""Elementwise primitives: NumPy ufuncs with broadcasting, each with its VJP rules.
+
+Each is a method and a `symgrad.*` function of its own name unless `methods=` says
+otherwise, reached from NumPy through its `ufunc`, and batched by broadcasting."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import sympy as sp
 from sympy.codegen import cfunctions
 
+from symgrad.ops import batching
 from symgrad.ops.core import _is_scalar, defop
+from symgrad.ops.dispatch import Value, apply, function, method, numpy_function
 
 
 class Sigmoid(sp.Function):
@@ -17,52 +24,65 @@ class Softplus(sp.Function):
     """softplus as an opaque SymPy function, for the same reason."""
 
 
-defop("add", "{x} + {y}", sympy=lambda x, y: x + y, ufunc=np.add, linear=True, vjps=(
+def _log(x: Any) -> Any:
+    """log of a value, or of a plain number: `2 ** x` is differentiated in its exponent only."""
+    return x.log() if isinstance(x, Value) else np.log(x)
+
+
+ADD = defop("add", "{x} + {y}", sympy=lambda x, y: x + y, ufunc=np.add, linear=True, commutative=True,
+            methods=(), operators=("add", "radd"), vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: ct,
 ))
 # sub and div are primitives, not add/mul of neg/reciprocal: generated code reads `x - y`.
-defop("sub", "{x} - {y}", sympy=lambda x, y: x - y, ufunc=np.subtract, linear=True, vjps=(
+SUB = defop("sub", "{x} - {y}", sympy=lambda x, y: x - y, ufunc=np.subtract, linear=True, methods=(),
+            operators=("sub", "rsub"), vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: -ct,
 ))
-defop("mul", "{x} * {y}", sympy=lambda x, y: x * y, ufunc=np.multiply, vjps=(
+defop("mul", "{x} * {y}", sympy=lambda x, y: x * y, ufunc=np.multiply, commutative=True,
+      operators=("mul", "rmul"), doc="input * other, elementwise with broadcasting.", vjps=(
     lambda ct, ans, x, y: ct * y,
     lambda ct, ans, x, y: ct * x,
 ))
-defop("div", "{x} / {y}", sympy=lambda x, y: x / y, promote="float", ufunc=np.true_divide, vjps=(
+defop("div", "{x} / {y}", sympy=lambda x, y: x / y, promote="float", ufunc=np.true_divide,
+      operators=("truediv", "rtruediv"), doc="input / other (true division), elementwise.", vjps=(
     lambda ct, ans, x, y: ct / y,
     lambda ct, ans, x, y: -ct * ans / y,
 ))
-defop("neg", "-{x}", sympy=lambda x: -x, ufunc=np.negative, linear=True, vjps=(
+defop("neg", "-{x}", sympy=lambda x: -x, ufunc=np.negative, linear=True, operators=("neg",), doc="-input.",
+      vjps=(
     lambda ct, ans, x: -ct,
 ))
 defop(
-    "pow", "{x} ** {y}", ufunc=np.power, sympy=lambda x, y: x ** y,
+    "pow", "{x} ** {y}", ufunc=np.power, sympy=lambda x, y: x ** y, operators=("pow", "rpow"),
+    doc="input ** exponent.",
     grad_fn=lambda inputs, params: "PowBackward" + (
         "0" if _is_scalar(inputs[1]) else "2" if _is_scalar(inputs[0]) else "1"),
     vjps=(
         lambda ct, ans, x, y: ct * y * x ** (y - 1),
-        lambda ct, ans, x, y: ct * ans * np.log(x),
+        lambda ct, ans, x, y: ct * ans * _log(x),
     ),
 )
-defop("exp", "np.exp({x})", sympy=sp.exp, promote="float", ufunc=np.exp, vjps=(
+defop("exp", "np.exp({x})", sympy=sp.exp, promote="float", ufunc=np.exp, doc="e ** input.", vjps=(
     lambda ct, ans, x: ct * ans,
 ))
-defop("log", "np.log({x})", sympy=sp.log, promote="float", ufunc=np.log, vjps=(
+defop("log", "np.log({x})", sympy=sp.log, promote="float", ufunc=np.log, doc="Natural logarithm.", vjps=(
     lambda ct, ans, x: ct / x,
 ))
 defop("log1p", "np.log1p({x})", sympy=cfunctions.log1p, promote="float", ufunc=np.log1p,
-      grad_fn="Log1PBackward0", vjps=(
+      grad_fn="Log1PBackward0", doc="log(1 + input), accurate near 0.", vjps=(
     lambda ct, ans, x: ct / (x + 1),
 ))
-defop("expm1", "np.expm1({x})", sympy=cfunctions.expm1, promote="float", ufunc=np.expm1, vjps=(
+defop("expm1", "np.expm1({x})", sympy=cfunctions.expm1, promote="float", ufunc=np.expm1,
+      doc="exp(input) - 1, accurate near 0.", vjps=(
     lambda ct, ans, x: ct * (ans + 1),
 ))
-defop("tanh", "np.tanh({x})", sympy=sp.tanh, promote="float", ufunc=np.tanh, vjps=(
+defop("tanh", "np.tanh({x})", sympy=sp.tanh, promote="float", ufunc=np.tanh, doc="Hyperbolic tangent.",
+      vjps=(
     lambda ct, ans, x: ct * (1 - ans * ans),
 ))
-defop("sqrt", "np.sqrt({x})", sympy=sp.sqrt, promote="float", ufunc=np.sqrt, vjps=(
+defop("sqrt", "np.sqrt({x})", sympy=sp.sqrt, promote="float", ufunc=np.sqrt, doc="Square root.", vjps=(
     lambda ct, ans, x: ct / (2 * ans),
 ))
 # sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0 (the
@@ -75,10 +95,10 @@ def _print_sigmoid(names: list[str], params: dict, shapes: list) -> str | None:
 
 
 defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), printer=_print_sigmoid, sympy=Sigmoid,
-      promote="float", vjps=(
+      promote="float", doc="1 / (1 + exp(-input)), without overflow.", vjps=(
     lambda ct, ans, x: ct * (ans * (1 - ans)),
 ))
-defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", vjps=(
+defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", methods=(), vjps=(
     lambda ct, ans, x: ct * x.sigmoid(),
 ))
 
@@ -87,50 +107,99 @@ defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", vjp
 for _name, _code, _ufunc in [("lt", "<", np.less), ("le", "<=", np.less_equal),
                              ("gt", ">", np.greater), ("ge", ">=", np.greater_equal),
                              ("eq", "==", np.equal), ("ne", "!=", np.not_equal)]:
-    defop(_name, f"{{x}} {_code} {{y}}", ufunc=_ufunc, vjps=(None, None))
-defop("where", "np.where({x}, {y}, {z})", vjps=(
+    defop(_name, f"{{x}} {_code} {{y}}", ufunc=_ufunc, vjps=(None, None), commutative=_name in ("eq", "ne"),
+          operators=(_name,), doc=f"input {_code} other, elementwise (no gradient).")
+WHERE = defop("where", "np.where({x}, {y}, {z})", methods=(), vjps=(
     None,
     lambda ct, ans, c, x, y: ct.where(c, 0.0),
     lambda ct, ans, c, x, y: ct.zeros_like().where(c, ct),
 ))
 
-defop("abs", "np.abs({x})", sympy=sp.Abs, ufunc=np.absolute, vjps=(
+defop("abs", "np.abs({x})", sympy=sp.Abs, ufunc=np.absolute, operators=("abs",), doc="|input|.", vjps=(
     lambda ct, ans, x: ct * x.sign(),
 ))
-defop("sign", "np.sign({x})", ufunc=np.sign, vjps=(  # zero almost everywhere, as PyTorch's
+# its gradient is zero almost everywhere, as PyTorch's
+defop("sign", "np.sign({x})", ufunc=np.sign, doc="The sign of input (-1, 0 or 1).", vjps=(
     lambda ct, ans, x: ct.zeros_like(),
 ))
 # nested differentiation: a fresh name for a value, so an inner grad's variable is not the
 # outer one (no perturbation confusion); simplification removes it
-defop("alias", "{x}", view=True, linear=True, vjps=(lambda ct, ans, x: ct,))
-defop("sin", "np.sin({x})", sympy=sp.sin, promote="float", ufunc=np.sin, vjps=(
+defop("alias", "{x}", view=True, linear=True, methods=(), vjps=(lambda ct, ans, x: ct,))
+defop("sin", "np.sin({x})", sympy=sp.sin, promote="float", ufunc=np.sin, doc="Sine.", vjps=(
     lambda ct, ans, x: ct * x.cos(),
 ))
-defop("cos", "np.cos({x})", sympy=sp.cos, promote="float", ufunc=np.cos, vjps=(
+defop("cos", "np.cos({x})", sympy=sp.cos, promote="float", ufunc=np.cos, doc="Cosine.", vjps=(
     lambda ct, ans, x: -ct * x.sin(),
 ))
-defop("tan", "np.tan({x})", sympy=sp.tan, promote="float", ufunc=np.tan, vjps=(
+defop("tan", "np.tan({x})", sympy=sp.tan, promote="float", ufunc=np.tan, doc="Tangent.", vjps=(
     lambda ct, ans, x: ct * (1 + ans * ans),
 ))
-defop("erf", "erf({x})", sympy=sp.erf, promote="float", kernels=("erf",), vjps=(
+defop("erf", "erf({x})", sympy=sp.erf, promote="float", kernels=("erf",), doc="The error function.",
+      vjps=(
     lambda ct, ans, x: ct * (2 / np.sqrt(np.pi)) * (-(x * x)).exp(),
 ))
 # relu is a primitive (not where(x > 0, x, 0)) so generated code is one np.maximum call
-defop("relu", "np.maximum({x}, 0)", vjps=(
+defop("relu", "np.maximum({x}, 0)", doc="max(input, 0).", vjps=(
     lambda ct, ans, x: ct.where(ans > 0, 0.0),  # reads the output, as PyTorch's ReluBackward0
 ))
 # at ties PyTorch gives each side half the gradient
-defop("maximum", "np.maximum({x}, {y})", ufunc=np.maximum, vjps=(
+defop("maximum", "np.maximum({x}, {y})", ufunc=np.maximum, commutative=True,
+      doc="Elementwise maximum (ties share the gradient).", vjps=(
     lambda ct, ans, x, y: ct.where(x > y, 0.0) + (ct / 2).where(x == y, 0.0),
     lambda ct, ans, x, y: ct.where(y > x, 0.0) + (ct / 2).where(x == y, 0.0),
 ))
-defop("minimum", "np.minimum({x}, {y})", ufunc=np.minimum, vjps=(
+defop("minimum", "np.minimum({x}, {y})", ufunc=np.minimum, commutative=True,
+      doc="Elementwise minimum (ties share the gradient).", vjps=(
     lambda ct, ans, x, y: ct.where(x < y, 0.0) + (ct / 2).where(x == y, 0.0),
     lambda ct, ans, x, y: ct.where(y < x, 0.0) + (ct / 2).where(x == y, 0.0),
 ))
 # detach inside traced code: the value passes, the gradient does not
-defop("stop_gradient", "{x}", view=True, grad_fn="DetachBackward0", linear=True, vjps=(None,))
+STOP_GRADIENT = defop("stop_gradient", "{x}", view=True, grad_fn="DetachBackward0", linear=True, methods=(),
+                      vjps=(None,))
 # dtype conversion (and `clone`, a conversion to the same dtype): the gradient converts back
-defop("astype", "{x}.astype({dtype})", shape=lambda x, *, dtype: x, linear=True,
-      dtype=lambda inputs, params: np.dtype(params["dtype"]), grad_fn="ToCopyBackward0",
-      vjps=(lambda ct, ans, x, *, dtype: ct.astype(x.dtype),))
+ASTYPE = defop("astype", "{x}.astype({dtype})", shape=lambda x, *, dtype: x, linear=True,
+               batch=batching.unary, dtype=lambda inputs, params: np.dtype(params["dtype"]),
+               grad_fn="ToCopyBackward0", vjps=(lambda ct, ans, x, *, dtype: ct.astype(x.dtype),))
+
+
+@method("add", function=True)
+def add(self, other, alpha=1):
+    """input + alpha * other, elementwise with broadcasting."""
+    return apply(ADD, self, other if alpha == 1 else alpha * other)
+
+
+@method("sub", function=True)
+def sub(self, other, alpha=1):
+    """input - alpha * other, elementwise with broadcasting."""
+    return apply(SUB, self, other if alpha == 1 else alpha * other)
+
+
+@method("where")
+def where_method(self, condition, other):
+    """self where `condition` holds, else `other`."""
+    return apply(WHERE, condition, self, other)
+
+
+@function
+def where(condition: Any, input: Any, other: Any) -> Any:
+    """Elementwise `input` where `condition` holds, else `other` (a data-dependent choice that traces)."""
+    return apply(WHERE, condition, input, other)
+
+
+@numpy_function(np.where)
+def _np_where(condition, x=None, y=None):
+    if x is None or y is None:
+        raise TypeError("numpy.where with one argument gives data-dependent shapes; not traceable")
+    return apply(WHERE, condition, x, y)
+
+
+@method("detach", function=True)
+def detach(self):
+    """The value, without history."""
+    return apply(STOP_GRADIENT, self)
+
+
+@method("astype")
+def astype(self, dtype):
+    """The value converted to `dtype`."""
+    return apply(ASTYPE, self, dtype=np.dtype(dtype).name)

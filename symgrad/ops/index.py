@@ -3,7 +3,7 @@
 An index is kept as a hashable structure in the op's params: ("int", k), ("slice", start,
 stop, step), ("new",) for None, ("...",), and ("arr", j) for the j-th integer array, which
 is an input of the op (after the indexed value). Boolean masks become integer arrays
-(`nonzero`) before they get here.
+(`nonzero`) before they get here. `index_of` turns a Python index into that structure.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import kernels
-from symgrad.ops.core import defop
+from symgrad.ops import batching, kernels
+from symgrad.ops.core import OPS, defop
+from symgrad.ops.dispatch import Value, apply, method
 
 Index = tuple[tuple, ...]
 
@@ -68,30 +69,112 @@ def _getitem_shape(x: tuple, *arrays: tuple, index: Index) -> tuple:
     return probe[key(index, zeros)].shape
 
 
-defop(
+def index_of(key: Any, x: Value) -> tuple[Index, tuple]:
+    """(structure, integer arrays) for the Python index `key` of `x`."""
+    items = key if isinstance(key, tuple) else (key,)
+    index: list[tuple] = []
+    arrays: list[Any] = []
+    for item in items:
+        if item is None:
+            index.append(("new",))
+        elif item is Ellipsis:
+            index.append(("...",))
+        elif isinstance(item, slice):
+            index.append(("slice", *(None if v is None else int(v) for v in
+                                     (item.start, item.stop, item.step))))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            index.append(("int", int(item)))
+        else:
+            for arr in _index_arrays(item):
+                index.append(("arr", len(arrays)))
+                arrays.append(arr)
+    return tuple(index), tuple(arrays)
+
+
+def _index_arrays(item: Any) -> list[Any]:
+    """An array index as integer arrays: a boolean mask becomes one array per dim it covers."""
+    if isinstance(item, Value):
+        if item.dtype != np.bool_:
+            return [item]
+        if type(item) is not Value._default:
+            raise TypeError(
+                "boolean mask indexing gives a shape that depends on the values, so it cannot "
+                "be traced; use symgrad.where(mask, x, 0) instead")
+        item = np.asarray(item)
+    array = np.asarray(item)
+    if array.dtype == np.bool_:
+        return list(np.nonzero(array))
+    if array.dtype.kind not in "iu":
+        raise IndexError(
+            "tensors used as indices must be long, int, byte or bool tensors, got "
+            f"{array.dtype}")
+    return [array]
+
+
+# ---------------------------------------------------------------- batching: a leading slice
+
+def _with_batch(op_name: str, index: Index) -> Index:
+    kinds = [k[0] for k in index]
+    advanced = [i for i, k in enumerate(kinds) if k in ("arr", "int")]
+    if "arr" in kinds and advanced != list(range(advanced[0], advanced[-1] + 1)):
+        raise batching.NotBatchable(f"{op_name} with separated array indices")
+    return (("slice", None, None, None),) + tuple(index)
+
+
+def _plain_arrays(batched: tuple[bool, ...], first: int) -> None:
+    if any(batched[first:]):
+        raise batching.NotBatchable("batched index arrays")
+
+
+def _getitem_batch(op, args, batched, params, size):
+    _plain_arrays(batched, 1)
+    index = _with_batch(op.name, params["index"])
+    return apply(op, batching.full(args[0], batched[0], size), *args[1:], index=index)
+
+
+def _scatter_batch(op, args, batched, params, size):
+    _plain_arrays(batched, 1)
+    index = _with_batch(op.name, params["index"])
+    return apply(op, batching.full(args[0], batched[0], size), *args[1:],
+                 shape=(size,) + tuple(params["shape"]), index=index)
+
+
+def _setitem_batch(op, args, batched, params, size):
+    x, v, *arrays = args
+    _plain_arrays(batched, 2)
+    index = _with_batch(op.name, params["index"])
+    shapes = [batching.example_shape(a, b) for a, b in zip(args, batched)]
+    region = OPS["getitem"].out_shape((shapes[0], *shapes[2:]), {"index": params["index"]})
+    return apply(op, batching.full(x, batched[0], size), batching.lifted(v, batched[1], len(region), size),
+                 *arrays, index=index)
+
+
+# ---------------------------------------------------------------- the ops
+
+GETITEM = defop(
     "getitem", lambda names, p: f"{names[0]}[{key_code(p['index'], names[1:])}]", view=True,
     forward=lambda x, *arrays, index: x[key(index, arrays)], shape=_getitem_shape,
     dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn="IndexBackward0", linear=True,
-    variadic=True,
+    variadic=True, batch=_getitem_batch,
     vjps=(lambda ct, ans, x, *arrays, argnum, index: ct._scatter(x.shape, index, arrays), None),
 )
-defop(
+SCATTER_ADD = defop(
     "scatter_add",
     lambda names, p: f"scatter_add({names[0]}, {p['shape']!r}, "
                      f"{key_code(p['index'], names[1:], as_tuple=True)})",
     forward=lambda ct, *arrays, shape, index: kernels.scatter_add(ct, shape, key(index, arrays)),
     shape=lambda ct, *arrays, shape, index: shape,
     dtype=lambda inputs, params: np.result_type(inputs[0]),
-    linear=True, variadic=True, kernels=("scatter_add",),
+    linear=True, variadic=True, kernels=("scatter_add",), batch=_scatter_batch,
     vjps=(lambda ct, ans, g, *arrays, argnum, shape, index: ct._getitem(index, arrays), None),
 )
-defop(
+SETITEM = defop(
     "setitem",
     lambda names, p: f"setitem({names[0]}, {names[1]}, "
                      f"{key_code(p['index'], names[2:], as_tuple=True)})",
     forward=lambda x, v, *arrays, index: kernels.setitem(x, v, key(index, arrays)),
     shape=lambda x, v, *arrays, index: x, dtype=lambda inputs, params: np.result_type(inputs[0]),
-    grad_fn="CopySlices", variadic=True, kernels=("setitem",),
+    grad_fn="CopySlices", variadic=True, kernels=("setitem",), batch=_setitem_batch,
     vjps=(
         lambda ct, ans, x, v, *arrays, argnum, index: ct._setitem(0.0, index, arrays),
         lambda ct, ans, x, v, *arrays, argnum, index: ct._getitem(index, arrays),
@@ -118,3 +201,25 @@ defop(
         None,
     ),
 )
+
+
+@method("__getitem__")
+def getitem(self, key):
+    return self._getitem(*index_of(key, self))
+
+
+@method("_getitem")
+def _getitem(self, index, arrays):
+    return apply(GETITEM, self, *arrays, index=index)
+
+
+@method("_scatter")
+def _scatter(self, shape, index, arrays):
+    """Zeros of `shape` with self added at the index: getitem's adjoint."""
+    return apply(SCATTER_ADD, self, *arrays, shape=tuple(shape), index=index)
+
+
+@method("_setitem")
+def _setitem(self, value, index, arrays):
+    """self with `value` written at the index, as a new value."""
+    return apply(SETITEM, self, value, *arrays, index=index)

@@ -1,4 +1,5 @@
-"""Matrix products: `matmul` over 1-D, 2-D and batched operands, as NumPy's `@`."""
+"""Matrix products: `matmul` over 1-D, 2-D and batched operands, as NumPy's `@`, and its
+spellings: `mm`, `bmm`, `mv`, `dot`, `outer`, `np.dot`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.ops import batching
 from symgrad.ops.core import ShapeError, broadcast_shapes, defop, shape_of
+from symgrad.ops.dispatch import apply, function, lift, method, no_out, numpy_function
 
 
 def _matmul_shape(x: tuple, y: tuple) -> tuple:
@@ -58,8 +61,82 @@ def _matmul_name(inputs: tuple, params: dict) -> str:
     return "MmBackward0" if nx <= 2 and ny == 2 else "BmmBackward0"
 
 
-defop(
+def _matmul_batch(op, args, batched, params, size):
+    x, y = args
+    xb, yb = batched
+    xs, ys = batching.example_shape(x, xb), batching.example_shape(y, yb)
+    if len(xs) > 2 or len(ys) > 2:
+        raise batching.NotBatchable("batched matmul")
+    if xb and yb:
+        if len(xs) == 1 and len(ys) == 1:
+            return (x * y).sum(1)
+        xt = x.unsqueeze(1) if len(xs) == 1 else x
+        yt = y.unsqueeze(-1) if len(ys) == 1 else y
+        return (xt @ yt).reshape((size,) + (xs[:-1] + ys[1:] if len(ys) > 1 else xs[:-1]))
+    if xb:  # (B, k) @ (k, m), (B, n, k) @ (k, m), (B, k) @ (k,): NumPy's rules batch it
+        return x @ y
+    if len(ys) == 1:  # x @ y_b for each b: y (B, k) @ x.T
+        return y @ (x.T if len(xs) == 2 else x)
+    return x @ y  # (n, k) @ (B, k, m) or (k,) @ (B, k, m)
+
+
+MATMUL = defop(
     "matmul", "{x} @ {y}", ufunc=np.matmul, shape=_matmul_shape, grad_fn=_matmul_name,
-    vjps=(_matmul_vjp_x, _matmul_vjp_y),
+    operators=("matmul", "rmatmul"), methods=("matmul",), batch=_matmul_batch,
+    doc="Matrix product with NumPy's 1-D and batch rules.", vjps=(_matmul_vjp_x, _matmul_vjp_y),
 )
+
+
+@function
+def mm(input: Any, mat2: Any) -> Any:
+    """Product of two matrices."""
+    if np.ndim(input) != 2 or np.ndim(mat2) != 2:
+        raise RuntimeError(f"mm: both arguments must be matrices, got {np.ndim(input)}-D and "
+                           f"{np.ndim(mat2)}-D")
+    return lift(input) @ mat2
+
+
+@function
+def bmm(input: Any, mat2: Any) -> Any:
+    """Batched product of two stacks of matrices, (b, n, m) @ (b, m, p)."""
+    if np.ndim(input) != 3 or np.ndim(mat2) != 3:
+        raise RuntimeError(f"bmm: both arguments must be 3-D, got {np.ndim(input)}-D and "
+                           f"{np.ndim(mat2)}-D")
+    return lift(input) @ mat2
+
+
+@function
+def mv(input: Any, vec: Any) -> Any:
+    """Matrix times vector."""
+    return lift(input) @ vec
+
+
+@function
+def dot(input: Any, other: Any) -> Any:
+    """Inner product of two 1-D tensors."""
+    if np.ndim(input) != 1 or np.ndim(other) != 1:
+        raise RuntimeError(f"1D tensors expected, but got {np.ndim(input)}D and {np.ndim(other)}D tensors")
+    return lift(input) @ other
+
+
+@function
+def outer(input: Any, vec2: Any) -> Any:
+    """Outer product of two 1-D tensors."""
+    return lift(input).unsqueeze(-1) * lift(vec2).unsqueeze(0)
+
+
+@method("dot")
+def dot_method(self, other):
+    """NumPy's ndarray.dot."""
+    return _np_dot(self, other)
+
+
+@numpy_function(np.dot)
+def _np_dot(a, b, out=None):
+    no_out("dot", out)
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return lift(a, a, b) * b
+    if np.ndim(b) > 2:
+        raise TypeError("numpy.dot with a >2-D second argument is not supported; use np.matmul")
+    return apply(MATMUL, a, b)
 

@@ -1,10 +1,15 @@
-"""Reductions over a tuple of axes: sum, prod, amax/amin (and the argmax/argmin they imply)."""
+"""Reductions over a tuple of axes: sum, prod, amax/amin (and the argmax/argmin they imply).
+
+Their methods take PyTorch's `dim`/`keepdim` and, since traced NumPy code calls ndarray
+methods, NumPy's `axis`/`keepdims`; a batch of examples reduces over shifted axes."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, defop, shape_of
+from symgrad.ops.dispatch import apply, lift, method, no_out, numpy_function
 
 
 def reduce_shape(x: tuple, *, axes: tuple[int, ...], keepdims: bool) -> tuple:
@@ -30,8 +35,21 @@ def _name(full: str, partial: str):
         len(params["axes"]) == len(shape_of(inputs[0])) else partial
 
 
-defop("sum", "{x}.sum(axis={axes}, keepdims={keepdims})", shape=reduce_shape, linear=True,
-      grad_fn=_name("SumBackward0", "SumBackward1"), vjps=(_sum_vjp,))
+SUM = defop("sum", "{x}.sum(axis={axes}, keepdims={keepdims})", shape=reduce_shape, linear=True,
+            batch=batching.shift_axes, grad_fn=_name("SumBackward0", "SumBackward1"), vjps=(_sum_vjp,))
+
+
+@method("sum", function=True)
+def sum_(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+    """Sum over dim (all dims by default)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
+    return apply(SUM, self, axes=dims.axes(dim, self.ndim), keepdims=bool(keepdim))
+
+
+@numpy_function(np.sum)
+def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    no_out("sum", out, **kw)
+    return lift(a).sum(dims.numpy_axis(axis), keepdim=keepdims)
 
 
 def _prod_vjp(ct, ans, x, *, axes, keepdims):
@@ -43,8 +61,22 @@ def _prod_vjp(ct, ans, x, *, axes, keepdims):
     return ct * (ans / safe).where(x != 0, at_zero)
 
 
-defop("prod", "{x}.prod(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
-      grad_fn=_name("ProdBackward0", "ProdBackward1"), vjps=(_prod_vjp,))
+PROD = defop("prod", "{x}.prod(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
+             batch=batching.shift_axes, grad_fn=_name("ProdBackward0", "ProdBackward1"), vjps=(_prod_vjp,))
+
+
+@method("prod", function=True)
+def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+    """Product over dim (all dims by default)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
+    return apply(PROD, self, axes=dims.axes(dim, self.ndim), keepdims=bool(keepdim))
+
+
+@numpy_function(np.prod)
+def _np_prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    no_out("prod", out, **kw)
+    x = lift(a)
+    return apply(PROD, x, axes=dims.axes(dims.numpy_axis(axis), x.ndim), keepdims=bool(keepdims))
 
 
 def _extreme_vjp(ct, ans, x, *, axes, keepdims):
@@ -54,10 +86,34 @@ def _extreme_vjp(ct, ans, x, *, axes, keepdims):
     return (ct / hit.sum(axes, keepdim=True)).where(hit, 0.0)
 
 
-defop("amax", "{x}.max(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
-      grad_fn="AmaxBackward0", vjps=(_extreme_vjp,))
-defop("amin", "{x}.min(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
-      grad_fn="AminBackward0", vjps=(_extreme_vjp,))
+AMAX = defop("amax", "{x}.max(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
+             batch=batching.shift_axes, grad_fn="AmaxBackward0", vjps=(_extreme_vjp,))
+AMIN = defop("amin", "{x}.min(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
+             batch=batching.shift_axes, grad_fn="AminBackward0", vjps=(_extreme_vjp,))
+
+
+@method("amax", function=True)
+def amax(self, dim=(), keepdim=False):
+    """Maximum over dims (all by default; ties share the gradient)."""
+    return apply(AMAX, self, axes=dims.axes(None if dim == () else dim, self.ndim), keepdims=bool(keepdim))
+
+
+@method("amin", function=True)
+def amin(self, dim=(), keepdim=False):
+    """Minimum over dims (all by default; ties share the gradient)."""
+    return apply(AMIN, self, axes=dims.axes(None if dim == () else dim, self.ndim), keepdims=bool(keepdim))
+
+
+@numpy_function(np.max, np.amax)
+def _np_max(a, axis=None, out=None, keepdims=False, **kw):
+    no_out("max", out, **kw)
+    return lift(a).amax(() if axis is None else dims.numpy_axis(axis), keepdim=keepdims)
+
+
+@numpy_function(np.min, np.amin)
+def _np_min(a, axis=None, out=None, keepdims=False, **kw):
+    no_out("min", out, **kw)
+    return lift(a).amin(() if axis is None else dims.numpy_axis(axis), keepdim=keepdims)
 
 
 def _arg_shape(x: tuple, *, axis: int | None, keepdims: bool) -> tuple:
@@ -70,7 +126,37 @@ def _int64(inputs: tuple, params: dict) -> np.dtype:
     return np.dtype(np.int64)
 
 
-defop("argmax", "np.argmax({x}, axis={axis}, keepdims={keepdims})", shape=_arg_shape,
-      dtype=_int64, vjps=(None,))
-defop("argmin", "np.argmin({x}, axis={axis}, keepdims={keepdims})", shape=_arg_shape,
-      dtype=_int64, vjps=(None,))
+def _arg_batch(op, args, batched, params, size):
+    if params["axis"] is None:
+        raise batching.NotBatchable(op.name)
+    return apply(op, args[0], **{**params, "axis": params["axis"] + 1})
+
+
+ARGMAX = defop("argmax", "np.argmax({x}, axis={axis}, keepdims={keepdims})", shape=_arg_shape,
+               dtype=_int64, batch=_arg_batch, vjps=(None,))
+ARGMIN = defop("argmin", "np.argmin({x}, axis={axis}, keepdims={keepdims})", shape=_arg_shape,
+               dtype=_int64, batch=_arg_batch, vjps=(None,))
+
+
+@method("argmax", function=True)
+def argmax(self, dim=None, keepdim=False):
+    """Index of the maximum (of the flattened value, or along dim)."""
+    axis = None if dim is None else dims.axis(dim, self.ndim)
+    return apply(ARGMAX, self, axis=axis, keepdims=bool(keepdim) and dim is not None)
+
+
+@method("argmin", function=True)
+def argmin(self, dim=None, keepdim=False):
+    """Index of the minimum (of the flattened value, or along dim)."""
+    axis = None if dim is None else dims.axis(dim, self.ndim)
+    return apply(ARGMIN, self, axis=axis, keepdims=bool(keepdim) and dim is not None)
+
+
+@numpy_function(np.argmax)
+def _np_argmax(a, axis=None, out=None, keepdims=False):
+    return lift(a).argmax(axis, keepdim=keepdims)
+
+
+@numpy_function(np.argmin)
+def _np_argmin(a, axis=None, out=None, keepdims=False):
+    return lift(a).argmin(axis, keepdim=keepdims)

@@ -1,10 +1,19 @@
-"""Structural primitives: reshape, transpose, broadcast_to, concatenate, and `*_like`."""
+"""Structural primitives: reshape, transpose, broadcast_to, concatenate, and `*_like`.
+
+Each comes with the spellings users reach it by: `view`, `flatten`, `unsqueeze`,
+`squeeze` and `np.expand_dims` are reshapes; `permute`, `t`, `.T` and `np.swapaxes` are
+transposes; `expand` is a broadcast; `stack` is a concatenation of unsqueezed values."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
+from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, broadcast_shapes, defop
+from symgrad.ops.dispatch import METHODS, apply, function, lift, method, no_out, numpy_function
 
 
 def _reshape_shape(x: tuple, *, shape: tuple[int, ...]) -> tuple:
@@ -48,18 +57,223 @@ def _print_transpose(names: list[str], params: dict, shapes: list) -> str | None
     return f"{names[0]}.T" if params["axes"] == tuple(range(len(params["axes"])))[::-1] else None
 
 
-defop("reshape", "{x}.reshape({shape})", view=True, shape=_reshape_shape, grad_fn="ViewBackward0",
-      linear=True, printer=_print_reshape,
-      vjps=(lambda ct, ans, x, *, shape: ct.reshape(x.shape),))
-defop("transpose", "{x}.transpose({axes})", view=True, shape=_transpose_shape, printer=_print_transpose,
-      grad_fn="PermuteBackward0", linear=True,
-      vjps=(lambda ct, ans, x, *, axes: ct.permute(tuple(np.argsort(axes).tolist())),))
+# ---------------------------------------------------------------- reshape
+
+RESHAPE = defop(
+    "reshape", "{x}.reshape({shape})", view=True, shape=_reshape_shape, grad_fn="ViewBackward0",
+    linear=True, printer=_print_reshape,
+    batch=lambda op, args, batched, params, size: apply(op, args[0], shape=(size,) + tuple(params["shape"])),
+    vjps=(lambda ct, ans, x, *, shape: ct.reshape(x.shape),),
+)
+
+
+@method("reshape", function=True)
+def reshape(self, *shape):
+    """The same elements in a new shape (one dim may be -1)."""
+    return apply(RESHAPE, self, shape=dims.resolve_shape(shape, self.shape))
+
+
+@method("view")
+def view(self, *shape):
+    """PyTorch's name for `reshape`."""
+    return self.reshape(*shape)
+
+
+@method("flatten", function=True)
+def flatten(self, start_dim=0, end_dim=-1):
+    """Dims start_dim..end_dim as one."""
+    if not self.ndim:
+        return self.reshape(1)
+    a, b = dims.axis(start_dim, self.ndim), dims.axis(end_dim, self.ndim)
+    return self.reshape(*self.shape[:a], -1, *self.shape[b + 1:])
+
+
+@method("ravel")
+def ravel(self):
+    """The elements as one dim."""
+    return self.reshape(-1)
+
+
+@method("unsqueeze", function=True)
+def unsqueeze(self, dim):
+    """Insert a dim of size 1."""
+    d = dims.axis(dim, self.ndim + 1)
+    shape = self.shape[:d] + (1,) + self.shape[d:]
+    return apply(RESHAPE, self, shape=shape, _name="UnsqueezeBackward0")
+
+
+@method("squeeze", function=True)
+def squeeze(self, dim=None, *, axis=None):
+    """Drop dims of size 1 (all, or `dim`; NumPy's `axis` must have size 1)."""
+    if axis is not None:
+        return _np_squeeze(self, axis)
+    if dim is None:
+        shape = tuple(n for n in self.shape if n != 1)
+        return apply(RESHAPE, self, shape=shape, _name="SqueezeBackward0")
+    d = dims.axis(dim, self.ndim) if self.ndim else 0
+    shape = self.shape[:d] + self.shape[d + 1:] if self.shape and self.shape[d] == 1 else self.shape
+    return apply(RESHAPE, self, shape=shape, _name="SqueezeBackward1")
+
+
+@numpy_function(np.reshape)
+def _np_reshape(a, *args, **kwargs):
+    shape = args[0] if args else kwargs.get("newshape", kwargs.get("shape"))
+    return lift(a).reshape(shape if not isinstance(shape, int) else (shape,))
+
+
+@numpy_function(np.ravel)
+def _np_ravel(a, order="C"):
+    return lift(a).reshape(-1)
+
+
+@numpy_function(np.squeeze)
+def _np_squeeze(a, axis=None):
+    x = lift(a)
+    if axis is None:
+        return x.squeeze()
+    axes = sorted({k % x.ndim for k in ((axis,) if isinstance(axis, int) else axis)})
+    for k in axes:
+        if x.shape[k] != 1:
+            raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    return x.reshape(tuple(n for k, n in enumerate(x.shape) if k not in axes))
+
+
+@numpy_function(np.expand_dims)
+def _np_expand_dims(a, axis):
+    x = lift(a)
+    for k in sorted((axis,) if isinstance(axis, int) else tuple(axis)):
+        x = x.unsqueeze(k)
+    return x
+
+
+# ---------------------------------------------------------------- transpose
+
+TRANSPOSE = defop(
+    "transpose", "{x}.transpose({axes})", view=True, shape=_transpose_shape, printer=_print_transpose,
+    grad_fn="PermuteBackward0", linear=True,
+    batch=lambda op, args, batched, params, size: apply(
+        op, args[0], axes=(0,) + tuple(a + 1 for a in params["axes"])),
+    vjps=(lambda ct, ans, x, *, axes: ct.permute(tuple(np.argsort(axes).tolist())),),
+)
+
+
+@method("permute", function=True)
+def permute(self, *dims_):
+    """Reorder the dims."""
+    order = tuple(dims_[0]) if len(dims_) == 1 and not isinstance(dims_[0], int) else dims_
+    return apply(TRANSPOSE, self, axes=tuple(dims.axis(d, self.ndim) for d in order))
+
+
+@method("transpose", function=True)
+def transpose(self, *dims_):
+    """PyTorch's transpose(dim0, dim1) (swap two dims), or NumPy's transpose(*axes) / transpose()."""
+    if len(dims_) == 2 and all(isinstance(d, (int, np.integer)) for d in dims_):
+        return self.swapaxes(*dims_)  # (for 2-D, NumPy's permutation means the same)
+    if not dims_ or dims_ == (None,):
+        return self.permute(tuple(range(self.ndim))[::-1])
+    return self.permute(*dims_)
+
+
+@method("swapaxes")
+def swapaxes(self, axis1, axis2):
+    """Swap two dims."""
+    order = list(range(self.ndim))
+    a, b = dims.axis(axis1, self.ndim), dims.axis(axis2, self.ndim)
+    order[a], order[b] = order[b], order[a]
+    return apply(TRANSPOSE, self, axes=tuple(order), _name="TransposeBackward0")
+
+
+@method("t", function=True)
+def t(self):
+    """Transpose of a tensor of at most 2 dims."""
+    if self.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+    return apply(TRANSPOSE, self, axes=tuple(range(self.ndim))[::-1], _name="TBackward0")
+
+
+def _reversed_dims(self):
+    """All dims in reverse order, as NumPy's `.T`."""
+    return apply(TRANSPOSE, self, axes=tuple(range(self.ndim))[::-1])
+
+
+METHODS["T"] = property(_reversed_dims)
+
+
+@numpy_function(np.transpose)
+def _np_transpose(a, axes=None):
+    x = lift(a)
+    return x.permute(tuple(range(x.ndim))[::-1] if axes is None else tuple(axes))
+
+
+@numpy_function(np.swapaxes)
+def _np_swapaxes(a, axis1, axis2):
+    return lift(a).transpose(axis1, axis2)
+
+
+@numpy_function(np.moveaxis)
+def _np_moveaxis(a, source, destination):
+    x = lift(a)
+    order = [k for k in range(x.ndim) if k != source % x.ndim]
+    order.insert(destination % x.ndim, source % x.ndim)
+    return x.permute(order)
+
+
+# ---------------------------------------------------------------- broadcast_to
+
+def _broadcast_batch(op, args, batched, params, size):
+    target = tuple(params["shape"])
+    return apply(op, batching.lifted(args[0], batched[0], len(target), size), shape=(size,) + target)
+
+
 # broadcasting's VJP is the identity: `vjp` sums the cotangent back to the input's shape.
-defop("broadcast_to", "np.broadcast_to({x}, {shape})", view=True, shape=_broadcast_to_shape,
-      grad_fn="ExpandBackward0", linear=True, vjps=(lambda ct, ans, x, *, shape: ct,))
-# ones_like and zeros_like read only their input's shape and dtype: no gradient flows.
-defop("ones_like", "np.ones_like({x})", vjps=(None,))
-defop("zeros_like", "np.zeros_like({x})", vjps=(None,))
+BROADCAST_TO = defop("broadcast_to", "np.broadcast_to({x}, {shape})", view=True, shape=_broadcast_to_shape,
+                     grad_fn="ExpandBackward0", linear=True, batch=_broadcast_batch,
+                     vjps=(lambda ct, ans, x, *, shape: ct,))
+
+
+@method("broadcast_to", function=True)
+def broadcast_to(self, shape):
+    """Broadcast to a shape."""
+    return apply(BROADCAST_TO, self, shape=tuple(shape))
+
+
+@method("expand", function=True)
+def expand(self, *sizes):
+    """Broadcast to `sizes`; -1 keeps a dim's size."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+    lead = len(sizes) - self.ndim
+    return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes)))
+
+
+@numpy_function(np.broadcast_to)
+def _np_broadcast_to(array, shape, subok=False):
+    return lift(array).broadcast_to((shape,) if isinstance(shape, int) else tuple(shape))
+
+
+# ---------------------------------------------------------------- ones_like, zeros_like
+
+# they read only their input's shape and dtype: no gradient flows.
+# (`symgrad.ones_like` is the eager creation function, which takes a dtype)
+defop("ones_like", "np.ones_like({x})", vjps=(None,), methods=("ones_like",), functions=())
+defop("zeros_like", "np.zeros_like({x})", vjps=(None,), methods=("zeros_like",), functions=())
+
+
+@numpy_function(np.zeros_like)
+def _np_zeros_like(a, dtype=None, **kw):
+    return lift(a).zeros_like()
+
+
+@numpy_function(np.ones_like)
+def _np_ones_like(a, dtype=None, **kw):
+    return lift(a).ones_like()
+
+
+@numpy_function(np.full_like)
+def _np_full_like(a, fill_value, dtype=None, **kw):
+    return lift(a).ones_like() * fill_value
+
+
+# ---------------------------------------------------------------- cat
 
 
 def _cat_shape(*shapes: tuple, axis: int) -> tuple:
@@ -76,7 +290,44 @@ def _cat_vjp(ct, ans, *xs, argnum, axis):
     return ct[(slice(None),) * axis + (slice(start, start + xs[argnum].shape[axis]),)]
 
 
-defop("cat", lambda names, params: f"np.concatenate(({', '.join(names)},), axis={params['axis']})",
-      forward=lambda *xs, axis: np.concatenate(xs, axis=axis), shape=_cat_shape,
-      dtype=lambda inputs, params: np.result_type(*inputs), promote="common", linear=True,
-      variadic=True, vjps=(_cat_vjp,))
+CAT = defop(
+    "cat", lambda names, params: f"np.concatenate(({', '.join(names)},), axis={params['axis']})",
+    forward=lambda *xs, axis: np.concatenate(xs, axis=axis), shape=_cat_shape,
+    dtype=lambda inputs, params: np.result_type(*inputs), promote="common", linear=True,
+    batch=lambda op, args, batched, params, size: apply(
+        op, *[batching.full(a, b, size) for a, b in zip(args, batched)], axis=params["axis"] + 1),
+    variadic=True, vjps=(_cat_vjp,),
+)
+
+
+@function
+def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
+    """Join tensors along an existing dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    ndim = max(len(np.shape(t)) for t in tensors)
+    return apply(CAT, *tensors, axis=dims.axis(dim, ndim), _name="CatBackward0")
+
+
+@function
+def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
+    """Join tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    lifted = [lift(t, *tensors) for t in tensors]
+    d = dims.axis(dim, lifted[0].ndim + 1)
+    return apply(CAT, *[t.unsqueeze(d) for t in lifted], axis=d, _name="StackBackward0")
+
+
+@numpy_function(np.concatenate)
+def _np_concatenate(arrays, axis=0, out=None, **kw):
+    no_out("concatenate", out, **kw)
+    return cat(list(arrays), axis)
+
+
+@numpy_function(np.stack)
+def _np_stack(arrays, axis=0, out=None, **kw):
+    no_out("stack", out, **kw)
+    return stack(list(arrays), axis)

@@ -1,6 +1,7 @@
 """Composite functions: written in primitives, with no derivative rule of their own.
 
 Eager mode shows each as one `grad_fn` node named as PyTorch names it; a trace inlines it.
+Each is declared with its method, `symgrad.*` function and NumPy binding next to it.
 """
 
 from __future__ import annotations
@@ -11,21 +12,21 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS
-from symgrad.surface.base import Surface, _axes, _axis, apply, composite, lift
+from symgrad.ops import OPS, Value, apply, dims, lift
+from symgrad.ops.dispatch import composite, function, method, no_out, numpy_function
 
 return_types_max = namedtuple("max", ["values", "indices"])
 return_types_min = namedtuple("min", ["values", "indices"])
 
 
-def _count(x: Surface, axes: tuple[int, ...]) -> int:
+def _count(x: Value, axes: tuple[int, ...]) -> int:
     return int(np.prod([x.shape[a] for a in axes]))
 
 
 @composite(lambda x, dim=None, keepdim=False: "MeanBackward0" if dim is None else "MeanBackward1")
-def mean(x: Surface, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Surface:
+def mean(x: Value, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Value:
     """Arithmetic mean over `dim` (all dims by default): a sum divided by the count."""
-    axes = _axes(dim, x.ndim)
+    axes = dims.axes(dim, x.ndim)
     return x.sum(axes, keepdim=keepdim) / _count(x, axes)
 
 
@@ -36,26 +37,26 @@ def _correction(unbiased: bool | None, correction: float | None) -> float:
 
 
 @composite(lambda *a, **k: "VarBackward0")
-def var(x: Surface, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Surface:
+def var(x: Value, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Value:
     """Variance over `dim`, with PyTorch's default Bessel correction (`correction=1`)."""
-    axes = _axes(dim, x.ndim)
+    axes = dims.axes(dim, x.ndim)
     centered = x - x.sum(axes, keepdim=True) / _count(x, axes)
     dof = _count(x, axes) - _correction(unbiased, correction)
     return (centered * centered).sum(axes, keepdim=keepdim) / dof
 
 
 @composite(lambda *a, **k: "StdBackward0")
-def std(x: Surface, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Surface:
+def std(x: Value, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Value:
     """Standard deviation: the square root of `var`."""
     return var(x, dim, unbiased, keepdim, correction=correction).sqrt()
 
 
 @composite("LogsumexpBackward0")
-def logsumexp(x: Surface, dim: int | Sequence[int], keepdim: bool = False) -> Surface:
+def logsumexp(x: Value, dim: int | Sequence[int], keepdim: bool = False) -> Value:
     """log(sum(exp(x))) over `dim`, shifted by the max so it neither overflows nor underflows."""
-    axes = _axes(dim, x.ndim)
+    axes = dims.axes(dim, x.ndim)
     shift = x.amax(axes, keepdim=True).detach()
     shift = shift.where(shift.abs() != np.inf, 0.0)  # all -inf (or an inf) must not give nan
     out = (x - shift).exp().sum(axes, keepdim=True).log() + shift
@@ -63,20 +64,20 @@ def logsumexp(x: Surface, dim: int | Sequence[int], keepdim: bool = False) -> Su
 
 
 @composite("SoftmaxBackward0")
-def softmax(x: Surface, dim: int) -> Surface:
+def softmax(x: Value, dim: int) -> Value:
     """exp(x) normalised along `dim`, computed from x - max so it never overflows."""
     e = (x - x.amax(dim, keepdim=True).detach()).exp()
     return e / e.sum(dim, keepdim=True)
 
 
 @composite("LogSoftmaxBackward0")
-def log_softmax(x: Surface, dim: int) -> Surface:
+def log_softmax(x: Value, dim: int) -> Value:
     """log(softmax(x)) along `dim`, as x - logsumexp(x): stable for any logits."""
     return x - logsumexp(x, dim, keepdim=True)
 
 
 @composite(lambda x, min=None, max=None: "ClampBackward1")
-def clamp(x: Surface, min: Any = None, max: Any = None) -> Surface:
+def clamp(x: Value, min: Any = None, max: Any = None) -> Value:
     """x limited to [min, max]; the gradient passes where min <= x <= max, as in PyTorch."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -88,18 +89,34 @@ def clamp(x: Surface, min: Any = None, max: Any = None) -> Surface:
     return out
 
 
-def extreme(x: Surface, dim: Any, keepdim: bool, kind: str) -> Any:
+@method("max", function=True)
+def max_(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Maximum: of everything, or (values, indices) along dim."""
+    if axis is not None or keepdims is not None:  # NumPy's ndarray.max: values only
+        return self.amax(() if axis is None else axis, bool(keepdims))
+    return extreme(self, dim, keepdim, "max")
+
+
+@method("min", function=True)
+def min_(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Minimum: of everything, or (values, indices) along dim."""
+    if axis is not None or keepdims is not None:
+        return self.amin(() if axis is None else axis, bool(keepdims))
+    return extreme(self, dim, keepdim, "min")
+
+
+def extreme(x: Value, dim: Any, keepdim: bool, kind: str) -> Any:
     """`max`/`min`: over everything, or along `dim` as (values, indices) like PyTorch."""
     if dim is None:
         op, name = (OPS["amax"], "MaxBackward1") if kind == "max" else (OPS["amin"], "MinBackward1")
         return apply(op, x, axes=tuple(range(x.ndim)), keepdims=False, _name=name)
-    d = _axis(dim, x.ndim)
+    d = dims.axis(dim, x.ndim)
     idx = (x.argmax if kind == "max" else x.argmin)(d, keepdim=keepdim)
     values = _take(x, idx, d, keepdim, "MaxBackward0" if kind == "max" else "MinBackward0")
     return (return_types_max if kind == "max" else return_types_min)(values, idx)
 
 
-def _take(x: Surface, idx: Surface, d: int, keepdim: bool, name: str) -> Surface:
+def _take(x: Value, idx: Value, d: int, keepdim: bool, name: str) -> Value:
     """x at `idx` along dim d: an integer-array `getitem`, so the gradient goes to the chosen
     element only (PyTorch's max(dim) does the same)."""
     out_dims = list(range(x.ndim)) if keepdim else [k for k in range(x.ndim) if k != d]
@@ -115,20 +132,74 @@ def _take(x: Surface, idx: Surface, d: int, keepdim: bool, name: str) -> Surface
     return apply(OPS["getitem"], x, *arrays, index=index, _name=name)
 
 
-def cat(tensors: Sequence[Any], dim: int = 0) -> Surface:
-    """Join tensors along an existing dim."""
-    tensors = list(tensors)
-    if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    ndim = max(len(np.shape(t)) for t in tensors)
-    return apply(OPS["cat"], *tensors, axis=_axis(dim, ndim), _name="CatBackward0")
+# ---------------------------------------------------------------- methods and NumPy bindings
+
+@method("mean")
+def _mean_method(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
+    return mean(self, dim, keepdim)
 
 
-def stack(tensors: Sequence[Any], dim: int = 0) -> Surface:
-    """Join tensors along a new dim."""
-    tensors = list(tensors)
-    if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")
-    lifted = [lift(t, *tensors) for t in tensors]
-    d = _axis(dim, lifted[0].ndim + 1)
-    return apply(OPS["cat"], *[t.unsqueeze(d) for t in lifted], axis=d, _name="StackBackward0")
+@method("var")
+def _var_method(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(self, dim, unbiased, keepdim, correction=correction)
+
+
+@method("std")
+def _std_method(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(self, dim, unbiased, keepdim, correction=correction)
+
+
+@method("logsumexp")
+def _logsumexp_method(self, dim, keepdim=False):
+    return logsumexp(self, dim, keepdim)
+
+
+@method("softmax")
+def _softmax_method(self, dim):
+    return softmax(self, dim)
+
+
+@method("log_softmax")
+def _log_softmax_method(self, dim):
+    return log_softmax(self, dim)
+
+
+@method("clamp", "clip")
+def _clamp_method(self, min=None, max=None):
+    return clamp(self, min, max)
+
+
+@function
+def clip(input: Any, min: Any = None, max: Any = None) -> Any:
+    """Alias of `clamp`."""
+    return clamp(lift(input), min, max)
+
+
+for _fn in (mean, var, std, logsumexp, softmax, log_softmax, clamp):
+    function(_fn)
+
+
+@numpy_function(np.mean)
+def _np_mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    no_out("mean", out, **kw)
+    return mean(lift(a), dims.numpy_axis(axis), keepdims)
+
+
+@numpy_function(np.var)
+def _np_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    no_out("var", out, **kw)
+    return var(lift(a), dims.numpy_axis(axis), keepdim=keepdims, correction=ddof)
+
+
+@numpy_function(np.std)
+def _np_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    no_out("std", out, **kw)
+    return std(lift(a), dims.numpy_axis(axis), keepdim=keepdims, correction=ddof)
+
+
+@numpy_function(np.clip)
+def _np_clip(a, a_min=None, a_max=None, out=None, **kw):
+    no_out("clip", out)
+    lo, hi = kw.get("min", a_min), kw.get("max", a_max)
+    return clamp(lift(a), lo, hi)

@@ -12,7 +12,8 @@ import numpy as np
 
 from symgrad.ir import Graph, Node, type_str
 from symgrad.ops import Op
-from symgrad.surface.base import Surface, user_line, user_site
+from symgrad.ops.dispatch import user_line, user_site
+from symgrad.surface import Surface
 
 _traced_from = threading.local()  # reverse mode: gradient ops carry their forward op's line
 

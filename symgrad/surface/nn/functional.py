@@ -11,15 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS
-from symgrad.surface.base import Surface, apply, composite, lift
+from symgrad.ops import OPS, Value, apply, lift
+from symgrad.ops.dispatch import composite
 from symgrad.surface.composites import log_softmax as _log_softmax
 from symgrad.surface.composites import softmax as _softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _reduce(loss: Surface, reduction: str) -> Surface:
+def _reduce(loss: Value, reduction: str) -> Value:
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -40,22 +40,22 @@ def _same_shape(input: Any, target: Any, what: str = "Target") -> None:
 
 # ---------------------------------------------------------------- activations
 
-def relu(input: Any, inplace: bool = False) -> Surface:
+def relu(input: Any, inplace: bool = False) -> Value:
     """max(input, 0); its gradient at 0 is 0, as PyTorch's."""
     return apply(OPS["relu"], input)
 
 
-def sigmoid(input: Any) -> Surface:
+def sigmoid(input: Any) -> Value:
     """1 / (1 + exp(-input)), computed without overflow."""
     return apply(OPS["sigmoid"], input)
 
 
-def tanh(input: Any) -> Surface:
+def tanh(input: Any) -> Value:
     return apply(OPS["tanh"], input)
 
 
 @composite(lambda *a, **k: "SoftplusBackward0")
-def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Surface:
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Value:
     """log(1 + exp(beta * x)) / beta, computed without overflow; linear above `threshold`."""
     scaled = input * beta if beta != 1 else input
     soft = apply(OPS["softplus"], scaled)
@@ -64,7 +64,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Surface:
 
 
 @composite(lambda *a, **k: "GeluBackward0")
-def gelu(input: Any, approximate: str = "none") -> Surface:
+def gelu(input: Any, approximate: str = "none") -> Value:
     """x * Phi(x), with the exact normal CDF (or PyTorch's tanh approximation)."""
     if approximate == "tanh":
         inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
@@ -74,11 +74,11 @@ def gelu(input: Any, approximate: str = "none") -> Surface:
     return 0.5 * input * (1 + (input * (1 / math.sqrt(2))).erf())
 
 
-def softmax(input: Any, dim: int | None = None) -> Surface:
+def softmax(input: Any, dim: int | None = None) -> Value:
     return _softmax(input, _implicit_dim(input, dim))
 
 
-def log_softmax(input: Any, dim: int | None = None) -> Surface:
+def log_softmax(input: Any, dim: int | None = None) -> Value:
     return _log_softmax(input, _implicit_dim(input, dim))
 
 
@@ -87,7 +87,7 @@ def _implicit_dim(input: Any, dim: int | None) -> int:
     return dim if dim is not None else (0 if input.ndim in (0, 1, 3) else 1)
 
 
-def linear(input: Any, weight: Any, bias: Any = None) -> Surface:
+def linear(input: Any, weight: Any, bias: Any = None) -> Value:
     """input @ weight.T + bias."""
     out = input @ weight.t() if np.ndim(weight) == 2 else input @ weight
     return out if bias is None else out + bias
@@ -96,7 +96,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Surface:
 # ---------------------------------------------------------------- losses
 
 @composite(lambda *a, **k: "MseLossBackward0")
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Surface:
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Value:
     """Mean (or sum) of squared differences."""
     _check(reduction)
     diff = input - target
@@ -105,7 +105,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Surface:
 
 @composite(lambda *a, reduction="mean", **k: {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(
     reduction, "AbsBackward0"))
-def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Surface:
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Value:
     """Mean (or sum) of absolute differences."""
     _check(reduction)
     return _reduce((input - target).abs(), reduction)
@@ -113,7 +113,7 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Surface:
 
 @composite(lambda *a, **k: "BinaryCrossEntropyBackward0")
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
-                         reduction: str = "mean") -> Surface:
+                         reduction: str = "mean") -> Value:
     """-[t log p + (1 - t) log(1 - p)] for probabilities p; logs clamped at -100 like PyTorch."""
     _check(reduction)
     _same_shape(input, target, "Using a target")
@@ -125,7 +125,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
 
 @composite("BinaryCrossEntropyWithLogitsBackward0")
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
-                                     reduction: str = "mean", pos_weight: Any = None) -> Surface:
+                                     reduction: str = "mean", pos_weight: Any = None) -> Value:
     """Binary cross-entropy of sigmoid(input), stable for any logit.
 
     softplus(x) - t * x equals -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]; with
@@ -140,7 +140,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
-def _class_dim_last(input: Surface) -> Surface:
+def _class_dim_last(input: Value) -> Value:
     """(N, C, d1, ...) -> (N * d1 * ..., C): class scores as rows."""
     if input.ndim <= 2:
         return input
@@ -149,7 +149,7 @@ def _class_dim_last(input: Surface) -> Surface:
 
 def _concrete(x: Any) -> np.ndarray | None:
     """The values of `x`, or None for a traced value (whose values are not known yet)."""
-    if isinstance(x, Surface) and type(x) is not Surface._default:
+    if isinstance(x, Value) and type(x) is not Value._default:
         return None
     return np.asarray(x)
 
@@ -160,7 +160,7 @@ def _dtype(x: Any) -> np.dtype:
 
 @composite(lambda *a, **k: "NllLossBackward0")
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Surface:
+             reduction: str = "mean") -> Value:
     """Negative log-likelihood of class indices `target` under log-probabilities `input`.
 
     Targets equal to `ignore_index` count neither in the loss nor in the mean's weight.
@@ -197,7 +197,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
            if _dtype(target).kind not in "iu" else "AddBackward0" if label_smoothing else
            "NllLossBackward0")
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Surface:
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Value:
     """Cross-entropy of logits `input` against class indices or class probabilities."""
     _check(reduction)
     dim = 1 if input.ndim > 1 else 0

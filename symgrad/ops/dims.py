@@ -1,0 +1,58 @@
+"""Dims and shapes as users give them (PyTorch's `dim`, NumPy's `axis`, `-1` in a shape),
+turned into what op params hold: non-negative axes and explicit shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def axis(dim: int, ndim: int) -> int:
+    """`dim` as a non-negative axis of an `ndim`-D value (a 0-d value takes 0 and -1)."""
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim % max(ndim, 1)
+
+
+def axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """`dim` (one, several, or None for all) as sorted non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not ndim and all(d in (0, -1) for d in dims):
+        return ()
+    out = tuple(sorted({axis(int(d), ndim) for d in dims}))
+    if len(out) != len(dims):
+        raise RuntimeError(f"dim {tuple(dims)} appears multiple times in the list of dims")
+    return out
+
+
+def numpy_axis(axis: Any) -> Any:
+    """NumPy's `axis=` (an int, a sequence or None) as `dim`."""
+    return None if axis is None else (axis if isinstance(axis, int) else tuple(axis))
+
+
+def numpy_dims(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple[Any, bool]:
+    """NumPy's axis=/keepdims= (traced NumPy code calls ndarray methods) as dim/keepdim."""
+    if axis is not None:
+        dim = axis
+    return dim, keepdim if keepdims is None else keepdims
+
+
+def resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old`."""
+    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+    shape = tuple(int(n) for n in shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in shape:
+        known = int(np.prod([n for n in shape if n != -1]))
+        total = int(np.prod(old))
+        if known == 0 or total % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {total}")
+        shape = tuple(total // known if n == -1 else n for n in shape)
+    return shape

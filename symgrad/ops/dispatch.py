@@ -1,0 +1,170 @@
+"""Dispatch: applying an op to values of any kind, and declaring what users call it by.
+
+Every kind of value that records ops (the eager `Tensor`, the tracer's `Tracer`, reverse
+mode's batched cotangent) subclasses `Value` and implements its hooks. `apply(op, *args)`
+hands the op to the kind of highest priority among the arguments, so an op on a tracer and
+an array records into the trace. The registry names no kind: the eager engine registers
+itself as `Value._default`, the kind plain arrays become.
+
+The bindings of an op are declared next to its entry, into three tables the op surface
+reads: `@method` (a `Value` method, e.g. `sum` with PyTorch's and NumPy's arguments),
+`@function` (a `symgrad.*` function) and `@numpy_function` (what `np.sum(value)` does).
+An elementwise op needs none of them: its method, function and ufunc derive from its entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from symgrad.ops.core import Op
+
+
+class Value:
+    """Base of every kind of value that ops apply to; each kind implements the hooks."""
+
+    __slots__ = ()
+    __array_priority__ = 1000
+    _priority = 0  # when values of two kinds meet, the higher priority records the op
+    _default: type[Value]  # the kind that plain arrays turn into (the eager Tensor)
+
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Value:
+        """Run or record one primitive on `args` (values of this kind, arrays, scalars)."""
+        raise NotImplementedError
+
+    @classmethod
+    def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Value:
+        """Run a composite function: eagerly as one named graph node, or inlined in a trace."""
+        raise NotImplementedError
+
+    @classmethod
+    def _lift(cls, value: Any) -> Any:
+        """A non-value array argument as a value of this kind (the eager default)."""
+        raise NotImplementedError
+
+    def _constant(self, value: Any) -> Value:
+        """`value` as a constant of this value's kind (and, for a tracer, its graph)."""
+        raise NotImplementedError
+
+
+def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
+    """Apply a primitive to values, arrays or Python scalars."""
+    return owner(args)._apply(op, args, params, _name)
+
+
+def lift(x: Any, *like: Any) -> Value:
+    """`x` as a value of the kind found among `like` (a constant of a tracer's graph, or an
+    eager tensor): arrays, lists and scalars that an op or function is given."""
+    if isinstance(x, Value):
+        return x
+    kind = owner(like)
+    first = next((v for v in like if type(v) is kind), None)
+    return first._constant(x) if first is not None else Value._default._lift(np.asarray(x))
+
+
+def owner(args: Sequence[Any]) -> type[Value]:
+    """The kind of value that records an op on `args`."""
+    best: type[Value] = Value._default
+    for a in args:
+        if isinstance(a, Value) and type(a)._priority > best._priority:
+            best = type(a)
+    return best
+
+
+# ---------------------------------------------------------------- bindings
+
+METHODS: dict[str, Callable] = {}  # name -> method of every Value (operators included)
+FUNCTIONS: dict[str, Callable] = {}  # name -> `symgrad.<name>`
+NUMPY: dict[Callable, Callable] = {}  # NumPy function -> its implementation on values
+
+
+def method(*names: str, function: bool = False) -> Callable[[Callable], Callable]:
+    """Register a method of every value under `names`; with `function`, also the
+    `symgrad.*` function of its first name, which lifts its first argument to a value."""
+    def deco(fn: Callable) -> Callable:
+        fn.__name__ = fn.__qualname__ = names[0]
+        for name in names:
+            METHODS[name] = fn
+        if function:
+            FUNCTIONS[names[0]] = function_of(names[0], fn.__doc__ or "")
+        return fn
+    return deco
+
+
+def function_of(name: str, doc: str) -> Callable:
+    """`symgrad.<name>(input, ...)`: the method `name` of `input` made a value first."""
+    def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(lift(input), name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def function(fn: Callable) -> Callable:
+    """Register `fn` as the `symgrad.*` function of its name."""
+    FUNCTIONS[fn.__name__] = fn
+    return fn
+
+
+def numpy_function(*funcs: Callable) -> Callable[[Callable], Callable]:
+    """Register what the NumPy functions `funcs` do when given values."""
+    def deco(handler: Callable) -> Callable:
+        for f in funcs:
+            NUMPY[f] = handler
+        return handler
+    return deco
+
+
+def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callable]:
+    """Declare a function of primitives that eager mode shows as one `grad_fn` node.
+
+    It has no derivative rule of its own: eager backward walks its primitives and a trace
+    inlines them.
+    """
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Value:
+            name = grad_fn(*args, **kwargs) if callable(grad_fn) else grad_fn
+            return owner(args)._composite(fn, name, args, kwargs)
+        return wrapper
+    return deco
+
+
+def no_out(name: str, out: Any = None, **kwargs: Any) -> None:
+    """NumPy's `out=` and unknown keywords are refused, naming the function."""
+    if out is not None:
+        raise TypeError(f"numpy.{name}: out= is not supported on symgrad values")
+    extra = {k: v for k, v in kwargs.items() if v is not None and k not in ("dtype",)}
+    if extra:
+        raise TypeError(f"numpy.{name}: unsupported argument(s) {', '.join(sorted(extra))}")
+
+
+# ---------------------------------------------------------------- the user's line
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # symgrad/
+
+
+def user_site() -> str:
+    """`file:line: source` of the innermost caller outside symgrad, or ''."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return f"{where}: {text}" if text else where
+
+
+def user_line() -> str:
+    """` (at file:line: source)` for error messages, or ''."""
+    site = user_site()
+    return f" (at {site})" if site else ""
