@@ -17,23 +17,15 @@ from symgrad.api.transforms import (
     vjp,
 )
 from symgrad.eager import autograd, optim
-from symgrad.eager.engine import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from symgrad.eager.tensor import (
-    Tensor,
+from symgrad.eager.creation import (
     arange,
     as_tensor,
-    bool_,
-    device,
     empty,
     empty_like,
     eye,
-    float32,
-    float64,
     from_numpy,
     full,
     full_like,
-    get_default_dtype,
-    int64,
     linspace,
     manual_seed,
     ones,
@@ -42,14 +34,15 @@ from symgrad.eager.tensor import (
     rand_like,
     randn,
     randn_like,
-    result_type,
-    set_default_dtype,
     tensor,
     zeros,
     zeros_like,
 )
+from symgrad.eager.dtypes import bool_, float32, float64, get_default_dtype, int64, set_default_dtype
+from symgrad.eager.modes import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from symgrad.eager.tensor import Tensor, device, result_type
 from symgrad.extend import check_grads, custom_vjp, extend
-from symgrad.ir.graph import Graph
+from symgrad.ir import Graph
 from symgrad.ops import ShapeError
 from symgrad.surface import nn
 from symgrad.surface.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...

@@ -2,115 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from symgrad.eager.engine import (
-    Node,
-    detect_anomaly,
-    enable_grad,
-    is_grad_enabled,
-    no_grad,
-    node_class,
-    set_detect_anomaly,
-    walk,
-)
+from symgrad.eager.engine import _FREED, Node, _tensors, backward, grad, node_class
+from symgrad.eager.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_detect_anomaly
 from symgrad.eager.tensor import Tensor
 
 __all__ = ["Function", "backward", "detect_anomaly", "grad", "gradcheck", "gradgradcheck",
            "set_detect_anomaly"]
-
-
-def _tensors(x: Any) -> list[Tensor]:
-    return [x] if isinstance(x, Tensor) else list(x)
-
-
-def _seeds(outputs: list[Tensor], grad_outputs: Any) -> list:
-    grads = [None] * len(outputs) if grad_outputs is None else _grad_list(grad_outputs, len(outputs))
-    seeds = []
-    for i, (out, g) in enumerate(zip(outputs, grads)):
-        if not out.requires_grad:
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn")
-        if g is None:
-            if out._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = Tensor._make(np.ones_like(out._data))
-        g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=out.dtype))
-        if g.shape != out.shape:
-            raise RuntimeError(
-                f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
-                f"output[{i}] has a shape of {out.shape}.")
-        seeds.append((out._edge(), g))
-    return seeds
-
-
-def _grad_list(grads: Any, n: int) -> list:
-    grads = [grads] if isinstance(grads, Tensor) or not isinstance(grads, (list, tuple)) else list(grads)
-    if len(grads) != n:
-        raise RuntimeError(f"grad requires one gradient per output: got {len(grads)} for {n} outputs")
-    return grads
-
-
-def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
-             retain_graph: bool | None = None, create_graph: bool = False,
-             inputs: Tensor | Sequence[Tensor] | None = None) -> None:
-    """Accumulate the gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
-    outputs = _tensors(tensors)
-    seeds = _seeds(outputs, grad_tensors)
-    retain = create_graph if retain_graph is None else retain_graph
-    if inputs is None:
-        walk(seeds, retain, create_graph)
-        return
-    inputs = _tensors(inputs)
-    _check_inputs(inputs)
-    got = walk(seeds, retain, create_graph, capture=[t._edge() for t in inputs])
-    for t in dict.fromkeys(inputs):
-        g = got.get(t._edge())
-        if g is not None:
-            t._accumulate_grad(g, create_graph)
-
-
-def _check_inputs(inputs: list[Tensor]) -> None:
-    for t in inputs:
-        if not isinstance(t, Tensor):
-            raise TypeError(f"inputs must be Tensors, got {type(t).__name__}")
-        if not t.requires_grad:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
-
-
-def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
-    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated).
-
-    >>> x = symgrad.tensor(2.0, requires_grad=True)
-    >>> symgrad.autograd.grad(x ** 3, x, create_graph=True)   # (tensor(12., grad_fn=...),)
-    """
-    outputs, inputs = _tensors(outputs), _tensors(inputs)
-    if materialize_grads and allow_unused is False:
-        raise ValueError(
-            "Expected allow_unused to be True or not passed when materialize_grads=True, "
-            "but got: allow_unused=False.")
-    _check_inputs(inputs)
-    seeds = _seeds(outputs, grad_outputs)
-    retain = create_graph if retain_graph is None else retain_graph
-    got = walk(seeds, retain, create_graph, capture=[t._edge() for t in inputs])
-    result = []
-    for t in inputs:
-        g = got.get(t._edge())
-        if g is None and materialize_grads:
-            g = Tensor._make(np.zeros_like(t._data))
-        elif g is None and not allow_unused:
-            raise RuntimeError(
-                "One of the differentiated Tensors appears to not have been used in the graph. "
-                "Set allow_unused=True if this is the desired behavior.")
-        elif g is not None and not create_graph:
-            g = g.detach()
-        result.append(g)
-    return tuple(result)
 
 
 # ---------------------------------------------------------------- custom functions
@@ -141,7 +43,7 @@ class FunctionNode(Node):
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if self._freed:
-            raise RuntimeError(_freed_message())
+            raise RuntimeError(_FREED)
         cts = [Tensor._make(np.zeros(s, dt)) if g is None else g
                for g, (s, dt) in zip(cts, self._ctx._out_meta)]
         grads = self._fn.backward(self._ctx, *cts)
@@ -155,11 +57,6 @@ class FunctionNode(Node):
 
     def release(self) -> None:
         self._freed = bool(self._ctx.saved_tensors)  # nothing saved: nothing to free
-
-
-def _freed_message() -> str:
-    from symgrad.eager.engine import _FREED
-    return _FREED
 
 
 class Function:

@@ -1,15 +1,16 @@
-"""Eager autograd: grad mode, graph nodes (`grad_fn` objects) and the backward walk.
+"""Eager autograd: graph nodes (`grad_fn` objects), the backward walk, and `backward`/`grad`.
 
 A node holds what one op application saved (its inputs and its output's data); its
 `apply` calls the registry's VJP rules on those saved values. An edge is `(node, output_nr)`.
-The walk is iterative, so a chain of 100,000 ops backpropagates without recursion.
+The walk is iterative, so a chain of 100,000 ops backpropagates without recursion. The
+engine knows tensors only by their methods: the `Tensor` class is built on it, not the
+other way round.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import threading
 import traceback
 import weakref
 from collections.abc import Callable, Iterable
@@ -17,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import Op, vjp
-
-_mode = threading.local()
+from symgrad.eager.modes import enable_grad, is_anomaly_enabled, no_grad
+from symgrad.ops import Op, Value, vjp
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -28,121 +28,6 @@ _FREED = (
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward."
 )
-
-
-# ---------------------------------------------------------------- grad mode
-
-def is_grad_enabled() -> bool:
-    """Whether ops on tensors that require grad are recorded (thread-local)."""
-    return getattr(_mode, "enabled", True)
-
-
-def is_anomaly_enabled() -> bool:
-    """Whether nodes remember where they were created and backward checks for NaN."""
-    return getattr(_mode, "anomaly", False)
-
-
-class _Mode:
-    """Sets a thread-local flag for a `with` block; also usable as a decorator."""
-
-    _attr = "enabled"
-    _flag: bool
-
-    def __enter__(self) -> None:
-        self._prev = getattr(_mode, self._attr, self._attr == "enabled")
-        setattr(_mode, self._attr, self._flag)
-
-    def __exit__(self, *exc: Any) -> None:
-        setattr(_mode, self._attr, self._prev)
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self._clone():
-                return fn(*args, **kwargs)
-        return wrapper
-
-    def _clone(self) -> _Mode:
-        return type(self)()
-
-
-class _NoParamMode(_Mode):
-    """A mode that, like PyTorch's, also decorates without parentheses: `@no_grad`."""
-
-    def __new__(cls, fn: Callable | None = None) -> Any:
-        self = super().__new__(cls)
-        return self(fn) if fn is not None else self
-
-
-class no_grad(_NoParamMode):
-    """Disable recording: results of ops have `requires_grad=False`."""
-
-    _flag = False
-
-
-class enable_grad(_NoParamMode):
-    """Re-enable recording inside a `no_grad` block."""
-
-    _flag = True
-
-
-class inference_mode(_Mode):
-    """Like `no_grad` (NumPy has no cheaper mode to switch to); `inference_mode(False)`
-    turns recording on, as PyTorch's does. Also a decorator, with or without parentheses."""
-
-    def __new__(cls, mode: Any = True) -> Any:
-        self = super().__new__(cls)
-        if callable(mode):
-            self.__init__(True)
-            return self(mode)
-        return self
-
-    def __init__(self, mode: Any = True) -> None:
-        self._mode = bool(mode) if not callable(mode) else True
-        self._flag = not self._mode
-
-    def _clone(self) -> _Mode:
-        return inference_mode(self._mode)
-
-
-class set_grad_enabled(_Mode):
-    """Turn recording on or off: at once when called, or for a `with` block or a function."""
-
-    def __init__(self, mode: bool) -> None:
-        self._prev = is_grad_enabled()
-        self._flag = bool(mode)
-        _mode.enabled = self._flag
-
-    def __enter__(self) -> None:
-        if not hasattr(self, "_prev"):  # a decorated call: the constructor ran earlier
-            self._prev = is_grad_enabled()
-        _mode.enabled = self._flag
-
-    def __call__(self, fn: Callable) -> Callable:
-        _mode.enabled = self._prev  # decorating must not change the mode; calling does
-        return super().__call__(fn)
-
-    def _clone(self) -> _Mode:
-        clone = set_grad_enabled.__new__(set_grad_enabled)
-        clone._flag = self._flag
-        return clone
-
-
-class detect_anomaly(_Mode):
-    """While on, backward names the forward op and line behind a gradient that is NaN."""
-
-    _attr = "anomaly"
-
-    def __init__(self, mode: bool = True) -> None:
-        self._flag = bool(mode)
-
-    def _clone(self) -> _Mode:
-        return detect_anomaly(self._flag)
-
-
-def set_detect_anomaly(mode: bool) -> None:
-    """Turn anomaly detection on or off for this thread."""
-    _mode.anomaly = bool(mode)
 
 
 # ---------------------------------------------------------------- graph nodes
@@ -235,7 +120,7 @@ class OpNode(Node):
         for counter, seen, data, producer in versions:
             if counter[0] != seen:
                 raise RuntimeError(_modified(data, producer, counter[0], seen))
-        ans = _tensor_of(ans_data, self if create_graph else None)
+        ans = type(cts[0])._make(ans_data, self if create_graph else None)  # a Tensor, as ct is
         return [
             None if edge[0] is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
             for i, edge in enumerate(self.next_functions)
@@ -291,11 +176,6 @@ def _user_frames() -> list:
 def node_class(name: str, base: type[Node]) -> type[Node]:
     """The node class called `name` (so `type(t.grad_fn).__name__` reads as in PyTorch)."""
     return type(name, (base,), {"__slots__": ()})
-
-
-def _tensor_of(data: Any, grad_fn: Node | None) -> Any:
-    from symgrad.eager.tensor import Tensor  # the engine is the tensor's back end; cycle by design
-    return Tensor._make(data, grad_fn=grad_fn)
 
 
 # ---------------------------------------------------------------- the backward walk
@@ -402,3 +282,96 @@ def _check_nan(node: Node, results: list) -> None:
             raise RuntimeError(
                 f"Function '{node.name()}' returned nan values in its {i}th output."
                 + node._where_created())
+
+
+# ---------------------------------------------------------------- torch.autograd.backward and grad
+
+def _tensors(x: Any) -> list[Any]:
+    return [x] if isinstance(x, Value._default) else list(x)
+
+
+def _seeds(outputs: list[Any], grad_outputs: Any) -> list:
+    grads = [None] * len(outputs) if grad_outputs is None else _grad_list(grad_outputs, len(outputs))
+    seeds = []
+    for i, (out, g) in enumerate(zip(outputs, grads)):
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = type(out)._make(np.ones_like(out._data))
+        g = g if isinstance(g, Value._default) else type(out)._make(np.asarray(g, dtype=out.dtype))
+        if g.shape != out.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
+                f"output[{i}] has a shape of {out.shape}.")
+        seeds.append((out._edge(), g))
+    return seeds
+
+
+def _grad_list(grads: Any, n: int) -> list:
+    single = isinstance(grads, Value._default) or not isinstance(grads, (list, tuple))
+    grads = [grads] if single else list(grads)
+    if len(grads) != n:
+        raise RuntimeError(f"grad requires one gradient per output: got {len(grads)} for {n} outputs")
+    return grads
+
+
+def backward(tensors: Any, grad_tensors: Any = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Any | None = None) -> None:
+    """Accumulate the gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
+    outputs = _tensors(tensors)
+    seeds = _seeds(outputs, grad_tensors)
+    retain = create_graph if retain_graph is None else retain_graph
+    if inputs is None:
+        walk(seeds, retain, create_graph)
+        return
+    inputs = _tensors(inputs)
+    _check_inputs(inputs)
+    got = walk(seeds, retain, create_graph, capture=[t._edge() for t in inputs])
+    for t in dict.fromkeys(inputs):
+        g = got.get(t._edge())
+        if g is not None:
+            t._accumulate_grad(g, create_graph)
+
+
+def _check_inputs(inputs: list[Any]) -> None:
+    for t in inputs:
+        if not isinstance(t, Value._default):
+            raise TypeError(f"inputs must be Tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+
+
+def grad(outputs: Any, inputs: Any,
+         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated).
+
+    >>> x = symgrad.tensor(2.0, requires_grad=True)
+    >>> symgrad.autograd.grad(x ** 3, x, create_graph=True)   # (tensor(12., grad_fn=...),)
+    """
+    outputs, inputs = _tensors(outputs), _tensors(inputs)
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False.")
+    _check_inputs(inputs)
+    seeds = _seeds(outputs, grad_outputs)
+    retain = create_graph if retain_graph is None else retain_graph
+    got = walk(seeds, retain, create_graph, capture=[t._edge() for t in inputs])
+    result = []
+    for t in inputs:
+        g = got.get(t._edge())
+        if g is None and materialize_grads:
+            g = type(t)._make(np.zeros_like(t._data))
+        elif g is None and not allow_unused:
+            raise RuntimeError(
+                "One of the differentiated Tensors appears to not have been used in the graph. "
+                "Set allow_unused=True if this is the desired behavior.")
+        elif g is not None and not create_graph:
+            g = g.detach()
+        result.append(g)
+    return tuple(result)

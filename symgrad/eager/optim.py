@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.eager.engine import enable_grad, no_grad
+from symgrad.eager.modes import enable_grad, no_grad
 from symgrad.eager.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
