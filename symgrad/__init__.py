@@ -6,7 +6,7 @@
 
 import sys
 
-from symgrad.api.transforms import (
+from symgrad.api import (
     compile,
     debug_nans,
     explain_retraces,

@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from symgrad.api.transforms import Built, describe, grad
+from symgrad.api.signature import describe
+from symgrad.api.transforms import Built, grad
 
 DTYPES = {
     "f32": np.float32, "float32": np.float32, "f64": np.float64, "float64": np.float64,

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.api import grad
 from symgrad.ops import OPS, Op, apply, defop
 from symgrad.ops.dispatch import owner
 from symgrad.surface import Surface
@@ -133,8 +134,6 @@ def check_grads(f: Callable, args: Sequence[Any], order: int = 2, eps: float = 1
 
     Arguments are float arrays; f returns a scalar.
     """
-    from symgrad.api.transforms import grad
-
     rng = np.random.default_rng(seed)
     args = [np.asarray(a, dtype=np.float64) for a in args]
     fun = f

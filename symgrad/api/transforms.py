@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Sequence
@@ -22,33 +21,19 @@ from typing import Any
 import numpy as np
 
 from symgrad import codegen
+from symgrad.api.config import config
+from symgrad.api.signature import array_key, describe, distance, signature, why
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.reverse import backprop
-from symgrad.ir import Graph, type_str
+from symgrad.ir import Graph
 from symgrad.ops import OPS, apply
 from symgrad.simplify import PassStat, simplify, stabilize
 from symgrad.surface import Surface
 from symgrad.tracing import pytree
-from symgrad.tracing.tracer import Traced, Tracer, arg_names, is_static
+from symgrad.tracing.tracer import Traced, Tracer, active_graph, arg_names, is_static, trace
 
 log = logging.getLogger("symgrad")
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
-_config = {"explain_retraces": os.environ.get("SYMGRAD_EXPLAIN_RETRACES", "") not in ("", "0"),
-           "debug_nans": os.environ.get("SYMGRAD_DEBUG_NANS", "") not in ("", "0")}
-
-
-def explain_retraces(flag: bool = True) -> None:
-    """Log (logger "symgrad", level WARNING) why each retrace of a compiled function happens.
-
-    Also on with the environment variable SYMGRAD_EXPLAIN_RETRACES=1.
-    """
-    _config["explain_retraces"] = bool(flag)
-
-
-def debug_nans(flag: bool = True) -> None:
-    """Make compiled functions raise FloatingPointError at the first op that produces a NaN,
-    naming the op and the source line it was traced from (also SYMGRAD_DEBUG_NANS=1)."""
-    _config["debug_nans"] = bool(flag)
 
 
 @dataclass
@@ -61,136 +46,6 @@ class Built:
     fn: Callable[..., Any]
     out_tree: Any
     stats: list[PassStat] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------- signatures
-
-def _leaf_key(leaf: Any) -> tuple:
-    if is_static(leaf):
-        return ("static", type(leaf).__name__, leaf)
-    a = leaf if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else np.asarray(leaf)
-    if a.dtype == object:
-        raise TypeError(f"cannot trace a value of type {type(leaf).__name__}; pass arrays or numbers")
-    return (tuple(a.shape), np.dtype(a.dtype).name)
-
-
-def signature(args: Sequence[Any], static: Sequence[int] = ()) -> tuple:
-    """The cache key of a call: each array's shape and dtype, each static value, the structure."""
-    key = []
-    for i, a in enumerate(args):
-        if i in static:
-            key.append(("static_arg", _hashable(a)))
-            continue
-        leaves, tree = pytree.flatten(a)
-        key.append((tree, tuple(_leaf_key(leaf) for leaf in leaves)))
-    return tuple(key) + (("debug_nans", _config["debug_nans"]),)
-
-
-def _hashable(value: Any) -> Any:
-    try:
-        hash(value)
-    except TypeError:
-        raise TypeError(f"static argument {value!r} must be hashable") from None
-    return value
-
-
-def describe(traced: Traced) -> str:
-    """`loss(x: f32[5], y: f32[3])`: the traced function and its input types."""
-    graph = traced.graph
-    types = {n.name: type_str(n.shape, n.dtype) for n in graph.inputs}
-    parts = [f"{name}: {types[name]}" if name in types else name for name in traced.arg_names]
-    return f"{getattr(traced.fn, '__name__', 'fn')}({', '.join(parts)})"
-
-
-def _distance(a: tuple, b: tuple) -> int:
-    """How many shapes, dtypes and static values differ between two signatures."""
-    diff = 0
-    for x, y in zip(a, b):
-        if x == y:
-            continue
-        if x[0] in ("static_arg", "debug_nans") or x[0] != y[0] or len(x[1]) != len(y[1]):
-            diff += 1
-            continue
-        diff += sum((la[0] != lb[0]) + (la[-1] != lb[-1]) for la, lb in zip(x[1], y[1]))
-    return diff
-
-
-def _why(old: tuple, new: tuple, names: Sequence[str]) -> str:
-    """Which argument's structure, shape, dtype or static value differs between two keys."""
-    reasons = []
-    for i, (a, b) in enumerate(zip(old, new)):
-        if a == b:
-            continue
-        if a[0] == "debug_nans":
-            reasons.append("debug_nans was switched")
-            continue
-        name = names[i] if i < len(names) else f"arg{i}"
-        if a[0] == "static_arg":
-            reasons.append(f"static argument '{name}' changed from {a[1]!r} to {b[1]!r}")
-        elif a[0] != b[0] or len(a[1]) != len(b[1]):
-            reasons.append(f"argument '{name}' changed structure")
-        else:
-            for la, lb in zip(a[1], b[1]):
-                if la == lb:
-                    continue
-                if "static" in (la[0], lb[0]):
-                    reasons.append(f"argument '{name}' changed static value {la[-1]!r} -> {lb[-1]!r}")
-                    continue
-                if la[0] != lb[0]:
-                    reasons.append(f"argument '{name}' changed shape {la[0]} -> {lb[0]}")
-                if la[1] != lb[1]:
-                    reasons.append(f"argument '{name}' changed dtype {la[1]} -> {lb[1]}")
-    return "; ".join(dict.fromkeys(reasons)) or "a new signature"
-
-
-# ---------------------------------------------------------------- tracing with pytrees
-
-def _trace(fn: Callable, rule: Callable, args: Sequence[Any], static: Sequence[int]) -> tuple:
-    """Trace `rule(*args)` (tracers for every array leaf) into a fresh graph.
-
-    Returns the trace, the output structure and each argument's leaf names.
-    """
-    graph = Graph()
-    names = arg_names(fn, len(args))
-    values, leaves_of = [], {}
-    for i, (name, a) in enumerate(zip(names, args)):
-        if i in static:
-            values.append(a)
-            continue
-        leaves, tree = pytree.flatten(a)
-        leaf_names = pytree.leaf_names(a, name)
-        leaves_of[i] = leaf_names
-        tracers = []
-        for leaf_name, leaf in zip(leaf_names, leaves):
-            if is_static(leaf):
-                tracers.append(leaf)
-                continue
-            array = leaf if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else np.asarray(leaf)
-            node = graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))
-            tracers.append(Tracer(graph, node))
-        values.append(pytree.unflatten(tree, tracers))
-    stack = _active.__dict__.setdefault("graphs", [])
-    stack.append(graph)
-    try:
-        out = rule(*values)
-    finally:
-        stack.pop()
-    out_leaves, out_tree = pytree.flatten(out)
-    graph.outputs = [o.node if isinstance(o, Tracer) else graph.const(o) for o in out_leaves]
-    return Traced(graph, fn, names), out_tree, leaves_of
-
-
-def _array_key(args: Sequence[Any]) -> tuple | None:
-    """A cheap cache key when every argument is a plain ndarray (and debug_nans is off)."""
-    if _config["debug_nans"]:
-        return None
-    key = []
-    for a in args:
-        if type(a) is not np.ndarray:
-            return None
-        key.append(a.shape)
-        key.append(a.dtype)
-    return tuple(key)
 
 
 def _unpacker(out_tree: Any) -> Callable[[Any], Any]:
@@ -206,9 +61,6 @@ def _unpacker(out_tree: Any) -> Callable[[Any], Any]:
     return unpack
 
 
-_active = threading.local()  # the graphs being traced on this thread, innermost last
-
-
 def _tracer_in(args: Sequence[Any]) -> Tracer | None:
     for a in args:
         for leaf in pytree.flatten(a)[0]:
@@ -217,15 +69,50 @@ def _tracer_in(args: Sequence[Any]) -> Tracer | None:
     return None
 
 
+def _as_tracer(value: Any, like: Tracer) -> Tracer:
+    return value if isinstance(value, Tracer) else like._constant(np.asarray(value))
+
+
 def _constants(arg: Any, like: Tracer) -> Any:
     """An argument with its array leaves as constants of `like`'s graph (static ones kept)."""
     leaves, tree = pytree.flatten(arg)
-    return pytree.unflatten(tree, [leaf if is_static(leaf) else _as_tracer(leaf, like)
-                                   for leaf in leaves])
+    return pytree.unflatten(tree, [leaf if is_static(leaf) else _as_tracer(leaf, like) for leaf in leaves])
 
 
-def _as_tracer(value: Any, like: Tracer) -> Tracer:
-    return value if isinstance(value, Tracer) else like._constant(np.asarray(value))
+class Variables:
+    """The arguments a transform differentiates: each leaf a fresh variable, and results per
+    leaf regrouped into each argument's structure (a gradient has its argument's shape)."""
+
+    def __init__(self, fn: Callable, args: Sequence[Any], positions: Sequence[int]) -> None:
+        like = _tracer_in(args)
+        self.args = list(args)  # the arguments, the differentiated ones made of `leaves`
+        self.leaves: list[Tracer] = []
+        self._trees: list[tuple[Any, int]] = []
+        for i in positions:
+            leaves, tree = pytree.flatten(args[i])
+            for leaf in leaves:
+                if is_static(leaf):
+                    raise TypeError(
+                        f"{getattr(fn, '__name__', 'fn')}: argument {i} is a Python {type(leaf).__name__}, "
+                        "which is static; pass a float or an array to differentiate with respect to it")
+            # a fresh name per differentiation: an inner grad's variable is never the outer one
+            aliased = [apply(OPS["alias"], _as_tracer(leaf, like)) for leaf in leaves]
+            self.leaves += aliased
+            self._trees.append((tree, len(aliased)))
+            self.args[i] = pytree.unflatten(tree, aliased)
+
+    def regroup(self, per_leaf: Sequence[Any]) -> list[Any]:
+        """One tree per differentiated argument, from one result per leaf (in order)."""
+        out, k = [], 0
+        for tree, n in self._trees:
+            out.append(pytree.unflatten(tree, list(per_leaf[k:k + n])))
+            k += n
+        return out
+
+    def gradients(self, out: Tracer, seed: Any = None) -> list[Tracer]:
+        """d out / d leaf for each leaf (zeros where out does not depend on it)."""
+        grads = backprop(out.graph, out.node, [t.node for t in self.leaves], seed)
+        return [t.zeros_like() if g is None else g for t, g in zip(self.leaves, grads)]
 
 
 # ---------------------------------------------------------------- transforms
@@ -272,21 +159,13 @@ class Transform:
             raise TypeError("with has_aux=True the function must return a pair (output, aux)")
         return out[0], out[1]
 
-    def _differentiable(self, args: Sequence[Any], i: int) -> list[Tracer]:
-        leaves = pytree.flatten(args[i])[0]
-        for leaf in leaves:
-            if is_static(leaf):
-                name = getattr(self._fn, "__name__", "fn")
-                raise TypeError(
-                    f"{name}: argument {i} is a Python {type(leaf).__name__}, which is static; "
-                    "pass a float or an array to differentiate with respect to it")
-        like = _tracer_in(args)
-        # a fresh name per differentiation: an inner grad's variable is never the outer one
-        return [apply(OPS["alias"], _as_tracer(leaf, like)) for leaf in leaves]
+    def _grouped(self, trees: list[Any]) -> Any:
+        """One argument's result for an int `argnums`, a tuple of them for a sequence."""
+        return trees[0] if isinstance(self._argnums, int) else tuple(trees)
 
     # calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
-        fast = _array_key(args)
+        fast = array_key(args)
         if fast is not None:  # the common case, kept cheap: every argument is an ndarray
             entry = self._fast.get(fast)
             if entry is not None:
@@ -295,9 +174,9 @@ class Transform:
                 return unpack(fn(*args))
         if _tracer_in(args) is not None:  # inside another trace: add to its graph
             return self.rule(*args)
-        outer = getattr(_active, "graphs", None)
-        if outer:  # called with constants while another function is traced (a closure)
-            like = Tracer(outer[-1], outer[-1].const(0.0))
+        outer = active_graph()
+        if outer is not None:  # called with constants while another function is traced (a closure)
+            like = Tracer(outer, outer.const(0.0))
             return self.rule(*[_constants(a, like) if i not in self._static else a
                                for i, a in enumerate(args)])
         built = self.build(*args)
@@ -317,11 +196,11 @@ class Transform:
         with self._lock:
             built = self._cache.get(key)
             if built is None:
-                if self._cache and _config["explain_retraces"]:
+                if self._cache and config.explain_retraces:
                     names = arg_names(self._fn, len(args))
-                    old = min(self._cache, key=lambda k: _distance(k, key))
+                    old = min(self._cache, key=lambda k: distance(k, key))
                     log.warning("symgrad: retracing %s %s: %s", self.kind,
-                                getattr(self._fn, "__name__", "fn"), _why(old, key, names))
+                                getattr(self._fn, "__name__", "fn"), why(old, key, names))
                 built = self._build(args)
                 self._cache[key] = built
                 self._misses += 1
@@ -331,15 +210,15 @@ class Transform:
 
     def _build(self, args: Sequence[Any]) -> Built:
         name = getattr(self._fn, "__name__", "fn")
-        traced, out_tree, leaves_of = _trace(self._fn, self.rule, args, self._static)
+        traced = trace(self._fn, *args, static_argnums=self._static, rule=self.rule)
         stats: list[PassStat] = []
         passes = {} if self._passes is None else {"passes": self._passes}
-        graph = simplify(traced.graph, stats=stats, **passes)
+        graph = simplify(traced.graph, stats=stats, check=config.verify, **passes)
         title = "symgrad " + self._title(describe(traced), traced.arg_names, len(args))
         prefix = "" if self.kind == "compiled" else f"{self.kind}_"
-        program = codegen.generate(graph, prefix + name, title, self._output_names(leaves_of, len(args)),
-                                   debug_nans=_config["debug_nans"])
-        return Built(traced, graph, program.source, codegen.load(program), out_tree, stats)
+        outputs = self._output_names(traced.leaf_names, len(args))
+        program = codegen.generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
+        return Built(traced, graph, program.source, codegen.load(program), traced.out_tree, stats)
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"compiled {described}"
@@ -379,31 +258,16 @@ class Grad(Transform):
             self.kind = "value_and_grad"
 
     def rule(self, *args: Any) -> Any:
-        wrt = self._wrt(len(args))
-        args = list(args)
-        flat = {}
-        for i in wrt:  # constants among the differentiated leaves become graph values
-            leaves = self._differentiable(args, i)
-            flat[i] = leaves
-            args[i] = pytree.unflatten(pytree.flatten(args[i])[1], leaves)
-        out, aux = self._split_aux(self._fn(*args))
-        like = _tracer_in(args)
+        wrt = Variables(self._fn, args, self._wrt(len(args)))
+        out, aux = self._split_aux(self._fn(*wrt.args))
         if not isinstance(out, Surface):
-            out = like._constant(np.asarray(out))
+            out = _tracer_in(wrt.args)._constant(np.asarray(out))
         if out.shape != ():
             raise TypeError(
                 f"grad requires a scalar output, got shape {out.shape}; use symgrad.vjp or "
                 "symgrad.jacobian for non-scalar outputs")
-        targets = [t for i in wrt for t in flat[i]]
         out = self._stable(out)
-        grads = [t.zeros_like() if g is None else g
-                 for t, g in zip(targets, backprop(out.graph, out.node, [t.node for t in targets]))]
-        trees, k = [], 0
-        for i in wrt:
-            n = len(flat[i])
-            trees.append(pytree.unflatten(pytree.flatten(args[i])[1], grads[k:k + n]))
-            k += n
-        g = trees[0] if isinstance(self._argnums, int) else tuple(trees)
+        g = self._grouped(wrt.regroup(wrt.gradients(out)))
         result = (out, g) if self._with_value else g
         return (result, aux) if self._has_aux else result
 
@@ -424,26 +288,14 @@ class Jacobian(Transform):
     kind = "jacobian"
 
     def rule(self, *args: Any) -> Any:
-        wrt = self._wrt(len(args))
-        args = list(args)
-        flat = {}
-        for i in wrt:
-            flat[i] = self._differentiable(args, i)
-            args[i] = pytree.unflatten(pytree.flatten(args[i])[1], flat[i])
-        out, aux = self._split_aux(self._fn(*args))
-        like = _tracer_in(args)
-        targets = [t for i in wrt for t in flat[i]]
+        wrt = Variables(self._fn, args, self._wrt(len(args)))
+        out, aux = self._split_aux(self._fn(*wrt.args))
+        like = _tracer_in(wrt.args)
         out_leaves, out_tree = pytree.flatten(out)
         per_output = []
         for o in out_leaves:  # a structured output: one Jacobian per leaf, as JAX nests them
             o = self._stable(o if isinstance(o, Tracer) else like._constant(np.asarray(o)))
-            jacs = jacobian_rows(o, targets)
-            trees, k = [], 0
-            for i in wrt:
-                n = len(flat[i])
-                trees.append(pytree.unflatten(pytree.flatten(args[i])[1], jacs[k:k + n]))
-                k += n
-            per_output.append(trees[0] if isinstance(self._argnums, int) else tuple(trees))
+            per_output.append(self._grouped(wrt.regroup(jacobian_rows(o, wrt.leaves))))
         jac = pytree.unflatten(out_tree, per_output)
         return (jac, aux) if self._has_aux else jac
 
@@ -462,24 +314,15 @@ class VJP(Transform):
         self._nargs = nargs
 
     def rule(self, *args: Any) -> Any:
-        primals, ct = list(args[:self._nargs]), args[self._nargs]
-        flat = [self._differentiable(primals, i) for i in range(self._nargs)]
-        primals = [pytree.unflatten(pytree.flatten(p)[1], f) for p, f in zip(primals, flat)]
-        out, aux = self._split_aux(self._fn(*primals))
-        like = _tracer_in(primals)
+        wrt = Variables(self._fn, args[:self._nargs], range(self._nargs))
+        out, aux = self._split_aux(self._fn(*wrt.args))
+        like = _tracer_in(wrt.args)
         out = out if isinstance(out, Tracer) else like._constant(np.asarray(out))
-        seed = _as_tracer(ct, like)
+        seed = _as_tracer(args[self._nargs], like)
         if seed.shape != out.shape:
             raise ValueError(f"vjp: cotangent shape {seed.shape} does not match output shape {out.shape}")
-        targets = [t for f in flat for t in f]
         out = self._stable(out)
-        grads = [t.zeros_like() if g is None else g
-                 for t, g in zip(targets, backprop(out.graph, out.node, [t.node for t in targets], seed))]
-        trees, k = [], 0
-        for p, f in zip(primals, flat):
-            trees.append(pytree.unflatten(pytree.flatten(p)[1], grads[k:k + len(f)]))
-            k += len(f)
-        return tuple(trees)
+        return tuple(wrt.regroup(wrt.gradients(out, seed)))
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"vector-Jacobian product of {described}"

@@ -1,11 +1,19 @@
-"""Tracing: run a function on `Tracer` values and record the ops it applies as a `Graph`."""
+"""Tracing: run a function on `Tracer` values and record the ops it applies as a `Graph`.
+
+`trace` is the one way a graph is traced, for `symgrad.trace` and for every compiled
+transform: arguments are pytrees (nested tuples, lists and dicts), their array leaves become
+graph inputs named after the argument (`w`, `params_b`), Python ints and bools stay static.
+What tracing keeps per thread is in one place, `_state`: the graphs being traced (innermost
+last) and the forward line that reverse mode's ops are attributed to.
+"""
 
 from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,22 +22,27 @@ from symgrad.ir import Graph, Node, type_str
 from symgrad.ops import Op
 from symgrad.ops.dispatch import user_line, user_site
 from symgrad.surface import Surface
+from symgrad.tracing import pytree
 
-_traced_from = threading.local()  # reverse mode: gradient ops carry their forward op's line
+_state = threading.local()  # graphs: the traces under way; site: see traced_from
 
 
-class traced_from:
-    """Attribute the ops emitted inside this block to `site` (a forward op's source line)."""
+@contextmanager
+def traced_from(site: str | None) -> Iterator[None]:
+    """Attribute the ops recorded inside this block to `site` (reverse mode: a gradient op
+    comes from its forward op's source line)."""
+    prev = getattr(_state, "site", None)
+    _state.site = site
+    try:
+        yield
+    finally:
+        _state.site = prev
 
-    def __init__(self, site: str | None) -> None:
-        self.site = site
 
-    def __enter__(self) -> None:
-        self.prev = getattr(_traced_from, "site", None)
-        _traced_from.site = self.site
-
-    def __exit__(self, *exc: object) -> None:
-        _traced_from.site = self.prev
+def active_graph() -> Graph | None:
+    """The innermost graph being traced on this thread, if any."""
+    graphs = getattr(_state, "graphs", None)
+    return graphs[-1] if graphs else None
 
 
 class TracerError(TypeError):
@@ -63,7 +76,7 @@ class Tracer(Surface):
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tracer:
         graph = next(a.graph for a in args if isinstance(a, Tracer))
         nodes = tuple(_node(graph, a) for a in args)
-        where = getattr(_traced_from, "site", None) or user_site()
+        where = getattr(_state, "site", None) or user_site()
         return Tracer(graph, graph.apply(op, nodes, params, where))
 
     @classmethod
@@ -112,11 +125,14 @@ def _node(graph: Graph, value: Any) -> Node:
 
 @dataclass
 class Traced:
-    """The result of `trace`: the forward graph and the argument names its inputs came from."""
+    """The result of `trace`: the graph, the argument names, the output's structure, and
+    each traced argument's leaf names (by position)."""
 
     graph: Graph
     fn: Callable
     arg_names: tuple[str, ...]
+    out_tree: Any = None
+    leaf_names: dict[int, list[str]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return str(self.graph)
@@ -139,24 +155,41 @@ def is_static(value: Any) -> bool:
     return isinstance(value, (bool, int)) and not isinstance(value, np.generic)
 
 
-def trace(fn: Callable, *args: Any) -> Traced:
+def trace(fn: Callable, *args: Any, static_argnums: tuple[int, ...] = (),
+          rule: Callable | None = None) -> Traced:
     """Trace `fn` on arguments shaped like `args` into a `Graph`.
 
-    Array, Tensor and float arguments become graph inputs (only their shape and dtype
-    matter); Python ints and bools are passed through as static values.
+    Array, Tensor and float leaves of the arguments become graph inputs (only their shape
+    and dtype matter); Python ints and bools, and the arguments in `static_argnums`, are
+    passed through as they are. `rule` (a transform of `fn`) is what runs on the tracers,
+    `fn` itself by default.
 
     >>> symgrad.trace(lambda x: (x * 2).sum(), np.ones(3)).graph
     """
     graph = Graph()
     names = arg_names(fn, len(args))
+    traced = Traced(graph, fn, names)
     values = []
-    for name, a in zip(names, args):
-        if is_static(a):
+    for i, (name, a) in enumerate(zip(names, args)):
+        if i in static_argnums:
             values.append(a)
             continue
-        array = np.asarray(a) if not hasattr(a, "shape") else a
-        values.append(Tracer(graph, graph.input(name, tuple(array.shape), np.dtype(array.dtype))))
-    out = fn(*values)
-    outs = out if isinstance(out, tuple) else (out,)
-    graph.outputs = [_node(graph, o) for o in outs]
-    return Traced(graph, fn, names)
+        leaves, tree = pytree.flatten(a)
+        traced.leaf_names[i] = pytree.leaf_names(a, name)
+        tracers = []
+        for leaf_name, leaf in zip(traced.leaf_names[i], leaves):
+            if is_static(leaf):
+                tracers.append(leaf)
+                continue
+            array = leaf if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else np.asarray(leaf)
+            tracers.append(Tracer(graph, graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))))
+        values.append(pytree.unflatten(tree, tracers))
+    graphs = _state.__dict__.setdefault("graphs", [])
+    graphs.append(graph)
+    try:
+        out = (rule or fn)(*values)
+    finally:
+        graphs.pop()
+    out_leaves, traced.out_tree = pytree.flatten(out)
+    graph.outputs = [_node(graph, o) for o in out_leaves]
+    return traced
