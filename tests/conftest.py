@@ -3,6 +3,10 @@
 import pytest
 
 import symgrad
+from symgrad.api import config
+
+# every graph a test compiles is checked by the IR verifier after every simplification pass
+config.verify = True
 
 try:
     import torch
