@@ -8,7 +8,7 @@ import keyword
 import linecache
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,12 +90,11 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     header = [f"# {line}" for line in title.splitlines()]
     if w.constants:
         header.append(f"# bound when loaded: {', '.join(sorted(w.constants))}")
-    body, bound = _bind_numpy(body, w.taken)
     imports = ["import numpy as np"]
-    if bound:
-        imports.append(f"from numpy import {', '.join(bound)}")
-    if w.kernels:
-        imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(w.kernels))}")
+    if w.lib.np.bound:
+        imports.append(f"from numpy import {', '.join(sorted(w.lib.np.bound))}")
+    if w.lib.kernels.bound:
+        imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(w.lib.kernels.bound))}")
     lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
     return Program(fn_name, "\n".join(lines), w.constants)
 
@@ -113,7 +112,7 @@ class _Writer:
         self.names: dict[Node, str] = {}
         self.loop_names: dict[str, str] = {}  # one loop variable and block name per array
         self.constants: dict[str, Any] = {}
-        self.kernels: set[str] = {"check_nan"} if debug_nans else set()
+        self.lib = _Lib(_NumPy(self.taken), _Kernels())
         self.listing = graph.names()  # the names the printed graph uses, so source and listing agree
         order = [n for n in graph.nodes if n.op not in ("input", "const")
                  and n.scalar is None]
@@ -154,28 +153,27 @@ class _Writer:
         """The code computing `n`, its operands named by `local` first, then `names`; a
         ufunc writes into `out` when given."""
         op = OPS[n.op]
-        # elementwise code takes Python scalars; other ops' code may call array methods
-        operands = [local.get(i) or self.names[i] if i.scalar is None
-                    else _literal(i.scalar) if op.elementwise
-                    else f"np.asarray({_literal(i.scalar)})" for i in n.inputs]
+        operands = _Operands(self, n, local)
         for helper, fn in op.helpers.items():
             self.constants[helper] = fn
-        expr = op.code_for(operands, n.params, [i.shape for i in n.inputs])
         if n in self.into and op.inplace is not None:  # update a dead temporary in place
-            expr, out = op.inplace(operands, n.params), None
-        elif n in self.into:  # write into a dead temporary of the same shape and dtype
-            out = local.get(self.into[n]) or self.names[self.into[n]]
-        if out is not None:
-            expr = f"np.{op.ufunc.__name__}({', '.join(operands)}, out={out})"
-        self.kernels.update(k for k in op.kernels if k + "(" in expr)
+            expr = op.inplace(operands, n.params, self.lib)
+        else:
+            if n in self.into:  # write into a dead temporary of the same shape and dtype
+                out = local.get(self.into[n]) or self.names[self.into[n]]
+            if out is not None:
+                expr = f"{getattr(self.lib.np, op.ufunc.__name__)}({', '.join(operands)}, out={out})"
+            else:
+                expr = op.code_for(operands, n.params, [i.shape for i in n.inputs], self.lib)
         if all(i.scalar is not None for i in n.inputs):
-            expr = f"np.asarray({expr})"  # literals only (an unsimplified graph): keep an array
+            expr = f"{self.lib.np.asarray}({expr})"  # literals only (an unsimplified graph): keep an array
         return expr
 
     def statement(self, n: Node) -> list[str]:
         """The line (and with debug_nans, its check) computing n outside any loop."""
         graph = self.graph
-        expr = _full_code(graph, n) if n in graph.outputs and _full(graph, n) else self.expression(n, {})
+        full = n in graph.outputs and _full(graph, n)
+        expr = _full_code(n, self.lib) if full else self.expression(n, {})
         if n in self.inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
             self.names[n] = expr  # a postfix view binds tighter than any operator it lands in
             return []
@@ -183,15 +181,14 @@ class _Writer:
         if not self.debug_nans:
             return [f"    {statement}"]
         where = n.where or "an unknown line"
-        check = f"check_nan({self.names[n]}, {n.op!r}, {statement!r}, {where!r})"
+        check = f"{self.lib.kernels.check_nan}({self.names[n]}, {n.op!r}, {statement!r}, {where!r})"
         return [f"    {statement}", f"    {check}"]
 
     def pair(self, n: Node, local: dict[Node, str]) -> str:
         """`s, c = sincos(x)` for the first node of a sin/cos pair, named by `local` first."""
-        self.kernels.add("sincos")
         x = n.inputs[0]
         targets = [local.get(m) or self.name(m) for m in _sin_cos(self.graph, n, self.pair_of[n])]
-        return f"{', '.join(targets)} = sincos({local.get(x) or self.names[x]})"
+        return f"{', '.join(targets)} = {self.lib.kernels.sincos}({local.get(x) or self.names[x]})"
 
     def loop(self, block: blocks.Block) -> list[str]:
         """A blocked run: its outputs allocated whole, then a `for` loop over blocks of rows
@@ -201,7 +198,7 @@ class _Writer:
         lines = []
         for o in block.outputs:
             dtype = np.dtype(o.dtype).type.__name__
-            lines.append(f"    {self.name(o)} = np.empty({block.shape}, np.{dtype})")
+            lines.append(f"    {self.name(o)} = {self.lib.np.empty}({block.shape}, np.{dtype})")
         unit = ("element" if len(block.shape) == 1 else "row") + ("s" if block.rows > 1 else "")
         lines.append(f"    for {lo} in range(0, {block.shape[0]}, {block.rows}):"
                      f"  # {block.rows} {unit} at a time: temporaries stay in cache")
@@ -233,21 +230,68 @@ class _Writer:
         return lines
 
 
-_CALL = re.compile(r"\bnp\.([A-Za-z_]\w*)\(")
+class _Operands(Sequence[str]):
+    """The code of a node's operands, each made when the op's printer reads it, so that an
+    operand the printer leaves out (a custom VJP's residuals) imports nothing."""
+
+    def __init__(self, writer: _Writer, n: Node, local: dict[Node, str]) -> None:
+        self.writer, self.n, self.local = writer, n, local
+        self.texts: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.n.inputs)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if k not in self.texts:
+            i, w = self.n.inputs[k], self.writer
+            if i.scalar is None:
+                self.texts[k] = self.local.get(i) or w.names[i]
+            elif OPS[self.n.op].elementwise:  # elementwise code takes Python scalars
+                self.texts[k] = _literal(i.scalar)
+            else:  # other ops' code may call array methods
+                self.texts[k] = f"{w.lib.np.asarray}({_literal(i.scalar)})"
+        return self.texts[k]
 
 
-def _bind_numpy(body: list[str], taken: set[str]) -> tuple[list[str], list[str]]:
-    """The NumPy functions the body calls, bound once by an import line and called by bare
-    name (no attribute lookup per call). One whose name the code already uses, or a
-    builtin's (`abs`, `sum`), keeps its `np.`."""
-    called = {name for line in body for name in _CALL.findall(line)}
-    bound = sorted(name for name in called if name not in taken and name not in _RESERVED
-                   and (isinstance(getattr(np, name, None), np.ufunc)
-                        or callable(getattr(np, name, None)) and not isinstance(getattr(np, name), type)))
-    if not bound:
-        return body, []
-    pattern = re.compile(r"\bnp\.(" + "|".join(bound) + r")\(")
-    return [pattern.sub(r"\1(", line) for line in body], bound
+class _NumPy:
+    """NumPy's functions as the generated code calls them, each import recorded as it is
+    printed: by bare name, bound once by `from numpy import ...` (no attribute lookup per
+    call), unless the code already uses that name or it is a builtin's (`abs`, `sum`);
+    types and constants keep their `np.`."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken, self.bound = taken, set()
+
+    def __getattr__(self, name: str) -> str:
+        if name not in self.bound:
+            value = getattr(np, name, None)
+            bindable = isinstance(value, np.ufunc) or callable(value) and not isinstance(value, type)
+            if not bindable or name in self.taken or name in _RESERVED:
+                return f"np.{name}"
+            self.bound.add(name)
+            self.taken.add(name)
+        return name
+
+
+class _Kernels:
+    """symgrad's kernels (`symgrad.ops.kernels`), recorded as they are printed."""
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+
+    def __getattr__(self, name: str) -> str:
+        self.bound.add(name)
+        return name
+
+
+@dataclass
+class _Lib:
+    """What op printers call functions through: `lib.np.exp`, `lib.kernels.sigmoid`."""
+
+    np: _NumPy
+    kernels: _Kernels
 
 
 def _shared_outputs(graph: Graph) -> set[Node]:
@@ -267,12 +311,12 @@ def _shared_outputs(graph: Graph) -> set[Node]:
     return shared
 
 
-def _full_code(graph: Graph, n: Node) -> str:
+def _full_code(n: Node, lib: _Lib) -> str:
     value = n.inputs[0].scalar
     value = value.item() if isinstance(value, (np.generic, np.ndarray)) else value
     dtype = np.dtype(n.dtype)
     typed = "" if dtype == np.result_type(value) else f", np.{dtype.type.__name__}"
-    return f"np.full({n.shape}, {_literal(value)}{typed})"
+    return f"{lib.np.full}({n.shape}, {_literal(value)}{typed})"
 
 
 def _full(graph: Graph, n: Node) -> bool:

@@ -106,7 +106,7 @@ class custom_vjp:  # noqa: N801 - named like JAX's decorator
 
             name = f"custom_vjp_{getattr(self.fn, '__name__', 'fn')}_{next(_custom_ids)}"
             self._ops[key] = defop(
-                name, lambda names, params: names[0], forward=lambda out, *rest: out,
+                name, lambda names, params, lib: names[0], forward=lambda out, *rest: out,
                 variadic=True, shape=lambda out, *rest: out, promote=None, view=True,
                 dtype=lambda inputs, params: np.result_type(inputs[0]),
                 grad_fn="CustomVjpBackward", vjps=(None, *(vjp_arg,) * nargs, None),

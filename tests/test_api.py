@@ -687,6 +687,7 @@ def test_debug_nans_names_the_op_and_the_traced_line(transform, fn, op):
     message = str(info.value)
     assert f"'{op}'" in message
     assert re.search(rf"{THIS_FILE}:{body_line(fn)}\b", message), message
+    assert f"np.{op}(x)" in message  # the user's line quoted as written
 
 
 # ---------------------------------------------------------------- 6. control flow

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class Op:
     """One primitive: NumPy code template, shape rule, dtype rule and per-input VJPs."""
 
     name: str
-    code: str | Callable[[list[str], dict], str]  # template, or a function of names and params
+    code: str | Callable[[list[str], dict, Any], str]  # template, or a function of names, params, lib
+    template: str | None  # `code` with NumPy's functions and kernels as fields, for printing
     args: tuple[str, ...]
     params: tuple[str, ...]
     shape_rule: Callable[..., tuple[int, ...]]
@@ -51,10 +53,10 @@ class Op:
     kernels: tuple[str, ...]  # helpers from `symgrad.ops.kernels` that its code calls
     reads: tuple[frozenset, ...]  # per VJP rule: input positions ("*": variadic), "ans" it reads
     helpers: dict[str, Callable]  # functions its code calls, bound when generated code loads
-    printer: Callable[[list[str], dict, list], str] | None  # a shorter form for given shapes
+    printer: Callable[[list[str], dict, list, Any], str | None] | None  # a form for given shapes
     ufunc: np.ufunc | None  # the NumPy ufunc its code calls: generated code may pass out=
     differentiable: bool  # whether any input has a VJP rule
-    inplace: Callable[[list[str], dict], str] | None  # code that writes into input 0, if dead
+    inplace: Callable[[list[str], dict, Any], str] | None  # code that writes into input 0, if dead
     view: bool  # its result may share memory with input 0 (generated code must not reuse it)
     sympy: Callable[..., Any] | None  # its SymPy form (elementwise ops), for the sympy pass
     batch: Callable[..., Any] | None  # batching rule: see `symgrad.ops.batching`
@@ -104,17 +106,21 @@ class Op:
             _DTYPE_CACHE[key] = dt
         return dt
 
-    def code_for(self, names: list[str], params: dict, shapes: list | None = None) -> str:
-        """This op's NumPy expression over the given input expressions (of `shapes`, if known)."""
-        if self.printer is not None and shapes is not None:
-            text = self.printer(names, params, shapes)
+    def code_for(self, names: list[str], params: dict, shapes: list, lib: Any) -> str:
+        """This op's NumPy expression over the given input expressions, of `shapes`.
+
+        `lib.np.exp` and `lib.kernels.sigmoid` are how the code generator spells NumPy's
+        functions and symgrad's kernels; it records each import as the code asks for it.
+        """
+        if self.printer is not None:
+            text = self.printer(names, params, shapes, lib)
             if text is not None:
                 return text
         if callable(self.code):
-            return self.code(names, params)
+            return self.code(names, params, lib)
         fields = dict(zip(self.args, names))
         fields.update({k: repr(v) for k, v in params.items()})
-        return self.code.format(**fields)
+        return self.template.format(np=lib.np, kernels=lib.kernels, **fields)
 
 
 _DTYPE_CACHE: dict = {}
@@ -136,9 +142,9 @@ def defop(
     variadic: bool = False,
     kernels: tuple[str, ...] = (),
     helpers: dict[str, Callable] | None = None,
-    printer: Callable[[list[str], dict, list], str | None] | None = None,
+    printer: Callable[[list[str], dict, list, Any], str | None] | None = None,
     sympy: Callable[..., Any] | None = None,
-    inplace: Callable[[list[str], dict], str] | None = None,
+    inplace: Callable[[list[str], dict, Any], str] | None = None,
     view: bool = False,
     batch: Callable[..., Any] | None = None,
     commutative: bool = False,
@@ -152,7 +158,7 @@ def defop(
     `code` is a NumPy expression with `{role}` fields for inputs and params; it is compiled
     into the eager forward and printed by codegen, so the two never disagree. An op whose
     code depends on its params' structure (indexing) gives `code` as a function of the
-    input names and params, and its `forward` explicitly.
+    input names, params and `lib` (see `Op.code_for`), and its `forward` explicitly.
 
     What is left out is derived: an elementwise op is a method and a `symgrad.*` function
     of its own name (`methods`), batches by broadcasting (`batch`), and NumPy calls reach it
@@ -161,7 +167,9 @@ def defop(
     """
     args: tuple[str, ...] = ("x",)
     params: tuple[str, ...] = ()
+    template = None
     if not callable(code):
+        template = _printable(code, kernels)
         fields = [f for _, f, _, _ in string.Formatter().parse(code) if f]
         args = tuple(dict.fromkeys(f for f in fields if f in "xyzw"))
         params = tuple(dict.fromkeys(f for f in fields if f not in args))
@@ -175,7 +183,7 @@ def defop(
     name_rule = grad_fn if callable(grad_fn) else (lambda inputs, params, _n=grad_fn: _n)
     methods = ((name,) if shape is None else ()) if methods is None else tuple(methods)
     op = Op(
-        name=name, code=code, args=args, params=params,
+        name=name, code=code, template=template, args=args, params=params,
         shape_rule=shape or broadcast_shapes, vjps=tuple(vjps), grad_fn=name_rule,
         elementwise=shape is None, linear=linear, forward=forward,
         promote=("common" if shape is None else None) if promote == "default" else promote,
@@ -191,6 +199,15 @@ def defop(
     if ufunc is not None:
         UFUNCS[ufunc] = op
     return op
+
+
+def _printable(code: str, kernels: tuple[str, ...]) -> str:
+    """A template's printing form: `np.exp({x})` -> `{np.exp}({x})`, `sigmoid({x})` ->
+    `{kernels.sigmoid}({x})`, so the printer names (and imports) each function it prints."""
+    marked = re.sub(r"\bnp\.(\w+)", r"{np.\1}", code)
+    for k in kernels:
+        marked = re.sub(rf"\b{k}\(", f"{{kernels.{k}}}(", marked)
+    return marked
 
 
 def _loaded(rule: Callable) -> set:

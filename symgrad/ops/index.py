@@ -152,7 +152,7 @@ def _setitem_batch(op, args, batched, params, size):
 # ---------------------------------------------------------------- the ops
 
 GETITEM = defop(
-    "getitem", lambda names, p: f"{names[0]}[{key_code(p['index'], names[1:])}]", view=True,
+    "getitem", lambda names, p, lib: f"{names[0]}[{key_code(p['index'], names[1:])}]", view=True,
     forward=lambda x, *arrays, index: x[key(index, arrays)], shape=_getitem_shape,
     dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn="IndexBackward0", linear=True,
     variadic=True, batch=_getitem_batch,
@@ -160,7 +160,7 @@ GETITEM = defop(
 )
 SCATTER_ADD = defop(
     "scatter_add",
-    lambda names, p: f"scatter_add({names[0]}, {p['shape']!r}, "
+    lambda names, p, lib: f"{lib.kernels.scatter_add}({names[0]}, {p['shape']!r}, "
                      f"{key_code(p['index'], names[1:], as_tuple=True)})",
     forward=lambda ct, *arrays, shape, index: kernels.scatter_add(ct, shape, key(index, arrays)),
     shape=lambda ct, *arrays, shape, index: shape,
@@ -170,7 +170,7 @@ SCATTER_ADD = defop(
 )
 SETITEM = defop(
     "setitem",
-    lambda names, p: f"setitem({names[0]}, {names[1]}, "
+    lambda names, p, lib: f"{lib.kernels.setitem}({names[0]}, {names[1]}, "
                      f"{key_code(p['index'], names[2:], as_tuple=True)})",
     forward=lambda x, v, *arrays, index: kernels.setitem(x, v, key(index, arrays)),
     shape=lambda x, v, *arrays, index: x, dtype=lambda inputs, params: np.result_type(inputs[0]),
@@ -184,7 +184,7 @@ SETITEM = defop(
 
 
 def _index_add_code(kernel: str) -> Any:
-    return lambda names, p: (f"{kernel}({names[0]}, {names[1]}, "
+    return lambda names, p, lib: (f"{getattr(lib.kernels, kernel)}({names[0]}, {names[1]}, "
                              f"{key_code(p['index'], names[2:], as_tuple=True)})")
 
 

@@ -34,7 +34,7 @@ def _broadcast_to_shape(x: tuple, *, shape: tuple[int, ...]) -> tuple:
     return shape
 
 
-def _print_reshape(names: list[str], params: dict, shapes: list) -> str | None:
+def _print_reshape(names: list[str], params: dict, shapes: list, lib: Any) -> str | None:
     """`x[:, None]` when the reshape only inserts unit dims: a cheap view, and easy to read."""
     old, new = [n for n in shapes[0]], list(params["shape"])
     parts, k = [], 0
@@ -53,7 +53,7 @@ def _print_reshape(names: list[str], params: dict, shapes: list) -> str | None:
     return f"{names[0]}[{', '.join(parts)}]"
 
 
-def _print_transpose(names: list[str], params: dict, shapes: list) -> str | None:
+def _print_transpose(names: list[str], params: dict, shapes: list, lib: Any) -> str | None:
     return f"{names[0]}.T" if params["axes"] == tuple(range(len(params["axes"])))[::-1] else None
 
 
@@ -291,7 +291,7 @@ def _cat_vjp(ct, ans, *xs, argnum, axis):
 
 
 CAT = defop(
-    "cat", lambda names, params: f"np.concatenate(({', '.join(names)},), axis={params['axis']})",
+    "cat", lambda names, params, lib: f"{lib.np.concatenate}(({', '.join(names)},), axis={params['axis']})",
     forward=lambda *xs, axis: np.concatenate(xs, axis=axis), shape=_cat_shape,
     dtype=lambda inputs, params: np.result_type(*inputs), promote="common", linear=True,
     batch=lambda op, args, batched, params, size: apply(
