@@ -259,17 +259,38 @@ def test_sums_of_broadcasts_become_scaled_values():
     np.testing.assert_array_equal(f(c), [0.0, 20.0, 40.0])
 
 
-@pytest.mark.parametrize("transform", [
-    lambda: symgrad.grad(lambda x, w: np.sum(np.tanh(x * 3.0) + w)),
-    lambda: symgrad.grad(lambda x, w: np.mean(x * w) + np.sum(x), argnums=(0, 1)),
-    lambda: symgrad.jacobian(lambda x, w: np.sin(x) * w),
-    lambda: symgrad.hessian(lambda x, w: np.sum(x ** 3 * w)),
+@pytest.mark.parametrize("kind, fn, argnums", [
+    ("grad", lambda x, w: np.sum(np.tanh(x * 3.0) + w), 0),
+    ("grad", lambda x, w: np.mean(x * w) + np.sum(x), (0, 1)),
+    ("jacobian", lambda x, w: np.sin(x) * w, 0),
+    ("hessian", lambda x, w: np.sum(x ** 3 * w), 0),
 ])
-def test_float32_inputs_get_float32_gradients(transform):
-    x, w = np.linspace(-1, 1, 4, dtype=np.float32), np.ones(4, np.float32)
-    out = transform()(x, w)
-    for g in out if isinstance(out, tuple) else (out,):
-        assert g.dtype == np.float32
+def test_float32_inputs_get_float32_gradients(kind, fn, argnums):
+    # float32 in, float32 out: and the values are the float64 ones rounded, and eager mode's
+    def eager(x, w):
+        """The same derivatives in eager mode, by backward or one autograd.grad per row."""
+        ts = [symgrad.tensor(a, requires_grad=True) for a in (x, w)]
+        wrt = [ts[i] for i in ((argnums,) if isinstance(argnums, int) else argnums)]
+        if kind == "grad":
+            fn(*ts).backward()
+            return tuple(t.grad.numpy() for t in wrt)
+        out = fn(*ts) if kind == "jacobian" else symgrad.autograd.grad(fn(*ts), wrt, create_graph=True)[0]
+        return (np.stack([symgrad.autograd.grad(out[i], wrt, retain_graph=True)[0].numpy()
+                          for i in range(out.shape[0])]),)
+
+    x, w = np.linspace(-1, 1, 4), np.linspace(0.5, 2.0, 4)
+    transform = getattr(symgrad, kind)(fn, argnums=argnums)
+    out = transform(x.astype(np.float32), w.astype(np.float32))
+    out = out if isinstance(out, tuple) else (out,)
+    want = transform(x, w)
+    want = want if isinstance(want, tuple) else (want,)
+    from_eager = eager(x.astype(np.float32), w.astype(np.float32))
+    assert len(out) == len(want) == len(from_eager)
+    for g, g64, e in zip(out, want, from_eager):
+        assert g.dtype == np.float32 and g64.dtype == np.float64 and e.dtype == np.float32
+        assert g.shape == g64.shape == e.shape
+        np.testing.assert_allclose(g, g64, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
 def test_a_cast_depends_on_its_dtype_not_on_an_earlier_trace():

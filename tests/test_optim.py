@@ -255,8 +255,27 @@ def test_a_parameter_in_two_groups_raises():
         opt.add_param_group({"params": [p]})
 
 
-def test_a_non_leaf_that_retains_grad_can_be_optimized():
-    # as in PyTorch: retain_grad() gives a non-leaf a .grad of its own
-    x = _leaf() * 2
+def test_a_non_leaf_that_retains_grad_can_be_optimized(lib):
+    # as in PyTorch: retain_grad() gives a non-leaf a .grad of its own, and the optimizer steps it
+    # in place; the leaf it came from keeps its value and accumulates its own gradient
+    w = lib.tensor([1.0, -2.0], dtype=lib.float64, requires_grad=True)
+    x = w * 2
     x.retain_grad()
-    SGD([x])
+    opt = lib.optim.SGD([x], lr=0.1)
+    x0 = np.array([2.0, -4.0])
+    (x * x * x).sum().backward(retain_graph=True)  # d/dx = 3 x**2, d/dw = 2 * 3 x**2
+    opt.step()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x0**2, rtol=1e-15)  # [12, 48]
+    np.testing.assert_allclose(w.grad.numpy(), 6 * x0**2, rtol=1e-15)  # [24, 96]
+    x1 = x0 - 0.1 * 3 * x0**2  # [0.8, -8.8]
+    np.testing.assert_allclose(x.detach().numpy(), x1, rtol=1e-15)
+    np.testing.assert_array_equal(w.detach().numpy(), [1.0, -2.0])
+    assert not x.is_leaf and x.grad_fn is not None and x.requires_grad
+
+    opt.zero_grad()  # clears x.grad only: w is not one of this optimizer's parameters
+    (x * x * x).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x1**2, rtol=1e-14)  # from the stepped value
+    np.testing.assert_allclose(w.grad.numpy(), 6 * x0**2 + 6 * x1**2, rtol=1e-14)  # accumulated
+    np.testing.assert_allclose(x.detach().numpy(), x1 - 0.1 * 3 * x1**2, rtol=1e-14)
+    np.testing.assert_array_equal(w.detach().numpy(), [1.0, -2.0])
