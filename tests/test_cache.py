@@ -167,9 +167,6 @@ def test_pytree_structure_is_part_of_the_key():
     assert g.cache_info().misses == 3 and renamed.cache_info().misses == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: with simplification on (the 'algebra' pass), the gradient of a float64 leaf that "
-    "multiplies a float32 leaf is returned as float32, not float64 as with passes=() and eager mode"))
 def test_each_leaf_of_a_mixed_precision_pytree_gets_a_gradient_of_its_dtype():
     g = symgrad.grad(lambda p: np.sum(p["a"] * p["b"]))
     a, b = np.linspace(-1, 1, 3).astype(np.float32), np.array([0.5, 2.0, -1.0])

@@ -185,6 +185,18 @@ class Builder:
     def const(self, value: Any) -> Node:
         return self.g.const(value)
 
+    def typed(self, node: Node, like: Node) -> Node:
+        """`node` with the shape and dtype of `like`, the node it replaces as a graph output.
+
+        Inside a graph a rewrite may narrow a dtype (a float32 value times a broadcast
+        Python float stays float32, as in NumPy); what the graph returns keeps its type.
+        """
+        if node.shape != like.shape:
+            node = self.make("broadcast_to", (node,), {"shape": like.shape})
+        if node.dtype != like.dtype:
+            node = self.make("astype", (node,), {"dtype": like.dtype.name})
+        return node
+
 
 def rebuild(graph: Graph, rules: Rules, fired: dict[str, int] | None = None) -> Graph:
     """A new graph computing the same outputs, each node offered to `rules` first. The rules
@@ -200,7 +212,7 @@ def rebuild(graph: Graph, rules: Rules, fired: dict[str, int] | None = None) -> 
             continue
         b.where = n.where
         mapping[n] = b.make(n.op, tuple(mapping[i] for i in n.inputs), n.params)
-    b.g.outputs = [mapping[n] for n in graph.outputs]
+    b.g.outputs = [b.typed(mapping[n], n) for n in graph.outputs]
     if fired is not None:
         for name, count in b.fired.items():
             fired[name] = fired.get(name, 0) + count

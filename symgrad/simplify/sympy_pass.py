@@ -92,7 +92,7 @@ class _Pass:
                 ins = tuple(self.mapping[i] for i in n.inputs)
                 self.mapping[n] = self.g.apply(OPS[n.op], ins, n.params, n.where)
         self.flush()
-        self.g.outputs = [self.mapping[n] for n in old.outputs]
+        self.g.outputs = [self.typed(self.mapping[n], n) for n in old.outputs]
         return self.g
 
     def expr_of(self, n: Node) -> Any:
