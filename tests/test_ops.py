@@ -288,6 +288,7 @@ ROWS = [
     Row("sin", lambda x: x.sin(), np.sin, UNARY),
     Row("cos", lambda x: x.cos(), np.cos, UNARY),
     Row("tan", lambda x: x.tan(), np.tan, UNARY, domains=(moderate,)),
+    Row("atan", lambda x: x.atan(), np.arctan, UNARY),
     Row("erf", lambda x: x.erf(), np.vectorize(math.erf, otypes=[np.float64]), UNARY),
     Row("stop_gradient", lambda x: x.detach(), np.copy, UNARY, wrt=()),
     Row("alias", lambda x: apply(OPS["alias"], x), np.copy, UNARY, torch=lambda x: x * 1),

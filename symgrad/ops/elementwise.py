@@ -134,6 +134,10 @@ defop("cos", "np.cos({x})", sympy=sp.cos, promote="float", ufunc=np.cos, doc="Co
 defop("tan", "np.tan({x})", sympy=sp.tan, promote="float", ufunc=np.tan, doc="Tangent.", vjps=(
     lambda ct, ans, x: ct * (1 + ans * ans),
 ))
+defop("atan", "np.arctan({x})", sympy=sp.atan, promote="float", ufunc=np.arctan,
+      methods=("atan", "arctan"), doc="Arctangent.", vjps=(
+    lambda ct, ans, x: ct / (1 + x * x),
+))
 defop("erf", "erf({x})", sympy=sp.erf, promote="float", kernels=("erf",), doc="The error function.",
       vjps=(
     lambda ct, ans, x: ct * (2 / np.sqrt(np.pi)) * (-(x * x)).exp(),
