@@ -188,9 +188,10 @@ def probabilities(*shape: int) -> Maker:
 
 
 def labels(shape: tuple[int, ...], classes: int, ignore: int | None = None) -> Maker:
-    """Class indices in [0, classes) as int64; with `ignore`, every third one (from the first) is it."""
+    """Class indices in [0, classes) as int64; with `ignore`, every third one (from the first) is
+    `ignore` and no other is, so some samples always count."""
     def make(rng: np.random.Generator) -> np.ndarray:
-        t = rng.integers(0, classes, shape).astype(np.int64)
+        t = rng.choice([c for c in range(classes) if c != ignore], shape).astype(np.int64)
         if ignore is not None:
             t.reshape(-1)[::3] = ignore
         return t
@@ -240,8 +241,9 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def per_reduction(id: str, fn: str, inputs: dict[str, Maker], **options: Any) -> list[Case]:
-    """The same row for every reduction."""
-    return [Case(f"{id}-{r}", fn, inputs, {**options, "reduction": r}) for r in REDUCTIONS]
+    """The same row for every reduction, and once without `reduction` (the default, "mean")."""
+    return [Case(f"{id}-{r}", fn, inputs, {**options, "reduction": r}) for r in REDUCTIONS] + [
+        Case(f"{id}-default", fn, inputs, options)]
 
 
 def softmax_rows(fn: str) -> list[Case]:
