@@ -17,8 +17,8 @@ gradients are checked against finite differences only. Every loss also runs with
 `reduction=`, so a wrong default fails too.
 
 Then the errors (bad `reduction`, bad `approximate`), the clamp in binary_cross_entropy, and
-the disagreements with PyTorch found here, as strict xfails: tensors passed by keyword to a
-composite (`F.mse_loss(x, target=y)`) get no gradient; binary_cross_entropy's gradient at
+tensors passed by keyword (`F.mse_loss(x, target=y)`), and the disagreements with PyTorch
+found here, as strict xfails: binary_cross_entropy's gradient at
 p in {0, 1} is nan and, where log p is clamped, differs from PyTorch's formula; a bad
 `approximate` is a ValueError, not a RuntimeError; an implicit softmax dim does not warn.
 """
@@ -560,18 +560,8 @@ def test_implicit_softmax_dim_warns(lib: Any, request: Any) -> None:
             fn(x)
 
 
-# nn.functional's composites (one grad_fn node over primitives) take their edges from their
-# positional arguments only
-BY_KEYWORD_BROKEN = {"softplus", "gelu", "mse_loss", "l1_loss", "binary_cross_entropy",
-                     "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy"}
 WIDEST = {fn: max((c for c in CASES if c.fn == fn), key=lambda c: len(c.inputs)) for fn in CLOSED}
-
-
-def keyword_params(reason: str) -> list[Any]:
-    """One widest row per function; the composites' rows are strict xfails with `reason`."""
-    xfail = [pytest.mark.xfail(strict=True, reason=reason)]
-    return [pytest.param(c, id=c.id, marks=xfail if c.fn in BY_KEYWORD_BROKEN else [])
-            for c in WIDEST.values()]
+KEYWORD_CASES = [pytest.param(c, id=c.id) for c in WIDEST.values()]
 
 
 def by_keyword(case: Case, arrays: dict[str, Any]) -> Any:
@@ -579,10 +569,9 @@ def by_keyword(case: Case, arrays: dict[str, Any]) -> Any:
     return getattr(F, case.fn)(**arrays, **case.options)
 
 
-@pytest.mark.parametrize("case", keyword_params(
-    "a tensor passed to a composite by keyword (input=, target=, weight=, ...) silently gets no "
-    "gradient in eager mode; PyTorch's gradients do not depend on how arguments are passed"))
+@pytest.mark.parametrize("case", KEYWORD_CASES)
 def test_eager_tensors_by_keyword(case: Case) -> None:
+    """A tensor passed by keyword (input=, target=, weight=...) gets its gradient, as in PyTorch."""
     arrays = case.arrays()
     ct = case.cotangent(arrays)
     wrt = case.wrt(arrays)
@@ -594,11 +583,9 @@ def test_eager_tensors_by_keyword(case: Case) -> None:
     assert_grads_close({name: ts[name].grad.numpy() for name in wrt}, want, **EXACT)
 
 
-@pytest.mark.parametrize("case", keyword_params(
-    "a composite called with input= by keyword on traced values raises AttributeError "
-    "('Tracer' object has no attribute 'grad_fn'): it picks the Tensor class from positional "
-    "arguments only"))
+@pytest.mark.parametrize("case", KEYWORD_CASES)
 def test_compiled_tensors_by_keyword(case: Case) -> None:
+    """Traced values passed by keyword are traced like positional ones."""
     arrays = case.arrays()
     ct = case.cotangent(arrays)
     names, wrt = list(arrays), case.wrt(arrays)

@@ -404,7 +404,8 @@ class Tensor(Surface):
         out = fn(*args, **kwargs)
         if out.grad_fn is None:
             return out
-        edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
+        operands = (*args, *kwargs.values())  # keyword-only arguments may be tensors too
+        edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in operands)
         node = node_class(name, CompositeNode)(out._edge(), edges)
         return Tensor._make(out._data, node, counter=out._version_counter)
 

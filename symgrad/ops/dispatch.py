@@ -15,6 +15,7 @@ An elementwise op needs none of them: its method, function and ufunc derive from
 from __future__ import annotations
 
 import functools
+import inspect
 import linecache
 import os
 import sys
@@ -130,10 +131,15 @@ def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callabl
     inlines them.
     """
     def deco(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Value:
             name = grad_fn(*args, **kwargs) if callable(grad_fn) else grad_fn
-            return owner(args)._composite(fn, name, args, kwargs)
+            if kwargs:  # F.mse_loss(x, target=y): y is an operand like x
+                bound = signature.bind(*args, **kwargs)
+                args, kwargs = bound.args, bound.kwargs
+            return owner((*args, *kwargs.values()))._composite(fn, name, args, kwargs)
         return wrapper
     return deco
 
