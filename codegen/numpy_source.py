@@ -249,10 +249,20 @@ class _Operands(Sequence[str]):
             if i.scalar is None:
                 self.texts[k] = self.local.get(i) or w.names[i]
             elif OPS[self.n.op].elementwise:  # elementwise code takes Python scalars
-                self.texts[k] = _literal(i.scalar)
+                self.texts[k] = _literal(i.scalar) if self._literal_keeps_dtype(k) else \
+                    f"np.{i.dtype.name}({_literal(i.scalar.item())})"
             else:  # other ops' code may call array methods
                 self.texts[k] = f"{w.lib.np.asarray}({_literal(i.scalar)})"
         return self.texts[k]
+
+    def _literal_keeps_dtype(self, k: int) -> bool:
+        """Whether operand k, printed as a Python literal (weak in NumPy), leaves the node's
+        dtype as it is: a float64 0-d constant times a float32 array must stay float64."""
+        i = self.n.inputs[k]
+        if i.weak or i.dtype not in (np.float64, np.int64, np.bool_):
+            return True  # weak already, or `_literal` spells the dtype out
+        types = tuple(i.scalar.item() if j == k else x.type for j, x in enumerate(self.n.inputs))
+        return OPS[self.n.op].out_dtype(types, self.n.params) == self.n.dtype
 
 
 class _NumPy:
