@@ -524,3 +524,20 @@ def test_a_literal_is_plain_where_it_cannot_change_the_dtype() -> None:
                              passes=()).source(np.ones(3))
     assert "1.5 *" in source or "* 1.5" in source
     assert "np.float64(2.0)" in source
+
+
+def test_every_rule_fires_in_some_row() -> None:
+    """A rule no row triggers is a rule no test checks: each one fires on some spelling."""
+    from symgrad.simplify.algebra import ALGEBRA
+    from symgrad.simplify.stability import STABILITY
+
+    fired: set[str] = set()
+    for row in ROWS:
+        for fn in row.spellings:
+            arrays, rng = inputs_for(row)
+            fired.update(*(s.fired for s in symgrad.compile(fn).build(*arrays).stats))
+            if row.argnums:
+                ct = np.asarray(rng.standard_normal(np.shape(symgrad.compile(fn, passes=())(*arrays))))
+                grad = symgrad.grad(cotangent_loss(fn, ct), argnums=row.argnums)
+                fired.update(*(s.fired for s in grad.build(*arrays).stats))
+    assert {rule.name for rule in (*ALGEBRA, *STABILITY)} - fired == set()
