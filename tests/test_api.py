@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numeric import differences
 
 import symgrad
 
@@ -37,13 +38,7 @@ C64 = np.arange(24.0).reshape(6, 4) / 9
 
 def numeric_grad(f, x, eps=1e-6):
     """Central differences of scalar `f` with respect to array `x` (float64)."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = eps
-        g[i] = (float(f(x + step)) - float(f(x - step))) / (2 * eps)
-    return g
+    return differences(f, [np.array(x, dtype=np.float64)], (0,), eps)[0]
 
 
 def numeric_jacobian(f, x, eps=1e-6):

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numeric import differences
 
 import symgrad
 
@@ -418,22 +419,16 @@ def eager_value_and_grads(case: Case, arrays: dict[str, np.ndarray], ct: np.ndar
 
 def finite_differences(case: Case, arrays: dict[str, np.ndarray], ct: np.ndarray) -> dict[str, np.ndarray]:
     """Differences of sum(closed_form * ct) in every element of every float input (central, or
-    backward for a row whose closed form jumps at one of its inputs)."""
-    def at(name: str, idx: tuple, delta: float) -> float:
-        moved = {k: a.copy() for k, a in arrays.items()}
-        moved[name][idx] += delta
-        return float(np.sum(case.closed_form(moved) * ct))
+    backward, with a smaller step, for a row whose closed form jumps at one of its inputs)."""
+    names = list(arrays)
+    wrt = case.wrt(arrays)
 
-    grads = {}
-    for name in case.wrt(arrays):
-        g = np.zeros_like(arrays[name])
-        for idx in np.ndindex(g.shape):
-            if case.fd == "central":
-                g[idx] = (at(name, idx, FD_STEP) - at(name, idx, -FD_STEP)) / (2 * FD_STEP)
-            else:  # one-sided: O(step) error, so a smaller step
-                g[idx] = (at(name, idx, 0.0) - at(name, idx, -FD_STEP / 10)) / (FD_STEP / 10)
-        grads[name] = g
-    return grads
+    def scalar(*xs: np.ndarray) -> float:
+        return float(np.sum(case.closed_form(dict(zip(names, xs))) * ct))
+
+    step = FD_STEP if case.fd == "central" else FD_STEP / 10
+    grads = differences(scalar, list(arrays.values()), [names.index(n) for n in wrt], step, case.fd)
+    return dict(zip(wrt, grads))
 
 
 def assert_grads_close(got: dict[str, np.ndarray], want: dict[str, np.ndarray], **tol: float) -> None:

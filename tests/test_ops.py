@@ -28,6 +28,7 @@ import pytest
 from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
+from numeric import differences
 
 import symgrad
 from symgrad.ops import OPS, apply
@@ -414,17 +415,7 @@ def compiled_grads(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...],
 def finite_differences(fn: Callable, arrays: list[np.ndarray], wrt: tuple[int, ...],
                        step: float = FD_STEP) -> list[np.ndarray]:
     """Central differences of scalar fn(*xs), run eagerly, in every element of the inputs `wrt`."""
-    grads = []
-    for i in wrt:
-        g = np.zeros_like(arrays[i])
-        for idx in np.ndindex(g.shape):
-            def at(delta: float, i: int = i, idx: tuple = idx) -> float:
-                moved = [a.copy() for a in arrays]
-                moved[i][idx] += delta
-                return float(eager_value(fn, moved))
-            g[idx] = (at(step) - at(-step)) / (2 * step)
-        grads.append(g)
-    return grads
+    return differences(lambda *xs: eager_value(fn, list(xs)), arrays, wrt, step)
 
 
 def cotangent_loss(fn: Callable, ct: np.ndarray, **params: Any) -> Callable[..., Any]:

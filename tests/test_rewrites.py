@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numeric import differences
 
 import symgrad
 
@@ -437,17 +438,7 @@ def cotangent_loss(fn: Callable, ct: np.ndarray) -> Callable[..., Any]:
 def finite_differences(forward: Callable, ct: np.ndarray, arrays: list[np.ndarray],
                        wrt: tuple[int, ...]) -> list[np.ndarray]:
     """Central differences of sum(forward(*xs) * ct) in every element of the inputs `wrt`."""
-    grads = []
-    for i in wrt:
-        g = np.zeros_like(arrays[i])
-        for idx in np.ndindex(g.shape):
-            def at(delta: float, i: int = i, idx: tuple = idx) -> float:
-                moved = [a.copy() for a in arrays]
-                moved[i][idx] += delta
-                return float(np.sum(forward(*moved) * ct))
-            g[idx] = (at(FD_STEP) - at(-FD_STEP)) / (2 * FD_STEP)
-        grads.append(g)
-    return grads
+    return differences(lambda *xs: np.sum(forward(*xs) * ct), arrays, wrt, FD_STEP)
 
 
 def assert_same(got: Any, want: Any, what: str) -> None:

@@ -24,6 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "build" / "mutation"
 PARTS = ("symgrad/ops/*", "symgrad/simplify/*", "symgrad/codegen/*")
 COPIED = ("tests", "benchmarks", "examples", "README.md")
+# tests of the user's line in messages: mutmut's trampolines stand between the user's frame
+# and symgrad's, so these fail on every mutant (test_benchmarks.py, also left out, is slow)
+NEEDS_USER_FRAMES = [f"--deselect=tests/{test}" for test in (
+    "test_api.py::test_numpy_function_without_an_op_fails_at_trace_time",
+    "test_api.py::test_debug_nans_names_the_op_and_the_traced_line",
+    "test_api.py::test_concrete_use_of_a_traced_value_names_the_line",
+    "test_autograd.py::test_anomaly_mode_names_the_backward_and_the_forward_line",
+    "test_cli.py::test_untraceable_control_flow_is_one_line",
+    "test_compiled.py::test_control_flow_on_traced_values_names_the_line",
+)]
 
 
 def stage(globs: list[str]) -> None:
@@ -36,8 +46,9 @@ def stage(globs: list[str]) -> None:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
         copy(ROOT / name, target)
     shutil.copytree(ROOT / "codegen", STAGE / "symgrad" / "codegen")
-    settings = {"source_paths": ["symgrad"], "only_mutate": globs, "tests_dir": ["tests/"],
-                "also_copy": list(COPIED)}
+    settings = {"source_paths": ["symgrad"], "only_mutate": globs, "also_copy": list(COPIED),
+                "pytest_add_cli_args_test_selection": ["tests/"],
+                "pytest_add_cli_args": ["--ignore=tests/test_benchmarks.py", *NEEDS_USER_FRAMES]}
     table = "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())  # TOML arrays
     (STAGE / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + "\n[tool.mutmut]\n" + table)
 
