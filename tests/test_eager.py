@@ -613,3 +613,14 @@ def test_repr_matches_torch_on_varied_data(seed, with_grad_fn):
         return re.sub(r",\n +(dtype|grad_fn|requires_grad)", r", \1", text)
 
     assert unwrap(repr(ours)) == unwrap(repr(theirs).replace("torch.", "symgrad."))
+
+
+@pytest.mark.parametrize("name, shapes", [
+    ("mm", ((3, 4), (4, 2))), ("bmm", ((5, 3, 4), (5, 4, 2))),
+])
+def test_mm_and_bmm_multiply_and_refuse_other_ranks(lib, name, shapes):
+    a, b = (np.arange(float(np.prod(s))).reshape(s) / 7 for s in shapes)
+    product = getattr(lib, name)(lib.tensor(a), lib.tensor(b))
+    np.testing.assert_allclose(product.numpy(), a @ b)
+    with pytest.raises(RuntimeError, match=name if lib is symgrad else ""):
+        getattr(lib, name)(lib.tensor(a[0]), lib.tensor(b))

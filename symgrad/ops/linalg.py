@@ -87,22 +87,24 @@ MATMUL = defop(
 )
 
 
+def _matmul_of_rank(name: str, rank: int, input: Any, mat2: Any) -> Any:
+    """input @ mat2, both of `rank` dimensions, as PyTorch's `name` requires."""
+    if np.ndim(input) != rank or np.ndim(mat2) != rank:
+        raise RuntimeError(f"{name}: both arguments must be {rank}-D, got {np.ndim(input)}-D and "
+                           f"{np.ndim(mat2)}-D")
+    return lift(input) @ mat2
+
+
 @function
 def mm(input: Any, mat2: Any) -> Any:
     """Product of two matrices."""
-    if np.ndim(input) != 2 or np.ndim(mat2) != 2:
-        raise RuntimeError(f"mm: both arguments must be matrices, got {np.ndim(input)}-D and "
-                           f"{np.ndim(mat2)}-D")
-    return lift(input) @ mat2
+    return _matmul_of_rank("mm", 2, input, mat2)
 
 
 @function
 def bmm(input: Any, mat2: Any) -> Any:
     """Batched product of two stacks of matrices, (b, n, m) @ (b, m, p)."""
-    if np.ndim(input) != 3 or np.ndim(mat2) != 3:
-        raise RuntimeError(f"bmm: both arguments must be 3-D, got {np.ndim(input)}-D and "
-                           f"{np.ndim(mat2)}-D")
-    return lift(input) @ mat2
+    return _matmul_of_rank("bmm", 3, input, mat2)
 
 
 @function
