@@ -622,5 +622,5 @@ def test_mm_and_bmm_multiply_and_refuse_other_ranks(lib, name, shapes):
     a, b = (np.arange(float(np.prod(s))).reshape(s) / 7 for s in shapes)
     product = getattr(lib, name)(lib.tensor(a), lib.tensor(b))
     np.testing.assert_allclose(product.numpy(), a @ b)
-    with pytest.raises(RuntimeError, match=name if lib is symgrad else ""):
+    with pytest.raises(RuntimeError, match=name if lib is symgrad else None):
         getattr(lib, name)(lib.tensor(a[0]), lib.tensor(b))
