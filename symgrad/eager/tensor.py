@@ -18,7 +18,7 @@ from symgrad.ops.index import index_of
 from symgrad.surface import Surface
 
 
-class Tensor(Surface):
+class Tensor(Surface, face="torch"):
     """A NumPy array that records the ops applied to it when it requires grad."""
 
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_acc", "_hooks",

@@ -10,6 +10,11 @@ The bindings of an op are declared next to its entry, into three tables the op s
 reads: `@method` (a `Value` method, e.g. `sum` with PyTorch's and NumPy's arguments),
 `@function` (a `symgrad.*` function) and `@numpy_function` (what `np.sum(value)` does).
 An elementwise op needs none of them: its method, function and ufunc derive from its entry.
+
+Two faces, never mixed: a traced value behaves as an ndarray and an eager Tensor as a
+torch.Tensor. A method whose meaning differs between the two (`var`'s default correction,
+`max(0)` giving values or (values, indices), `repeat`, `size`) is registered once per face,
+`@method(..., face="numpy")` and `face="torch"`; ops' own rules call only shared methods.
 """
 
 from __future__ import annotations
@@ -83,30 +88,36 @@ def owner(args: Sequence[Any]) -> type[Value]:
 # ---------------------------------------------------------------- bindings
 
 METHODS: dict[str, Callable] = {}  # name -> method of every Value (operators included)
+FACES: dict[str, dict[str, Any]] = {"numpy": {}, "torch": {}}  # face -> its own methods
 FUNCTIONS: dict[str, Callable] = {}  # name -> `symgrad.<name>`
 NUMPY: dict[Callable, Callable] = {}  # NumPy function -> its implementation on values
 
 
-def method(*names: str, function: bool = False) -> Callable[[Callable], Callable]:
-    """Register a method of every value under `names`; with `function`, also the
-    `symgrad.*` function of its first name, which lifts its first argument to a value."""
+def method(*names: str, function: bool = False, face: str | None = None) -> Callable[[Callable], Callable]:
+    """Register a method of every value under `names` (of one face's values only, with
+    `face`); with `function`, also the `symgrad.*` function of its first name, which lifts
+    its first argument to a value. `symgrad.*` is PyTorch's namespace: its functions have
+    PyTorch's meaning on every kind of value."""
+    table = METHODS if face is None else FACES[face]
+
     def deco(fn: Callable) -> Callable:
         fn.__name__ = fn.__qualname__ = names[0]
         for name in names:
-            METHODS[name] = fn
+            table[name] = fn
         if function:
-            FUNCTIONS[names[0]] = function_of(names[0], fn.__doc__ or "")
+            FUNCTIONS[names[0]] = function_of(names[0], fn.__doc__ or "", fn)
         return fn
     return deco
 
 
-def function_of(name: str, doc: str) -> Callable:
-    """`symgrad.<name>(input, ...)`: the method `name` of `input` made a value first."""
-    def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
-        return getattr(lift(input), name)(*args, **kwargs)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
-    return fn
+def function_of(name: str, doc: str, fn: Callable | None = None) -> Callable:
+    """`symgrad.<name>(input, ...)`: `fn`, or the method `name`, on `input` made a value first."""
+    def function(input: Any, *args: Any, **kwargs: Any) -> Any:
+        value = lift(input)
+        return fn(value, *args, **kwargs) if fn else getattr(value, name)(*args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
 def function(fn: Callable) -> Callable:

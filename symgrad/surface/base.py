@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS, Op, Value, apply, dims
-from symgrad.ops.dispatch import METHODS
+from symgrad.ops.dispatch import FACES, METHODS
 from symgrad.surface import composites, numpy_binding  # noqa: F401 - they register methods
 
 
@@ -27,6 +27,12 @@ class Surface(Value):
     __slots__ = ()
     shape: tuple[int, ...]
     dtype: np.dtype
+
+    def __init_subclass__(cls, face: str | None = None, **kwargs: Any) -> None:
+        """`class Tracer(Surface, face="numpy")`: the kind takes that face's own methods."""
+        super().__init_subclass__(**kwargs)
+        for name, fn in FACES[face].items() if face else ():
+            setattr(cls, name, fn)
 
     @property
     def ndim(self) -> int:

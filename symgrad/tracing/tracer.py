@@ -49,7 +49,7 @@ class TracerError(TypeError):
     """A traced value was used where a concrete one is needed (Python control flow)."""
 
 
-class Tracer(Surface):
+class Tracer(Surface, face="numpy"):
     """A symbolic value: a node of the graph being traced, with its shape and dtype."""
 
     __slots__ = ("graph", "node")
