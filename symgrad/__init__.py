@@ -47,11 +47,13 @@ from symgrad.ops import ShapeError
 from symgrad.surface import nn
 from symgrad.surface.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
 from symgrad.surface.functions import __all__ as _functions
+from symgrad.surface.functions import linalg, special
 from symgrad.tracing.tracer import Traced, TracerError, trace
 
 # PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`
 sys.modules.update({"symgrad.autograd": autograd, "symgrad.optim": optim, "symgrad.nn": nn,
-                    "symgrad.nn.functional": nn.functional})
+                    "symgrad.nn.functional": nn.functional, "symgrad.linalg": linalg,
+                    "symgrad.special": special})
 
 bool = bool_  # noqa: A001 - PyTorch's names for the dtypes
 float = float32  # noqa: A001
@@ -63,8 +65,8 @@ __all__ = [
     "bool", "check_grads", "compile", "custom_vjp", "debug_nans", "device", "double", "empty",
     "empty_like", "enable_grad", "explain_retraces", "extend", "eye", "float", "float32",
     "float64", "from_numpy", "full", "full_like", "get_default_dtype", "grad", "hessian",
-    "inference_mode", "int64", "is_grad_enabled", "jacobian", "linspace", "long", "manual_seed",
+    "inference_mode", "int64", "is_grad_enabled", "jacobian", "linalg", "linspace", "long", "manual_seed",
     "nn", "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like",
-    "result_type", "set_default_dtype", "set_grad_enabled", "tensor", "trace", "value_and_grad",
+    "result_type", "set_default_dtype", "set_grad_enabled", "special", "tensor", "trace", "value_and_grad",
     "vjp", "zeros", "zeros_like", *_functions,
 ]

@@ -120,10 +120,13 @@ def function_of(name: str, doc: str, fn: Callable | None = None) -> Callable:
     return function
 
 
-def function(fn: Callable) -> Callable:
-    """Register `fn` as the `symgrad.*` function of its name."""
-    FUNCTIONS[fn.__name__] = fn
-    return fn
+def function(fn: Callable | None = None, *, name: str | None = None) -> Callable:
+    """Register `fn` as the `symgrad.*` function of its name, or of `name`: a dotted name
+    ("linalg.solve", "special.expit") puts it in that namespace, as PyTorch's `torch.linalg`."""
+    def deco(fn: Callable) -> Callable:
+        FUNCTIONS[name or fn.__name__] = fn
+        return fn
+    return deco(fn) if fn is not None else deco
 
 
 def numpy_function(*funcs: Callable) -> Callable[[Callable], Callable]:

@@ -8,6 +8,7 @@ their op or composite. Importing the surface first makes sure every one is regis
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from symgrad.ops import OPS, Value
@@ -20,15 +21,30 @@ def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Value._default)
 
 
-def _gather() -> dict[str, Any]:
+def _gather(namespace: str = "") -> dict[str, Any]:
+    """The functions of `symgrad` (namespace ""), or of `symgrad.linalg` ("linalg")."""
     out = {}
-    for op in OPS.values():
-        for name in op.functions:
-            out[name] = function_of(name, op.doc)
-    out.update(FUNCTIONS)
-    out["is_tensor"] = is_tensor
+    if not namespace:
+        for op in OPS.values():
+            for name in op.functions:
+                out[name] = function_of(name, op.doc)
+        out["is_tensor"] = is_tensor
+    for name, fn in FUNCTIONS.items():
+        space, _, short = name.rpartition(".")
+        if space == namespace:
+            out[short] = fn
     return out
 
 
+def namespace(name: str) -> ModuleType:
+    """`symgrad.linalg`, `symgrad.special`: PyTorch's namespaces of functions, as modules."""
+    module = ModuleType(f"symgrad.{name}", f"PyTorch's torch.{name} functions, on symgrad values.")
+    module.__dict__.update(_gather(name))
+    module.__all__ = sorted(_gather(name))
+    return module
+
+
+linalg = namespace("linalg")
+special = namespace("special")
 globals().update(_gather())
 __all__ = sorted(_gather())
