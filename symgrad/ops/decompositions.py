@@ -20,6 +20,7 @@ import numpy as np
 from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, broadcast_shapes, defop
 from symgrad.ops.dispatch import apply, composite, function, lift, method, no_out, numpy_function
+from symgrad.ops.reduce import SUM
 
 
 class LinAlgError(np.linalg.LinAlgError, RuntimeError):
@@ -165,10 +166,20 @@ def _np_cholesky(a, /, *, upper=False):
     return _mT(factor) if upper else factor
 
 
+@composite("LinalgSolveExBackward0")
+def _solve_vector(a: Any, b: Any) -> Any:
+    """A X = b for a (batch of) vector(s) b: the solve of a one-column matrix."""
+    return apply(SOLVE, a, lift(b, a, b).unsqueeze(-1)).squeeze(-1)
+
+
+@composite("LinalgSolveExBackward0")
+def _solve_right(a: Any, b: Any) -> Any:
+    """X A = B, as A^T X^T = B^T."""
+    return _mT(apply(SOLVE, _mT(a), _mT(lift(b, a, b))))
+
+
 def _solve(a: Any, b: Any, vector: bool) -> Any:
-    if vector:
-        return apply(SOLVE, a, lift(b, a, b).unsqueeze(-1)).squeeze(-1)
-    return apply(SOLVE, a, b)
+    return _solve_vector(a, b) if vector else apply(SOLVE, a, b)
 
 
 @numpy_function(np.linalg.solve)
@@ -205,12 +216,21 @@ def _np_eigvalsh(a, UPLO="L"):
 
 # ---------------------------------------------------------------- PyTorch's torch.linalg
 
+@composite(lambda x, name: name)
+def _upper_factor(x: Any, name: str) -> Any:
+    """The upper Cholesky factor U = L^T, shown in eager mode as one node named `name`."""
+    return _mT(apply(CHOLESKY, x))
+
+
+def _factor(x: Any, upper: bool, name: str) -> Any:
+    return _upper_factor(x, name) if upper else apply(CHOLESKY, x, _name=name)
+
+
 @function(name="linalg.cholesky")
 def linalg_cholesky(A: Any, *, upper: bool = False, out: Any = None) -> Any:
     """The Cholesky factor of symmetric positive-definite A (lower, or upper with `upper`)."""
     no_out("linalg.cholesky", out)
-    factor = apply(CHOLESKY, check_square("linalg.cholesky", A))
-    return _mT(factor) if upper else factor
+    return _factor(check_square("linalg.cholesky", A), upper, "LinalgCholeskyExBackward0")
 
 
 @function(name="linalg.solve")
@@ -219,8 +239,8 @@ def linalg_solve(A: Any, B: Any, *, left: bool = True, out: Any = None) -> Any:
     no_out("linalg.solve", out)
     a = check_square("linalg.solve", A)
     b = lift(B, A, B)
-    if not left:  # X A = B  <=>  A^T X^T = B^T
-        return _mT(apply(SOLVE, _mT(a), _mT(b)))
+    if not left:
+        return _solve_right(a, b)
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and tuple(b.shape) == tuple(a.shape[:-1]))
     return _solve(a, b, vector)
 
@@ -293,8 +313,7 @@ def logdet(self):
 @method("cholesky", function=True)
 def cholesky(self, upper=False):
     """The Cholesky factor, as the deprecated torch.cholesky (CholeskyBackward0)."""
-    factor = apply(CHOLESKY, check_square("cholesky", self), _name="CholeskyBackward0")
-    return _mT(factor) if upper else factor
+    return _factor(check_square("cholesky", self), upper, "CholeskyBackward0")
 
 
 # ---------------------------------------------------------------- norms (composites)
@@ -337,11 +356,16 @@ def matrix_norm_of(x: Any, ord: Any, axes: tuple[int, int], keepdim: bool) -> An
         raise ValueError("Duplicate axes given.")
     if ord is None or ord == "fro":
         return vector_norm_of(x, 2, tuple(sorted(axes)), keepdim)
-    kept = tuple(1 if k in axes else n for k, n in enumerate(x.shape))
-    if ord in ("nuc",) or _is(ord, 2) or _is(ord, -2):
-        rest = [k for k in range(x.ndim) if k not in axes]
-        s = _singular_values(x.permute(rest + [row, col]))
-        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if _is(ord, 2) else s.amin(-1)
+    if ord == "nuc" or _is(ord, 2) or _is(ord, -2):
+        order = [k for k in range(x.ndim) if k not in axes] + [row, col]
+        s = _singular_values(x.permute(order))
+        if ord == "nuc":
+            out = apply(SUM, s, axes=(s.ndim - 1,), keepdims=False, _name="SumBackward1")
+        else:
+            out = s.amax(-1) if ord == 2 else s.amin(-1)
+        if not keepdim:
+            return out
+        return out.unsqueeze(-1).unsqueeze(-1).permute(tuple(np.argsort(order)))  # as PyTorch
     elif any(_is(ord, v) for v in (1, -1, np.inf, -np.inf)):
         # as PyTorch: the largest (smallest) absolute column (row) sum, over the dims left
         summed, then = (row, col) if abs(ord) == 1 else (col, row)
@@ -350,7 +374,6 @@ def matrix_norm_of(x: Any, ord: Any, axes: tuple[int, int], keepdim: bool) -> An
         return sums.amax(then, keepdim=keepdim) if ord > 0 else sums.amin(then, keepdim=keepdim)
     else:
         raise ValueError(f"Invalid norm order {ord!r} for matrices.")
-    return out.reshape(kept) if keepdim else out
 
 
 def _norm(x: Any, ord: Any, dim: Any, keepdim: bool) -> Any:
@@ -408,7 +431,9 @@ def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
     """torch.norm: 'fro' (2-norm over `dim`, all by default), 'nuc', or a vector p-norm."""
     axes = dims.axes(dim, self.ndim)
     if isinstance(p, str):
-        if p == "fro" and len(axes) <= 2:
+        if p == "fro" and (dim is None or len(axes) <= 2):
             return vector_norm_of(self, 2, axes, keepdim)
-        return matrix_norm_of(self, p, axes if dim is not None else tuple(range(self.ndim)), keepdim)
+        if len(axes) != 2:
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(axes)}")
+        return matrix_norm_of(self, p, tuple(dims.axis(d, self.ndim) for d in dim or axes), keepdim)
     return vector_norm_of(self, 2.0 if p is None else p, axes, keepdim)
