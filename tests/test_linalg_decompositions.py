@@ -293,6 +293,20 @@ def test_norm_keyword_spellings_and_hessian() -> None:
     np.testing.assert_allclose(hess, (np.eye(4) - np.outer(v, v) / n**2) / n, **SAME)
 
 
+@pytest.mark.parametrize("ord", [2, 1, 3, np.inf])
+def test_norm_gradient_at_zero_is_zero_as_pytorch(ord: float) -> None:
+    """The subgradient 0 where the norm is 0 (not 0 * inf = nan), eager and compiled."""
+    x = np.zeros(3)
+    t = symgrad.tensor(x, requires_grad=True)
+    symgrad.linalg.vector_norm(t, ord).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(symgrad.grad(lambda v: np.linalg.norm(v, ord))(x), np.zeros(3))
+    torch = torch_or_skip()
+    tt = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    torch.linalg.vector_norm(tt, ord).backward()
+    np.testing.assert_array_equal(tt.grad.numpy(), np.zeros(3))
+
+
 TORCH_NORMS = [  # (a function of (module, x), input)
     (lambda s, x: s.linalg.norm(x), X3), (lambda s, x: s.linalg.norm(x, 2), X),
     (lambda s, x: s.linalg.norm(x, "nuc"), X), (lambda s, x: s.linalg.norm(x, -1), X),

@@ -325,7 +325,7 @@ def _is(ord: Any, value: float) -> bool:
 @composite(lambda *a, **k: "LinalgVectorNormBackward0")
 def vector_norm_of(x: Any, ord: Any, axes: tuple, keepdim: bool) -> Any:
     """(sum |x|^ord)^(1/ord) over `axes`, with the limits ord = inf, -inf, 0 (the count of
-    non-zeros); for ord 2 the sqrt of a sum of squares (no gradient at x = 0)."""
+    non-zeros); for ord 2 the sqrt of a sum of squares, as NumPy computes it."""
     if isinstance(ord, str) or ord is None:
         raise ValueError(f"Invalid norm order {ord!r} for vectors")
     if _is(ord, np.inf):
@@ -337,8 +337,18 @@ def vector_norm_of(x: Any, ord: Any, axes: tuple, keepdim: bool) -> Any:
     if _is(ord, 1):
         return x.abs().sum(axes, keepdim=keepdim)
     if _is(ord, 2):
-        return (x * x).sum(axes, keepdim=keepdim).sqrt()
-    return (x.abs() ** ord).sum(axes, keepdim=keepdim) ** (1.0 / ord)
+        return _root((x * x).sum(axes, keepdim=keepdim), 2)
+    return _root((x.abs() ** ord).sum(axes, keepdim=keepdim), ord)
+
+
+def _root(total: Any, ord: float) -> Any:
+    """total^(1/ord), with PyTorch's zero gradient where total is 0 (where the root's own
+    derivative is infinite), rather than 0 * inf = nan."""
+    if ord < 0:
+        return total ** (1.0 / ord)
+    nonzero = total != 0
+    safe = total.where(nonzero, 1.0)
+    return (safe.sqrt() if ord == 2 else safe ** (1.0 / ord)).where(nonzero, 0.0)
 
 
 def _singular_values(x: Any) -> Any:
