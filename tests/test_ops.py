@@ -215,6 +215,31 @@ def torch_index_add(base: Any, g: Any, key: Any) -> Any:
     return base.index_put(tuple(torch.as_tensor(k) for k in items), g, accumulate=True)
 
 
+# linear algebra: square matrices, single and stacked
+SQUARE = shapes((3, 3), (2, 3, 3))
+
+
+def invertible(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Well-conditioned square matrices: real entries plus 3 I (and any right-hand side)."""
+    return real(rng, shape) + (3 * np.eye(shape[-1]) if shape[-2:] == shape[-1:] * 2 else 0)
+
+
+def spd(m: Any) -> Any:
+    """A symmetric positive-definite matrix from any square M (of any face): M M^T + 3 I."""
+    return m @ m.swapaxes(-1, -2) + 3 * symgrad_eye_like(m)
+
+
+def symgrad_eye_like(m: Any) -> Any:
+    """The identity as a constant of m's kind (NumPy, symgrad or PyTorch)."""
+    eye = np.eye(m.shape[-1])
+    return _torch().from_numpy(eye) if type(m).__module__.startswith("torch") else eye
+
+
+def signless(v: Any) -> Any:
+    """Eigenvectors times their first components: the same whichever sign eigh picks."""
+    return v * v[..., :1, :]
+
+
 ROWS = [
     Row("add", lambda x, y: x + y, np.add, BINARY),
     Row("sub", lambda x, y: x - y, np.subtract, BINARY),
@@ -362,6 +387,25 @@ ROWS = [
         with_params((4, 3), (2,), key=(np.array([0, 3]), np.array([1, 1]))),
         with_params((4, 3), (), key=np.array([True, False, True, True])),
     ), torch=torch_assign),
+    # linear-algebra decompositions (symgrad/ops/decompositions.py); cholesky and eigh read one
+    # triangle, so their rows take a function of an unconstrained M (A = M M^T + 3 I) that finite
+    # differences can perturb; eigenvectors enter as V * V[0], which is blind to their signs
+    Row("cholesky", lambda m: symgrad.linalg.cholesky(spd(m)), lambda m: np.linalg.cholesky(spd(m)),
+        SQUARE, torch=lambda m: _torch().linalg.cholesky(spd(m))),
+    Row("solve", lambda a, b: symgrad.linalg.solve(a, b), np.linalg.solve, shapes(
+        ((3, 3), (3, 2)), ((2, 3, 3), (3, 1)), ((3, 3), (2, 3, 4)), ((2, 1, 3, 3), (2, 3, 2)),
+    ), domains=(invertible, real), torch=lambda a, b: _torch().linalg.solve(a, b)),
+    Row("inv", lambda a: a.inverse(), np.linalg.inv, SQUARE, domains=(invertible,)),
+    Row("det", lambda a: a.det(), np.linalg.det, SQUARE, domains=(invertible,)),
+    Row("logabsdet", lambda a: symgrad.linalg.slogdet(a).logabsdet, lambda a: np.linalg.slogdet(a)[1],
+        SQUARE, domains=(invertible,), torch=lambda a: _torch().linalg.slogdet(a).logabsdet),
+    Row("slogdet_sign", lambda a: symgrad.linalg.slogdet(a).sign, lambda a: np.linalg.slogdet(a)[0],
+        shapes((3, 3), (1, 3, 3)), wrt=(), torch=lambda a: _torch().linalg.slogdet(a).sign.detach()),
+    Row("eigvalsh", lambda m: symgrad.linalg.eigvalsh(spd(m)), lambda m: np.linalg.eigvalsh(spd(m)),
+        SQUARE, torch=lambda m: _torch().linalg.eigvalsh(spd(m))),
+    Row("eigh_vectors", lambda m: signless(symgrad.linalg.eigh(spd(m)).eigenvectors),
+        lambda m: signless(np.linalg.eigh(spd(m))[1]), SQUARE,
+        torch=lambda m: signless(_torch().linalg.eigh(spd(m)).eigenvectors)),
 ]
 
 

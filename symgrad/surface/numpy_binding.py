@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, UFUNCS, apply, dims, lift
+from symgrad.ops import OPS, UFUNCS, apply, lift
 from symgrad.ops.dispatch import NUMPY, no_out, numpy_function, user_line
 
 # ---------------------------------------------------------------- ufuncs
@@ -104,7 +104,7 @@ def _einsum(subscripts, *operands, **kw):
     return prod.sum(summed) if summed else prod
 
 
-# ---------------------------------------------------------------- shapes and norms
+# ---------------------------------------------------------------- shapes
 
 @numpy_function(np.shape)
 def _shape(a):
@@ -119,14 +119,6 @@ def _ndim(a):
 @numpy_function(np.size)
 def _size(a, axis=None):
     return int(np.prod(a.shape)) if axis is None else a.shape[axis]
-
-
-@numpy_function(np.linalg.norm)
-def _norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) != 1 and axis is None):
-        raise TypeError(f"numpy.linalg.norm: ord={ord!r} is not supported (use None or 'fro')")
-    v = lift(x)
-    return (v * v).sum(dims.numpy_axis(axis), keepdim=keepdims).sqrt()
 
 
 def function(func: Callable, args: tuple, kwargs: dict) -> Any:
