@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops.core import ShapeError
-from symgrad.ops.dispatch import function, lift, method, no_out, numpy_function
+from symgrad.ops.dispatch import composite, function, lift, method, no_out, numpy_function
 
 _LETTERS = string.ascii_letters
 _STRAY_DOT = "einstein sum subscripts string contains a '.' that is not part of an ellipsis ('...')"
@@ -228,13 +228,28 @@ def _einsum(subscripts: str, operands: Sequence[Any]) -> Any:
     return contract(terms, out, operands)
 
 
+def _einsum_name(equation: str, *operands: Any) -> str:
+    """PyTorch's node for einsum: a permute or sum of one operand, a product when nothing is
+    summed, else a view of its batched matmul."""
+    terms, out, _ = parse(equation, [tuple(np.shape(x)) for x in operands])
+    summed = bool(set("".join(terms)) - set(out))
+    if len(terms) == 1:
+        return "SumBackward1" if summed else "PermuteBackward0"
+    return "ViewBackward0" if summed else "MulBackward0"
+
+
+@composite(_einsum_name)
+def _einsum_node(equation: str, *operands: Any) -> Any:
+    return _einsum(equation, operands)
+
+
 @function
 def einsum(equation: str, *operands: Any) -> Any:
     """Einstein summation over any number of operands (given as arguments or one list),
     e.g. einsum('bij,bjk->bik', a, b); repeated letters, '...' and implicit output allowed."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    return _einsum(equation, operands)
+    return _einsum_node(equation, *operands)
 
 
 @numpy_function(np.einsum)
@@ -280,6 +295,7 @@ def _tensordot(name: str, a: Any, b: Any, axes: Any) -> Any:
 
 
 @function
+@composite("ViewBackward0")  # PyTorch's tensordot ends in a view of one mm, as this one does
 def tensordot(a: Any, b: Any, dims: Any = 2, out: Any = None) -> Any:
     """a and b contracted over `dims`: an int N (a's last N dims with b's first N) or a pair
     of lists of dims."""
@@ -294,6 +310,7 @@ def _np_tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
 
 
 @method("inner", function=True)
+@composite(lambda self, other: "MulBackward0" if not np.ndim(self) or not np.ndim(other) else "ViewBackward0")
 def inner(self: Any, other: Any) -> Any:
     """Sum of products over the last dim of both (a scalar operand multiplies)."""
     sa, sb = tuple(np.shape(self)), tuple(np.shape(other))
