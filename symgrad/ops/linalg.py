@@ -10,6 +10,7 @@ constant mask). Contractions (`einsum`, `tensordot`, `inner`) are in `symgrad.op
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -355,6 +356,9 @@ def _cross(name: str, a: Any, b: Any, dim: int | None) -> Any:
 @composite("LinalgCrossBackward0")
 def cross(self: Any, other: Any, dim: int | None = None) -> Any:
     """Cross products of 3-vectors along `dim` (by default the first dim of size 3)."""
+    if dim is None:
+        warnings.warn("Using cross without specifying the dim arg is deprecated; pass the dim explicitly "
+                      "or use linalg.cross, whose default is dim=-1", UserWarning, stacklevel=3)
     return _cross("linalg.cross", self, other, dim)
 
 
