@@ -359,6 +359,24 @@ def test_jacobian_matches_finite_differences(name, fn):
     np.testing.assert_allclose(jac, want, **FD_TOL)
 
 
+@pytest.mark.parametrize("fn", [
+    lambda x, A: np.einsum("bij,bjk->bik", A.reshape(2, 2, 4) * x, A.reshape(2, 4, 2)),
+    lambda x, A: np.linalg.matrix_power(A.reshape(1, 4, 4) * x, 3),
+    lambda x, A: np.einsum("...ii->...i", A.reshape(1, 4, 4) * x) @ np.tril(A),
+], ids=["bmm-einsum", "batched-matrix_power", "diagonal"])
+def test_jacobians_of_stacked_products_take_one_reverse_pass(fn, monkeypatch):
+    """Stacks of matrices batch (matmul's rule), so a Jacobian is one pass, not one per row."""
+    from symgrad.autodiff import batching
+    passes = []
+    backprop = batching.backprop
+    monkeypatch.setattr(batching, "backprop", lambda *a, **k: passes.append(1) or backprop(*a, **k))
+    x, A = _inputs([(4,), (4, 4)])
+    jac = symgrad.jacobian(fn)(x, A)
+    want = np.stack([(fn(x + 1e-6 * e, A) - fn(x - 1e-6 * e, A)) / 2e-6 for e in np.eye(4)], -1)
+    np.testing.assert_allclose(jac, want, **FD_TOL)
+    assert len(passes) == 1
+
+
 # ---------------------------------------------------------------- bad input
 
 def _trace_error(fn: Callable, *shapes: tuple) -> Callable[[], Any]:

@@ -79,7 +79,7 @@ def _matmul_batch(op, args, batched, params, size):
     xb, yb = batched
     xs, ys = batching.example_shape(x, xb), batching.example_shape(y, yb)
     if len(xs) > 2 or len(ys) > 2:
-        raise batching.NotBatchable("batched matmul")
+        return _matmul_batch_stacks(x, y, xb, yb, xs, ys, size)
     if xb and yb:
         if len(xs) == 1 and len(ys) == 1:
             return (x * y).sum(1)
@@ -91,6 +91,17 @@ def _matmul_batch(op, args, batched, params, size):
     if len(ys) == 1:  # x @ y_b for each b: y (B, k) @ x.T
         return y @ (x.T if len(xs) == 2 else x)
     return x @ y  # (n, k) @ (B, k, m) or (k,) @ (B, k, m)
+
+
+def _matmul_batch_stacks(x, y, xb, yb, xs, ys, size):
+    """Stacks of matrices: vectors made matrices, each batched operand given unit dims after
+    its batch axis up to the rank of the other, so the batch axis lines up; one matmul."""
+    xm = x.unsqueeze(-2) if len(xs) == 1 else x
+    ym = y.unsqueeze(-1) if len(ys) == 1 else y
+    rank = max(len(xs), len(ys), 2)
+    out = batching.lifted(xm, xb, rank, size) @ batching.lifted(ym, yb, rank, size)
+    out = out.squeeze(-1) if len(ys) == 1 else out
+    return out.squeeze(-2) if len(xs) == 1 else out
 
 
 MATMUL = defop(
