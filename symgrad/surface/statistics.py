@@ -33,14 +33,19 @@ return_types_cummin = namedtuple("cummin", ["values", "indices"])
 
 # ---------------------------------------------------------------- helpers
 
-def take_along(x: Value, idx: Value, axis: int, name: str | None = None) -> Value:
+def take_along(x: Value, idx: Value, axis: int, name: str | None = None, keepdim: bool = True) -> Value:
     """`np.take_along_axis(x, idx, axis)` as an integer-array getitem: its gradient scatters
-    back to the elements taken. `idx` has x's shape but along `axis`."""
+    back to the elements taken. `idx` has x's shape but along `axis` (which, without
+    `keepdim`, it lacks: one element taken per line)."""
+    out_dims = [k for k in range(x.ndim) if keepdim or k != axis]
     arrays: list[Any] = []
     for k in range(x.ndim):
-        shape = [1] * x.ndim
-        shape[k] = idx.shape[k]
-        arrays.append(idx if k == axis else np.arange(idx.shape[k]).reshape(shape))
+        if k == axis:
+            arrays.append(idx)
+            continue
+        shape = [1] * len(out_dims)
+        shape[out_dims.index(k)] = x.shape[k]
+        arrays.append(np.arange(x.shape[k]).reshape(shape))
     return apply(OPS["getitem"], x, *arrays, index=tuple(("arr", k) for k in range(x.ndim)), _name=name)
 
 
@@ -208,10 +213,11 @@ def _sort_numpy(self, axis=-1, kind=None, order=None, *, stable=None):
 
 
 @method("sort", face="torch", function=True)
-def sort(self, dim=-1, descending=False, *, stable=False):
-    """(values, indices) sorted along dim (ascending unless `descending`); stable."""
+def sort(self, dim=-1, descending=False, *, stable=None):
+    """(values, indices) sorted along dim (ascending unless `descending`); always stable."""
     x, scalar = _vector(self)
-    values, idx = _sort(x, dims.axis(dim, x.ndim), bool(descending), "SortBackward0")
+    name = "SortBackward0" if stable is None else "SortBackward1"  # PyTorch's two overloads
+    values, idx = _sort(x, dims.axis(dim, x.ndim), bool(descending), name)
     return return_types_sort(_scalar_back(values, scalar), _scalar_back(idx, scalar))
 
 
@@ -359,19 +365,17 @@ def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
 @method("median", face="torch", function=True)
 def median(self, dim=None, keepdim=False):
     """The lower median of all elements; along dim, (values, indices) of the lower medians."""
-    x, scalar = _vector(self)
     if dim is None:
-        flat = x.reshape(-1)
+        flat = self.reshape(-1)
         idx = apply(ARGSORT, flat, axis=0, descending=False)[(flat.shape[0] - 1) // 2]
-        return take_along(flat.reshape(1, -1), idx.reshape(1, 1), 1, "MedianBackward0").reshape(())
+        return take_along(flat, idx, 0, "MedianBackward0", keepdim=False)
+    x, scalar = _vector(self)
     axis = dims.axis(dim, x.ndim)
-    idx = apply(ARGSORT, x, axis=axis, descending=False)[_at(axis, slice((x.shape[axis] - 1) // 2,
-                                                                          (x.shape[axis] + 1) // 2))]
-    values = take_along(x, idx, axis, "MedianBackward1")
-    if not keepdim or scalar:
-        shape = tuple(n for k, n in enumerate(x.shape) if k != axis)
-        values, idx = values.reshape(shape), idx.reshape(shape)
-    return return_types_median(values, idx)
+    middle = (x.shape[axis] - 1) // 2
+    keep = bool(keepdim) and not scalar
+    at = slice(middle, middle + 1) if keep else middle
+    idx = apply(ARGSORT, x, axis=axis, descending=False)[_at(axis, at)]
+    return return_types_median(take_along(x, idx, axis, "MedianBackward1", keepdim=keep), idx)
 
 
 # ---------------------------------------------------------------- ptp, average
