@@ -401,3 +401,16 @@ def test_bad_input_names_the_problem(fn: Callable, error: type, match: str) -> N
     with pytest.raises(error, match=match):
         symgrad.trace(fn, X)
 
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a: np.median(a, 1), lambda a: np.median(a[:, :4], axis=1, keepdims=True),
+    lambda a: np.quantile(a, [0.2, 0.5], axis=1), lambda a: np.percentile(a, 30),
+], ids=["median", "median-even", "quantile", "percentile"])
+def test_a_nan_makes_the_order_statistic_nan_as_in_numpy(fn: Callable) -> None:
+    x = X.copy()
+    x[1, 2] = np.nan
+    np.testing.assert_array_equal(symgrad.compile(fn)(x), fn(x))
+    np.testing.assert_array_equal(fn(symgrad.tensor(x)).numpy(), fn(x))
+    g = symgrad.grad(lambda a: np.nansum(fn(a)))(x)  # the NaN result's gradient is dropped, not NaN
+    assert np.isfinite(g).all()

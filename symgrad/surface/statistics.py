@@ -259,7 +259,15 @@ def _np_median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     s = _sort(x, axis_)[0]
     lo, hi = s[_at(axis_, (n - 1) // 2)], s[_at(axis_, n // 2)]
     m = (lo + hi) / 2 if n % 2 == 0 else lo if x.dtype.kind == "f" else lo.astype(np.float64)
-    return _keep(m, axis, ndim, keepdims, ())
+    return _keep(_nan_if_any(m, s, axis_), axis, ndim, keepdims, ())
+
+
+def _nan_if_any(v: Value, s: Value, axis: int) -> Value:
+    """`v`, NaN where its sorted line `s` holds a NaN (sorted last), as NumPy and PyTorch give."""
+    if s.dtype.kind != "f":
+        return v
+    last = s[_at(axis, -1)]
+    return v + last.zeros_like().where(last == last, np.nan)
 
 
 def _keep(v: Value, axis: Any, ndim: int, keepdims: bool, lead: tuple) -> Value:
@@ -296,12 +304,12 @@ def _quantile(x: Value, q: np.ndarray, axis: Any, keepdims: bool) -> Value:
     above = np.minimum(below + 1, n - 1)
     if q.ndim == 0:
         lo, hi = s[_at(axis_, int(below))], s[_at(axis_, int(above))]
-        return _keep(_lerp(lo, hi, t), axis, ndim, keepdims, ())
+        return _keep(_nan_if_any(_lerp(lo, hi, t), s, axis_), axis, ndim, keepdims, ())
     lo, hi = s[_at(axis_, below)], s[_at(axis_, above)]  # q's dims at axis_: move them to the front
     perm = (*range(axis_, axis_ + q.ndim), *range(axis_), *range(axis_ + q.ndim, lo.ndim))
     lo, hi = lo.permute(perm), hi.permute(perm)
     t = t.reshape(q.shape + (1,) * (lo.ndim - q.ndim))
-    return _keep(_lerp(lo, hi, t), axis, ndim, keepdims, q.shape)
+    return _keep(_nan_if_any(_lerp(lo, hi, t), s, axis_), axis, ndim, keepdims, q.shape)
 
 
 def _np_q(name: str, q: Any, scale: float) -> np.ndarray:
