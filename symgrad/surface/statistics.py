@@ -65,6 +65,11 @@ def _cumsum(x: Value, axis: int) -> Value:
     return apply(CUMSUM, x, axis=axis, reverse=False)
 
 
+def _accumulate(op: Any, x: Value, axis: int) -> Value:
+    """cumsum or cumprod along `axis`."""
+    return _cumsum(x, axis) if op is CUMSUM else apply(op, x, axis=axis)
+
+
 def _sort(x: Value, axis: int, descending: bool = False, name: str | None = None) -> tuple[Value, Value]:
     """(values, indices) of x sorted along `axis` (stable)."""
     idx = apply(ARGSORT, x, axis=axis, descending=descending)
@@ -94,7 +99,7 @@ def _np_accumulate(op: Any, name: str, a: Any, axis: Any, dtype: Any, out: Any) 
     if dtype is not None:
         x = x.astype(dtype)
     x, axis = _flat(x if x.ndim else x.reshape(1), axis)
-    return apply(op, x, axis=axis, **({"reverse": False} if op is CUMSUM else {}))
+    return _accumulate(op, x, axis)
 
 
 @method("cumsum", face="numpy")
@@ -123,8 +128,7 @@ def _torch_accumulate(op: Any, x: Value, dim: int, dtype: Any) -> Value:
     if dtype is not None:
         x = x.astype(dtype)
     x, scalar = _vector(x)
-    out = apply(op, x, axis=dims.axis(dim, x.ndim), **({"reverse": False} if op is CUMSUM else {}))
-    return _scalar_back(out, scalar)
+    return _scalar_back(_accumulate(op, x, dims.axis(dim, x.ndim)), scalar)
 
 
 @method("cumsum", face="torch", function=True)
@@ -178,7 +182,9 @@ def logcumsumexp(self, dim):
 
 # ---------------------------------------------------------------- sort, argsort, topk
 
-def _np_sort_args(name: str, a: Any, axis: Any, kind: Any, order: Any) -> tuple[Value, int]:
+def _np_sort_args(name: str, a: Any, axis: Any, order: Any) -> tuple[Value, int]:
+    """The value and axis np.sort and np.argsort work on (every `kind` gives the same values;
+    symgrad's sort is always stable)."""
     if order is not None:
         raise TypeError(f"numpy.{name}: order= (structured arrays) is not supported on symgrad values")
     x = lift(a)
@@ -189,13 +195,13 @@ def _np_sort_args(name: str, a: Any, axis: Any, kind: Any, order: Any) -> tuple[
 
 @numpy_function(np.sort)
 def _np_sort(a, axis=-1, kind=None, order=None, *, stable=None):
-    x, axis = _np_sort_args("sort", a, axis, kind, order)
+    x, axis = _np_sort_args("sort", a, axis, order)
     return _sort(x, axis)[0]
 
 
 @numpy_function(np.argsort)
 def _np_argsort(a, axis=-1, kind=None, order=None, *, stable=None):
-    x, axis = _np_sort_args("argsort", a, axis, kind, order)
+    x, axis = _np_sort_args("argsort", a, axis, order)
     return apply(ARGSORT, x, axis=axis, descending=False)
 
 
@@ -520,7 +526,7 @@ _REDUCE: dict[np.ufunc, Callable[[Value, Any, bool], Value]] = {
 }
 _ACCUMULATE: dict[np.ufunc, Callable[[Value, int], Value]] = {
     np.add: _cumsum,
-    np.multiply: lambda x, axis: apply(CUMPROD, x, axis=axis),
+    np.multiply: lambda x, axis: _accumulate(CUMPROD, x, axis),
     np.maximum: lambda x, axis: _cumulative_extreme(x, axis, True).values,
     np.minimum: lambda x, axis: _cumulative_extreme(x, axis, False).values,
     np.logaddexp: _logcumsumexp,
