@@ -238,6 +238,34 @@ def symgrad_eye_like(m: Any) -> Any:
 def signless(v: Any) -> Any:
     """Eigenvectors times their first components: the same whichever sign eigh picks."""
     return v * v[..., :1, :]
+# cumulative and ordering: reverse cumsum (cumsum's adjoint) is reached only through the op
+def cumsum(x: Any, dim: int, reverse: bool = False) -> Any:
+    return apply(OPS["cumsum"], x, axis=dim, reverse=True) if reverse else x.cumsum(dim)
+
+
+def numpy_cumsum(x: np.ndarray, dim: int, reverse: bool = False) -> np.ndarray:
+    return np.flip(np.cumsum(np.flip(x, dim), dim), dim) if reverse else np.cumsum(x, dim)
+
+
+def torch_cumsum(x: Any, dim: int, reverse: bool = False) -> Any:
+    return x.flip(dim).cumsum(dim).flip(dim) if reverse else x.cumsum(dim)
+
+
+def running_extreme_at(x: np.ndarray, dim: int, largest: bool = True) -> np.ndarray:
+    """Where each running maximum (minimum) was found, the later index at ties: PyTorch's cummax."""
+    x = np.moveaxis(x, dim, -1)
+    out = np.zeros(x.shape, np.int64)
+    for line in np.ndindex(x.shape[:-1]):
+        best = 0
+        for j, v in enumerate(x[line]):
+            if (v >= x[line][best]) if largest else (v <= x[line][best]):
+                best = j
+            out[line + (j,)] = best
+    return np.moveaxis(out, -1, dim)
+
+
+def cumulative_extreme_at(x: Any, dim: int, largest: bool = True) -> Any:
+    return (symgrad.cummax if largest else symgrad.cummin)(x, dim).indices
 
 
 ROWS = [
@@ -406,6 +434,33 @@ ROWS = [
     Row("eigh_vectors", lambda m: signless(symgrad.linalg.eigh(spd(m)).eigenvectors),
         lambda m: signless(np.linalg.eigh(spd(m))[1]), SQUARE,
         torch=lambda m: signless(_torch().linalg.eigh(spd(m)).eigenvectors)),
+    # cumulative and ordering (symgrad/ops/order.py)
+    Row("cumsum", cumsum, numpy_cumsum, (
+        with_params((3, 4), dim=1),
+        with_params((3, 4), dim=-2),
+        with_params((5,), dim=0),
+        with_params((3, 4), dim=1, reverse=True),
+        with_params((2, 3, 4), dim=0, reverse=True),
+    ), torch=torch_cumsum),
+    Row("cumprod", lambda x, dim: x.cumprod(dim), lambda x, dim: np.cumprod(x, dim), (
+        with_params((3, 4), dim=-1),
+        with_params((3, 4), dim=0),
+        with_params((6, 5), dim=1),
+        with_params((5,), dim=0),
+    ), domains=(with_zeros,)),
+    Row("argsort", lambda x, dim, descending=False: symgrad.argsort(x, dim, descending=descending),
+        lambda x, dim, descending=False: np.argsort(-x if descending else x, dim), (
+            with_params((3, 4), dim=1),
+            with_params((3, 4), dim=0, descending=True),
+            with_params((5,), dim=-1),
+        ), wrt=(),
+        torch=lambda x, dim, descending=False: _torch().argsort(x, dim=dim, descending=descending)),
+    Row("cumulative_argmax", cumulative_extreme_at, running_extreme_at, (
+        with_params((3, 5), dim=1),
+        with_params((3, 5), dim=0, largest=False),
+        with_params((6,), dim=0),
+    ), domains=(small_integers,), wrt=(),
+        torch=lambda x, dim, largest=True: (_torch().cummax if largest else _torch().cummin)(x, dim).indices),
 ]
 
 

@@ -17,6 +17,7 @@ from symgrad.ops import (  # noqa: F401 - they register
     elementwise,
     index,
     linalg,
+    order,
     reduce,
     shape,
 )

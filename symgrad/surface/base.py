@@ -18,7 +18,7 @@ import numpy as np
 
 from symgrad.ops import OPS, Op, Value, apply, dims
 from symgrad.ops.dispatch import FACES, METHODS
-from symgrad.surface import composites, ndarray, numpy_binding  # noqa: F401 - they register methods
+from symgrad.surface import composites, ndarray, numpy_binding, statistics  # noqa: F401 - they register
 
 
 class Surface(Value):
@@ -76,6 +76,8 @@ class Surface(Value):
 
     # NumPy protocol: np.exp(value) records the registered op (see numpy_binding) --------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method in ("reduce", "accumulate"):
+            return statistics.ufunc_method(ufunc, method, inputs, kwargs)
         if method != "__call__":
             raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on symgrad values")
         return numpy_binding.ufunc(ufunc, inputs, kwargs)
