@@ -9,6 +9,7 @@ import sys
 from symgrad.api import (
     compile,
     debug_nans,
+    elementwise_grad,
     explain_retraces,
     grad,
     hessian,
@@ -62,7 +63,8 @@ long = int64
 
 __all__ = [
     "Graph", "ShapeError", "Tensor", "Traced", "TracerError", "arange", "as_tensor", "autograd",
-    "bool", "check_grads", "compile", "custom_vjp", "debug_nans", "device", "double", "empty",
+    "bool", "check_grads", "compile", "custom_vjp", "debug_nans", "device", "double", "elementwise_grad",
+    "empty",
     "empty_like", "enable_grad", "explain_retraces", "extend", "eye", "float", "float32",
     "float64", "from_numpy", "full", "full_like", "get_default_dtype", "grad", "hessian",
     "inference_mode", "int64", "is_grad_enabled", "jacobian", "linalg", "linspace", "long", "manual_seed",

@@ -1,11 +1,12 @@
-"""The compiled face: `compile`, `grad`, `value_and_grad`, `vjp`, `jacobian`, `hessian`.
+"""The compiled face: `compile`, `grad`, `value_and_grad`, `elementwise_grad`, `vjp`, `jacobian`,
+`hessian`.
 
 `transforms` traces, differentiates, simplifies and generates code once per signature;
 `signature` holds the cache keys and the retrace explanations; `config` the switches.
 """
 
 from symgrad.api.config import config, debug_nans, explain_retraces
-from symgrad.api.transforms import compile, grad, hessian, jacobian, value_and_grad, vjp
+from symgrad.api.transforms import compile, elementwise_grad, grad, hessian, jacobian, value_and_grad, vjp
 
-__all__ = ["compile", "config", "debug_nans", "explain_retraces", "grad", "hessian", "jacobian",
-           "value_and_grad", "vjp"]
+__all__ = ["compile", "config", "debug_nans", "elementwise_grad", "explain_retraces", "grad", "hessian",
+           "jacobian", "value_and_grad", "vjp"]

@@ -359,6 +359,21 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool
     return Grad(fn, argnums, has_aux, with_value=True, static_argnums=static_argnums, passes=passes)
 
 
+def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
+                     passes: tuple[str, ...] | None = None) -> Grad:
+    """HIPS autograd's `elementwise_grad`: the gradient of `fn`'s outputs summed, in one
+    reverse pass. For a function that acts on each element alone it is the derivative at
+    each element (the Jacobian's diagonal), of the argument's shape.
+
+    >>> symgrad.elementwise_grad(np.tanh)(np.zeros(3))
+    array([1., 1., 1.])
+    """
+    @functools.wraps(fn)
+    def summed(*args: Any, **kwargs: Any) -> Any:
+        return np.sum(fn(*args, **kwargs))
+    return Grad(summed, argnum, False, passes=passes)
+
+
 def jacobian(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
              passes: tuple[str, ...] | None = None) -> Jacobian:
     """The compiled Jacobian of array-valued `fn`: shape `out.shape + arg.shape`."""

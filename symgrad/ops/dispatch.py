@@ -103,12 +103,30 @@ def method(*names: str, function: bool = False, face: str | None = None) -> Call
 
     def deco(fn: Callable) -> Callable:
         fn.__name__ = fn.__qualname__ = names[0]
+        bound = _torch_aliases(fn) if face == "torch" else fn
         for name in names:
-            table[name] = fn
+            table[name] = bound
         if function:
-            FUNCTIONS[names[0]] = function_of(names[0], fn.__doc__ or "", fn)
+            FUNCTIONS[names[0]] = function_of(names[0], fn.__doc__ or "", bound)
         return fn
     return deco
+
+
+def _torch_aliases(fn: Callable) -> Callable:
+    """`fn` taking PyTorch's NumPy-style aliases too: `axis=` for `dim=`, `keepdims=` for
+    `keepdim=` (`torch.cumsum(x, axis=0)` works)."""
+    params = inspect.signature(fn).parameters
+    aliases = {a: d for a, d in (("axis", "dim"), ("keepdims", "keepdim")) if d in params and a not in params}
+    if not aliases:
+        return fn
+
+    @functools.wraps(fn)
+    def aliased(*args: Any, **kwargs: Any) -> Any:
+        for alias, name in aliases.items():
+            if alias in kwargs:
+                kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    return aliased
 
 
 def function_of(name: str, doc: str, fn: Callable | None = None) -> Callable:

@@ -153,6 +153,16 @@ for _names, _fn, _numpy in [
     numpy_function(*_numpy)(_fn)
 
 
+@method("clip", face="numpy")
+def clip(self: Any, min: Any = None, max: Any = None, out: Any = None, **kwargs: Any) -> Any:
+    """ndarray.clip: `min` and `max` may be arrays, either may be None (both None: the value)."""
+    no_out("clip", out)
+    lo, hi = kwargs.pop("a_min", min), kwargs.pop("a_max", max)
+    if kwargs:
+        raise TypeError(f"clip() got unexpected keyword argument(s) {', '.join(kwargs)}")
+    return self if lo is None and hi is None else self.clamp(lo, hi)
+
+
 @method("view", face="numpy")
 def view(self: Any, dtype: Any = None) -> Any:
     """ndarray.view(): the same value; reading its bytes as another dtype is not traceable."""

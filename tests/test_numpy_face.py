@@ -1,0 +1,203 @@
+"""NumPy code as its authors write it: NumPy's reduction keywords, `np.array` of traced values,
+`elementwise_grad`, and errors that give the fix when something cannot be traced."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from numeric import differences
+
+import symgrad
+
+RNG = np.random.default_rng(3)
+X = RNG.standard_normal((3, 5))
+MASK = X > -0.5
+MASK[0, :] = MASK[:, 0] = True  # each row and column keeps an element: no mean of nothing
+
+
+# ---------------------------------------------------------------- reductions, as functions
+
+REDUCTIONS = [
+    (np.sum, {}), (np.sum, {"axis": 1}), (np.sum, {"axis": (0, 1), "keepdims": True}),
+    (np.sum, {"where": MASK}), (np.sum, {"axis": 0, "initial": 1.5}), (np.prod, {"axis": 1}),
+    (np.prod, {"where": MASK, "initial": 2.0}), (np.mean, {}), (np.mean, {"axis": -1, "keepdims": True}),
+    (np.mean, {"axis": 0, "where": MASK}), (np.var, {}), (np.var, {"axis": 0}), (np.var, {"ddof": 1}),
+    (np.var, {"axis": 1, "ddof": 2, "keepdims": True}), (np.var, {"where": MASK}), (np.std, {}),
+    (np.std, {"axis": -1, "ddof": 1}), (np.max, {"axis": 0}), (np.max, {"initial": 3.0}),
+    (np.amin, {"axis": 1, "keepdims": True}), (np.min, {"where": MASK, "initial": 0.0}),
+]
+
+
+@pytest.mark.parametrize("func, kwargs", REDUCTIONS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_numpy_reductions_keep_numpy_semantics(func, kwargs):
+    """np.var divides by n - ddof with ddof=0 by default; where=, initial=, keepdims= as NumPy."""
+    ct = RNG.standard_normal(np.shape(func(X, **kwargs)))
+
+    def loss(x):
+        return (func(x, **kwargs) * ct).sum()
+
+    np.testing.assert_allclose(symgrad.compile(lambda x: func(x, **kwargs))(X), func(X, **kwargs), rtol=1e-13)
+    fd, = differences(loss, [X.copy()], [0])
+    np.testing.assert_allclose(symgrad.grad(loss)(X), fd, rtol=1e-6, atol=1e-7)
+
+
+def test_function_method_and_symgrad_spellings():
+    """np.var(x), x.var() and symgrad.var(x, correction=0) are one value; symgrad.var(x) is PyTorch's."""
+    f = symgrad.compile(lambda x: (np.var(x, axis=1), x.var(axis=1), x.var(1),
+                                   symgrad.var(x, 1, correction=0), symgrad.var(x, 1)))
+    a, b, c, d, e = f(X)
+    for v in (a, b, c, d):
+        np.testing.assert_allclose(v, X.var(axis=1), rtol=1e-13)
+    np.testing.assert_allclose(e, X.var(axis=1, ddof=1), rtol=1e-13)
+
+
+def test_integer_mean_is_float_as_numpy_gives():
+    ints = np.arange(6).reshape(2, 3)
+    out = symgrad.compile(lambda x, k: (k * x).mean(axis=0))(ints, np.float64(1.0))
+    np.testing.assert_array_equal(out, (1.0 * ints).mean(axis=0))
+    assert symgrad.compile(lambda x: x.mean())(ints).dtype == np.float64
+
+
+def test_keyword_errors_name_the_problem():
+    with pytest.raises(ValueError, match="ddof and correction"):
+        symgrad.compile(lambda x: np.var(x, ddof=1, correction=1))(X)
+    with pytest.raises(ValueError, match="zero-size array"):
+        symgrad.compile(lambda x: x[:0].max())(X)
+
+
+# ---------------------------------------------------------------- np.array of traced values
+
+def euler_listed(y0, k):
+    """An ODE integrated by an author who collects states in a list and calls np.array."""
+    ys = [y0]
+    for _ in range(4):
+        ys.append(ys[-1] - 0.1 * k * ys[-1] ** 2)
+    return np.array(ys)
+
+
+def euler_stacked(y0, k):
+    ys = [y0]
+    for _ in range(4):
+        ys.append(ys[-1] - 0.1 * k * ys[-1] ** 2)
+    return np.stack(ys)
+
+
+def rotation(theta):
+    """A matrix of traced scalars and numbers, nested lists, as a textbook writes it."""
+    c, s = np.cos(theta), np.sin(theta)
+    return np.asarray([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("build", [euler_listed, euler_stacked,
+                                   lambda y0, k: np.asarray(tuple(euler_stacked(y0, k)), dtype=np.float64)])
+def test_np_array_of_traced_values_stacks_them(build):
+    y0, k = np.array([1.0, 0.5, -0.3]), 0.7
+    np.testing.assert_allclose(symgrad.compile(build)(y0, k), euler_stacked(y0, k), rtol=1e-14)
+    loss = lambda y0, k: (build(y0, k) ** 2).sum()  # noqa: E731
+    gy, gk = symgrad.grad(loss, argnums=(0, 1))(y0, k)
+    fy, fk = differences(lambda a, b: loss(a, float(b)), [y0.copy(), np.array(k)], [0, 1])
+    np.testing.assert_allclose(gy, fy, rtol=1e-6)
+    np.testing.assert_allclose(gk, fk, rtol=1e-6)
+
+
+def test_nested_lists_of_scalars_and_numbers():
+    theta = np.array(0.3)
+    np.testing.assert_allclose(symgrad.compile(rotation)(theta), rotation(0.3), rtol=1e-15)
+    g = symgrad.grad(lambda t: (rotation(t) @ np.array([1.0, 2.0, 3.0])).sum())(theta)
+    np.testing.assert_allclose(g, -np.sin(0.3) * 3 + np.cos(0.3) * -1, rtol=1e-12)
+
+
+def test_constructors_are_numpys_own_outside_a_trace():
+    """The wrappers exist only while a trace runs, even one that fails."""
+    original = np.array
+    with pytest.raises(ZeroDivisionError):
+        symgrad.compile(lambda x: np.array([x, 1 / 0]))(X)
+    assert np.array is original and np.asarray(5).dtype == np.array(5).dtype
+    symgrad.compile(lambda x: np.array([x, x]))(X)
+    assert np.array is original
+
+
+def test_plain_data_inside_a_trace_stays_an_array():
+    out = symgrad.compile(lambda x: x * np.array([1.0, 2.0, 3.0, 4.0, 5.0]).sum() + np.asarray(2).item())(X)
+    np.testing.assert_allclose(out, X * 15 + 2)
+
+
+def test_traces_on_threads_leave_the_constructors_right():
+    results, errors = [], []
+
+    def work():
+        try:
+            results.append(symgrad.compile(lambda x: np.array([x, 2 * x]).sum())(np.ones(4)))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [12.0] * 6
+    assert np.array([1, 2]).tolist() == [1, 2] and type(np.array).__name__ == "builtin_function_or_method"
+
+
+# ---------------------------------------------------------------- elementwise_grad
+
+@pytest.mark.parametrize("fn, derivative", [
+    (np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+    (lambda x: x.sin() * x, lambda x: np.cos(x) * x + np.sin(x)),
+    (lambda x: 1.0 / (1.0 + np.exp(-x)), lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2),
+])
+def test_elementwise_grad_is_the_derivative_at_each_element(fn, derivative):
+    np.testing.assert_allclose(symgrad.elementwise_grad(fn)(X), derivative(X), rtol=1e-12)
+
+
+def test_elementwise_grad_of_a_non_elementwise_function_sums_the_jacobian_columns():
+    def f(x, w):
+        return np.tanh(w @ x)
+    w = RNG.standard_normal((4, 3))
+    x = RNG.standard_normal(3)
+    want = symgrad.jacobian(f)(x, w).sum(0)
+    np.testing.assert_allclose(symgrad.elementwise_grad(f)(x, w), want, rtol=1e-12)
+    fd, = differences(lambda w: f(x, w).sum(), [w.copy()], [0])
+    np.testing.assert_allclose(symgrad.elementwise_grad(f, argnum=1)(x, w), fd, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- errors that give the fix
+
+def test_assignment_into_a_numpy_array_names_the_line_and_says_stack():
+    def f(x):
+        out = np.zeros(3)
+        for i in range(3):
+            out[i] = x[i] * 2
+        return out.sum()
+
+    with pytest.raises(symgrad.TracerError) as info:
+        symgrad.grad(f)(np.ones(3))
+    message = str(info.value)
+    assert "out[i] = x[i] * 2" in message and "test_numpy_face.py" in message
+    assert "np.stack" in message and "symgrad.where" not in message
+
+
+def test_a_library_that_converts_its_input_names_the_users_line():
+    stats = pytest.importorskip("scipy.stats")
+
+    def f(x):
+        return stats.norm.logpdf(x).sum()  # a Python function that calls np.asarray
+
+    with pytest.raises(symgrad.TracerError) as info:
+        symgrad.grad(f)(np.ones(3))
+    message = str(info.value)
+    assert "stats.norm.logpdf(x).sum()" in message  # the user's line, quoted
+    assert message.startswith("scipy.stats") and "np.asarray" in message and "symgrad.*" in message
+
+
+def test_control_flow_keeps_its_advice():
+    def f(x):
+        if x.sum() > 0:
+            return x.sum()
+        return -x.sum()
+
+    with pytest.raises(symgrad.TracerError, match=r"bool\(\).*if x.sum\(\) > 0.*where"):
+        symgrad.grad(f)(np.ones(3))
