@@ -169,15 +169,15 @@ defop("atanh", "np.arctanh({x})", sympy=sp.atanh, promote="float", ufunc=np.arct
       methods=("atanh", "arctanh"), doc="Inverse hyperbolic tangent.", vjps=(
     lambda ct, ans, x: ct / (1 - x * x),
 ))
-# the binary ones have no SymPy form: the SymPy pass rebuilds functions of one argument only
-defop("atan2", "np.arctan2({x}, {y})", promote="float", ufunc=np.arctan2, methods=("atan2", "arctan2"),
+defop("atan2", "np.arctan2({x}, {y})", sympy=sp.atan2, promote="float", ufunc=np.arctan2,
+      methods=("atan2", "arctan2"),
       doc="The angle of the point (other, input): arctan(input / other) in the right quadrant.", vjps=(
     lambda ct, ans, x, y: ct * y / (x * x + y * y),
     lambda ct, ans, x, y: -ct * x / (x * x + y * y),
 ))
 # a primitive, not sqrt(x*x + y*y): np.hypot neither overflows nor underflows
-defop("hypot", "np.hypot({x}, {y})", promote="float", ufunc=np.hypot, commutative=True,
-      doc="sqrt(input**2 + other**2), without overflow.", vjps=(
+defop("hypot", "np.hypot({x}, {y})", sympy=cfunctions.hypot, promote="float", ufunc=np.hypot,
+      commutative=True, doc="sqrt(input**2 + other**2), without overflow.", vjps=(
     lambda ct, ans, x, y: ct * x / ans,
     lambda ct, ans, x, y: ct * y / ans,
 ))

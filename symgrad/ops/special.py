@@ -26,6 +26,14 @@ class Logit(sp.Function):
     """logit as an opaque SymPy function: log(x / (1 - x)) would be rebuilt as a log of a division."""
 
 
+class Xlogy(sp.Function):
+    """xlogy as an opaque SymPy function: x*log(y) is nan, not 0, at x == 0, y == 0."""
+
+
+class Xlog1py(sp.Function):
+    """xlog1py as an opaque SymPy function, for the same reason."""
+
+
 class LogNdtr(sp.Function):
     """log_ndtr as an opaque SymPy function: log(ndtr(x)) underflows in the lower tail."""
 
@@ -78,12 +86,12 @@ def _taken(x: Any, y: Any, ct: Any, fill: float = 1.0) -> Any:
 
 # 0 where x == 0 whatever y (the entropy convention), with gradient 0 there in both inputs;
 # PyTorch's y-gradient x / y is nan at (0, 0), symgrad's is 0
-defop("xlogy", "xlogy({x}, {y})", promote="float", kernels=("xlogy",), grad_fn=_x_name("XlogyBackward"),
-      doc="input * log(other), and 0 where input == 0.", vjps=(
+defop("xlogy", "xlogy({x}, {y})", sympy=Xlogy, promote="float", kernels=("xlogy",),
+      grad_fn=_x_name("XlogyBackward"), doc="input * log(other), and 0 where input == 0.", vjps=(
     lambda ct, ans, x, y: ct * _taken(x, y, ct).log(),
     lambda ct, ans, x, y: ct * x / _taken(x, y, ct),
 ))
-defop("xlog1py", "xlog1py({x}, {y})", promote="float", kernels=("xlog1py",), methods=(),
+defop("xlog1py", "xlog1py({x}, {y})", sympy=Xlog1py, promote="float", kernels=("xlog1py",), methods=(),
       grad_fn=_x_name("SpecialXlog1PyBackward"), doc="input * log1p(other), and 0 where input == 0.", vjps=(
     lambda ct, ans, x, y: ct * _taken(x, y, ct, 0.0).log1p(),
     lambda ct, ans, x, y: ct * x / _taken(x, y + 1, ct),
