@@ -240,6 +240,59 @@ def torch_index_add(base: Any, g: Any, key: Any) -> Any:
     return base.index_put(tuple(torch.as_tensor(k) for k in items), g, accumulate=True)
 
 
+# linear algebra: square matrices, single and stacked
+SQUARE = shapes((3, 3), (2, 3, 3))
+
+
+def invertible(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Well-conditioned square matrices: real entries plus 3 I (and any right-hand side)."""
+    return real(rng, shape) + (3 * np.eye(shape[-1]) if shape[-2:] == shape[-1:] * 2 else 0)
+
+
+def spd(m: Any) -> Any:
+    """A symmetric positive-definite matrix from any square M (of any face): M M^T + 3 I."""
+    return m @ m.swapaxes(-1, -2) + 3 * symgrad_eye_like(m)
+
+
+def symgrad_eye_like(m: Any) -> Any:
+    """The identity as a constant of m's kind (NumPy, symgrad or PyTorch)."""
+    eye = np.eye(m.shape[-1])
+    return _torch().from_numpy(eye) if type(m).__module__.startswith("torch") else eye
+
+
+def signless(v: Any) -> Any:
+    """Eigenvectors times their first components: the same whichever sign eigh picks."""
+    return v * v[..., :1, :]
+# cumulative and ordering: reverse cumsum (cumsum's adjoint) is reached only through the op
+def cumsum(x: Any, dim: int, reverse: bool = False) -> Any:
+    return apply(OPS["cumsum"], x, axis=dim, reverse=True) if reverse else x.cumsum(dim)
+
+
+def numpy_cumsum(x: np.ndarray, dim: int, reverse: bool = False) -> np.ndarray:
+    return np.flip(np.cumsum(np.flip(x, dim), dim), dim) if reverse else np.cumsum(x, dim)
+
+
+def torch_cumsum(x: Any, dim: int, reverse: bool = False) -> Any:
+    return x.flip(dim).cumsum(dim).flip(dim) if reverse else x.cumsum(dim)
+
+
+def running_extreme_at(x: np.ndarray, dim: int, largest: bool = True) -> np.ndarray:
+    """Where each running maximum (minimum) was found, the later index at ties: PyTorch's cummax."""
+    x = np.moveaxis(x, dim, -1)
+    out = np.zeros(x.shape, np.int64)
+    for line in np.ndindex(x.shape[:-1]):
+        best = 0
+        for j, v in enumerate(x[line]):
+            if (v >= x[line][best]) if largest else (v <= x[line][best]):
+                best = j
+            out[line + (j,)] = best
+    return np.moveaxis(out, -1, dim)
+
+
+def cumulative_extreme_at(x: Any, dim: int, largest: bool = True) -> Any:
+    return (symgrad.cummax if largest else symgrad.cummin)(x, dim).indices
+
+
 ROWS = [
     Row("add", lambda x, y: x + y, np.add, BINARY),
     Row("sub", lambda x, y: x - y, np.subtract, BINARY),
@@ -387,6 +440,52 @@ ROWS = [
         with_params((4, 3), (2,), key=(np.array([0, 3]), np.array([1, 1]))),
         with_params((4, 3), (), key=np.array([True, False, True, True])),
     ), torch=torch_assign),
+    # linear-algebra decompositions (symgrad/ops/decompositions.py); cholesky and eigh read one
+    # triangle, so their rows take a function of an unconstrained M (A = M M^T + 3 I) that finite
+    # differences can perturb; eigenvectors enter as V * V[0], which is blind to their signs
+    Row("cholesky", lambda m: symgrad.linalg.cholesky(spd(m)), lambda m: np.linalg.cholesky(spd(m)),
+        SQUARE, torch=lambda m: _torch().linalg.cholesky(spd(m))),
+    Row("solve", lambda a, b: symgrad.linalg.solve(a, b), np.linalg.solve, shapes(
+        ((3, 3), (3, 2)), ((2, 3, 3), (3, 1)), ((3, 3), (2, 3, 4)), ((2, 1, 3, 3), (2, 3, 2)),
+    ), domains=(invertible, real), torch=lambda a, b: _torch().linalg.solve(a, b)),
+    Row("inv", lambda a: a.inverse(), np.linalg.inv, SQUARE, domains=(invertible,)),
+    Row("det", lambda a: a.det(), np.linalg.det, SQUARE, domains=(invertible,)),
+    Row("logabsdet", lambda a: symgrad.linalg.slogdet(a).logabsdet, lambda a: np.linalg.slogdet(a)[1],
+        SQUARE, domains=(invertible,), torch=lambda a: _torch().linalg.slogdet(a).logabsdet),
+    Row("slogdet_sign", lambda a: symgrad.linalg.slogdet(a).sign, lambda a: np.linalg.slogdet(a)[0],
+        shapes((3, 3), (1, 3, 3)), wrt=(), torch=lambda a: _torch().linalg.slogdet(a).sign.detach()),
+    Row("eigvalsh", lambda m: symgrad.linalg.eigvalsh(spd(m)), lambda m: np.linalg.eigvalsh(spd(m)),
+        SQUARE, torch=lambda m: _torch().linalg.eigvalsh(spd(m))),
+    Row("eigh_vectors", lambda m: signless(symgrad.linalg.eigh(spd(m)).eigenvectors),
+        lambda m: signless(np.linalg.eigh(spd(m))[1]), SQUARE,
+        torch=lambda m: signless(_torch().linalg.eigh(spd(m)).eigenvectors)),
+    # cumulative and ordering (symgrad/ops/order.py)
+    Row("cumsum", cumsum, numpy_cumsum, (
+        with_params((3, 4), dim=1),
+        with_params((3, 4), dim=-2),
+        with_params((5,), dim=0),
+        with_params((3, 4), dim=1, reverse=True),
+        with_params((2, 3, 4), dim=0, reverse=True),
+    ), torch=torch_cumsum),
+    Row("cumprod", lambda x, dim: x.cumprod(dim), lambda x, dim: np.cumprod(x, dim), (
+        with_params((3, 4), dim=-1),
+        with_params((3, 4), dim=0),
+        with_params((6, 5), dim=1),
+        with_params((5,), dim=0),
+    ), domains=(with_zeros,)),
+    Row("argsort", lambda x, dim, descending=False: symgrad.argsort(x, dim, descending=descending),
+        lambda x, dim, descending=False: np.argsort(-x if descending else x, dim), (
+            with_params((3, 4), dim=1),
+            with_params((3, 4), dim=0, descending=True),
+            with_params((5,), dim=-1),
+        ), wrt=(),
+        torch=lambda x, dim, descending=False: _torch().argsort(x, dim=dim, descending=descending)),
+    Row("cumulative_argmax", cumulative_extreme_at, running_extreme_at, (
+        with_params((3, 5), dim=1),
+        with_params((3, 5), dim=0, largest=False),
+        with_params((6,), dim=0),
+    ), domains=(small_integers,), wrt=(),
+        torch=lambda x, dim, largest=True: (_torch().cummax if largest else _torch().cummin)(x, dim).indices),
     # elementwise math and special functions (symgrad/ops/elementwise.py, symgrad/ops/special.py)
     Row("sinh", lambda x: x.sinh(), np.sinh, UNARY),
     Row("cosh", lambda x: x.cosh(), np.cosh, UNARY),

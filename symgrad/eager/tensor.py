@@ -169,6 +169,10 @@ class Tensor(Surface, face="torch"):
     def data(self) -> Tensor:
         return self.detach()
 
+    @property
+    def imag(self) -> Tensor:
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied); raises if the tensor requires grad."""
         if self._requires_grad:

@@ -11,7 +11,17 @@ Composite functions (`mean`, `softmax`, `cross_entropy`, ...) are ordinary funct
 primitives, with no derivative rule of their own (`symgrad.surface`).
 """
 
-from symgrad.ops import elementwise, index, linalg, reduce, shape, special  # noqa: F401 - they register
+from symgrad.ops import (  # noqa: F401 - they register
+    decompositions,
+    einsum,
+    elementwise,
+    index,
+    linalg,
+    order,
+    reduce,
+    shape,
+    special,
+)
 from symgrad.ops.batching import NotBatchable
 from symgrad.ops.core import OPS, UFUNCS, Op, ShapeError, defop, shape_of, unbroadcast, vjp
 from symgrad.ops.dispatch import Value, apply, lift

@@ -24,6 +24,7 @@ import inspect
 import linecache
 import os
 import sys
+import sysconfig
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -170,18 +171,40 @@ def no_out(name: str, out: Any = None, **kwargs: Any) -> None:
 # ---------------------------------------------------------------- the user's line
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # symgrad/
+# installed libraries (NumPy, SciPy, pytest...) and the standard library: not the user's code
+_LIBRARIES = tuple({os.path.abspath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib", "stdlib")})
 
 
-def user_site() -> str:
-    """`file:line: source` of the innermost caller outside symgrad, or ''."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame = frame.f_back
-    if frame is None:
-        return ""
+def _where(frame: Any) -> str:
     text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
     where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
     return f"{where}: {text}" if text else where
+
+
+def call_sites(frame: Any = None) -> tuple[str, str]:
+    """(`file:line: source` of the innermost caller outside symgrad and installed libraries,
+    or ''; the innermost library function between it and symgrad, or ''), from `frame` out."""
+    frame = frame or sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    library = ""
+    if frame is not None and frame.f_code.co_filename.startswith(_LIBRARIES):
+        module = frame.f_globals.get("__name__", "")
+        library = f"{module}.{frame.f_code.co_name} ({_where(frame)})"
+        while frame is not None and frame.f_code.co_filename.startswith((_PACKAGE, *_LIBRARIES)):
+            frame = frame.f_back
+    return (_where(frame) if frame is not None else ""), library
+
+
+def user_site() -> str:
+    """`file:line: source` of the innermost caller outside symgrad and installed libraries, or ''."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_SKIPPED):
+        frame = frame.f_back
+    return _where(frame) if frame is not None else ""
+
+
+_SKIPPED = (_PACKAGE, *_LIBRARIES)
 
 
 def user_line() -> str:

@@ -264,3 +264,14 @@ def sincos(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sin[far] = np.sin(x[far])
         cos[far] = np.cos(x[far])
     return sin, cos
+
+
+def cumulative_argmax(x: np.ndarray, axis: int, largest: bool) -> np.ndarray:
+    """Where each running maximum (or minimum) of `x` along `axis` was found: at ties the
+    later index, and a NaN stays the extreme once met, as PyTorch's cummax/cummin."""
+    running = (np.fmax if largest else np.fmin).accumulate(x, axis=axis)
+    nan = np.isnan(x) if x.dtype.kind in "fc" else np.zeros(x.shape, bool)
+    seen_nan = np.logical_or.accumulate(nan, axis=axis)
+    positions = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    hit = np.where(seen_nan, nan, x == running)
+    return np.maximum.accumulate(np.where(hit, positions, 0), axis=axis)

@@ -9,7 +9,7 @@ import numpy as np
 
 from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, defop, shape_of
-from symgrad.ops.dispatch import apply, lift, method, no_out, numpy_function
+from symgrad.ops.dispatch import apply, method
 
 
 def reduce_shape(x: tuple, *, axes: tuple[int, ...], keepdims: bool) -> tuple:
@@ -46,11 +46,6 @@ def sum_(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None)
     return apply(SUM, self, axes=dims.axes(dim, self.ndim), keepdims=bool(keepdim))
 
 
-@numpy_function(np.sum)
-def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    no_out("sum", out, **kw)
-    return lift(a).sum(dims.numpy_axis(axis), keepdim=keepdims)
-
 
 def _prod_vjp(ct, ans, x, *, axes, keepdims):
     # d prod / d x_i is the product of the others: ans / x_i, except where x has zeros
@@ -72,12 +67,6 @@ def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None)
     return apply(PROD, self, axes=dims.axes(dim, self.ndim), keepdims=bool(keepdim))
 
 
-@numpy_function(np.prod)
-def _np_prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    no_out("prod", out, **kw)
-    x = lift(a)
-    return apply(PROD, x, axes=dims.axes(dims.numpy_axis(axis), x.ndim), keepdims=bool(keepdims))
-
 
 def _extreme_vjp(ct, ans, x, *, axes, keepdims):
     # ties share the gradient evenly, as PyTorch's amax/amin do
@@ -93,27 +82,19 @@ AMIN = defop("amin", "{x}.min(axis={axes}, keepdims={keepdims})", shape=reduce_s
 
 
 @method("amax", function=True)
-def amax(self, dim=(), keepdim=False):
+def amax(self, dim=(), keepdim=False, *, axis=None, keepdims=None):
     """Maximum over dims (all by default; ties share the gradient)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     return apply(AMAX, self, axes=dims.axes(None if dim == () else dim, self.ndim), keepdims=bool(keepdim))
 
 
 @method("amin", function=True)
-def amin(self, dim=(), keepdim=False):
+def amin(self, dim=(), keepdim=False, *, axis=None, keepdims=None):
     """Minimum over dims (all by default; ties share the gradient)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     return apply(AMIN, self, axes=dims.axes(None if dim == () else dim, self.ndim), keepdims=bool(keepdim))
 
 
-@numpy_function(np.max, np.amax)
-def _np_max(a, axis=None, out=None, keepdims=False, **kw):
-    no_out("max", out, **kw)
-    return lift(a).amax(() if axis is None else dims.numpy_axis(axis), keepdim=keepdims)
-
-
-@numpy_function(np.min, np.amin)
-def _np_min(a, axis=None, out=None, keepdims=False, **kw):
-    no_out("min", out, **kw)
-    return lift(a).amin(() if axis is None else dims.numpy_axis(axis), keepdim=keepdims)
 
 
 def _arg_shape(x: tuple, *, axis: int | None, keepdims: bool) -> tuple:
@@ -139,24 +120,17 @@ ARGMIN = defop("argmin", "np.argmin({x}, axis={axis}, keepdims={keepdims})", sha
 
 
 @method("argmax", function=True)
-def argmax(self, dim=None, keepdim=False):
+def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the maximum (of the flattened value, or along dim)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     axis = None if dim is None else dims.axis(dim, self.ndim)
-    return apply(ARGMAX, self, axis=axis, keepdims=bool(keepdim) and dim is not None)
+    return apply(ARGMAX, self, axis=axis, keepdims=bool(keepdim))
 
 
 @method("argmin", function=True)
-def argmin(self, dim=None, keepdim=False):
+def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the minimum (of the flattened value, or along dim)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     axis = None if dim is None else dims.axis(dim, self.ndim)
-    return apply(ARGMIN, self, axis=axis, keepdims=bool(keepdim) and dim is not None)
+    return apply(ARGMIN, self, axis=axis, keepdims=bool(keepdim))
 
-
-@numpy_function(np.argmax)
-def _np_argmax(a, axis=None, out=None, keepdims=False):
-    return lift(a).argmax(axis, keepdim=keepdims)
-
-
-@numpy_function(np.argmin)
-def _np_argmin(a, axis=None, out=None, keepdims=False):
-    return lift(a).argmin(axis, keepdim=keepdims)

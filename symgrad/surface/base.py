@@ -18,7 +18,7 @@ import numpy as np
 
 from symgrad.ops import OPS, Op, Value, apply, dims
 from symgrad.ops.dispatch import FACES, METHODS
-from symgrad.surface import composites, numpy_binding  # noqa: F401 - they register methods
+from symgrad.surface import composites, ndarray, numpy_binding, statistics  # noqa: F401 - they register
 
 
 class Surface(Value):
@@ -47,6 +47,28 @@ class Surface(Value):
     def numel(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel() * self.dtype.itemsize
+
+    @property
+    def mT(self) -> Surface:  # noqa: N802 - NumPy's and PyTorch's name
+        """The matrices of a stack transposed: the last two dims swapped."""
+        return self.transpose(*range(self.ndim - 2), self.ndim - 1, self.ndim - 2)
+
+    @property
+    def real(self) -> Surface:
+        """The real part: the value itself (symgrad's dtypes are real)."""
+        return self
+
+    def conj(self) -> Surface:
+        """The complex conjugate: the value itself (symgrad's dtypes are real)."""
+        return self
+
     def __pos__(self) -> Surface:
         return self
 
@@ -54,6 +76,8 @@ class Surface(Value):
 
     # NumPy protocol: np.exp(value) records the registered op (see numpy_binding) --------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method in ("reduce", "accumulate"):
+            return statistics.ufunc_method(ufunc, method, inputs, kwargs)
         if method != "__call__":
             raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on symgrad values")
         return numpy_binding.ufunc(ufunc, inputs, kwargs)

@@ -98,17 +98,15 @@ def clamp(x: Value, min: Any = None, max: Any = None) -> Value:
 
 @method("max", function=True)
 def max_(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """Maximum: of everything, or (values, indices) along dim."""
-    if axis is not None or keepdims is not None:  # NumPy's ndarray.max: values only
-        return self.amax(() if axis is None else axis, bool(keepdims))
+    """Maximum: of everything, or (values, indices) along dim (`axis=` is its alias)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     return extreme(self, dim, keepdim, "max")
 
 
 @method("min", function=True)
 def min_(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """Minimum: of everything, or (values, indices) along dim."""
-    if axis is not None or keepdims is not None:
-        return self.amin(() if axis is None else axis, bool(keepdims))
+    """Minimum: of everything, or (values, indices) along dim (`axis=` is its alias)."""
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     return extreme(self, dim, keepdim, "min")
 
 
@@ -148,12 +146,14 @@ def _mean_method(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dty
 
 
 @method("var")
-def _var_method(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def _var_method(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     return var(self, dim, unbiased, keepdim, correction=correction)
 
 
 @method("std")
-def _std_method(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def _std_method(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
     return std(self, dim, unbiased, keepdim, correction=correction)
 
 
@@ -187,22 +187,7 @@ for _fn in (mean, var, std, logsumexp, softmax, log_softmax, clamp):
     function(_fn)
 
 
-@numpy_function(np.mean)
-def _np_mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    no_out("mean", out, **kw)
-    return mean(lift(a), dims.numpy_axis(axis), keepdims)
 
-
-@numpy_function(np.var)
-def _np_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    no_out("var", out, **kw)
-    return var(lift(a), dims.numpy_axis(axis), keepdim=keepdims, correction=ddof)
-
-
-@numpy_function(np.std)
-def _np_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    no_out("std", out, **kw)
-    return std(lift(a), dims.numpy_axis(axis), keepdim=keepdims, correction=ddof)
 
 
 @numpy_function(np.clip)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, UFUNCS, apply, dims, lift
-from symgrad.ops.dispatch import NUMPY, no_out, numpy_function, user_line
+from symgrad.ops import OPS, UFUNCS, apply, lift
+from symgrad.ops.dispatch import NUMPY, numpy_function, user_line
 from symgrad.ops.special import SCIPY_UFUNCS
 
 # ---------------------------------------------------------------- ufuncs
@@ -65,54 +65,6 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     return composite(*[lift(v, *inputs) for v in inputs])
 
 
-# ---------------------------------------------------------------- products
-
-@numpy_function(np.inner)
-def _inner(a, b):
-    return apply(OPS["matmul"], a, lift(b, a, b).T if np.ndim(b) > 1 else b)
-
-
-@numpy_function(np.outer)
-def _outer(a, b, out=None):
-    no_out("outer", out)
-    return lift(a, a, b).reshape(-1, 1) * lift(b, a, b).reshape(1, -1)
-
-
-@numpy_function(np.vdot)
-def _vdot(a, b):
-    return (lift(a, a, b).reshape(-1) * lift(b, a, b).reshape(-1)).sum()
-
-
-@numpy_function(np.einsum)
-def _einsum(subscripts, *operands, **kw):
-    """The contractions matmul-like code uses: a product of broadcast operands, then a sum."""
-    if kw.get("out") is not None or len(operands) not in (1, 2):
-        raise TypeError("numpy.einsum: only one or two operands, without out=, are supported")
-    spec = subscripts.replace(" ", "")
-    lhs, _, out = spec.partition("->")
-    terms = lhs.split(",")
-    if "..." in spec or len(terms) != len(operands):
-        raise TypeError(f"numpy.einsum: unsupported subscripts {subscripts!r}")
-    if not _:
-        out = "".join(sorted(c for c in set(lhs) if c != "," and lhs.count(c) == 1))
-    letters = list(dict.fromkeys(out + "".join(terms)))
-    aligned = []
-    for term, x in zip(terms, operands):
-        x = lift(x, *operands)
-        for c in set(term):
-            if term.count(c) > 1:
-                raise TypeError(f"numpy.einsum: repeated index {c!r} in one operand is not supported")
-        perm = sorted(range(len(term)), key=lambda k: letters.index(term[k]))
-        x = x.permute(perm) if perm != list(range(len(term))) else x
-        shape, src = [], [term[k] for k in perm]
-        for c in letters:
-            shape.append(x.shape[src.index(c)] if c in src else 1)
-        aligned.append(x.reshape(*shape))
-    prod = aligned[0] if len(aligned) == 1 else aligned[0] * aligned[1]
-    summed = tuple(k for k, c in enumerate(letters) if c not in out)
-    return prod.sum(summed) if summed else prod
-
-
 # ---------------------------------------------------------------- shapes and norms
 
 @numpy_function(np.shape)
@@ -128,14 +80,6 @@ def _ndim(a):
 @numpy_function(np.size)
 def _size(a, axis=None):
     return int(np.prod(a.shape)) if axis is None else a.shape[axis]
-
-
-@numpy_function(np.linalg.norm)
-def _norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) != 1 and axis is None):
-        raise TypeError(f"numpy.linalg.norm: ord={ord!r} is not supported (use None or 'fro')")
-    v = lift(x)
-    return (v * v).sum(dims.numpy_axis(axis), keepdim=keepdims).sqrt()
 
 
 def function(func: Callable, args: tuple, kwargs: dict) -> Any:

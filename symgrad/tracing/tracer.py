@@ -9,6 +9,7 @@ last) and the forward line that reverse mode's ops are attributed to.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import threading
 from collections.abc import Callable, Iterator
@@ -20,9 +21,10 @@ import numpy as np
 
 from symgrad.ir import Graph, Node, type_str
 from symgrad.ops import Op
-from symgrad.ops.dispatch import user_line, user_site
+from symgrad.ops.dispatch import call_sites, user_line, user_site
 from symgrad.surface import Surface
 from symgrad.tracing import pytree
+from symgrad.tracing.constructors import stacking_constructors
 
 _state = threading.local()  # graphs: the traces under way; site: see traced_from
 
@@ -85,9 +87,7 @@ class Tracer(Surface, face="numpy"):
 
     # Python control flow needs concrete values: say where, and what to do instead ----
     def _concrete(self, what: str) -> TracerError:
-        return TracerError(
-            f"{what} on a traced value{user_line()}: the value is not known while tracing. "
-            "Use symgrad.where for a data-dependent choice, or run the function in eager mode.")
+        return TracerError(concrete_use(what))
 
     def __bool__(self) -> bool:
         raise self._concrete("bool()")
@@ -104,6 +104,21 @@ class Tracer(Surface, face="numpy"):
     def item(self) -> Any:
         raise self._concrete(".item()")
 
+    def tolist(self) -> Any:
+        raise self._concrete(".tolist()")
+
+    def nonzero(self) -> Any:
+        raise self._concrete(".nonzero() (its shape depends on the values)")
+
+    def put(self, *args: Any, **kwargs: Any) -> None:
+        raise TracerError(f".put() writes into a traced value in place{user_line()}; build a new value "
+                          "instead, e.g. x = x.at-style: x2 = symgrad.where(mask, new, x), or index "
+                          "assignment x[idx] = v")
+
+    def resize(self, *args: Any, **kwargs: Any) -> None:
+        raise TracerError(f".resize() changes a traced value in place{user_line()}; use np.resize(x, shape) "
+                          "or x.reshape(shape)")
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise self._concrete("conversion to a NumPy array")
 
@@ -111,6 +126,46 @@ class Tracer(Surface, face="numpy"):
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+
+def concrete_use(what: str) -> str:
+    """Why a traced value cannot be `what` (a float, an array...) here, and what to do instead:
+    the advice depends on who asked, a library converting its input, a NumPy array being
+    assigned into, or the user's own control flow."""
+    return _advice(what, *call_sites())
+
+
+def _advice(what: str, site: str, library: str, assigning: bool = False) -> str:
+    at = f" (at {site})" if site else ""
+    if library:
+        return (f"{library} converted a traced value to a concrete one ({what}){at}. symgrad cannot "
+                "trace through code that converts its input with np.asarray or float(): use the "
+                "symgrad.* function, or NumPy and scipy.special ufuncs, which trace.")
+    if assigning or _assigns_into_subscript(site):
+        return (f"assigning a traced value into a NumPy array{at}: a NumPy array holds numbers, not "
+                "traced values. Collect the values in a list and np.stack it (np.array(list) works "
+                "too), or compute the whole array with NumPy operations.")
+    return (f"{what} on a traced value{at}: the value is not known while tracing. Use symgrad.where "
+            "(or np.where) for a data-dependent choice, or run the function in eager mode.")
+
+
+def _innermost(tb: Any) -> tuple[str, str]:
+    """`call_sites` for the line a traceback ends at: NumPy raises from C, with no frame."""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return call_sites(tb.tb_frame)
+
+
+def _assigns_into_subscript(site: str) -> bool:
+    """Whether the source line in `site` (`file:line: text`) assigns into `a[...]`."""
+    text = site.split(": ", 1)[1] if ": " in site else ""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return False
+    targets = [t for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AugAssign))
+               for t in (node.targets if isinstance(node, ast.Assign) else [node.target])]
+    return any(isinstance(t, ast.Subscript) for t in targets)
 
 
 def _node(graph: Graph, value: Any) -> Node:
@@ -187,7 +242,12 @@ def trace(fn: Callable, *args: Any, static_argnums: tuple[int, ...] = (),
     graphs = _state.__dict__.setdefault("graphs", [])
     graphs.append(graph)
     try:
-        out = (rule or fn)(*values)
+        with stacking_constructors(Tracer):
+            out = (rule or fn)(*values)
+    except ValueError as e:
+        if "setting an array element with a sequence" not in str(e):
+            raise
+        raise TracerError(_advice("assignment", *_innermost(e.__traceback__), assigning=True)) from e
     finally:
         graphs.pop()
     out_leaves, traced.out_tree = pytree.flatten(out)
