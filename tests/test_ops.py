@@ -86,6 +86,30 @@ def with_zeros(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return a
 
 
+def inside_unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Inside (-1, 1), away from its ends: asin, acos, atanh."""
+    return rng.uniform(-0.9, 0.9, shape)
+
+
+def above_one(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(1.2, 3.0, shape)
+
+
+def probability(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.05, 0.95, shape)
+
+
+def with_nan(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Reals mixed with nan and -0.0 (not inf: the no-gradient check multiplies by the input,
+    and inf * 0 warns; tests/test_elementwise_functions.py covers the infinities)."""
+    return np.where(rng.random(shape) < 0.5, rng.choice([np.nan, -0.0], shape), real(rng, shape))
+
+
+def scipy_special() -> Any:
+    """scipy.special, the reference for special functions (the cases skip without SciPy)."""
+    return pytest.importorskip("scipy.special")
+
+
 def float32_exact(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Multiples of 2**-10: x and x +- 2**-10 are exact in float32, so casts do not round."""
     return rng.integers(-2048, 2048, shape) / 1024.0
@@ -120,6 +144,7 @@ class Row:
     wrt: tuple[int, ...] | None = None  # the inputs with a gradient; None: all of them
     fd_step: float = FD_STEP
     not_second_order: str = ""  # why the second-order check does not apply, if it does not
+    torch_tol: dict | None = None  # where PyTorch's own error exceeds float64 rounding
 
     def domain(self, i: int) -> Callable:
         return self.domains[min(i, len(self.domains) - 1)]
@@ -461,6 +486,61 @@ ROWS = [
         with_params((6,), dim=0),
     ), domains=(small_integers,), wrt=(),
         torch=lambda x, dim, largest=True: (_torch().cummax if largest else _torch().cummin)(x, dim).indices),
+    # elementwise math and special functions (symgrad/ops/elementwise.py, symgrad/ops/special.py)
+    Row("sinh", lambda x: x.sinh(), np.sinh, UNARY),
+    Row("cosh", lambda x: x.cosh(), np.cosh, UNARY),
+    Row("asin", lambda x: x.asin(), np.arcsin, UNARY, domains=(inside_unit,)),
+    Row("acos", lambda x: x.arccos(), np.arccos, UNARY, domains=(inside_unit,)),
+    Row("asinh", lambda x: x.asinh(), np.arcsinh, UNARY),
+    Row("acosh", lambda x: x.acosh(), np.arccosh, UNARY, domains=(above_one,)),
+    Row("atanh", lambda x: x.arctanh(), np.arctanh, UNARY, domains=(inside_unit,)),
+    Row("atan2", lambda x, y: x.atan2(y), np.arctan2, BINARY, domains=(nonzero,)),
+    Row("hypot", lambda x, y: x.hypot(y), np.hypot, BINARY, domains=(nonzero,)),
+    Row("log2", lambda x: x.log2(), np.log2, UNARY, domains=(positive,)),
+    Row("log10", lambda x: x.log10(), np.log10, UNARY, domains=(positive,)),
+    Row("exp2", lambda x: x.exp2(), np.exp2, UNARY),
+    Row("cbrt", np.cbrt, np.cbrt, UNARY, domains=(nonzero,), torch=lambda x: x.sign() * x.abs() ** (1 / 3)),
+    Row("fmax", lambda x, y: x.fmax(y), np.fmax, BINARY),
+    Row("fmin", lambda x, y: x.fmin(y), np.fmin, BINARY),
+    Row("copysign", lambda x, y: x.copysign(y), np.copysign, BINARY, domains=(nonzero,)),
+    Row("nan_to_num", lambda x, **kw: x.nan_to_num(**kw), lambda x, **kw: np.nan_to_num(x, **kw), (
+        with_params((6,), nan=0.5, posinf=3.0, neginf=-3.0),
+        with_params((2, 3), nan=-1.0, posinf=2.0, neginf=-2.0),
+    ), domains=(with_nan,)),
+    Row("floor", lambda x: x.floor(), np.floor, UNARY, wrt=()),
+    Row("ceil", lambda x: x.ceil(), np.ceil, UNARY, wrt=()),
+    Row("trunc", lambda x: x.trunc(), np.trunc, UNARY, wrt=()),
+    Row("round", lambda x, decimals: x.round(decimals=decimals), lambda x, decimals: np.round(x, decimals), (
+        with_params((4,), decimals=0), with_params((2, 3), decimals=1), with_params((), decimals=2),
+    ), wrt=()),
+    Row("heaviside", lambda x, y: x.heaviside(y), np.heaviside, BINARY, domains=(small_integers, real),
+        wrt=()),
+    Row("logical_and", lambda x, y: x.logical_and(y), np.logical_and, BINARY, domains=(small_integers,),
+        wrt=()),
+    Row("logical_or", lambda x, y: x.logical_or(y), np.logical_or, BINARY, domains=(small_integers,),
+        wrt=()),
+    Row("logical_xor", lambda x, y: x.logical_xor(y), np.logical_xor, BINARY, domains=(small_integers,),
+        wrt=()),
+    Row("logical_not", lambda x: x.logical_not(), np.logical_not, UNARY, domains=(small_integers,), wrt=()),
+    Row("isnan", lambda x: x.isnan(), np.isnan, UNARY, domains=(with_nan,), wrt=()),
+    Row("isinf", lambda x: x.isinf(), np.isinf, UNARY, domains=(with_nan,), wrt=()),
+    Row("isfinite", lambda x: x.isfinite(), np.isfinite, UNARY, domains=(with_nan,), wrt=()),
+    Row("signbit", lambda x: x.signbit(), np.signbit, UNARY, domains=(with_nan,), wrt=()),
+    Row("erfc", lambda x: x.erfc(), np.vectorize(math.erfc, otypes=[np.float64]), UNARY),
+    Row("lgamma", lambda x: x.lgamma(), np.vectorize(math.lgamma, otypes=[np.float64]), UNARY,
+        domains=(positive,)),
+    # PyTorch's trigamma (digamma's derivative) is good to 1e-9 only; symgrad's and SciPy's to 1e-15
+    Row("digamma", lambda x: x.digamma(), lambda x: scipy_special().psi(x), UNARY, domains=(positive,),
+        torch_tol={"rtol": 1e-8, "atol": 0}),
+    Row("polygamma", lambda x, n: x.polygamma(n), lambda x, n: scipy_special().polygamma(n, x), (
+        with_params((4,), n=0), with_params((2, 3), n=1), with_params((), n=3),
+    ), domains=(positive,), torch_tol={"rtol": 1e-8, "atol": 0}),
+    Row("logit", lambda x: x.logit(), lambda x: np.log(x / (1 - x)), UNARY, domains=(probability,)),
+    Row("log_ndtr", symgrad.special.log_ndtr, lambda x: scipy_special().log_ndtr(x), UNARY,
+        torch=lambda x: _torch().special.log_ndtr(x)),
+    Row("xlogy", lambda x, y: x.xlogy(y), lambda x, y: x * np.log(y), BINARY, domains=(real, positive)),
+    Row("xlog1py", symgrad.special.xlog1py, lambda x, y: x * np.log1p(y), BINARY,
+        domains=(real, above_minus_one), torch=lambda x, y: _torch().special.xlog1py(x, y)),
 ]
 
 
@@ -640,10 +720,10 @@ def test_eager_matches_torch(torch: Any, row: Row, case: Case) -> None:
     (out * torch.from_numpy(ct)).sum().backward()
 
     np.testing.assert_allclose(eager_value(row.fn, arrays, **case.params), out.detach().numpy(),
-                               rtol=1e-13, atol=1e-15)
+                               **(row.torch_tol or {"rtol": 1e-13, "atol": 1e-15}))
     want = grads_of([ts[i] for i in wrt], [arrays[i] for i in wrt])
     # PyTorch rounds a float32 result's cotangent to float32; symgrad keeps it in float64
-    tol = EXACT if out.dtype == torch.float64 else {"rtol": 1e-6, "atol": 1e-7}
+    tol = row.torch_tol or (EXACT if out.dtype == torch.float64 else {"rtol": 1e-6, "atol": 1e-7})
     assert_all_close(eager_grads(cotangent_loss(row.fn, ct, **case.params), arrays, wrt), want, **tol)
 
 

@@ -20,6 +20,7 @@ from symgrad.ops import (  # noqa: F401 - they register
     order,
     reduce,
     shape,
+    special,
 )
 from symgrad.ops.batching import NotBatchable
 from symgrad.ops.core import OPS, UFUNCS, Op, ShapeError, defop, shape_of, unbroadcast, vjp

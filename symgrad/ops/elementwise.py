@@ -5,6 +5,7 @@ otherwise, reached from NumPy through its `ufunc`, and batched by broadcasting."
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,8 @@ import sympy as sp
 from sympy.codegen import cfunctions
 
 from symgrad.ops import batching
-from symgrad.ops.core import _is_scalar, defop
-from symgrad.ops.dispatch import Value, apply, function, method, numpy_function
+from symgrad.ops.core import OPS, _is_scalar, defop
+from symgrad.ops.dispatch import Value, apply, composite, function, lift, method, no_out, numpy_function
 
 
 class Sigmoid(sp.Function):
@@ -142,6 +143,61 @@ defop("erf", "erf({x})", sympy=sp.erf, promote="float", kernels=("erf",), doc="T
       vjps=(
     lambda ct, ans, x: ct * (2 / np.sqrt(np.pi)) * (-(x * x)).exp(),
 ))
+defop("sinh", "np.sinh({x})", sympy=sp.sinh, promote="float", ufunc=np.sinh, doc="Hyperbolic sine.", vjps=(
+    lambda ct, ans, x: ct * x.cosh(),
+))
+defop("cosh", "np.cosh({x})", sympy=sp.cosh, promote="float", ufunc=np.cosh, doc="Hyperbolic cosine.", vjps=(
+    lambda ct, ans, x: ct * x.sinh(),
+))
+defop("asin", "np.arcsin({x})", sympy=sp.asin, promote="float", ufunc=np.arcsin, methods=("asin", "arcsin"),
+      doc="Arcsine.", vjps=(
+    lambda ct, ans, x: ct / (1 - x * x).sqrt(),
+))
+defop("acos", "np.arccos({x})", sympy=sp.acos, promote="float", ufunc=np.arccos, methods=("acos", "arccos"),
+      doc="Arccosine.", vjps=(
+    lambda ct, ans, x: -ct / (1 - x * x).sqrt(),
+))
+defop("asinh", "np.arcsinh({x})", sympy=sp.asinh, promote="float", ufunc=np.arcsinh,
+      methods=("asinh", "arcsinh"), doc="Inverse hyperbolic sine.", vjps=(
+    lambda ct, ans, x: ct / (x * x + 1).sqrt(),
+))
+defop("acosh", "np.arccosh({x})", sympy=sp.acosh, promote="float", ufunc=np.arccosh,
+      methods=("acosh", "arccosh"), doc="Inverse hyperbolic cosine.", vjps=(
+    lambda ct, ans, x: ct / (x * x - 1).sqrt(),
+))
+defop("atanh", "np.arctanh({x})", sympy=sp.atanh, promote="float", ufunc=np.arctanh,
+      methods=("atanh", "arctanh"), doc="Inverse hyperbolic tangent.", vjps=(
+    lambda ct, ans, x: ct / (1 - x * x),
+))
+defop("atan2", "np.arctan2({x}, {y})", sympy=sp.atan2, promote="float", ufunc=np.arctan2,
+      methods=("atan2", "arctan2"),
+      doc="The angle of the point (other, input): arctan(input / other) in the right quadrant.", vjps=(
+    lambda ct, ans, x, y: ct * y / (x * x + y * y),
+    lambda ct, ans, x, y: -ct * x / (x * x + y * y),
+))
+# a primitive, not sqrt(x*x + y*y): np.hypot neither overflows nor underflows
+defop("hypot", "np.hypot({x}, {y})", sympy=cfunctions.hypot, promote="float", ufunc=np.hypot,
+      commutative=True, doc="sqrt(input**2 + other**2), without overflow.", vjps=(
+    lambda ct, ans, x, y: ct * x / ans,
+    lambda ct, ans, x, y: ct * y / ans,
+))
+# primitives rather than log(x) / log(2) and 2 ** x: np.log2 is exact at powers of two
+defop("log2", "np.log2({x})", sympy=cfunctions.log2, promote="float", ufunc=np.log2,
+      doc="Base-2 logarithm.", vjps=(
+    lambda ct, ans, x: ct / (x * math.log(2.0)),
+))
+defop("log10", "np.log10({x})", sympy=cfunctions.log10, promote="float", ufunc=np.log10,
+      doc="Base-10 logarithm.", vjps=(
+    lambda ct, ans, x: ct / (x * math.log(10.0)),
+))
+defop("exp2", "np.exp2({x})", sympy=cfunctions.exp2, promote="float", ufunc=np.exp2, doc="2 ** input.", vjps=(
+    lambda ct, ans, x: ct * ans * math.log(2.0),
+))
+# NumPy's only: PyTorch has no cbrt (a primitive: x ** (1/3) is nan for x < 0)
+defop("cbrt", "np.cbrt({x})", sympy=cfunctions.Cbrt, promote="float", ufunc=np.cbrt, methods=(),
+      doc="Cube root, real for negative input.", vjps=(
+    lambda ct, ans, x: ct / (3 * ans * ans),
+))
 # relu is a primitive (not where(x > 0, x, 0)) so generated code is one np.maximum call
 defop("relu", "np.maximum({x}, 0)", doc="max(input, 0).", vjps=(
     lambda ct, ans, x: ct.where(ans > 0, 0.0),  # reads the output, as PyTorch's ReluBackward0
@@ -157,6 +213,71 @@ defop("minimum", "np.minimum({x}, {y})", ufunc=np.minimum, commutative=True,
     lambda ct, ans, x, y: ct.where(x < y, 0.0) + (ct / 2).where(x == y, 0.0),
     lambda ct, ans, x, y: ct.where(y < x, 0.0) + (ct / 2).where(x == y, 0.0),
 ))
+# NaN-ignoring maximum and minimum: the gradient goes to the operand taken (input at ties,
+# as PyTorch's FmaxBackward0)
+defop("fmax", "np.fmax({x}, {y})", ufunc=np.fmax, doc="Elementwise maximum, ignoring NaN.", vjps=(
+    lambda ct, ans, x, y: ct.where((x >= y).logical_or(_isnan(y)), 0.0),
+    lambda ct, ans, x, y: ct.zeros_like().where((x >= y).logical_or(_isnan(y)), ct),
+))
+defop("fmin", "np.fmin({x}, {y})", ufunc=np.fmin, doc="Elementwise minimum, ignoring NaN.", vjps=(
+    lambda ct, ans, x, y: ct.where((x <= y).logical_or(_isnan(y)), 0.0),
+    lambda ct, ans, x, y: ct.zeros_like().where((x <= y).logical_or(_isnan(y)), ct),
+))
+# the magnitude's gradient is +-1 (0 at 0, as PyTorch's); the sign's is zero
+defop("copysign", "np.copysign({x}, {y})", ufunc=np.copysign, promote="float",
+      grad_fn=lambda inputs, params: "CopysignBackward1" if _is_scalar(inputs[1]) else "CopysignBackward0",
+      doc="The magnitude of input with the sign of other.", vjps=(
+    lambda ct, ans, x, y: ct * (x.sign() * ans.sign()),
+    lambda ct, ans, x, y: ct.zeros_like(),
+))
+def _print_nan_to_num(names: list[str], params: dict, shapes: list, lib: Any) -> str:
+    """Replacements printed as Python reads them back: `float('inf')`, not `inf`."""
+    def literal(v: float | None) -> str:
+        return repr(v) if v is None or math.isfinite(v) else f"float('{v}')"
+    bounds = ", ".join(f"{k}={literal(params[k])}" for k in ("nan", "posinf", "neginf"))
+    return f"{lib.np.nan_to_num}({names[0]}, {bounds})"
+
+
+NAN_TO_NUM = defop("nan_to_num", "np.nan_to_num({x}, nan={nan}, posinf={posinf}, neginf={neginf})",
+                   printer=_print_nan_to_num, shape=lambda x, **replacements: x, batch=batching.unary,
+                   vjps=(
+    lambda ct, ans, x, *, nan, posinf, neginf: ct.where(x.isfinite(), 0.0),
+))
+
+# piecewise constant: a zero gradient, as PyTorch's FloorBackward0 (not none: the result
+# requires grad)
+for _name, _ufunc, _methods in [("floor", np.floor, ("floor",)), ("ceil", np.ceil, ("ceil",)),
+                                ("trunc", np.trunc, ("trunc", "fix"))]:
+    defop(_name, f"np.{_ufunc.__name__}({{x}})", ufunc=_ufunc, methods=_methods,
+          doc=f"{_name.capitalize()} of input, elementwise (zero gradient).", vjps=(
+        lambda ct, ans, x: ct.zeros_like(),
+    ))
+ROUND = defop("round", "np.round({x}, {decimals})", shape=lambda x, *, decimals: x, batch=batching.unary,
+              grad_fn=lambda inputs, params: "RoundBackward1" if params["decimals"] else "RoundBackward0",
+              vjps=(lambda ct, ans, x, *, decimals: ct.zeros_like(),))
+# PyTorch has no derivative for heaviside (its backward raises); a zero gradient, as for sign
+defop("heaviside", "np.heaviside({x}, {y})", ufunc=np.heaviside, methods=("heaviside",),
+      doc="0 for input < 0, values where input == 0, 1 for input > 0 (zero gradient).", vjps=(
+    lambda ct, ans, x, y: ct.zeros_like(),
+    lambda ct, ans, x, y: ct.zeros_like(),
+))
+# boolean results: no gradient
+for _name, _ufunc in [("logical_and", np.logical_and), ("logical_or", np.logical_or),
+                      ("logical_xor", np.logical_xor)]:
+    defop(_name, f"np.{_name}({{x}}, {{y}})", ufunc=_ufunc, commutative=True, vjps=(None, None),
+          doc=f"Elementwise {_name.replace('_', ' ')} of the truth values (no gradient).")
+for _name, _ufunc, _doc in [("logical_not", np.logical_not, "not input"),
+                            ("isnan", np.isnan, "input is NaN"), ("isinf", np.isinf, "input is +-inf"),
+                            ("isfinite", np.isfinite, "input is finite"),
+                            ("signbit", np.signbit, "the sign bit of input is set")]:
+    defop(_name, f"np.{_name}({{x}})", ufunc=_ufunc, vjps=(None,), doc=f"Whether {_doc}, elementwise.")
+
+
+def _isnan(x: Any) -> Any:
+    """isnan of a value, or of a plain number (an operand may be a Python scalar)."""
+    return x.isnan() if isinstance(x, Value) else np.isnan(x)
+
+
 # detach inside traced code: the value passes, the gradient does not
 STOP_GRADIENT = defop("stop_gradient", "{x}", view=True, grad_fn="DetachBackward0", linear=True, methods=(),
                       vjps=(None,))
@@ -207,3 +328,52 @@ def detach(self):
 def astype(self, dtype):
     """The value converted to `dtype`."""
     return apply(ASTYPE, self, dtype=np.dtype(dtype).name)
+
+
+@method("square", function=True)
+def square(self):
+    """input ** 2 (a power, recorded as PyTorch records it: PowBackward0)."""
+    return self ** 2
+
+
+@composite("ReciprocalBackward0")
+def _reciprocal(x: Value) -> Value:
+    return 1.0 / x
+
+
+@method("reciprocal", function=True)
+def reciprocal(self):
+    """1 / input, elementwise."""
+    return _reciprocal(self)
+
+
+@method("nan_to_num", function=True)
+def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+    """input with NaN, +inf and -inf replaced (by 0, and the dtype's largest and lowest values by
+    default); the gradient passes where input is finite."""
+    return apply(NAN_TO_NUM, self, nan=float(nan), posinf=None if posinf is None else float(posinf),
+                 neginf=None if neginf is None else float(neginf))
+
+
+@numpy_function(np.nan_to_num)
+def _np_nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return nan_to_num(lift(x), nan, posinf, neginf)
+
+
+@method("round", function=True)
+def round_(self, decimals=None):
+    """input rounded half to even, to `decimals` places (zero gradient)."""
+    name = "RoundBackward0" if decimals is None else "RoundBackward1"
+    return apply(ROUND, self, decimals=int(decimals or 0), _name=name)
+
+
+@numpy_function(np.round, np.around)
+def _np_round(a, decimals=0, out=None):
+    no_out("round", out)
+    return apply(ROUND, a, decimals=int(decimals))
+
+
+@numpy_function(np.fix)
+def _np_fix(x, out=None):
+    no_out("fix", out)
+    return apply(OPS["trunc"], x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +15,162 @@ def erf(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.float64
     return np.asarray(_erf(x), dtype=dtype)
+
+
+# ---------------------------------------------------------------- special functions
+# SciPy's when it is installed (imported on first use, never at symgrad's import), else NumPy
+# code to double precision: symgrad works without SciPy.
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _scipy(name: str) -> Any:
+    """`scipy.special.<name>`, or None without SciPy."""
+    try:
+        from scipy import special
+    except ImportError:
+        return None
+    return getattr(special, name)
+
+
+def _float(x: Any) -> np.ndarray:
+    """`x` as an array of its float dtype, or of float64."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def erfc(x: np.ndarray) -> np.ndarray:
+    """1 - erf(x), elementwise, accurate where erf(x) is close to 1 (`math.erfc`)."""
+    x = _float(x)
+    return np.asarray(_erfc(x), dtype=x.dtype)
+
+
+def _lgamma1(v: float) -> float:
+    try:
+        return math.lgamma(v)
+    except ValueError:  # the poles 0, -1, -2, ...
+        return math.inf
+
+
+_lgamma = np.frompyfunc(_lgamma1, 1, 1)
+
+
+def lgamma(x: np.ndarray) -> np.ndarray:
+    """log|Gamma(x)|, elementwise (SciPy's gammaln, or `math.lgamma`); inf at the poles."""
+    x = _float(x)
+    gammaln = _scipy("gammaln")
+    if gammaln is not None:
+        return np.asarray(gammaln(x), dtype=x.dtype)
+    return np.asarray(_lgamma(x), dtype=x.dtype)
+
+
+# Bernoulli numbers B2, B4, ..., B20 for the asymptotic series of digamma and polygamma
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798,
+              -174611 / 330)
+
+
+def digamma(x: np.ndarray) -> np.ndarray:
+    """The digamma function psi(x) = d/dx log Gamma(x), elementwise (SciPy's psi, or NumPy).
+
+    Without SciPy: psi(x) = psi(1 - x) - pi / tan(pi x) for x < 0, the recurrence
+    psi(x) = psi(x + 1) - 1/x up to x >= 10, then the asymptotic series (error below 1e-16).
+    """
+    x = _float(x)
+    psi = _scipy("psi")
+    if psi is not None:
+        return np.asarray(psi(x), dtype=x.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = x.astype(np.float64)
+        negative = v < 0
+        t = np.where(negative, 1.0 - v, v)
+        out = np.zeros_like(t)
+        low = np.isfinite(t) & (t < 10.0)
+        while low.any():
+            out[low] -= 1.0 / t[low]
+            t[low] += 1.0
+            low &= t < 10.0
+        inv2 = 1.0 / (t * t)
+        series = np.zeros_like(t)
+        for k in range(len(_BERNOULLI), 0, -1):
+            series = (series + _BERNOULLI[k - 1] / (2 * k)) * inv2
+        out += np.log(t) - 0.5 / t - series
+        reflected = out - np.pi / np.tan(np.pi * (v - np.trunc(v)))
+        out = np.where(negative, reflected, out)
+        out = np.where(negative & (v == np.trunc(v)), np.nan, out)  # the poles -1, -2, ...
+        out = np.where(v == 0, -np.copysign(np.inf, v), out)  # psi(+-0) = -+inf
+    return np.asarray(out, dtype=x.dtype)
+
+
+def polygamma(n: int, x: np.ndarray) -> np.ndarray:
+    """The n-th derivative of digamma, elementwise (SciPy's polygamma, or NumPy).
+
+    Without SciPy (n >= 1): the recurrence psi_n(x) = psi_n(x + 1) + (-1)^(n+1) n! / x^(n+1)
+    up to x >= n + 10 (for negative x too: one step per unit below), then the asymptotic series.
+    """
+    if n == 0:
+        return digamma(x)
+    x = _float(x)
+    scipy_polygamma = _scipy("polygamma")
+    if scipy_polygamma is not None:
+        return np.asarray(scipy_polygamma(n, x), dtype=x.dtype)
+    sign, fact = (-1.0) ** (n + 1), math.factorial(n)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t = x.astype(np.float64)
+        out = np.zeros_like(t)
+        low = np.isfinite(t) & (t < n + 10.0)
+        while low.any():
+            out[low] += fact / t[low] ** (n + 1)
+            t[low] += 1.0
+            low &= t < n + 10.0
+        inv2 = 1.0 / (t * t)
+        series = np.zeros_like(t)
+        for k in range(len(_BERNOULLI), 0, -1):  # B_2k (2k+n-1)! / (2k)! / t^(2k+n)
+            coeff = _BERNOULLI[k - 1] * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+            series = (series + coeff) * inv2
+        lead = math.factorial(n - 1) / t ** n + fact / (2 * t ** (n + 1))
+        out = sign * (out + lead + series / t ** n)
+    return np.asarray(out, dtype=x.dtype)
+
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def log_ndtr(x: np.ndarray) -> np.ndarray:
+    """log of the standard normal CDF, elementwise, accurate in both tails (SciPy's log_ndtr,
+    or NumPy: log1p(-ndtr(-x)) above 0, log(ndtr(x)) down to -20, the asymptotic series
+    -x^2/2 - log(-x) - log(2 pi)/2 + log(1 - 1/x^2 + 3/x^4 - ...) below)."""
+    x = _float(x)
+    scipy_log_ndtr = _scipy("log_ndtr")
+    if scipy_log_ndtr is not None:
+        return np.asarray(scipy_log_ndtr(x), dtype=x.dtype)
+    v = x.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = 0.5 * np.asarray(_erfc(np.abs(v) * math.sqrt(0.5)), dtype=np.float64)  # ndtr(-|x|)
+        out = np.where(v > 0, np.log1p(-half), np.log(half))
+        tail = v < -20
+        if tail.any():
+            t = v[tail]
+            inv2 = 1.0 / (t * t)
+            series, term = np.zeros_like(t), np.ones_like(t)
+            for k in range(1, 11):  # (-1)^k (2k-1)!! / x^2k
+                term = -term * (2 * k - 1) * inv2
+                series += term
+            out[tail] = -0.5 * t * t - np.log(-t) - _LOG_SQRT_2PI + np.log1p(series)
+    return np.asarray(out, dtype=x.dtype)
+
+
+def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x * log(y), and 0 where x == 0 (unless y is nan): the convention of entropies."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.multiply(x, np.log(y))
+    return np.where((np.asarray(x) == 0) & ~np.isnan(y), 0.0, out)
+
+
+def xlog1py(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x * log1p(y), and 0 where x == 0 (unless y is nan)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.multiply(x, np.log1p(y))
+    return np.where((np.asarray(x) == 0) & ~np.isnan(y), 0.0, out)
 
 
 def scatter_add(ct: np.ndarray, shape: tuple[int, ...], key: tuple) -> np.ndarray:

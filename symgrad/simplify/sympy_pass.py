@@ -27,10 +27,9 @@ _FUNCS: dict[Any, str] = {}  # SymPy function class -> op name
 
 def _functions() -> dict[Any, str]:
     if not _FUNCS:
-        probe = sp.Symbol("probe")
         for name, op in OPS.items():
-            if op.sympy is not None and len(op.args) == 1:
-                expr = op.sympy(probe)
+            if op.sympy is not None and not op.params:
+                expr = op.sympy(*sp.symbols(f"probe:{len(op.args)}"))
                 if isinstance(expr, sp.Function) or getattr(expr, "func", None) in (sp.exp, sp.log):
                     _FUNCS[expr.func] = name
     return _FUNCS
@@ -214,9 +213,9 @@ class _Pass:
                 return square if ex == 2 else self.op("mul", square, b if ex == 3 else square)
             return self.op("pow", self.build(base, memo), self.build(ex, memo))
         name = _functions().get(e.func)
-        if name is None or len(e.args) != 1:
+        if name is None or len(e.args) != len(OPS[name].args):
             raise _Unsupported
-        return self.op(name, self.build(e.args[0], memo))
+        return self.op(name, *(self.build(a, memo) for a in e.args))
 
 
 def sympy_pass(graph: Graph) -> Graph:

@@ -76,16 +76,23 @@ def log_softmax(x: Value, dim: int) -> Value:
     return x - logsumexp(x, dim, keepdim=True)
 
 
-@composite(lambda x, min=None, max=None: "ClampBackward1")
+def _clamp_name(x: Any, min: Any = None, max: Any = None) -> str:
+    """PyTorch's ClampBackward1 for number bounds, ClampBackward0 for tensor bounds."""
+    return "ClampBackward1" if all(b is None or isinstance(b, (int, float)) for b in (min, max)) \
+        else "ClampBackward0"
+
+
+@composite(_clamp_name)
 def clamp(x: Value, min: Any = None, max: Any = None) -> Value:
-    """x limited to [min, max]; the gradient passes where min <= x <= max, as in PyTorch."""
+    """x limited to [min, max] (bounds numbers or arrays; max wins where min > max, NaN stays).
+    The gradient goes to whichever of x, min, max was taken, as in PyTorch."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     out = x
     if min is not None:
-        out = out.where(x >= min, min)
+        out = apply(OPS["where"], x < min, min, out)
     if max is not None:
-        out = out.where(x <= max, max)
+        out = apply(OPS["where"], out > max, max, out)
     return out
 
 
@@ -187,4 +194,4 @@ for _fn in (mean, var, std, logsumexp, softmax, log_softmax, clamp):
 def _np_clip(a, a_min=None, a_max=None, out=None, **kw):
     no_out("clip", out)
     lo, hi = kw.get("min", a_min), kw.get("max", a_max)
-    return clamp(lift(a), lo, hi)
+    return clamp(lift(a, a, lo, hi), lo, hi)

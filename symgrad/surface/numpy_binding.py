@@ -9,6 +9,7 @@ ops are here. NumPy's conventions are kept: `axis=`, `keepdims=`, `ddof=0` for v
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,19 +17,25 @@ import numpy as np
 
 from symgrad.ops import OPS, UFUNCS, apply, lift
 from symgrad.ops.dispatch import NUMPY, numpy_function, user_line
+from symgrad.ops.special import SCIPY_UFUNCS
 
 # ---------------------------------------------------------------- ufuncs
 
 _UFUNC_COMPOSITES: dict[np.ufunc, Callable] = {
-    np.square: lambda x: x * x,
-    np.reciprocal: lambda x: 1.0 / x,
-    np.exp2: lambda x: 2.0 ** x,
-    np.log2: lambda x: x.log() / np.log(2.0),
-    np.log10: lambda x: x.log() / np.log(10.0),
+    np.square: lambda x: x.square(),
+    np.reciprocal: lambda x: x.reciprocal(),
+    np.rint: lambda x: x.round(),
     np.logaddexp: None,  # handled by _logaddexp, which keeps Python scalars as they are
     np.positive: lambda x: x,
     np.floor_divide: None, np.remainder: None,  # piecewise constant: no useful gradient
 }
+
+
+def _from_scipy(uf: np.ufunc) -> bool:
+    """Whether `uf` is one of SciPy's special ufuncs: found by name, SciPy itself never imported
+    (if `uf` is SciPy's, SciPy is loaded already)."""
+    special = sys.modules.get("scipy.special")
+    return special is not None and getattr(special, uf.__name__, None) is uf
 
 
 def _logaddexp(x: Any, y: Any) -> Any:
@@ -49,9 +56,11 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
         return apply(op, *inputs)
     if uf is np.logaddexp:
         return _logaddexp(*inputs)
-    composite = _UFUNC_COMPOSITES.get(uf)
+    scipy = _from_scipy(uf)
+    composite = SCIPY_UFUNCS.get(uf.__name__) if scipy else _UFUNC_COMPOSITES.get(uf)
     if composite is None:
-        raise TypeError(f"numpy.{uf.__name__}{user_line()} has no registered symgrad op; "
+        module = "scipy.special" if scipy else "numpy"
+        raise TypeError(f"{module}.{uf.__name__}{user_line()} has no registered symgrad op; "
                         "write it with symgrad ops or register one with symgrad.extend")
     return composite(*[lift(v, *inputs) for v in inputs])
 
