@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS, Value, apply, lift
+from symgrad.ops.arrange import pad  # noqa: F401 - torch.nn.functional.pad
 from symgrad.ops.dispatch import composite
 from symgrad.surface.composites import log_softmax as _log_softmax
 from symgrad.surface.composites import softmax as _softmax
