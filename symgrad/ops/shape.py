@@ -130,7 +130,7 @@ def _np_ravel(a, order="C"):
 def _np_squeeze(a, axis=None):
     x = lift(a)
     if axis is None:
-        return x.squeeze()
+        return squeeze(x)
     axes = dims.axes(axis, x.ndim)
     for k in axes:
         if x.shape[k] != 1:
