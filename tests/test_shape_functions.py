@@ -11,15 +11,12 @@ methods, and bad input.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 from numeric import differences
 
 import symgrad
 from symgrad.autodiff import batching as autodiff_batching
-from symgrad.ops.arrange import pad as _pad  # noqa: F401 - the functional's own
 
 F = symgrad.nn.functional
 swv = np.lib.stride_tricks.sliding_window_view
@@ -266,3 +263,218 @@ def test_torch_row(name, fn):
     def scalar(x):
         return sum((o * _ct(want)).sum() for o, want in zip(_outputs(fn(symgrad, x)), outs[0]))
     np.testing.assert_allclose(symgrad.grad(scalar)(X), grads[0], **EXACT)
+
+
+# ---------------------------------------------------------------- the two faces
+
+def test_repeat_flatten_squeeze_split_per_face():
+    """A traced value's methods are ndarray's; an eager tensor's are torch.Tensor's."""
+    seen = {}
+
+    def traced(x):
+        seen["repeat"] = x.repeat(2).shape  # np.repeat: flattened, each element twice
+        seen["flatten"] = x.flatten().shape
+        seen["has split"] = hasattr(x, "split")  # ndarray has no split method
+        seen["split"] = [p.shape for p in symgrad.split(x, 3, 1)]  # symgrad.*: PyTorch's
+        with pytest.raises(ValueError, match="size not equal to one"):
+            x.squeeze(0)
+        return x.repeat([1, 2, 0, 1], axis=0).sum()
+    g = symgrad.grad(traced)(M)
+    np.testing.assert_allclose(g, np.repeat([[1.0], [2.0], [0.0], [1.0]], 5, axis=1))
+    assert seen == {"repeat": (40,), "flatten": (20,), "has split": False, "split": [(4, 3), (4, 2)]}
+    t = symgrad.tensor(M, requires_grad=True)
+    assert t.repeat(1, 2).shape == (4, 10) and t.repeat(2, 1, 1).shape == (2, 4, 5)
+    assert t.flatten(0, 0).shape == (4, 5) and t.squeeze(0).shape == (4, 5)
+    assert [p.shape for p in t.split(3, 1)] == [(4, 3), (4, 2)]
+
+
+def test_tensor_functions_on_numpy_face():
+    """np.* functions on eager tensors are recorded (NumPy's meaning, PyTorch's grad_fns)."""
+    t = symgrad.tensor(V, requires_grad=True)
+    assert type(np.flip(t).grad_fn).__name__ == "FlipBackward0"
+    assert type(np.roll(t, 2).grad_fn).__name__ == "RollBackward0"
+    assert type(np.tile(t, 2).grad_fn).__name__ == "RepeatBackward0"
+    y = np.pad(t, 2, mode="reflect")
+    (y * y).sum().backward()
+    copies = np.bincount(np.pad(np.arange(6), 2, mode="reflect"))  # how often each appears
+    np.testing.assert_allclose(t.grad.numpy(), 2 * V * copies, **EXACT)
+
+
+# ---------------------------------------------------------------- second order
+
+def _energy(x):
+    """A scalar using several of the functions, nonlinear so its Hessian is not constant."""
+    d = np.diff(x)
+    window = swv(np.pad(x, 1, mode="reflect"), 3)
+    return ((d * np.roll(x, 1)[1:]) ** 2).sum() + np.tanh(window @ np.array([0.3, -1.0, 0.5])).sum() \
+        + (np.repeat(x, 2)[::3] * np.flip(np.tile(x, 2))[:4].sum()).sum()
+
+
+def test_hessian_matches_differences_of_the_gradient():
+    x = V.copy()
+    hess = symgrad.hessian(_energy)(x)
+    grad = symgrad.grad(_energy)
+    fd = np.stack([(grad(x + e * 1e-6) - grad(x - e * 1e-6)) / 2e-6 for e in np.eye(x.size)], 1)
+    np.testing.assert_allclose(hess, fd, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(hess, hess.T, **EXACT)
+    np.testing.assert_allclose(grad(x), differences(_energy, [x], [0])[0], **FD)
+
+
+def test_torch_second_order_through_unfold_and_pad():
+    torch = pytest.importorskip("torch")
+    out = []
+    for m in (symgrad, torch):
+        x = m.tensor(V, requires_grad=True)
+        y = m.nn.functional.pad(x[None], (2, 1), mode="replicate").unfold(-1, 3, 2)
+        loss = (y.prod(-1) * m.roll(y, 1, -1).sum(-1)).sum() + m.diff(x, n=2).pow(3).sum()
+        (g,) = m.autograd.grad(loss, x, create_graph=True)
+        (gg,) = m.autograd.grad((g * g).sum(), x)
+        out.append((g.detach().numpy(), gg.numpy()))
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, **EXACT)
+
+
+# ---------------------------------------------------------------- realistic programs, three spellings
+
+KERNEL = np.array([0.25, -0.5, 1.0, 0.125])
+
+
+def conv_windows(x, w):
+    return np.lib.stride_tricks.sliding_window_view(x, w.shape[0]) @ w[::-1]
+
+
+def conv_slices(x, w):
+    k, n = w.shape[0], x.shape[0]
+    return sum(x[j:n - k + 1 + j] * w[k - 1 - j] for j in range(k))
+
+
+def test_valid_convolution_three_ways():
+    """sliding_window_view and slices compiled, Tensor.unfold eager: one gradient."""
+    x = RNG.normal(size=20)
+    want = np.convolve(x, KERNEL, mode="valid")
+
+    def loss(conv):
+        return lambda x, w: (np.tanh(conv(x, w)) ** 2).sum()
+    grads = [symgrad.grad(loss(conv), argnums=(0, 1))(x, KERNEL) for conv in (conv_windows, conv_slices)]
+    for conv in (conv_windows, conv_slices):
+        np.testing.assert_allclose(symgrad.compile(conv)(x, KERNEL), want, **EXACT)
+    t, w = symgrad.tensor(x, requires_grad=True), symgrad.tensor(KERNEL, requires_grad=True)
+    (symgrad.tanh(t.unfold(0, 4, 1) @ w.flip(0)) ** 2).sum().backward()
+    grads.append((t.grad.numpy(), w.grad.numpy()))
+    fd = differences(loss(conv_windows), [x, KERNEL.copy()], [0, 1])
+    for gx, gw in grads:
+        np.testing.assert_allclose(gx, fd[0], **FD)
+        np.testing.assert_allclose(gw, fd[1], **FD)
+
+
+def laplacian_diff(u):
+    p = np.pad(u, 1, mode="wrap")
+    return np.diff(p, 2, axis=0)[:, 1:-1] + np.diff(p, 2)[1:-1]
+
+
+def laplacian_roll(u):
+    return np.roll(u, 1, 0) + np.roll(u, -1, 0) + np.roll(u, 1, 1) + np.roll(u, -1, 1) - 4 * u
+
+
+def laplacian_slices(u):
+    p = np.concatenate([u[-1:], u, u[:1]], axis=0)
+    p = np.hstack([p[:, -1:], p, p[:, :1]])
+    return p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * u
+
+
+def test_periodic_laplacian_three_ways():
+    """np.diff of a wrapped pad, np.roll, and slices of a concatenation: one gradient."""
+    u = RNG.normal(size=(5, 6))
+
+    def energy(lap):
+        return lambda u: (lap(u) ** 2).sum() + (np.sin(u) * lap(u)).sum()
+    values = [laplacian(u) for laplacian in (laplacian_diff, laplacian_roll, laplacian_slices)]
+    for v in values[1:]:
+        np.testing.assert_allclose(v, values[0], **EXACT)
+    grads = [symgrad.grad(energy(lap))(u) for lap in (laplacian_diff, laplacian_roll, laplacian_slices)]
+    for g in grads:
+        np.testing.assert_allclose(g, grads[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(grads[0], differences(energy(laplacian_roll), [u], [0])[0], **FD)
+
+
+# ---------------------------------------------------------------- bad input
+
+def _traced(fn):
+    """fn run on a traced value of M's shape (the NumPy face)."""
+    return lambda: symgrad.compile(fn)(M)
+
+
+def _eager(fn):
+    """fn run on an eager tensor of X (the PyTorch face)."""
+    return lambda: fn(symgrad.tensor(X, requires_grad=True))
+
+
+BAD = [
+    (_traced(lambda x: np.split(x, 3)), ValueError, "equal division"),
+    (_traced(lambda x: np.array_split(x, 0)), ValueError, "larger than 0"),
+    (_traced(lambda x: np.diff(x, n=-1)), ValueError, "non-negative"),
+    (_traced(lambda x: np.diff(x.sum())), ValueError, "at least one dimensional"),
+    (_traced(lambda x: np.fliplr(x[0])), ValueError, ">= 2-d"),
+    (_traced(lambda x: np.flip(x, 2)), IndexError, "out of range"),
+    (_traced(lambda x: np.tile(x, -1)), ValueError, "negative"),
+    (_traced(lambda x: np.repeat(x, [1, 2], axis=0)), ValueError, "same size"),
+    (_traced(lambda x: np.repeat(x, -1)), ValueError, "negative"),
+    (_traced(lambda x: np.repeat(x, 1.5)), TypeError, "integers"),
+    (_traced(lambda x: np.pad(x, ((1, 2, 3),))), ValueError, "broadcast"),
+    (_traced(lambda x: np.pad(x, -1)), ValueError, "negative"),
+    (_traced(lambda x: np.pad(x, 1.5)), TypeError, "integral"),
+    (_traced(lambda x: np.pad(x, 1, mode="median")), NotImplementedError, "median"),
+    (_traced(lambda x: np.pad(x, 1, mode="edge", constant_values=3)), ValueError, "constant_values"),
+    (_traced(lambda x: np.hstack([])), ValueError, "at least one array"),
+    (_traced(lambda x: np.vstack([x, x[:, :2]])), ValueError, r"\(4, 5\) and \(4, 2\)"),
+    (_traced(lambda x: np.take(x, [20])), IndexError, "out of bounds"),
+    (_traced(lambda x: np.take(x, [0.5])), TypeError, "integers"),
+    (_traced(lambda x: np.take_along_axis(x, np.zeros(3, int), 0)), ValueError, "same number of dim"),
+    (_traced(lambda x: np.take_along_axis(x, np.zeros((3, 3), int), 0)), ValueError, "do not match"),
+    (_traced(lambda x: swv(x, 6)), ValueError, "window_shape for all"),
+    (_traced(lambda x: swv(x, (2, 6))), ValueError, "larger than input"),
+    (_traced(lambda x: swv(x, 2, axis=(0, 1))), ValueError, "matching length"),
+    (_traced(lambda x: np.meshgrid(x[0], indexing="ji")), ValueError, "'xy' and 'ij'"),
+    (_traced(lambda x: np.broadcast_arrays(x, x[:3])), ValueError, r"\(4, 5\) and \(3, 5\)"),
+    (_traced(lambda x: np.moveaxis(x, (0, 1), 0)), ValueError, "same number of elements"),
+    (_traced(lambda x: np.expand_dims(x, (0, 0))), ValueError, "repeated axis"),
+    (_traced(lambda x: np.squeeze(x, 0)), ValueError, "size not equal to one"),
+    (_traced(lambda x: np.repeat(x, x.sum().astype(np.int64))), TypeError, "cannot be traced"),
+    (_eager(lambda t: t.repeat(2)), RuntimeError, "can not be smaller"),
+    (_eager(lambda t: symgrad.split(t, [1, 1], 1)), RuntimeError, "sum exactly to 4"),
+    (_eager(lambda t: t.split(0)), RuntimeError, "split_size"),
+    (_eager(lambda t: t.chunk(0)), RuntimeError, "greater than 0"),
+    (_eager(lambda t: t.unfold(2, 6, 1)), RuntimeError, "maximum size for tensor at dimension 2 is 5"),
+    (_eager(lambda t: t.unfold(2, 2, 0)), RuntimeError, "must be > 0"),
+    (_eager(lambda t: t.gather(0, symgrad.tensor([0]))), RuntimeError, "same number of dimensions"),
+    (_eager(lambda t: t.gather(0, symgrad.tensor([[[3]]]))), RuntimeError, "out of bounds"),
+    (_eager(lambda t: t.narrow(1, 3, 2)), RuntimeError, "exceeds dimension size"),
+    (_eager(lambda t: t.select(1, 4)), IndexError, "out of range"),
+    (_eager(lambda t: t.roll((1, 2))), RuntimeError, "must align"),
+    (_eager(lambda t: F.pad(t, (1,))), RuntimeError, "divisible by 2"),
+    (_eager(lambda t: F.pad(t, (1, 1) * 4)), RuntimeError, "less than or equal"),
+    (_eager(lambda t: F.pad(t, (5, 0), mode="reflect")), RuntimeError, "should be less than"),
+    (_eager(lambda t: F.pad(t, (1, 1), mode="reflectt")), NotImplementedError, "reflectt"),
+    (_eager(lambda t: F.pad(t[0, 0], (1, 1), mode="replicate")), NotImplementedError, "1D input"),
+    (_eager(lambda t: symgrad.meshgrid(t, t)), RuntimeError, "0D or 1D"),
+    (_eager(lambda t: symgrad.movedim(t, 0, 3)), IndexError, "Dimension out of range"),
+]
+
+
+@pytest.mark.parametrize("call,error,match", BAD, ids=[f"{i}-{b[2]}" for i, b in enumerate(BAD)])
+def test_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_errors_agree_with_numpy_and_torch():
+    """The same bad calls fail in NumPy and PyTorch with the same exception types."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError):
+        np.split(M, 3)
+    with pytest.raises(RuntimeError):
+        torch.tensor(X).repeat(2)
+    with pytest.raises(RuntimeError):
+        torch.split(torch.tensor(X), [1, 1], 1)
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.pad(torch.tensor(X)[0, 0], (1, 1), mode="replicate")

@@ -21,9 +21,9 @@ import numpy as np
 from symgrad.ops import dims
 from symgrad.ops.core import OPS, ShapeError
 from symgrad.ops.dispatch import Value, apply, composite, function, lift, method, numpy_function
-from symgrad.ops.shape import _np_squeeze, cat, movedim
+from symgrad.ops.index import GETITEM
+from symgrad.ops.shape import CAT, _np_squeeze, cat, movedim
 
-GETITEM, CAT = OPS["getitem"], OPS["cat"]
 ALL = ("slice", None, None, None)
 
 

@@ -142,10 +142,10 @@ def _np_squeeze(a, axis=None):
 def _np_expand_dims(a, axis):
     x = lift(a)
     given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    axes = dims.axes(given, x.ndim + len(given))  # positions in the result, as NumPy counts them
-    if len(axes) != len(given):
-        raise ValueError("repeated axis")
-    for k in axes:
+    axes = [dims.axis(int(k), x.ndim + len(given)) for k in given]  # positions in the result
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"repeated axis in expand_dims: {given}")
+    for k in sorted(axes):
         x = x.unsqueeze(k)
     return x
 
