@@ -478,3 +478,15 @@ def test_errors_agree_with_numpy_and_torch():
         torch.split(torch.tensor(X), [1, 1], 1)
     with pytest.raises(NotImplementedError):
         torch.nn.functional.pad(torch.tensor(X)[0, 0], (1, 1), mode="replicate")
+
+
+def test_traced_index_arrays():
+    """Index arrays passed as arguments are traced inputs: the gradient scatters through them."""
+    idx = np.array([[3], [0], [0], [4]])
+
+    def f(x, i):
+        return (np.take_along_axis(x, i, axis=1) ** 2).sum() + np.take(x, i[:, 0], axis=1).sum()
+    dfdx = symgrad.grad(f)
+    for i in (idx, idx[::-1].copy()):  # one trace: the indices are an input like x
+        np.testing.assert_allclose(dfdx(M, i), differences(lambda x, i=i: f(x, i), [M], [0])[0], **FD)
+    assert dfdx.cache_info().misses == 1

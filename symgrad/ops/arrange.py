@@ -417,14 +417,14 @@ def _stacked(tensors: Sequence[Any], nd: int, dim: int | None) -> Value:
 
 @numpy_function(np.hstack)
 @function
-def hstack(tensors: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind") -> Value:
+def hstack(tensors: Sequence[Any]) -> Value:
     """Join along the columns (dim 1), or along dim 0 for vectors."""
     return _stacked(tensors, 1, None)
 
 
 @numpy_function(np.vstack)
 @function
-def vstack(tensors: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind") -> Value:
+def vstack(tensors: Sequence[Any]) -> Value:
     """Join along the rows (dim 0), vectors taken as rows."""
     return _stacked(tensors, 2, 0)
 
