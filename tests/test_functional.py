@@ -155,12 +155,21 @@ def np_cross_entropy(input, target, weight=None, ignore_index=-100, reduction="m
     return loss.sum() / max(loss.size, 1) if reduction == "mean" else reduce(loss, reduction)
 
 
+def np_pad(input, pad, mode="constant", value=None):
+    widths = [(0, 0)] * input.ndim  # torch's pad lists the last dim first
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        return np.pad(input, widths, constant_values=value or 0.0)
+    return np.pad(input, widths, mode={"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode])
+
+
 CLOSED: dict[str, Callable[..., np.ndarray]] = {
     "linear": np_linear, "relu": np_relu, "sigmoid": np_sigmoid, "tanh": np_tanh,
     "softplus": np_softplus, "gelu": np_gelu, "softmax": np_softmax, "log_softmax": np_log_softmax,
     "mse_loss": np_mse_loss, "l1_loss": np_l1_loss, "binary_cross_entropy": np_binary_cross_entropy,
     "binary_cross_entropy_with_logits": np_binary_cross_entropy_with_logits,
-    "nll_loss": np_nll_loss, "cross_entropy": np_cross_entropy,
+    "nll_loss": np_nll_loss, "cross_entropy": np_cross_entropy, "pad": np_pad,
 }
 
 
@@ -379,6 +388,13 @@ CASES: list[Case] = [
     Case("nll_loss-unbatched", "nll_loss",
          {"input": normal(5), "target": fixed_labels(3)}, {"reduction": "none"}),
     *cross_entropy_rows(),
+    # pad (more spellings and the cropping negative widths: tests/test_shape_functions.py)
+    Case("pad-constant", "pad", {"input": normal(2, 3, 4)}, {"pad": (1, 2)}),
+    Case("pad-constant-value", "pad", {"input": normal(2, 3, 4)}, {"pad": (1, 0, 2, 1), "value": 0.5}),
+    Case("pad-reflect", "pad", {"input": normal(2, 3, 4)}, {"pad": (2, 1), "mode": "reflect"}),
+    Case("pad-reflect-2d", "pad", {"input": normal(2, 3, 4)}, {"pad": (1, 2, 2, 0), "mode": "reflect"}),
+    Case("pad-replicate", "pad", {"input": normal(2, 3, 4)}, {"pad": (0, 3), "mode": "replicate"}),
+    Case("pad-circular-2d", "pad", {"input": normal(2, 3, 4)}, {"pad": (1, 2, 1, 0), "mode": "circular"}),
 ]
 PARAMS = [pytest.param(case, id=case.id) for case in CASES]
 

@@ -12,6 +12,7 @@ primitives, with no derivative rule of their own (`symgrad.surface`).
 """
 
 from symgrad.ops import (  # noqa: F401 - they register
+    arrange,
     decompositions,
     einsum,
     elementwise,

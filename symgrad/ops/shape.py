@@ -130,8 +130,8 @@ def _np_ravel(a, order="C"):
 def _np_squeeze(a, axis=None):
     x = lift(a)
     if axis is None:
-        return x.squeeze()
-    axes = sorted({k % x.ndim for k in ((axis,) if isinstance(axis, int) else axis)})
+        return squeeze(x)
+    axes = dims.axes(axis, x.ndim)
     for k in axes:
         if x.shape[k] != 1:
             raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
@@ -141,7 +141,11 @@ def _np_squeeze(a, axis=None):
 @numpy_function(np.expand_dims)
 def _np_expand_dims(a, axis):
     x = lift(a)
-    for k in sorted((axis,) if isinstance(axis, int) else tuple(axis)):
+    given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = [dims.axis(int(k), x.ndim + len(given)) for k in given]  # positions in the result
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"repeated axis in expand_dims: {given}")
+    for k in sorted(axes):
         x = x.unsqueeze(k)
     return x
 
@@ -210,12 +214,26 @@ def _np_swapaxes(a, axis1, axis2):
     return lift(a).transpose(axis1, axis2)
 
 
+def movedim(x: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
+    """Dims `source` moved to positions `destination`, the others keeping their order."""
+    src = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    dst = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(src) != len(dst):
+        raise ShapeError(f"movedim: `source` and `destination` arguments must have the same number "
+                         f"of elements, got {len(src)} and {len(dst)}")
+    src = tuple(dims.axis(int(k), x.ndim) for k in src)
+    dst = tuple(dims.axis(int(k), x.ndim) for k in dst)
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ShapeError(f"movedim: repeated dim in source {src} or destination {dst}")
+    order = [k for k in range(x.ndim) if k not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return x.permute(order)
+
+
 @numpy_function(np.moveaxis)
 def _np_moveaxis(a, source, destination):
-    x = lift(a)
-    order = [k for k in range(x.ndim) if k != source % x.ndim]
-    order.insert(destination % x.ndim, source % x.ndim)
-    return x.permute(order)
+    return movedim(lift(a), source, destination)
 
 
 # ---------------------------------------------------------------- broadcast_to
@@ -324,6 +342,9 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
 @numpy_function(np.concatenate)
 def _np_concatenate(arrays, axis=0, out=None, **kw):
     no_out("concatenate", out, **kw)
+    if axis is None:  # NumPy flattens every array first
+        arrays = [lift(a, *arrays).reshape(-1) for a in arrays]
+        axis = 0
     return cat(list(arrays), axis)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS, Value, apply, lift
+from symgrad.ops.arrange import pad
 from symgrad.ops.dispatch import composite
 from symgrad.surface.composites import log_softmax as _log_softmax
 from symgrad.surface.composites import softmax as _softmax
@@ -228,5 +229,6 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "gelu", "l1_loss",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "softplus", "tanh",
+    "linear", "log_softmax", "mse_loss", "nll_loss", "pad", "relu", "sigmoid", "softmax", "softplus",
+    "tanh",
 ]
