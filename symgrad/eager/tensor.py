@@ -380,7 +380,7 @@ class Tensor(Surface, face="torch"):
         view_of = args[0] if op.linear and out.base is not None and isinstance(args[0], Tensor) \
             and np.may_share_memory(out, args[0]._data) else None
         counter = view_of._version_counter if view_of is not None else None
-        if not any(type(a) is Tensor and a._requires_grad for a in args) or not is_grad_enabled() \
+        if not any(isinstance(a, Tensor) and a._requires_grad for a in args) or not is_grad_enabled() \
                 or op.differentiable is False:
             return _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
@@ -496,12 +496,12 @@ def result_type(*args: Any) -> np.dtype:
 
 def _promote(op: Op, args: tuple) -> list:
     """The arrays to run `op` on: cast to PyTorch's result dtype where the op promotes."""
-    datas = [a._data if type(a) is Tensor else a for a in args]
+    datas = [a._data if isinstance(a, Tensor) else a for a in args]
     if op.promote is None:
         return datas
     common = None  # the fast, usual case: one floating dtype, other operands Python numbers
     for a in args:
-        if type(a) is Tensor:
+        if isinstance(a, Tensor):  # nn.Parameter too
             if common is None:
                 common = a._data.dtype
             elif a._data.dtype != common:

@@ -149,7 +149,7 @@ def _class_dim_last(input: Value) -> Value:
 
 def _concrete(x: Any) -> np.ndarray | None:
     """The values of `x`, or None for a traced value (whose values are not known yet)."""
-    if isinstance(x, Value) and type(x) is not Value._default:
+    if isinstance(x, Value) and not isinstance(x, Value._default):
         return None
     return np.asarray(x)
 
