@@ -305,6 +305,24 @@ class Tensor(Surface, face="torch"):
     __itruediv__ = div_
     __ipow__ = pow_
 
+    def _write_out(self, name: str, result: Any) -> Tensor:
+        """`symgrad.<name>(..., out=self)`: write `result` here, as PyTorch's `out=` does
+        (outside autograd only; a tensor of another shape is resized, with PyTorch's warning)."""
+        result = self._constant(result)
+        if is_grad_enabled() and (result._requires_grad or self._requires_grad):
+            raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                               "differentiation, but one of the arguments requires grad.")
+        if result.shape != self.shape:
+            if self._view is not None:
+                raise RuntimeError(f"{name}(): cannot resize the view given as out= from "
+                                   f"{list(self.shape)} to {list(result.shape)}")
+            if self._data.size:
+                warnings.warn(f"An output with one or more elements was resized since it had shape "
+                              f"{list(self.shape)}, which does not match the required output shape "
+                              f"{list(result.shape)}.", UserWarning, stacklevel=4)
+            self._data = np.empty(result.shape, self.dtype)
+        return self._inplace(lambda t: result._data, overwrite=True)
+
     def __setitem__(self, key: Any, value: Any) -> None:
         index, arrays = index_of(key, self)
         self._inplace(lambda t: t._setitem(value, index, arrays))
