@@ -239,6 +239,275 @@ def test_basics_print_what_pytorch_prints(torch, printed, name):
 
 # ---------------------------------------------------------------- the fixes, one by one
 
+# nn: modules, parameters, containers, layers, losses
+
+def _copy_weights(ours, theirs, torch):
+    """Give the PyTorch module our module's parameter values (they are drawn differently)."""
+    with torch.no_grad():
+        for (name, p), (their_name, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+            assert name == their_name
+            q.copy_(torch.from_numpy(p.detach().numpy().copy()))
+
+
+def _build(nn):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = nn.Flatten()
+            self.stack = nn.Sequential(nn.Linear(12, 5), nn.ReLU(), nn.Linear(5, 3, bias=False), nn.Tanh())
+            self.scale = nn.Parameter(symgrad.ones(()) if nn is symgrad.nn else _torch().ones(()))
+
+        def forward(self, x):
+            return self.stack(self.flatten(x)) * self.scale
+    return Net()
+
+
+def _torch():
+    return sys.modules["torch"]
+
+
+def test_module_registers_parameters_and_submodules_in_order(torch):
+    ours, theirs = _build(symgrad.nn), _build(torch.nn)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()] == [
+        "scale", "stack.0.weight", "stack.0.bias", "stack.2.weight"]
+    assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+    assert all(type(p) is symgrad.nn.Parameter and p.requires_grad and p.is_leaf for p in ours.parameters())
+    assert repr(ours) == repr(theirs)
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [type(m).__name__ for m in ours.children()] == ["Flatten", "Sequential"]
+
+
+def test_module_forward_backward_matches_pytorch(torch):
+    ours, theirs = _build(symgrad.nn), _build(torch.nn)
+    _copy_weights(ours, theirs, torch)
+    x = np.random.default_rng(0).standard_normal((4, 3, 4)).astype(np.float32)
+    y_ours, y_theirs = ours(symgrad.tensor(x)), theirs(torch.tensor(x))
+    np.testing.assert_allclose(y_ours.detach().numpy(), y_theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    y_ours.sum().backward()
+    y_theirs.sum().backward()
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-6)
+    ours.zero_grad()
+    assert all(p.grad is None for p in ours.parameters())
+
+
+def test_module_attribute_rules():
+    nn = symgrad.nn
+
+    class Early(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(symgrad.ones(2))
+
+    with pytest.raises(AttributeError, match="before Module.__init__"):
+        Early()
+    m = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' as parameter 'weight'"):
+        m.weight = symgrad.ones(2, 2)
+    with pytest.raises(AttributeError, match="'Linear' object has no attribute 'nope'"):
+        m.nope  # noqa: B018 - the attribute access is the test
+    with pytest.raises(NotImplementedError, match='missing the required "forward"'):
+        nn.Module()(1)
+    m.weight = nn.Parameter(symgrad.zeros(2, 2))  # a new Parameter replaces the old one
+    assert m.weight.sum().item() == 0 and len(list(m.parameters())) == 2
+    assert m.eval().training is False and m.train().training is True
+    assert m.to("cpu") is m and m.to(symgrad.float64).weight.dtype == np.float64
+    with pytest.raises(RuntimeError, match="CPU only"):
+        m.to("cuda")
+
+
+def test_a_shared_parameter_is_listed_once(torch):
+    for lib in (symgrad, torch):
+        shared = lib.nn.Linear(2, 2)
+        model = lib.nn.Sequential(shared, lib.nn.ReLU(), shared)
+        assert len(list(model.parameters())) == 2
+        assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+
+
+def test_parameter_shares_data_and_takes_part_in_ops(torch):
+    data = symgrad.ones(3)
+    p = symgrad.nn.Parameter(data)
+    data.add_(1)
+    assert p.tolist() == [2.0, 2.0, 2.0]
+    assert repr(p) == repr(torch.nn.Parameter(torch.full((3,), 2.0)))
+    y = p * symgrad.tensor([1, 2, 3])  # int64 with float32: promoted as for a Tensor
+    assert type(y) is symgrad.Tensor and y.dtype == np.float32 and y.grad_fn.name() == "MulBackward0"
+    y.sum().backward()
+    assert p.grad.tolist() == [1.0, 2.0, 3.0]
+    assert symgrad.nn.Parameter(symgrad.ones(2), requires_grad=False).requires_grad is False
+
+
+def test_linear_initialises_as_pytorch():
+    """U(-1/sqrt(in), 1/sqrt(in)) for weight and bias, float32, shapes (out, in) and (out,)."""
+    symgrad.manual_seed(0)
+    layer = symgrad.nn.Linear(in_features=400, out_features=30)
+    assert layer.weight.shape == (30, 400) and layer.bias.shape == (30,)
+    assert layer.weight.dtype == np.float32
+    w = layer.weight.detach().numpy()
+    assert np.abs(w).max() <= 1 / 20 and np.abs(w).max() > 0.9 / 20 and abs(w.mean()) < 0.003
+    assert repr(layer) == "Linear(in_features=400, out_features=30, bias=True)"
+    assert symgrad.nn.Linear(3, 2, bias=False).bias is None
+
+
+def test_sequential_indexing_and_flatten_dims(torch):
+    for lib in (symgrad, torch):
+        model = lib.nn.Sequential(lib.nn.Linear(3, 1), lib.nn.Flatten(0, 1))
+        assert isinstance(model[0], lib.nn.Linear) and isinstance(model[-1], lib.nn.Flatten)
+        assert len(model) == 2 and [type(m).__name__ for m in model] == ["Linear", "Flatten"]
+        assert type(model[:1]).__name__ == "Sequential" and len(model[:1]) == 1
+        assert tuple(model(lib.ones(7, 3)).shape) == (7,)
+        assert tuple(lib.nn.Flatten()(lib.ones(2, 3, 4, 5)).shape) == (2, 60)
+        with pytest.raises(IndexError):
+            model[2]
+
+
+@pytest.mark.parametrize("make, args", [
+    (lambda nn: nn.Softmax(dim=1), 1), (lambda nn: nn.LogSoftmax(dim=-1), 1), (lambda nn: nn.ReLU(), 1),
+    (lambda nn: nn.Sigmoid(), 1), (lambda nn: nn.Tanh(), 1), (lambda nn: nn.Identity(54), 1),
+    (lambda nn: nn.MSELoss(reduction="sum"), 2), (lambda nn: nn.MSELoss(), 2),
+    (lambda nn: nn.L1Loss(reduction="none"), 2), (lambda nn: nn.CrossEntropyLoss(), "classes"),
+])
+def test_layers_and_losses_match_pytorch(torch, make, args):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 3))
+    others = {1: (), 2: (rng.standard_normal((4, 3)),), "classes": (np.array([0, 2, 1, 2]),)}[args]
+    results = []
+    for lib in (symgrad, torch):
+        module = make(lib.nn)
+        xt = lib.tensor(x, requires_grad=True)
+        out = module(xt, *(lib.tensor(o) for o in others))
+        out.sum().backward()
+        results.append((repr(module), out.detach().numpy(), xt.grad.numpy(), out.grad_fn))
+    (r1, o1, g1, f1), (r2, o2, g2, f2) = results
+    assert r1 == r2
+    np.testing.assert_allclose(o1, o2, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-6, atol=1e-12)
+    assert (f1 and f1.name()) == (f2 and f2.name())
+
+
+def test_legacy_loss_arguments_set_the_reduction():
+    assert symgrad.nn.MSELoss(size_average=False).reduction == "sum"
+    assert symgrad.nn.MSELoss(reduce=False).reduction == "none"
+
+
+@pytest.mark.parametrize("xs, ws, bias", [((4, 3), (2, 3), True), ((4, 3), (2, 3), False),
+                                          ((3,), (2, 3), True), ((3,), (2, 3), False),
+                                          ((5, 4, 3), (2, 3), True), ((5, 4, 3), (2, 3), False),
+                                          ((4, 3), (3,), False), ((3,), (3,), False)])
+def test_linear_grad_fn_is_named_as_pytorchs(torch, xs, ws, bias):
+    names = []
+    for lib in (symgrad, torch):
+        w = lib.ones(*ws, requires_grad=True)
+        b = lib.ones(ws[0], requires_grad=True) if bias else None
+        names.append(lib.nn.functional.linear(lib.ones(*xs), w, b).grad_fn.name())
+    assert names[0] == names[1]
+
+
+# optim.RMSprop
+
+@pytest.mark.parametrize("options", [{}, {"lr": 1e-3}, {"momentum": 0.9}, {"centered": True},
+                                     {"weight_decay": 0.1, "alpha": 0.9, "eps": 1e-6},
+                                     {"centered": True, "momentum": 0.5, "maximize": True}])
+def test_rmsprop_matches_pytorch(torch, options):
+    rng = np.random.default_rng(2)
+    w0, x = rng.standard_normal((3, 2)), rng.standard_normal((5, 3))
+    traces = []
+    for lib in (symgrad, torch):
+        w = lib.tensor(w0, requires_grad=True)
+        opt = lib.optim.RMSprop([w], **options)
+        for _ in range(5):
+            opt.zero_grad()
+            ((lib.tensor(x) @ w).tanh() ** 2).sum().backward()
+            opt.step()
+        traces.append(w.detach().numpy())
+    np.testing.assert_allclose(traces[0], traces[1], rtol=1e-10, atol=1e-12)
+
+
+def test_rmsprop_checks_its_options():
+    w = symgrad.ones(2, requires_grad=True)
+    for bad in ({"lr": -1}, {"alpha": -0.5}, {"eps": -1}, {"momentum": -1}, {"weight_decay": -1}):
+        with pytest.raises(ValueError, match="Invalid"):
+            symgrad.optim.RMSprop([w], **bad)
+
+
+# devices
+
+def test_device_queries_report_the_cpu_only():
+    assert symgrad.accelerator.is_available() is False and symgrad.accelerator.current_accelerator() is None
+    assert symgrad.cuda.is_available() is False and symgrad.cuda.device_count() == 0
+    assert symgrad.backends.mps.is_available() is False
+    symgrad.set_default_device("cpu")
+    assert symgrad.get_default_device() == symgrad.device("cpu")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        symgrad.set_default_device("cuda")
+    with torch_is_symgrad():
+        import torch.backends.mps
+        import torch.cuda
+        assert torch.cuda is symgrad.cuda and torch.backends.mps.is_available() is False
+
+
+# PyTorch's keyword names for a second operand, and out=
+
+def test_binary_ops_take_pytorchs_keywords(torch):
+    for lib in (symgrad, torch):
+        x = lib.tensor([1.0, 2.0, 3.0])
+        assert lib.matmul(input=x, other=x).item() == 14
+        assert x.mul(other=x).tolist() == [1, 4, 9] and lib.add(x, other=1).tolist() == [2, 3, 4]
+        assert x.pow(exponent=2).tolist() == [1, 4, 9] and lib.pow(x, exponent=3).tolist() == [1, 8, 27]
+    x = symgrad.ones(3)
+    with pytest.raises(TypeError, match="mul\\(\\) got an unexpected keyword argument 'exponent'"):
+        x.mul(exponent=2)
+    with pytest.raises(TypeError, match="exp\\(\\) got an unexpected keyword argument 'other'"):
+        x.exp(other=1)
+
+
+def test_out_writes_into_the_given_tensor(torch):
+    for lib in (symgrad, torch):
+        a = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+        out = lib.zeros(2, 2)
+        view = out.numpy()
+        assert lib.matmul(a, a.T, out=out) is out and out.tolist() == [[5, 11], [11, 25]]
+        assert view.tolist() == [[5, 11], [11, 25]]  # same memory
+        assert lib.mul(a, a, out=out) is out and out.tolist() == [[1, 4], [9, 16]]
+        values, indices = lib.zeros(2), lib.zeros(2, dtype=lib.long)
+        result = lib.max(a, 1, out=(values, indices))
+        assert result[0] is values and values.tolist() == [2, 4] and indices.tolist() == [1, 1]
+        small = lib.zeros(3)
+        with pytest.warns(UserWarning, match="resized"):
+            lib.exp(a, out=small)
+        assert tuple(small.shape) == (2, 2)
+        w = lib.ones(2, 2, requires_grad=True)
+        with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+            lib.matmul(a, w, out=out)
+        with lib.no_grad():
+            lib.matmul(a, w, out=out)
+        assert out.tolist() == [[3, 3], [7, 7]]
+        with pytest.raises(RuntimeError, match="can't be cast to the desired output type"):
+            lib.mul(a, a, out=lib.zeros(2, 2, dtype=lib.long))
+        with pytest.raises(TypeError, match="argument 'out' must be Tensor, not int"):
+            lib.exp(a, out=3)
+
+
+def test_out_bumps_the_version_so_saved_values_are_checked():
+    x = symgrad.ones(3, requires_grad=True)
+    buffer = symgrad.ones(3)
+    y = (x * buffer).sum()  # mul saves `buffer` for x's gradient
+    symgrad.mul(buffer, 2, out=buffer)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+# indexing grad_fn names
+
+@pytest.mark.parametrize("key", ["t[:2]", "t[0]", "t[:, 0]", "t[0, :2]", "t[:2, 0]", "t[..., -1]", "t[None]",
+                                 "t[:]", "t[...]", "t[:, :]", "t[1:3, 1:3]", "t[:, None]", "t[0, None]",
+                                 "t[None, 0]", "t[::2]", "t[t > 0]", "t[[0, 1]]", "t[0, 0]"])
+def test_indexing_grad_fn_is_named_as_pytorchs(torch, key):
+    names = []
+    for lib in (symgrad, torch):
+        t = lib.ones(4, 4, requires_grad=True) * 1  # noqa: F841 - read by eval
+        names.append(eval(key).grad_fn.name())
+    assert names[0] == names[1]
+
 
 if __name__ == "__main__":  # the subprocess of `Runs`
     main(sys.argv[1], sys.argv[2:])
