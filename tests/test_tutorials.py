@@ -445,6 +445,31 @@ def test_device_queries_report_the_cpu_only():
         assert torch.cuda is symgrad.cuda and torch.backends.mps.is_available() is False
 
 
+CREATORS = {
+    "tensor": lambda d: symgrad.tensor([1.0], device=d), "ones": lambda d: symgrad.ones(2, device=d),
+    "zeros": lambda d: symgrad.zeros(2, device=d), "empty": lambda d: symgrad.empty(2, device=d),
+    "rand": lambda d: symgrad.rand(1, 28, 28, device=d), "randn": lambda d: symgrad.randn((), device=d),
+    "full": lambda d: symgrad.full((), 0.3, device=d), "eye": lambda d: symgrad.eye(2, device=d),
+    "arange": lambda d: symgrad.arange(3, device=d),
+    "linspace": lambda d: symgrad.linspace(0, 1, 5, device=d),
+    "as_tensor": lambda d: symgrad.as_tensor([1.0], device=d),
+    "ones_like": lambda d: symgrad.ones_like(symgrad.ones(2), device=d),
+    "zeros_like": lambda d: symgrad.zeros_like(symgrad.ones(2), device=d),
+    "full_like": lambda d: symgrad.full_like(symgrad.ones(2), 7.0, device=d),
+    "empty_like": lambda d: symgrad.empty_like(symgrad.ones(2), device=d),
+    "rand_like": lambda d: symgrad.rand_like(symgrad.ones(2), device=d),
+    "randn_like": lambda d: symgrad.randn_like(symgrad.ones(2), device=d),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CREATORS))
+def test_creation_takes_the_cpu_and_refuses_other_devices(name):
+    for ok in (None, "cpu", "cpu:0", symgrad.device("cpu")):
+        assert CREATORS[name](ok).device == symgrad.device("cpu")
+    with pytest.raises(RuntimeError, match="CPU only.*'cuda'"):
+        CREATORS[name]("cuda")
+
+
 # PyTorch's keyword names for a second operand, and out=
 
 def test_binary_ops_take_pytorchs_keywords(torch):
