@@ -41,7 +41,7 @@ from symgrad.eager.creation import (
 from symgrad.eager.devices import accelerator, backends, cuda, get_default_device, set_default_device
 from symgrad.eager.dtypes import bool_, float32, float64, get_default_dtype, int64, set_default_dtype
 from symgrad.eager.modes import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from symgrad.eager.tensor import Tensor, device, result_type
+from symgrad.eager.tensor import Size, Tensor, device, result_type
 from symgrad.extend import check_grads, custom_vjp, extend
 from symgrad.ir import Graph
 from symgrad.ops import ShapeError
@@ -62,7 +62,7 @@ double = float64
 long = int64
 
 __all__ = [
-    "Graph", "ShapeError", "Tensor", "Traced", "TracerError", "accelerator", "arange", "as_tensor",
+    "Graph", "ShapeError", "Size", "Tensor", "Traced", "TracerError", "accelerator", "arange", "as_tensor",
     "autograd", "backends", "bool", "check_grads", "compile", "cuda", "custom_vjp", "debug_nans",
     "device", "double", "empty", "empty_like", "enable_grad", "explain_retraces", "extend", "eye",
     "float", "float32", "float64", "from_numpy", "full", "full_like", "get_default_device",

@@ -143,10 +143,9 @@ def coefficients(text: str) -> list[float]:
 
 
 def normalised(text: str) -> str:
-    """PyTorch's spellings of shapes and dtypes as symgrad prints them; object addresses out."""
-    text = re.sub(r"torch\.Size\(\[([^\]]*)\]\)", lambda m: f"({m[1]},)" if m[1] and "," not in m[1]
-                  else f"({m[1]})", text)
-    text = text.replace("dtype=torch.", "dtype=symgrad.")
+    """PyTorch's spellings as symgrad prints them (`symgrad.Size`, `dtype=symgrad.float64`; a
+    tensor's `.dtype` is a NumPy dtype, printed `float32`); object addresses out."""
+    text = text.replace("torch.Size(", "symgrad.Size(").replace("dtype=torch.", "dtype=symgrad.")
     text = re.sub(r"\btorch\.(float|int|bool)", r"\1", text)
     return re.sub(r" at 0x[0-9a-f]+", " at 0x", text)
 
@@ -468,6 +467,15 @@ def test_creation_takes_the_cpu_and_refuses_other_devices(name):
         assert CREATORS[name](ok).device == symgrad.device("cpu")
     with pytest.raises(RuntimeError, match="CPU only.*'cuda'"):
         CREATORS[name]("cuda")
+
+
+def test_shapes_are_sizes_that_print_as_pytorchs(torch):
+    for lib in (symgrad, torch):
+        x = lib.ones(2, 3, 4)
+        assert repr(x.shape) == repr(x.size()) == f"{lib.__name__}.Size([2, 3, 4])"
+        assert repr(x.shape[1:]) == f"{lib.__name__}.Size([3, 4])" and x.shape[-1] == x.size(-1) == 4
+        assert x.shape == (2, 3, 4) and isinstance(x.shape, tuple) and x.shape.numel() == 24
+        assert repr(lib.ones(()).shape) == f"{lib.__name__}.Size([])"
 
 
 # PyTorch's keyword names for a second operand, and out=

@@ -158,8 +158,12 @@ class Tensor(Surface, face="torch"):
 
     # data access ---------------------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Size | int:
+        """The shape (a `Size`), or its length along `dim`."""
+        return Size(self._data.shape) if dim is None else super().size(dim)
 
     @property
     def dtype(self) -> np.dtype:
@@ -438,6 +442,23 @@ def _viewing(t: Tensor, base: Tensor | None, op: Op, params: dict, args: tuple) 
     if base is not None and op.name in _VIEW_OPS:
         t._view = (base, op, params, args[1:])
     return t
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as PyTorch's `torch.Size([2, 3])` does."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"symgrad.Size({list(self)})"
+
+    def __getitem__(self, key: Any) -> Any:
+        item = tuple.__getitem__(self, key)
+        return Size(item) if isinstance(key, slice) else item
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        return int(np.prod(self, dtype=np.int64))
 
 
 class device:
