@@ -491,6 +491,8 @@ def test_binary_ops_take_pytorchs_keywords(torch):
         x.mul(exponent=2)
     with pytest.raises(TypeError, match="exp\\(\\) got an unexpected keyword argument 'other'"):
         x.exp(other=1)
+    with pytest.raises(TypeError, match="mul\\(\\) got multiple values for argument 'other'"):
+        x.mul(x, other=x)
 
 
 def test_out_writes_into_the_given_tensor(torch):

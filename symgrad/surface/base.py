@@ -72,9 +72,11 @@ def _applying(op: Op) -> Callable:
 
     def method(self: Surface, *others: Any, **named: Any) -> Surface:
         if named:
-            if keyword not in named or others or len(named) > 1:
-                raise TypeError(f"{op.name}() got an unexpected keyword argument "
-                                f"'{next(k for k in named if k != keyword or others)}'")
+            extra = next((k for k in named if k != keyword), None)
+            if extra is not None:
+                raise TypeError(f"{op.name}() got an unexpected keyword argument '{extra}'")
+            if others:
+                raise TypeError(f"{op.name}() got multiple values for argument '{keyword}'")
             others = (named[keyword],)
         return apply(op, self, *others)
     method.__name__ = method.__qualname__ = op.name

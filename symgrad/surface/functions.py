@@ -34,8 +34,8 @@ def _with_out(name: str, fn: Callable) -> Callable:
         if isinstance(result, tuple):
             if not isinstance(out, (tuple, list)) or len(out) != len(result):
                 raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(result)} Tensors")
-            return type(result)(*(_write(name, r, o) for r, o in zip(result, out))) \
-                if hasattr(result, "_fields") else tuple(_write(name, r, o) for r, o in zip(result, out))
+            written = [_write(name, r, o) for r, o in zip(result, out)]
+            return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
         return _write(name, result, out)
     return function
 
