@@ -17,7 +17,7 @@ from symgrad.api import (
     value_and_grad,
     vjp,
 )
-from symgrad.eager import autograd, optim
+from symgrad.eager import autograd, nn, optim
 from symgrad.eager.creation import (
     arange,
     as_tensor,
@@ -39,13 +39,13 @@ from symgrad.eager.creation import (
     zeros,
     zeros_like,
 )
+from symgrad.eager.devices import accelerator, backends, cuda, get_default_device, set_default_device
 from symgrad.eager.dtypes import bool_, float32, float64, get_default_dtype, int64, set_default_dtype
 from symgrad.eager.modes import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from symgrad.eager.tensor import Tensor, device, result_type
+from symgrad.eager.tensor import Size, Tensor, device, result_type
 from symgrad.extend import check_grads, custom_vjp, extend
 from symgrad.ir import Graph
 from symgrad.ops import ShapeError
-from symgrad.surface import nn
 from symgrad.surface.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
 from symgrad.surface.functions import __all__ as _functions
 from symgrad.surface.functions import linalg, special
@@ -54,7 +54,8 @@ from symgrad.tracing.tracer import Traced, TracerError, trace
 # PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`
 sys.modules.update({"symgrad.autograd": autograd, "symgrad.optim": optim, "symgrad.nn": nn,
                     "symgrad.nn.functional": nn.functional, "symgrad.linalg": linalg,
-                    "symgrad.special": special})
+                    "symgrad.special": special, "symgrad.accelerator": accelerator, "symgrad.cuda": cuda,
+                    "symgrad.backends": backends, "symgrad.backends.mps": backends.mps})
 
 bool = bool_  # noqa: A001 - PyTorch's names for the dtypes
 float = float32  # noqa: A001
@@ -62,13 +63,14 @@ double = float64
 long = int64
 
 __all__ = [
-    "Graph", "ShapeError", "Tensor", "Traced", "TracerError", "arange", "as_tensor", "autograd",
-    "bool", "check_grads", "compile", "custom_vjp", "debug_nans", "device", "double", "elementwise_grad",
-    "empty",
-    "empty_like", "enable_grad", "explain_retraces", "extend", "eye", "float", "float32",
-    "float64", "from_numpy", "full", "full_like", "get_default_dtype", "grad", "hessian",
-    "inference_mode", "int64", "is_grad_enabled", "jacobian", "linalg", "linspace", "long", "manual_seed",
-    "nn", "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like",
-    "result_type", "set_default_dtype", "set_grad_enabled", "special", "tensor", "trace", "value_and_grad",
-    "vjp", "zeros", "zeros_like", *_functions,
+    "Graph", "ShapeError", "Size", "Tensor", "Traced", "TracerError", "accelerator", "arange", "as_tensor",
+    "autograd", "backends", "bool", "check_grads", "compile", "cuda", "custom_vjp", "debug_nans",
+    "device", "double", "elementwise_grad", "empty", "empty_like", "enable_grad", "explain_retraces",
+    "extend", "eye",
+    "float", "float32", "float64", "from_numpy", "full", "full_like", "get_default_device",
+    "get_default_dtype", "grad", "hessian", "inference_mode", "int64", "is_grad_enabled",
+    "jacobian", "linalg", "linspace", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like",
+    "optim", "rand", "rand_like", "randn", "randn_like", "result_type", "set_default_device",
+    "set_default_dtype", "set_grad_enabled", "special", "tensor", "trace", "value_and_grad", "vjp",
+    "zeros", "zeros_like", *_functions,
 ]

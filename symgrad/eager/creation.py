@@ -14,6 +14,7 @@ import numpy as np
 
 from symgrad.eager.dtypes import get_default_dtype, int64
 from symgrad.eager.tensor import Tensor
+from symgrad.eager.tensor import device as _device
 from symgrad.surface import Surface
 
 _rng = [np.random.default_rng()]
@@ -37,6 +38,12 @@ def _dtype_for(source: Any, data: np.ndarray, dtype: Any) -> np.dtype:
     return data.dtype
 
 
+def _on(device: Any) -> None:
+    """Accept `device=` naming the CPU (or None); any other device raises, naming it."""
+    if device is not None:
+        _device(device)
+
+
 def _size(size: tuple) -> tuple[int, ...]:
     if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
         size = tuple(size[0])
@@ -45,45 +52,49 @@ def _size(size: tuple) -> tuple[int, ...]:
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of `data` (floats become the default dtype)."""
+    _on(device)
     values = np.array(data._data if isinstance(data, Tensor) else data)
     return Tensor(values.astype(_dtype_for(data, values, dtype)), requires_grad=requires_grad)
 
 
 def _filled(fill: Callable[[tuple, np.dtype], np.ndarray], size: tuple, dtype: Any,
-            requires_grad: bool) -> Tensor:
+            requires_grad: bool, device: Any = None) -> Tensor:
+    _on(device)
     dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
     return Tensor(fill(_size(size), dt), requires_grad=requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor of ones of the given size."""
-    return _filled(np.ones, size, dtype, requires_grad)
+    return _filled(np.ones, size, dtype, requires_grad, device)
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor of zeros of the given size."""
-    return _filled(np.zeros, size, dtype, requires_grad)
+    return _filled(np.zeros, size, dtype, requires_grad, device)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal samples of the given size (seeded by `manual_seed`)."""
-    return _filled(lambda s, dt: _rng[0].standard_normal(s).astype(dt), size, dtype, requires_grad)
+    return _filled(lambda s, dt: _rng[0].standard_normal(s).astype(dt), size, dtype, requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
         device: Any = None) -> Tensor:
     """The n x m identity matrix."""
     return _filled(lambda s, dt: np.eye(*s, dtype=dt), (n, n if m is None else m), dtype,
-                   requires_grad)
+                   requires_grad, device)
 
 
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
     """Ones with the shape and dtype of `t`; no history (a traced value gives a graph node)."""
+    _on(device)
     return _like(t, np.ones, dtype, requires_grad)
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
     """Zeros with the shape and dtype of `t`; no history (a traced value gives a graph node)."""
+    _on(device)
     return _like(t, np.zeros, dtype, requires_grad)
 
 
@@ -99,22 +110,23 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
     """A tensor of `size` filled with `fill_value` (its dtype inferred as PyTorch does)."""
     if dtype is None:
         dtype = _dtype_for(fill_value, np.asarray(fill_value), None)
-    return _filled(lambda s, dt: np.full(s, fill_value, dt), (size,), dtype, requires_grad)
+    return _filled(lambda s, dt: np.full(s, fill_value, dt), (size,), dtype, requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """An uninitialised tensor (zeros here: NumPy gives no cheaper safe choice)."""
-    return _filled(np.zeros, size, dtype, requires_grad)
+    return _filled(np.zeros, size, dtype, requires_grad, device)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples on [0, 1) of the given size (seeded by `manual_seed`)."""
-    return _filled(lambda s, dt: _rng[0].random(s).astype(dt), size, dtype, requires_grad)
+    return _filled(lambda s, dt: _rng[0].random(s).astype(dt), size, dtype, requires_grad, device)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
            requires_grad: bool = False, device: Any = None) -> Tensor:
     """start, start + step, ... below end: int64 for integer arguments, else the default float."""
+    _on(device)
     start, end = (0, start) if end is None else (start, end)
     values = np.arange(start, end, step)
     return Tensor(values.astype(_dtype_for([start, end, step], values, dtype)),
@@ -124,12 +136,14 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
 def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False,
              device: Any = None) -> Tensor:
     """`steps` evenly spaced values from start to end inclusive."""
+    _on(device)
     return Tensor(np.linspace(start, end, steps).astype(np.dtype(dtype or get_default_dtype())),
                   requires_grad=requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """`data` as a tensor, sharing memory with a NumPy array (or Tensor) when the dtype fits."""
+    _on(device)
     if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
@@ -147,19 +161,19 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def full_like(t: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
               device: Any = None) -> Tensor:
     """`fill_value` with the shape (and dtype) of `t`."""
-    return full(np.shape(t), fill_value, dtype or _dtype_of(t), requires_grad)
+    return full(np.shape(t), fill_value, dtype or _dtype_of(t), requires_grad, device)
 
 
 def empty_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return zeros_like(t, dtype, requires_grad)
+    return zeros_like(t, dtype, requires_grad, device)
 
 
 def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return rand(np.shape(t), dtype=dtype or _dtype_of(t), requires_grad=requires_grad)
+    return rand(np.shape(t), dtype=dtype or _dtype_of(t), requires_grad=requires_grad, device=device)
 
 
 def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return randn(np.shape(t), dtype=dtype or _dtype_of(t), requires_grad=requires_grad)
+    return randn(np.shape(t), dtype=dtype or _dtype_of(t), requires_grad=requires_grad, device=device)
 
 
 def _dtype_of(t: Any) -> np.dtype:

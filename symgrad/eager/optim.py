@@ -1,4 +1,4 @@
-"""Optimizers with torch.optim's API and update rules: `SGD`, `Adam`, `AdamW`.
+"""Optimizers with torch.optim's API and update rules: `SGD`, `Adam`, `AdamW`, `RMSprop`.
 
 A step reads each parameter's `.grad` and rewrites the parameter's NumPy array in place,
 outside autograd (PyTorch runs `step` under `no_grad` too), so no history is recorded and
@@ -277,4 +277,64 @@ class AdamW(Adam):
                          decoupled_weight_decay=True)
 
 
-__all__ = ["Adam", "AdamW", "Optimizer", "SGD"]
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), with the update of `torch.optim.RMSprop`.
+
+    For a parameter p with gradient g (-g when `maximize`), each step does::
+
+        g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g**2
+        m = alpha * m + (1 - alpha) * g          (centered only; v - m**2 is used for v)
+        d = g / (sqrt(v) + eps)
+        b = momentum * b + d;  d = b             (when momentum > 0)
+        p = p - lr * d
+
+    `state[p]` holds "step", "square_avg" (v) and, as needed, "grad_avg" (m) and
+    "momentum_buffer" (b). Example: `opt = RMSprop(model.parameters(), lr=1e-3)`.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
+                 maximize: bool = False) -> None:
+        for name, value in (("learning rate", lr), ("epsilon value", eps), ("momentum value", momentum),
+                            ("weight_decay value", weight_decay), ("alpha value", alpha)):
+            if not 0.0 <= value:
+                raise ValueError(f"Invalid {name}: {value}")
+        defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+                    "momentum": momentum, "centered": centered, "maximize": maximize}
+        super().__init__(params, defaults)
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
+        alpha = group["alpha"]
+        if group["maximize"]:
+            grad = -grad
+        if group["weight_decay"] != 0:
+            grad = grad + group["weight_decay"] * p._data
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = Tensor(np.zeros_like(p._data))
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = Tensor(np.zeros_like(p._data))
+            if group["centered"]:
+                state["grad_avg"] = Tensor(np.zeros_like(p._data))
+        state["step"] += 1
+        square_avg = state["square_avg"]._data
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"]._data
+            grad_avg += (1 - alpha) * (grad - grad_avg)  # PyTorch's lerp_
+            avg = np.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
+        else:
+            avg = np.sqrt(square_avg) + group["eps"]
+        if group["momentum"] > 0:
+            buf = state["momentum_buffer"]._data
+            buf *= group["momentum"]
+            buf += grad / avg
+            p._data -= group["lr"] * buf
+        else:
+            p._data -= group["lr"] * grad / avg
+
+
+__all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD"]

@@ -158,8 +158,12 @@ class Tensor(Surface, face="torch"):
 
     # data access ---------------------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Size | int:
+        """The shape (a `Size`), or its length along `dim`."""
+        return Size(self._data.shape) if dim is None else super().size(dim)
 
     @property
     def dtype(self) -> np.dtype:
@@ -309,6 +313,24 @@ class Tensor(Surface, face="torch"):
     __itruediv__ = div_
     __ipow__ = pow_
 
+    def _write_out(self, name: str, result: Any) -> Tensor:
+        """`symgrad.<name>(..., out=self)`: write `result` here, as PyTorch's `out=` does
+        (outside autograd only; a tensor of another shape is resized, with PyTorch's warning)."""
+        result = self._constant(result)
+        if is_grad_enabled() and (result._requires_grad or self._requires_grad):
+            raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                               "differentiation, but one of the arguments requires grad.")
+        if result.shape != self.shape:
+            if self._view is not None:
+                raise RuntimeError(f"{name}(): cannot resize the view given as out= from "
+                                   f"{list(self.shape)} to {list(result.shape)}")
+            if self._data.size:
+                warnings.warn(f"An output with one or more elements was resized since it had shape "
+                              f"{list(self.shape)}, which does not match the required output shape "
+                              f"{list(result.shape)}.", UserWarning, stacklevel=4)
+            self._data = np.empty(result.shape, self.dtype)
+        return self._inplace(lambda t: result._data, overwrite=True)
+
     def __setitem__(self, key: Any, value: Any) -> None:
         index, arrays = index_of(key, self)
         self._inplace(lambda t: t._setitem(value, index, arrays))
@@ -384,7 +406,7 @@ class Tensor(Surface, face="torch"):
         view_of = args[0] if op.linear and out.base is not None and isinstance(args[0], Tensor) \
             and np.may_share_memory(out, args[0]._data) else None
         counter = view_of._version_counter if view_of is not None else None
-        if not any(type(a) is Tensor and a._requires_grad for a in args) or not is_grad_enabled() \
+        if not any(isinstance(a, Tensor) and a._requires_grad for a in args) or not is_grad_enabled() \
                 or op.differentiable is False:
             return _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
         edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
@@ -424,6 +446,23 @@ def _viewing(t: Tensor, base: Tensor | None, op: Op, params: dict, args: tuple) 
     if base is not None and op.name in _VIEW_OPS:
         t._view = (base, op, params, args[1:])
     return t
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as PyTorch's `torch.Size([2, 3])` does."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"symgrad.Size({list(self)})"
+
+    def __getitem__(self, key: Any) -> Any:
+        item = tuple.__getitem__(self, key)
+        return Size(item) if isinstance(key, slice) else item
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        return int(np.prod(self, dtype=np.int64))
 
 
 class device:
@@ -500,12 +539,12 @@ def result_type(*args: Any) -> np.dtype:
 
 def _promote(op: Op, args: tuple) -> list:
     """The arrays to run `op` on: cast to PyTorch's result dtype where the op promotes."""
-    datas = [a._data if type(a) is Tensor else a for a in args]
+    datas = [a._data if isinstance(a, Tensor) else a for a in args]
     if op.promote is None:
         return datas
     common = None  # the fast, usual case: one floating dtype, other operands Python numbers
     for a in args:
-        if type(a) is Tensor:
+        if isinstance(a, Tensor):  # nn.Parameter too
             if common is None:
                 common = a._data.dtype
             elif a._data.dtype != common:

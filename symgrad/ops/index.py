@@ -151,10 +151,25 @@ def _setitem_batch(op, args, batched, params, size):
 
 # ---------------------------------------------------------------- the ops
 
+_STEP_NAMES = {"int": "SelectBackward0", "new": "UnsqueezeBackward0", "slice": "SliceBackward0"}
+
+
+def _getitem_name(inputs: tuple, params: dict) -> str:
+    """PyTorch's grad_fn for x[key]: IndexBackward0 with index arrays; basic indexing is
+    named after its last step that does something (t[:, 0] selects, t[0, :2] slices)."""
+    index = params["index"]
+    if any(item[0] == "arr" for item in index):
+        return "IndexBackward0"
+    for item in reversed(index):
+        if item[0] in ("int", "new") or item[0] == "slice" and item[1:] != (None, None, None):
+            return _STEP_NAMES[item[0]]
+    return "SliceBackward0" if index == (("slice", None, None, None),) else "AliasBackward0"
+
+
 GETITEM = defop(
     "getitem", lambda names, p, lib: f"{names[0]}[{key_code(p['index'], names[1:])}]", view=True,
     forward=lambda x, *arrays, index: x[key(index, arrays)], shape=_getitem_shape,
-    dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn="IndexBackward0", linear=True,
+    dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn=_getitem_name, linear=True,
     variadic=True, batch=_getitem_batch,
     vjps=(lambda ct, ans, x, *arrays, argnum, index: ct._scatter(x.shape, index, arrays), None),
 )

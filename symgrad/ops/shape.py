@@ -103,16 +103,18 @@ def unsqueeze(self, dim):
 
 
 @method("squeeze", function=True)
-def squeeze(self, dim=None, *, axis=None):
-    """Drop dims of size 1 (all, or `dim`; NumPy's `axis` must have size 1)."""
-    if axis is not None:
-        return _np_squeeze(self, axis)
+def squeeze(self, *dims_, dim=None, axis=None):
+    """Drop dims of size 1: all, or those among `dim` (ints, or a tuple; `axis` is its alias)."""
+    if dim is None and axis is None and dims_:
+        dim = dims_[0] if len(dims_) == 1 else tuple(int(d) for d in dims_)
+    dim = axis if axis is not None else dim
     if dim is None:
         shape = tuple(n for n in self.shape if n != 1)
         return apply(RESHAPE, self, shape=shape, _name="SqueezeBackward0")
-    d = dims.axis(dim, self.ndim) if self.ndim else 0
-    shape = self.shape[:d] + self.shape[d + 1:] if self.shape and self.shape[d] == 1 else self.shape
-    return apply(RESHAPE, self, shape=shape, _name="SqueezeBackward1")
+    several = not isinstance(dim, (int, np.integer))
+    picked = dims.axes(dim, self.ndim) if self.ndim else ()
+    shape = tuple(n for k, n in enumerate(self.shape) if not (k in picked and n == 1))
+    return apply(RESHAPE, self, shape=shape, _name="SqueezeBackward2" if several else "SqueezeBackward1")
 
 
 @numpy_function(np.reshape)

@@ -86,9 +86,22 @@ class Surface(Value):
         return numpy_binding.function(func, args, kwargs)
 
 
+# PyTorch's keyword for the second operand of a binary op: `x.mul(other=y)`, `x.pow(exponent=2)`
+_SECOND = {"pow": "exponent"}
+
+
 def _applying(op: Op) -> Callable:
     """The method applying `op` to the value and any further operands."""
-    def method(self: Surface, *others: Any) -> Surface:
+    keyword = _SECOND.get(op.name, "other") if len(op.args) == 2 else None
+
+    def method(self: Surface, *others: Any, **named: Any) -> Surface:
+        if named:
+            extra = next((k for k in named if k != keyword), None)
+            if extra is not None:
+                raise TypeError(f"{op.name}() got an unexpected keyword argument '{extra}'")
+            if others:
+                raise TypeError(f"{op.name}() got multiple values for argument '{keyword}'")
+            others = (named[keyword],)
         return apply(op, self, *others)
     method.__name__ = method.__qualname__ = op.name
     method.__doc__ = op.doc

@@ -8,6 +8,8 @@ their op or composite. Importing the surface first makes sure every one is regis
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -21,18 +23,41 @@ def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Value._default)
 
 
+def _with_out(name: str, fn: Callable) -> Callable:
+    """`fn` that also takes PyTorch's `out=`: the result (a tuple of them: `out=(values,
+    indices)`) is written into the given tensor(s), which are returned."""
+    @functools.wraps(fn)
+    def function(*args: Any, out: Any = None, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        if isinstance(result, tuple):
+            if not isinstance(out, (tuple, list)) or len(out) != len(result):
+                raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(result)} Tensors")
+            written = [_write(name, r, o) for r, o in zip(result, out)]
+            return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
+        return _write(name, result, out)
+    return function
+
+
+def _write(name: str, result: Any, out: Any) -> Any:
+    if not isinstance(out, Value._default):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    return out._write_out(name, result)
+
+
 def _gather(namespace: str = "") -> dict[str, Any]:
     """The functions of `symgrad` (namespace ""), or of `symgrad.linalg` ("linalg")."""
     out = {}
     if not namespace:
         for op in OPS.values():
             for name in op.functions:
-                out[name] = function_of(name, op.doc)
+                out[name] = _with_out(name, function_of(name, op.doc))
         out["is_tensor"] = is_tensor
     for name, fn in FUNCTIONS.items():
         space, _, short = name.rpartition(".")
         if space == namespace:
-            out[short] = fn
+            out[short] = _with_out(short, fn)
     return out
 
 

@@ -88,6 +88,19 @@ def _implicit_dim(input: Any, dim: int | None) -> int:
     return dim if dim is not None else (0 if input.ndim in (0, 1, 3) else 1)
 
 
+def _linear_name(input: Any, weight: Any, bias: Any = None) -> str:
+    """PyTorch's grad_fn for linear: addmm (mm) on a batch of rows, a view around it otherwise."""
+    ndim = np.ndim(input)
+    if np.ndim(weight) == 1:  # a vector of weights: a matrix-vector (or dot) product
+        return "AddBackward0" if bias is not None else "DotBackward0" if ndim == 1 else "MvBackward0"
+    if ndim == 2:
+        return "MmBackward0" if bias is None else "AddmmBackward0"
+    if bias is not None:
+        return "ViewBackward0"
+    return "SqueezeBackward4" if ndim == 1 else "UnsafeViewBackward0"
+
+
+@composite(_linear_name)
 def linear(input: Any, weight: Any, bias: Any = None) -> Value:
     """input @ weight.T + bias."""
     out = input @ weight.t() if np.ndim(weight) == 2 else input @ weight
@@ -150,7 +163,7 @@ def _class_dim_last(input: Value) -> Value:
 
 def _concrete(x: Any) -> np.ndarray | None:
     """The values of `x`, or None for a traced value (whose values are not known yet)."""
-    if isinstance(x, Value) and type(x) is not Value._default:
+    if isinstance(x, Value) and not isinstance(x, Value._default):
         return None
     return np.asarray(x)
 
