@@ -201,3 +201,10 @@ def test_control_flow_keeps_its_advice():
 
     with pytest.raises(symgrad.TracerError, match=r"bool\(\).*if x.sum\(\) > 0.*where"):
         symgrad.grad(f)(np.ones(3))
+
+
+def test_result_type_answers_for_traced_values():
+    """Libraries ask np.result_type before computing; a traced value answers with its dtype."""
+    out = symgrad.compile(lambda x: x * (np.result_type(x, np.float32) == np.float64) +
+                          (np.result_type(x.astype(np.float32), 1.0) == np.float32))(X)
+    np.testing.assert_array_equal(out, X + 1)

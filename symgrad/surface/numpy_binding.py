@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, UFUNCS, apply, lift
-from symgrad.ops.dispatch import NUMPY, numpy_function, user_line
+from symgrad.ops import OPS, UFUNCS, Value, apply, lift
+from symgrad.ops.dispatch import NUMPY, call_sites, numpy_function, user_line
 from symgrad.ops.special import SCIPY_UFUNCS
 
 # ---------------------------------------------------------------- ufuncs
@@ -89,6 +89,17 @@ def function(func: Callable, args: tuple, kwargs: dict) -> Any:
         module = getattr(func, "__module__", None) or "numpy"
         module = "numpy" if module.startswith("numpy") and module.count(".") <= 1 and \
             not module.startswith("numpy.linalg") else module
-        raise TypeError(f"{module}.{func.__name__}{user_line()} has no registered symgrad op; "
+        site, library = call_sites()
+        at = f" (at {site})" if site else ""
+        if library:
+            raise TypeError(f"{library} calls {module}.{func.__name__}, which has no symgrad op{at}; use "
+                            "the symgrad.* function, or write the computation with NumPy operations")
+        raise TypeError(f"{module}.{func.__name__}{at} has no registered symgrad op; "
                         "write it with symgrad ops or register one with symgrad.extend")
     return handler(*args, **kwargs)
+
+
+@numpy_function(np.result_type)
+def _result_type(*arrays_and_dtypes):
+    """The dtype NumPy would give: libraries ask before computing (SciPy's logsumexp)."""
+    return np.result_type(*[a.dtype if isinstance(a, Value) else a for a in arrays_and_dtypes])
