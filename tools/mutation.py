@@ -46,6 +46,7 @@ LEFT_OUT = ["--ignore=tests/test_benchmarks.py", *(f"--deselect=tests/{test}" fo
     "test_cli.py::test_untraceable_control_flow_is_one_line",
     "test_compiled.py::test_control_flow_on_traced_values_names_the_line",
     "test_simplify_codegen.py::test_debug_nans_names_the_line_of_a_stabilised_op",
+    "test_numpy_face.py::test_a_library_that_converts_its_input_names_the_users_line",
 ))]
 
 
