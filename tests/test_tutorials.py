@@ -522,6 +522,28 @@ def test_out_writes_into_the_given_tensor(torch):
             lib.exp(a, out=3)
 
 
+@pytest.mark.parametrize("a, b", [([1, 2], [1.0, 2.0]), ([1, 2], [1, 3]), ([1, 2], [1, 2, 2]),
+                                  ([[1.0], [1.0]], [[1.0, 1.0]]), ([float("nan")], [float("nan")]),
+                                  ([], []), (3.5, 3.5), ([True, False], [1, 0])])
+def test_equal_compares_shape_and_elements_as_pytorch(torch, a, b):
+    for lib in (symgrad, torch):
+        x, y = lib.tensor(a), lib.tensor(b)
+        expected = np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+        assert lib.equal(x, y) is x.equal(y) is y.equal(x) is lib.equal(input=x, other=y) is expected
+    w = symgrad.ones(2, requires_grad=True) * 2
+    assert symgrad.equal(w, symgrad.full((2,), 2.0)) is True  # outside autograd: no grad_fn, no error
+
+
+@pytest.mark.parametrize("call, problem", [
+    (lambda lib, x: lib.equal(x, [1.0, 1.0]), "'other' (position 2) must be Tensor, not list"),
+    (lambda lib, x: lib.equal(1, x), "'input' (position 1) must be Tensor, not int"),
+    (lambda lib, x: x.equal(3), "'other' (position 1) must be Tensor, not int")])
+def test_equal_wants_tensors(torch, call, problem):
+    for lib in (symgrad, torch):
+        with pytest.raises(TypeError, match=re.escape(f"equal(): argument {problem}")):
+            call(lib, lib.ones(2))
+
+
 def test_out_bumps_the_version_so_saved_values_are_checked():
     x = symgrad.ones(3, requires_grad=True)
     buffer = symgrad.ones(3)

@@ -193,6 +193,14 @@ class Tensor(Surface, face="torch"):
     def tolist(self) -> Any:
         return self._data.tolist()
 
+    def equal(self, other: Tensor) -> bool:
+        """torch.equal: the same shape and equal elements (NaN equals nothing), whatever the
+        dtypes; a Python bool, outside autograd."""
+        if not isinstance(other, Tensor):
+            raise TypeError(
+                f"equal(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+        return self._data.shape == other._data.shape and bool(np.array_equal(self._data, other._data))
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self._data if dtype is None else self._data.astype(dtype)
 

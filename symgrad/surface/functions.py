@@ -23,6 +23,15 @@ def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Value._default)
 
 
+def equal(input: Any, other: Any) -> bool:  # noqa: A002 - PyTorch's argument name
+    """torch.equal(a, b): whether two tensors have the same shape and elements (a Python bool)."""
+    for position, (name, arg) in enumerate((("input", input), ("other", other)), 1):
+        if not is_tensor(arg):
+            raise TypeError(f"equal(): argument '{name}' (position {position}) must be Tensor, "
+                            f"not {type(arg).__name__}")
+    return input.equal(other)
+
+
 def _with_out(name: str, fn: Callable) -> Callable:
     """`fn` that also takes PyTorch's `out=`: the result (a tuple of them: `out=(values,
     indices)`) is written into the given tensor(s), which are returned."""
@@ -54,6 +63,7 @@ def _gather(namespace: str = "") -> dict[str, Any]:
             for name in op.functions:
                 out[name] = _with_out(name, function_of(name, op.doc))
         out["is_tensor"] = is_tensor
+        out["equal"] = equal
     for name, fn in FUNCTIONS.items():
         space, _, short = name.rpartition(".")
         if space == namespace:
