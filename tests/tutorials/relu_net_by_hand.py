@@ -1,7 +1,7 @@
 """A two-layer ReLU network fitted to random data, forward and backward written by hand.
 
 Written for symgrad's tests in the style of PyTorch's beginner tutorials. Exercises
-torch.randn with a dtype, Tensor.mm, .mv, .t(), torch.outer, .clamp(min=0), .clone(),
+torch.randn with a dtype, Tensor.mm, .mv, .t(), torch.outer, .clamp(min=0),
 masked assignment `grad_h[h < 0] = 0`, .item() and in-place updates; the data are random,
 so only the structure and the falling loss are compared.
 """
@@ -26,7 +26,6 @@ for t in range(400):
     grad_y = 2.0 * (y_pred - y)
     grad_w2 = h_relu.t().mv(grad_y)
     grad_h = torch.outer(grad_y, w2)  # through h_relu.mv(w2)
-    grad_h = grad_h.clone()
     grad_h[h < 0] = 0                 # through the ReLU
     grad_w1 = x.t().mm(grad_h)
 
