@@ -126,6 +126,9 @@ CASES = [
     Case("fmod", (B * 3, A)), Case("fmod", (B * 3,), (0.7,), id="scalar"),
     Case("remainder", (B * 3, A)), Case("remainder", (B * 3,), (-0.7,), id="scalar"),
     Case("floor_divide", (B * 3, A), grad=False), Case("sgn", (B,)),
+    Case("divide", (I([7, -7, 6]), I([2, 2, -4])), kwargs={"rounding_mode": "trunc"}, grad=False, id="ints"),
+    Case("divide", (I([7, -7, 6]), I([2, 2, -4])), kwargs={"rounding_mode": "floor"}, grad=False,
+         id="ints_floor"),
     Case("isclose", (A, A + 1e-9), grad=False), Case("dist", (A, B)), Case("dist", (A, B), (1,), id="p1"),
     Case("renorm", (B,), (2, 0, 1.5)), Case("renorm", (B,), (1, 1, 2.0), id="p1"),
     Case("mvlgamma", (A + 2,), (3,)), Case("erfinv", (U,)), Case("hardshrink", (B,), (0.7,)),
@@ -329,7 +332,7 @@ UNARY_INPLACE = ["abs", "absolute", "neg", "negative", "exp", "expm1", "sin", "c
 
 @pytest.mark.parametrize("name", UNARY_INPLACE)
 def test_unary_inplace_matches_torch(name: str) -> None:
-    x0 = U * 0.9 + 1.0 if name in ("sqrt", "rsqrt", "log", "erfinv") else U
+    x0 = U * 0.9 + 1.0 if name in ("sqrt", "rsqrt", "log", "log1p", "erfinv") else U
     x0 = x0 - 1.0 if name == "erfinv" else x0
     results = []
     for ns in (symgrad, torch):

@@ -284,9 +284,14 @@ defop("remainder", "np.remainder({x}, {y})", ufunc=np.remainder, operators=("mod
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: -ct * (x / y).floor(),
 ))
-# PyTorch gives floor_divide no derivative
-defop("floor_divide", "np.floor_divide({x}, {y})", ufunc=np.floor_divide, vjps=(None, None),
-      operators=("floordiv", "rfloordiv"), doc="floor(input / other), elementwise (no gradient).")
+
+# piecewise constant: a zero gradient, as divide(rounding_mode="floor") has (PyTorch's
+# floor_divide has none: its backward raises)
+defop("floor_divide", "np.floor_divide({x}, {y})", ufunc=np.floor_divide, operators=("floordiv", "rfloordiv"),
+      doc="floor(input / other), elementwise (zero gradient).", vjps=(
+    lambda ct, ans, x, y: ct.zeros_like(),
+    lambda ct, ans, x, y: ct.zeros_like(),
+))
 # boolean results: no gradient
 for _name, _ufunc in [("logical_and", np.logical_and), ("logical_or", np.logical_or),
                       ("logical_xor", np.logical_xor)]:
