@@ -24,9 +24,8 @@ SKIP = {
     "q_scale", "q_zero_point", "qscheme",
     # sparse tensors
     "smm", "sspaddmm", "resize_as_sparse_",
-    # complex numbers: symgrad's dtypes are real
-    "angle", "conj_physical", "conj_physical_", "imag", "is_conj", "is_neg", "resolve_conj", "resolve_neg",
-    "real", "conj", "isreal", "adjoint",
+    # complex numbers: symgrad's dtypes are real (conj_physical, real, angle... are there)
+    "imag", "conj_physical_",
     # FFT-based
     "stft", "istft",
     # decompositions needing SVD, QR or LU (no such primitive), and removed APIs
@@ -35,16 +34,14 @@ SKIP = {
     # storage, strides, devices and tensor internals
     "as_strided", "as_strided_", "as_strided_scatter", "get_device", "hash_tensor", "is_distributed",
     "is_inference", "layout", "dtype", "resize_as_", "nonzero_static", "slice_inverse",
-    "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes", "narrow_copy", "detach_",
-    # integer bit manipulation and number theory (no gradient, no use in differentiable code)
+    "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes",
+    # integer bit manipulation and number theory (integers only, no gradient)
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
-    "bitwise_right_shift", "gcd", "gcd_", "lcm", "lcm_", "frexp", "ldexp", "ldexp_", "nextafter",
-    # special functions without a cheap exact kernel for their derivative (i0' = i1, igamma's in a)
+    "bitwise_right_shift", "gcd", "gcd_", "lcm", "lcm_", "frexp", "nextafter",
+    # special functions whose derivative needs a kernel symgrad lacks (i0' = i1; igamma's in a)
     "i0", "i0_", "igamma", "igammac",
-    # left for later: data-dependent or reductions with no primitive yet
-    "mode", "nanquantile", "histogram", "unique_consecutive", "index_reduce", "masked_scatter", "put",
-    "select_scatter", "slice_scatter", "diagonal_scatter", "split_with_sizes", "prelu",
-    "isneginf", "isposinf", "ger",
+    # reductions with implementation-defined ties (mode's index) or no primitive (index_reduce)
+    "mode", "index_reduce",
 }
 
 
@@ -149,6 +146,26 @@ CASES = [
     Case("bincount", (I([0, 3, 3, 1]), V), kwargs={"minlength": 6}, grad=False, id="weights"),
     Case("histc", (B,), kwargs={"bins": 5, "min": -1, "max": 1}, grad=False),
     Case("histc", (B,), (4,), grad=False, id="range"),
+    Case("histogram", (B,), (4,), grad=False), Case("histogram", (B,), (I([-2.0, 0.0, 0.5, 2.0]),),
+                                                     {"weight": I(A), "density": True}, grad=False, id="edges"),
+    Case("unique_consecutive", (I([1, 1, 2, 2, 1, 3, 3]),), kwargs={"return_inverse": True, "return_counts": True},
+         grad=False),
+    Case("unique_consecutive", (I([[1, 1], [1, 1], [2, 0]]),), kwargs={"dim": 0, "return_counts": True},
+         grad=False, id="dim"),
+    Case("conj_physical", (B,)), Case("resolve_conj", (B,)), Case("resolve_neg", (B,)), Case("real", (B,)),
+    Case("conj", (B,)), Case("adjoint", (B,)), Case("angle", (np.array([-1.5, 0.0, 2.0, np.nan]),)),
+    Case("isreal", (B,), grad=False), Case("isposinf", (np.array([np.inf, -np.inf, 1.0]),), grad=False),
+    Case("isneginf", (np.array([np.inf, -np.inf, 1.0]),), grad=False), Case("ldexp", (B, I([1, 2, 3, 0]))),
+    Case("select_scatter", (B, V), (0, 1)), Case("slice_scatter", (B, A[:, :2]), (1, 1, 4, 2)),
+    Case("slice_scatter", (B, A[:2]), kwargs={"end": 2}, id="rows"),
+    Case("diagonal_scatter", (S, V[:3]), (1,)), Case("diagonal_scatter", (B3, B[:, :2]), (0, 0, 2), id="dims"),
+    Case("put", (B,), (I([0, 5, 11]), V[:3])), Case("put", (B,), (I([1, 1]), V[:2], True), id="accumulate"),
+    Case("masked_scatter", (B, I(B > 0), A * 3)), Case("prelu", (B, np.array([0.25]))),
+    Case("prelu", (B3, np.array([0.25, -0.5, 0.75])), id="channels"),
+    Case("narrow_copy", (B,), (1, 1, 2)), Case("split_with_sizes", (B,), ([1, 3], 1)),
+    Case("nanquantile", (D,), (0.3,)), Case("nanquantile", (D,), (0.4, 1), id="dim"),
+    Case("nanquantile", (D,), (I([0.25, 0.5, 0.9]), 1, True), id="vector"),
+    Case("nanquantile", (D,), (0.75, None, True), id="keepdim"),
 ]
 
 def _convert(ns: Any, v: Any, grad: bool) -> Any:
@@ -165,8 +182,11 @@ def _convert(ns: Any, v: Any, grad: bool) -> Any:
 def _run(ns: Any, case: Case, as_method: bool) -> tuple[list, Any]:
     inputs = [_convert(ns, v, case.grad) for v in case.inputs]
     args = [_convert(ns, v, case.grad) for v in case.args]
+    if as_method and case.name == "real":  # an attribute of tensors
+        return inputs, inputs[0].real
     call = getattr(inputs[0], case.name) if as_method else getattr(ns, case.name)
-    out = call(*inputs[1:], *args, **case.kwargs) if as_method else call(*inputs, *args, **case.kwargs)
+    kwargs = {k: _convert(ns, v, False) for k, v in case.kwargs.items()}
+    out = call(*inputs[1:], *args, **kwargs) if as_method else call(*inputs, *args, **kwargs)
     return inputs + [a for a in args if hasattr(a, "requires_grad")], out
 
 
@@ -211,7 +231,7 @@ def test_matches_torch(case: Case, as_method: bool) -> None:
 @pytest.mark.parametrize("name, args", [
     ("is_floating_point", ()), ("is_complex", ()), ("is_nonzero", ()), ("is_same_size", ([0.0],)),
     ("numel", ()), ("allclose", ([2.5 + 1e-6],)), ("allclose", ([2.5 + 1e-4],)), ("equal", ([2.5],)),
-    ("equal", ([2.5, 2.5],)), ("is_signed", ()),
+    ("equal", ([2.5, 2.5],)), ("is_signed", ()), ("is_conj", ()), ("is_neg", ()),
 ])
 @pytest.mark.parametrize("as_method", [False, True], ids=["function", "method"])
 def test_predicates(name: str, args: tuple, as_method: bool) -> None:

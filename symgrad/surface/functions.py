@@ -55,7 +55,7 @@ def _gather(namespace: str = "") -> dict[str, Any]:
             for name in op.functions:
                 out[name] = _with_out(name, function_of(name, op.doc))
         out["is_tensor"] = is_tensor
-        for name in (*inplace_methods(), "zero", "fill"):  # torch.exp_(x), torch.zero_(x)
+        for name in (*inplace_methods(), "zero", "fill", "detach"):  # torch.exp_(x), torch.zero_(x)
             out[f"{name}_"] = function_of(f"{name}_", f"In-place `{name}` of input.")
     for name, fn in FUNCTIONS.items():
         space, _, short = name.rpartition(".")

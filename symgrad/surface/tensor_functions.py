@@ -24,11 +24,13 @@ from symgrad.ops.arrange import ALL, _concrete_indices, _pick
 from symgrad.ops.core import ShapeError, _is_scalar
 from symgrad.ops.dispatch import FUNCTIONS, composite, function_of, method
 from symgrad.ops.index import GETITEM, index_of
+from symgrad.ops.shape import stack
 from symgrad.surface.statistics import _at, _vector, take_along
 
 return_types_kthvalue = namedtuple("kthvalue", ["values", "indices"])
 return_types_nanmedian = namedtuple("nanmedian", ["values", "indices"])
 return_types_aminmax = namedtuple("aminmax", ["min", "max"])
+return_types_histogram = namedtuple("histogram", ["hist", "bin_edges"])
 
 
 def _overload(base: str, other: Any) -> str:
@@ -287,6 +289,27 @@ def hardshrink(self, lambd=0.5):
     return _hardshrink(self, lambd)
 
 
+@composite("PreluKernelBackward0")
+def _prelu(x: Value, weight: Any) -> Value:
+    return x.where(x >= 0, weight * x)
+
+
+@method("prelu", function=True)
+def prelu(self, weight):
+    """input where it is >= 0, else weight * input; weight has one entry or one per channel (dim 1)."""
+    weight = lift(weight, self)
+    n = weight.shape[0] if weight.ndim else 1
+    channels = self.shape[1] if self.ndim > 1 else 1
+    if weight.ndim > 1 or n not in (1, channels):
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter "
+                           f"numbers = {n} and channel size = {channels}.")
+    if self.ndim > 1 and n > 1:
+        weight = weight.reshape((n,) + (1,) * (self.ndim - 2))
+    elif weight.ndim:
+        weight = weight.reshape(())
+    return _prelu(self, weight)
+
+
 # ---------------------------------------------------------------- fused products
 
 def _fused(x: Value, product: Value, beta: Any, alpha: Any) -> Value:
@@ -490,6 +513,75 @@ def _scatter_reduce(x: Value, src: Any, key: tuple, arrays: tuple, counts: np.nd
     return out if out.dtype == x.dtype else out.astype(x.dtype)
 
 
+def _write(x: Value, src: Any, key: tuple, name: str) -> Value:
+    """x with `src` written at the Python index `key`."""
+    index, arrays = index_of(key, x)
+    return apply(OPS["setitem"], x, src, *arrays, index=index, _name=name)
+
+
+@method("select_scatter", function=True)
+def select_scatter(self, src, dim, index):
+    """input with `src` written at `index` along `dim` (the inverse of `select`)."""
+    d = dims.axis(dim, self.ndim)
+    return _write(self, src, (slice(None),) * d + (index,), "SelectScatterBackward0")
+
+
+@method("slice_scatter", function=True)
+def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+    """input with `src` written at start:end:step along `dim` (the inverse of slicing)."""
+    d = dims.axis(dim, self.ndim)
+    return _write(self, src, (slice(None),) * d + (slice(start, end, step),), "SliceScatterBackward0")
+
+
+@composite("DiagonalScatterBackward0")
+def _diagonal_scatter(x: Value, src: Any, offset: int, d1: int, d2: int) -> Value:
+    moved = x.movedim((d1, d2), (-2, -1))
+    n = min(moved.shape[-2] - max(-offset, 0), moved.shape[-1] - max(offset, 0))
+    steps = np.arange(max(n, 0))
+    out = _write(moved, src, (Ellipsis, steps + max(-offset, 0), steps + max(offset, 0)), None)
+    return out.movedim((-2, -1), (d1, d2))
+
+
+@method("diagonal_scatter", function=True)
+def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+    """input with `src` written on its diagonal `offset` of dims dim1 and dim2."""
+    d1, d2 = dims.axis(dim1, self.ndim), dims.axis(dim2, self.ndim)
+    return _diagonal_scatter(self, src, offset, d1, d2)
+
+
+@composite("PutBackward0")
+def _put(x: Value, index: Any, source: Any, accumulate: bool) -> Value:
+    flat = x.reshape(-1)
+    index_, arrays = index_of(np.asarray(index).reshape(-1), flat)
+    op = OPS["index_add"] if accumulate else OPS["setitem"]
+    return apply(op, flat, lift(source, x).reshape(-1), *arrays, index=index_).reshape(x.shape)
+
+
+@method("put", face="torch", function=True, inplace=True)
+def put(self, index, source, accumulate=False):
+    """input with `source` written (added, with accumulate) at the flat positions `index`."""
+    idx = _concrete_indices(index, int(np.prod(self.shape, dtype=np.int64)), 0, RuntimeError)
+    return _put(self, idx, source, accumulate)
+
+
+@composite("MaskedScatterBackward0")
+def _masked_scatter(x: Value, positions: tuple, source: Any) -> Value:
+    count = len(positions[0]) if positions else 0
+    taken = lift(source, x).reshape(-1)[:count]
+    return apply(OPS["setitem"], x, taken, *positions, index=tuple(("arr", k) for k in range(x.ndim)))
+
+
+@method("masked_scatter", function=True, inplace=True)
+def masked_scatter(self, mask, source):
+    """input with the first elements of `source`, in order, written where `mask` holds
+    (eager only: which elements depends on the mask)."""
+    m = _concrete("masked_scatter", mask)
+    m = np.broadcast_to(m, tuple(self.shape))
+    if int(m.sum()) > int(np.prod(np.shape(source), dtype=np.int64)):
+        raise RuntimeError("masked_scatter: expected source to have at least as many elements as ones in mask")
+    return _masked_scatter(self, tuple(np.nonzero(m)), source)
+
+
 @method("masked_fill", function=True, inplace=True)
 def masked_fill(self, mask, value):
     """input with `value` where `mask` holds."""
@@ -561,6 +653,46 @@ def aminmax(self, *, dim=None, keepdim=False):
     low = apply(OPS["amin"], self, axes=axes, keepdims=keep, _name="AminmaxBackward0")
     high = apply(OPS["amax"], self, axes=axes, keepdims=keep, _name="AminmaxBackward0")
     return return_types_aminmax(low, high)
+
+
+def _quantile_line(x: Value, q: float, d: int, keepdim: bool) -> Value:
+    """The q-th quantile along `d` of the values that are not NaN, interpolating linearly."""
+    order = apply(OPS["argsort"], x, axis=d, descending=False)  # NaN last
+    s = take_along(x, order, d)
+    last = ((x == x).sum(d, keepdim=True) - 1).clamp(min=0).astype(x.dtype)  # of the non-NaN
+    rank = last * q
+    below = rank.floor()
+    above = (below + 1).minimum(last)
+    t = rank - below
+    lo = take_along(s, below.astype(np.int64), d)
+    hi = take_along(s, above.astype(np.int64), d)
+    out = (lo + (hi - lo) * t).where(t < 0.5, hi - (hi - lo) * (1 - t))
+    return out if keepdim else out.squeeze(d)
+
+
+@composite("SqueezeBackward4")  # PyTorch's nanquantile ends in a squeeze
+def _nanquantile(x: Value, q: np.ndarray, dim: int | None, keepdim: bool) -> Value:
+    line, d = (x.reshape(-1), 0) if dim is None else (x, dim)
+    outs = [_quantile_line(line, float(v), d, keepdim and dim is not None) for v in q.reshape(-1)]
+    if dim is None and keepdim:
+        outs = [o.reshape((1,) * x.ndim) for o in outs]
+    return outs[0] if q.ndim == 0 else stack(outs)
+
+
+@method("nanquantile", function=True)
+def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles ignoring NaN (NaN where a line is all NaN), interpolating linearly."""
+    if interpolation != "linear":
+        raise RuntimeError(f"nanquantile() interpolation must be 'linear' in symgrad, got '{interpolation}'")
+    q = _concrete("nanquantile", q).astype(np.float64)
+    if q.ndim > 1:
+        raise RuntimeError(f"quantile() input q must be a scalar or 1D tensor, but got {q.ndim}D")
+    if np.any((q < 0) | (q > 1)):
+        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    x, scalar = _vector(self)
+    axis = None if dim is None else dims.axis(dim, x.ndim)
+    out = _nanquantile(x, q, axis, bool(keepdim))
+    return out.reshape(q.shape) if scalar and not keepdim else out
 
 
 # ---------------------------------------------------------------- statistics
@@ -651,6 +783,28 @@ def rot90(self, k=1, dims=(0, 1)):
 @composite("CloneBackward0")
 def _alias(x: Value) -> Value:
     return apply(OPS["alias"], x)
+
+
+@composite("NarrowCopyBackward0")
+def _narrow_copy(x: Value, dim: int, start: int, length: int) -> Value:
+    piece = x.narrow(dim, start, length)
+    return apply(OPS["astype"], piece, dtype=piece.dtype.name)
+
+
+@method("narrow_copy", function=True)
+def narrow_copy(self, dim, start, length):
+    """A copy of `narrow`: `length` elements along `dim` from `start`, in new memory."""
+    return _narrow_copy(self, dim, start, length)
+
+
+@method("split_with_sizes", function=True)
+def split_with_sizes(self, split_sizes, dim=0):
+    """Pieces of the given sizes along `dim` (they must add up to its size)."""
+    d = dims.axis(dim, self.ndim)
+    if sum(split_sizes) != self.shape[d]:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {self.shape[d]} "
+                           f"(input tensor's size at dimension {d}), but got split_sizes={list(split_sizes)}")
+    return self.split(list(split_sizes), d)
 
 
 @method("unflatten", function=True)
@@ -772,8 +926,75 @@ def is_same_size(self, other):
     return tuple(self.shape) == tuple(np.shape(other))
 
 
-for _name in ("numel", "ravel", "clone"):  # methods already; PyTorch has the functions too
+for _name in ("numel", "ravel", "clone", "conj", "ger"):  # methods already; PyTorch has the functions too
     FUNCTIONS[_name] = function_of(_name, f"input.{_name}().")
+
+
+# ---------------------------------------------------------------- complex views of real values
+
+@method("conj_physical", "resolve_conj", "resolve_neg", function=True)
+def conj_physical(self):
+    """The complex conjugate, resolved: the value itself (symgrad's dtypes are real)."""
+    return self
+
+
+for _name in ("resolve_conj", "resolve_neg", "real"):
+    FUNCTIONS[_name] = function_of(_name, "The value itself (symgrad's dtypes are real).", conj_physical)
+
+
+@method("is_conj", "is_neg", function=True)
+def is_conj(self):
+    """Whether a lazy conjugation (negation) is pending: never, for real values."""
+    return False
+
+
+FUNCTIONS["is_neg"] = function_of("is_neg", "Whether a lazy negation is pending: never.", is_conj)
+
+
+@method("isreal", function=True)
+def isreal(self):
+    """Whether each element is real: all of them."""
+    return (self == self).logical_or(True)
+
+
+@composite("AngleBackward0")
+def _angle(x: Value) -> Value:
+    return x.sign() * 0.0 + apply(OPS["where"], x < 0, math.pi, 0.0)
+
+
+@method("angle", function=True)
+def angle(self):
+    """The argument of each element: pi for negative reals, else 0 (NaN stays); zero gradient."""
+    return _angle(self if self.dtype.kind == "f" else self.astype(np.float32))
+
+
+@method("adjoint", function=True)
+def adjoint(self):
+    """The conjugate transpose of the last two dims (for real values, `mT`)."""
+    return self.mT
+
+
+@method("isposinf", function=True)
+def isposinf(self):
+    """Whether each element is +inf."""
+    return self == np.inf
+
+
+@method("isneginf", function=True)
+def isneginf(self):
+    """Whether each element is -inf."""
+    return self == -np.inf
+
+
+@composite("LdexpBackward0")
+def _ldexp(x: Value, other: Any) -> Value:
+    return x * 2.0 ** lift(other, x)
+
+
+@method("ldexp", function=True, inplace=True)
+def ldexp(self, other):
+    """input * 2 ** other."""
+    return _ldexp(self, other)
 
 
 @method("clone")
@@ -846,3 +1067,41 @@ def histc(self, bins=100, min=0, max=0):
     counts, _ = np.histogram(data, bins=bins, range=(lo, hi))
     return lift(counts.astype(data.dtype if data.dtype.kind == "f" else np.float32))
 
+
+@method("histogram", function=True)
+def histogram(self, bins=100, *, range=None, weight=None, density=False):
+    """(hist, bin_edges): counts (or weights, or a density) in `bins` equal bins or between
+    the given edges (eager only)."""
+    data = _concrete("histogram", self)
+    edges = bins if isinstance(bins, int) else _concrete("histogram", bins)
+    w = None if weight is None else _concrete("histogram", weight)
+    span = None if range is None else tuple(float(v) for v in range)
+    if span is None and isinstance(edges, int) and data.size and data.min() == data.max():
+        span = (float(data.min()), float(data.max()) + 1)  # PyTorch's: NumPy widens by 0.5 each way
+    hist, bin_edges = np.histogram(data, edges, span, weights=w, density=density)
+    return return_types_histogram(lift(hist.astype(data.dtype)), lift(bin_edges.astype(data.dtype)))
+
+
+@method("unique_consecutive", function=True)
+def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+    """The values with each run of equal neighbours kept once, with the inverse indices
+    and run lengths if asked (eager only)."""
+    data = _concrete("unique_consecutive", self)
+    if dim is None:
+        flat = data.reshape(-1)
+        starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]]) if flat.size else np.zeros(0, np.int64)
+        values = flat[starts]
+    else:
+        d = dims.axis(dim, data.ndim)
+        moved = np.moveaxis(data, d, 0)
+        differs = np.any((moved[1:] != moved[:-1]).reshape(max(len(moved) - 1, 0), -1), axis=1)
+        starts = np.flatnonzero(np.r_[True, differs]) if len(moved) else np.zeros(0, np.int64)
+        values = np.moveaxis(moved[starts], 0, d)
+    length = flat.size if dim is None else data.shape[d]
+    out = [lift(values)]
+    if return_inverse:
+        inverse = np.cumsum(np.isin(np.arange(length), starts)) - 1
+        out.append(_int64(inverse.reshape(data.shape) if dim is None else inverse))
+    if return_counts:
+        out.append(_int64(np.diff(np.r_[starts, length])))
+    return out[0] if len(out) == 1 else tuple(out)
