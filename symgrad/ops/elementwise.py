@@ -42,12 +42,14 @@ SUB = defop("sub", "{x} - {y}", sympy=lambda x, y: x - y, ufunc=np.subtract, lin
     lambda ct, ans, x, y: -ct,
 ))
 defop("mul", "{x} * {y}", sympy=lambda x, y: x * y, ufunc=np.multiply, commutative=True,
-      operators=("mul", "rmul"), methods=("mul", "multiply"), doc="input * other, elementwise with broadcasting.", vjps=(
+      operators=("mul", "rmul"), methods=("mul", "multiply"),
+      doc="input * other, elementwise with broadcasting.", vjps=(
     lambda ct, ans, x, y: ct * y,
     lambda ct, ans, x, y: ct * x,
 ))
 defop("div", "{x} / {y}", sympy=lambda x, y: x / y, promote="float", ufunc=np.true_divide,
-      operators=("truediv", "rtruediv"), methods=("div", "true_divide"), doc="input / other (true division), elementwise.", vjps=(
+      operators=("truediv", "rtruediv"), methods=("div", "true_divide"),
+      doc="input / other (true division), elementwise.", vjps=(
     lambda ct, ans, x, y: ct / y,
     lambda ct, ans, x, y: -ct * ans / y,
 ))

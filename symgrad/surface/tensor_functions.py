@@ -20,7 +20,7 @@ import numpy as np
 
 from symgrad.ops import OPS, Value, apply, dims, lift
 from symgrad.ops import dims as dims_
-from symgrad.ops.arrange import ALL, _concrete_indices, _pick
+from symgrad.ops.arrange import ALL, _concrete_indices, _pick, split
 from symgrad.ops.core import ShapeError, _is_scalar
 from symgrad.ops.dispatch import FUNCTIONS, composite, function_of, method
 from symgrad.ops.index import GETITEM, index_of
@@ -68,8 +68,8 @@ def divide(self, other, *, rounding_mode=None):
     if rounding_mode not in (None, "trunc", "floor"):
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                            f"found '{rounding_mode}'")
-    if rounding_mode is not None and self.dtype.kind in "iu" and np.result_type(
-            self.dtype, np.asarray(other).dtype if not isinstance(other, Value) else other.dtype).kind in "iu":
+    other_dtype = other.dtype if isinstance(other, Value) else np.asarray(other).dtype
+    if rounding_mode is not None and self.dtype.kind in "iu" and other_dtype.kind in "iub":
         return divide_integers(self, other, rounding_mode)
     return _divide(self, other, rounding_mode)
 
@@ -578,7 +578,8 @@ def masked_scatter(self, mask, source):
     m = _concrete("masked_scatter", mask)
     m = np.broadcast_to(m, tuple(self.shape))
     if int(m.sum()) > int(np.prod(np.shape(source), dtype=np.int64)):
-        raise RuntimeError("masked_scatter: expected source to have at least as many elements as ones in mask")
+        raise RuntimeError("masked_scatter: expected source to have at least as many elements as "
+                           "ones in mask")
     return _masked_scatter(self, tuple(np.nonzero(m)), source)
 
 
@@ -804,7 +805,7 @@ def split_with_sizes(self, split_sizes, dim=0):
     if sum(split_sizes) != self.shape[d]:
         raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {self.shape[d]} "
                            f"(input tensor's size at dimension {d}), but got split_sizes={list(split_sizes)}")
-    return self.split(list(split_sizes), d)
+    return split(self, list(split_sizes), d)
 
 
 @method("unflatten", function=True)
