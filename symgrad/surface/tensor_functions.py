@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS, Value, apply, dims, lift
-from symgrad.ops import dims as dims_
+from symgrad.ops import dims as dims_  # rot90 has an argument named dims, as PyTorch's
 from symgrad.ops.arrange import ALL, _concrete_indices, _pick, split
 from symgrad.ops.core import ShapeError, _is_scalar
 from symgrad.ops.dispatch import FUNCTIONS, composite, function_of, method
