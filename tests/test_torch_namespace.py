@@ -476,3 +476,35 @@ def test_inplace_operators() -> None:
     assert x.tolist() == [2.0, 2.0] and x._version == 1
     x //= 2.0
     assert x.tolist() == [1.0, 1.0] and x._version == 2
+
+
+def test_inplace_through_a_view_matches_torch() -> None:
+    """A derived in-place form on a view rewrites the base's history (CopySlices), as PyTorch's."""
+    results = []
+    for ns in (symgrad, torch):
+        x = ns.tensor([[0.5, 1.0], [2.0, -1.0]], dtype=ns.float64, requires_grad=True)
+        y = x * 2
+        row = y[0]
+        row.sin_()
+        y.clamp_max_(1.5)
+        name = y.grad_fn.name() if ns is symgrad else type(y.grad_fn).__name__
+        versions = (row._version, y._version)
+        y.sum().backward()
+        results.append((np.asarray(y.detach()), np.asarray(x.grad), name, versions))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-14)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-14)
+    assert results[0][2:] == results[1][2:]
+
+
+@pytest.mark.parametrize("name, args", [("zero_", ()), ("fill_", (2.5,)), ("detach_", ()),
+                                        ("clamp_min_", (0.2,)), ("sigmoid_", ())])
+def test_inplace_functions(name: str, args: tuple) -> None:
+    """`torch.zero_(x)` and the others: the in-place forms as functions too."""
+    results = []
+    for ns in (symgrad, torch):
+        x = ns.tensor([0.1, 0.4, -0.3], dtype=ns.float64)
+        out = getattr(ns, name)(x, *args)
+        assert out is x
+        results.append((np.asarray(x), x._version))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-14)
+    assert results[0][1] == results[1][1]
