@@ -40,8 +40,8 @@ SKIP = {
     "bitwise_right_shift", "gcd", "gcd_", "lcm", "lcm_", "frexp", "nextafter",
     # special functions whose derivative needs a kernel symgrad lacks (i0' = i1; igamma's in a)
     "i0", "i0_", "igamma", "igammac",
-    # reductions with implementation-defined ties (mode's index) or no primitive (index_reduce)
-    "mode", "index_reduce",
+    # reductions with no primitive (index_reduce's amax, amin, prod, mean of repeated indices)
+    "index_reduce",
 }
 
 
@@ -140,6 +140,7 @@ CASES = [
     Case("index_copy", (B,), (1, COLS, A[:, :2])), Case("index_fill", (B,), (1, COLS, -1.0)),
     Case("index_put", (B,), ((Arg([0, 2]),), A[:2])),
     Case("index_put", (B,), ((Arg([0, 0]), Arg([1, 1])), V[:2], True), id="accumulate"),
+    Case("mode", (np.round(B * 2),)), Case("mode", (np.round(B * 2),), (0, True), id="dim0"),
     Case("aminmax", (B,)), Case("aminmax", (B,), kwargs={"dim": 1, "keepdim": True}, id="dim"),
     Case("argwhere", (B > 0.5,), grad=False), Case("nonzero", (B > 0.5,), grad=False),
     Case("unique", (np.round(B),), kwargs={"return_inverse": True, "return_counts": True}, grad=False),
@@ -321,7 +322,7 @@ def test_traced_gradients_match_eager(call: Any) -> None:
 
 
 def test_eager_only_functions_refuse_traced_values() -> None:
-    for name in ("masked_select", "nonzero", "argwhere", "unique", "bincount", "histc"):
+    for name in ("masked_select", "nonzero", "argwhere", "unique", "bincount", "histc", "mode"):
         def f(x: Any, name: str = name) -> Any:
             return getattr(symgrad, name)(x) if name != "masked_select" else x.masked_select(x > 0)
         with pytest.raises(TypeError, match="cannot be traced"):

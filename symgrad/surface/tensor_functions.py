@@ -30,6 +30,7 @@ from symgrad.surface.statistics import _at, _vector, take_along
 return_types_kthvalue = namedtuple("kthvalue", ["values", "indices"])
 return_types_nanmedian = namedtuple("nanmedian", ["values", "indices"])
 return_types_aminmax = namedtuple("aminmax", ["min", "max"])
+return_types_mode = namedtuple("mode", ["values", "indices"])
 return_types_histogram = namedtuple("histogram", ["hist", "bin_edges"])
 
 
@@ -643,6 +644,25 @@ def nanmedian(self, dim=None, keepdim=False):
     idx = idx if keep else idx.reshape(tuple(n for k, n in enumerate(idx.shape) if k != d))
     values = take_along(x, idx, d, name, keepdim=keep)
     return values if dim is None else return_types_nanmedian(values, idx)
+
+
+@method("mode", function=True)
+def mode(self, dim=-1, keepdim=False):
+    """(values, indices): the most frequent value along `dim` (the smallest of a tie) and
+    where it last occurs (eager only: which element is taken depends on the values)."""
+    data = _concrete("mode", self)
+    x, scalar = _vector(self)
+    d = dims.axis(dim, x.ndim)
+    lines = np.moveaxis(np.asarray(data).reshape(x.shape), d, -1)
+    flat = lines.reshape(-1, lines.shape[-1])
+    idx = np.empty(len(flat), np.int64)
+    for k, line in enumerate(flat):
+        values, counts = np.unique(line, return_counts=True)
+        idx[k] = np.flatnonzero(line == values[np.argmax(counts)])[-1]
+    idx = np.expand_dims(idx.reshape(lines.shape[:-1]), d)
+    keep = bool(keepdim) and not scalar
+    idx = idx if keep else idx.squeeze(d)
+    return return_types_mode(take_along(x, idx, d, "ModeBackward0", keepdim=keep), _int64(idx))
 
 
 @method("aminmax", function=True)
