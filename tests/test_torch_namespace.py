@@ -509,3 +509,26 @@ def test_inplace_functions(name: str, args: tuple) -> None:
         results.append((np.asarray(x), x._version))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-14)
     assert results[0][1] == results[1][1]
+
+
+SECOND_ORDER = {
+    "logaddexp": lambda x: symgrad.logaddexp(x, x[::-1] * 2).sum(),
+    "sinc": lambda x: x.sinc().sum(), "rsqrt": lambda x: (x + 2).rsqrt().sum(),
+    "addcdiv": lambda x: x.addcdiv(x * x, x + 3, value=0.5).sum(),
+    "erfinv": lambda x: (x * 0.4).erfinv().sum(),
+    "mvlgamma": lambda x: (x + 3).mvlgamma(3).sum(), "cov": lambda x: x.reshape(2, 2).cov().sum(),
+    "nanquantile": lambda x: (x * x).nanquantile(0.6), "dist": lambda x: x.dist(x[::-1] * 0.5 + 1),
+    "fmod": lambda x: (x * x).fmod(0.7).sum(),
+    "scatter_add": lambda x: (x * x).scatter_add(0, [0, 0, 1, 1], x).prod(),
+}
+
+
+@pytest.mark.parametrize("f", list(SECOND_ORDER.values()), ids=list(SECOND_ORDER))
+def test_hessian_matches_differences_of_the_gradient(f: Any) -> None:
+    x = np.array([0.35, -0.6, 0.8, 0.15])
+    h = np.asarray(symgrad.hessian(f)(x))
+    g = symgrad.grad(f)
+    step = 1e-6
+    fd = np.stack([(np.asarray(g(x + step * e)) - np.asarray(g(x - step * e))) / (2 * step)
+                   for e in np.eye(4)])
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
