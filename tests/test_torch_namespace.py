@@ -532,3 +532,32 @@ def test_hessian_matches_differences_of_the_gradient(f: Any) -> None:
     fd = np.stack([(np.asarray(g(x + step * e)) - np.asarray(g(x - step * e))) / (2 * step)
                    for e in np.eye(4)])
     np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
+BAD = {
+    "masked_fill with a vector value": lambda ns, x: x.masked_fill(x > 0, ns.tensor([1.0, 2.0])),
+    "masked_select with a float mask": lambda ns, x: x.masked_select(x * 1.0),
+    "bincount of negatives": lambda ns, x: ns.bincount(ns.tensor([1, -1])),
+    "scatter index of other rank": lambda ns, x: x.scatter(0, ns.tensor([0]), 1.0),
+    "rot90 about one dim": lambda ns, x: x.rot90(1, (1, 1)),
+    "cov of 3 dims": lambda ns, x: x.reshape(1, 3, 4).cov(),
+    "nanquantile q above 1": lambda ns, x: x.nanquantile(1.5),
+    "prelu weights of other count": lambda ns, x: x.prelu(ns.tensor([0.1, 0.2], dtype=ns.float64)),
+    "split_with_sizes not adding up": lambda ns, x: x.split_with_sizes([1, 1], 1),
+    "addmm of a vector": lambda ns, x: x.addmm(x[0], x),
+    "kthvalue k of 0": lambda ns, x: x.kthvalue(0),
+    "vsplit of a vector": lambda ns, x: x[0].vsplit(2),
+    "divide rounding 'round'": lambda ns, x: x.divide(x, rounding_mode="round"),
+    "is_nonzero of many": lambda ns, x: x.is_nonzero(),
+    "exp_ of integers": lambda ns, x: ns.tensor([1, 2]).exp_(),
+}
+
+
+@pytest.mark.parametrize("call", list(BAD.values()), ids=list(BAD))
+def test_bad_input_raises_what_torch_raises(call: Any) -> None:
+    kinds = []
+    for ns in (symgrad, torch):
+        with pytest.raises(Exception) as info:  # noqa: PT011 - the type is compared with PyTorch's
+            call(ns, ns.tensor(B))
+        kinds.append(type(info.value))
+    assert issubclass(kinds[0], kinds[1]), kinds
