@@ -208,3 +208,16 @@ def test_result_type_answers_for_traced_values():
     out = symgrad.compile(lambda x: x * (np.result_type(x, np.float32) == np.float64) +
                           (np.result_type(x.astype(np.float32), 1.0) == np.float32))(X)
     np.testing.assert_array_equal(out, X + 1)
+
+
+def test_copy_invert_and_vander_as_numpy():
+    """x.copy(), ~mask and np.vander, which NumPy authors reach for."""
+    def f(x):
+        mask = ~(x > 0)
+        return (np.vander(x.copy()[0], 3, increasing=True) * np.where(mask[0], 2.0, 1.0)).sum()
+
+    np.testing.assert_allclose(symgrad.compile(f)(X), f(X), rtol=1e-14)
+    fd, = differences(f, [X.copy()], [0])
+    np.testing.assert_allclose(symgrad.grad(f)(X), fd, rtol=1e-6, atol=1e-8)
+    with pytest.raises(TypeError, match="boolean mask"):
+        symgrad.compile(lambda x: ~x)(X)

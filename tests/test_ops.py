@@ -105,6 +105,15 @@ def with_nan(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.where(rng.random(shape) < 0.5, rng.choice([np.nan, -0.0], shape), real(rng, shape))
 
 
+def dividend(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """+-(2.2 to 2.8): over a `divisor`, a quotient of either sign away from an integer."""
+    return np.where(rng.random(shape) < 0.5, -1.0, 1.0) * rng.uniform(2.2, 2.8, shape)
+
+
+def divisor(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.97, 1.03, shape)
+
+
 def scipy_special() -> Any:
     """scipy.special, the reference for special functions (the cases skip without SciPy)."""
     return pytest.importorskip("scipy.special")
@@ -541,6 +550,14 @@ ROWS = [
     Row("xlogy", lambda x, y: x.xlogy(y), lambda x, y: x * np.log(y), BINARY, domains=(real, positive)),
     Row("xlog1py", symgrad.special.xlog1py, lambda x, y: x * np.log1p(y), BINARY,
         domains=(real, above_minus_one), torch=lambda x, y: _torch().special.xlog1py(x, y)),
+    # PyTorch's functions that are also methods (symgrad/ops/elementwise.py, special.py)
+    Row("erfinv", lambda x: x.erfinv(), lambda x: scipy_special().erfinv(x), UNARY, domains=(inside_unit,),
+        torch_tol={"rtol": 1e-12, "atol": 1e-14}),
+    Row("fmod", lambda x, y: x.fmod(y), np.fmod, BINARY, domains=(dividend, divisor)),
+    Row("remainder", lambda x, y: x.remainder(y), np.remainder, BINARY, domains=(dividend, divisor)),
+    # PyTorch's floor_divide has no derivative; its div(rounding_mode="floor") has symgrad's zero
+    Row("floor_divide", lambda x, y: x.floor_divide(y), np.floor_divide, BINARY, domains=(dividend, divisor),
+        torch=lambda x, y: x.div(y, rounding_mode="floor")),
 ]
 
 

@@ -14,6 +14,7 @@ from symgrad.eager.dtypes import bool_, float32, float64, get_default_dtype, int
 from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, backward, node_class
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, Value, apply
+from symgrad.ops.core import inplace_methods
 from symgrad.ops.index import index_of
 from symgrad.surface import Surface
 
@@ -276,30 +277,6 @@ class Tensor(Surface, face="torch"):
         view = apply(op, base, *arrays, **params)
         self.grad_fn, self._output_nr = view.grad_fn, view._output_nr
 
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._inplace(lambda t: t.add(other, alpha=alpha))
-
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._inplace(lambda t: t.sub(other, alpha=alpha))
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._inplace(lambda t: t * other)
-
-    def div_(self, other: Any) -> Tensor:
-        return self._inplace(lambda t: t / other)
-
-    def pow_(self, exponent: Any) -> Tensor:
-        return self._inplace(lambda t: t ** exponent)
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        return self._inplace(lambda t: t.clamp(min, max))
-
-    def neg_(self) -> Tensor:
-        return self._inplace(lambda t: -t)
-
-    def exp_(self) -> Tensor:
-        return self._inplace(lambda t: t.exp())
-
     def zero_(self) -> Tensor:
         """Fill with zeros in place."""
         return self._inplace(lambda t: np.zeros_like(t._data), overwrite=True, name="ZeroBackward0")
@@ -315,11 +292,12 @@ class Tensor(Surface, face="torch"):
         return self._inplace(lambda t: src.broadcast_to(self.shape) if src._requires_grad
                              else np.broadcast_to(src._data, self.shape), overwrite=True)
 
-    __iadd__ = add_
-    __isub__ = sub_
-    __imul__ = mul_
-    __itruediv__ = div_
-    __ipow__ = pow_
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
+        if self._view is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn, self._requires_grad = None, False
+        return self
 
     def _write_out(self, name: str, result: Any) -> Tensor:
         """`symgrad.<name>(..., out=self)`: write `result` here, as PyTorch's `out=` does
@@ -445,6 +423,22 @@ class Tensor(Surface, face="torch"):
 
 
 Value._default = Tensor
+
+
+def _inplace_form(name: str) -> Callable:
+    """`x.<name>_(...)`: the method `name`'s result written into x, its history x's."""
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._inplace(lambda t: getattr(t, name)(*args, **kwargs))
+    method.__name__ = method.__qualname__ = f"{name}_"
+    method.__doc__ = f"In-place `{name}`: writes the result into this tensor and returns it."
+    return method
+
+
+for _name in sorted(inplace_methods()):
+    setattr(Tensor, f"{_name}_", _inplace_form(_name))
+Tensor.__iadd__, Tensor.__isub__ = Tensor.add_, Tensor.sub_
+Tensor.__imul__, Tensor.__itruediv__, Tensor.__ipow__ = Tensor.mul_, Tensor.div_, Tensor.pow_
+Tensor.__imod__, Tensor.__ifloordiv__ = Tensor.remainder_, Tensor.floor_divide_
 
 _VIEW_OPS = ("reshape", "transpose", "getitem")
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from symgrad.ops import batching
 from symgrad.ops import kernels as kernels_module
+from symgrad.ops.dispatch import INPLACE
 
 
 class ShapeError(RuntimeError, ValueError):
@@ -199,6 +200,15 @@ def defop(
     if ufunc is not None:
         UFUNCS[ufunc] = op
     return op
+
+
+def inplace_methods() -> set[str]:
+    """The methods whose in-place form `name_` eager Tensors have, as PyTorch's do: every
+    elementwise op's (but the predicates `isnan`, `signbit`...: PyTorch has no in-place
+    form of them) and those declared with `@method(..., inplace=True)`."""
+    names = {m for op in OPS.values() if op.elementwise for m in op.methods
+             if not m.startswith("is") and m != "signbit"}
+    return names | INPLACE
 
 
 def _printable(code: str, kernels: tuple[str, ...]) -> str:

@@ -92,14 +92,19 @@ METHODS: dict[str, Callable] = {}  # name -> method of every Value (operators in
 FACES: dict[str, dict[str, Any]] = {"numpy": {}, "torch": {}}  # face -> its own methods
 FUNCTIONS: dict[str, Callable] = {}  # name -> `symgrad.<name>`
 NUMPY: dict[Callable, Callable] = {}  # NumPy function -> its implementation on values
+INPLACE: set[str] = set()  # methods that also have a PyTorch in-place form `name_` on eager Tensors
 
 
-def method(*names: str, function: bool = False, face: str | None = None) -> Callable[[Callable], Callable]:
+def method(*names: str, function: bool = False, face: str | None = None,
+           inplace: bool = False) -> Callable[[Callable], Callable]:
     """Register a method of every value under `names` (of one face's values only, with
     `face`); with `function`, also the `symgrad.*` function of its first name, which lifts
     its first argument to a value. `symgrad.*` is PyTorch's namespace: its functions have
-    PyTorch's meaning on every kind of value."""
+    PyTorch's meaning on every kind of value. With `inplace`, eager Tensors also get the
+    in-place form `name_` of each name (an elementwise op's methods always do)."""
     table = METHODS if face is None else FACES[face]
+    if inplace:
+        INPLACE.update(names)
 
     def deco(fn: Callable) -> Callable:
         fn.__name__ = fn.__qualname__ = names[0]

@@ -42,16 +42,19 @@ SUB = defop("sub", "{x} - {y}", sympy=lambda x, y: x - y, ufunc=np.subtract, lin
     lambda ct, ans, x, y: -ct,
 ))
 defop("mul", "{x} * {y}", sympy=lambda x, y: x * y, ufunc=np.multiply, commutative=True,
-      operators=("mul", "rmul"), doc="input * other, elementwise with broadcasting.", vjps=(
+      operators=("mul", "rmul"), methods=("mul", "multiply"),
+      doc="input * other, elementwise with broadcasting.", vjps=(
     lambda ct, ans, x, y: ct * y,
     lambda ct, ans, x, y: ct * x,
 ))
 defop("div", "{x} / {y}", sympy=lambda x, y: x / y, promote="float", ufunc=np.true_divide,
-      operators=("truediv", "rtruediv"), doc="input / other (true division), elementwise.", vjps=(
+      operators=("truediv", "rtruediv"), methods=("div", "true_divide"),
+      doc="input / other (true division), elementwise.", vjps=(
     lambda ct, ans, x, y: ct / y,
     lambda ct, ans, x, y: -ct * ans / y,
 ))
-defop("neg", "-{x}", sympy=lambda x: -x, ufunc=np.negative, linear=True, operators=("neg",), doc="-input.",
+defop("neg", "-{x}", sympy=lambda x: -x, ufunc=np.negative, linear=True, operators=("neg",),
+      methods=("neg", "negative"), doc="-input.",
       vjps=(
     lambda ct, ans, x: -ct,
 ))
@@ -109,14 +112,16 @@ for _name, _code, _ufunc in [("lt", "<", np.less), ("le", "<=", np.less_equal),
                              ("gt", ">", np.greater), ("ge", ">=", np.greater_equal),
                              ("eq", "==", np.equal), ("ne", "!=", np.not_equal)]:
     defop(_name, f"{{x}} {_code} {{y}}", ufunc=_ufunc, vjps=(None, None), commutative=_name in ("eq", "ne"),
-          operators=(_name,), doc=f"input {_code} other, elementwise (no gradient).")
+          operators=(_name,), methods=(_name, *([_ufunc.__name__] if _name != "eq" else [])),
+          doc=f"input {_code} other, elementwise (no gradient; PyTorch's alias `{_ufunc.__name__}`).")
 WHERE = defop("where", "np.where({x}, {y}, {z})", methods=(), vjps=(
     None,
     lambda ct, ans, c, x, y: ct.where(c, 0.0),
     lambda ct, ans, c, x, y: ct.zeros_like().where(c, ct),
 ))
 
-defop("abs", "np.abs({x})", sympy=sp.Abs, ufunc=np.absolute, operators=("abs",), doc="|input|.", vjps=(
+defop("abs", "np.abs({x})", sympy=sp.Abs, ufunc=np.absolute, operators=("abs",), methods=("abs", "absolute"),
+      doc="|input|.", vjps=(
     lambda ct, ans, x: ct * x.sign(),
 ))
 # its gradient is zero almost everywhere, as PyTorch's
@@ -261,6 +266,34 @@ defop("heaviside", "np.heaviside({x}, {y})", ufunc=np.heaviside, methods=("heavi
     lambda ct, ans, x, y: ct.zeros_like(),
     lambda ct, ans, x, y: ct.zeros_like(),
 ))
+
+
+def _tensor_other(base: str) -> Any:
+    """PyTorch's overloads: Backward0 for a number `other`, Backward1 for a tensor."""
+    return lambda inputs, params: f"{base}Backward{0 if _is_scalar(inputs[1]) else 1}"
+
+
+# the quotient's integer part is piecewise constant: d/dy is -trunc(x / y) (fmod, C's sign of x)
+# or -floor(x / y) (remainder, Python's % with the sign of y)
+defop("fmod", "np.fmod({x}, {y})", ufunc=np.fmod, grad_fn=_tensor_other("Fmod"),
+      doc="The remainder of input / other with the sign of input (C's fmod).", vjps=(
+    lambda ct, ans, x, y: ct,
+    lambda ct, ans, x, y: -ct * (x / y).trunc(),
+))
+defop("remainder", "np.remainder({x}, {y})", ufunc=np.remainder, operators=("mod", "rmod"),
+      grad_fn=_tensor_other("Remainder"),
+      doc="The remainder of input / other with the sign of other (Python's %).", vjps=(
+    lambda ct, ans, x, y: ct,
+    lambda ct, ans, x, y: -ct * (x / y).floor(),
+))
+
+# piecewise constant: a zero gradient, as divide(rounding_mode="floor") has (PyTorch's
+# floor_divide has none: its backward raises)
+defop("floor_divide", "np.floor_divide({x}, {y})", ufunc=np.floor_divide, operators=("floordiv", "rfloordiv"),
+      doc="floor(input / other), elementwise (zero gradient).", vjps=(
+    lambda ct, ans, x, y: ct.zeros_like(),
+    lambda ct, ans, x, y: ct.zeros_like(),
+))
 # boolean results: no gradient
 for _name, _ufunc in [("logical_and", np.logical_and), ("logical_or", np.logical_or),
                       ("logical_xor", np.logical_xor)]:
@@ -287,13 +320,13 @@ ASTYPE = defop("astype", "{x}.astype({dtype})", shape=lambda x, *, dtype: x, lin
                grad_fn="ToCopyBackward0", vjps=(lambda ct, ans, x, *, dtype: ct.astype(x.dtype),))
 
 
-@method("add", function=True)
+@method("add", function=True, inplace=True)
 def add(self, other, alpha=1):
     """input + alpha * other, elementwise with broadcasting."""
     return apply(ADD, self, other if alpha == 1 else alpha * other)
 
 
-@method("sub", function=True)
+@method("sub", function=True, inplace=True)
 def sub(self, other, alpha=1):
     """input - alpha * other, elementwise with broadcasting."""
     return apply(SUB, self, other if alpha == 1 else alpha * other)
@@ -330,7 +363,7 @@ def astype(self, dtype):
     return apply(ASTYPE, self, dtype=np.dtype(dtype).name)
 
 
-@method("square", function=True)
+@method("square", function=True, inplace=True)
 def square(self):
     """input ** 2 (a power, recorded as PyTorch records it: PowBackward0)."""
     return self ** 2
@@ -341,13 +374,13 @@ def _reciprocal(x: Value) -> Value:
     return 1.0 / x
 
 
-@method("reciprocal", function=True)
+@method("reciprocal", function=True, inplace=True)
 def reciprocal(self):
     """1 / input, elementwise."""
     return _reciprocal(self)
 
 
-@method("nan_to_num", function=True)
+@method("nan_to_num", function=True, inplace=True)
 def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
     """input with NaN, +inf and -inf replaced (by 0, and the dtype's largest and lowest values by
     default); the gradient passes where input is finite."""
@@ -360,7 +393,7 @@ def _np_nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     return nan_to_num(lift(x), nan, posinf, neginf)
 
 
-@method("round", function=True)
+@method("round", function=True, inplace=True)
 def round_(self, decimals=None):
     """input rounded half to even, to `decimals` places (zero gradient)."""
     name = "RoundBackward0" if decimals is None else "RoundBackward1"

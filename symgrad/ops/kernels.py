@@ -45,6 +45,39 @@ def erfc(x: np.ndarray) -> np.ndarray:
     return np.asarray(_erfc(x), dtype=x.dtype)
 
 
+def erfinv(x: np.ndarray) -> np.ndarray:
+    """The inverse error function on [-1, 1] (+-inf at +-1, NaN outside): SciPy's, or
+    Newton's method from Giles's single-precision approximation: on erf(y) = |x| below 0.5,
+    on log erfc(y) = log(1 - |x|) above (exact near 1, where erf(y) - x would cancel)."""
+    x = _float(x)
+    scipy_erfinv = _scipy("erfinv")
+    if scipy_erfinv is not None:
+        return np.asarray(scipy_erfinv(x), dtype=x.dtype)
+    a = np.abs(x.astype(np.float64))
+    inner = a < 1
+    a = np.where(inner, a, 0.0)
+    w = -np.log((1.0 - a) * (1.0 + a))
+    y = a * np.where(w < 5.0, np.polyval(_GILES_CENTRAL, w - 2.5),
+                     np.polyval(_GILES_TAIL, np.sqrt(np.maximum(w, 5.0)) - 3.0))
+    central, log_tail = a < 0.5, np.log1p(-a)
+    for _ in range(3):  # quadratic convergence: ~1e-7 -> double precision
+        slope = _TWO_OVER_SQRT_PI * np.exp(-y * y)
+        tail = np.asarray(_erfc(y), dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(central, (np.asarray(_erf(y), dtype=np.float64) - a) / slope,
+                            (log_tail - np.log(tail)) * tail / slope)
+        y = y - np.where(inner, step, 0.0)
+    edge = np.where(np.abs(x) == 1, np.inf, np.nan)
+    return np.asarray(np.sign(x) * np.where(inner, y, edge), dtype=x.dtype)
+
+
+_GILES_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                  -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+_GILES_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
 def _lgamma1(v: float) -> float:
     try:
         return math.lgamma(v)

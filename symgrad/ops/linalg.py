@@ -490,7 +490,7 @@ def _triangle(x: Any, k: int, lower: bool) -> Any:
     return x.where(mask if lower else ~mask, 0)
 
 
-@method("tril", function=True)
+@method("tril", function=True, inplace=True)
 @composite("TrilBackward0")
 def tril(self: Any, diagonal: int = 0) -> Any:
     """The lower triangle: elements above diagonal `diagonal` set to zero."""
@@ -499,7 +499,7 @@ def tril(self: Any, diagonal: int = 0) -> Any:
     return _triangle(self, diagonal, lower=True)
 
 
-@method("triu", function=True)
+@method("triu", function=True, inplace=True)
 @composite("TriuBackward0")
 def triu(self: Any, diagonal: int = 0) -> Any:
     """The upper triangle: elements below diagonal `diagonal` set to zero."""

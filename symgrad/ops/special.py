@@ -45,6 +45,11 @@ defop("erfc", "erfc({x})", sympy=sp.erfc, promote="float", kernels=("erfc",),
       doc="The complementary error function 1 - erf(input), accurate where erf is near 1.", vjps=(
     lambda ct, ans, x: -ct * _TWO_OVER_SQRT_PI * (-(x * x)).exp(),
 ))
+# a primitive: erfinv has no closed form; its derivative sqrt(pi)/2 * exp(erfinv(x)^2) reuses it
+defop("erfinv", "erfinv({x})", sympy=sp.erfinv, promote="float", kernels=("erfinv",),
+      doc="The inverse error function: erf(erfinv(input)) == input on (-1, 1).", vjps=(
+    lambda ct, ans, x: ct * ((ans * ans).exp() / _TWO_OVER_SQRT_PI),
+))
 defop("lgamma", "lgamma({x})", sympy=sp.loggamma, promote="float", kernels=("lgamma",),
       doc="log|Gamma(input)| (SciPy's gammaln).", vjps=(
     lambda ct, ans, x: ct * x.digamma(),
@@ -115,7 +120,7 @@ def log_expit(x: Value) -> Value:
 # ---------------------------------------------------------------- PyTorch's names
 
 
-@method("polygamma")
+@method("polygamma", inplace=True)
 def _polygamma_method(self, n):
     return polygamma(n, self)
 
@@ -128,7 +133,7 @@ def polygamma(n: int, input: Any) -> Any:
     return apply(POLYGAMMA, lift(input), n=int(n))
 
 
-@method("logit", function=True)
+@method("logit", function=True, inplace=True)
 def logit(self, eps=None):
     """log(input / (1 - input)); with `eps`, input is clamped to [eps, 1 - eps] first (zero
     gradient outside), as PyTorch does."""

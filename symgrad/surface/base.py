@@ -18,7 +18,7 @@ import numpy as np
 
 from symgrad.ops import OPS, Op, Value, apply, dims
 from symgrad.ops.dispatch import FACES, METHODS
-from symgrad.surface import composites, ndarray, numpy_binding, statistics  # noqa: F401 - they register
+from symgrad.surface import composites, ndarray, numpy_binding, statistics, tensor_functions  # noqa: F401 - they register
 
 
 class Surface(Value):
@@ -71,6 +71,13 @@ class Surface(Value):
 
     def __pos__(self) -> Surface:
         return self
+
+    def __invert__(self) -> Surface:
+        """`~mask`: logical not of a boolean value (integers have no bitwise ops here)."""
+        if self.dtype != np.bool_:
+            raise TypeError(f"~ (bitwise not) of a {self.dtype} value is not supported; only of a "
+                            "boolean mask")
+        return apply(OPS["logical_not"], self)
 
     __hash__ = object.__hash__  # identity, as PyTorch tensors hash (== is elementwise)
 

@@ -172,7 +172,7 @@ def _log_softmax_method(self, dim):
     return log_softmax(self, dim)
 
 
-@method("clamp", "clip")
+@method("clamp", "clip", inplace=True)
 def _clamp_method(self, min=None, max=None):
     return clamp(self, min, max)
 

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from symgrad.ops import OPS, Value
+from symgrad.ops.core import inplace_methods
 from symgrad.ops.dispatch import FUNCTIONS, function_of
 from symgrad.surface import base  # noqa: F401 - the surface, and with it every composite
 
@@ -64,6 +65,8 @@ def _gather(namespace: str = "") -> dict[str, Any]:
                 out[name] = _with_out(name, function_of(name, op.doc))
         out["is_tensor"] = is_tensor
         out["equal"] = equal
+        for name in (*inplace_methods(), "zero", "fill", "detach"):  # torch.exp_(x), torch.zero_(x)
+            out[f"{name}_"] = function_of(f"{name}_", f"In-place `{name}` of input.")
     for name, fn in FUNCTIONS.items():
         space, _, short = name.rpartition(".")
         if space == namespace:

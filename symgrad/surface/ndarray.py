@@ -163,6 +163,21 @@ def clip(self: Any, min: Any = None, max: Any = None, out: Any = None, **kwargs:
     return self if lo is None and hi is None else self.clamp(lo, hi)
 
 
+@method("copy", face="numpy")
+def copy(self: Any, order: str = "C") -> Any:
+    """ndarray.copy(): a traced value is never written in place, so it is its own copy."""
+    return self
+
+
+@numpy_function(np.vander)
+def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:  # noqa: N803 - NumPy's name
+    """The Vandermonde matrix: columns of powers of x (decreasing unless `increasing`)."""
+    x = lift(x)
+    n = x.shape[0] if N is None else N
+    powers = np.arange(n) if increasing else np.arange(n - 1, -1, -1)
+    return x.reshape(-1, 1) ** powers
+
+
 @method("view", face="numpy")
 def view(self: Any, dtype: Any = None) -> Any:
     """ndarray.view(): the same value; reading its bytes as another dtype is not traceable."""

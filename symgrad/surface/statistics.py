@@ -131,13 +131,13 @@ def _torch_accumulate(op: Any, x: Value, dim: int, dtype: Any) -> Value:
     return _scalar_back(_accumulate(op, x, dims.axis(dim, x.ndim)), scalar)
 
 
-@method("cumsum", face="torch", function=True)
+@method("cumsum", face="torch", function=True, inplace=True)
 def cumsum(self, dim, *, dtype=None):
     """Cumulative sum along dim."""
     return _torch_accumulate(CUMSUM, self, dim, dtype)
 
 
-@method("cumprod", face="torch", function=True)
+@method("cumprod", face="torch", function=True, inplace=True)
 def cumprod(self, dim, *, dtype=None):
     """Cumulative product along dim (its gradient holds where the input has zeros)."""
     return _torch_accumulate(CUMPROD, self, dim, dtype)
