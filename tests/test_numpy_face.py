@@ -214,7 +214,7 @@ def test_copy_invert_and_vander_as_numpy():
     """x.copy(), ~mask and np.vander, which NumPy authors reach for."""
     def f(x):
         mask = ~(x > 0)
-        return (np.vander(x.copy()[0], 3, increasing=True) * np.where(mask[0], 2.0, 1.0)).sum()
+        return (np.vander(x.copy()[0], 3, increasing=True) * np.where(mask[0], 2.0, 1.0)[:, None]).sum()
 
     np.testing.assert_allclose(symgrad.compile(f)(X), f(X), rtol=1e-14)
     fd, = differences(f, [X.copy()], [0])
