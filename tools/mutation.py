@@ -47,6 +47,8 @@ LEFT_OUT = ["--ignore=tests/test_benchmarks.py", *(f"--deselect=tests/{test}" fo
     "test_compiled.py::test_control_flow_on_traced_values_names_the_line",
     "test_simplify_codegen.py::test_debug_nans_names_the_line_of_a_stabilised_op",
     "test_numpy_face.py::test_a_library_that_converts_its_input_names_the_users_line",
+    "test_numpy_face.py::test_control_flow_keeps_its_advice",
+    "test_numpy_face.py::test_assignment_into_a_numpy_array_names_the_line_and_says_stack",
 ))]
 
 
