@@ -358,18 +358,24 @@ def _torch_quantile(x: Value, q: np.ndarray, dim: int | None, keepdim: bool) -> 
     return _quantile(x, q, dim, keepdim)
 
 
-@method("quantile", face="torch", function=True)
-def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
-    """The q-th quantiles along dim (of all elements for None), interpolating linearly."""
+def torch_quantiles(name: str, q: Any, interpolation: str) -> np.ndarray:
+    """PyTorch's `q` of quantile and nanquantile, checked: numbers in [0, 1], at most 1-D."""
     if interpolation != "linear":
-        raise RuntimeError(f"quantile() interpolation must be 'linear' in symgrad, got '{interpolation}'")
+        raise RuntimeError(f"{name}() interpolation must be 'linear' in symgrad, got '{interpolation}'")
     if isinstance(q, Value) and type(q) is not Value._default:
-        raise TypeError("quantile(): q must be a number or a tensor of numbers, not a traced value")
+        raise TypeError(f"{name}(): q must be a number or a tensor of numbers, not a traced value")
     q = np.asarray(q, dtype=np.float64)
     if q.ndim > 1:
         raise RuntimeError(f"quantile() input q must be a scalar or 1D tensor, but got {q.ndim}D")
     if np.any((q < 0) | (q > 1)):
         raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    return q
+
+
+@method("quantile", face="torch", function=True)
+def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles along dim (of all elements for None), interpolating linearly."""
+    q = torch_quantiles("quantile", q, interpolation)
     x, scalar = _vector(self)
     axis = None if dim is None else dims.axis(dim, x.ndim)
     out = _torch_quantile(x, q, axis, bool(keepdim))

@@ -25,7 +25,7 @@ from symgrad.ops.core import ShapeError, _is_scalar
 from symgrad.ops.dispatch import FUNCTIONS, composite, function_of, method
 from symgrad.ops.index import GETITEM, index_of
 from symgrad.ops.shape import stack
-from symgrad.surface.statistics import _at, _vector, take_along
+from symgrad.surface.statistics import _at, _vector, take_along, torch_quantiles
 
 return_types_kthvalue = namedtuple("kthvalue", ["values", "indices"])
 return_types_nanmedian = namedtuple("nanmedian", ["values", "indices"])
@@ -703,13 +703,7 @@ def _nanquantile(x: Value, q: np.ndarray, dim: int | None, keepdim: bool) -> Val
 @method("nanquantile", function=True)
 def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The q-th quantiles ignoring NaN (NaN where a line is all NaN), interpolating linearly."""
-    if interpolation != "linear":
-        raise RuntimeError(f"nanquantile() interpolation must be 'linear' in symgrad, got '{interpolation}'")
-    q = _concrete("nanquantile", q).astype(np.float64)
-    if q.ndim > 1:
-        raise RuntimeError(f"quantile() input q must be a scalar or 1D tensor, but got {q.ndim}D")
-    if np.any((q < 0) | (q > 1)):
-        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    q = torch_quantiles("nanquantile", q, interpolation)
     x, scalar = _vector(self)
     axis = None if dim is None else dims.axis(dim, x.ndim)
     out = _nanquantile(x, q, axis, bool(keepdim))
