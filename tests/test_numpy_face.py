@@ -221,3 +221,15 @@ def test_copy_invert_and_vander_as_numpy():
     np.testing.assert_allclose(symgrad.grad(f)(X), fd, rtol=1e-6, atol=1e-8)
     with pytest.raises(TypeError, match="boolean mask"):
         symgrad.compile(lambda x: ~x)(X)
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: np.zeros_like(x, dtype=np.int64), lambda x: np.ones_like(x, dtype=np.float32),
+    lambda x: np.empty_like(x) * 0 + x, lambda x: np.full_like(x, 2.5),
+    lambda x: np.full_like(x.astype(np.int64), 2.5), lambda x: np.full_like(x, x[0, 0], dtype=np.float32),
+])
+def test_like_constructors_take_numpys_dtype(make):
+    """np.*_like(x, dtype=) gives that dtype; np.full_like casts the fill to it (2.5 -> 2)."""
+    out, expected = symgrad.compile(make)(X), make(X)
+    assert out.dtype == expected.dtype and out.shape == expected.shape
+    np.testing.assert_array_equal(out, expected)

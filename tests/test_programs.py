@@ -46,15 +46,7 @@ def _load(name: str, source: str | None = None) -> types.ModuleType:
 
 
 MODULES = {name: _load(name) for name in NAMES}
-# Programs symgrad cannot trace yet, with the reason: each is a strict xfail, so it fails
-# loudly the day it starts to pass.
-NOT_YET = {
-    name: "scipy.special.logsumexp is a Python function over SciPy's array-API internals "
-          "(it writes into a copy of its input); no symgrad binding reaches it"
-    for name in ("batch_norm", "gaussian_mixture", "softmax_regression")
-}
-CASES = [pytest.param(name, fn.__name__, id=name if len(fns) == 1 else f"{name}.{fn.__name__}",
-                      marks=[pytest.mark.xfail(strict=True, reason=NOT_YET[name])] if name in NOT_YET else [])
+CASES = [pytest.param(name, fn.__name__, id=name if len(fns) == 1 else f"{name}.{fn.__name__}")
          for name, module in MODULES.items()
          for fns in [getattr(module, "LOSSES", (module.loss,))] for fn in fns]
 

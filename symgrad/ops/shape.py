@@ -13,7 +13,7 @@ import numpy as np
 
 from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, broadcast_shapes, defop
-from symgrad.ops.dispatch import METHODS, apply, function, lift, method, no_out, numpy_function
+from symgrad.ops.dispatch import METHODS, Value, apply, function, lift, method, no_out, numpy_function
 
 
 def _reshape_shape(x: tuple, *, shape: tuple[int, ...]) -> tuple:
@@ -278,19 +278,26 @@ defop("ones_like", "np.ones_like({x})", vjps=(None,), methods=("ones_like",), fu
 defop("zeros_like", "np.zeros_like({x})", vjps=(None,), methods=("zeros_like",), functions=())
 
 
-@numpy_function(np.zeros_like)
+def _as(x: Value, dtype: Any) -> Value:
+    return x if dtype is None or np.dtype(dtype) == x.dtype else x.astype(dtype)
+
+
+@numpy_function(np.zeros_like, np.empty_like)
 def _np_zeros_like(a, dtype=None, **kw):
-    return lift(a).zeros_like()
+    """np.zeros_like, and np.empty_like, whose contents NumPy leaves unset (zeros will do)."""
+    return _as(lift(a).zeros_like(), dtype)
 
 
 @numpy_function(np.ones_like)
 def _np_ones_like(a, dtype=None, **kw):
-    return lift(a).ones_like()
+    return _as(lift(a).ones_like(), dtype)
 
 
 @numpy_function(np.full_like)
 def _np_full_like(a, fill_value, dtype=None, **kw):
-    return lift(a).ones_like() * fill_value
+    """The fill value in a's shape, cast to `dtype` (a's own by default, as NumPy casts)."""
+    a = lift(a)
+    return _as(a.ones_like() * fill_value, a.dtype if dtype is None else dtype)
 
 
 # ---------------------------------------------------------------- cat

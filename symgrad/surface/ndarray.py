@@ -12,6 +12,7 @@ ops' own rules use it on values of either face.
 
 from __future__ import annotations
 
+import copy as copy_
 from collections.abc import Callable
 from typing import Any
 
@@ -163,10 +164,32 @@ def clip(self: Any, min: Any = None, max: Any = None, out: Any = None, **kwargs:
     return self if lo is None and hi is None else self.clamp(lo, hi)
 
 
+@numpy_function(np.copy)
 @method("copy", face="numpy")
-def copy(self: Any, order: str = "C") -> Any:
-    """ndarray.copy(): a traced value is never written in place, so it is its own copy."""
-    return self
+def copy(self: Any, order: str = "K", subok: bool = False) -> Any:
+    """ndarray.copy() and np.copy: the same value in a new array, which item assignment may
+    write into."""
+    return copy_.copy(self)
+
+
+@method("astype", face="numpy")
+def astype(self: Any, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True,
+           copy: bool = True) -> Any:
+    """ndarray.astype and np.astype: the value as `dtype` in a new array, refused as NumPy
+    refuses a cast `casting` forbids; with copy=False a value of that dtype is itself."""
+    dtype = np.dtype(dtype)
+    if not np.can_cast(self.dtype, dtype, casting):
+        raise TypeError(f"Cannot cast array data from {self.dtype!r} to {dtype!r} according to "
+                        f"the rule {casting!r}")
+    if dtype == self.dtype and not copy:
+        return self
+    return apply(OPS["astype"], self, dtype=dtype.name)
+
+
+if hasattr(np, "astype"):  # NumPy 2.1+
+    @numpy_function(np.astype)
+    def np_astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+        return astype(lift(x), dtype, copy=copy)
 
 
 @numpy_function(np.vander)

@@ -4,13 +4,15 @@ NumPy's array constructors cannot be overridden (`__array_function__` does not r
 yet collecting values in a list and calling `np.array` is how NumPy code builds an array.
 While a trace runs, `numpy.array`, `numpy.asarray` and `numpy.asanyarray` are wrappers: given
 traced values (alone, or in nested lists and tuples mixed with numbers and arrays) they stack
-them; given anything else they are NumPy's own functions. Code that bound a constructor
-before the trace (`from numpy import array`) is not reached: it gets the conversion error,
-whose advice is to use `np.stack`.
+them; given anything else they are NumPy's own functions. `np.array(x)` copies a traced
+value as it copies an array, so that writing into the copy leaves x alone. Code that bound
+a constructor before the trace (`from numpy import array`) is not reached: it gets the
+conversion error, whose advice is to use `np.stack`.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -49,8 +51,17 @@ def _wrapper(name: str, kind: type) -> Callable:
         if not _holds(obj, kind):
             return original(obj, dtype, *args, **kwargs)
         value = _stacked(obj, kind)
-        return value if dtype is None or np.dtype(dtype) == value.dtype else value.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != value.dtype:
+            return value.astype(dtype)
+        copies = _copies(kwargs.get("copy", name == "array"))  # np.array copies by default
+        return copy.copy(value) if value is obj and copies else value
     return construct
+
+
+def _copies(flag: Any) -> bool:
+    """Whether `copy=flag` asks for a new array (array-api-compat passes NumPy's `_CopyMode`
+    members, of which ALWAYS is the one that copies)."""
+    return flag is True or getattr(flag, "name", None) == "ALWAYS"
 
 
 @contextmanager

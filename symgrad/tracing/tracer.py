@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import numpy as np
 from symgrad.ir import Graph, Node, type_str
 from symgrad.ops import Op
 from symgrad.ops.dispatch import call_sites, user_line, user_site
+from symgrad.ops.index import index_of
 from symgrad.surface import Surface
 from symgrad.tracing import pytree
 from symgrad.tracing.constructors import stacking_constructors
@@ -52,13 +54,27 @@ class TracerError(TypeError):
 
 
 class Tracer(Surface, face="numpy"):
-    """A symbolic value: a node of the graph being traced, with its shape and dtype."""
+    """A symbolic value: a node of the graph being traced, with its shape and dtype.
 
-    __slots__ = ("graph", "node")
+    `x[idx] = v` works as on an ndarray: the tracer is pointed at a new node, x with v
+    written in. NumPy's writes also reach every array sharing x's memory, which a trace
+    cannot follow, so a tracer remembers what it shares: `_base`, the value it is a view of
+    (weakly), `_views`, the views taken of it (weakly), and `_argument`, the name of the
+    function argument it is (the caller's array). A write is refused while any is in use.
+    """
+
+    __slots__ = ("graph", "node", "_base", "_views", "_argument", "__weakref__")
     _priority = 2
 
-    def __init__(self, graph: Graph, node: Node) -> None:
-        self.graph, self.node = graph, node
+    def __init__(self, graph: Graph, node: Node, base: Tracer | None = None, argument: str = "") -> None:
+        self.graph, self.node, self._argument = graph, node, argument
+        self._views: dict[int, weakref.ref] = {}  # each entry leaves when its view is collected
+        self._base = None
+        if base is not None:
+            owner = base._base() if base._base is not None and base._base() is not None else base
+            self._base = weakref.ref(owner)
+            views, key = owner._views, id(self)
+            views[key] = weakref.ref(self, lambda _: views.pop(key, None))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -79,7 +95,58 @@ class Tracer(Surface, face="numpy"):
         graph = next(a.graph for a in args if isinstance(a, Tracer))
         nodes = tuple(_node(graph, a) for a in args)
         where = getattr(_state, "site", None) or user_site()
-        return Tracer(graph, graph.apply(op, nodes, params, where))
+        # A view shares input 0's memory, as NumPy's does; advanced indexing copies.
+        shares = op.view and isinstance(args[0], Tracer) and not (op.name == "getitem" and len(args) > 1)
+        return Tracer(graph, graph.apply(op, nodes, params, where), args[0] if shares else None)
+
+    def __copy__(self) -> Tracer:
+        """A copy: the same node in a new tracer that shares no memory."""
+        return Tracer(self.graph, self.node)
+
+    def __array_namespace__(self, api_version: str | None = None) -> Any:
+        """A traced value is an array API array whose namespace is NumPy: NumPy's functions
+        trace (array-API libraries such as SciPy then treat it as a writeable array)."""
+        return np
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """`x[idx] = v`, as NumPy writes it, recorded as a new value that x now stands for."""
+        self._check_writeable()
+        mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+        if isinstance(mask, Tracer) and mask.dtype == np.bool_:
+            new = self._masked_write(mask, value)
+        else:
+            index, arrays = index_of(key, self)
+            new = self._setitem(value, index, arrays)
+        self.node = new.node
+
+    def _check_writeable(self) -> None:
+        if self._argument:
+            raise TracerError(
+                f"assigning into `{self._argument}`, an argument of the traced function"
+                f"{user_line()}, would change the caller's array, which a compiled function cannot "
+                "do. Write into a copy instead: y = x.copy(); y[...] = v")
+        if self._base is not None and self._base() is not None:
+            raise TracerError(
+                f"assigning into a view of another traced value{user_line()}: NumPy would also "
+                "change the value it views, which a trace cannot follow. Assign into that value "
+                "itself, or into a copy of the view (.copy()).")
+        if self._views:
+            raise TracerError(
+                f"assigning into a traced value that has views in use (slices, .T, reshape)"
+                f"{user_line()}: NumPy would change them too, which a trace cannot follow. Copy "
+                "the view (v = x[...].copy()) or del it before assigning.")
+
+    def _masked_write(self, mask: Tracer, value: Any) -> Tracer:
+        """`x[mask] = v` for a traced boolean mask: np.where(mask, v, x), for a v of one element."""
+        if mask.shape != self.shape[:mask.ndim]:
+            raise IndexError(f"boolean index of shape {mask.shape} does not match the indexed "
+                             f"value's shape {self.shape}")
+        if np.size(value) != 1:
+            raise TracerError(
+                f"x[mask] = values with a traced mask{user_line()}: how many values it takes "
+                "depends on the mask. Write x = np.where(mask, values_shaped_like_x, x).")
+        mask = mask.reshape(mask.shape + (1,) * (self.ndim - mask.ndim))
+        return np.where(mask, np.reshape(value, ()), self).astype(self.dtype)
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
@@ -143,8 +210,9 @@ def _advice(what: str, site: str, library: str, assigning: bool = False) -> str:
                 "symgrad.* function, or NumPy and scipy.special ufuncs, which trace.")
     if assigning or _assigns_into_subscript(site):
         return (f"assigning a traced value into a NumPy array{at}: a NumPy array holds numbers, not "
-                "traced values. Collect the values in a list and np.stack it (np.array(list) works "
-                "too), or compute the whole array with NumPy operations.")
+                "traced values. Assign into a traced array instead (np.zeros_like(x), x.copy()), "
+                "collect the values in a list and np.stack it, or compute the whole array with "
+                "NumPy operations.")
     return (f"{what} on a traced value{at}: the value is not known while tracing. Use symgrad.where "
             "(or np.where) for a data-dependent choice, or run the function in eager mode.")
 
@@ -237,7 +305,8 @@ def trace(fn: Callable, *args: Any, static_argnums: tuple[int, ...] = (),
                 tracers.append(leaf)
                 continue
             array = leaf if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else np.asarray(leaf)
-            tracers.append(Tracer(graph, graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))))
+            node = graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))
+            tracers.append(Tracer(graph, node, argument=leaf_name))
         values.append(pytree.unflatten(tree, tracers))
     graphs = _state.__dict__.setdefault("graphs", [])
     graphs.append(graph)
