@@ -178,9 +178,8 @@ class Tracer(Surface, face="numpy"):
         raise self._concrete(".nonzero() (its shape depends on the values)")
 
     def put(self, *args: Any, **kwargs: Any) -> None:
-        raise TracerError(f".put() writes into a traced value in place{user_line()}; build a new value "
-                          "instead, e.g. x = x.at-style: x2 = symgrad.where(mask, new, x), or index "
-                          "assignment x[idx] = v")
+        raise TracerError(f".put() writes into a traced value by flat index{user_line()}; write "
+                          "into the flattened value instead: y = x.ravel().copy(); y[ind] = v")
 
     def resize(self, *args: Any, **kwargs: Any) -> None:
         raise TracerError(f".resize() changes a traced value in place{user_line()}; use np.resize(x, shape) "
