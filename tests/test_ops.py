@@ -73,6 +73,11 @@ def boolean(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(rng.random(shape) < 0.5)
 
 
+def int64s(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Integers of either sign, for the bitwise ops."""
+    return np.asarray(rng.integers(-9, 9, shape))
+
+
 def moderate(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Inside (-pi/2, pi/2), where tan is smooth."""
     return rng.uniform(-1.2, 1.2, shape)
@@ -558,6 +563,12 @@ ROWS = [
     # PyTorch's floor_divide has no derivative; its div(rounding_mode="floor") has symgrad's zero
     Row("floor_divide", lambda x, y: x.floor_divide(y), np.floor_divide, BINARY, domains=(dividend, divisor),
         torch=lambda x, y: x.div(y, rounding_mode="floor")),
+    # bitwise, as operators (symgrad/ops/elementwise.py): on integers, and on masks
+    Row("bitwise_and", lambda x, y: x & y, np.bitwise_and, BINARY, domains=(int64s,), wrt=()),
+    Row("bitwise_or", lambda x, y: x | y, np.bitwise_or, BINARY, domains=(boolean,), wrt=()),
+    Row("bitwise_xor", lambda x, y: x.bitwise_xor(y), np.bitwise_xor, BINARY, domains=(int64s, boolean),
+        wrt=()),
+    Row("bitwise_not", lambda x: ~x, np.invert, UNARY, domains=(int64s,), wrt=()),
 ]
 
 
@@ -567,7 +578,9 @@ def params_for(rows: list[Row]) -> list[Any]:
 
 ALL_CASES = params_for(ROWS)
 GRAD_CASES = params_for([row for row in ROWS if row.wrt != ()])
-NO_GRAD_CASES = params_for([row for row in ROWS if row.wrt == ()])
+# (ops of integers and masks have no float input to take a gradient through)
+NO_GRAD_CASES = params_for([row for row in ROWS
+                            if row.wrt == () and not {int64s, boolean} & set(row.domains)])
 
 
 # ---------------------------------------------------------------- helpers
@@ -748,7 +761,7 @@ def test_eager_matches_torch(torch: Any, row: Row, case: Case) -> None:
 def test_no_grad_op_matches_torch(torch: Any, row: Row, case: Case) -> None:
     """Same value, and the result requires grad (has a grad_fn) exactly when PyTorch's does."""
     arrays, _ = inputs_for(row, case)
-    wrt = tuple(range(len(arrays)))
+    wrt = tuple(i for i, a in enumerate(arrays) if a.dtype.kind == "f")  # what can require grad
     want = (row.torch or row.fn)(*torch_tensors(torch, arrays, wrt), **case.params)
     got = row.fn(*tensors(arrays, wrt), **case.params)
     np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())

@@ -299,6 +299,15 @@ for _name, _ufunc in [("logical_and", np.logical_and), ("logical_or", np.logical
                       ("logical_xor", np.logical_xor)]:
     defop(_name, f"np.{_name}({{x}}, {{y}})", ufunc=_ufunc, commutative=True, vjps=(None, None),
           doc=f"Elementwise {_name.replace('_', ' ')} of the truth values (no gradient).")
+# bitwise: integers and booleans (on booleans, the logical ops); floats are refused, as NumPy
+# and PyTorch refuse them. `mask1 & mask2` and `~mask` are how NumPy code combines masks.
+for _name, _ufunc, _operator in [("bitwise_and", np.bitwise_and, "and"), ("bitwise_or", np.bitwise_or, "or"),
+                                 ("bitwise_xor", np.bitwise_xor, "xor")]:
+    defop(_name, f"np.{_name}({{x}}, {{y}})", ufunc=_ufunc, commutative=True, vjps=(None, None),
+          operators=(_operator, "r" + _operator),
+          doc=f"Elementwise {_name.replace('_', ' ')} of integers or booleans (no gradient).")
+defop("bitwise_not", "np.invert({x})", ufunc=np.invert, vjps=(None,), operators=("invert",),
+      doc="Elementwise bitwise not of integers, logical not of booleans (no gradient).")
 for _name, _ufunc, _doc in [("logical_not", np.logical_not, "not input"),
                             ("isnan", np.isnan, "input is NaN"), ("isinf", np.isinf, "input is +-inf"),
                             ("isfinite", np.isfinite, "input is finite"),

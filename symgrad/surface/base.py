@@ -72,13 +72,6 @@ class Surface(Value):
     def __pos__(self) -> Surface:
         return self
 
-    def __invert__(self) -> Surface:
-        """`~mask`: logical not of a boolean value (integers have no bitwise ops here)."""
-        if self.dtype != np.bool_:
-            raise TypeError(f"~ (bitwise not) of a {self.dtype} value is not supported; only of a "
-                            "boolean mask")
-        return apply(OPS["logical_not"], self)
-
     __hash__ = object.__hash__  # identity, as PyTorch tensors hash (== is elementwise)
 
     # NumPy protocol: np.exp(value) records the registered op (see numpy_binding) --------
