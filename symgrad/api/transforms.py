@@ -10,6 +10,7 @@ gradient graphs.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import threading
@@ -95,11 +96,13 @@ class Variables:
                     raise TypeError(
                         f"{getattr(fn, '__name__', 'fn')}: argument {i} is a Python {type(leaf).__name__}, "
                         "which is static; pass a float or an array to differentiate with respect to it")
-            # a fresh name per differentiation: an inner grad's variable is never the outer one
-            aliased = [apply(OPS["alias"], _as_tracer(leaf, like)) for leaf in leaves]
+            # a fresh name per differentiation: an inner grad's variable is never the outer one.
+            # Copies, not views: fn writing into its argument changes neither the variable nor
+            # the outer value, and fn gets copies of its own.
+            aliased = [copy.copy(apply(OPS["alias"], _as_tracer(leaf, like))) for leaf in leaves]
             self.leaves += aliased
             self._trees.append((tree, len(aliased)))
-            self.args[i] = pytree.unflatten(tree, aliased)
+            self.args[i] = pytree.unflatten(tree, [copy.copy(t) for t in aliased])
 
     def regroup(self, per_leaf: Sequence[Any]) -> list[Any]:
         """One tree per differentiated argument, from one result per leaf (in order)."""

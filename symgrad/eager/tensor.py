@@ -15,7 +15,7 @@ from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, ba
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, Value, apply
 from symgrad.ops.core import inplace_methods
-from symgrad.ops.index import index_of
+from symgrad.ops.index import index_of, write_through
 from symgrad.surface import Surface
 
 
@@ -267,13 +267,7 @@ class Tensor(Surface, face="torch"):
         base, op, params, arrays = self._view
         old = Tensor._make(base._data, base.grad_fn)
         old._output_nr, old._requires_grad = base._output_nr, base._requires_grad
-        if op.name == "getitem":
-            new = apply(OPS["setitem"], old, out, *arrays, _name="CopySlices", **params)
-        elif op.name == "transpose":
-            new = out.permute(tuple(np.argsort(params["axes"]).tolist()))
-        else:  # a reshape covers the whole base
-            new = out.reshape(base.shape)
-        base._rebase(new)
+        base._rebase(write_through(op, params, arrays, old, out))
         view = apply(op, base, *arrays, **params)
         self.grad_fn, self._output_nr = view.grad_fn, view._output_nr
 

@@ -238,3 +238,19 @@ def _scatter(self, shape, index, arrays):
 def _setitem(self, value, index, arrays):
     """self with `value` written at the index, as a new value."""
     return apply(SETITEM, self, value, *arrays, index=index)
+
+
+# ---------------------------------------------------------------- writing through a view
+
+def write_through(op: Any, params: dict, arrays: tuple, base: Value, new: Value) -> Value:
+    """`base` once `new` is written into its view `op(base, *arrays, **params)`: what a write
+    into a NumPy view does to the array it views (eager mode and tracing share this rule)."""
+    if op.name == "getitem":
+        return apply(SETITEM, base, new, *arrays, index=params["index"])
+    if op.name == "transpose":
+        return apply(OPS["transpose"], new, axes=tuple(np.argsort(params["axes"]).tolist()))
+    if op.name == "reshape":  # a reshape covers the whole base
+        return apply(OPS["reshape"], new, shape=tuple(base.shape))
+    if op.name == "broadcast_to":
+        raise ValueError("assignment destination is read-only (a broadcast view)")
+    return new  # alias, stop_gradient: the same elements

@@ -23,7 +23,7 @@ import numpy as np
 from symgrad.ir import Graph, Node, type_str
 from symgrad.ops import Op
 from symgrad.ops.dispatch import call_sites, user_line, user_site
-from symgrad.ops.index import index_of
+from symgrad.ops.index import index_of, write_through
 from symgrad.surface import Surface
 from symgrad.tracing import pytree
 from symgrad.tracing.constructors import stacking_constructors
@@ -56,25 +56,26 @@ class TracerError(TypeError):
 class Tracer(Surface, face="numpy"):
     """A symbolic value: a node of the graph being traced, with its shape and dtype.
 
-    `x[idx] = v` works as on an ndarray: the tracer is pointed at a new node, x with v
-    written in. NumPy's writes also reach every array sharing x's memory, which a trace
-    cannot follow, so a tracer remembers what it shares: `_base`, the value it is a view of
-    (weakly), `_views`, the views taken of it (weakly), and `_argument`, the name of the
-    function argument it is (the caller's array). A write is refused while any is in use.
+    Writes work as on an ndarray (`x[idx] = v`, `x += 1`): the tracer is pointed at a new
+    node, x with the write in it. As in NumPy, a slice, `.T` or a reshape is a view: `_base`
+    holds what it views (the value, and the view op with its params and index arrays), so a
+    write into it is written through (`write_through`) to the value it views, and the views
+    of a written value still in use (`_views`, held weakly) are derived again from its new
+    node. A function's argument is a value like any other: writing into it changes the
+    traced value, not the caller's array.
     """
 
-    __slots__ = ("graph", "node", "_base", "_views", "_argument", "__weakref__")
+    __slots__ = ("graph", "node", "_base", "_views", "__weakref__")
     _priority = 2
 
-    def __init__(self, graph: Graph, node: Node, base: Tracer | None = None, argument: str = "") -> None:
-        self.graph, self.node, self._argument = graph, node, argument
-        self._views: dict[int, weakref.ref] = {}  # each entry leaves when its view is collected
-        self._base = None
+    def __init__(self, graph: Graph, node: Node, base: tuple | None = None) -> None:
+        self.graph, self.node, self._base = graph, node, base
+        self._views: weakref.WeakValueDictionary | None = None  # made at the first view
         if base is not None:
-            owner = base._base() if base._base is not None and base._base() is not None else base
-            self._base = weakref.ref(owner)
-            views, key = owner._views, id(self)
-            views[key] = weakref.ref(self, lambda _: views.pop(key, None))
+            parent = base[0]
+            if parent._views is None:
+                parent._views = weakref.WeakValueDictionary()
+            parent._views[id(self)] = self
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -95,12 +96,14 @@ class Tracer(Surface, face="numpy"):
         graph = next(a.graph for a in args if isinstance(a, Tracer))
         nodes = tuple(_node(graph, a) for a in args)
         where = getattr(_state, "site", None) or user_site()
+        node = graph.apply(op, nodes, params, where)
         # A view shares input 0's memory, as NumPy's does; advanced indexing copies.
-        shares = op.view and isinstance(args[0], Tracer) and not (op.name == "getitem" and len(args) > 1)
-        return Tracer(graph, graph.apply(op, nodes, params, where), args[0] if shares else None)
+        if op.view and isinstance(args[0], Tracer) and not (op.name == "getitem" and len(args) > 1):
+            return Tracer(graph, node, (args[0], op, params, nodes[1:]))
+        return Tracer(graph, node)
 
     def __copy__(self) -> Tracer:
-        """A copy: the same node in a new tracer that shares no memory."""
+        """A copy: the same node in a new tracer that views nothing."""
         return Tracer(self.graph, self.node)
 
     def __array_namespace__(self, api_version: str | None = None) -> Any:
@@ -109,32 +112,43 @@ class Tracer(Surface, face="numpy"):
         return np
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        """`x[idx] = v`, as NumPy writes it, recorded as a new value that x now stands for."""
-        self._check_writeable()
+        """`x[idx] = v`, as NumPy writes it."""
         mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
         if isinstance(mask, Tracer) and mask.dtype == np.bool_:
-            new = self._masked_write(mask, value)
+            self._write(self._masked_write(mask, value))
         else:
             index, arrays = index_of(key, self)
-            new = self._setitem(value, index, arrays)
-        self.node = new.node
+            self._write(self._setitem(value, index, arrays))
 
-    def _check_writeable(self) -> None:
-        if self._argument:
-            raise TracerError(
-                f"assigning into `{self._argument}`, an argument of the traced function"
-                f"{user_line()}, would change the caller's array, which a compiled function cannot "
-                "do. Write into a copy instead: y = x.copy(); y[...] = v")
-        if self._base is not None and self._base() is not None:
-            raise TracerError(
-                f"assigning into a view of another traced value{user_line()}: NumPy would also "
-                "change the value it views, which a trace cannot follow. Assign into that value "
-                "itself, or into a copy of the view (.copy()).")
-        if self._views:
-            raise TracerError(
-                f"assigning into a traced value that has views in use (slices, .T, reshape)"
-                f"{user_line()}: NumPy would change them too, which a trace cannot follow. Copy "
-                "the view (v = x[...].copy()) or del it before assigning.")
+    def _update(self, result: Any) -> Tracer:
+        """`x op= y`: the result written into x, which keeps its shape and dtype (NumPy's
+        same-kind casting)."""
+        if result.shape != self.shape:
+            raise ValueError(f"non-broadcastable output operand with shape {self.shape} doesn't "
+                             f"match the broadcast shape {result.shape}")
+        if result.dtype != self.dtype:
+            if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+                raise TypeError(f"Cannot cast ufunc output from {result.dtype!r} to {self.dtype!r} "
+                                "with casting rule 'same_kind'")
+            result = result.astype(self.dtype)
+        self._write(result)
+        return self
+
+    def _write(self, new: Tracer) -> None:
+        """Make `new` this value's contents: through the values it views, and into their views."""
+        root = self
+        while root._base is not None:
+            parent, op, params, nodes = root._base
+            new = write_through(op, params, tuple(Tracer(self.graph, n) for n in nodes), parent, new)
+            root = parent
+        root._rebind(new.node)
+
+    def _rebind(self, node: Node) -> None:
+        """Point this value at `node`, and its views in use at what they view of it."""
+        self.node = node
+        for view in list(self._views.values()) if self._views else ():
+            _, op, params, nodes = view._base
+            view._rebind(self.graph.apply(op, (node, *nodes), params, user_site()))
 
     def _masked_write(self, mask: Tracer, value: Any) -> Tracer:
         """`x[mask] = v` for a traced boolean mask: np.where(mask, v, x), for a v of one element."""
@@ -192,6 +206,19 @@ class Tracer(Surface, face="numpy"):
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+
+def _inplace_operator(name: str) -> Callable:
+    def method(self: Tracer, other: Any) -> Any:
+        result = getattr(self, f"__{name}__")(other)
+        return result if result is NotImplemented else self._update(result)
+    method.__name__ = f"__i{name}__"
+    method.__doc__ = f"`x {name}= y` as NumPy does it: in place, through views (see `Tracer`)."
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor"):
+    setattr(Tracer, f"__i{_name}__", _inplace_operator(_name))
 
 
 def concrete_use(what: str) -> str:
@@ -304,8 +331,7 @@ def trace(fn: Callable, *args: Any, static_argnums: tuple[int, ...] = (),
                 tracers.append(leaf)
                 continue
             array = leaf if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else np.asarray(leaf)
-            node = graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))
-            tracers.append(Tracer(graph, node, argument=leaf_name))
+            tracers.append(Tracer(graph, graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))))
         values.append(pytree.unflatten(tree, tracers))
     graphs = _state.__dict__.setdefault("graphs", [])
     graphs.append(graph)
