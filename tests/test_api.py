@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import traceback
+from collections import OrderedDict, namedtuple
 
 import networkx as nx
 import numpy as np
@@ -947,3 +948,42 @@ def test_random_programs_compiled_equals_eager_equals_finite_differences(program
             return loss(*inputs[:k], v, *inputs[k + 1:])
         assert_close(compiled[k], eager[k], rtol=1e-10, atol=1e-12)
         assert_close(compiled[k], numeric_grad(along, x), rtol=1e-6, atol=1e-7)
+
+
+Layer = namedtuple("Layer", "W b")
+
+
+@pytest.mark.parametrize("params", [
+    Layer(np.arange(4.0).reshape(2, 2) / 4, np.array([0.1, -0.2])),
+    OrderedDict([("b", np.array([0.1, -0.2])), ("W", np.arange(4.0).reshape(2, 2) / 4)]),
+    {"W": np.arange(4.0).reshape(2, 2) / 4, "b": np.array([0.1, -0.2]), "prior": None},
+    [Layer(np.arange(4.0).reshape(2, 2) / 4, np.array([0.1, -0.2])), None],
+], ids=["namedtuple", "OrderedDict", "dict with None", "list of namedtuple and None"])
+def test_pytrees_as_jax_has_them_come_back_in_their_own_type(params):
+    """namedtuples stay namedtuples (their fields readable inside fn), an OrderedDict keeps its
+    order, None is a tree without leaves: the gradient has the argument's structure."""
+    def f(p, x):
+        W, b = _weights(p)
+        return np.sum(np.tanh(x @ W + b))
+
+    x = np.array([0.5, -1.5])
+    grad = symgrad.grad(f)(params, x)
+    assert type(grad) is type(params)
+    if isinstance(params, OrderedDict):
+        assert list(grad) == list(params)
+    dW, db = differences(lambda W, b: f(Layer(W, b), x), list(_weights(params)), [0, 1])
+    got_W, got_b = _weights(grad)
+    np.testing.assert_allclose(got_W, dW, atol=1e-7)
+    np.testing.assert_allclose(got_b, db, atol=1e-7)
+
+
+def _weights(p):
+    """(W, b) of any of the structures above."""
+    q = p[0] if isinstance(p, list) else p
+    return (q.W, q.b) if isinstance(q, Layer) else (q["W"], q["b"])
+
+
+def test_a_namedtuple_output_keeps_its_type():
+    out = symgrad.compile(lambda p: Layer(p.W * 2, None))(Layer(np.ones(2), np.ones(1)))
+    assert isinstance(out, Layer) and out.b is None
+    np.testing.assert_array_equal(out.W, [2.0, 2.0])

@@ -51,9 +51,9 @@ class Built:
 
 def _unpacker(out_tree: Any) -> Callable[[Any], Any]:
     """Turns the generated function's return value into the transform's output structure."""
-    if out_tree == ("leaf",):
+    if out_tree == pytree.LEAF:
         return np.asarray
-    if out_tree[0] == "tuple" and all(d == ("leaf",) for d in out_tree[1]):
+    if pytree.is_tuple_of_leaves(out_tree):
         return lambda outs: tuple(map(np.asarray, outs if isinstance(outs, tuple) else (outs,)))
 
     def unpack(outs: Any) -> Any:
