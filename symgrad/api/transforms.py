@@ -271,8 +271,9 @@ class Grad(Transform):
                 "symgrad.jacobian for non-scalar outputs")
         out = self._stable(out)
         g = self._grouped(wrt.regroup(wrt.gradients(out)))
-        result = (out, g) if self._with_value else g
-        return (result, aux) if self._has_aux else result
+        if self._with_value:  # JAX's structure: ((value, aux), grad)
+            return ((out, aux), g) if self._has_aux else (out, g)
+        return (g, aux) if self._has_aux else g
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         what = "value and gradient" if self._with_value else "gradient"
@@ -358,7 +359,8 @@ def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    static_argnums: int | Sequence[int] = (),
                    passes: tuple[str, ...] | None = None) -> Grad:
-    """Like `grad`, but returns `(fn(*args), gradient)` from one generated function."""
+    """Like `grad`, but returns `(fn(*args), gradient)` from one generated function; with
+    `has_aux`, `((value, aux), gradient)`, as JAX does."""
     return Grad(fn, argnums, has_aux, with_value=True, static_argnums=static_argnums, passes=passes)
 
 
