@@ -1371,3 +1371,22 @@ def test_error_types_and_messages(lib, name):
     x = leaf(lib, [1.0, 2.0, 3.0])
     with pytest.raises(kind, match=pattern):
         run(lib, x)
+
+
+def test_pow_derivatives_at_zero_are_pytorchs():
+    """d(x**0)/dx = 0 and d(0**y)/dy = 0 for y >= 0 (not 0 * inf = nan), eager and compiled:
+    polynomial features of data holding 0, written three ways."""
+    x = np.array([0.0, 1.0, 2.0])
+    powers = np.arange(4.0)
+    expected = (powers[1:] * x[:, None] ** (powers[1:] - 1)).sum(1)  # [1, 6, 17]
+    for features in (lambda t: t[:, None] ** powers, lambda t: np.power(t[:, None], powers),
+                     lambda t: np.stack([t ** k for k in range(4)], 1)):
+        np.testing.assert_allclose(symgrad.grad(lambda t, f=features: f(t).sum())(x), expected, rtol=1e-15)
+    t = symgrad.tensor(x, requires_grad=True)
+    t.unsqueeze(-1).pow(symgrad.tensor(powers)).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-15)
+    y = symgrad.tensor([0.0, 1.0, 2.0], dtype=symgrad.float64, requires_grad=True)
+    (symgrad.tensor([0.0, 0.0, 3.0], dtype=symgrad.float64) ** y).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [0.0, 0.0, 9 * np.log(3)], rtol=1e-15)
+    np.testing.assert_allclose(symgrad.grad(lambda y: (np.array([0.0, 0.0, 3.0]) ** y).sum())(
+        np.array([0.0, 1.0, 2.0])), [0.0, 0.0, 9 * np.log(3)], rtol=1e-15)

@@ -16,6 +16,7 @@ import pytest
 from numeric import differences
 
 import symgrad
+from symgrad.simplify import sympy_pass
 
 SAME = {"rtol": 1e-12, "atol": 1e-12}
 
@@ -423,3 +424,21 @@ def test_debug_nans_names_the_line_of_an_op_after_a_cluster() -> None:
     line = fn.__code__.co_firstlineno + 2
     assert "op 'sum'" in nan_line(fn, np.array([1e308, -1e308]))
     assert f"test_simplify_codegen.py:{line}:" in nan_line(fn, np.array([1e308, -1e308]))
+
+
+def test_the_sympy_budget_counts_ops_so_the_code_does_not_depend_on_timing(monkeypatch):
+    """Past BUDGET ops, the SymPy pass rebuilds the rest as it was: the same values, and a cut
+    at the same op in every process (a time budget made the code depend on SymPy's caches
+    being warm)."""
+    def chain(x):
+        for _ in range(20):
+            x = np.sin(np.tanh(x) * 1.01 + 0.1)
+        return np.sum(x)
+
+    given, to_sympy = [], sympy_pass._sympy
+    monkeypatch.setattr(sympy_pass, "BUDGET", 10)
+    monkeypatch.setattr(sympy_pass, "_sympy", lambda *a: given.append(a) or to_sympy(*a))
+    x = np.linspace(-1, 1, 7)
+    cut = symgrad.grad(chain)(x)
+    assert len(given) == 10
+    np.testing.assert_allclose(cut, symgrad.grad(chain, passes=())(x), rtol=1e-14)

@@ -64,10 +64,21 @@ defop(
     grad_fn=lambda inputs, params: "PowBackward" + (
         "0" if _is_scalar(inputs[1]) else "2" if _is_scalar(inputs[0]) else "1"),
     vjps=(
-        lambda ct, ans, x, y: ct * y * x ** (y - 1),
-        lambda ct, ans, x, y: ct * ans * _log(x),
+        lambda ct, ans, x, y: ct * y * x ** _unless_zero(y, y - 1, 1),
+        lambda ct, ans, x, y: ct * ans * _log(_unless_zero(x, x, 1, also=y >= 0)),
     ),
 )
+
+
+def _unless_zero(a: Any, value: Any, instead: int, also: Any = True) -> Any:
+    """`value`, but `instead` where a == 0 (and `also` holds). PyTorch's pow derivatives are 0
+    where their formula is 0 * inf: y x**(y-1) at y = 0, x = 0, and x**y log x at x = 0,
+    y >= 0. A finite `instead` in the factor that would be inf gives that 0 without a warning."""
+    if not isinstance(a, Value):  # a Python number
+        return instead if a == 0 and np.all(also) else value
+    if isinstance(also, Value):
+        return lift(value, a).where((a != 0).logical_or(also.logical_not()), instead)
+    return lift(value, a).where(a != 0, instead) if np.all(also) else value
 defop("exp", "np.exp({x})", sympy=sp.exp, promote="float", ufunc=np.exp, doc="e ** input.", vjps=(
     lambda ct, ans, x: ct * ans,
 ))
