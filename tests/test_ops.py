@@ -611,6 +611,16 @@ ROWS = [
         lambda a, b, x: scipy_special().betainc(a, b, x), TERNARY,
         domains=(lambda rng, shape: np.ones(shape), positive, probability), wrt=(2,),
         torch=lambda a, b, x: a * (1 - (1 - x) ** b)),  # I_x(1, b) in closed form, a == 1 broadcast
+    Row("boxcox", lambda x, lm: scipy_special().boxcox(x, lm), lambda x, lm: scipy_special().boxcox(x, lm),
+        BINARY, domains=(positive, real), torch=lambda x, lm: (x ** lm - 1) / lm,
+        torch_tol={"rtol": 1e-10, "atol": 1e-12}),
+    Row("boxcox1p", lambda x, lm: scipy_special().boxcox1p(x, lm),
+        lambda x, lm: scipy_special().boxcox1p(x, lm), BINARY, domains=(above_minus_one, real),
+        torch=lambda x, lm: ((1 + x) ** lm - 1) / lm, torch_tol={"rtol": 1e-10, "atol": 1e-12}),
+    Row("inv_boxcox", lambda y, lm: scipy_special().inv_boxcox(y, lm),
+        lambda y, lm: scipy_special().inv_boxcox(y, lm), BINARY,
+        domains=(positive, lambda rng, shape: rng.uniform(-0.4, 1.0, shape)),
+        torch=lambda y, lm: (1 + lm * y) ** (1 / lm), torch_tol={"rtol": 1e-10, "atol": 1e-12}),
 ]
 
 

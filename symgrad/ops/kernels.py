@@ -425,3 +425,32 @@ def gammaincc(a: np.ndarray, x: np.ndarray) -> np.ndarray:
 def betainc(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The regularized incomplete beta function I_x(a, b)."""
     return _needs_scipy("betainc")(a, b, x)
+
+
+def boxcox(x: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """The Box-Cox transform (x**lmbda - 1) / lmbda, log(x) at lmbda == 0 (SciPy's, or NumPy)."""
+    fn = _scipy("boxcox")
+    return fn(x, lmbda) if fn is not None else _boxcox_of_log(np.log, x, lmbda)
+
+
+def boxcox1p(x: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """boxcox(1 + x, lmbda), accurate for small x (SciPy's, or NumPy)."""
+    fn = _scipy("boxcox1p")
+    return fn(x, lmbda) if fn is not None else _boxcox_of_log(np.log1p, x, lmbda)
+
+
+def _boxcox_of_log(log: Any, x: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """expm1(lmbda L) / lmbda for L = log(x), and L itself where lmbda == 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big_l = log(_float(x))
+        return np.where(np.asarray(lmbda) == 0, big_l, np.expm1(lmbda * big_l) / lmbda)[()]
+
+
+def inv_boxcox(y: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """The inverse of boxcox, (1 + lmbda y)**(1 / lmbda), exp(y) at lmbda == 0 (SciPy's, or NumPy)."""
+    fn = _scipy("inv_boxcox")
+    if fn is not None:
+        return fn(y, lmbda)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = _float(y)
+        return np.where(np.asarray(lmbda) == 0, np.exp(y), np.exp(np.log1p(lmbda * y) / lmbda))[()]

@@ -226,6 +226,55 @@ defop("betainc", "betainc({x}, {y}, {z})", promote="float", kernels=("betainc",)
 ))
 
 
+
+def _series(t: Value, coefficients: tuple[float, ...]) -> Value:
+    """The polynomial sum(c_k t**k), by Horner's rule."""
+    out = t * 0 + coefficients[-1]
+    for c in coefficients[-2::-1]:
+        out = out * t + c
+    return out
+
+
+# g(t) = (t e**t - expm1(t)) / t**2, and h'(u) for h(u) = log1p(u) / u: the lambda-derivatives of
+# Box-Cox and its inverse, whose closed forms cancel near 0; there, their Taylor series
+_BOXCOX_SERIES = tuple((k - 1) / math.factorial(k) for k in range(2, 10))
+_INV_BOXCOX_SERIES = tuple((-1) ** k * k / (k + 1) for k in range(1, 10))
+_SMALL = 1e-2
+
+
+def _near_zero(t: Value, series: tuple[float, ...], exact: Callable[[Value], Value]) -> Value:
+    """`exact(t)`, and the Taylor `series` where |t| < 1e-2 (each evaluated only where it is used)."""
+    small = t.abs() < _SMALL
+    return apply(OPS["where"], small, _series(t, series), exact(t.where(small.logical_not(), 1.0)))
+
+
+def _boxcox_dlambda(log_x: Value, lmbda: Any) -> Value:
+    """d/dlambda expm1(lmbda L) / lmbda = L**2 g(lmbda L) (L**2 / 2 at lmbda == 0)."""
+    return log_x * log_x * _near_zero(log_x * lmbda, _BOXCOX_SERIES,
+                                      lambda t: (t * t.exp() - t.expm1()) / (t * t))
+
+
+# primitives: the lambda-derivative needs its series near lmbda == 0 (a composite with a branch
+# at lmbda == 0 would differentiate to 0 there)
+defop("boxcox", "boxcox({x}, {y})", promote="float", kernels=("boxcox",), methods=(),
+      doc="The Box-Cox transform (x**lmbda - 1) / lmbda, log(x) at lmbda == 0.", vjps=(
+    lambda ct, ans, x, lmbda: ct * ((_v(lmbda, ct) - 1) * _v(x, ct).log()).exp(),
+    lambda ct, ans, x, lmbda: ct * _boxcox_dlambda(_v(x, ct).log(), lmbda),
+))
+defop("boxcox1p", "boxcox1p({x}, {y})", promote="float", kernels=("boxcox1p",), methods=(),
+      doc="boxcox(1 + x, lmbda), accurate for small x.", vjps=(
+    lambda ct, ans, x, lmbda: ct * ((_v(lmbda, ct) - 1) * _v(x, ct).log1p()).exp(),
+    lambda ct, ans, x, lmbda: ct * _boxcox_dlambda(_v(x, ct).log1p(), lmbda),
+))
+# inv_boxcox = exp(y h(lmbda y)), h(u) = log1p(u) / u
+defop("inv_boxcox", "inv_boxcox({x}, {y})", promote="float", kernels=("inv_boxcox",), methods=(),
+      doc="The inverse Box-Cox transform (1 + lmbda y)**(1 / lmbda), exp(y) at lmbda == 0.", vjps=(
+    lambda ct, ans, y, lmbda: ct * ans / (_v(y, ct) * lmbda + 1),
+    lambda ct, ans, y, lmbda: ct * ans * y * y * _near_zero(
+        _v(y, ct) * lmbda, _INV_BOXCOX_SERIES, lambda u: (u / (u + 1) - u.log1p()) / (u * u)),
+))
+
+
 # ---------------------------------------------------------------- composites
 
 
@@ -345,7 +394,8 @@ SCIPY_UFUNCS: dict[str, Callable[..., Any]] = {
         ("gamma", "gamma"), ("rgamma", "rgamma"), ("betaln", "betaln"), ("beta", "beta"), ("binom", "binom"),
         ("ndtri", "ndtri"), ("erfcx", "erfcx"), ("entr", "entr"), ("rel_entr", "rel_entr"),
         ("kl_div", "kl_div"), ("i0", "i0"), ("i0e", "i0e"), ("i1", "i1"), ("i1e", "i1e"),
-        ("gammainc", "gammainc"), ("gammaincc", "gammaincc"), ("betainc", "betainc")]},
+        ("gammainc", "gammainc"), ("gammaincc", "gammaincc"), ("betainc", "betainc"), ("boxcox", "boxcox"),
+        ("boxcox1p", "boxcox1p"), ("inv_boxcox", "inv_boxcox")]},
     "exp10": lambda x: 10.0 ** x,
     "sindg": lambda x: (x * (math.pi / 180)).sin(),
     "cosdg": lambda x: (x * (math.pi / 180)).cos(),
