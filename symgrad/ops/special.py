@@ -326,7 +326,7 @@ def _mvlgamma(x: Value, p: int) -> Value:
     return total + p * (p - 1) * 0.25 * math.log(math.pi)
 
 
-@method("mvlgamma", function=True)
+@method("mvlgamma", function=True, inplace=True)
 def mvlgamma(self, p):
     """The multivariate log-gamma function of dimension p, sum over j < p of lgamma(input - j/2)
     plus p(p-1)/4 log(pi) (SciPy's multigammaln); eager values must all exceed (p - 1) / 2."""
