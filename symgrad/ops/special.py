@@ -2,7 +2,8 @@
 
 SciPy is optional. Its ufuncs reach these ops through `__array_ufunc__`, looked up by name in
 `SCIPY_UFUNCS` (see `symgrad.surface.numpy_binding`), so symgrad never imports SciPy; the
-kernels use `scipy.special` when it is installed and NumPy code otherwise.
+kernels use `scipy.special` when it is installed and NumPy code otherwise (the Bessel, incomplete
+gamma and beta, ndtri and erfcx kernels need SciPy and say so).
 """
 
 from __future__ import annotations
