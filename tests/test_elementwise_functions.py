@@ -518,8 +518,8 @@ def test_the_sympy_pass_sees_through_binary_functions() -> None:
 
 def test_scipy_ufunc_without_a_symgrad_op_is_a_clear_error() -> None:
     special = scipy_special()
-    with pytest.raises(TypeError, match=r"scipy\.special\.gamma\b.*no registered symgrad op"):
-        symgrad.compile(special.gamma)(np.array([1.5]))
+    with pytest.raises(TypeError, match=r"scipy\.special\.dawsn\b.*no registered symgrad op"):
+        symgrad.compile(special.dawsn)(np.array([1.5]))
 
 
 def test_scipy_ufunc_on_an_eager_tensor_records_the_op() -> None:

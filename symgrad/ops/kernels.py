@@ -308,3 +308,149 @@ def cumulative_argmax(x: np.ndarray, axis: int, largest: bool) -> np.ndarray:
     positions = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
     hit = np.where(seen_nan, nan, x == running)
     return np.maximum.accumulate(np.where(hit, positions, 0), axis=axis)
+
+
+# ---------------------------------------------------------------- SciPy's special functions, second batch
+# Each is `scipy.special.<name>`; those with a short exact NumPy form have it as the fallback,
+# the others need SciPy and say so.
+
+def _needs_scipy(name: str) -> Any:
+    """`scipy.special.<name>`, or a ModuleNotFoundError naming what needs it."""
+    fn = _scipy(name)
+    if fn is None:
+        raise ModuleNotFoundError(f"symgrad's {name} kernel needs SciPy (scipy.special.{name})")
+    return fn
+
+
+def gamma(x: np.ndarray) -> np.ndarray:
+    """The gamma function: +-inf at +-0, NaN at the negative integers."""
+    return _needs_scipy("gamma")(_float(x))
+
+
+def rgamma(x: np.ndarray) -> np.ndarray:
+    """1 / Gamma(x), zero at the poles 0, -1, -2, ..."""
+    return _needs_scipy("rgamma")(_float(x))
+
+
+def betaln(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log|B(a, b)|, accurate where lgamma(a) + lgamma(b) - lgamma(a + b) would cancel."""
+    return _needs_scipy("betaln")(a, b)
+
+
+def beta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The beta function B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b)."""
+    return _needs_scipy("beta")(a, b)
+
+
+def binom(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The binomial coefficient for real n and k."""
+    return _needs_scipy("binom")(n, k)
+
+
+def ndtri(p: np.ndarray) -> np.ndarray:
+    """The inverse of the standard normal CDF, accurate in both tails."""
+    return _needs_scipy("ndtri")(_float(p))
+
+
+def erfcx(x: np.ndarray) -> np.ndarray:
+    """exp(x^2) erfc(x), without overflow for large x."""
+    return _needs_scipy("erfcx")(_float(x))
+
+
+def entr(x: np.ndarray) -> np.ndarray:
+    """-x log(x) for x > 0, 0 at 0, -inf below (SciPy's entr, or NumPy)."""
+    x = _float(x)
+    fn = _scipy("entr")
+    if fn is not None:
+        return fn(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, -x * np.log(x), np.where(x == 0, 0.0, -np.inf)).astype(x.dtype)[()]
+
+
+def rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x log(x / y) for x, y > 0; 0 at x == 0, y >= 0; inf elsewhere (SciPy's, or NumPy)."""
+    fn = _scipy("rel_entr")
+    if fn is not None:
+        return fn(x, y)
+    x, y = np.broadcast_arrays(_float(x), _float(y))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where((x > 0) & (y > 0), x * np.log(x / y), np.where((x == 0) & (y >= 0), 0.0, np.inf))
+    return np.where(np.isnan(x) | np.isnan(y), np.nan, out)[()]
+
+
+def kl_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x log(x / y) - x + y for x, y > 0; y at x == 0, y >= 0; inf elsewhere (SciPy's, or NumPy)."""
+    fn = _scipy("kl_div")
+    if fn is not None:
+        return fn(x, y)
+    x, y = np.broadcast_arrays(_float(x), _float(y))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where((x > 0) & (y > 0), x * np.log(x / y) - x + y,
+                       np.where((x == 0) & (y >= 0), y, np.inf))
+    return np.where(np.isnan(x) | np.isnan(y), np.nan, out)[()]
+
+
+def i0(x: np.ndarray) -> np.ndarray:
+    """The modified Bessel function of the first kind, order 0 (SciPy's, or `np.i0`)."""
+    x = _float(x)
+    fn = _scipy("i0")
+    return np.asarray(fn(x) if fn is not None else np.i0(x), dtype=x.dtype)[()]
+
+
+def i0e(x: np.ndarray) -> np.ndarray:
+    """exp(-|x|) i0(x), without overflow for large |x|."""
+    return _needs_scipy("i0e")(_float(x))
+
+
+def i1(x: np.ndarray) -> np.ndarray:
+    """The modified Bessel function of the first kind, order 1."""
+    return _needs_scipy("i1")(_float(x))
+
+
+def i1e(x: np.ndarray) -> np.ndarray:
+    """exp(-|x|) i1(x), without overflow for large |x|."""
+    return _needs_scipy("i1e")(_float(x))
+
+
+def gammainc(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The regularized lower incomplete gamma function P(a, x)."""
+    return _needs_scipy("gammainc")(a, x)
+
+
+def gammaincc(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
+    return _needs_scipy("gammaincc")(a, x)
+
+
+def betainc(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The regularized incomplete beta function I_x(a, b)."""
+    return _needs_scipy("betainc")(a, b, x)
+
+
+def boxcox(x: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """The Box-Cox transform (x**lmbda - 1) / lmbda, log(x) at lmbda == 0 (SciPy's, or NumPy)."""
+    fn = _scipy("boxcox")
+    return fn(x, lmbda) if fn is not None else _boxcox_of_log(np.log, x, lmbda)
+
+
+def boxcox1p(x: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """boxcox(1 + x, lmbda), accurate for small x (SciPy's, or NumPy)."""
+    fn = _scipy("boxcox1p")
+    return fn(x, lmbda) if fn is not None else _boxcox_of_log(np.log1p, x, lmbda)
+
+
+def _boxcox_of_log(log: Any, x: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """expm1(lmbda L) / lmbda for L = log(x), and L itself where lmbda == 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big_l = log(_float(x))
+        return np.where(np.asarray(lmbda) == 0, big_l, np.expm1(lmbda * big_l) / lmbda)[()]
+
+
+def inv_boxcox(y: np.ndarray, lmbda: np.ndarray) -> np.ndarray:
+    """The inverse of boxcox, (1 + lmbda y)**(1 / lmbda), exp(y) at lmbda == 0 (SciPy's, or NumPy)."""
+    fn = _scipy("inv_boxcox")
+    if fn is not None:
+        return fn(y, lmbda)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = _float(y)
+        return np.where(np.asarray(lmbda) == 0, np.exp(y), np.exp(np.log1p(lmbda * y) / lmbda))[()]
