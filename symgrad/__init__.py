@@ -52,7 +52,8 @@ from symgrad.surface.functions import linalg, special
 from symgrad.tracing.tracer import Traced, TracerError, trace
 
 # PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`
-sys.modules.update({"symgrad.autograd": autograd, "symgrad.optim": optim, "symgrad.nn": nn,
+sys.modules.update({"symgrad.autograd": autograd, "symgrad.autograd.functional": autograd.functional,
+                    "symgrad.optim": optim, "symgrad.nn": nn,
                     "symgrad.nn.functional": nn.functional, "symgrad.linalg": linalg,
                     "symgrad.special": special, "symgrad.accelerator": accelerator, "symgrad.cuda": cuda,
                     "symgrad.backends": backends, "symgrad.backends.mps": backends.mps})
