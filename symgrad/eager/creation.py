@@ -15,6 +15,7 @@ import numpy as np
 from symgrad.eager.dtypes import get_default_dtype, int64
 from symgrad.eager.tensor import Tensor
 from symgrad.eager.tensor import device as _device
+from symgrad.ops.dispatch import torch_keywords
 from symgrad.surface import Surface
 
 _rng = [np.random.default_rng()]
@@ -178,3 +179,10 @@ def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: A
 
 def _dtype_of(t: Any) -> np.dtype:
     return t.dtype if hasattr(t, "dtype") else get_default_dtype()
+
+
+# ---------------------------------------------------------------- PyTorch's keywords, random sampling
+
+# `symgrad.zeros(size=(2, 3))` as well as `zeros(2, 3)` and `zeros((2, 3))`
+ones, zeros, empty, rand, randn = (torch_keywords(f.__name__, f, start=0)
+                                   for f in (ones, zeros, empty, rand, randn))
