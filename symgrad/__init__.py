@@ -5,6 +5,8 @@
 """
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from symgrad.api import (
     compile,
@@ -46,10 +48,24 @@ from symgrad.eager.tensor import Size, Tensor, device, result_type
 from symgrad.extend import check_grads, custom_vjp, extend
 from symgrad.ir import Graph
 from symgrad.ops import ShapeError
+from symgrad.ops.dispatch import lift
 from symgrad.surface.functions import *  # noqa: F403 - the op functions: exp, matmul, sum, ...
 from symgrad.surface.functions import __all__ as _functions
 from symgrad.surface.functions import linalg, special
-from symgrad.tracing.tracer import Traced, TracerError, trace
+from symgrad.tracing import tracer as _tracer
+from symgrad.tracing.tracer import Traced, TracerError
+
+
+def trace(fn: Callable | Any, *args: Any, **kwargs: Any) -> Traced | Any:
+    """`trace(fn, *example_args)`: `fn` traced into a graph (a `Traced`, see
+    `symgrad.tracing.tracer.trace`). Given a tensor or array instead of a function, PyTorch's
+    `torch.trace(input)`: the sum of the matrix's diagonal, as `input.trace()`."""
+    if callable(fn):
+        return _tracer.trace(fn, *args, **kwargs)
+    if args or kwargs:
+        raise TypeError("trace(input) takes a matrix alone; to trace a function, pass the function first")
+    return lift(fn).trace()
+
 
 # PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`
 sys.modules.update({"symgrad.autograd": autograd, "symgrad.autograd.functional": autograd.functional,
