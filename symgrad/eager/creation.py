@@ -285,9 +285,11 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if not replacement and num_samples > rows.shape[-1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    if not replacement and np.any((rows > 0).sum(-1) < num_samples):
-        raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough "
-                           "non-negative category to sample)")
     rng = _source(generator)
-    picks = np.stack([rng.choice(len(w), num_samples, replace=replacement, p=w / w.sum()) for w in rows])
+    if replacement:
+        picks = np.stack([rng.choice(len(w), num_samples, p=w / w.sum()) for w in rows])
+    else:  # an exponential race: the first to arrive are successive draws by weight (zeros last)
+        with np.errstate(divide="ignore"):
+            arrivals = rng.exponential(size=rows.shape) / rows
+        picks = np.lexsort((rng.random(rows.shape), arrivals))[..., :num_samples]
     return _sampled(picks.reshape(weights.shape[:-1] + (num_samples,)), int64, False, None)
