@@ -19,7 +19,7 @@ from symgrad.api import (
     value_and_grad,
     vjp,
 )
-from symgrad.eager import autograd, nn, optim
+from symgrad.eager import autograd, func, nn, optim
 from symgrad.eager.creation import (
     Generator,
     arange,
@@ -89,7 +89,7 @@ def trace(fn: Callable | Any, *args: Any, **kwargs: Any) -> Traced | Any:
 
 # PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`
 sys.modules.update({"symgrad.autograd": autograd, "symgrad.autograd.functional": autograd.functional,
-                    "symgrad.optim": optim, "symgrad.nn": nn,
+                    "symgrad.func": func, "symgrad.optim": optim, "symgrad.nn": nn,
                     "symgrad.nn.functional": nn.functional, "symgrad.linalg": linalg,
                     "symgrad.special": special, "symgrad.accelerator": accelerator, "symgrad.cuda": cuda,
                     "symgrad.backends": backends, "symgrad.backends.mps": backends.mps})
@@ -106,7 +106,7 @@ __all__ = [
     "accelerator", "arange", "as_tensor", "autograd", "backends", "bernoulli", "bool", "check_grads",
     "compile", "cuda", "custom_vjp", "debug_nans", "device", "double", "elementwise_grad", "empty",
     "empty_like", "enable_grad", "explain_retraces", "extend", "eye", "finfo", "float", "float16",
-    "float32", "float64", "from_numpy", "full", "full_like", "Generator", "get_default_device",
+    "float32", "float64", "from_numpy", "full", "full_like", "func", "Generator", "get_default_device",
     "get_default_dtype", "grad", "Graph", "half", "hessian", "iinfo", "inference_mode", "int", "int16",
     "int32", "int64", "int8", "is_grad_enabled", "jacobian", "linalg", "linspace", "long",
     "manual_seed", "multinomial", "nn", "no_grad", "normal", "ones", "ones_like", "optim", "rand",

@@ -322,3 +322,40 @@ def test_keyword_errors() -> None:
         x.transpose(dim1=1)
     with pytest.raises(TypeError, match="multiple values for argument 'size'"):
         symgrad.zeros(2, size=(2,))
+
+
+# ---------------------------------------------------------------- torch.func
+
+FUNC = [
+    lambda ns, x: ns.func.grad(lambda a: (a ** 3).sum())(x[0]),
+    lambda ns, x: ns.func.grad(ns.func.grad(lambda a: (a ** 3).sum()))(x[0, 0]),
+    lambda ns, x: ns.func.grad(lambda a, b: (a * b.exp()).sum(), argnums=(0, 1))(x[0], x[1]),
+    lambda ns, x: ns.func.grad(lambda a, b: (a * b.exp()).sum(), argnums=-1)(x[0], x[1]),
+    lambda ns, x: ns.func.grad(lambda a: ((a ** 2).sum(), a.sum()), has_aux=True)(x[0]),
+    lambda ns, x: ns.func.grad_and_value(lambda a: a.tanh().sum())(x),
+    lambda ns, x: ns.func.grad_and_value(lambda a: ((a ** 2).sum(), a.sum()), has_aux=True)(x),
+    lambda ns, x: ns.func.grad(lambda a, b: (b ** 2).sum())(x[0], x[1]),  # a unused: zeros
+]
+
+
+@pytest.mark.parametrize("call", FUNC)
+def test_func_grad_matches_torch(call: Any) -> None:
+    ours, theirs = _both(call, X)
+    _close(ours, theirs)
+
+
+def test_func_grad_closed_form_and_errors() -> None:
+    from symgrad.func import grad
+    np.testing.assert_allclose(grad(lambda a: a.sin().sum())(symgrad.tensor(V)).numpy(), np.cos(V))
+    np.testing.assert_allclose(grad(grad(lambda a: a.sin()))(symgrad.tensor(0.3)).item(), -np.sin(0.3))
+    p = symgrad.tensor(V, requires_grad=True)  # a parameter: the gradient joins its graph
+    g = grad(lambda a: (a ** 3).sum())(p)
+    g.sum().backward()
+    np.testing.assert_allclose(p.grad.numpy(), 6 * V)
+    for bad, message in ((lambda a: a ** 2, "scalar Tensor"), (lambda a: 3.0, "return a Tensor")):
+        with pytest.raises(RuntimeError, match=message):
+            grad(bad)(symgrad.tensor(V))
+    with pytest.raises(RuntimeError, match="argnum=2"):
+        grad(lambda a: a.sum(), argnums=2)(symgrad.tensor(V))
+    with pytest.raises(RuntimeError, match="tuple"):
+        grad(lambda a: a.sum(), has_aux=True)(symgrad.tensor(V))
