@@ -139,9 +139,11 @@ def torch_keywords(name: str, fn: Callable, start: int = 1) -> Callable:
     if not keywords:
         return fn
 
+    given = frozenset(keywords)
+
     @functools.wraps(fn)
     def keyworded(*args: Any, **kwargs: Any) -> Any:
-        if not kwargs.keys() & set(keywords):
+        if not kwargs or given.isdisjoint(kwargs):
             return fn(*args, **kwargs)
         args = list(args)
         for position, keyword in enumerate(keywords, start=start):
