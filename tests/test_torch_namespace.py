@@ -17,8 +17,6 @@ torch = pytest.importorskip("torch")
 
 # torch functions-that-are-methods symgrad leaves out, by reason
 SKIP = {
-    # random sampling: symgrad's randomness is NumPy's generator, not these in-place samplers
-    "bernoulli", "multinomial",
     # quantized tensors
     "dequantize", "int_repr", "q_per_channel_axis", "q_per_channel_scales", "q_per_channel_zero_points",
     "q_scale", "q_zero_point", "qscheme",

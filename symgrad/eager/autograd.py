@@ -1,4 +1,5 @@
-"""`symgrad.autograd`: `backward`, `grad`, custom `Function`s and gradient checks, as in PyTorch."""
+"""`symgrad.autograd`: `backward`, `grad`, custom `Function`s, gradient checks and
+`functional` (jacobian, hessian, vjp, jvp, hvp, vhp), as in PyTorch."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.eager import autograd_functional as functional
 from symgrad.eager.engine import _FREED, Node, _tensors, backward, grad, node_class
 from symgrad.eager.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_detect_anomaly
 from symgrad.eager.tensor import Tensor
 
-__all__ = ["Function", "backward", "detect_anomaly", "grad", "gradcheck", "gradgradcheck",
+__all__ = ["Function", "backward", "detect_anomaly", "functional", "grad", "gradcheck", "gradgradcheck",
            "set_detect_anomaly"]
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from symgrad.eager.dtypes import get_default_dtype, int64
 from symgrad.eager.tensor import Tensor
 from symgrad.eager.tensor import device as _device
+from symgrad.ops.dispatch import torch_keywords
 from symgrad.surface import Surface
 
 _rng = [np.random.default_rng()]
@@ -178,3 +179,117 @@ def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False, device: A
 
 def _dtype_of(t: Any) -> np.dtype:
     return t.dtype if hasattr(t, "dtype") else get_default_dtype()
+
+
+# ---------------------------------------------------------------- PyTorch's keywords, random sampling
+
+# `symgrad.zeros(size=(2, 3))` as well as `zeros(2, 3)` and `zeros((2, 3))`
+ones, zeros, empty, rand, randn = (torch_keywords(f.__name__, f, start=0)
+                                   for f in (ones, zeros, empty, rand, randn))
+
+
+class Generator:
+    """A random number generator of its own, passed as `generator=` to the sampling
+    functions (`randint`, `randperm`, `normal`, `bernoulli`, `multinomial`)."""
+
+    def __init__(self, device: Any = "cpu") -> None:
+        _on(device)
+        self._seed = int(np.random.SeedSequence().entropy % 2**63)
+        self._rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Restart the stream from `seed`; returns the generator, as PyTorch's does."""
+        self._seed, self._rng = int(seed), np.random.default_rng(int(seed))
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+
+def _source(generator: Generator | None) -> np.random.Generator:
+    return _rng[0] if generator is None else generator._rng
+
+
+def _sampled(values: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
+    _on(device)
+    return Tensor(values.astype(np.dtype(dtype)), requires_grad=requires_grad)
+
+
+def randint(*args: Any, low: int = 0, high: int | None = None, size: Any = None,
+            generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False,
+            device: Any = None) -> Tensor:
+    """Integers drawn uniformly from [low, high): `randint(high, size)` or `randint(low, high, size)`."""
+    args = list(args)
+    if size is None and args and not isinstance(args[-1], (int, np.integer)):
+        size = args.pop()
+    if len(args) == 2:
+        low, high = args
+    elif len(args) == 1:
+        low, high = (low, args[0]) if high is None else (args[0], high)
+    if high is None or size is None or len(args) > 2:
+        raise TypeError("randint() expects (high, size) or (low, high, size), with size a tuple of ints")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    values = _source(generator).integers(low, high, _size((size,)))
+    return _sampled(values, dtype or int64, requires_grad, device)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None,
+             requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A random permutation of 0, ..., n - 1."""
+    if n < 0:
+        raise RuntimeError(f"n must be non-negative, got {n}")
+    return _sampled(_source(generator).permutation(int(n)), dtype or int64, requires_grad, device)
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
+           dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Normal samples: of the broadcast shape of tensor `mean` and `std`, or, for numbers,
+    of `size`. Samples carry no history (PyTorch's gradient through them is zero)."""
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if tensors and size is not None:
+        raise TypeError("normal(): size= goes with a number mean and std; with a tensor, the "
+                        "samples take its shape")
+    if not tensors and size is None:
+        raise TypeError("normal(): give a tensor mean or std, or number mean and std with a size")
+    m, s = (np.asarray(v._data if isinstance(v, Tensor) else v) for v in (mean, std))
+    if np.any(s < 0):
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {s.min():g}")
+    shape = _size((size,)) if size is not None else np.broadcast_shapes(m.shape, s.shape)
+    dt = dtype or (np.result_type(*(t.dtype for t in tensors)) if tensors else get_default_dtype())
+    return _sampled(m + s * _source(generator).standard_normal(shape), dt, requires_grad, device)
+
+
+def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
+    """1 with probability `input` (or `p`), else 0, in the shape and dtype of `input`."""
+    data = np.asarray(input._data if isinstance(input, Tensor) else input)
+    probs = data if p is None else np.broadcast_to(p, data.shape)
+    if np.any((probs < 0) | (probs > 1)):
+        raise RuntimeError("bernoulli: expected probabilities p with 0 <= p <= 1")
+    return _sampled(_source(generator).random(data.shape) < probs, data.dtype, False, None)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
+    """Indices of categories drawn with probabilities proportional to the (1-D or 2-D, row
+    by row) weights `input`; each category at most once without `replacement`."""
+    weights = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
+    if weights.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {weights.ndim}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    rows = np.atleast_2d(weights)
+    if np.any(rows.sum(-1) <= 0):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and num_samples > rows.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    rng = _source(generator)
+    if replacement:
+        picks = np.stack([rng.choice(len(w), num_samples, p=w / w.sum()) for w in rows])
+    else:  # an exponential race: the first to arrive are successive draws by weight (zeros last)
+        with np.errstate(divide="ignore"):
+            arrivals = rng.exponential(size=rows.shape) / rows
+        picks = np.lexsort((rng.random(rows.shape), arrivals))[..., :num_samples]
+    return _sampled(picks.reshape(weights.shape[:-1] + (num_samples,)), int64, False, None)

@@ -9,6 +9,11 @@ import numpy as np
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)
+int32 = np.dtype(np.int32)
+int16 = np.dtype(np.int16)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
+float16 = np.dtype(np.float16)
 bool_ = np.dtype(np.bool_)
 _default_dtype = [float32]
 
@@ -24,3 +29,38 @@ def set_default_dtype(dtype: Any) -> None:
     if dt not in (float32, float64):
         raise TypeError(f"only floating-point types are supported as the default type, got {dt}")
     _default_dtype[0] = dt
+
+
+class finfo:  # noqa: N801 - PyTorch's name
+    """The limits of a floating dtype (default: the default dtype), as Python floats:
+    `eps`, `max`, `min`, `tiny` (= `smallest_normal`), `resolution`, `bits`."""
+
+    def __init__(self, dtype: Any = None) -> None:
+        dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to "
+                            "handle 'torch.finfo'")
+        info = np.finfo(dt)
+        self.bits, self.dtype = info.bits, dt.name
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -info.precision
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.tiny:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:  # noqa: N801 - PyTorch's name
+    """The limits of an integer dtype, as Python ints: `min`, `max`, `bits`."""
+
+    def __init__(self, dtype: Any) -> None:
+        dt = np.dtype(dtype)
+        if dt.kind not in "iu":
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle "
+                            "'torch.iinfo'")
+        info = np.iinfo(dt)
+        self.bits, self.dtype, self.min, self.max = info.bits, dt.name, int(info.min), int(info.max)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

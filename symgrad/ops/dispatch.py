@@ -110,11 +110,52 @@ def method(*names: str, function: bool = False, face: str | None = None,
         fn.__name__ = fn.__qualname__ = names[0]
         bound = _torch_aliases(fn) if face == "torch" else fn
         for name in names:
-            table[name] = bound
+            table[name] = torch_keywords(name, bound)
         if function:
-            FUNCTIONS[names[0]] = function_of(names[0], fn.__doc__ or "", bound)
+            FUNCTIONS[names[0]] = function_of(names[0], fn.__doc__ or "", torch_keywords(names[0], bound))
         return fn
     return deco
+
+
+# PyTorch's names for arguments that symgrad's methods and functions take positionally
+# (`*shape`, `*dims`), in their order after the tensor: `x.reshape(shape=(2, 3))` is
+# `x.reshape((2, 3))`, `x.transpose(dim0=0, dim1=1)` is `x.transpose(0, 1)`.
+TORCH_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "reshape": ("shape",), "view": ("size",), "expand": ("size",), "broadcast_to": ("size",),
+    "permute": ("dims",), "flip": ("dims",), "tile": ("dims",), "repeat": ("repeats",),
+    "transpose": ("dim0", "dim1"),
+    # creation functions (no tensor first): `symgrad.zeros(size=(2, 3))`
+    "ones": ("size",), "zeros": ("size",), "empty": ("size",), "rand": ("size",), "randn": ("size",),
+}
+
+
+def torch_keywords(name: str, fn: Callable, start: int = 1) -> Callable:
+    """`fn` (registered as `name`) also taking PyTorch's keywords for its positional
+    arguments, from `TORCH_KEYWORDS`, which come at `start` (after the tensor; 0 for the
+    creation functions). Keywords `fn` itself names are left to it."""
+    named = {k for k, p in inspect.signature(fn).parameters.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    keywords = tuple(k for k in TORCH_KEYWORDS.get(name, ()) if k not in named)
+    if not keywords:
+        return fn
+
+    given = frozenset(keywords)
+
+    @functools.wraps(fn)
+    def keyworded(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs or given.isdisjoint(kwargs):
+            return fn(*args, **kwargs)
+        args = list(args)
+        for position, keyword in enumerate(keywords, start=start):
+            if keyword not in kwargs:
+                continue
+            if len(args) > position:
+                raise TypeError(f"{name}() got multiple values for argument '{keyword}'")
+            if len(args) < position:
+                raise TypeError(f"{name}() missing required argument '{keywords[len(args) - start]}'")
+            args.append(kwargs.pop(keyword))
+        return fn(*args, **kwargs)
+    return keyworded
 
 
 def _torch_aliases(fn: Callable) -> Callable:

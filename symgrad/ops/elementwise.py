@@ -359,8 +359,18 @@ def where_method(self, condition, other):
 
 
 @function
-def where(condition: Any, input: Any, other: Any) -> Any:
-    """Elementwise `input` where `condition` holds, else `other` (a data-dependent choice that traces)."""
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """Elementwise `input` where `condition` holds, else `other` (a data-dependent choice that
+    traces). With the condition alone, PyTorch's `condition.nonzero(as_tuple=True)`: the
+    indices where it holds, whose number depends on the values (eager only)."""
+    if input is None and other is None:
+        condition = lift(condition)
+        if type(condition) is not Value._default:
+            raise TypeError("where(condition) with one argument: the result's shape depends on the values, "
+                            "so it cannot be traced; use where(condition, input, other) or call it eagerly")
+        return condition.nonzero(as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where() takes a condition and both input and other, or the condition alone")
     return apply(WHERE, condition, input, other)
 
 

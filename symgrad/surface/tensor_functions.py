@@ -55,24 +55,27 @@ def subtract(self, other, *, alpha=1):
     return self.sub(other, alpha=alpha)
 
 
-@composite(lambda x, other, rounding_mode=None: "DivBackward0" if rounding_mode is None else "DivBackward2")
-def _divide(x: Value, other: Any, rounding_mode: str | None) -> Value:
+@composite("DivBackward2")
+def _divide(x: Value, other: Any, rounding_mode: str) -> Value:
     quotient = apply(OPS["div"], x, other)
-    if rounding_mode == "trunc":
-        return quotient.trunc()
-    return quotient.floor() if rounding_mode == "floor" else quotient
+    return quotient.trunc() if rounding_mode == "trunc" else quotient.floor()
 
 
-@method("divide", function=True, inplace=True)
+@method("divide", "div", function=True, inplace=True)
 def divide(self, other, *, rounding_mode=None):
     """input / other; rounded toward zero with rounding_mode='trunc', down with 'floor'."""
-    if rounding_mode not in (None, "trunc", "floor"):
+    if rounding_mode is None:
+        return apply(OPS["div"], self, other)
+    if rounding_mode not in ("trunc", "floor"):
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                            f"found '{rounding_mode}'")
     other_dtype = other.dtype if isinstance(other, Value) else np.asarray(other).dtype
-    if rounding_mode is not None and self.dtype.kind in "iu" and other_dtype.kind in "iub":
+    if self.dtype.kind in "iu" and other_dtype.kind in "iub":
         return divide_integers(self, other, rounding_mode)
     return _divide(self, other, rounding_mode)
+
+
+FUNCTIONS["div"] = function_of("div", divide.__doc__ or "", divide)  # torch.div(x, y, rounding_mode=)
 
 
 def divide_integers(x: Value, other: Any, rounding_mode: str) -> Value:
