@@ -261,3 +261,44 @@ def test_like_constructors_take_numpys_dtype(make):
     out, expected = symgrad.compile(make)(X), make(X)
     assert out.dtype == expected.dtype and out.shape == expected.shape
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("f, args, words", [
+    (lambda x: np.sum(np.abs((2 + 1j) * x) ** 2), (X,), ["(2+1j) is complex", "symgrad differentiates real"]),
+    (lambda x: (x * np.array([1j, 1, 1, 1, 1])).sum(), (X,), ["is complex"]),
+    (lambda z: np.sum(np.abs(z) ** 2), (np.array([1 + 1j]),), ["argument 'z' is complex"]),
+], ids=["python complex", "complex array", "complex argument"])
+def test_complex_values_are_refused_clearly(f, args, words):
+    """symgrad's values are real: a complex constant or argument is a TypeError saying so, not
+    a complex gradient (or a KeyError)."""
+    with pytest.raises(TypeError) as info:
+        symgrad.grad(f)(*args)
+    assert all(word in str(info.value) for word in words)
+
+
+@pytest.mark.parametrize("f", [
+    lambda p: np.linalg.norm([p[0] - 1.0, p[1]]),
+    lambda p: np.sum([p[0], p[1] ** 2]),
+    lambda p: np.max((p[0], p[1])),
+])
+def test_a_list_of_traced_values_given_to_numpy_says_stack_it(f):
+    with pytest.raises(symgrad.TracerError) as info:
+        symgrad.grad(f)(np.array([0.3, 0.4]))
+    message = str(info.value)
+    assert "list or tuple holding traced values" in message and "np.stack" in message
+    assert "test_numpy_face.py" in message
+
+
+def test_accumulating_into_a_numpy_array_says_make_it_traced():
+    def f(k, x):
+        out = np.zeros(3)
+        for i in range(2):
+            out += k[i] * x[i:i + 3]
+        return out.sum()
+
+    with pytest.raises(TypeError, match=r"NumPy array.*out \+= k\[i\].*np.zeros_like"):
+        symgrad.grad(f)(np.ones(2), np.arange(4.0))
+
+
+def test_a_traced_value_lives_on_the_cpu_as_numpy_arrays_do():
+    assert symgrad.compile(lambda x: (x * (x.device == "cpu")).sum())(X) == pytest.approx(X.sum())

@@ -14,7 +14,7 @@ import numpy as np
 
 from symgrad.ops import batching, kernels
 from symgrad.ops.core import OPS, defop
-from symgrad.ops.dispatch import Value, apply, method
+from symgrad.ops.dispatch import Value, apply, method, user_line
 
 Index = tuple[tuple, ...]
 
@@ -98,8 +98,9 @@ def _index_arrays(item: Any) -> list[Any]:
             return [item]
         if type(item) is not Value._default:
             raise TypeError(
-                "boolean mask indexing gives a shape that depends on the values, so it cannot "
-                "be traced; use symgrad.where(mask, x, 0) instead")
+                f"boolean mask indexing gives a shape that depends on the values{user_line()}, so "
+                "it cannot be traced; use np.where(mask, x, 0) instead (or x[mask] = v, which "
+                "traces)")
         item = np.asarray(item)
     array = np.asarray(item)
     if array.dtype == np.bool_:

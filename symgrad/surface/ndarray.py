@@ -211,6 +211,7 @@ def view(self: Any, dtype: Any = None) -> Any:
 
 
 FACES["numpy"]["imag"] = property(lambda self: self.zeros_like(), doc="The imaginary part: zeros.")
+FACES["numpy"]["device"] = property(lambda self: "cpu", doc="Where the array lives: 'cpu', as NumPy 2's.")
 FACES["numpy"]["size"] = property(
     lambda self: int(np.prod(self.shape, dtype=np.int64)),
     doc="The number of elements, an int as ndarray.size (PyTorch's is the method `size()`).")

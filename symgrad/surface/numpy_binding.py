@@ -49,8 +49,15 @@ def _logaddexp(x: Any, y: Any) -> Any:
 
 def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     """Apply NumPy ufunc `uf` (called plainly, no out=) to values some of which are symgrad's."""
-    if kwargs.get("out") is not None or kwargs.get("where", True) is not True:
-        raise TypeError(f"numpy.{uf.__name__}: out= and where= are not supported on symgrad values")
+    out = kwargs.get("out")
+    if out is not None and any(isinstance(o, np.ndarray) for o in out):
+        raise TypeError(
+            f"numpy.{uf.__name__} would write a traced result into a NumPy array{user_line()} (as "
+            "`acc += v` does when acc is a NumPy array): a NumPy array holds numbers, not traced "
+            "values. Make the accumulator traced (acc = np.zeros_like(v)), or write acc = acc + v.")
+    if out is not None or kwargs.get("where", True) is not True:
+        raise TypeError(f"numpy.{uf.__name__}: out= and where= are not supported on symgrad values"
+                        f"{user_line()}; assign the result instead (np.where for where=)")
     op = UFUNCS.get(uf)
     if op is not None:
         return apply(op, *inputs)

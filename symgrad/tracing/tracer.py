@@ -230,6 +230,10 @@ def concrete_use(what: str) -> str:
 
 def _advice(what: str, site: str, library: str, assigning: bool = False) -> str:
     at = f" (at {site})" if site else ""
+    if library.startswith("numpy."):  # NumPy dispatches on its arguments, not inside lists
+        return (f"{library} was given a list or tuple holding traced values{at}: NumPy's functions "
+                "see traced values only as direct arguments. np.stack the values first "
+                "(np.sum(np.stack(values)), np.linalg.norm(np.stack([a, b]))).")
     if library:
         return (f"{library} converted a traced value to a concrete one ({what}){at}. symgrad cannot "
                 "trace through code that converts its input with np.asarray or float(): use the "
@@ -267,7 +271,14 @@ def _node(graph: Graph, value: Any) -> Node:
         return value.node
     if isinstance(value, Surface):  # an eager Tensor closed over by the traced function
         return graph.const(np.asarray(value))
+    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", "") == "c":
+        raise _complex(f"the constant {value!r}")
     return graph.const(value)
+
+
+def _complex(what: str) -> TypeError:
+    return TypeError(f"{what} is complex{user_line()}: symgrad differentiates real-valued code. "
+                     "Carry the real and imaginary parts as two real arrays.")
 
 
 # ---------------------------------------------------------------- trace
@@ -331,6 +342,8 @@ def trace(fn: Callable, *args: Any, static_argnums: tuple[int, ...] = (),
                 tracers.append(leaf)
                 continue
             array = leaf if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else np.asarray(leaf)
+            if np.dtype(array.dtype).kind == "c":
+                raise _complex(f"argument {leaf_name!r}")
             tracers.append(Tracer(graph, graph.input(leaf_name, tuple(array.shape), np.dtype(array.dtype))))
         values.append(pytree.unflatten(tree, tracers))
     graphs = _state.__dict__.setdefault("graphs", [])
@@ -341,7 +354,7 @@ def trace(fn: Callable, *args: Any, static_argnums: tuple[int, ...] = (),
     except ValueError as e:
         if "setting an array element with a sequence" not in str(e):
             raise
-        raise TracerError(_advice("assignment", *_innermost(e.__traceback__), assigning=True)) from e
+        raise TracerError(_advice("assignment", *_innermost(e.__traceback__), assigning=True)) from None
     finally:
         graphs.pop()
     out_leaves, traced.out_tree = pytree.flatten(out)
