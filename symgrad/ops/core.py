@@ -220,12 +220,19 @@ def _printable(code: str, kernels: tuple[str, ...]) -> str:
     return marked
 
 
+_METADATA = frozenset({"shape", "ndim", "dtype", "size"})
+
+
 def _loaded(rule: Callable) -> set:
     """What a VJP rule `(ct, ans, *inputs)` reads, from its bytecode: input positions, "ans",
     and "*" for a variadic input."""
     names: set[str] = set()
-    for ins in dis.get_instructions(rule):
+    instructions = list(dis.get_instructions(rule))
+    for ins, after in zip(instructions, instructions[1:] + [None]):
         if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_DEREF":
+            if isinstance(ins.argval, str) and after is not None and after.opname == "LOAD_ATTR" \
+                    and after.argval in _METADATA:
+                continue  # `y.ndim`: the rule needs y's shape, not its values
             names.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
     code = rule.__code__
     params = code.co_varnames[:code.co_argcount]
