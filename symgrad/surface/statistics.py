@@ -387,7 +387,10 @@ def nan_quantile_line(x: Value, q: float, d: int, keepdim: bool, method: str = "
     count = (x == x).sum(d, keepdim=True).astype(x.dtype)
     below, above, gamma = quantile_positions(method, count, q)
     lo = take_along(s, below.astype(np.int64), d)
-    out = lo if gamma is None else _lerp(lo, take_along(s, above.astype(np.int64), d), gamma)
+    if gamma is not None:  # a gamma made by np.where of Python floats is float64: keep x's dtype
+        out = _lerp(lo, take_along(s, above.astype(np.int64), d), gamma.astype(x.dtype))
+    else:
+        out = lo
     return out if keepdim else out.squeeze(d)
 
 
