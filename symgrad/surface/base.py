@@ -18,7 +18,14 @@ import numpy as np
 
 from symgrad.ops import OPS, Op, Value, apply, dims
 from symgrad.ops.dispatch import FACES, METHODS
-from symgrad.surface import composites, ndarray, numpy_binding, statistics, tensor_functions  # noqa: F401 - they register
+from symgrad.surface import (  # noqa: F401 - they register
+    composites,
+    ndarray,
+    numpy_binding,
+    numpy_more,
+    statistics,
+    tensor_functions,
+)
 
 
 class Surface(Value):

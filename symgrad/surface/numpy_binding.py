@@ -61,6 +61,8 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     op = UFUNCS.get(uf)
     if op is not None:
         return apply(op, *inputs)
+    if uf in NUMPY:  # a generalized ufunc (np.vecdot, np.matvec) or np.conjugate: its own arguments
+        return NUMPY[uf](*inputs, **kwargs)
     if uf is np.logaddexp:
         return _logaddexp(*inputs)
     scipy = _from_scipy(uf)

@@ -288,37 +288,113 @@ def _keep(v: Value, axis: Any, ndim: int, keepdims: bool, lead: tuple) -> Value:
     return v.reshape(*lead, *shape)
 
 
-def _lerp(a: Value, b: Value, t: np.ndarray) -> Value:
-    """a + (b - a) * t, as b - (b - a) * (1 - t) where t >= 0.5: NumPy's and PyTorch's rounding."""
-    if t.ndim == 0:
+def _lerp(a: Value, b: Value, t: Any) -> Value:
+    """a + (b - a) * t, as b - (b - a) * (1 - t) where t >= 0.5: NumPy's and PyTorch's rounding.
+    `t` is a number, an array or (for a count of non-NaN values) a value of its own."""
+    if isinstance(t, np.ndarray) and t.ndim == 0:
         return b - (b - a) * (1 - float(t)) if t >= 0.5 else a + (b - a) * float(t)
     below, above = a + (b - a) * t, b - (b - a) * (1 - t)
     return above.where(t >= 0.5, below)
 
 
-def _quantile(x: Value, q: np.ndarray, axis: Any, keepdims: bool) -> Value:
-    """The linear-interpolation quantiles `q` of x along `axis` (flattened for None), with
+# NumPy's quantile methods (Hyndman and Fan's, and four more), as NumPy's `_QuantileMethods`:
+# where in the sorted sample of `n` values quantile `q` lies (the virtual index), and, for
+# those that interpolate, how far between its neighbours (gamma from the fractional part);
+# None for those that take one order statistic. Written with ufuncs, so `n` may be a traced
+# count of the values that are not NaN as well as a number.
+
+def _virtual(n: Any, q: Any, alpha: float, beta: float) -> Any:
+    return n * q + (alpha + q * (1 - alpha - beta)) - 1
+
+
+def _boundary(index: Any, previous_when: Callable[[Any, Any], Any]) -> Any:
+    """The order statistic just below `index` where `previous_when(gamma, index)`, else above."""
+    previous = np.floor(index)
+    return np.maximum(np.where(previous_when(index - previous, index), previous, previous + 1), 0)
+
+
+def _odd(v: Any) -> Any:
+    return v - 2 * np.floor(v / 2) == 1
+
+
+_QUANTILE_METHODS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any] | None]] = {
+    "inverted_cdf": (lambda n, q: _boundary(n * q - 1, lambda g, _: g == 0), None),
+    "averaged_inverted_cdf": (lambda n, q: n * q - 1, lambda g, _: np.where(g == 0, 0.5, 1.0)),
+    "closest_observation": (lambda n, q: _boundary(n * q - 1.5, lambda g, i: np.logical_and(
+        g == 0, _odd(np.floor(i)))), None),
+    "interpolated_inverted_cdf": (lambda n, q: _virtual(n, q, 0, 1), lambda g, _: g),
+    "hazen": (lambda n, q: _virtual(n, q, 0.5, 0.5), lambda g, _: g),
+    "weibull": (lambda n, q: _virtual(n, q, 0, 0), lambda g, _: g),
+    "linear": (lambda n, q: (n - 1) * q, lambda g, _: g),
+    "median_unbiased": (lambda n, q: _virtual(n, q, 1 / 3.0, 1 / 3.0), lambda g, _: g),
+    "normal_unbiased": (lambda n, q: _virtual(n, q, 3 / 8.0, 3 / 8.0), lambda g, _: g),
+    "lower": (lambda n, q: np.floor((n - 1) * q), None),
+    "higher": (lambda n, q: np.ceil((n - 1) * q), None),
+    "midpoint": (lambda n, q: 0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q)),
+                 lambda g, i: np.where(np.floor(i) == i, 0.0, 0.5)),
+    "nearest": (lambda n, q: np.rint((n - 1) * q), None),
+}
+
+
+def quantile_positions(method: str, n: Any, q: Any) -> tuple[Any, Any, Any]:
+    """(below, above, gamma): the sorted positions quantile `q` of `n` values interpolates
+    between, and how far (gamma None: the order statistic at `below`), by NumPy's `method`.
+    Positions are clipped to [0, n - 1] and are floats (indices after `astype`)."""
+    virtual, fix_gamma = _QUANTILE_METHODS[method]
+    index = virtual(n, q)
+    last = np.maximum(n - 1, 0)
+    if fix_gamma is None:
+        at = np.minimum(np.maximum(index, 0), last)
+        return at, at, None
+    previous = np.floor(index)
+    outside = np.logical_or(index >= last, index < 0)
+    edge = np.where(index < 0, 0, last)
+    below = np.where(outside, edge, previous)
+    above = np.where(outside, edge, previous + 1)
+    return below, above, fix_gamma(index - previous, index)
+
+
+def _pick(s: Value, axis: int, at: np.ndarray) -> Value:
+    """The elements of `s` at positions `at` along `axis`, with at's dims first."""
+    if at.ndim == 0:
+        return s[_at(axis, int(at))]
+    taken = s[_at(axis, at)]  # at's dims at axis: move them to the front
+    return taken.permute((*range(axis, axis + at.ndim), *range(axis), *range(axis + at.ndim, taken.ndim)))
+
+
+def _quantile(x: Value, q: np.ndarray, axis: Any, keepdims: bool, method: str = "linear") -> Value:
+    """The quantiles `q` of x along `axis` (flattened for None) by NumPy's `method`, with
     q's dims first, as NumPy and PyTorch order them."""
     ndim = x.ndim
     x, axis_ = _flat(x, axis)
-    n = x.shape[axis_]
     s = _sort(x, axis_)[0]
-    rank = (n - 1) * q
-    below = np.floor(rank)
-    t = rank - below
-    below = below.astype(np.intp)
-    above = np.minimum(below + 1, n - 1)
-    if q.ndim == 0:
-        lo, hi = s[_at(axis_, int(below))], s[_at(axis_, int(above))]
-        return _keep(_nan_if_any(_lerp(lo, hi, t), s, axis_), axis, ndim, keepdims, ())
-    lo, hi = s[_at(axis_, below)], s[_at(axis_, above)]  # q's dims at axis_: move them to the front
-    perm = (*range(axis_, axis_ + q.ndim), *range(axis_), *range(axis_ + q.ndim, lo.ndim))
-    lo, hi = lo.permute(perm), hi.permute(perm)
-    t = t.reshape(q.shape + (1,) * (lo.ndim - q.ndim))
-    return _keep(_nan_if_any(_lerp(lo, hi, t), s, axis_), axis, ndim, keepdims, q.shape)
+    below, above, gamma = quantile_positions(method, x.shape[axis_], q)
+    lo = _pick(s, axis_, np.asarray(below, dtype=np.intp))
+    if gamma is None:
+        out = lo
+    else:
+        hi = _pick(s, axis_, np.asarray(above, dtype=np.intp))
+        t = np.asarray(gamma, dtype=np.float64)  # a 0-d t is taken as a Python float (weak)
+        out = _lerp(lo, hi, t.reshape(q.shape + (1,) * (lo.ndim - q.ndim)) if q.ndim else t)
+    return _keep(_nan_if_any(out, s, axis_), axis, ndim, keepdims, q.shape)
 
 
-def _np_q(name: str, q: Any, scale: float) -> np.ndarray:
+def nan_quantile_line(x: Value, q: float, d: int, keepdim: bool, method: str = "linear") -> Value:
+    """The q-th quantile along `d` of the values that are not NaN (NaN where all are), by
+    NumPy's `method`: the count per line is a value, so the positions are too."""
+    order = apply(ARGSORT, x, axis=d, descending=False)  # NaN last
+    s = take_along(x, order, d)
+    count = (x == x).sum(d, keepdim=True).astype(x.dtype)
+    below, above, gamma = quantile_positions(method, count, q)
+    lo = take_along(s, below.astype(np.int64), d)
+    if gamma is not None:  # a gamma made by np.where of Python floats is float64: keep x's dtype
+        out = _lerp(lo, take_along(s, above.astype(np.int64), d), gamma.astype(x.dtype))
+    else:
+        out = lo
+    return out if keepdim else out.squeeze(d)
+
+
+def np_q(name: str, q: Any, scale: float) -> np.ndarray:
     if isinstance(q, Value) and type(q) is not Value._default:
         raise TypeError(f"numpy.{name}: q must be known when tracing (a number or an array), "
                         "not a traced value")
@@ -329,28 +405,30 @@ def _np_q(name: str, q: Any, scale: float) -> np.ndarray:
     return q
 
 
-def _np_quantile_args(name: str, method: str, out: Any, weights: Any, interpolation: Any) -> None:
+def np_quantile_method(name: str, method: str, out: Any, weights: Any, interpolation: Any) -> str:
+    """NumPy's quantile method (`interpolation=` is its old name), checked."""
     _check_out(name, out)
     if interpolation is not None:
         method = interpolation
-    if method != "linear":
-        raise ValueError(f"numpy.{name}: only method='linear' is supported on symgrad values, got {method!r}")
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"'{method}' is not a valid method. Use one of: {tuple(_QUANTILE_METHODS)}")
     if weights is not None:
         raise TypeError(f"numpy.{name}: weights= is not supported on symgrad values")
+    return method
 
 
 @numpy_function(np.quantile)
 def _np_quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                  weights=None, interpolation=None):
-    _np_quantile_args("quantile", method, out, weights, interpolation)
-    return _quantile(lift(a), _np_q("quantile", q, 1.0), axis, keepdims)
+    method = np_quantile_method("quantile", method, out, weights, interpolation)
+    return _quantile(lift(a), np_q("quantile", q, 1.0), axis, keepdims, method)
 
 
 @numpy_function(np.percentile)
 def _np_percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                    weights=None, interpolation=None):
-    _np_quantile_args("percentile", method, out, weights, interpolation)
-    return _quantile(lift(a), _np_q("percentile", q, 100.0), axis, keepdims)
+    method = np_quantile_method("percentile", method, out, weights, interpolation)
+    return _quantile(lift(a), np_q("percentile", q, 100.0), axis, keepdims, method)
 
 
 @composite("SqueezeBackward4")  # PyTorch's quantile ends in a squeeze

@@ -25,7 +25,7 @@ from symgrad.ops.core import ShapeError, _is_scalar
 from symgrad.ops.dispatch import FUNCTIONS, composite, function_of, method
 from symgrad.ops.index import GETITEM, index_of
 from symgrad.ops.shape import stack
-from symgrad.surface.statistics import _at, _vector, take_along, torch_quantiles
+from symgrad.surface.statistics import _at, _vector, nan_quantile_line, take_along, torch_quantiles
 
 return_types_kthvalue = namedtuple("kthvalue", ["values", "indices"])
 return_types_nanmedian = namedtuple("nanmedian", ["values", "indices"])
@@ -679,25 +679,10 @@ def aminmax(self, *, dim=None, keepdim=False):
     return return_types_aminmax(low, high)
 
 
-def _quantile_line(x: Value, q: float, d: int, keepdim: bool) -> Value:
-    """The q-th quantile along `d` of the values that are not NaN, interpolating linearly."""
-    order = apply(OPS["argsort"], x, axis=d, descending=False)  # NaN last
-    s = take_along(x, order, d)
-    last = ((x == x).sum(d, keepdim=True) - 1).clamp(min=0).astype(x.dtype)  # of the non-NaN
-    rank = last * q
-    below = rank.floor()
-    above = (below + 1).minimum(last)
-    t = rank - below
-    lo = take_along(s, below.astype(np.int64), d)
-    hi = take_along(s, above.astype(np.int64), d)
-    out = (lo + (hi - lo) * t).where(t < 0.5, hi - (hi - lo) * (1 - t))
-    return out if keepdim else out.squeeze(d)
-
-
 @composite("SqueezeBackward4")  # PyTorch's nanquantile ends in a squeeze
 def _nanquantile(x: Value, q: np.ndarray, dim: int | None, keepdim: bool) -> Value:
     line, d = (x.reshape(-1), 0) if dim is None else (x, dim)
-    outs = [_quantile_line(line, float(v), d, keepdim and dim is not None) for v in q.reshape(-1)]
+    outs = [nan_quantile_line(line, float(v), d, keepdim and dim is not None) for v in q.reshape(-1)]
     if dim is None and keepdim:
         outs = [o.reshape((1,) * x.ndim) for o in outs]
     return outs[0] if q.ndim == 0 else stack(outs)
