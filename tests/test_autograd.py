@@ -1390,3 +1390,20 @@ def test_pow_derivatives_at_zero_are_pytorchs():
     np.testing.assert_allclose(y.grad.numpy(), [0.0, 0.0, 9 * np.log(3)], rtol=1e-15)
     np.testing.assert_allclose(symgrad.grad(lambda y: (np.array([0.0, 0.0, 3.0]) ** y).sum())(
         np.array([0.0, 1.0, 2.0])), [0.0, 0.0, 9 * np.log(3)], rtol=1e-15)
+
+
+def test_an_input_read_only_for_its_shape_is_not_saved():
+    """x @ w with x needing no gradient: w's values are not needed backward (only its ndim),
+    so updating w in place before backward is allowed, as in PyTorch; x is saved, so
+    updating x in place is refused."""
+    x = symgrad.tensor([[1.0, 2.0]])
+    w = symgrad.ones(2, 1, requires_grad=True)
+    y = (x @ w).sum()
+    with symgrad.no_grad():
+        w.sub_(0.1)
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[1.0], [2.0]])
+    z = (x @ w).sum()
+    x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
