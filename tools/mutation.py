@@ -141,15 +141,21 @@ def run_sample(globs: list[str], size: int, max_children: int | None, seed: int 
     """Test `size` mutants drawn at random from `globs`' (those not tested yet), each in a fresh
     process with the mutant active from the first import (so a mutant of import-time code is
     tested too), against the tests that reach its function, fastest first; keep the drawn
-    names for `--score`. (mutmut's own `run NAMES` re-collects test ids in its process and
-    loses the parametrized ones.)"""
-    stage(globs)
-    generate = ("import os, mutmut.__main__ as m; os.makedirs('mutants', exist_ok=True); m.copy_src_dir(); "
-                "m.copy_also_copy_files(); m.setup_source_paths(); m.create_mutants(os.cpu_count())")
-    subprocess.run([sys.executable, "-c", generate], cwd=STAGE, check=True)  # `mutmut run`'s first step
+    names for `--score` and for resuming (delete build/mutation/sample.json to draw anew).
+    (mutmut's own `run NAMES` re-collects test ids in its process and loses the parametrized
+    ones.)"""
+    drawn = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else []
+    if len(drawn) < size:  # draw anew (a smaller sample is the start of the same draw: resumed)
+        stage(globs)
+        generate = ("import os, mutmut.__main__ as m; os.makedirs('mutants', exist_ok=True); "
+                    "m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); "
+                    "m.create_mutants(os.cpu_count())")
+        subprocess.run([sys.executable, "-c", generate], cwd=STAGE, check=True)  # `mutmut run`'s first step
+        population = sorted(recorded(globs))
+        drawn = random.Random(seed).sample(population, min(size, len(population)))
+        SAMPLE.write_text(json.dumps(drawn, indent=1))
+    names = drawn[:size]
     codes = recorded(globs)
-    names = random.Random(seed).sample(sorted(codes), min(size, len(codes)))
-    SAMPLE.write_text(json.dumps(names, indent=1))
     stats = json.loads((STAGE / "mutants" / "mutmut-stats.json").read_text())
     durations, reaching = stats["duration_by_test"], stats["tests_by_mangled_function_name"]
     files = sorted(p.name for p in (STAGE / "mutants" / "tests").glob("test_*.py"))
