@@ -285,7 +285,7 @@ def test_a_list_of_traced_values_given_to_numpy_says_stack_it(f):
     with pytest.raises(symgrad.TracerError) as info:
         symgrad.grad(f)(np.array([0.3, 0.4]))
     message = str(info.value)
-    assert "list or tuple holding traced values" in message and "np.stack" in message
+    assert "inside a list or tuple" in message and "np.stack" in message
     assert "test_numpy_face.py" in message
 
 
@@ -302,3 +302,18 @@ def test_accumulating_into_a_numpy_array_says_make_it_traced():
 
 def test_a_traced_value_lives_on_the_cpu_as_numpy_arrays_do():
     assert symgrad.compile(lambda x: (x * (x.device == "cpu")).sum())(X) == pytest.approx(X.sum())
+
+
+def test_a_numpy_array_indexed_by_a_traced_value_says_compare_instead():
+    def one_hot_by_indexing(W, y):
+        return np.sum(np.eye(3)[y] * W)
+
+    with pytest.raises(symgrad.TracerError) as info:
+        symgrad.grad(one_hot_by_indexing)(np.ones((2, 3)), np.array([0, 2]))
+    assert "np.eye(3)[y] * W" in str(info.value) and "(y[:, None] == np.arange(k))" in str(info.value)
+
+    def one_hot_by_comparison(W, y):
+        return np.sum((y[:, None] == np.arange(3)) * W)
+
+    np.testing.assert_array_equal(symgrad.grad(one_hot_by_comparison)(np.ones((2, 3)), np.array([0, 2])),
+                                  np.eye(3)[[0, 2]])

@@ -230,10 +230,10 @@ def concrete_use(what: str) -> str:
 
 def _advice(what: str, site: str, library: str, assigning: bool = False) -> str:
     at = f" (at {site})" if site else ""
-    if library.startswith("numpy."):  # NumPy dispatches on its arguments, not inside lists
-        return (f"{library} was given a list or tuple holding traced values{at}: NumPy's functions "
-                "see traced values only as direct arguments. np.stack the values first "
-                "(np.sum(np.stack(values)), np.linalg.norm(np.stack([a, b]))).")
+    if library.startswith("numpy."):  # NumPy dispatches on some arguments only
+        return (f"{library} was given a traced value where NumPy does not look for one{at}: inside "
+                "a list or tuple, or as the indices of np.take. np.stack a list of values first "
+                "(np.sum(np.stack(values)), np.linalg.norm(np.stack([a, b]))); index with a[idx].")
     if library:
         return (f"{library} converted a traced value to a concrete one ({what}){at}. symgrad cannot "
                 "trace through code that converts its input with np.asarray or float(): use the "
@@ -243,6 +243,10 @@ def _advice(what: str, site: str, library: str, assigning: bool = False) -> str:
                 "traced values. Assign into a traced array instead (np.zeros_like(x), x.copy()), "
                 "collect the values in a list and np.stack it, or compute the whole array with "
                 "NumPy operations.")
+    if what in ("conversion to a NumPy array", "using it as an index") and _reads_subscript(site):
+        return (f"{what} of a traced value{at}, as when a NumPy array is indexed by one "
+                "(np.eye(k)[y]): NumPy cannot index with a value not known while tracing. Build a "
+                "one-hot by comparison, (y[:, None] == np.arange(k)), or index a traced array.")
     return (f"{what} on a traced value{at}: the value is not known while tracing. Use symgrad.where "
             "(or np.where) for a data-dependent choice, or run the function in eager mode.")
 
@@ -252,6 +256,16 @@ def _innermost(tb: Any) -> tuple[str, str]:
     while tb.tb_next is not None:
         tb = tb.tb_next
     return call_sites(tb.tb_frame)
+
+
+def _reads_subscript(site: str) -> bool:
+    """Whether the source line in `site` indexes something (`a[y]`)."""
+    text = site.split(": ", 1)[1] if ": " in site else ""
+    try:
+        tree = ast.parse(text.strip())
+    except SyntaxError:
+        return False
+    return any(isinstance(node, ast.Subscript) for node in ast.walk(tree))
 
 
 def _assigns_into_subscript(site: str) -> bool:
