@@ -301,7 +301,18 @@ def inplace_with_broadcasting(x):
     return (y ** 2).sum()
 
 
-VIEW_PROGRAMS = [into_an_argument, into_an_argument_leaf, into_a_view_in_use, into_a_value_with_a_view_in_use,
+def elements_are_copies_rows_are_views(x):
+    m = x * 1
+    a = m[0, 0]  # an element: a scalar copy, as in NumPy
+    row = m[1]  # a row: a view
+    col = m[..., 2]  # a view too
+    m[0, 0] = 5.0
+    m[1, 1] = -3.0
+    m[2, 2] = 4.0
+    return a * m.sum() + (row ** 2).sum() + (col ** 3).sum()
+
+
+VIEW_PROGRAMS = [elements_are_copies_rows_are_views, into_an_argument, into_an_argument_leaf, into_a_view_in_use, into_a_value_with_a_view_in_use,
                  into_a_value_with_a_transpose_in_use, through_a_transpose, through_a_reshape,
                  through_a_view_of_a_view, two_views_of_one_row, nested_indexing_in_a_loop,
                  inplace_on_a_slice, inplace_after_a_view_was_taken, inplace_with_broadcasting]

@@ -97,8 +97,7 @@ class Tracer(Surface, face="numpy"):
         nodes = tuple(_node(graph, a) for a in args)
         where = getattr(_state, "site", None) or user_site()
         node = graph.apply(op, nodes, params, where)
-        # A view shares input 0's memory, as NumPy's does; advanced indexing copies.
-        if op.view and isinstance(args[0], Tracer) and not (op.name == "getitem" and len(args) > 1):
+        if op.view and isinstance(args[0], Tracer) and not _copies(op, params, len(args), node):
             return Tracer(graph, node, (args[0], op, params, nodes[1:]))
         return Tracer(graph, node)
 
@@ -206,6 +205,13 @@ class Tracer(Surface, face="numpy"):
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+
+def _copies(op: Op, params: dict, nargs: int, node: Node) -> bool:
+    """Whether NumPy's view op gives a copy here: advanced indexing does, and so does an
+    element picked by ints (`m[t]` of a vector is a scalar, not a view of m)."""
+    return op.name == "getitem" and (nargs > 1 or node.shape == () and all(
+        kind == "int" for kind, *_ in params["index"]))
 
 
 def _inplace_operator(name: str) -> Callable:
