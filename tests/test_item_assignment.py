@@ -312,7 +312,8 @@ def elements_are_copies_rows_are_views(x):
     return a * m.sum() + (row ** 2).sum() + (col ** 3).sum()
 
 
-VIEW_PROGRAMS = [elements_are_copies_rows_are_views, into_an_argument, into_an_argument_leaf, into_a_view_in_use, into_a_value_with_a_view_in_use,
+VIEW_PROGRAMS = [elements_are_copies_rows_are_views, into_an_argument, into_an_argument_leaf,
+                 into_a_view_in_use, into_a_value_with_a_view_in_use,
                  into_a_value_with_a_transpose_in_use, through_a_transpose, through_a_reshape,
                  through_a_view_of_a_view, two_views_of_one_row, nested_indexing_in_a_loop,
                  inplace_on_a_slice, inplace_after_a_view_was_taken, inplace_with_broadcasting]

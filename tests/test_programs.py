@@ -317,7 +317,39 @@ def _torch(name: str) -> Callable:
             "huber_regression": huber}[name]
 
 
+def _heat(u0, log_kappa, observed, steps=20, dx=0.1, dt=0.002):
+    n = len(u0)
+    step = np.eye(n - 2) + math.exp(log_kappa) * dt / dx**2 * (
+        np.diag(np.full(n - 3, 1.0), -1) - 2 * np.eye(n - 2) + np.diag(np.full(n - 3, 1.0), 1))
+    u = np.concatenate([[0.0], np.linalg.matrix_power(step, steps) @ u0[1:-1], [0.0]])
+    return np.mean((u - observed) ** 2)
+
+
+def _local_level(params, y):
+    """The same likelihood as a Gaussian: level_t = l + w_0 + ... + w_t, Var l = 10."""
+    t = np.arange(len(y))
+    q, r = math.exp(params["log_q"]), math.exp(params["log_r"])
+    cov = 10.0 + q * (np.minimum.outer(t, t) + 1) + r * np.eye(len(y))
+    return -scipy.stats.multivariate_normal.logpdf(y, np.zeros(len(y)), cov)
+
+
+def _beta_binomial(params, X, k, n):
+    mu = scipy.special.expit(X @ params.coef)
+    phi = math.exp(params.log_phi)
+    return -scipy.stats.betabinom.logpmf(k, n, mu * phi, (1 - mu) * phi).sum()
+
+
+def _gated(layers, X, y):
+    out = np.maximum(X @ layers[0].W + layers[0].b, 0) @ layers[1].W + layers[1].b
+    out = out + X[:, :1] * (np.abs(X[:, :1]) < 0.5)
+    return np.mean((out[:, 0] - y) ** 2)
+
+
 REFERENCES: dict[str, Callable] = {
+    "heat_equation_inplace": _heat,
+    "kalman_local_level": _local_level,
+    "beta_binomial": _beta_binomial,
+    "gated_relu_net": _gated,
     "gp_marginal_likelihood": _gp,
     "mvn_logpdf": _mvn,
     "bayes_linreg_evidence": _evidence,
