@@ -25,6 +25,11 @@ def manual_seed(seed: int) -> None:
     _rng[0] = np.random.default_rng(seed)
 
 
+def generator() -> np.random.Generator:
+    """The generator `manual_seed` seeds: behind `randn`, `rand` and `Tensor.uniform_`..."""
+    return _rng[0]
+
+
 def _dtype_for(source: Any, data: np.ndarray, dtype: Any) -> np.dtype:
     """PyTorch's inference: NumPy data keeps its dtype; Python floats take the default."""
     if dtype is not None:
@@ -53,8 +58,18 @@ def _size(size: tuple) -> tuple[int, ...]:
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of `data` (floats become the default dtype)."""
     _on(device)
-    values = np.array(data._data if isinstance(data, Tensor) else data)
+    try:
+        values = np.array(data._data if isinstance(data, Tensor) else data)
+    except RuntimeError:  # tensors that require grad in a list: torch copies their values
+        values = np.array(_values(data))
     return Tensor(values.astype(_dtype_for(data, values, dtype)), requires_grad=requires_grad)
+
+
+def _values(data: Any) -> Any:
+    """Nested lists of tensors as nested lists of their arrays."""
+    if isinstance(data, Tensor):
+        return data._data
+    return [_values(d) for d in data] if isinstance(data, (list, tuple)) else data
 
 
 def _filled(fill: Callable[[tuple, np.dtype], np.ndarray], size: tuple, dtype: Any,

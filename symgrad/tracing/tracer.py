@@ -239,7 +239,7 @@ def _node(graph: Graph, value: Any) -> Node:
     if isinstance(value, Tracer):
         return value.node
     if isinstance(value, Surface):  # an eager Tensor closed over by the traced function
-        return graph.const(np.asarray(value))
+        return graph.const(np.asarray(value.data))
     return graph.const(value)
 
 
