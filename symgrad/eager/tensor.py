@@ -469,6 +469,9 @@ class Tensor(Surface, face="torch"):
         return self.to(dtype_of_legacy_name(dtype) if isinstance(dtype, str) else dtype)
 
     # new tensors of this one's dtype -----------------------------------------------------
+    def _dtype_or(self, dtype: Any) -> Any:
+        return self.dtype if dtype is None else dtype
+
     def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
                    requires_grad: bool = False) -> Tensor:
         """`symgrad.tensor(data)` with this tensor's dtype unless `dtype` is given."""
@@ -478,31 +481,31 @@ class Tensor(Surface, face="torch"):
                 "To copy construct from a tensor, it is recommended to use sourceTensor.detach()."
                 "clone() or sourceTensor.detach().clone().requires_grad_(True), rather than "
                 "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
-        return creation.tensor(data, dtype or self.dtype, requires_grad, device)
+        return creation.tensor(data, self._dtype_or(dtype), requires_grad, device)
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
         """Zeros of `size`, with this tensor's dtype unless `dtype` is given."""
         from symgrad.eager import creation
-        return creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, device=device)
+        return creation.zeros(*size, dtype=self._dtype_or(dtype), requires_grad=requires_grad, device=device)
 
     def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
         """Ones of `size`, with this tensor's dtype unless `dtype` is given."""
         from symgrad.eager import creation
-        return creation.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, device=device)
+        return creation.ones(*size, dtype=self._dtype_or(dtype), requires_grad=requires_grad, device=device)
 
     def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
         """An uninitialised tensor of `size`, with this tensor's dtype unless `dtype` is given."""
         from symgrad.eager import creation
-        return creation.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, device=device)
+        return creation.empty(*size, dtype=self._dtype_or(dtype), requires_grad=requires_grad, device=device)
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
         """`fill_value` in `size`, with this tensor's dtype unless `dtype` is given."""
         from symgrad.eager import creation
-        return creation.full(size, fill_value, dtype or self.dtype, requires_grad, device)
+        return creation.full(size, fill_value, self._dtype_or(dtype), requires_grad, device)
 
     def type_as(self, other: Tensor) -> Tensor:
         """This tensor converted to `other`'s dtype (itself if it already has it)."""
