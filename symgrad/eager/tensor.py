@@ -355,30 +355,6 @@ class Tensor(Surface, face="torch"):
         """Overwrite with `values`, torch's in-place fills: the old value gets no gradient."""
         return self._inplace(lambda t: values, overwrite=True, name=name)
 
-    def uniform_(self, from_: float = 0.0, to: float = 1.0) -> Tensor:
-        """Fill in place with uniform samples on [from_, to) (seeded by `manual_seed`)."""
-        _floating(self, "check_uniform_bounds")
-        if from_ > to:
-            raise RuntimeError(
-                f"uniform_ expects to return a [from, to) range, but found from={from_} > to={to}")
-        return self._refill(_generator().uniform(from_, to, self.shape), "UniformBackward0")
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        """Fill in place with normal samples of `mean` and `std` (seeded by `manual_seed`)."""
-        _floating(self, "normal_kernel_cpu")
-        if std < 0:
-            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-        return self._refill(_generator().normal(mean, std, self.shape), "NormalBackward0")
-
-    def bernoulli_(self, p: float | Tensor = 0.5) -> Tensor:
-        """Fill in place with 1 with probability `p` (a number or a tensor broadcast to this
-        shape), else 0."""
-        probs = p._data if isinstance(p, Tensor) else np.asarray(p)
-        if np.any((probs < 0) | (probs > 1)):
-            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-        draws = _generator().random(self.shape) < probs
-        return self._refill(draws, "BernoulliBackward1" if isinstance(p, Tensor) else "BernoulliBackward2")
-
     def fill_diagonal_(self, fill_value: Any, wrap: bool = False) -> Tensor:
         """Write `fill_value` on the main diagonal in place (all dims equal, or a matrix; a
         tall matrix's diagonal restarts after a gap row with `wrap`), as np.fill_diagonal."""
@@ -467,45 +443,6 @@ class Tensor(Surface, face="torch"):
         if dtype is None:
             return legacy_type_name(self.dtype)
         return self.to(dtype_of_legacy_name(dtype) if isinstance(dtype, str) else dtype)
-
-    # new tensors of this one's dtype -----------------------------------------------------
-    def _dtype_or(self, dtype: Any) -> Any:
-        return self.dtype if dtype is None else dtype
-
-    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
-                   requires_grad: bool = False) -> Tensor:
-        """`symgrad.tensor(data)` with this tensor's dtype unless `dtype` is given."""
-        from symgrad.eager import creation
-        if isinstance(data, Tensor):
-            warnings.warn(
-                "To copy construct from a tensor, it is recommended to use sourceTensor.detach()."
-                "clone() or sourceTensor.detach().clone().requires_grad_(True), rather than "
-                "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
-        return creation.tensor(data, self._dtype_or(dtype), requires_grad, device)
-
-    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
-                  requires_grad: bool = False) -> Tensor:
-        """Zeros of `size`, with this tensor's dtype unless `dtype` is given."""
-        from symgrad.eager import creation
-        return creation.zeros(*size, dtype=self._dtype_or(dtype), requires_grad=requires_grad, device=device)
-
-    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
-                 requires_grad: bool = False) -> Tensor:
-        """Ones of `size`, with this tensor's dtype unless `dtype` is given."""
-        from symgrad.eager import creation
-        return creation.ones(*size, dtype=self._dtype_or(dtype), requires_grad=requires_grad, device=device)
-
-    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
-                  requires_grad: bool = False) -> Tensor:
-        """An uninitialised tensor of `size`, with this tensor's dtype unless `dtype` is given."""
-        from symgrad.eager import creation
-        return creation.empty(*size, dtype=self._dtype_or(dtype), requires_grad=requires_grad, device=device)
-
-    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-                 requires_grad: bool = False) -> Tensor:
-        """`fill_value` in `size`, with this tensor's dtype unless `dtype` is given."""
-        from symgrad.eager import creation
-        return creation.full(size, fill_value, self._dtype_or(dtype), requires_grad, device)
 
     def type_as(self, other: Tensor) -> Tensor:
         """This tensor converted to `other`'s dtype (itself if it already has it)."""
@@ -747,18 +684,6 @@ def result_type(*args: Any) -> np.dtype:
             dt, g = get_default_dtype(), 2
         groups[g] = dt if groups[g] is None else promote_types(groups[g], dt)
     return _combine(groups[0], _combine(groups[1], groups[2]))
-
-
-def _generator() -> np.random.Generator:
-    from symgrad.eager import creation  # creation builds on Tensor
-    return creation.generator()
-
-
-def _floating(t: Tensor, kernel: str) -> None:
-    """torch's refusal of a random fill that has no integer kernel."""
-    if t.dtype.kind not in "fc":
-        raise NotImplementedError(
-            f'"{kernel}" not implemented for \'{legacy_type_name(t.dtype)[6:-6]}\'')
 
 
 def _weak(value: np.generic) -> Any:
