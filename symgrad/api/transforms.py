@@ -185,7 +185,9 @@ class Transform:
         built = self.build(*args)
         if fast is not None and not self._static:
             self._fast[fast] = (built.fn, _unpacker(built.out_tree))
-        arrays = [np.asarray(leaf) for i, a in enumerate(args) if i not in self._static
+        # an eager Tensor passes its values (np.asarray refuses one that requires grad)
+        arrays = [np.asarray(leaf.detach() if isinstance(leaf, Surface) else leaf)
+                  for i, a in enumerate(args) if i not in self._static
                   for leaf in pytree.flatten(a)[0] if not is_static(leaf)]
         return _unpacker(built.out_tree)(built.fn(*arrays))
 

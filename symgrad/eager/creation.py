@@ -7,12 +7,13 @@ accepted for the CPU only.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from symgrad.eager.dtypes import get_default_dtype, int64
+from symgrad.eager.dtypes import get_default_dtype, int64, legacy_type_name
 from symgrad.eager.tensor import Tensor
 from symgrad.eager.tensor import device as _device
 from symgrad.ops.dispatch import torch_keywords
@@ -54,8 +55,18 @@ def _size(size: tuple) -> tuple[int, ...]:
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of `data` (floats become the default dtype)."""
     _on(device)
-    values = np.array(data._data if isinstance(data, Tensor) else data)
+    try:
+        values = np.array(data._data if isinstance(data, Tensor) else data)
+    except RuntimeError:  # tensors that require grad in a list: torch copies their values
+        values = np.array(_values(data))
     return Tensor(values.astype(_dtype_for(data, values, dtype)), requires_grad=requires_grad)
+
+
+def _values(data: Any) -> Any:
+    """Nested lists of tensors as nested lists of their arrays."""
+    if isinstance(data, Tensor):
+        return data._data
+    return [_values(d) for d in data] if isinstance(data, (list, tuple)) else data
 
 
 def _filled(fill: Callable[[tuple, np.dtype], np.ndarray], size: tuple, dtype: Any,
@@ -293,3 +304,83 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             arrivals = rng.exponential(size=rows.shape) / rows
         picks = np.lexsort((rng.random(rows.shape), arrivals))[..., :num_samples]
     return _sampled(picks.reshape(weights.shape[:-1] + (num_samples,)), int64, False, None)
+
+
+# ---------------------------------------------------------------- Tensor methods that create
+# They live here, with the functions they call (tensor.py cannot import this module).
+
+def _dtype_or(t: Tensor, dtype: Any) -> Any:
+    return t.dtype if dtype is None else dtype
+
+
+def new_tensor(self: Tensor, data: Any, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    """`symgrad.tensor(data)` with this tensor's dtype unless `dtype` is given."""
+    if isinstance(data, Tensor):
+        warnings.warn(
+            "To copy construct from a tensor, it is recommended to use sourceTensor.detach()."
+            "clone() or sourceTensor.detach().clone().requires_grad_(True), rather than "
+            "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
+    return tensor(data, _dtype_or(self, dtype), requires_grad, device)
+
+
+def new_zeros(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """Zeros of `size`, with this tensor's dtype unless `dtype` is given."""
+    return zeros(*size, dtype=_dtype_or(self, dtype), requires_grad=requires_grad, device=device)
+
+
+def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """Ones of `size`, with this tensor's dtype unless `dtype` is given."""
+    return ones(*size, dtype=_dtype_or(self, dtype), requires_grad=requires_grad, device=device)
+
+
+def new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of `size`, with this tensor's dtype unless `dtype` is given."""
+    return empty(*size, dtype=_dtype_or(self, dtype), requires_grad=requires_grad, device=device)
+
+
+def new_full(self: Tensor, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """`fill_value` in `size`, with this tensor's dtype unless `dtype` is given."""
+    return full(size, fill_value, _dtype_or(self, dtype), requires_grad, device)
+
+
+def _floating(t: Tensor, kernel: str) -> None:
+    """torch's refusal of a random fill that has no integer kernel."""
+    if t.dtype.kind not in "fc":
+        raise NotImplementedError(
+            f"\"{kernel}\" not implemented for '{legacy_type_name(t.dtype)[6:-6]}'")
+
+
+def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0) -> Tensor:
+    """Fill in place with uniform samples on [from_, to) (seeded by `manual_seed`)."""
+    _floating(self, "check_uniform_bounds")
+    if from_ > to:
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={from_} > to={to}")
+    return self._refill(_rng[0].uniform(from_, to, self.shape), "UniformBackward0")
+
+
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill in place with normal samples of `mean` and `std` (seeded by `manual_seed`)."""
+    _floating(self, "normal_kernel_cpu")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    return self._refill(_rng[0].normal(mean, std, self.shape), "NormalBackward0")
+
+
+def bernoulli_(self: Tensor, p: float | Tensor = 0.5) -> Tensor:
+    """Fill in place with 1 with probability `p` (a number, or a tensor broadcast to this
+    shape), else 0."""
+    probs = p.detach().numpy() if isinstance(p, Tensor) else np.asarray(p)
+    if np.any((probs < 0) | (probs > 1)):
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    draws = _rng[0].random(self.shape) < probs
+    return self._refill(draws, "BernoulliBackward1" if isinstance(p, Tensor) else "BernoulliBackward2")
+
+
+for _method in (new_tensor, new_zeros, new_ones, new_empty, new_full, uniform_, normal_, bernoulli_):
+    setattr(Tensor, _method.__name__, _method)

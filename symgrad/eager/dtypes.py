@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)
@@ -13,7 +14,6 @@ int32 = np.dtype(np.int32)
 int16 = np.dtype(np.int16)
 int8 = np.dtype(np.int8)
 uint8 = np.dtype(np.uint8)
-float16 = np.dtype(np.float16)
 bool_ = np.dtype(np.bool_)
 _default_dtype = [float32]
 
@@ -64,3 +64,23 @@ class iinfo:  # noqa: N801 - PyTorch's name
 
     def __repr__(self) -> str:
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+# torch's legacy tensor-type names: `t.type()` is 'torch.FloatTensor'
+_LEGACY = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+           "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
+           "int64": "LongTensor", "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
+           "complex128": "ComplexDoubleTensor"}
+
+
+def legacy_type_name(dtype: np.dtype) -> str:
+    """'torch.FloatTensor' for float32, as torch's `Tensor.type()` names it."""
+    return f"torch.{_LEGACY[np.dtype(dtype).name]}"
+
+
+def dtype_of_legacy_name(name: str) -> np.dtype:
+    """The dtype a legacy name ('torch.DoubleTensor') stands for."""
+    for dtype, legacy in _LEGACY.items():
+        if name == f"torch.{legacy}":
+            return np.dtype(dtype)
+    raise ValueError(f"invalid type: '{name}'")

@@ -10,10 +10,20 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager import format as _format
-from symgrad.eager.dtypes import bool_, float32, float64, get_default_dtype, int64
+from symgrad.eager.dtypes import (
+    bool_,
+    dtype_of_legacy_name,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    legacy_type_name,
+)
 from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, backward, node_class
 from symgrad.eager.modes import is_grad_enabled
-from symgrad.ops import OPS, Op, Value, apply
+from symgrad.ops import OPS, Op, Value, apply, dims
 from symgrad.ops.core import inplace_methods
 from symgrad.ops.index import index_of, write_through
 from symgrad.surface import Surface
@@ -27,7 +37,7 @@ class Tensor(Surface, face="torch"):
     _priority = 1
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._init(np.asarray(data), None)
+        self._init(data._data if isinstance(data, Tensor) else np.asarray(data), None)
         self.requires_grad = requires_grad
 
     @classmethod
@@ -172,7 +182,19 @@ class Tensor(Surface, face="torch"):
 
     @property
     def data(self) -> Tensor:
+        """The values, cut from the graph (shared memory); assigning replaces them."""
         return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        # `p.data = t` (and `w.data -= lr * w.grad.data`): take t's memory, shape and dtype,
+        # unrecorded, as PyTorch's set_data does; grad and history stay
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        if self._requires_grad and value._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "data set to a tensor that requires gradients must be floating point or complex dtype")
+        self._data = value._data
 
     @property
     def imag(self) -> Tensor:
@@ -203,6 +225,10 @@ class Tensor(Surface, face="torch"):
         return self._data.shape == other._data.shape and bool(np.array_equal(self._data, other._data))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        # as torch: NumPy (and SciPy, which converts with np.asarray) would drop the gradient
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __len__(self) -> int:
@@ -210,8 +236,35 @@ class Tensor(Surface, face="torch"):
             raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
+    # Python's conversions, as torch has them: one element of any shape; __index__ (range(t),
+    # seq[t]) only from integers; a 0-d tensor formats as its item (f"{loss:.3f}")
+    def _scalar(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.item()
+
     def __float__(self) -> float:
-        return float(self.item())
+        if self._requires_grad:
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
+                          "unexpected behavior.\nConsider using tensor.detach() first.",
+                          UserWarning, stacklevel=2)
+        return float(self._scalar())
+
+    def __int__(self) -> int:
+        return int(self._scalar())
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar())
+
+    def __index__(self) -> int:
+        if self._data.size != 1 or self._data.dtype.kind not in "biu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
+
+    def __format__(self, format_spec: str) -> str:
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self._data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
@@ -276,15 +329,38 @@ class Tensor(Surface, face="torch"):
         return self._inplace(lambda t: np.zeros_like(t._data), overwrite=True, name="ZeroBackward0")
 
     def fill_(self, value: Any) -> Tensor:
-        """Fill with `value` in place."""
+        """Fill with `value` (a number, or a 0-d tensor that then receives the gradient) in place."""
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                                   f"with {value.ndim} dimensions.")
+            return self._inplace(lambda t: value.to(self.dtype).expand(self.shape), overwrite=True,
+                                 name="FillBackward3")
         return self._inplace(lambda t: np.full_like(t._data, value), overwrite=True,
-                             name="FillBackward0")
+                             name="FillBackward2")
 
     def copy_(self, src: Any) -> Tensor:
         """Copy `src` (broadcast to this shape) into this tensor."""
         src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
         return self._inplace(lambda t: src.broadcast_to(self.shape) if src._requires_grad
                              else np.broadcast_to(src._data, self.shape), overwrite=True)
+
+    def _refill(self, values: np.ndarray, name: str) -> Tensor:
+        """Overwrite with `values`, torch's in-place fills: the old value gets no gradient."""
+        return self._inplace(lambda t: values, overwrite=True, name=name)
+
+    def fill_diagonal_(self, fill_value: Any, wrap: bool = False) -> Tensor:
+        """Write `fill_value` on the main diagonal in place (all dims equal, or a matrix; a
+        tall matrix's diagonal restarts after a gap row with `wrap`), as np.fill_diagonal."""
+        shape = self._data.shape
+        if len(shape) < 2:
+            raise RuntimeError("dimensions must larger than 1")
+        if len(shape) > 2 and len(set(shape)) > 1:
+            raise RuntimeError("all dimensions of input must be of equal length")
+        mask = np.zeros(shape, np.bool_)
+        np.fill_diagonal(mask, True, wrap=wrap)
+        value = Tensor._make(np.array(fill_value).astype(self.dtype))
+        return self._inplace(lambda t: apply(OPS["where"], mask, value, t, _name="CopySlices"))
 
     def detach_(self) -> Tensor:
         """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
@@ -332,7 +408,10 @@ class Tensor(Surface, face="torch"):
             device(kwargs["device"])
         if dtype is None or np.dtype(dtype) == self.dtype:
             return self
-        return apply(OPS["astype"], self, dtype=np.dtype(dtype).name, _name="ToCopyBackward0")
+        dt = np.dtype(dtype)
+        # only a floating result carries a gradient (torch: y.long().requires_grad is False)
+        source = self if dt.kind in "fc" else self.detach()
+        return apply(OPS["astype"], source, dtype=dt.name, _name="ToCopyBackward0")
 
     def float(self) -> Tensor:
         return self.to(float32)
@@ -340,11 +419,77 @@ class Tensor(Surface, face="torch"):
     def double(self) -> Tensor:
         return self.to(float64)
 
+    def half(self) -> Tensor:
+        return self.to(float16)
+
     def long(self) -> Tensor:
         return self.to(int64)
 
+    def int(self) -> Tensor:
+        return self.to(int32)
+
+    def bool(self) -> Tensor:
+        return self.to(bool_)
+
     def type(self, dtype: Any = None) -> Any:
-        return str(self.dtype) if dtype is None else self.to(dtype)
+        """torch's legacy type name ('torch.FloatTensor'), or this tensor converted to `dtype`
+        (a dtype or such a name)."""
+        if dtype is None:
+            return legacy_type_name(self.dtype)
+        return self.to(dtype_of_legacy_name(dtype) if isinstance(dtype, str) else dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor converted to `other`'s dtype (itself if it already has it)."""
+        return self.to(other.dtype)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        """`self.expand(other.size())`: broadcast to `other`'s shape."""
+        return self.expand(other.shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """`self.view(other.size())`."""
+        return self.view(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """`self.reshape(other.size())`."""
+        return self.reshape(other.shape)
+
+    # memory layout, as torch reports it ------------------------------------------------
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self._data.itemsize
+
+    def nelement(self) -> int:
+        """torch's other name for `numel()`."""
+        return self._data.size
+
+    def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """Steps in elements between neighbours along each dim (0 along an expanded dim).
+        A NumPy view with a negative step (flip) reports its magnitude: torch's flip copies
+        into the same layout."""
+        strides = tuple(abs(s) // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[dims.axis(dim, self.ndim)]
+
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in row-major order without gaps (torch's rule: dims of
+        size 1 do not count)."""
+        expected = 1
+        for n, step in zip(reversed(self._data.shape), reversed(self.stride())):
+            if n == 0:
+                return True
+            if n != 1:
+                if step != expected:
+                    return False
+                expected *= n
+        return True
+
+    def contiguous(self) -> Tensor:
+        """This tensor if contiguous, else a row-major copy that stays in the graph."""
+        if self.is_contiguous():
+            return self
+        out = self.clone()
+        out._data = np.ascontiguousarray(out._data)
+        return out
 
     def cpu(self) -> Tensor:
         return self
@@ -367,7 +512,9 @@ class Tensor(Surface, face="torch"):
 
     @classmethod
     def _lift(cls, value: Any) -> Any:
-        if isinstance(value, Tensor) or isinstance(value, (int, float, bool, np.number)):
+        if isinstance(value, np.generic):  # before float: np.float64 is a float subclass
+            return _weak(value)
+        if isinstance(value, Tensor) or isinstance(value, (int, float, bool)):
             return value
         return Tensor._make(np.asarray(value))
 
@@ -531,6 +678,16 @@ def result_type(*args: Any) -> np.dtype:
             dt, g = get_default_dtype(), 2
         groups[g] = dt if groups[g] is None else promote_types(groups[g], dt)
     return _combine(groups[0], _combine(groups[1], groups[2]))
+
+
+def _weak(value: np.generic) -> Any:
+    """A NumPy scalar as torch takes it: a Python number, weak in promotion (float32 tensor *
+    np.float64 stays float32); np.bool_ counts as a float, as in torch."""
+    if isinstance(value, np.bool_):
+        return float(value)
+    if isinstance(value, (np.integer, np.floating, np.complexfloating)):
+        return value.item()
+    return Tensor._make(np.asarray(value))
 
 
 def _promote(op: Op, args: tuple) -> list:

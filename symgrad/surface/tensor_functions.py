@@ -44,7 +44,7 @@ def _concrete(name: str, v: Any) -> np.ndarray:
     if isinstance(v, Value) and type(v) is not Value._default:
         raise TypeError(f"{name}(): the result's shape depends on the values, so it cannot be "
                         "traced; call it eagerly")
-    return np.asarray(v)
+    return np.asarray(v.detach() if isinstance(v, Value) else v)
 
 
 # ---------------------------------------------------------------- aliases with arguments
@@ -277,7 +277,7 @@ def mvlgamma(self, p):
     """The multivariate log-gamma of dimension p: sum of lgamma(input - i/2) plus a constant."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
-    if type(self) is Value._default and bool(np.any(np.asarray(self) <= (p - 1) / 2)):
+    if type(self) is Value._default and bool(np.any(np.asarray(self.detach()) <= (p - 1) / 2)):
         raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     return _mvlgamma(self, p)
 

@@ -290,7 +290,7 @@ def _node(graph: Graph, value: Any) -> Node:
     if isinstance(value, Tracer):
         return value.node
     if isinstance(value, Surface):  # an eager Tensor closed over by the traced function
-        return graph.const(np.asarray(value))
+        return graph.const(np.asarray(value.data))
     if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", "") == "c":
         raise _complex(f"the constant {value!r}")
     return graph.const(value)

@@ -165,7 +165,7 @@ def _concrete(x: Any) -> np.ndarray | None:
     """The values of `x`, or None for a traced value (whose values are not known yet)."""
     if isinstance(x, Value) and not isinstance(x, Value._default):
         return None
-    return np.asarray(x)
+    return np.asarray(x.detach() if isinstance(x, Value) else x)
 
 
 def _dtype(x: Any) -> np.dtype:
