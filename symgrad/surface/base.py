@@ -18,7 +18,7 @@ import numpy as np
 
 from symgrad.ops import OPS, Op, Value, apply, dims
 from symgrad.ops.dispatch import FACES, METHODS
-from symgrad.surface import composites, ndarray, numpy_binding, statistics, tensor_functions  # noqa: F401 - they register
+from symgrad.surface import composites, ndarray, numpy_binding, signal, statistics, tensor_functions  # noqa: F401 - they register
 
 
 class Surface(Value):
@@ -78,6 +78,8 @@ class Surface(Value):
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method in ("reduce", "accumulate"):
             return statistics.ufunc_method(ufunc, method, inputs, kwargs)
+        if method in ("outer", "at"):
+            return signal.ufunc_method(ufunc, method, inputs, kwargs)
         if method != "__call__":
             raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on symgrad values")
         return numpy_binding.ufunc(ufunc, inputs, kwargs)
