@@ -569,6 +569,14 @@ ROWS = [
     Row("bitwise_xor", lambda x, y: x.bitwise_xor(y), np.bitwise_xor, BINARY, domains=(int64s, boolean),
         wrt=()),
     Row("bitwise_not", lambda x: ~x, np.invert, UNARY, domains=(int64s,), wrt=()),
+    # signal (symgrad/ops/signal_ops.py): where values v fall among sorted ones, ties included
+    Row("searchsorted", lambda v, a, side: np.searchsorted(np.sort(a), v, side=side),
+        lambda v, a, side: np.searchsorted(np.sort(a), v, side=side), (
+            with_params((4,), (6,), side="left"),
+            with_params((2, 3), (5,), side="right"),
+            with_params((), (4,), side="left"),
+        ), domains=(small_integers,), wrt=(),
+        torch=lambda v, a, side: _torch().searchsorted(_torch().sort(a).values, v, side=side)),
 ]
 
 

@@ -287,12 +287,15 @@ def _np_gradient(f, *varargs, axis=None, edge_order=1):
 
 @numpy_function(np.sinc)
 def _np_sinc(x):
-    """sin(pi x) / (pi x), 1 at 0. NumPy's quotient everywhere but at 0, where the Taylor
-    polynomial 1 - (pi x)^2 / 6 gives the value and the first two derivatives."""
-    x = lift(x)
-    zero = x == 0
-    y = np.pi * np.where(zero, 1.0e-20, x)
-    return np.where(zero, 1.0 - (np.pi * x) ** 2 / 6.0, np.sin(y) / y)
+    """sin(pi x) / (pi x), 1 at 0. Near 0 (|pi x| < 0.05) the quotient's derivatives cancel
+    catastrophically, so there its Taylor polynomial (exact to rounding) gives the value and
+    every derivative; elsewhere it is NumPy's quotient."""
+    y = np.pi * lift(x)
+    near = abs(y) < 0.05
+    z = y * y
+    taylor = 1.0 + z * (-1.0 / 6.0 + z * (1.0 / 120.0 + z * (-1.0 / 5040.0 + z / 362880.0)))
+    y = np.where(near, 1.0, y)
+    return np.where(near, taylor, np.sin(y) / y)
 
 
 # ---------------------------------------------------------------- select, piecewise
