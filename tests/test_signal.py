@@ -187,8 +187,9 @@ def test_convolve_and_correlate_every_length_and_mode():
 
 
 def test_interp_exact_at_knots_and_ends():
-    """At knots and past either end interp gives fp exactly, as NumPy; NaN stays NaN."""
-    x = np.concatenate([XP, [XP[0] - 1, XP[-1] + 1, np.nan]])
+    """At knots and past either end (infinities too) interp gives fp exactly, as NumPy; NaN
+    stays NaN."""
+    x = np.concatenate([XP, [XP[0] - 1, XP[-1] + 1, np.nan, np.inf, -np.inf]])
     got = symgrad.compile(lambda x, fp: np.interp(x, XP, fp))(x, FP)
     np.testing.assert_array_equal(got, np.interp(x, XP, FP))
     got = symgrad.compile(lambda x: np.interp(x, XP, FP, left=np.inf, right=-np.inf))(x)

@@ -26,7 +26,7 @@ from symgrad.surface import numpy_binding
 
 def _searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Value:
     if side not in ("left", "right"):
-        raise ValueError(f"side must be 'left' or 'right' (got {side!r})")
+        raise ValueError(f"search side must be 'left' or 'right' (got {side!r})")
     a = lift(a, a, v)
     if a.ndim != 1:
         raise ValueError("object too deep for desired array" if a.ndim else "object of too small depth "
@@ -157,14 +157,16 @@ def _np_interp(x, xp, fp, left=None, right=None, period=None):
     if period is not None:
         x, xp, fp = _periodic(x, xp, fp, period)
         left = right = None
-    # the knot at or below each point (clipped to the ends), and the slope after it: 0 after
-    # the last knot, so a point at or past it takes fp[-1] exactly, as NumPy gives
-    at = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, xp.shape[0] - 1)
+    # Points clipped to the knots' range (so past either end, infinities too, they take the
+    # end's value exactly, as NumPy gives); the knot at or below each, and the slope after it:
+    # 0 after the last knot, so a point at it takes fp[-1] exactly too.
+    inside = np.clip(x, xp[0], xp[-1])
+    at = np.searchsorted(xp, inside, side="right") - 1
     width = np.diff(xp)
     slopes = np.diff(fp) / np.where(width == 0, 1.0, width)  # equal knots: a slope never used
     slopes = np.concatenate([slopes, np.zeros(1)])
-    y = fp[at] + slopes[at] * (x - xp[at])
-    y = np.where(x < xp[0], fp[0] if left is None else left, y)
+    y = fp[at] + slopes[at] * (inside - xp[at])
+    y = y if left is None else np.where(x < xp[0], left, y)
     return y if right is None else np.where(x > xp[-1], right, y)
 
 
