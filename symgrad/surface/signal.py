@@ -200,7 +200,6 @@ def _np_trapezoid(y, x=None, dx=1.0, axis=-1):
     return (d * (y[ahead] + y[behind]) / 2.0).sum(axis)
 
 
-
 def _spacings(f: Value, axes: tuple[int, ...], varargs: tuple) -> list[Any]:
     """Each axis's spacing: a scalar, or the differences of its coordinates (a scalar if
     the coordinates are NumPy's and evenly spaced, as NumPy reduces them)."""
