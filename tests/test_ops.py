@@ -621,6 +621,14 @@ ROWS = [
         lambda y, lm: scipy_special().inv_boxcox(y, lm), BINARY,
         domains=(positive, lambda rng, shape: rng.uniform(-0.4, 1.0, shape)),
         torch=lambda y, lm: (1 + lm * y) ** (1 / lm), torch_tol={"rtol": 1e-10, "atol": 1e-12}),
+    # signal (symgrad/ops/signal_ops.py): where values v fall among sorted ones, ties included
+    Row("searchsorted", lambda v, a, side: np.searchsorted(np.sort(a), v, side=side),
+        lambda v, a, side: np.searchsorted(np.sort(a), v, side=side), (
+            with_params((4,), (6,), side="left"),
+            with_params((2, 3), (5,), side="right"),
+            with_params((), (4,), side="left"),
+        ), domains=(small_integers,), wrt=(),
+        torch=lambda v, a, side: _torch().searchsorted(_torch().sort(a).values, v, side=side)),
 ]
 
 

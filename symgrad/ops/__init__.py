@@ -21,6 +21,7 @@ from symgrad.ops import (  # noqa: F401 - they register
     order,
     reduce,
     shape,
+    signal_ops,
     special,
 )
 from symgrad.ops.batching import NotBatchable

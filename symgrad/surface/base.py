@@ -23,6 +23,7 @@ from symgrad.surface import (  # noqa: F401 - they register
     ndarray,
     numpy_binding,
     numpy_more,
+    signal,
     statistics,
     tensor_functions,
 )
@@ -85,6 +86,8 @@ class Surface(Value):
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method in ("reduce", "accumulate"):
             return statistics.ufunc_method(ufunc, method, inputs, kwargs)
+        if method in ("outer", "at"):
+            return signal.ufunc_method(ufunc, method, inputs, kwargs)
         if method != "__call__":
             raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on symgrad values")
         return numpy_binding.ufunc(ufunc, inputs, kwargs)

@@ -26,6 +26,8 @@ _UFUNC_COMPOSITES: dict[np.ufunc, Callable] = {
     np.reciprocal: lambda x: x.reciprocal(),
     np.rint: lambda x: x.round(),
     np.logaddexp: None,  # handled by _logaddexp, which keeps Python scalars as they are
+    # log2(2**x + 2**y), stable as _logaddexp
+    np.logaddexp2: lambda x, y: y + apply(OPS["softplus"], (x - y) * np.log(2.0)) / np.log(2.0),
     np.positive: lambda x: x,
     np.floor_divide: None, np.remainder: None,  # piecewise constant: no useful gradient
 }
