@@ -3,7 +3,7 @@
     pip install -e '.[test]'
     python tools/mutation.py                       # the registry, the simplifier, codegen
     python tools/mutation.py 'symgrad/codegen/*'   # or any globs of the installed layout
-    python tools/mutation.py --sample 400          # or: a random sample of the mutants
+    python tools/mutation.py --sample 200          # after a run (stopped early): a random sample
     python tools/mutation.py --import-time         # then: retest what runs at import
     python tools/mutation.py --score               # killed / tested, over the run or the sample
     python tools/mutation.py --results             # the survivors of the last run
@@ -144,13 +144,12 @@ def run_sample(globs: list[str], size: int, max_children: int | None, seed: int 
     names for `--score` and for resuming (delete build/mutation/sample.json to draw anew).
     (mutmut's own `run NAMES` re-collects test ids in its process and loses the parametrized
     ones.)"""
+    if not (STAGE / "mutants" / "mutmut-stats.json").exists():
+        print("run `python tools/mutation.py` first: it generates the mutants and records which tests "
+              "reach each function; it can be stopped once it starts testing mutants")
+        return 1
     drawn = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else []
     if len(drawn) < size:  # draw anew (a smaller sample is the start of the same draw: resumed)
-        stage(globs)
-        generate = ("import os, mutmut.__main__ as m; os.makedirs('mutants', exist_ok=True); "
-                    "m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); "
-                    "m.create_mutants(os.cpu_count())")
-        subprocess.run([sys.executable, "-c", generate], cwd=STAGE, check=True)  # `mutmut run`'s first step
         population = sorted(recorded(globs))
         drawn = random.Random(seed).sample(population, min(size, len(population)))
         SAMPLE.write_text(json.dumps(drawn, indent=1))
