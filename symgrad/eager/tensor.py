@@ -225,10 +225,14 @@ class Tensor(Surface, face="torch"):
         return self._data.shape == other._data.shape and bool(np.array_equal(self._data, other._data))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        # as torch: NumPy (and SciPy, which converts with np.asarray) would drop the gradient
-        if self._requires_grad:
-            raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        """The data, without history (SPEC); for a tensor that requires grad, with a warning:
+        NumPy and SciPy code that converts it (scipy.special.logsumexp) drops the gradient,
+        where PyTorch would raise."""
+        if self._requires_grad and is_grad_enabled():
+            warnings.warn("np.asarray of a Tensor that requires grad gives its data without history: "
+                          "no gradient flows through NumPy or SciPy code that converts it. Use "
+                          "symgrad's function to keep the gradient, or .detach() to say so.",
+                          UserWarning, stacklevel=2)
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __len__(self) -> int:
