@@ -317,3 +317,14 @@ def test_a_numpy_array_indexed_by_a_traced_value_says_compare_instead():
 
     np.testing.assert_array_equal(symgrad.grad(one_hot_by_comparison)(np.ones((2, 3)), np.array([0, 2])),
                                   np.eye(3)[[0, 2]])
+
+
+@pytest.mark.parametrize("clip", [
+    lambda a, lo, hi: np.clip(a, lo, hi), lambda a, lo, hi: a.clip(lo, hi),
+    lambda a, lo, hi: a.clip(min=lo, max=hi),
+])
+def test_a_numpy_array_clipped_by_traced_bounds(clip):
+    """ndarray.clip of a NumPy array with traced bounds reaches NumPy's unexported clip ufunc."""
+    a = np.arange(5.0)
+    grad = symgrad.grad(lambda lo, hi: clip(a, lo, hi).sum(), argnums=(0, 1))(np.array(1.5), np.array(2.5))
+    np.testing.assert_array_equal(grad, (2.0, 2.0))  # 0 and 1 below lo, 3 and 4 above hi

@@ -31,6 +31,8 @@ _UFUNC_COMPOSITES: dict[np.ufunc, Callable] = {
     np.positive: lambda x: x,
     np.floor_divide: None, np.remainder: None,  # piecewise constant: no useful gradient
 }
+# ufuncs NumPy does not export (ndarray.clip calls numpy's private `umath.clip`)
+_UNEXPORTED_UFUNCS: dict[str, Callable] = {"clip": lambda x, lo, hi: x.clamp(lo, hi)}
 
 
 def _from_scipy(uf: np.ufunc) -> bool:
@@ -68,7 +70,8 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     if uf is np.logaddexp:
         return _logaddexp(*inputs)
     scipy = _from_scipy(uf)
-    composite = SCIPY_UFUNCS.get(uf.__name__) if scipy else _UFUNC_COMPOSITES.get(uf)
+    composite = SCIPY_UFUNCS.get(uf.__name__) if scipy else _UFUNC_COMPOSITES.get(
+        uf, _UNEXPORTED_UFUNCS.get(uf.__name__))
     if composite is None:
         module = "scipy.special" if scipy else "numpy"
         raise TypeError(f"{module}.{uf.__name__}{user_line()} has no registered symgrad op; "
