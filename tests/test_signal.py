@@ -288,9 +288,16 @@ def test_add_at_accumulates_repeated_indices_in_place():
     np.testing.assert_allclose(u.grad.numpy(), grads[1], **EXACT)
 
 
-def test_add_at_refuses_what_numpy_would_share():
-    with pytest.raises(TypeError, match="an argument of the traced function"):
-        symgrad.compile(lambda x: np.add.at(x, [0], 1.0) or x)(A)
+def test_add_at_writes_as_item_assignment_and_refuses_a_numpy_array():
+    def into_the_argument(x):
+        np.add.at(x, [0, 0], 1.0)  # the traced value changes, not the caller's array
+        return x
+
+    a = A.copy()
+    want = A.copy()
+    np.add.at(want, [0, 0], 1.0)
+    np.testing.assert_array_equal(symgrad.compile(into_the_argument)(a), want)
+    np.testing.assert_array_equal(a, A)
     with pytest.raises(TypeError, match="into a NumPy array"):
         symgrad.compile(lambda x: np.add.at(np.zeros(3), [0, 0], x[:2]))(A)
     with pytest.raises(TypeError, match="multiply.at is not supported"):

@@ -442,8 +442,7 @@ def ufunc_method(uf: np.ufunc, kind: str, inputs: tuple, kwargs: dict) -> Value 
     indices = index if isinstance(index, tuple) else (index,)
     if hasattr(a, "index_put_"):  # an eager Tensor: PyTorch's in-place form, with its checks
         a.index_put_(indices, values, accumulate=True)
-    else:  # a traced value now stands for the sum, with item assignment's checks
-        a._check_writeable()
-        a.node = a.index_put(indices, values, accumulate=True).node
+    else:  # a traced value now stands for the sum, written as item assignment writes
+        a._write(a.index_put(indices, values, accumulate=True))
     return None
 
