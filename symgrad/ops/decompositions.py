@@ -684,8 +684,10 @@ def _pinv(x: Any, rtol: Any, atol: Any = 0.0) -> Any:
 
 
 @composite("LinalgLstsqBackward0")
-def _lstsq_solution(a: Any, b: Any, rcond: Any) -> Any:
-    """The minimum-norm least-squares X of A X ~ B (B a stack of matrices): pinv(A) B."""
+def _lstsq_solution(a: Any, b: Any, rcond: Any, vector: bool) -> Any:
+    """The minimum-norm least-squares X of A X ~ B: pinv(A) B, B a stack of matrices or vectors."""
+    if vector:
+        return (pinv_of(a, rcond) @ b.unsqueeze(-1)).squeeze(-1)
     return pinv_of(a, rcond) @ b
 
 
@@ -708,13 +710,17 @@ def _np_lstsq(a, b, rcond=None):
         raise LinAlgError("Incompatible dimensions")
     m, n = x.shape
     rcond = np.finfo(_floating((x.dtype, y.dtype), {})).eps * max(m, n) if rcond is None else rcond
-    column = y.reshape((m, 1)) if y.ndim == 1 else y
-    solution = _lstsq_solution(x, column, rcond)
+    solution = _lstsq_solution(x, y, rcond, y.ndim == 1)
     s = apply(SVDVALS, x)
     _, large = _cutoff_inverse(s, rcond)
     rank = large.sum()
-    residuals = _residuals(x, column, solution) if m > n else lift(np.zeros((0,)), x)
-    return (solution.reshape((n,)) if y.ndim == 1 else solution), residuals, rank, s
+    if m <= n:
+        residuals = lift(np.zeros((0,)), x)
+    elif y.ndim == 1:
+        residuals = _residuals(x, y.reshape((m, 1)), solution.reshape((n, 1)))
+    else:
+        residuals = _residuals(x, y, solution)
+    return solution, residuals, rank, s
 
 
 @function(name="linalg.svd")
@@ -764,17 +770,23 @@ def linalg_lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | No
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of "
                            f"(gels, gelsy, gelsd, gelss), got {driver}")
+    if b.ndim < a.ndim - 1:
+        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+                           "(input.dim() - other.dim()) <= 1")
     vector = b.ndim == a.ndim - 1
-    column = b.unsqueeze(-1) if vector else b
-    if column.ndim != a.ndim and column.ndim < 2 or column.shape[-2] != a.shape[-2]:
+    if b.shape[-1 if vector else -2] != a.shape[-2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2), got "
                            f"{tuple(a.shape)} and {tuple(b.shape)}")
     m, n = a.shape[-2:]
     rcond = np.finfo(a.dtype).eps * max(m, n) if rcond is None else rcond
-    solution = _lstsq_solution(a, column, rcond)
+    solution = _lstsq_solution(a, b, rcond, vector)
     empty = lift(np.zeros((0,), a.dtype), a)
-    residuals = _residuals(a, column, solution) if m > n and driver != "gelsy" else empty
+    if m > n and driver != "gelsy":
+        residuals = (_residuals(a, b.unsqueeze(-1), solution.unsqueeze(-1)) if vector
+                     else _residuals(a, b, solution))
+    else:
+        residuals = empty
     s = apply(SVDVALS, a).detach()
     rank = _cutoff_inverse(s, rcond)[1].sum(-1) if driver != "gels" else lift(np.zeros((0,), np.int64), a)
-    return return_types_linalg_lstsq(solution.squeeze(-1) if vector else solution, residuals, rank,
+    return return_types_linalg_lstsq(solution, residuals, rank,
                                      s if driver in ("gelsd", "gelss") else empty)
