@@ -1,7 +1,8 @@
-"""Linear-algebra decompositions: cholesky, solve, inv, det, slogdet, eigh; and the norms.
+"""Linear-algebra decompositions: cholesky, solve, inv, det, slogdet, eigh, svd, qr (with pinv
+and lstsq through the SVD); and the norms.
 
-Each primitive has one output, so a decomposition with several (slogdet's sign and
-log|det|, eigh's eigenvalues and eigenvectors) is several primitives on the same input;
+Each primitive has one output, so a decomposition with several (slogdet's sign and log|det|,
+eigh's eigenvalues and eigenvectors, svd's U, s, Vh) is several primitives on the same input;
 a trace computes each once (CSE) and their gradients add up to the joint rule. The VJP rules
 are written with these primitives and matmul, so they can be differentiated again. NumPy's
 linalg functions broadcast over leading dims, so a batch of examples is one more of those.
