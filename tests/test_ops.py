@@ -277,6 +277,14 @@ def symgrad_eye_like(m: Any) -> Any:
 def signless(v: Any) -> Any:
     """Eigenvectors times their first components: the same whichever sign eigh picks."""
     return v * v[..., :1, :]
+
+
+def signless_rows(v: Any) -> Any:
+    """Right singular vectors (rows of Vh) times their first components: blind to their signs."""
+    return v * v[..., :, :1]
+
+
+MATRICES = shapes((4, 3), (3, 4), (3, 3), (2, 4, 3))
 # cumulative and ordering: reverse cumsum (cumsum's adjoint) is reached only through the op
 def cumsum(x: Any, dim: int, reverse: bool = False) -> Any:
     return apply(OPS["cumsum"], x, axis=dim, reverse=True) if reverse else x.cumsum(dim)
@@ -629,6 +637,20 @@ ROWS = [
             with_params((), (4,), side="left"),
         ), domains=(small_integers,), wrt=(),
         torch=lambda v, a, side: _torch().searchsorted(_torch().sort(a).values, v, side=side)),
+    # linalg, SVD family (symgrad/ops/decompositions.py): tall, wide, square and stacked matrices;
+    # singular vectors enter as U * U[0] (Vh * Vh[:, 0]), blind to the sign LAPACK picks
+    Row("svdvals", lambda a: symgrad.linalg.svdvals(a), lambda a: np.linalg.svd(a, compute_uv=False),
+        MATRICES, torch=lambda a: _torch().linalg.svdvals(a)),
+    Row("svd_u", lambda a: signless(symgrad.linalg.svd(a, full_matrices=False).U),
+        lambda a: signless(np.linalg.svd(a, full_matrices=False)[0]), MATRICES,
+        torch=lambda a: signless(_torch().linalg.svd(a, full_matrices=False).U)),
+    Row("svd_vh", lambda a: signless_rows(symgrad.linalg.svd(a, full_matrices=False).Vh),
+        lambda a: signless_rows(np.linalg.svd(a, full_matrices=False)[2]), MATRICES,
+        torch=lambda a: signless_rows(_torch().linalg.svd(a, full_matrices=False).Vh)),
+    Row("qr_q", lambda a: symgrad.linalg.qr(a).Q, lambda a: np.linalg.qr(a)[0], MATRICES,
+        torch=lambda a: _torch().linalg.qr(a).Q),
+    Row("qr_r", lambda a: symgrad.linalg.qr(a).R, lambda a: np.linalg.qr(a)[1], MATRICES,
+        torch=lambda a: _torch().linalg.qr(a).R),
 ]
 
 

@@ -1,7 +1,8 @@
-"""Linear-algebra decompositions: cholesky, solve, inv, det, slogdet, eigh; and the norms.
+"""Linear-algebra decompositions: cholesky, solve, inv, det, slogdet, eigh, svd, qr (with pinv
+and lstsq through the SVD); and the norms.
 
-Each primitive has one output, so a decomposition with several (slogdet's sign and
-log|det|, eigh's eigenvalues and eigenvectors) is several primitives on the same input;
+Each primitive has one output, so a decomposition with several (slogdet's sign and log|det|,
+eigh's eigenvalues and eigenvectors, svd's U, s, Vh) is several primitives on the same input;
 a trace computes each once (CSE) and their gradients add up to the joint rule. The VJP rules
 are written with these primitives and matmul, so they can be differentiated again. NumPy's
 linalg functions broadcast over leading dims, so a batch of examples is one more of those.
@@ -21,6 +22,7 @@ from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, broadcast_shapes, defop
 from symgrad.ops.dispatch import apply, composite, function, lift, method, no_out, numpy_function
 from symgrad.ops.reduce import SUM
+from symgrad.ops.shape import CAT
 
 
 class LinAlgError(np.linalg.LinAlgError, RuntimeError):
@@ -447,3 +449,345 @@ def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
             raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(axes)}")
         return matrix_norm_of(self, p, tuple(dims.axis(d, self.ndim) for d in dim or axes), keepdim)
     return vector_norm_of(self, 2.0 if p is None else p, axes, keepdim)
+
+
+# ---------------------------------------------------------------- SVD and QR
+
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])  # NumPy 2's field names
+QRResult = namedtuple("QRResult", ["Q", "R"])
+return_types_linalg_svd = namedtuple("linalg_svd", ["U", "S", "Vh"])
+return_types_linalg_qr = namedtuple("linalg_qr", ["Q", "R"])
+return_types_linalg_lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def _matrices(x: tuple) -> tuple:
+    if len(x) < 2:
+        raise ShapeError(f"expected batches of matrices, got shape {x}")
+    return x
+
+
+def _svd_u_shape(x: tuple, full: bool) -> tuple:
+    m, n = _matrices(x)[-2:]
+    return x[:-1] + ((m if full else min(m, n)),)
+
+
+def _svd_vh_shape(x: tuple, full: bool) -> tuple:
+    m, n = _matrices(x)[-2:]
+    return x[:-2] + ((n if full else min(m, n)), n)
+
+
+def _svd_factors(x: Any) -> tuple[Any, Any, Any]:
+    """The reduced U, s, Vh of x, as the primitives (a trace computes each once)."""
+    return apply(SVD_U, x, full=False), apply(SVDVALS, x), apply(SVD_VH, x, full=False)
+
+
+def _gap(s: Any) -> Any:
+    """F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it: finite for distinct singular values."""
+    k = s.shape[-1]
+    off = ~np.eye(k, dtype=bool)
+    s2 = s * s
+    return (1.0 / (s2.unsqueeze(-2) - s2.unsqueeze(-1)).where(off, 1.0)).where(off, 0.0)
+
+
+def _svdvals_vjp(ct, ans, x):
+    u, _, vh = _svd_factors(x)
+    return (u * ct.unsqueeze(-2)) @ vh
+
+
+def _svd_u_vjp(ct, ans, x, full):
+    # Townsend's rule, the U part: U (F o (U^T gU - gU^T U)) S Vh, plus (I - U U^T) gU S^-1 Vh
+    # where U has fewer columns than rows. Full U's extra columns get no gradient, as PyTorch
+    u, s, vh = _svd_factors(x)
+    m, k = x.shape[-2], s.shape[-1]
+    g = ct[..., :k] if full else ct
+    utg = _mT(u) @ g
+    inner = (_gap(s) * (utg - _mT(utg))) * s.unsqueeze(-2)
+    out = u @ inner @ vh
+    if m > k:
+        out = out + ((g - u @ utg) / s.unsqueeze(-2)) @ vh
+    return out
+
+
+def _svd_vh_vjp(ct, ans, x, full):
+    # the Vh part: U S (F o (Vh gVh^T - gVh Vh^T)) Vh, plus U S^-1 gVh (I - V Vh) for wide x
+    u, s, vh = _svd_factors(x)
+    n, k = x.shape[-1], s.shape[-1]
+    g = ct[..., :k, :] if full else ct
+    vgt = vh @ _mT(g)
+    inner = s.unsqueeze(-1) * (_gap(s) * (vgt - _mT(vgt)))
+    out = u @ inner @ vh
+    if n > k:
+        out = out + u @ ((g - _mT(vgt) @ vh) / s.unsqueeze(-1))
+    return out
+
+
+def _copyltu(m: Any) -> Any:
+    """The symmetric matrix with m's lower triangle: tril(m) + tril(m, -1)^T."""
+    lower = np.tril(np.ones((m.shape[-1],) * 2, bool))
+    return m.where(lower, 0.0) + _mT(m.where(lower & ~lower.T, 0.0))
+
+
+def _right_solve_rt(r: Any, g: Any) -> Any:
+    """g R^-T, as (R^-1 g^T)^T."""
+    return _mT(apply(SOLVE, r, _mT(g)))
+
+
+def _qr_parts(x: Any, mode: str) -> tuple[Any, Any]:
+    m, n = x.shape[-2:]
+    if mode == "complete" and m > n:
+        raise NotImplementedError("The derivative of qr is not implemented when mode='complete' "
+                                  "and the matrix has more rows than columns")
+    return apply(QR_Q, x, mode="reduced"), apply(QR_R, x, mode="reduced")
+
+
+def _qr_square_vjp(gq: Any, gr: Any, q: Any, r: Any) -> Any:
+    """The m >= n rule (R square): (gQ + Q copyltu(R gR^T - gQ^T Q)) R^-T; either ct may be None."""
+    m = 0.0
+    if gr is not None:
+        m = r @ _mT(gr)
+    if gq is not None:
+        m = m - _mT(gq) @ q
+    body = q @ _copyltu(m)
+    return _right_solve_rt(r, body if gq is None else gq + body)
+
+
+def _wide(x: Any, gx: Any, gy: Any) -> Any:
+    """A wide x = [X | Y] = Q [R_X | R_Y]: the gradients of its two blocks side by side."""
+    return apply(CAT, gx, gy, axis=x.ndim - 1)
+
+
+def _qr_q_vjp(ct, ans, x, mode):
+    q, r = _qr_parts(x, mode)
+    m, n = x.shape[-2:]
+    if m >= n:
+        return _qr_square_vjp(ct, None, q, r)
+    # wide x = [X | Y] = Q [R_X | R_Y]: Q's gradient reaches X = Q R_X only
+    y = x[..., :, m:]
+    return _wide(x, _qr_square_vjp(ct, None, q, r[..., :, :m]), y * 0.0)
+
+
+def _qr_r_vjp(ct, ans, x, mode):
+    q, r = _qr_parts(x, mode)
+    m, n = x.shape[-2:]
+    if m >= n:
+        return _qr_square_vjp(None, ct, q, r)
+    # R_Y = Q^T Y adds Y gR_Y^T to Q's cotangent, and gives Y the gradient Q gR_Y
+    y, gy = x[..., :, m:], ct[..., :, m:]
+    return _wide(x, _qr_square_vjp(y @ _mT(gy), ct[..., :, :m], q, r[..., :, :m]), q @ gy)
+
+
+def _qr_q_shape(x: tuple, mode: str) -> tuple:
+    m, n = _matrices(x)[-2:]
+    return x[:-1] + ((m if mode == "complete" else min(m, n)),)
+
+
+def _qr_r_shape(x: tuple, mode: str) -> tuple:
+    m, n = _matrices(x)[-2:]
+    return x[:-2] + ((m if mode == "complete" else min(m, n)), n)
+
+
+SVDVALS = defop("svdvals", "np.linalg.svd({x}, compute_uv=False)", shape=lambda x: _matrices(x)[:-2]
+                + (min(x[-2:]),), dtype=_floating, grad_fn="LinalgSvdBackward0", batch=batching.unary,
+                vjps=(_svdvals_vjp,), doc="The singular values, descending, of each matrix.")
+SVD_U = defop("svd_u", "np.linalg.svd({x}, full_matrices={full})[0]", shape=_svd_u_shape, dtype=_floating,
+              grad_fn="LinalgSvdBackward0", batch=batching.unary, vjps=(_svd_u_vjp,),
+              doc="The left singular vectors U of x = U diag(s) Vh; their gradient needs distinct s.")
+SVD_VH = defop("svd_vh", "np.linalg.svd({x}, full_matrices={full})[2]", shape=_svd_vh_shape,
+               dtype=_floating, grad_fn="LinalgSvdBackward0", batch=batching.unary, vjps=(_svd_vh_vjp,),
+               doc="The right singular vectors (rows of Vh) of x = U diag(s) Vh.")
+QR_Q = defop("qr_q", "np.linalg.qr({x}, mode={mode})[0]", shape=_qr_q_shape, dtype=_floating,
+             grad_fn="LinalgQrBackward0", batch=batching.unary, vjps=(_qr_q_vjp,),
+             doc="The orthonormal factor Q of x = Q R.")
+QR_R = defop("qr_r", "np.linalg.qr({x}, mode={mode})[1]", shape=_qr_r_shape, dtype=_floating,
+             grad_fn="LinalgQrBackward0", batch=batching.unary, vjps=(_qr_r_vjp,),
+             doc="The upper-triangular factor R of x = Q R.")
+
+
+def check_matrices(name: str, a: Any) -> Any:
+    """`a` as a value, or NumPy's and PyTorch's error for something not a stack of matrices."""
+    x = lift(a)
+    if x.ndim < 2:
+        raise LinAlgError(f"{name}: {x.ndim}-dimensional array given. Array must be at least "
+                          "two-dimensional")
+    return x
+
+
+def _svd(x: Any, full_matrices: bool, result: type) -> Any:
+    full = bool(full_matrices) and x.shape[-2] != x.shape[-1]  # square: full is reduced
+    return result(apply(SVD_U, x, full=full), apply(SVDVALS, x), apply(SVD_VH, x, full=full))
+
+
+def _qr(x: Any, mode: str, result: type, name: str) -> Any:
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"{name}: Unrecognized mode '{mode}'")
+    shaped = "complete" if mode == "complete" and x.shape[-2] > x.shape[-1] else "reduced"
+    r = apply(QR_R, x, mode=shaped)
+    return r if result is None else result(apply(QR_Q, x, mode=shaped), r)
+
+
+def _cutoff_inverse(s: Any, rtol: Any, atol: Any = 0.0) -> Any:
+    """1/s where s exceeds max(atol, rtol * max(s)) (per matrix), 0 elsewhere: the pseudo-inverse's
+    singular values, as NumPy's pinv and lstsq discard the small ones."""
+    cutoff = s.amax(-1, keepdim=True) * rtol
+    if atol:
+        cutoff = cutoff.where(cutoff > atol, atol)
+    large = s > cutoff
+    return (1.0 / s.where(large, 1.0)).where(large, 0.0), large
+
+
+def pinv_of(x: Any, rtol: Any, atol: Any = 0.0) -> Any:
+    """The Moore-Penrose pseudo-inverse V diag(1/s) U^T over the singular values kept; its
+    gradient (through the SVD's) is finite for full rank with distinct singular values."""
+    u, s, vh = _svd_factors(x)
+    inverse, _ = _cutoff_inverse(s, rtol, atol)
+    return (_mT(vh) * inverse.unsqueeze(-2)) @ _mT(u)
+
+
+@numpy_function(np.linalg.svd)
+def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    x = check_matrices("svd", a)
+    if hermitian:
+        raise NotImplementedError("np.linalg.svd: hermitian=True is not supported on symgrad values")
+    return _svd(x, full_matrices, SVDResult) if compute_uv else apply(SVDVALS, x)
+
+
+@numpy_function(np.linalg.svdvals)
+def _np_svdvals(x, /):
+    return apply(SVDVALS, check_matrices("svdvals", x))
+
+
+@numpy_function(np.linalg.qr)
+def _np_qr(a, mode="reduced"):
+    return _qr(check_matrices("qr", a), mode, None if mode == "r" else QRResult, "qr")
+
+
+_NO_RTOL = object()
+
+
+@numpy_function(np.linalg.pinv)
+def _np_pinv(a, rcond=None, hermitian=False, *, rtol=_NO_RTOL):
+    x = check_matrices("pinv", a)
+    if hermitian:
+        raise NotImplementedError("np.linalg.pinv: hermitian=True is not supported on symgrad values")
+    if rcond is not None and rtol is not _NO_RTOL:
+        raise ValueError("`rtol` and `rcond` can't be both set.")
+    if rcond is None:
+        rcond = 1e-15 if rtol is _NO_RTOL else rtol
+        if rcond is None:
+            rcond = max(x.shape[-2:]) * np.finfo(x.dtype).eps
+    return _pinv(x, rcond)
+
+
+@composite("LinalgPinvBackward0")
+def _pinv(x: Any, rtol: Any, atol: Any = 0.0) -> Any:
+    """The pseudo-inverse, one node in eager mode."""
+    return pinv_of(x, rtol, atol)
+
+
+@composite("LinalgLstsqBackward0")
+def _lstsq_solution(a: Any, b: Any, rcond: Any, vector: bool) -> Any:
+    """The minimum-norm least-squares X of A X ~ B: pinv(A) B, B a stack of matrices or vectors."""
+    if vector:
+        return (pinv_of(a, rcond) @ b.unsqueeze(-1)).squeeze(-1)
+    return pinv_of(a, rcond) @ b
+
+
+@composite("LinalgLstsqBackward0")
+def _residuals(a: Any, b: Any, x: Any) -> Any:
+    """The squared 2-norm of each column of A X - B."""
+    r = a @ x - b
+    return (r * r).sum(-2)
+
+
+@numpy_function(np.linalg.lstsq)
+def _np_lstsq(a, b, rcond=None):
+    """NumPy's (x, residuals, rank, s). In a trace the rank is not known, so residuals are
+    given for tall a (m > n) as for full rank; NumPy gives none for a rank-deficient a."""
+    x = lift(a, a, b)
+    y = lift(b, a, b)
+    if x.ndim != 2:
+        raise LinAlgError(f"{x.ndim}-dimensional array given. Array must be two-dimensional")
+    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise LinAlgError("Incompatible dimensions")
+    m, n = x.shape
+    rcond = np.finfo(_floating((x.dtype, y.dtype), {})).eps * max(m, n) if rcond is None else rcond
+    solution = _lstsq_solution(x, y, rcond, y.ndim == 1)
+    s = apply(SVDVALS, x)
+    _, large = _cutoff_inverse(s, rcond)
+    rank = large.sum()
+    if m <= n:
+        residuals = lift(np.zeros((0,)), x)
+    elif y.ndim == 1:
+        residuals = _residuals(x, y.reshape((m, 1)), solution.reshape((n, 1)))
+    else:
+        residuals = _residuals(x, y, solution)
+    return solution, residuals, rank, s
+
+
+@function(name="linalg.svd")
+def linalg_svd(A: Any, full_matrices: bool = True, *, driver: Any = None, out: Any = None) -> Any:
+    """(U, S, Vh) with A = U diag(S) Vh; the vectors' gradients need distinct singular values."""
+    no_out("linalg.svd", out)
+    return _svd(check_matrices("linalg.svd", A), full_matrices, return_types_linalg_svd)
+
+
+@function(name="linalg.svdvals")
+def linalg_svdvals(A: Any, *, driver: Any = None, out: Any = None) -> Any:
+    """The singular values, descending."""
+    no_out("linalg.svdvals", out)
+    return apply(SVDVALS, check_matrices("linalg.svdvals", A))
+
+
+@function(name="linalg.qr")
+def linalg_qr(A: Any, mode: str = "reduced", *, out: Any = None) -> Any:
+    """(Q, R) with A = Q R; mode 'r' gives an empty Q, as PyTorch."""
+    no_out("linalg.qr", out)
+    x = check_matrices("linalg.qr", A)
+    if mode == "r":
+        return return_types_linalg_qr(lift(np.zeros((0,), x.dtype), x), _qr(x, mode, None, "linalg.qr"))
+    return _qr(x, mode, return_types_linalg_qr, "linalg.qr")
+
+
+@function(name="linalg.pinv")
+def linalg_pinv(A: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool = False,
+                out: Any = None) -> Any:
+    """The pseudo-inverse, discarding singular values under max(atol, rtol * max(s))."""
+    no_out("linalg.pinv", out)
+    x = check_matrices("linalg.pinv", A)
+    if hermitian:
+        raise NotImplementedError("linalg.pinv: hermitian=True is not supported")
+    if rtol is None:
+        rtol = max(x.shape[-2:]) * np.finfo(x.dtype).eps if atol is None or atol <= 0 else 0.0
+    return _pinv(x, rtol, 0.0 if atol is None else atol)
+
+
+@function(name="linalg.lstsq")
+def linalg_lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = None) -> Any:
+    """(solution, residuals, rank, singular_values) of A X ~ B, the fields PyTorch's CPU drivers
+    fill: residuals (m > n, full rank) except for 'gelsy', singular values for 'gelsd'/'gelss'."""
+    a = check_matrices("linalg.lstsq", A)
+    b = lift(B, A, B)
+    driver = driver or "gelsy"
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of "
+                           f"(gels, gelsy, gelsd, gelss), got {driver}")
+    if b.ndim < a.ndim - 1:
+        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+                           "(input.dim() - other.dim()) <= 1")
+    vector = b.ndim == a.ndim - 1
+    if b.shape[-1 if vector else -2] != a.shape[-2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2), got "
+                           f"{tuple(a.shape)} and {tuple(b.shape)}")
+    m, n = a.shape[-2:]
+    rcond = np.finfo(a.dtype).eps * max(m, n) if rcond is None else rcond
+    solution = _lstsq_solution(a, b, rcond, vector)
+    empty = lift(np.zeros((0,), a.dtype), a)
+    if m > n and driver != "gelsy":
+        residuals = (_residuals(a, b.unsqueeze(-1), solution.unsqueeze(-1)) if vector
+                     else _residuals(a, b, solution))
+    else:
+        residuals = empty
+    s = apply(SVDVALS, a).detach()
+    rank = _cutoff_inverse(s, rcond)[1].sum(-1) if driver != "gels" else lift(np.zeros((0,), np.int64), a)
+    return return_types_linalg_lstsq(solution, residuals, rank,
+                                     s if driver in ("gelsd", "gelss") else empty)
