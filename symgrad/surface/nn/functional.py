@@ -7,6 +7,8 @@ Losses take `reduction=` "mean" (default), "sum" or "none"; eager mode names the
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +77,31 @@ def gelu(input: Any, approximate: str = "none") -> Value:
     return 0.5 * input * (1 + (input * (1 / math.sqrt(2))).erf())
 
 
+@composite("LeakyReluBackward0")
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Value:
+    """x for x > 0, else negative_slope * x (its gradient at 0 is negative_slope, as PyTorch's)."""
+    return input.where(input > 0, input * negative_slope)
+
+
+@composite("SiluBackward0")
+def silu(input: Any, inplace: bool = False) -> Value:
+    """x * sigmoid(x) (also called swish)."""
+    return input * apply(OPS["sigmoid"], input)
+
+
+@composite("EluBackward0")
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Value:
+    """x for x > 0, else alpha * (exp(x) - 1); the exponential sees min(x, 0) only, so a
+    large x cannot overflow into the gradient."""
+    return input.where(input > 0, alpha * apply(OPS["expm1"], input.clamp(max=0)))
+
+
+@composite("LogSigmoidBackward0")
+def logsigmoid(input: Any) -> Value:
+    """log(sigmoid(x)) = -softplus(-x), stable for any x."""
+    return -apply(OPS["softplus"], -input)
+
+
 def softmax(input: Any, dim: int | None = None) -> Value:
     return _softmax(input, _implicit_dim(input, dim))
 
@@ -105,6 +132,127 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Value:
     """input @ weight.T + bias."""
     out = input @ weight.t() if np.ndim(weight) == 2 else input @ weight
     return out if bias is None else out + bias
+
+
+# ---------------------------------------------------------------- layers
+
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Value:
+    """Zero each element with probability `p` and scale the others by 1 / (1 - p) in
+    training; the input itself otherwise. The mask comes from `manual_seed`'s stream."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    if _concrete(input) is None:
+        raise NotImplementedError(
+            "dropout(training=True) in traced code would freeze one random mask into the "
+            "compiled function; apply it eagerly or pass training=False")
+    from symgrad.eager.creation import _rng  # the eager random stream, seeded by manual_seed
+    keep = _rng[0].random(tuple(input.shape)) >= p
+    scale = np.zeros((), input.dtype) if p == 1 else np.asarray(1 / (1 - p), input.dtype)
+    return input * lift(keep.astype(input.dtype) * scale, input)
+
+
+@composite("NativeLayerNormBackward0")
+def layer_norm(input: Any, normalized_shape: int | Sequence[int], weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> Value:
+    """(x - mean) / sqrt(var + eps) over the trailing `normalized_shape` dimensions (biased
+    variance, as PyTorch), then scaled by `weight` and shifted by `bias` when given."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}")
+    dims = tuple(range(-len(shape), 0))
+    centred = input - input.mean(dims, keepdim=True)
+    out = centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+@composite("EmbeddingBackward0")
+def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Value:
+    """Rows of `weight` picked by the integer indices `input`; the row `padding_idx` is
+    returned as is but receives no gradient, as in PyTorch."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    if _dtype(input).kind not in "iu":
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar "
+                           f"types: Long, Int; but got {_dtype(input)} instead (while checking arguments "
+                           "for embedding)")
+    rows = weight.shape[0]
+    values = _concrete(input)
+    if values is not None and values.size and (values.min() < -rows or values.max() >= rows):
+        raise IndexError("index out of range in self")
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        trained = lift(np.arange(rows).reshape(-1, 1) != padding_idx % rows, weight)
+        weight = weight.where(trained, weight.detach())
+    return weight[lift(input, weight)]
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Value:
+    """Integer class indices as int64 one-hot rows (a new last dimension of `num_classes`,
+    by default the largest index + 1)."""
+    if _dtype(tensor).kind not in "iu":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    values = _concrete(tensor)
+    if values is not None and values.size:
+        if values.min() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if num_classes == -1:
+            num_classes = int(values.max()) + 1
+        elif values.max() >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    if num_classes < 0:
+        raise RuntimeError("Can not infer total number of classes from empty tensor."
+                           if values is not None else "one_hot of a traced tensor needs num_classes")
+    tensor = lift(tensor)
+    return (tensor.unsqueeze(-1) == lift(np.arange(num_classes), tensor)).astype(np.int64)
+
+
+def _vector_norm(x: Value, p: float, dim: int, keepdim: bool = False, floor: float = 0.0) -> Value:
+    """The p-norm along `dim`, at least `floor`; its gradient is 0 (not NaN) where the norm
+    is 0 or below `floor`, as PyTorch's norm backward."""
+    if p == math.inf:
+        return x.abs().amax(dim, keepdim=keepdim).clamp(min=floor)
+    if not p > 0:
+        raise ValueError(f"norm order p must be positive, got {p}")
+    total = (x * x if p == 2 else x.abs() ** p).sum(dim, keepdim=keepdim)
+    cut = max(floor ** p, np.finfo(_float(x)).tiny)  # below it the gradient is 0, the value `floor`
+    inside = total > cut
+    root = total.where(inside, 1.0).sqrt() if p == 2 else total.where(inside, 1.0) ** (1 / p)
+    return root.where(inside, floor)
+
+
+def _float(x: Any) -> np.dtype:
+    dtype = np.dtype(_dtype(x))
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+@composite("DivBackward0")
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Value:
+    """input / max(||input||_p, eps) along `dim`: unit vectors, zero stays zero."""
+    return input / _vector_norm(input, p, dim, keepdim=True, floor=eps)
+
+
+@composite("SumBackward1")
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Value:
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along `dim`, after broadcasting."""
+    x1, x2 = lift(x1), lift(x2)
+    shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
+    unit1 = x1 / _vector_norm(x1, 2, dim, keepdim=True, floor=eps)
+    unit2 = x2 / _vector_norm(x2, 2, dim, keepdim=True, floor=eps)
+    return (unit1 * unit2).sum(dim)
+
+
+@composite("NormBackward1")
+def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Value:
+    """||x1 - x2 + eps||_p along the last dimension (eps keeps the gradient finite when equal)."""
+    return _vector_norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
 
 # ---------------------------------------------------------------- losses
@@ -152,6 +300,77 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     else:
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * apply(OPS["softplus"], -input)
     return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+@composite(lambda *a, reduction="mean", beta=1.0, **k: "SmoothL1LossBackward0" if beta else {
+    "mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "AbsBackward0"))
+def smooth_l1_loss(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Value:
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target): quadratic
+    near 0 and linear beyond; beta = 0 is the L1 loss."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce((0.5 * d * d / beta).where(d < beta, d - 0.5 * beta), reduction)
+
+
+@composite("HuberLossBackward0")
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0,
+               weight: Any = None) -> Value:
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2): smooth_l1_loss times delta."""
+    _check(reduction)
+    if not delta > 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    d = (input - target).abs()
+    loss = (0.5 * d * d).where(d < delta, delta * (d - 0.5 * delta))
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _kl_name(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+             reduction: str = "mean", log_target: bool = False) -> str:
+    reduction = _legacy(size_average, reduce, reduction, also=("batchmean",))
+    if reduction == "none":
+        return "MulBackward0" if log_target else "SubBackward0"
+    return {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(
+        reduction, "DivBackward0" if np.ndim(input) else "SumBackward0")
+
+
+@composite(_kl_name)
+def kl_div(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+           reduction: str = "mean", log_target: bool = False) -> Value:
+    """KL(target || exp(input)) pointwise, for log-probabilities `input`: target * (log target
+    - input), 0 where target is 0 (or exp(target) * (target - input) with `log_target`).
+
+    reduction="batchmean" divides the sum by the batch size (the true KL divergence);
+    "mean", which divides by every element, warns as PyTorch does.
+    """
+    reduction = _legacy(size_average, reduce, reduction, also=("batchmean",))
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support "
+                      "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+                      "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+                      "major release.", UserWarning, stacklevel=3)
+    target = lift(target, input)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = apply(OPS["xlogy"], target, target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def _legacy(size_average: Any, reduce: Any, reduction: str, also: tuple = ()) -> str:
+    """PyTorch's deprecated size_average/reduce pair mapped to `reduction`, then checked."""
+    if size_average is not None or reduce is not None:
+        reduce = True if reduce is None else reduce
+        reduction = ("mean" if size_average is None or size_average else "sum") if reduce else "none"
+    if reduction not in also:
+        _check(reduction)
+    return reduction
 
 
 def _class_dim_last(input: Value) -> Value:
@@ -241,7 +460,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "gelu", "l1_loss",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "pad", "relu", "sigmoid", "softmax", "softplus",
-    "tanh",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity", "cross_entropy",
+    "dropout", "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu",
+    "linear", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "normalize", "one_hot", "pad",
+    "pairwise_distance", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
