@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.eager import nn_init as init
+from symgrad.eager import nn_utils as utils
 from symgrad.eager.creation import ones, rand, randn, zeros
 from symgrad.eager.modes import no_grad
 from symgrad.eager.tensor import Size, Tensor, device
@@ -1063,4 +1065,4 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU",
            "GELU", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
            "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss",
            "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid", "SiLU",
-           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional"]
+           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional", "init", "utils"]
