@@ -665,8 +665,12 @@ class ParameterDict(Module):
         return value
 
     def update(self, parameters: Any) -> None:
-        """Add (or replace) entries from a mapping or from (key, value) pairs."""
-        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        """Add (or replace) entries from a mapping (a plain dict's in sorted key order, as
+        PyTorch) or from (key, value) pairs."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = parameters.items()
+        else:
+            pairs = sorted(parameters.items()) if isinstance(parameters, Mapping) else parameters
         for key, value in pairs:
             self[key] = value
 
