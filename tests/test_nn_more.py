@@ -628,3 +628,136 @@ def test_module_paths() -> None:
     import symgrad.nn.init as init
     import symgrad.nn.utils as utils
     assert init is nn.init and utils is nn.utils and symgrad.nn.utils.clip_grad_norm_ is utils.clip_grad_norm_
+
+
+# ---------------------------------------------------------------- convolution and pooling
+
+CONVS: list[tuple[str, int, tuple, tuple, dict]] = [
+    ("2d", 2, (2, 3, 7, 6), (4, 3, 3, 2), {}),
+    ("2d stride padding", 2, (2, 3, 7, 6), (4, 3, 3, 2), {"stride": 2, "padding": 1}),
+    ("2d pairs dilation", 2, (2, 3, 9, 8), (4, 3, 3, 3),
+     {"stride": (2, 1), "padding": (0, 2), "dilation": (1, 2)}),
+    ("2d same", 2, (2, 3, 7, 6), (4, 3, 3, 3), {"padding": "same", "dilation": 2}),
+    ("2d valid no bias", 2, (1, 2, 5, 5), (3, 2, 2, 2), {"padding": "valid", "bias": None}),
+    ("2d groups", 2, (2, 4, 5, 5), (6, 2, 3, 3), {"groups": 2}),
+    ("2d unbatched", 2, (3, 5, 5), (2, 3, 3, 3), {}),
+    ("1d", 1, (2, 3, 10), (5, 3, 4), {"stride": 3, "padding": 2}),
+    ("1d same", 1, (2, 3, 10), (5, 3, 3), {"padding": "same"}),
+    ("1d unbatched depthwise", 1, (4, 10), (4, 1, 3), {"groups": 4}),
+]
+
+
+@pytest.mark.parametrize("name, nd, xshape, wshape, options", CONVS, ids=[c[0] for c in CONVS])
+def test_conv_as_torch(name: str, nd: int, xshape: tuple, wshape: tuple, options: dict) -> None:
+    x, w, b = RNG.standard_normal(xshape), RNG.standard_normal(wshape), RNG.standard_normal(wshape[0])
+    outs = []
+    for ns in (symgrad, torch):
+        args = [ns.tensor(a, requires_grad=True) for a in (x, w, b)]
+        kwargs = dict(options)
+        bias = args[2] if kwargs.pop("bias", True) is not None else None
+        y = getattr(ns.nn.functional, f"conv{nd}d")(args[0], args[1], bias, **kwargs)
+        (y * ns.tensor(np.arange(1.0, y.numel() + 1).reshape(tuple(y.shape)))).sum().backward()
+        outs.append((y, [a.grad for a in args]))
+    (y, grads), (ty, tgrads) = outs
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for g, tg in zip(grads, tgrads):
+        assert (g is None) == (tg is None)
+        if g is not None:
+            np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-9, atol=1e-12)
+    assert y.grad_fn.name() == type(ty.grad_fn).__name__
+
+
+POOLS: list[tuple[str, str, tuple, dict]] = [
+    ("max", "max_pool2d", (2, 3, 8, 7), {"kernel_size": 2}),
+    ("max stride 1 padding", "max_pool2d", (2, 3, 8, 7), {"kernel_size": 3, "stride": 1, "padding": 1}),
+    ("max dilation", "max_pool2d", (2, 3, 8, 7), {"kernel_size": (2, 3), "stride": (2, 1), "dilation": 2}),
+    ("max unbatched", "max_pool2d", (3, 8, 7), {"kernel_size": 2}),
+    ("avg", "avg_pool2d", (2, 3, 8, 7), {"kernel_size": 2}),
+    ("avg padding", "avg_pool2d", (2, 3, 8, 7), {"kernel_size": 3, "stride": 2, "padding": 1}),
+    ("avg divisor", "avg_pool2d", (3, 8, 7), {"kernel_size": (2, 3), "divisor_override": 2}),
+]
+
+
+@pytest.mark.parametrize("name, fn, shape, options", POOLS, ids=[c[0] for c in POOLS])
+def test_pool_as_torch(name: str, fn: str, shape: tuple, options: dict) -> None:
+    x = RNG.permutation(math.prod(shape)).reshape(shape).astype(float)  # no ties: one argmax per window
+    outs = []
+    for ns in (symgrad, torch):
+        t = ns.tensor(x, requires_grad=True)
+        y = getattr(ns.nn.functional, fn)(t, **options)
+        (y * ns.tensor(np.arange(1.0, y.numel() + 1).reshape(tuple(y.shape)))).sum().backward()
+        outs.append((y, t.grad))
+    (y, g), (ty, tg) = outs
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-12)
+    assert y.grad_fn.name() == type(ty.grad_fn).__name__
+
+
+def test_conv_closed_form_traced_and_second_order() -> None:
+    signal, kernel = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 0.0, -1.0])
+    out = F.conv1d(symgrad.tensor(signal).reshape(1, 1, 4), symgrad.tensor(kernel).reshape(1, 1, 3))
+    np.testing.assert_allclose(out.detach().numpy().ravel(), np.correlate(signal, kernel, "valid"))
+    w = RNG.standard_normal((2, 2, 2, 2))
+    image = RNG.standard_normal((1, 2, 4, 4))
+
+    def scalar(x: Any) -> Any:
+        y = F.conv2d(x, w, stride=1, padding=1)
+        return (F.max_pool2d(y, 2) ** 2).sum() + F.avg_pool2d(y, 3, stride=1).sum()
+
+    def numeric(p: np.ndarray) -> float:
+        return scalar(symgrad.tensor(p)).item()
+    gradient = symgrad.grad(scalar)
+    np.testing.assert_allclose(gradient(image), differences(numeric, [image], [0])[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(symgrad.compile(scalar)(image), numeric(image), rtol=1e-12)
+    h = symgrad.hessian(lambda x: (F.conv2d(x, w) ** 2).sum())(image).reshape(32, 32)
+    rows = F.conv2d(symgrad.tensor(np.eye(32).reshape(32, 2, 4, 4)), symgrad.tensor(w)).detach().numpy()
+    flat = rows.reshape(32, -1)
+    np.testing.assert_allclose(h, 2 * flat @ flat.T, rtol=1e-10, atol=1e-12)  # quadratic: 2 A^T A
+
+
+def _lenet(ns: Any) -> Any:
+    nn_ = ns.nn
+    return nn_.Sequential(nn_.Conv2d(1, 4, 3, padding=1), nn_.ReLU(), nn_.MaxPool2d(2), nn_.Conv2d(4, 6, 3),
+                          nn_.ReLU(), nn_.AvgPool2d(2), nn_.Flatten(), nn_.Linear(6, 3))
+
+
+def test_small_cnn_as_torch() -> None:
+    ours, theirs = _lenet(symgrad).double(), _lenet(torch).double()
+    assert repr(ours) == repr(theirs)
+    _copy_from(ours, theirs)
+    images, labels = RNG.standard_normal((5, 1, 8, 8)), np.array([0, 2, 1, 1, 0])
+    losses = []
+    for ns, model in ((symgrad, ours), (torch, theirs)):
+        loss = ns.nn.functional.cross_entropy(model(ns.tensor(images)), ns.tensor(labels))
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-12)
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+    symgrad.manual_seed(0)
+    conv = symgrad.nn.Conv2d(16, 300, (3, 5))
+    bound = 1 / math.sqrt(16 * 15)
+    std, top = _std_bound(conv.weight)
+    assert top <= bound and std == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
+@pytest.mark.parametrize("call", [
+    lambda ns: ns.nn.functional.conv2d(ns.ones(1, 3, 2, 2), ns.ones(1, 3, 3, 3)),
+    lambda ns: ns.nn.functional.conv2d(ns.ones(1, 2, 5, 5), ns.ones(1, 3, 3, 3)),
+    lambda ns: ns.nn.functional.conv2d(ns.ones(5, 5), ns.ones(1, 1, 3, 3)),
+    lambda ns: ns.nn.functional.conv1d(ns.ones(1, 1, 5), ns.ones(1, 1, 2), stride=2, padding="same"),
+    lambda ns: ns.nn.functional.conv1d(ns.ones(1, 1, 5), ns.ones(1, 1, 2), padding="full"),
+    lambda ns: ns.nn.Conv2d(3, 4, 3, groups=2),
+    lambda ns: ns.nn.Conv2d(3, 4, 3, stride=2, padding="same"),
+    lambda ns: ns.nn.functional.max_pool2d(ns.ones(1, 1, 4, 4), 2, padding=2),
+])
+def test_conv_errors_as_torch(call: Callable) -> None:
+    _same_error(call)
+
+
+def test_conv_padding_string_error() -> None:
+    # PyTorch prints the valid strings as a set, whose order changes from run to run
+    with pytest.raises(ValueError, match="Invalid padding string 'full', should be one of"):
+        nn.Conv1d(3, 4, 3, padding="full")
+    with pytest.raises(ValueError, match="Invalid padding string 'full', should be one of"):
+        torch.nn.Conv1d(3, 4, 3, padding="full")

@@ -707,6 +707,117 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+class _ConvNd(Module):
+    """A convolution layer: weight (out, in / groups, *kernel) and bias drawn from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in / groups * prod(kernel), as PyTorch."""
+
+    _nd = 0
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] | str = 0,
+                 dilation: int | tuple[int, ...] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        nd = self._nd
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"padding_mode={padding_mode!r} is not supported (only 'zeros')")
+
+        def as_tuple(v: Any) -> tuple[int, ...]:
+            return (v,) * nd if isinstance(v, int) else tuple(v)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride = as_tuple(kernel_size), as_tuple(stride)
+        self.dilation = as_tuple(dilation)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            self.padding: tuple[int, ...] | str = padding
+        else:
+            self.padding = as_tuple(padding)
+        self.padding_mode = padding_mode
+        bound = 1 / math.sqrt(in_channels // groups * math.prod(self.kernel_size))
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        with no_grad():
+            self.weight = Parameter((rand(*shape, dtype=dtype) * 2 - 1) * bound)
+            if bias:
+                self.bias = Parameter((rand(out_channels, dtype=dtype) * 2 - 1) * bound)
+            else:
+                self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        conv = functional.conv1d if self._nd == 1 else functional.conv2d
+        return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0,) * self._nd:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self._nd:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        return text + (", bias=False" if self.bias is None else "")
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L) input."""
+
+    _nd = 1
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C, H, W) input."""
+
+    _nd = 2
+
+
+class MaxPool2d(Module):
+    """The maximum of each window (stride defaults to kernel_size)."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        return functional.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                                     self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """The mean of each window (stride defaults to kernel_size)."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        return functional.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                     self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
 class Flatten(Module):
     """Flatten dimensions start_dim..end_dim into one (by default all but the batch dimension)."""
 
@@ -1065,8 +1176,8 @@ class KLDivLoss(_Loss):
         return functional.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU", "Embedding", "Flatten",
-           "GELU", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
-           "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss",
-           "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid", "SiLU",
-           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional", "init", "utils"]
+__all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout",
+           "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm",
+           "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax", "MaxPool2d", "MSELoss", "Module", "ModuleDict",
+           "ModuleList", "NLLLoss", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential",
+           "Sigmoid", "SiLU", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional", "init", "utils"]

@@ -255,6 +255,137 @@ def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepd
     return _vector_norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
 
+# ---------------------------------------------------------------- convolution
+
+def _ntuple(value: int | Sequence[int], nd: int, name: str) -> tuple[int, ...]:
+    values = (value,) * nd if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != nd:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {nd} values to "
+                           f"match the convolution dimensions, but got {name}={list(values)}")
+    return tuple(int(v) for v in values)
+
+
+def _windows(x: Value, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+             op: str) -> Value:
+    """The sliding windows of `x` (N, C, *spatial) as (N, C, out_1, k_1, out_2, k_2, ...),
+    gathered by integer-array indexing (its backward scatter-adds the overlaps)."""
+    nd, spatial = len(kernel), tuple(x.shape[2:])
+    sizes = [(spatial[d] - dilation[d] * (kernel[d] - 1) - 1) // stride[d] + 1 for d in range(nd)]
+    if min(sizes) <= 0:
+        if op == "conv":
+            raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, spatial))})"
+                               f". Kernel size: ({' x '.join(map(str, kernel))}). Kernel size can't be "
+                               "greater than actual input size")
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, x.shape[1:]))}). Calculated output size: "
+                           f"({'x'.join(map(str, (x.shape[1], *sizes)))}). Output size is too small")
+    index = []
+    for d in range(nd):
+        grid = np.arange(sizes[d])[:, None] * stride[d] + np.arange(kernel[d])[None, :] * dilation[d]
+        shape = [1] * (2 * nd)
+        shape[2 * d], shape[2 * d + 1] = sizes[d], kernel[d]
+        index.append(grid.reshape(shape))
+    return x[(slice(None), slice(None), *index)]
+
+
+def _batched(input: Any, nd: int, name: str) -> tuple[Value, bool]:
+    x = lift(input)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got "
+                           f"input of size: {list(x.shape)}")
+    return (x, True) if x.ndim == nd + 2 else (x.reshape(1, *x.shape), False)
+
+
+def _conv(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int,
+          nd: int) -> Value:
+    """An nd-dimensional convolution (cross-correlation, as PyTorch) as windows @ kernels."""
+    x, batched = _batched(input, nd, f"conv{nd}d")
+    stride, dilation = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
+    kernel = tuple(weight.shape[2:])
+    out_channels, per_group = weight.shape[0], weight.shape[1]
+    if x.shape[1] != per_group * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected "
+                           f"input{list(x.shape)} to have {per_group * groups} channels, but got "
+                           f"{x.shape[1]} channels instead")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        total = [dilation[d] * (kernel[d] - 1) if padding == "same" else 0 for d in range(nd)]
+        widths = [(t // 2, t - t // 2) for t in total]
+    else:
+        widths = [(p, p) for p in _ntuple(padding, nd, "padding")]
+    if any(w for pair in widths for w in pair):
+        x = pad(x, [w for pair in reversed(widths) for w in pair])
+    patches = _windows(x, kernel, stride, dilation, "conv")
+    n, channels = x.shape[0], x.shape[1]
+    sizes = patches.shape[2::2]
+    order = (0, *range(2, 2 + 2 * nd, 2), 1, *range(3, 3 + 2 * nd, 2))  # (N, *out, C, *kernel)
+    rows = patches.permute(*order).reshape(n, -1, groups, (channels // groups) * math.prod(kernel))
+    kernels = weight.reshape(groups, out_channels // groups, -1)
+    out = rows.swapaxes(1, 2) @ kernels.swapaxes(1, 2)  # (N, groups, P, O / groups)
+    out = out.permute(0, 1, 3, 2).reshape(n, out_channels, *sizes)
+    if bias is not None:
+        out = out + bias.reshape(out_channels, *([1] * nd))
+    return out if batched else out.reshape(tuple(out.shape[1:]))
+
+
+@composite(lambda input, weight, *a, **k: "ConvolutionBackward0" if np.ndim(input) == np.ndim(weight)
+           else "SqueezeBackward1")
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Value:
+    """1-D cross-correlation of (N, C, L) input with (O, C / groups, k) weight, PyTorch's conv1d."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+@composite(lambda input, weight, *a, **k: "ConvolutionBackward0" if np.ndim(input) == np.ndim(weight)
+           else "SqueezeBackward1")
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Value:
+    """2-D cross-correlation of (N, C, H, W) input with (O, C / groups, kh, kw) weight,
+    PyTorch's conv2d (stride, padding as numbers, pairs, "same" or "valid", dilation, groups)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def _pool(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, fill: float,
+          name: str) -> tuple[Value, tuple[int, ...], bool]:
+    """Windows (N, C, out_1, k_1, out_2, k_2) of a 2-D pooling, the input padded by `fill`."""
+    x, batched = _batched(input, 2, name)
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _ntuple(stride, 2, "stride")
+    widths = _ntuple(padding, 2, "padding")
+    if any(2 * w > k for w, k in zip(widths, kernel)):
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={widths[0]}, "
+                           f"kernel_size={kernel[0]} and dilation={_ntuple(dilation, 2, 'dilation')[0]}")
+    if any(widths):
+        x = pad(x, [widths[1], widths[1], widths[0], widths[0]], value=fill)
+    return _windows(x, kernel, stride, _ntuple(dilation, 2, "dilation"), "pool"), kernel, batched
+
+
+def _unbatch(out: Value, batched: bool) -> Value:
+    return out if batched else out.reshape(tuple(out.shape[1:]))
+
+
+@composite("MaxPool2DWithIndicesBackward0")
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Value:
+    """The maximum of each kernel_size window (stride defaults to kernel_size; padding is -inf)."""
+    if ceil_mode or return_indices:
+        raise NotImplementedError("max_pool2d: ceil_mode and return_indices are not supported")
+    windows, _, batched = _pool(input, kernel_size, stride, padding, dilation, -math.inf, "max_pool2d")
+    return _unbatch(windows.amax((3, 5)), batched)
+
+
+@composite("AvgPool2DBackward0")
+def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Value:
+    """The mean of each kernel_size window (zero padding counted, as PyTorch's default)."""
+    if ceil_mode or not count_include_pad:
+        raise NotImplementedError("avg_pool2d: ceil_mode and count_include_pad=False are not supported")
+    windows, kernel, batched = _pool(input, kernel_size, stride, padding, 1, 0.0, "avg_pool2d")
+    return _unbatch(windows.sum((3, 5)) / (divisor_override or math.prod(kernel)), batched)
+
+
 # ---------------------------------------------------------------- losses
 
 @composite(lambda *a, **k: "MseLossBackward0")
@@ -460,7 +591,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity", "cross_entropy",
+    "avg_pool2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
+    "cosine_similarity", "cross_entropy", "max_pool2d",
     "dropout", "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu",
     "linear", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "normalize", "one_hot", "pad",
     "pairwise_distance", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
