@@ -232,6 +232,7 @@ def test_parameter_list_and_dict() -> None:
     pd = nn.ParameterDict({"w": symgrad.ones(2), "b": nn.Parameter(symgrad.zeros(1))})
     td = torch.nn.ParameterDict({"w": torch.ones(2), "b": torch.nn.Parameter(torch.zeros(1))})
     assert list(pd) == list(td) and list(pd.state_dict()) == list(td.state_dict())
+    assert repr(pd) == repr(td)
     assert isinstance(pd["w"], nn.Parameter) and "b" in pd and len(pd) == 2
     assert pd.pop("w").tolist() == [1.0, 1.0] and list(pd.keys()) == ["b"]
 

@@ -20,6 +20,7 @@ import numpy as np
 from symgrad.eager import nn_init as init
 from symgrad.eager import nn_utils as utils
 from symgrad.eager.creation import ones, rand, randn, zeros
+from symgrad.eager.dtypes import legacy_type_name
 from symgrad.eager.modes import no_grad
 from symgrad.eager.tensor import Size, Tensor, device
 from symgrad.surface.nn import functional
@@ -553,11 +554,12 @@ class ModuleDict(Module):
             'Module [ModuleDict] is missing the required "forward" function')
 
 
-def _describe(p: Tensor) -> str:
-    """How ParameterList prints a parameter: its class, dtype and size, not its values."""
+def _describe(p: Tensor, legacy: bool = False) -> str:
+    """How ParameterList prints a parameter: its class, dtype and size, not its values
+    (ParameterDict names the type as `Tensor.type()` does, as PyTorch's)."""
     kind = "Parameter containing" if isinstance(p, Parameter) else type(p).__name__
     size = "x".join(str(n) for n in p.shape)
-    return f"{kind}: [symgrad.{p.dtype} of size {size}]"
+    return f"{kind}: [{legacy_type_name(p.dtype) if legacy else f'symgrad.{p.dtype}'} of size {size}]"
 
 
 def _as_parameter(value: Any) -> Any:
@@ -675,7 +677,7 @@ class ParameterDict(Module):
             self[key] = value
 
     def extra_repr(self) -> str:
-        return "\n".join(f"  ({k}): {_describe(p) if isinstance(p, Tensor) else repr(p)}"
+        return "\n".join(f"  ({k}): {_describe(p, legacy=True) if isinstance(p, Tensor) else repr(p)}"
                          for k, p in self.items())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
