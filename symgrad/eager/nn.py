@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.eager import creation
 from symgrad.eager import nn_init as init
 from symgrad.eager import nn_utils as utils
 from symgrad.eager.creation import ones, rand, randn, zeros
@@ -24,6 +25,9 @@ from symgrad.eager.dtypes import legacy_type_name
 from symgrad.eager.modes import no_grad
 from symgrad.eager.tensor import Size, Tensor, device
 from symgrad.surface.nn import functional
+
+# dropout's masks come from the stream `manual_seed` seeds (looked up per call: seeding replaces it)
+functional.use_random_source(lambda shape: creation._rng[0].random(shape))
 
 
 class Parameter(Tensor):

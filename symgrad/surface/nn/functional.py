@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,16 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Value:
 
 # ---------------------------------------------------------------- layers
 
+# where dropout draws its uniform samples; eager mode points it at `manual_seed`'s stream
+_uniform: list[Callable[[tuple[int, ...]], np.ndarray]] = [np.random.default_rng().random]
+
+
+def use_random_source(draw: Callable[[tuple[int, ...]], np.ndarray]) -> None:
+    """Make dropout draw its uniform [0, 1) samples as `draw(shape)` (the op surface has no
+    random stream of its own; the eager engine installs its seeded one)."""
+    _uniform[0] = draw
+
+
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Value:
     """Zero each element with probability `p` and scale the others by 1 / (1 - p) in
     training; the input itself otherwise. The mask comes from `manual_seed`'s stream."""
@@ -147,8 +157,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
         raise NotImplementedError(
             "dropout(training=True) in traced code would freeze one random mask into the "
             "compiled function; apply it eagerly or pass training=False")
-    from symgrad.eager.creation import _rng  # the eager random stream, seeded by manual_seed
-    keep = _rng[0].random(tuple(input.shape)) >= p
+    keep = _uniform[0](tuple(input.shape)) >= p
     scale = np.zeros((), input.dtype) if p == 1 else np.asarray(1 / (1 - p), input.dtype)
     return input * lift(keep.astype(input.dtype) * scale, input)
 
