@@ -90,7 +90,8 @@ def trace(fn: Callable | Any, *args: Any, **kwargs: Any) -> Traced | Any:
 # PyTorch's module paths: `symgrad.autograd.grad`, `import symgrad.optim`, `symgrad.nn.functional`
 sys.modules.update({"symgrad.autograd": autograd, "symgrad.autograd.functional": autograd.functional,
                     "symgrad.func": func, "symgrad.optim": optim, "symgrad.nn": nn,
-                    "symgrad.nn.functional": nn.functional, "symgrad.linalg": linalg,
+                    "symgrad.nn.functional": nn.functional, "symgrad.nn.init": nn.init,
+                    "symgrad.nn.utils": nn.utils, "symgrad.linalg": linalg,
                     "symgrad.special": special, "symgrad.accelerator": accelerator, "symgrad.cuda": cuda,
                     "symgrad.backends": backends, "symgrad.backends.mps": backends.mps})
 
