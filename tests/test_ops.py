@@ -32,6 +32,7 @@ from numeric import differences
 
 import symgrad
 from symgrad.ops import OPS, apply
+from symgrad.ops.core import ShapeError
 from symgrad.ops.index import index_of as _index
 
 F = symgrad.nn.functional
@@ -1032,3 +1033,14 @@ def test_pow_with_a_python_number_for_base_or_exponent(base: Any) -> None:
     np.testing.assert_allclose(eager_grads(fn, [x], (0,))[0], want, rtol=1e-14)
     np.testing.assert_allclose(symgrad.grad(fn)(x), want, rtol=1e-14)
     assert symgrad.autograd.gradgradcheck(fn, [symgrad.tensor(x, requires_grad=True)])
+
+
+@pytest.mark.parametrize("axes", [(2,), (0, 2), (5,)])
+def test_a_reduction_applied_with_an_axis_out_of_range_is_a_shape_error(axes):
+    """The registry's shape rule, below the surface that normalises axes: a traced and an
+    eager application both refuse, naming the axis and the shape."""
+    x = np.ones((2, 3))
+    with pytest.raises(ShapeError, match=rf"axis {axes[-1]} is out of range for shape \(2, 3\)"):
+        apply(OPS["sum"], symgrad.tensor(x), axes=axes, keepdims=False)
+    with pytest.raises(ShapeError, match="out of range"):
+        symgrad.compile(lambda v: apply(OPS["sum"], v, axes=axes, keepdims=True))(x)

@@ -414,3 +414,13 @@ def test_a_nan_makes_the_order_statistic_nan_as_in_numpy(fn: Callable) -> None:
     np.testing.assert_array_equal(fn(symgrad.tensor(x)).numpy(), fn(x))
     g = symgrad.grad(lambda a: np.nansum(fn(a)))(x)  # the NaN result's gradient is dropped, not NaN
     assert np.isfinite(g).all()
+
+
+def test_descending_order_keeps_ties_in_their_order():
+    """A stable descending sort, as torch's stable=True: the tied 3s come in index order, and
+    so do the tied 1s (a sort that is not stable may give any order of them)."""
+    x = np.array([1.0, 3.0, 3.0, 2.0, 3.0, 1.0, 3.0, 1.0] * 8)
+    want = np.argsort(-x, kind="stable")
+    assert symgrad.tensor(x).argsort(descending=True).tolist() == want.tolist()
+    assert symgrad.tensor(x).sort(descending=True).indices.tolist() == want.tolist()
+    np.testing.assert_array_equal(symgrad.compile(lambda v: symgrad.argsort(v, descending=True))(x), want)

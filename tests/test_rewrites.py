@@ -30,6 +30,7 @@ import pytest
 from numeric import differences
 
 import symgrad
+from symgrad.simplify.patterns import P
 
 F = symgrad.nn.functional
 
@@ -532,3 +533,13 @@ def test_every_rule_fires_in_some_row() -> None:
                 grad = symgrad.grad(cotangent_loss(fn, ct), argnums=row.argnums)
                 fired.update(*(s.fired for s in grad.build(*arrays).stats))
     assert {rule.name for rule in (*ALGEBRA, *STABILITY)} - fired == set()
+
+
+def test_a_pattern_variable_bound_twice_must_be_one_node():
+    """P("sub", (x, x)) matches a - a, not a - b: a variable seen twice binds one node (no
+    table rule repeats a variable yet, so the pattern helper is tested on its own)."""
+    graph = symgrad.trace(lambda a, b: (a - a, a - b), np.ones(2), np.ones(2)).graph
+    same, different = graph.outputs
+    twice = P("sub", (P.var("x"), P.var("x")))
+    assert [m["x"] for m in twice.matches(same, {})] == [same.inputs[0]]
+    assert list(twice.matches(different, {})) == []
