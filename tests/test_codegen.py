@@ -254,3 +254,20 @@ def test_random_blocked_programs_match_eager(program):
     for got, w, x in zip(grads, want, inputs):
         assert got.shape == x.shape
         np.testing.assert_allclose(got, w, rtol=1e-11, atol=1e-11)
+
+
+passthrough = symgrad.extend("test_codegen_passthrough", lambda x: x, [lambda ct, ans, x: ct])
+
+
+def test_a_user_op_that_returns_its_input_keeps_that_buffer_alive():
+    """A user's forward may hand back its input array itself: the buffer planner must count
+    the result as sharing the input's buffer, or a later statement writes over it."""
+    def f(x):
+        a = np.exp(x) * 1.5  # a big temporary, read once more below through y
+        y = passthrough(a)
+        b = np.sin(x) * 2.0  # would take a's buffer, if a looked dead here
+        c = np.cos(b) + b
+        return y * c
+
+    x = np.linspace(-1.0, 1.0, 1 << 17)
+    np.testing.assert_allclose(symgrad.compile(f)(x), f(x), rtol=1e-15)
