@@ -171,14 +171,18 @@ def run_sample(globs: list[str], size: int, max_children: int | None, seconds: f
     files = sorted(p.name for p in (STAGE / "mutants" / "tests").glob("test_*.py"))
     everything = [f"tests/{name}" for name in sorted(files, key=lambda name: name != "test_ops.py")]
 
+    at_import = import_time_functions()  # their recorded tests are only those calling them later
+
     def run(name: str) -> int:
-        tests = sorted(reaching.get(name.rsplit("__mutmut_", 1)[0], ()), key=lambda t: durations.get(t, 0.0))
-        if seconds is not None:  # the fastest tests up to `seconds` of test time: a lower bound
+        function = name.rsplit("__mutmut_", 1)[0]
+        tests = [] if function in at_import else sorted(reaching.get(function, ()),
+                                                         key=lambda t: durations.get(t, 0.0))
+        if seconds is not None and tests:  # the fastest tests up to `seconds` of test time: a lower bound
             times = np.cumsum([durations.get(t, 0.0) for t in tests])
             tests = tests[:max(1, int(np.searchsorted(times, seconds)))]
         budget = 60 + 3 * sum(durations.get(t, 0.0) for t in tests) if tests else 900
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *LEFT_OUT,
-                   *(tests or everything)]  # no recorded test: import-time code, run everything
+                   *(tests or everything)]  # import-time code: the whole suite, test_ops first
         env = {**os.environ, "MUTANT_UNDER_TEST": name}
         try:
             return subprocess.run(command, cwd=STAGE / "mutants", env=env, timeout=budget,
@@ -186,7 +190,8 @@ def run_sample(globs: list[str], size: int, max_children: int | None, seconds: f
         except subprocess.TimeoutExpired:
             return 36
 
-    todo = [name for name in names if codes[name] is None]
+    todo = [name for name in names if codes[name] is None
+            or codes[name] == 0 and name.rsplit("__mutmut_", 1)[0] in at_import]
     metas = {meta: json.loads(meta.read_text()) for meta in (STAGE / "mutants").rglob("*.meta")}
     meta_of = {name: meta for meta, data in metas.items() for name in data["exit_code_by_key"]}
     with ThreadPoolExecutor(max_children or os.cpu_count() or 1) as pool:
