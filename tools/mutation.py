@@ -146,7 +146,7 @@ def recorded(globs: list[str]) -> dict[str, int | None]:
 
 
 def run_sample(globs: list[str], size: int, max_children: int | None, seconds: float | None = None,
-               seed: int = 0) -> int:
+               only: str | None = None, seed: int = 0) -> int:
     """Test `size` mutants drawn at random from `globs`' (those not tested yet), each in a fresh
     process with the mutant active from the first import (so a mutant of import-time code is
     tested too), against the tests that reach its function, fastest first; keep the drawn
@@ -160,7 +160,9 @@ def run_sample(globs: list[str], size: int, max_children: int | None, seconds: f
               "reach each function; it can be stopped once it starts testing mutants")
         return 1
     drawn = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else []
-    if len(drawn) < size:  # draw anew (a smaller sample is the start of the same draw: resumed)
+    if only:  # the mutants of some functions (a change's), not a sample
+        drawn = [name for name in sorted(recorded(globs)) if fnmatch.fnmatch(name, only)][:size]
+    elif len(drawn) < size:  # draw anew (a smaller sample is the start of the same draw: resumed)
         population = sorted(recorded(globs))
         drawn = random.Random(seed).sample(population, min(size, len(population)))
         SAMPLE.write_text(json.dumps(drawn, indent=1))
@@ -203,11 +205,13 @@ def run_sample(globs: list[str], size: int, max_children: int | None, seconds: f
     return 0
 
 
-def score(globs: list[str]) -> int:
-    """Killed / tested over the sample (when one was drawn) or every recorded mutant, with a
-    95% Wilson interval, and the survivors by function."""
+def score(globs: list[str], only: str | None = None) -> int:
+    """Killed / tested over the sample (when one was drawn), the mutants matching `only`, or
+    every recorded mutant, with a 95% Wilson interval, and the survivors by function."""
     codes = recorded(globs)
-    if SAMPLE.exists():
+    if only:
+        codes = {name: code for name, code in codes.items() if fnmatch.fnmatch(name, only)}
+    elif SAMPLE.exists():
         codes = {name: codes.get(name) for name in json.loads(SAMPLE.read_text())}
     tested = [code for code in codes.values() if code is not None]
     killed = sum(code in KILLED for code in tested)
@@ -236,15 +240,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, metavar="N", help="test N mutants drawn at random")
     parser.add_argument("--score", action="store_true", help="the killed fraction, and the survivors")
     parser.add_argument("--seconds", type=float, help="with --sample: each mutant's test time at most")
+    parser.add_argument("--only", metavar="GLOB", help="with --sample or --score: the mutants whose "
+                        "name matches, e.g. 'symgrad.ops.index.x_write_through*'")
     args = parser.parse_args(argv)
     if args.results:
         return subprocess.call([sys.executable, "-m", "mutmut", "results"], cwd=STAGE)
     if args.import_time:
         return retest_import_time(args.max_children or os.cpu_count() or 1)
     if args.score:
-        return score(args.globs)
+        return score(args.globs, args.only)
     if args.sample:
-        return run_sample(args.globs, args.sample, args.max_children, args.seconds)
+        return run_sample(args.globs, args.sample, args.max_children, args.seconds, args.only)
     SAMPLE.unlink(missing_ok=True)
     stage(args.globs)
     command = [sys.executable, "-m", "mutmut", "run"]
