@@ -4,6 +4,8 @@
     python tools/mutation.py                       # the registry, the simplifier, codegen
     python tools/mutation.py 'symgrad/codegen/*'   # or any globs of the installed layout
     python tools/mutation.py --sample 200          # after a run (stopped early): a random sample
+    python tools/mutation.py --sample 200 --seconds 20   # faster, a lower bound on the score
+    python tools/mutation.py --sample 999 --only 'symgrad.ops.index.x_write_through*'  # a change's
     python tools/mutation.py --import-time         # then: retest what runs at import
     python tools/mutation.py --score               # killed / tested, over the run or the sample
     python tools/mutation.py --results             # the survivors of the last run
