@@ -578,6 +578,7 @@ ROWS = [
     Row("bitwise_xor", lambda x, y: x.bitwise_xor(y), np.bitwise_xor, BINARY, domains=(int64s, boolean),
         wrt=()),
     Row("bitwise_not", lambda x: ~x, np.invert, UNARY, domains=(int64s,), wrt=()),
+    Row("gcd", lambda x, y: x.gcd(y), np.gcd, BINARY, domains=(int64s,), wrt=()),
     # scipy.special, second batch (symgrad/ops/special.py): reached through SciPy's ufuncs; where
     # PyTorch lacks the function, its closed form on the rows' domain
     Row("gamma", lambda x: scipy_special().gamma(x), lambda x: scipy_special().gamma(x), UNARY,

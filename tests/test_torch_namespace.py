@@ -34,7 +34,7 @@ SKIP = {
     "is_inference", "layout", "dtype", "resize_as_", "nonzero_static", "slice_inverse",
     "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes",
     # integer bit manipulation and number theory (integers only, no gradient)
-    "bitwise_left_shift", "bitwise_right_shift", "gcd", "gcd_", "lcm", "lcm_", "frexp", "nextafter",
+    "bitwise_left_shift", "bitwise_right_shift", "lcm", "lcm_", "frexp", "nextafter",
     # reductions with no primitive (index_reduce's amax, amin, prod, mean of repeated indices)
     "index_reduce",
 }
@@ -358,7 +358,7 @@ INPLACE_SKIP = {"squeeze", "unsqueeze", "t", "transpose", "swapaxes", "swapdims"
                 "requires_grad", "share_memory", "set", "fill_diagonal", "map", "apply", "random",
                 "uniform", "normal", "exponential", "geometric", "cauchy", "log_normal", "bernoulli",
                 "index_reduce", "put", "masked_scatter", "as_strided", "rename", "resize_as",
-                "lcm", "gcd", "ldexp", "conj_physical", "bitwise_left_shift", "bitwise_right_shift",
+                "lcm", "ldexp", "conj_physical", "bitwise_left_shift", "bitwise_right_shift",
                 "copy", "zero", "fill", "float_power"}
 
 

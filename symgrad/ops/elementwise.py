@@ -319,6 +319,8 @@ for _name, _ufunc, _operator in [("bitwise_and", np.bitwise_and, "and"), ("bitwi
           doc=f"Elementwise {_name.replace('_', ' ')} of integers or booleans (no gradient).")
 defop("bitwise_not", "np.invert({x})", ufunc=np.invert, vjps=(None,), operators=("invert",),
       doc="Elementwise bitwise not of integers, logical not of booleans (no gradient).")
+defop("gcd", "np.gcd({x}, {y})", ufunc=np.gcd, commutative=True, vjps=(None, None),
+      doc="Greatest common divisor of integers, elementwise (no gradient).")
 for _name, _ufunc, _doc in [("logical_not", np.logical_not, "not input"),
                             ("isnan", np.isnan, "input is NaN"), ("isinf", np.isinf, "input is +-inf"),
                             ("isfinite", np.isfinite, "input is finite"),
