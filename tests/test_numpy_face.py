@@ -328,3 +328,18 @@ def test_a_numpy_array_clipped_by_traced_bounds(clip):
     a = np.arange(5.0)
     grad = symgrad.grad(lambda lo, hi: clip(a, lo, hi).sum(), argnums=(0, 1))(np.array(1.5), np.array(2.5))
     np.testing.assert_array_equal(grad, (2.0, 2.0))  # 0 and 1 below lo, 3 and 4 above hi
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: np.sin(np.deg2rad(x * 30)), lambda x: np.sin(np.radians(x * 30)),
+    lambda x: np.rad2deg(x) / 57.0, lambda x: np.degrees(x) / 57.0, lambda x: np.fabs(x) * x,
+    lambda x: np.ldexp(x, np.arange(5) % 3), lambda x: np.float_power(np.abs(x) + 1.0, 1.5),
+], ids=["deg2rad", "radians", "rad2deg", "degrees", "fabs", "ldexp", "float_power"])
+def test_more_numpy_ufuncs_trace(f):
+    """NumPy's own names for functions symgrad has under PyTorch's (radians is deg2rad...)."""
+    def loss(x):
+        return (f(x) ** 2).sum()
+
+    assert symgrad.compile(loss)(X) == pytest.approx(loss(X), rel=1e-14)
+    fd, = differences(loss, [X.copy()], [0])
+    np.testing.assert_allclose(symgrad.grad(loss)(X), fd, rtol=1e-6, atol=1e-8)

@@ -29,6 +29,10 @@ _UFUNC_COMPOSITES: dict[np.ufunc, Callable] = {
     # log2(2**x + 2**y), stable as _logaddexp
     np.logaddexp2: lambda x, y: y + apply(OPS["softplus"], (x - y) * np.log(2.0)) / np.log(2.0),
     np.positive: lambda x: x,
+    np.fabs: lambda x: x.abs(),
+    np.deg2rad: lambda x: x.deg2rad(), np.radians: lambda x: x.deg2rad(),
+    np.rad2deg: lambda x: x.rad2deg(), np.degrees: lambda x: x.rad2deg(),
+    np.ldexp: lambda x, y: x.ldexp(y), np.float_power: lambda x, y: x.float_power(y),
     np.floor_divide: None, np.remainder: None,  # piecewise constant: no useful gradient
 }
 # ufuncs NumPy does not export (ndarray.clip calls numpy's private `umath.clip`)
