@@ -30,7 +30,8 @@ import pytest
 from numeric import differences
 
 import symgrad
-from symgrad.simplify.patterns import P
+from symgrad import codegen
+from symgrad.simplify.patterns import P, Rule, Rules, rebuild
 
 F = symgrad.nn.functional
 
@@ -543,3 +544,20 @@ def test_a_pattern_variable_bound_twice_must_be_one_node():
     twice = P("sub", (P.var("x"), P.var("x")))
     assert [m["x"] for m in twice.matches(same, {})] == [same.inputs[0]]
     assert list(twice.matches(different, {})) == []
+
+
+def test_a_rewrite_that_narrows_an_output_keeps_its_shape_and_dtype():
+    """A rule may replace a graph output with a smaller or narrower value (a broadcast
+    Python float); rebuild gives the output back its own shape and dtype."""
+    to_two = Rule("x * 0 + 2 -> 2", P("add", (P("mul", (P.var("x"), P.const(0))), P.const(2))),
+                  lambda b, m: b.g.const(2.0))
+    graph = symgrad.trace(lambda x: x * 0 + 2, np.ones((2, 3), np.float32)).graph
+    fired: dict[str, int] = {}
+    new = rebuild(graph, Rules([to_two]), fired)
+    assert fired == {"x * 0 + 2 -> 2": 1}
+    (out,) = new.outputs
+    assert (out.shape, out.dtype) == ((2, 3), np.float32)
+    fn = codegen.load(codegen.generate(new, "f", "f"))
+    got = fn(np.ones((2, 3), np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.full((2, 3), 2.0))
