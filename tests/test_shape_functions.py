@@ -490,3 +490,10 @@ def test_traced_index_arrays():
     for i in (idx, idx[::-1].copy()):  # one trace: the indices are an input like x
         np.testing.assert_allclose(dfdx(M, i), differences(lambda x, i=i: f(x, i), [M], [0])[0], **FD)
     assert dfdx.cache_info().misses == 1
+
+
+def test_reshape_with_two_unknown_dims_is_refused_as_pytorch_refuses_it():
+    with pytest.raises(RuntimeError, match="^only one dimension can be inferred$"):
+        symgrad.ones(6).reshape(-1, -1)
+    with pytest.raises(RuntimeError, match="^only one dimension can be inferred$"):
+        symgrad.compile(lambda x: x.reshape(-1, 3, -1))(np.ones(6))
