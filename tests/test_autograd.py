@@ -1390,6 +1390,12 @@ def test_pow_derivatives_at_zero_are_pytorchs():
     np.testing.assert_allclose(y.grad.numpy(), [0.0, 0.0, 9 * np.log(3)], rtol=1e-15)
     np.testing.assert_allclose(symgrad.grad(lambda y: (np.array([0.0, 0.0, 3.0]) ** y).sum())(
         np.array([0.0, 1.0, 2.0])), [0.0, 0.0, 9 * np.log(3)], rtol=1e-15)
+    z = symgrad.tensor([0.0, 1.0, -1.0], dtype=symgrad.float64, requires_grad=True)
+    with np.errstate(divide="ignore"):
+        (0.0 ** z).sum().backward()  # a Python base: 0 for y >= 0, -inf below, as PyTorch
+    np.testing.assert_array_equal(z.grad.numpy(), [0.0, 0.0, -np.inf])
+    np.testing.assert_array_equal(symgrad.grad(lambda y: (0.0 ** y).sum())(np.array([0.0, 1.0, 2.0])),
+                                  [0.0, 0.0, 0.0])
 
 
 def test_an_input_read_only_for_its_shape_is_not_saved():

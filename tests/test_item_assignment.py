@@ -236,21 +236,30 @@ def into_a_value_with_a_transpose_in_use(x):
     y = x * 2
     t = y.T
     y[0] = 0.0
-    return (t @ y).sum()
+    return (t @ y).sum() + _placed(t.T)
+
+
+PLACES = np.arange(12.0).reshape(4, 3)
+
+
+def _placed(v):
+    """A loss that sees where each entry of a (4, 3) value is, not only which entries there
+    are (a write through a view that put them elsewhere changes it, or fails to broadcast)."""
+    return (v * PLACES).sum() + (v ** 2).sum()
 
 
 def through_a_transpose(x):
     y = x * 1
     t = y.T
     t[0] = 5.0
-    return (y ** 2).sum() + t.sum()
+    return _placed(y) + _placed(t.T)
 
 
 def through_a_reshape(x):
     y = x * 1
     flat = y.reshape(-1)
     flat[3] = 7.0
-    return (y ** 2).sum()
+    return _placed(y) + _placed(flat.reshape(4, 3))
 
 
 def through_a_view_of_a_view(x):

@@ -74,11 +74,13 @@ def _unless_zero(a: Any, value: Any, instead: int, also: Any = True) -> Any:
     """`value`, but `instead` where a == 0 (and `also` holds). PyTorch's pow derivatives are 0
     where their formula is 0 * inf: y x**(y-1) at y = 0, x = 0, and x**y log x at x = 0,
     y >= 0. A finite `instead` in the factor that would be inf gives that 0 without a warning."""
-    if not isinstance(a, Value):  # a Python number
-        return instead if a == 0 and np.all(also) else value
-    if isinstance(also, Value):
-        return lift(value, a).where((a != 0).logical_or(also.logical_not()), instead)
-    return lift(value, a).where(a != 0, instead) if np.all(also) else value
+    if not isinstance(a, Value) and not isinstance(also, Value):  # Python numbers
+        return instead if a == 0 and also else value
+    like = a if isinstance(a, Value) else also
+    keep = lift(a, like) != 0
+    if also is not True:
+        keep = keep.logical_or(lift(also, like).logical_not())
+    return lift(value, like).where(keep, instead)
 defop("exp", "np.exp({x})", sympy=sp.exp, promote="float", ufunc=np.exp, doc="e ** input.", vjps=(
     lambda ct, ans, x: ct * ans,
 ))
