@@ -21,14 +21,13 @@ from symgrad.ops.core import ShapeError
 from symgrad.ops.decompositions import INV, _singular_values, check_square, matrix_norm_of, vector_norm_of
 from symgrad.ops.dispatch import method, no_out, numpy_function
 from symgrad.ops.order import CUMPROD, CUMSUM
-from symgrad.ops.shape import cat, stack
+from symgrad.ops.shape import cat
 from symgrad.surface import ndarray
 from symgrad.surface.statistics import (
     _at,
-    _keep,
     _np_accumulate,
     _quantile,
-    nan_quantile_line,
+    nan_quantiles,
     np_q,
     np_quantile_method,
 )
@@ -480,13 +479,11 @@ def _nanquantile(x: Value, q: np.ndarray, axis: Any, keepdims: bool, method: str
     with q's dims first; a line of only NaN gives NaN."""
     if x.dtype.kind != "f":
         return _quantile(x, q, axis, keepdims, method)
-    line, d = (x.reshape(-1), 0) if axis is None else (x, normalize_axis_index(axis, x.ndim))
-    outs = [nan_quantile_line(line, float(v), d, False, method) for v in q.reshape(-1)]
-    out = outs[0] if q.ndim == 0 else stack(outs).reshape(q.shape + tuple(outs[0].shape))
+    out = nan_quantiles(x, q, axis, keepdims, method)
     if q.ndim and out.dtype != np.float64 and method not in ("lower", "higher", "nearest", "inverted_cdf",
                                                                "closest_observation"):
         out = out.astype(np.float64)  # as NumPy: interpolated with q's float64
-    return _keep(out, axis, x.ndim, keepdims, q.shape)
+    return out
 
 
 @numpy_function(np.nanquantile)

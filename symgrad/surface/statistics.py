@@ -21,6 +21,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 from symgrad.ops import OPS, Value, apply, dims, lift
 from symgrad.ops.dispatch import composite, method, no_out, numpy_function
 from symgrad.ops.order import ARGSORT, CUMPROD, CUMSUM, CUMULATIVE_ARGMAX
+from symgrad.ops.shape import stack
 from symgrad.surface.composites import logsumexp, mean
 
 # PyTorch's torch.return_types
@@ -394,6 +395,15 @@ def nan_quantile_line(x: Value, q: float, d: int, keepdim: bool, method: str = "
     return out if keepdim else out.squeeze(d)
 
 
+def nan_quantiles(x: Value, q: np.ndarray, axis: Any, keepdims: bool, method: str = "linear") -> Value:
+    """The quantiles `q` of the values of x that are not NaN, along `axis` (flattened for None),
+    with q's dims first; a line of only NaN gives NaN."""
+    line, d = (x.reshape(-1), 0) if axis is None else (x, normalize_axis_index(axis, x.ndim))
+    outs = [nan_quantile_line(line, float(v), d, False, method) for v in q.reshape(-1)]
+    out = outs[0] if q.ndim == 0 else stack(outs).reshape(q.shape + tuple(outs[0].shape))
+    return _keep(out, axis, x.ndim, keepdims, q.shape)
+
+
 def np_q(name: str, q: Any, scale: float) -> np.ndarray:
     if isinstance(q, Value) and type(q) is not Value._default:
         raise TypeError(f"numpy.{name}: q must be known when tracing (a number or an array), "
@@ -450,14 +460,21 @@ def torch_quantiles(name: str, q: Any, interpolation: str) -> np.ndarray:
     return q
 
 
+def torch_quantile(name: str, quantiles: Callable, self: Value, q: Any, dim: Any, keepdim: bool,
+                   interpolation: str) -> Value:
+    """PyTorch's quantile and nanquantile around `quantiles(x, q, axis, keepdim)`: q checked,
+    dim resolved, a 0-d input's result shaped as q."""
+    q = torch_quantiles(name, q, interpolation)
+    x, scalar = _vector(self)
+    axis = None if dim is None else dims.axis(dim, x.ndim)
+    out = quantiles(x, q, axis, bool(keepdim))
+    return out.reshape(q.shape) if scalar and not keepdim else out
+
+
 @method("quantile", face="torch", function=True)
 def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The q-th quantiles along dim (of all elements for None), interpolating linearly."""
-    q = torch_quantiles("quantile", q, interpolation)
-    x, scalar = _vector(self)
-    axis = None if dim is None else dims.axis(dim, x.ndim)
-    out = _torch_quantile(x, q, axis, bool(keepdim))
-    return out.reshape(q.shape) if scalar and not keepdim else out
+    return torch_quantile("quantile", _torch_quantile, self, q, dim, keepdim, interpolation)
 
 
 @method("median", face="torch", function=True)

@@ -24,8 +24,7 @@ from symgrad.ops.arrange import ALL, _concrete_indices, _pick, split
 from symgrad.ops.core import ShapeError, _is_scalar
 from symgrad.ops.dispatch import FUNCTIONS, composite, function_of, method
 from symgrad.ops.index import GETITEM, index_of
-from symgrad.ops.shape import stack
-from symgrad.surface.statistics import _at, _vector, nan_quantile_line, take_along, torch_quantiles
+from symgrad.surface.statistics import _at, _vector, nan_quantiles, take_along, torch_quantile
 
 return_types_kthvalue = namedtuple("kthvalue", ["values", "indices"])
 return_types_nanmedian = namedtuple("nanmedian", ["values", "indices"])
@@ -681,21 +680,13 @@ def aminmax(self, *, dim=None, keepdim=False):
 
 @composite("SqueezeBackward4")  # PyTorch's nanquantile ends in a squeeze
 def _nanquantile(x: Value, q: np.ndarray, dim: int | None, keepdim: bool) -> Value:
-    line, d = (x.reshape(-1), 0) if dim is None else (x, dim)
-    outs = [nan_quantile_line(line, float(v), d, keepdim and dim is not None) for v in q.reshape(-1)]
-    if dim is None and keepdim:
-        outs = [o.reshape((1,) * x.ndim) for o in outs]
-    return outs[0] if q.ndim == 0 else stack(outs)
+    return nan_quantiles(x, q, dim, keepdim)
 
 
 @method("nanquantile", function=True)
 def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The q-th quantiles ignoring NaN (NaN where a line is all NaN), interpolating linearly."""
-    q = torch_quantiles("nanquantile", q, interpolation)
-    x, scalar = _vector(self)
-    axis = None if dim is None else dims.axis(dim, x.ndim)
-    out = _nanquantile(x, q, axis, bool(keepdim))
-    return out.reshape(q.shape) if scalar and not keepdim else out
+    return torch_quantile("nanquantile", _nanquantile, self, q, dim, keepdim, interpolation)
 
 
 # ---------------------------------------------------------------- statistics
