@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,3 +28,20 @@ def differences(scalar: Callable[..., float], arrays: Sequence[np.ndarray], wrt:
                 g[idx] = (at(0.0) - at(-step)) / step
         grads.append(g)
     return grads
+
+
+def assert_eager_matches_torch(torch: Any, fn: Callable, a: np.ndarray, value_tol: dict,
+                               grad_tol: dict) -> None:
+    """`fn(lib, tensor)` on symgrad and on PyTorch: the same value, `grad_fn` name, and gradient
+    of a fixed weighting of the output (cos 0, cos 1, ...)."""
+    import symgrad
+
+    t, tt = symgrad.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = fn(symgrad, t), fn(torch, tt)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), **value_tol)
+    assert y.grad_fn.name() == type(yt.grad_fn).__name__
+    w = np.cos(np.arange(float(y.numel()))).reshape(y.shape)
+    (y * symgrad.tensor(w)).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), **grad_tol)

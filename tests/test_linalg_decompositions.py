@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from numeric import differences
+from numeric import assert_eager_matches_torch, differences
 
 import symgrad
 
@@ -149,7 +149,6 @@ def test_batching_rules_match_a_loop_over_examples() -> None:
 
 # a function of (module, matrix), run with module symgrad and torch, and its input; each
 # output is reduced with fixed weights
-WEIGHT = np.cos(np.arange(64.0))
 EAGER: dict[str, tuple[Callable, Callable]] = {
     "linalg.cholesky": (lambda s, a: s.linalg.cholesky(spd(a)), lambda: M3),
     "linalg.cholesky_upper": (lambda s, a: s.linalg.cholesky(spd(a), upper=True), lambda: M_STACK),
@@ -187,15 +186,7 @@ def test_eager_matches_torch(name: str) -> None:
     torch = torch_or_skip()
     fn, make = EAGER[name]
     a = make()
-    t, tt = symgrad.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
-    y, yt = fn(symgrad, t), fn(torch, tt)
-    assert y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), **SAME)
-    assert y.grad_fn.name() == type(yt.grad_fn).__name__
-    w = WEIGHT[: y.numel()].reshape(y.shape)
-    (y * symgrad.tensor(w)).sum().backward()
-    (yt * torch.tensor(w)).sum().backward()
-    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), **SAME)
+    assert_eager_matches_torch(torch, fn, a, SAME, SAME)
 
 
 @pytest.mark.parametrize("name", ["linalg.cholesky", "linalg.solve", "linalg.inv", "det", "linalg.slogdet",

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from numeric import differences
+from numeric import assert_eager_matches_torch, differences
 
 import symgrad
 
@@ -189,7 +189,6 @@ def test_full_u_gradient_ignores_its_extra_columns() -> None:
 
 # ---------------------------------------------------------------- eager against PyTorch
 
-WEIGHT = np.cos(np.arange(64.0))
 EAGER: dict[str, tuple[Callable, np.ndarray]] = {
     "linalg.svd_S": (lambda s, a: s.linalg.svd(a).S, TALL),
     "linalg.svd_U": (lambda s, a: signless(s.linalg.svd(a, full_matrices=False).U), WIDE),
@@ -214,15 +213,7 @@ def test_eager_matches_torch(name: str) -> None:
     """Value, grad_fn name and gradient (of a fixed weighting of the output) as PyTorch's."""
     torch = pytest.importorskip("torch")
     fn, a = EAGER[name]
-    t, tt = symgrad.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
-    y, yt = fn(symgrad, t), fn(torch, tt)
-    assert y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), **SAME)
-    assert y.grad_fn.name() == type(yt.grad_fn).__name__
-    w = WEIGHT[: y.numel()].reshape(y.shape)
-    (y * symgrad.tensor(w)).sum().backward()
-    (yt * torch.tensor(w)).sum().backward()
-    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-9, atol=1e-10)
+    assert_eager_matches_torch(torch, fn, a, SAME, {"rtol": 1e-9, "atol": 1e-10})
 
 
 def test_lstsq_fields_as_torch() -> None:
