@@ -45,3 +45,14 @@ def assert_eager_matches_torch(torch: Any, fn: Callable, a: np.ndarray, value_to
     (y * symgrad.tensor(w)).sum().backward()
     (yt * torch.tensor(w)).sum().backward()
     np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), **grad_tol)
+
+
+def difference_columns(fn: Callable[[np.ndarray], Any], x: np.ndarray, step: float = 1e-6) -> list:
+    """Central differences of an array-valued `fn` in each element of x, in x's flat order:
+    the columns of its Jacobian (of a Hessian, when `fn` is a gradient)."""
+    out = []
+    for i in range(x.size):
+        e = np.zeros(x.size)
+        e[i] = step
+        out.append((fn(x + e.reshape(x.shape)) - fn(x - e.reshape(x.shape))) / (2 * step))
+    return out
