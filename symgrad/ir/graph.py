@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from symgrad.ir import printing
 from symgrad.ops import Op
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -138,7 +140,8 @@ class Graph:
     @property
     def nx(self) -> nx.DiGraph:
         """The graph as a `networkx.DiGraph` on the same `Node` objects; each node's data
-        holds its op, params, shape and dtype."""
+        holds its op, params, shape and dtype. (networkx is imported here, when first needed.)"""
+        import networkx as nx
         g = nx.DiGraph()
         g.add_nodes_from((n, {"op": n.op, "params": dict(n.params), "shape": n.shape, "dtype": n.dtype})
                          for n in self.nodes)

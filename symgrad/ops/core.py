@@ -59,7 +59,10 @@ class Op:
     differentiable: bool  # whether any input has a VJP rule
     inplace: Callable[[list[str], dict, Any], str] | None  # code that writes into input 0, if dead
     view: bool  # its result may share memory with input 0 (generated code must not reuse it)
-    sympy: Callable[..., Any] | None  # its SymPy form (elementwise ops), for the sympy pass
+    # its SymPy form (elementwise ops), for the sympy pass: a function of SymPy expressions, or
+    # the name of one (`"exp"`, `"log1p"`, `"Sigmoid"`) that the pass looks up when it runs, so
+    # that SymPy is imported only then (see `symgrad.simplify.sympy_pass.form`)
+    sympy: Callable[..., Any] | str | None
     batch: Callable[..., Any] | None  # batching rule: see `symgrad.ops.batching`
     commutative: bool  # f(x, y) == f(y, x): a graph reuses f(y, x) for f(x, y)
     methods: tuple[str, ...]  # Surface methods that apply it as is
@@ -144,7 +147,7 @@ def defop(
     kernels: tuple[str, ...] = (),
     helpers: dict[str, Callable] | None = None,
     printer: Callable[[list[str], dict, list, Any], str | None] | None = None,
-    sympy: Callable[..., Any] | None = None,
+    sympy: Callable[..., Any] | str | None = None,
     inplace: Callable[[list[str], dict, Any], str] | None = None,
     view: bool = False,
     batch: Callable[..., Any] | None = None,

@@ -9,20 +9,10 @@ import math
 from typing import Any
 
 import numpy as np
-import sympy as sp
-from sympy.codegen import cfunctions
 
 from symgrad.ops import batching
 from symgrad.ops.core import OPS, _is_scalar, defop
 from symgrad.ops.dispatch import Value, apply, composite, function, lift, method, no_out, numpy_function
-
-
-class Sigmoid(sp.Function):
-    """sigmoid as an opaque SymPy function: rewriting it as 1/(1+exp(-x)) would overflow."""
-
-
-class Softplus(sp.Function):
-    """softplus as an opaque SymPy function, for the same reason."""
 
 
 def _log(x: Any) -> Any:
@@ -81,25 +71,25 @@ def _unless_zero(a: Any, value: Any, instead: int, also: Any = True) -> Any:
     if also is not True:
         keep = keep.logical_or(lift(also, like).logical_not())
     return lift(value, like).where(keep, instead)
-defop("exp", "np.exp({x})", sympy=sp.exp, promote="float", ufunc=np.exp, doc="e ** input.", vjps=(
+defop("exp", "np.exp({x})", sympy="exp", promote="float", ufunc=np.exp, doc="e ** input.", vjps=(
     lambda ct, ans, x: ct * ans,
 ))
-defop("log", "np.log({x})", sympy=sp.log, promote="float", ufunc=np.log, doc="Natural logarithm.", vjps=(
+defop("log", "np.log({x})", sympy="log", promote="float", ufunc=np.log, doc="Natural logarithm.", vjps=(
     lambda ct, ans, x: ct / x,
 ))
-defop("log1p", "np.log1p({x})", sympy=cfunctions.log1p, promote="float", ufunc=np.log1p,
+defop("log1p", "np.log1p({x})", sympy="log1p", promote="float", ufunc=np.log1p,
       grad_fn="Log1PBackward0", doc="log(1 + input), accurate near 0.", vjps=(
     lambda ct, ans, x: ct / (x + 1),
 ))
-defop("expm1", "np.expm1({x})", sympy=cfunctions.expm1, promote="float", ufunc=np.expm1,
+defop("expm1", "np.expm1({x})", sympy="expm1", promote="float", ufunc=np.expm1,
       doc="exp(input) - 1, accurate near 0.", vjps=(
     lambda ct, ans, x: ct * (ans + 1),
 ))
-defop("tanh", "np.tanh({x})", sympy=sp.tanh, promote="float", ufunc=np.tanh, doc="Hyperbolic tangent.",
+defop("tanh", "np.tanh({x})", sympy="tanh", promote="float", ufunc=np.tanh, doc="Hyperbolic tangent.",
       vjps=(
     lambda ct, ans, x: ct * (1 - ans * ans),
 ))
-defop("sqrt", "np.sqrt({x})", sympy=sp.sqrt, promote="float", ufunc=np.sqrt, doc="Square root.", vjps=(
+defop("sqrt", "np.sqrt({x})", sympy="sqrt", promote="float", ufunc=np.sqrt, doc="Square root.", vjps=(
     lambda ct, ans, x: ct / (2 * ans),
 ))
 # sigmoid and softplus are primitives for stability: exp(-x) overflows for x << 0 (the
@@ -111,11 +101,11 @@ def _print_sigmoid(names: list[str], params: dict, shapes: list, lib: Any) -> st
     return f"{lib.np.exp}(-{lib.np.logaddexp}(0.0, -{names[0]}))" if size < 1024 else None
 
 
-defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), printer=_print_sigmoid, sympy=Sigmoid,
+defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), printer=_print_sigmoid, sympy="Sigmoid",
       promote="float", doc="1 / (1 + exp(-input)), without overflow.", vjps=(
     lambda ct, ans, x: ct * (ans * (1 - ans)),
 ))
-defop("softplus", "np.logaddexp(0.0, {x})", sympy=Softplus, promote="float", methods=(), vjps=(
+defop("softplus", "np.logaddexp(0.0, {x})", sympy="Softplus", promote="float", methods=(), vjps=(
     lambda ct, ans, x: ct * x.sigmoid(),
 ))
 
@@ -133,7 +123,7 @@ WHERE = defop("where", "np.where({x}, {y}, {z})", methods=(), vjps=(
     lambda ct, ans, c, x, y: ct.zeros_like().where(c, ct),
 ))
 
-defop("abs", "np.abs({x})", sympy=sp.Abs, ufunc=np.absolute, operators=("abs",), methods=("abs", "absolute"),
+defop("abs", "np.abs({x})", sympy="Abs", ufunc=np.absolute, operators=("abs",), methods=("abs", "absolute"),
       doc="|input|.", vjps=(
     lambda ct, ans, x: ct * x.sign(),
 ))
@@ -144,75 +134,75 @@ defop("sign", "np.sign({x})", ufunc=np.sign, doc="The sign of input (-1, 0 or 1)
 # nested differentiation: a fresh name for a value, so an inner grad's variable is not the
 # outer one (no perturbation confusion); simplification removes it
 defop("alias", "{x}", view=True, linear=True, methods=(), vjps=(lambda ct, ans, x: ct,))
-defop("sin", "np.sin({x})", sympy=sp.sin, promote="float", ufunc=np.sin, doc="Sine.", vjps=(
+defop("sin", "np.sin({x})", sympy="sin", promote="float", ufunc=np.sin, doc="Sine.", vjps=(
     lambda ct, ans, x: ct * x.cos(),
 ))
-defop("cos", "np.cos({x})", sympy=sp.cos, promote="float", ufunc=np.cos, doc="Cosine.", vjps=(
+defop("cos", "np.cos({x})", sympy="cos", promote="float", ufunc=np.cos, doc="Cosine.", vjps=(
     lambda ct, ans, x: -ct * x.sin(),
 ))
-defop("tan", "np.tan({x})", sympy=sp.tan, promote="float", ufunc=np.tan, doc="Tangent.", vjps=(
+defop("tan", "np.tan({x})", sympy="tan", promote="float", ufunc=np.tan, doc="Tangent.", vjps=(
     lambda ct, ans, x: ct * (1 + ans * ans),
 ))
-defop("atan", "np.arctan({x})", sympy=sp.atan, promote="float", ufunc=np.arctan,
+defop("atan", "np.arctan({x})", sympy="atan", promote="float", ufunc=np.arctan,
       methods=("atan", "arctan"), doc="Arctangent.", vjps=(
     lambda ct, ans, x: ct / (1 + x * x),
 ))
-defop("erf", "erf({x})", sympy=sp.erf, promote="float", kernels=("erf",), doc="The error function.",
+defop("erf", "erf({x})", sympy="erf", promote="float", kernels=("erf",), doc="The error function.",
       vjps=(
     lambda ct, ans, x: ct * (2 / np.sqrt(np.pi)) * (-(x * x)).exp(),
 ))
-defop("sinh", "np.sinh({x})", sympy=sp.sinh, promote="float", ufunc=np.sinh, doc="Hyperbolic sine.", vjps=(
+defop("sinh", "np.sinh({x})", sympy="sinh", promote="float", ufunc=np.sinh, doc="Hyperbolic sine.", vjps=(
     lambda ct, ans, x: ct * x.cosh(),
 ))
-defop("cosh", "np.cosh({x})", sympy=sp.cosh, promote="float", ufunc=np.cosh, doc="Hyperbolic cosine.", vjps=(
+defop("cosh", "np.cosh({x})", sympy="cosh", promote="float", ufunc=np.cosh, doc="Hyperbolic cosine.", vjps=(
     lambda ct, ans, x: ct * x.sinh(),
 ))
-defop("asin", "np.arcsin({x})", sympy=sp.asin, promote="float", ufunc=np.arcsin, methods=("asin", "arcsin"),
+defop("asin", "np.arcsin({x})", sympy="asin", promote="float", ufunc=np.arcsin, methods=("asin", "arcsin"),
       doc="Arcsine.", vjps=(
     lambda ct, ans, x: ct / (1 - x * x).sqrt(),
 ))
-defop("acos", "np.arccos({x})", sympy=sp.acos, promote="float", ufunc=np.arccos, methods=("acos", "arccos"),
+defop("acos", "np.arccos({x})", sympy="acos", promote="float", ufunc=np.arccos, methods=("acos", "arccos"),
       doc="Arccosine.", vjps=(
     lambda ct, ans, x: -ct / (1 - x * x).sqrt(),
 ))
-defop("asinh", "np.arcsinh({x})", sympy=sp.asinh, promote="float", ufunc=np.arcsinh,
+defop("asinh", "np.arcsinh({x})", sympy="asinh", promote="float", ufunc=np.arcsinh,
       methods=("asinh", "arcsinh"), doc="Inverse hyperbolic sine.", vjps=(
     lambda ct, ans, x: ct / (x * x + 1).sqrt(),
 ))
-defop("acosh", "np.arccosh({x})", sympy=sp.acosh, promote="float", ufunc=np.arccosh,
+defop("acosh", "np.arccosh({x})", sympy="acosh", promote="float", ufunc=np.arccosh,
       methods=("acosh", "arccosh"), doc="Inverse hyperbolic cosine.", vjps=(
     lambda ct, ans, x: ct / (x * x - 1).sqrt(),
 ))
-defop("atanh", "np.arctanh({x})", sympy=sp.atanh, promote="float", ufunc=np.arctanh,
+defop("atanh", "np.arctanh({x})", sympy="atanh", promote="float", ufunc=np.arctanh,
       methods=("atanh", "arctanh"), doc="Inverse hyperbolic tangent.", vjps=(
     lambda ct, ans, x: ct / (1 - x * x),
 ))
-defop("atan2", "np.arctan2({x}, {y})", sympy=sp.atan2, promote="float", ufunc=np.arctan2,
+defop("atan2", "np.arctan2({x}, {y})", sympy="atan2", promote="float", ufunc=np.arctan2,
       methods=("atan2", "arctan2"),
       doc="The angle of the point (other, input): arctan(input / other) in the right quadrant.", vjps=(
     lambda ct, ans, x, y: ct * y / (x * x + y * y),
     lambda ct, ans, x, y: -ct * x / (x * x + y * y),
 ))
 # a primitive, not sqrt(x*x + y*y): np.hypot neither overflows nor underflows
-defop("hypot", "np.hypot({x}, {y})", sympy=cfunctions.hypot, promote="float", ufunc=np.hypot,
+defop("hypot", "np.hypot({x}, {y})", sympy="hypot", promote="float", ufunc=np.hypot,
       commutative=True, doc="sqrt(input**2 + other**2), without overflow.", vjps=(
     lambda ct, ans, x, y: ct * x / ans,
     lambda ct, ans, x, y: ct * y / ans,
 ))
 # primitives rather than log(x) / log(2) and 2 ** x: np.log2 is exact at powers of two
-defop("log2", "np.log2({x})", sympy=cfunctions.log2, promote="float", ufunc=np.log2,
+defop("log2", "np.log2({x})", sympy="log2", promote="float", ufunc=np.log2,
       doc="Base-2 logarithm.", vjps=(
     lambda ct, ans, x: ct / (x * math.log(2.0)),
 ))
-defop("log10", "np.log10({x})", sympy=cfunctions.log10, promote="float", ufunc=np.log10,
+defop("log10", "np.log10({x})", sympy="log10", promote="float", ufunc=np.log10,
       doc="Base-10 logarithm.", vjps=(
     lambda ct, ans, x: ct / (x * math.log(10.0)),
 ))
-defop("exp2", "np.exp2({x})", sympy=cfunctions.exp2, promote="float", ufunc=np.exp2, doc="2 ** input.", vjps=(
+defop("exp2", "np.exp2({x})", sympy="exp2", promote="float", ufunc=np.exp2, doc="2 ** input.", vjps=(
     lambda ct, ans, x: ct * ans * math.log(2.0),
 ))
 # NumPy's only: PyTorch has no cbrt (a primitive: x ** (1/3) is nan for x < 0)
-defop("cbrt", "np.cbrt({x})", sympy=cfunctions.Cbrt, promote="float", ufunc=np.cbrt, methods=(),
+defop("cbrt", "np.cbrt({x})", sympy="Cbrt", promote="float", ufunc=np.cbrt, methods=(),
       doc="Cube root, real for negative input.", vjps=(
     lambda ct, ans, x: ct / (3 * ans * ans),
 ))

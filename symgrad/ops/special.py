@@ -12,50 +12,27 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import sympy as sp
-
 from symgrad.ops import batching
 from symgrad.ops.core import OPS, _is_scalar, defop
 from symgrad.ops.dispatch import Value, apply, composite, function, function_of, lift, method
 
-
-class Digamma(sp.Function):
-    """digamma as an opaque SymPy function: SymPy's digamma(x) is polygamma(0, x), two arguments."""
-
-
-class Logit(sp.Function):
-    """logit as an opaque SymPy function: log(x / (1 - x)) would be rebuilt as a log of a division."""
-
-
-class Xlogy(sp.Function):
-    """xlogy as an opaque SymPy function: x*log(y) is nan, not 0, at x == 0, y == 0."""
-
-
-class Xlog1py(sp.Function):
-    """xlog1py as an opaque SymPy function, for the same reason."""
-
-
-class LogNdtr(sp.Function):
-    """log_ndtr as an opaque SymPy function: log(ndtr(x)) underflows in the lower tail."""
-
-
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
-defop("erfc", "erfc({x})", sympy=sp.erfc, promote="float", kernels=("erfc",),
+defop("erfc", "erfc({x})", sympy="erfc", promote="float", kernels=("erfc",),
       doc="The complementary error function 1 - erf(input), accurate where erf is near 1.", vjps=(
     lambda ct, ans, x: -ct * _TWO_OVER_SQRT_PI * (-(x * x)).exp(),
 ))
 # a primitive: erfinv has no closed form; its derivative sqrt(pi)/2 * exp(erfinv(x)^2) reuses it
-defop("erfinv", "erfinv({x})", sympy=sp.erfinv, promote="float", kernels=("erfinv",),
+defop("erfinv", "erfinv({x})", sympy="erfinv", promote="float", kernels=("erfinv",),
       doc="The inverse error function: erf(erfinv(input)) == input on (-1, 1).", vjps=(
     lambda ct, ans, x: ct * ((ans * ans).exp() / _TWO_OVER_SQRT_PI),
 ))
-defop("lgamma", "lgamma({x})", sympy=sp.loggamma, promote="float", kernels=("lgamma",),
+defop("lgamma", "lgamma({x})", sympy="loggamma", promote="float", kernels=("lgamma",),
       doc="log|Gamma(input)| (SciPy's gammaln).", vjps=(
     lambda ct, ans, x: ct * x.digamma(),
 ))
-defop("digamma", "digamma({x})", sympy=Digamma, promote="float", kernels=("digamma",),
+defop("digamma", "digamma({x})", sympy="Digamma", promote="float", kernels=("digamma",),
       doc="The derivative of lgamma (SciPy's psi).", vjps=(
     lambda ct, ans, x: ct * apply(POLYGAMMA, x, n=1),
 ))
@@ -65,12 +42,12 @@ POLYGAMMA = defop("polygamma", "polygamma({n}, {x})", promote="float", kernels=(
                   vjps=(lambda ct, ans, x, *, n: ct * apply(POLYGAMMA, x, n=n + 1),))
 # a primitive: its own form log(x / (1 - x)) is accurate on (0, 1), a composite of log and
 # log1p would read worse and cost more
-defop("logit", "np.log({x} / (1 - {x}))", sympy=Logit, promote="float", methods=(),
+defop("logit", "np.log({x} / (1 - {x}))", sympy="Logit", promote="float", methods=(),
       doc="log(input / (1 - input)), the inverse of sigmoid.", vjps=(
     lambda ct, ans, x: ct / (x * (1 - x)),
 ))
 # a primitive for its tails: log(ndtr(x)) is -inf below x = -38
-defop("log_ndtr", "log_ndtr({x})", sympy=LogNdtr, promote="float", kernels=("log_ndtr",), methods=(),
+defop("log_ndtr", "log_ndtr({x})", sympy="LogNdtr", promote="float", kernels=("log_ndtr",), methods=(),
       grad_fn="SpecialLogNdtrBackward0",
       doc="log of the standard normal CDF, accurate in both tails.", vjps=(
     lambda ct, ans, x: ct * _INV_SQRT_2PI * (-(x * x) / 2 - ans).exp(),  # pdf / cdf, without underflow
@@ -92,12 +69,12 @@ def _taken(x: Any, y: Any, ct: Any, fill: float = 1.0) -> Any:
 
 # 0 where x == 0 whatever y (the entropy convention), with gradient 0 there in both inputs;
 # PyTorch's y-gradient x / y is nan at (0, 0), symgrad's is 0
-defop("xlogy", "xlogy({x}, {y})", sympy=Xlogy, promote="float", kernels=("xlogy",),
+defop("xlogy", "xlogy({x}, {y})", sympy="Xlogy", promote="float", kernels=("xlogy",),
       grad_fn=_x_name("XlogyBackward"), doc="input * log(other), and 0 where input == 0.", vjps=(
     lambda ct, ans, x, y: ct * _taken(x, y, ct).log(),
     lambda ct, ans, x, y: ct * x / _taken(x, y, ct),
 ))
-defop("xlog1py", "xlog1py({x}, {y})", sympy=Xlog1py, promote="float", kernels=("xlog1py",), methods=(),
+defop("xlog1py", "xlog1py({x}, {y})", sympy="Xlog1py", promote="float", kernels=("xlog1py",), methods=(),
       grad_fn=_x_name("SpecialXlog1PyBackward"), doc="input * log1p(other), and 0 where input == 0.", vjps=(
     lambda ct, ans, x, y: ct * _taken(x, y, ct, 0.0).log1p(),
     lambda ct, ans, x, y: ct * x / _taken(x, y + 1, ct),
@@ -225,7 +202,6 @@ defop("betainc", "betainc({x}, {y}, {z})", promote="float", kernels=("betainc",)
     lambda ct, ans, a, b, x: ct * (apply(OPS["xlogy"], a - 1, x) + apply(OPS["xlog1py"], b - 1, -x)
                                    - apply(BETALN, _v(a, ct), b)).exp(),
 ))
-
 
 
 def _series(t: Value, coefficients: tuple[float, ...]) -> Value:

@@ -14,7 +14,6 @@ from symgrad.ir import Graph, verify
 from symgrad.simplify.algebra import ALGEBRA, FOLD
 from symgrad.simplify.patterns import Rules, rebuild
 from symgrad.simplify.stability import STABILITY
-from symgrad.simplify.sympy_pass import sympy_pass
 
 Pass = Callable[[Graph, dict], Graph]  # (graph, counts of the rules that fired) -> graph
 
@@ -23,11 +22,17 @@ def _rewrite(rules: Rules) -> Pass:
     return lambda graph, fired: rebuild(graph, rules, fired)
 
 
+def _sympy(graph: Graph, fired: dict) -> Graph:
+    """The SymPy pass, imported when first run: SymPy takes a third of a second to import."""
+    from symgrad.simplify.sympy_pass import sympy_pass
+    return sympy_pass(graph)
+
+
 PASSES: dict[str, Pass] = {
     "fold": _rewrite(Rules(FOLD)),
     "stability": _rewrite(Rules(STABILITY)),
     "algebra": _rewrite(Rules(ALGEBRA)),
-    "sympy": lambda graph, fired: sympy_pass(graph),
+    "sympy": _sympy,
     "dce": _rewrite(Rules()),
 }
 DEFAULT_PASSES = ("fold", "stability", "algebra", "sympy", "algebra", "dce")

@@ -14,15 +14,59 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.codegen import cfunctions
 
 from symgrad.ir import Graph, Node
-from symgrad.ops import OPS
+from symgrad.ops import OPS, Op
 
 MAX_TREE = 40  # ops in one expression (as a tree): bigger clusters are cut into windows
 # ops given to SymPy in one pass; past it, the rest is rebuilt as it was. A count, not a time,
 # so that the generated code does not depend on the machine or on SymPy's caches being warm
 # (about 0.25 s cold here).
 BUDGET = 1000
+
+
+
+class Sigmoid(sp.Function):
+    """sigmoid as an opaque SymPy function: rewriting it as 1/(1+exp(-x)) would overflow."""
+
+
+class Softplus(sp.Function):
+    """softplus as an opaque SymPy function, for the same reason."""
+
+
+class Digamma(sp.Function):
+    """digamma as an opaque SymPy function: SymPy's digamma(x) is polygamma(0, x), two arguments."""
+
+
+class Logit(sp.Function):
+    """logit as an opaque SymPy function: log(x / (1 - x)) would be rebuilt as a log of a division."""
+
+
+class Xlogy(sp.Function):
+    """xlogy as an opaque SymPy function: x*log(y) is nan, not 0, at x == 0, y == 0."""
+
+
+class Xlog1py(sp.Function):
+    """xlog1py as an opaque SymPy function, for the same reason."""
+
+
+class LogNdtr(sp.Function):
+    """log_ndtr as an opaque SymPy function: log(ndtr(x)) underflows in the lower tail."""
+
+
+def form(op: Op) -> Any:
+    """An op's SymPy form as a callable: a name (`op.sympy` is a string, so that registering
+    ops does not import SymPy) is one of the opaque functions above, a C function of
+    `sympy.codegen.cfunctions` (log1p, expm1, ...), or a SymPy function (exp, Abs, ...)."""
+    spec = op.sympy
+    if not isinstance(spec, str):
+        return spec
+    found = globals().get(spec)
+    if not (isinstance(found, type) and issubclass(found, sp.Function)):
+        found = getattr(sp, spec, None) or getattr(cfunctions, spec)
+    return found
+
 
 _FUNCS: dict[Any, str] = {}  # SymPy function class -> op name
 
@@ -31,7 +75,7 @@ def _functions() -> dict[Any, str]:
     if not _FUNCS:
         for name, op in OPS.items():
             if op.sympy is not None and not op.params:
-                expr = op.sympy(*sp.symbols(f"probe:{len(op.args)}"))
+                expr = form(op)(*sp.symbols(f"probe:{len(op.args)}"))
                 if isinstance(expr, sp.Function) or getattr(expr, "func", None) in (sp.exp, sp.log):
                     _FUNCS[expr.func] = name
     return _FUNCS
@@ -82,7 +126,7 @@ class _Pass:
                 if size > MAX_TREE:  # SymPy distributes and re-sorts: keep expressions small
                     self.flush()
                     size = 1
-                self.exprs[n] = _sympy(OPS[n.op].sympy, [self.expr_of(i) for i in n.inputs])
+                self.exprs[n] = _sympy(form(OPS[n.op]), [self.expr_of(i) for i in n.inputs])
                 self.fused += 1
                 self.tree[n] = size
                 self.pending.append(n)
