@@ -1,8 +1,8 @@
 """Cache keys of compiled functions, and why a new one was needed (`explain_retraces`).
 
 A call's signature is each argument's structure, each array leaf's shape and dtype, each
-static value, and the switches that change the generated code. Calls whose arguments are
-all plain ndarrays get a cheaper key (`array_key`) that skips the pytree walk.
+static value, and the switches that change the generated code. A call seen before is looked
+up by a cheaper key first (`symgrad.api.callpath.call_key`).
 """
 
 from __future__ import annotations
@@ -94,16 +94,3 @@ def why(old: tuple, new: tuple, names: Sequence[str]) -> str:
                 if la[1] != lb[1]:
                     reasons.append(f"argument '{name}' changed dtype {la[1]} -> {lb[1]}")
     return "; ".join(dict.fromkeys(reasons)) or "a new signature"
-
-
-def array_key(args: Sequence[Any]) -> tuple | None:
-    """A cheap cache key when every argument is a plain ndarray (and debug_nans is off)."""
-    if config.debug_nans:
-        return None
-    key = []
-    for a in args:
-        if type(a) is not np.ndarray:
-            return None
-        key.append(a.shape)
-        key.append(a.dtype)
-    return tuple(key)

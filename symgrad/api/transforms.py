@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from symgrad import codegen
+from symgrad.api.callpath import call_key, caller
 from symgrad.api.config import config
-from symgrad.api.signature import array_key, describe, distance, signature, why
+from symgrad.api.signature import describe, distance, signature, why
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.reverse import backprop
 from symgrad.ir import Graph
@@ -132,7 +133,7 @@ class Transform:
         self._static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         self._passes = passes
         self._cache: dict[tuple, Built] = {}
-        self._fast: dict[tuple, tuple] = {}  # ndarray-only signatures -> (function, unpacker)
+        self._fast: dict[tuple, Callable] = {}  # call keys -> callers (see symgrad.api.callpath)
         self._lock = threading.Lock()
         self._hits = self._misses = 0
 
@@ -168,13 +169,12 @@ class Transform:
 
     # calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
-        fast = array_key(args)
-        if fast is not None:  # the common case, kept cheap: every argument is an ndarray
-            entry = self._fast.get(fast)
-            if entry is not None:
+        key = call_key(args, self._static, config.debug_nans)
+        if key is not None:  # a call keyed like one before: its generated caller, no walk
+            call = self._fast.get(key)
+            if call is not None:
                 self._hits += 1
-                fn, unpack = entry
-                return unpack(fn(*args))
+                return call(*args)
         if _tracer_in(args) is not None:  # inside another trace: add to its graph
             return self.rule(*args)
         outer = active_graph()
@@ -183,8 +183,9 @@ class Transform:
             return self.rule(*[_constants(a, like) if i not in self._static else a
                                for i, a in enumerate(args)])
         built = self.build(*args)
-        if fast is not None and not self._static:
-            self._fast[fast] = (built.fn, _unpacker(built.out_tree))
+        if key is not None:
+            call = self._fast[key] = caller(built.fn, args, self._static, built.out_tree)
+            return call(*args)
         # an eager Tensor passes its values (np.asarray refuses one that requires grad)
         arrays = [np.asarray(leaf.detach() if isinstance(leaf, Surface) else leaf)
                   for i, a in enumerate(args) if i not in self._static

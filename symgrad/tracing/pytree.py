@@ -26,7 +26,7 @@ def flatten(tree: Any) -> tuple[list[Any], Treedef]:
             defs.append(d)
         return leaves, ("seq", type(tree), tuple(defs))
     if isinstance(tree, dict):
-        keys = _keys(tree)
+        keys = dict_keys(tree)
         leaves, defs = [], []
         for k in keys:
             sub, d = flatten(tree[k])
@@ -36,7 +36,8 @@ def flatten(tree: Any) -> tuple[list[Any], Treedef]:
     return [tree], LEAF
 
 
-def _keys(tree: dict) -> list[Any]:
+def dict_keys(tree: dict) -> list[Any]:
+    """A dict's keys in flattening order: an OrderedDict's own, a dict's sorted by repr."""
     return list(tree) if isinstance(tree, OrderedDict) else sorted(tree, key=repr)
 
 
@@ -75,5 +76,5 @@ def leaf_names(tree: Any, prefix: str) -> list[str]:
         fields = getattr(tree, "_fields", range(len(tree)))
         return [n for f, c in zip(fields, tree) for n in leaf_names(c, f"{prefix}_{f}")]
     if isinstance(tree, dict):
-        return [n for k in _keys(tree) for n in leaf_names(tree[k], f"{prefix}_{k}")]
+        return [n for k in dict_keys(tree) for n in leaf_names(tree[k], f"{prefix}_{k}")]
     return [prefix]

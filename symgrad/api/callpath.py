@@ -1,0 +1,150 @@
+"""The call path of a compiled function: a cheap key per call, and a generated caller per key.
+
+`signature` (the cache key of any call) walks the pytrees, normalises every leaf and names
+its dtype: some 10 µs for a dict of parameters, more than the generated code of a small
+function takes. A call that has been seen before needs none of it. Its `call_key` is a
+structural fingerprint built with one type lookup per node: an ndarray's shape and dtype, a
+Python float's type, a static value, a container's type (and a dict's keys in their insertion
+order) with its children's keys. Two calls with the same key have the same signature (the key
+may be finer: dicts with their keys in another order get keys of their own), so the key maps
+to the build of that signature through `caller`: a function generated once per key that takes
+the arguments, passes their leaves to the generated code in the signature's order (`pytree`
+order) and rebuilds the output structure, with no walk.
+
+Anything else (eager Tensors, tracers, other leaf types, subclasses of containers) has no
+call key and takes the full path (`Transform.__call__`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy import ndarray
+
+from symgrad.tracing import pytree
+
+_ARRAY, _FLOAT, _STATIC, _SEQ, _DICT, _NONE, _SCALAR = range(7)
+# how each type is keyed; a type not in the table is classified once by `_kind`, None if the
+# call path does not take it
+_KINDS: dict[type, int | None] = {np.ndarray: _ARRAY, float: _FLOAT, int: _STATIC, bool: _STATIC,
+                                  tuple: _SEQ, list: _SEQ, dict: _DICT, OrderedDict: _DICT,
+                                  type(None): _NONE}
+
+
+class _NoKey(Exception):
+    """A value the call path does not take: the call goes the full way."""
+
+
+def _kind(t: type) -> int | None:
+    kind = _KINDS.get(t, -1)
+    if kind == -1:
+        if issubclass(t, tuple) and hasattr(t, "_fields"):
+            kind = _SEQ  # a namedtuple
+        elif issubclass(t, np.generic) and np.dtype(t).kind in "biuf":
+            kind = _SCALAR  # a NumPy scalar: an array leaf of its dtype
+        else:
+            kind = None
+        _KINDS[t] = kind
+    return kind
+
+
+def _key(a: Any) -> Any:
+    """The fingerprint of one value (see the module doc); raises _NoKey. Array children are
+    keyed inline: a call per leaf is a third of the cost."""
+    t = type(a)
+    if t is ndarray:
+        return a.shape, a.dtype
+    kind = _KINDS.get(t, -1)
+    if kind == -1:
+        kind = _kind(t)
+    if kind == _SEQ:
+        return (t, *[(c.shape, c.dtype) if type(c) is ndarray else _key(c) for c in a])
+    if kind == _DICT:  # its keys, then its values' keys: their number tells them apart
+        return (t, *a, *[(c.shape, c.dtype) if type(c) is ndarray else _key(c) for c in a.values()])
+    if kind == _FLOAT:
+        return float
+    if kind == _STATIC:
+        return t, a
+    if kind == _NONE:
+        return None
+    if kind == _SCALAR:
+        return (t,)
+    raise _NoKey
+
+
+def call_key(args: Sequence[Any], static: Sequence[int], debug_nans: bool) -> tuple | None:
+    """The call key of `args` (static argument positions `static`), or None where the call
+    must go the full way. Unhashable static arguments have none (the full path says why)."""
+    try:
+        if static:
+            key = [(type(a), a) if i in static else _key(a) for i, a in enumerate(args)]
+            hash(tuple(key))
+        else:
+            key = [(a.shape, a.dtype) if type(a) is ndarray else _key(a) for a in args]
+    except (_NoKey, TypeError):
+        return None
+    key.append(debug_nans)
+    return tuple(key)
+
+
+def caller(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int], out_tree: Any,
+           wrap: Callable[[Any], Any] = np.asarray) -> Callable[..., Any]:
+    """A function of the arguments of calls keyed like `args`: `fn` (generated code) on their
+    traced leaves, in `pytree.flatten` order, its results wrapped by `wrap` and rebuilt into
+    `out_tree`. Generated as Python source: one line of indexing, no walk."""
+    names: dict[str, Any] = {"fn": fn, "wrap": wrap}
+    fresh = (f"k{i}" for i in itertools.count())
+
+    def constant(value: Any) -> str:
+        name = next(fresh)
+        names[name] = value
+        return name
+
+    def leaves(tree: Any, expr: str) -> list[str]:
+        kind = _kind(type(tree))
+        if kind == _ARRAY:
+            return [expr]
+        if kind in (_FLOAT, _SCALAR):  # as the full path passes them: 0-d arrays
+            return [f"asarray({expr})"]
+        if kind == _SEQ:
+            return [e for i, child in enumerate(tree) for e in leaves(child, f"{expr}[{i}]")]
+        if kind == _DICT:
+            return [e for k in pytree.dict_keys(tree) for e in leaves(tree[k], f"{expr}[{constant(k)}]")]
+        return []  # None, and static ints and bools: not inputs of the generated code
+    params = [f"a{i}" for i in range(len(args))]
+    inputs = [e for i, a in enumerate(args) if i not in static for e in leaves(a, params[i])]
+    counter = itertools.count()
+    out = _rebuild(out_tree, lambda: f"wrap(o[{next(counter)}])", constant)
+    n_out = next(counter)
+    if n_out == 1:  # the generated function returns one value bare, several as a tuple
+        out = out.replace("wrap(o[0])", "wrap(o)")
+    source = f"def call({', '.join(params)}):\n    o = fn({', '.join(inputs)})\n    return {out}\n"
+    names["asarray"] = np.asarray
+    exec(compile(source, "<symgrad call path>", "exec"), names)  # noqa: S102 - our own source
+    return names["call"]
+
+
+def _rebuild(treedef: Any, leaf: Callable[[], str], constant: Callable[[Any], str]) -> str:
+    """An expression building a tree of structure `treedef` (as `pytree.unflatten` does)."""
+    kind = treedef[0]
+    if kind == "leaf":
+        return leaf()
+    if kind == "none":
+        return "None"
+    if kind == "dict":
+        _, cls, keys, defs = treedef
+        items = ", ".join(f"({constant(k)}, {_rebuild(d, leaf, constant)})" for k, d in zip(keys, defs))
+        return f"{constant(cls if cls in (dict, OrderedDict) else dict)}([{items}])"
+    _, cls, defs = treedef
+    children = [_rebuild(d, leaf, constant) for d in defs]
+    if cls is tuple:
+        return "(" + "".join(c + ", " for c in children) + ")"
+    if cls is list:
+        return "[" + ", ".join(children) + "]"
+    if hasattr(cls, "_fields"):
+        return f"{constant(cls)}({', '.join(children)})"
+    return f"{constant(cls)}([{', '.join(children)}])"
