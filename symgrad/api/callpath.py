@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy import ndarray
 
+from symgrad.api.config import config
 from symgrad.tracing import pytree
 
 _ARRAY, _FLOAT, _STATIC, _SEQ, _DICT, _NONE, _SCALAR = range(7)
@@ -91,39 +92,71 @@ def call_key(args: Sequence[Any], static: Sequence[int], debug_nans: bool) -> tu
     return tuple(key)
 
 
+MISS = object()  # what a caller returns for arguments it was not made for
+
+
 def caller(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int], out_tree: Any,
-           wrap: Callable[[Any], Any] = np.asarray) -> Callable[..., Any]:
-    """A function of the arguments of calls keyed like `args`: `fn` (generated code) on their
-    traced leaves, in `pytree.flatten` order, its results wrapped by `wrap` and rebuilt into
-    `out_tree`. Generated as Python source: one line of indexing, no walk."""
-    names: dict[str, Any] = {"fn": fn, "wrap": wrap}
+           debug_nans: bool, wrap: Callable[[Any], Any] = np.asarray) -> Callable[..., Any]:
+    """A function of arguments keyed like `args` that runs `fn` (generated code) on their
+    traced leaves, in `pytree.flatten` order, and rebuilds `out_tree` from its results
+    (each wrapped by `wrap`). It checks the arguments first (exact types, lengths, shapes,
+    dtypes and static values, the `debug_nans` switch) and returns MISS for any others,
+    so the last one used can be tried before the key is made. Generated as Python source:
+    straight-line checks and indexing, no walk."""
+    names: dict[str, Any] = {"fn": fn, "wrap": wrap, "asarray": np.asarray, "ndarray": ndarray,
+                             "MISS": MISS, "config": config}
     fresh = (f"k{i}" for i in itertools.count())
+    variables = (f"v{i}" for i in itertools.count())
+    body: list[str] = []
 
     def constant(value: Any) -> str:
         name = next(fresh)
         names[name] = value
         return name
 
+    def fail_unless(test: str) -> None:
+        body.append(f"    if not ({test}):\n        return MISS")
+
     def leaves(tree: Any, expr: str) -> list[str]:
-        kind = _kind(type(tree))
+        t = type(tree)
+        kind = _kind(t)
         if kind == _ARRAY:
+            dtype = constant(tree.dtype)
+            fail_unless(f"type({expr}) is ndarray and {expr}.shape == {tree.shape!r} and "
+                        f"({expr}.dtype is {dtype} or {expr}.dtype == {dtype})")
             return [expr]
         if kind in (_FLOAT, _SCALAR):  # as the full path passes them: 0-d arrays
+            fail_unless(f"type({expr}) is {constant(t)}")
             return [f"asarray({expr})"]
-        if kind == _SEQ:
-            return [e for i, child in enumerate(tree) for e in leaves(child, f"{expr}[{i}]")]
-        if kind == _DICT:
-            return [e for k in pytree.dict_keys(tree) for e in leaves(tree[k], f"{expr}[{constant(k)}]")]
-        return []  # None, and static ints and bools: not inputs of the generated code
+        if kind == _STATIC:
+            fail_unless(f"type({expr}) is {constant(t)} and {expr} == {tree!r}")
+            return []
+        if kind == _NONE:
+            fail_unless(f"{expr} is None")
+            return []
+        fail_unless(f"type({expr}) is {constant(t)} and len({expr}) == {len(tree)}")
+        out = []
+        items = enumerate(tree) if kind == _SEQ else ((k, tree[k]) for k in pytree.dict_keys(tree))
+        for k, child in items:
+            var = next(variables)
+            index = f"[{k}]" if kind == _SEQ else f".get({constant(k)}, MISS)"
+            body.append(f"    {var} = {expr}{index}")
+            out += leaves(child, var)
+        return out
     params = [f"a{i}" for i in range(len(args))]
-    inputs = [e for i, a in enumerate(args) if i not in static for e in leaves(a, params[i])]
+    inputs = []
+    for i, a in enumerate(args):
+        if i in static:
+            fail_unless(f"type(a{i}) is {constant(type(a))} and a{i} == {constant(a)}")
+        else:
+            inputs += leaves(a, params[i])
+    fail_unless(f"config.debug_nans is {debug_nans}")
     counter = itertools.count()
     out = _rebuild(out_tree, lambda: f"wrap(o[{next(counter)}])", constant)
-    n_out = next(counter)
-    if n_out == 1:  # the generated function returns one value bare, several as a tuple
+    if next(counter) == 1:  # the generated function returns one value bare, several as a tuple
         out = out.replace("wrap(o[0])", "wrap(o)")
-    source = f"def call({', '.join(params)}):\n    o = fn({', '.join(inputs)})\n    return {out}\n"
-    names["asarray"] = np.asarray
+    source = "\n".join([f"def call({', '.join(params)}):", *body,
+                        f"    o = fn({', '.join(inputs)})", f"    return {out}", ""])
     exec(compile(source, "<symgrad call path>", "exec"), names)  # noqa: S102 - our own source
     return names["call"]
 
@@ -137,8 +170,11 @@ def _rebuild(treedef: Any, leaf: Callable[[], str], constant: Callable[[Any], st
         return "None"
     if kind == "dict":
         _, cls, keys, defs = treedef
-        items = ", ".join(f"({constant(k)}, {_rebuild(d, leaf, constant)})" for k, d in zip(keys, defs))
-        return f"{constant(cls if cls in (dict, OrderedDict) else dict)}([{items}])"
+        items = [(constant(k), _rebuild(d, leaf, constant)) for k, d in zip(keys, defs)]
+        if cls is dict:  # a display keeps the keys' order, as dict(items) does
+            return "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+        pairs = ", ".join(f"({k}, {v})" for k, v in items)
+        return f"{constant(cls if cls is OrderedDict else dict)}([{pairs}])"
     _, cls, defs = treedef
     children = [_rebuild(d, leaf, constant) for d in defs]
     if cls is tuple:
