@@ -14,6 +14,7 @@ from symgrad.ir import Graph, verify
 from symgrad.simplify.algebra import ALGEBRA, FOLD
 from symgrad.simplify.patterns import Rules, rebuild
 from symgrad.simplify.stability import STABILITY
+from symgrad.simplify.sympy_gain import may_gain
 
 Pass = Callable[[Graph, dict], Graph]  # (graph, counts of the rules that fired) -> graph
 
@@ -23,7 +24,11 @@ def _rewrite(rules: Rules) -> Pass:
 
 
 def _sympy(graph: Graph, fired: dict) -> Graph:
-    """The SymPy pass, imported when first run: SymPy takes a third of a second to import."""
+    """The SymPy pass where it can gain something (`may_gain`); SymPy is imported when it
+    first runs (a third of a second)."""
+    if not may_gain(graph):
+        fired["sympy: nothing to merge or share, skipped"] = 1
+        return graph
     from symgrad.simplify.sympy_pass import sympy_pass
     return sympy_pass(graph)
 

@@ -18,6 +18,7 @@ from sympy.codegen import cfunctions
 
 from symgrad.ir import Graph, Node
 from symgrad.ops import OPS, Op
+from symgrad.simplify.sympy_gain import fusible
 
 MAX_TREE = 40  # ops in one expression (as a tree): bigger clusters are cut into windows
 # ops given to SymPy in one pass; past it, the rest is rebuilt as it was. A count, not a time,
@@ -106,11 +107,6 @@ class _Pass:
         self.where = ""  # the user's line the nodes being made come from
         self.consumers = graph.consumers()
 
-    def fusible(self, n: Node) -> bool:
-        op = OPS.get(n.op)
-        return (op is not None and op.sympy is not None and n.dtype.kind == "f"
-                and all(i.dtype.kind == "f" or i.scalar is not None for i in n.inputs))
-
     def run(self) -> Graph:
         old = self.old
         live = self.live = old.live()
@@ -121,7 +117,7 @@ class _Pass:
                 continue
             if n.op == "const":
                 self.mapping[n] = self.g.const(n.value)
-            elif self.fusible(n) and self.fused < BUDGET:
+            elif fusible(n) and self.fused < BUDGET:
                 size = 1 + sum(self.tree.get(i, 0) for i in n.inputs if i in self.exprs)
                 if size > MAX_TREE:  # SymPy distributes and re-sorts: keep expressions small
                     self.flush()
