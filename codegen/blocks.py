@@ -9,6 +9,7 @@ the fusion a loop compiler would do, written as a plain `for` loop over slices.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -37,7 +38,8 @@ class Block:
 def schedule(graph: Graph, order: list[Node]) -> list[Node]:
     """`order` rearranged so that blockable statements of one shape come together: of the
     statements whose inputs are ready, the next is one that continues the current run if any
-    does, else the first in `order`."""
+    does, else the first in `order`. Ready statements wait in heaps by position, one for all
+    and one per blockable shape (taken ones are skipped when they surface): O(n log n)."""
     position = {n: k for k, n in enumerate(order)}
     waiting = {n: sum(1 for i in set(n.inputs) if i in position) for n in order}
     readers: dict[Node, list[Node]] = {}
@@ -45,19 +47,38 @@ def schedule(graph: Graph, order: list[Node]) -> list[Node]:
         for i in set(n.inputs):
             if i in position:
                 readers.setdefault(i, []).append(n)
-    ready = [n for n in order if waiting[n] == 0]
+    eligible = {n: _eligible(graph, n) for n in order}
+    ready: list[int] = []  # positions
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+
+    def push(n: Node) -> None:
+        heapq.heappush(ready, position[n])
+        if eligible[n]:
+            heapq.heappush(by_shape.setdefault(n.shape, []), position[n])
+
+    def pop(heap: list[int]) -> Node | None:
+        while heap:
+            n = order[heapq.heappop(heap)]
+            if n not in taken:
+                return n
+        return None
+    for n in order:
+        if waiting[n] == 0:
+            push(n)
     out: list[Node] = []
-    while ready:
-        shape = out[-1].shape if out and _eligible(graph, out[-1]) else None
-        n = min(ready, key=lambda m: (not (shape is not None and _eligible(graph, m)
-                                           and m.shape == shape), position[m]))
-        ready.remove(n)
+    taken: set[Node] = set()
+    while True:
+        run = out[-1].shape if out and eligible[out[-1]] else None
+        n = pop(by_shape[run]) if run in by_shape else None
+        n = n or pop(ready)
+        if n is None:
+            return out
+        taken.add(n)
         out.append(n)
         for m in readers.get(n, ()):
             waiting[m] -= 1
             if waiting[m] == 0:
-                ready.append(m)
-    return out
+                push(m)
 
 
 def find(graph: Graph, order: list[Node]) -> list[Block]:

@@ -249,12 +249,27 @@ def _loaded(rule: Callable) -> set:
 
 # ---------------------------------------------------------------- shape rules
 
+_BROADCAST_CACHE: dict[tuple, tuple[int, ...]] = {}
+
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy's broadcast shape, remembered per tuple of shapes (np.broadcast_shapes takes
+    4 us, and every elementwise node of every pass asks)."""
     try:
-        return np.broadcast_shapes(*shapes)
+        out = _BROADCAST_CACHE.get(shapes)
+    except TypeError:  # a shape given as a list
+        shapes = tuple(map(tuple, shapes))
+        out = _BROADCAST_CACHE.get(shapes)
+    if out is not None:
+        return out
+    try:
+        out = np.broadcast_shapes(*shapes)
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
         raise ShapeError(f"cannot broadcast shapes {listed}") from None
+    if len(_BROADCAST_CACHE) > 100_000:  # a long-running process tracing ever new shapes
+        _BROADCAST_CACHE.clear()
+    _BROADCAST_CACHE[shapes] = out
+    return out
 
 
 # ---------------------------------------------------------------- broadcasting, undone once
