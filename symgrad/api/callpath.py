@@ -1,15 +1,19 @@
-"""The call path of a compiled function: a cheap key per call, and a generated caller per key.
+"""The call path of a compiled function: generated callers, found without walking pytrees.
 
 `signature` (the cache key of any call) walks the pytrees, normalises every leaf and names
-its dtype: some 10 µs for a dict of parameters, more than the generated code of a small
-function takes. A call that has been seen before needs none of it. Its `call_key` is a
-structural fingerprint built with one type lookup per node: an ndarray's shape and dtype, a
-Python float's type, a static value, a container's type (and a dict's keys in their insertion
-order) with its children's keys. Two calls with the same key have the same signature (the key
-may be finer: dicts with their keys in another order get keys of their own), so the key maps
-to the build of that signature through `caller`: a function generated once per key that takes
-the arguments, passes their leaves to the generated code in the signature's order (`pytree`
-order) and rebuilds the output structure, with no walk.
+its dtype: some 10-50 µs for a dict of parameters, more than the generated code of a small
+function takes. A call like one before needs none of it:
+
+* `caller` generates, once per kind of call, a function of the arguments that checks them
+  (exact types, lengths, dict keys, shapes, dtypes, static values, the `debug_nans` switch)
+  with straight-line code, passes their leaves to the generated code in `pytree.flatten`
+  order and rebuilds the output structure, or returns MISS for other arguments. A compiled
+  function tries the caller it used last first: a repeated call costs that check alone.
+* `call_key` finds the caller of other calls seen before: a structural fingerprint built
+  with one type lookup per node (an ndarray's shape and dtype, a Python float's type, a static
+  value, a container's type, a dict's keys in insertion order, its children's keys). Calls
+  with equal keys have equal signatures (the key may be finer: dicts with their keys in
+  another order get keys, and callers, of their own).
 
 Anything else (eager Tensors, tracers, other leaf types, subclasses of containers) has no
 call key and takes the full path (`Transform.__call__`).
