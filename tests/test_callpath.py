@@ -296,6 +296,7 @@ def test_the_sympy_pass_is_skipped_where_it_has_nothing_to_gain(fn):
     (lambda x: (x * 2) * 3, False),                    # numbers gathered (the fold pass does it too)
     (lambda x: np.negative(-np.sin(x)), False),        # signs
     (lambda x: 0 - np.exp(x), False),                  # a zero
+    (lambda x: x ** np.array([2.0, 3.0, 1.0, 0.5]) * x, False),  # an array exponent: x**(e + 1)
 ])
 def test_the_sympy_pass_runs_where_it_can_gain(fn, only_sympy):
     x = np.linspace(0.5, 1.5, 4)

@@ -116,7 +116,7 @@ class _Flat:
                 out = (0, {base: 0.5})
             else:
                 e = n.inputs[1]
-                out = (0, {base: float(e.scalar) if _number(e) else None})
+                out = (0, {base: None if e.scalar is None else float(e.scalar)})
         else:
             x = n.inputs[0] if len(n.inputs) == 1 else None
             if op is not None and x is not None and self.fusible[x] and x.op == "neg":
