@@ -141,16 +141,22 @@ Term = tuple[int, "Node | None", Node]
 _ATOMS = ("softplus", "relu", "minimum")
 
 
-def _terms(n: Node, sign: int, out: list[Term]) -> None:
-    """Node n as signed terms of a sum: additions, subtractions and negations flattened,
-    a product split into coefficient and atom when one factor is softplus, relu or minimum."""
+MAX_TERMS = 8  # a longer sum is left as it is: flattening shared sums could grow exponentially
+
+
+def _terms(n: Node, sign: int, out: list[Term]) -> bool:
+    """Node n as signed terms of a sum, appended to `out`: additions, subtractions and
+    negations flattened, a product split into coefficient and atom when one factor is
+    softplus, relu or minimum. False when the sum has more than MAX_TERMS terms."""
     inner = _negated(n)
     if inner is not None:
-        _terms(inner, -sign, out)
-    elif n.op in ("add", "sub"):
-        _terms(n.inputs[0], sign, out)
-        _terms(n.inputs[1], sign if n.op == "add" else -sign, out)
-    elif n.op == "mul":
+        return _terms(inner, -sign, out)
+    if n.op in ("add", "sub"):
+        return (_terms(n.inputs[0], sign, out)
+                and _terms(n.inputs[1], sign if n.op == "add" else -sign, out))
+    if len(out) >= MAX_TERMS:
+        return False
+    if n.op == "mul":
         factors = []
         for f in n.inputs:
             g = _negated(f)
@@ -162,10 +168,9 @@ def _terms(n: Node, sign: int, out: list[Term]) -> None:
             a, c = c, a
         if a.op in _ATOMS:
             out.append((sign, c, a))
-        else:
-            out.append((sign, None, n))
-    else:
-        out.append((sign, None, n))
+            return True
+    out.append((sign, None, n))
+    return True
 
 
 def _log1p_exp_minus_abs(n: Node) -> Node | None:
@@ -228,8 +233,7 @@ def _sum_of_terms(b: Builder, m: Match) -> Node | None:
     """A sum holding the two halves of softplus, log-sigmoid or binary cross-entropy, with the
     halves made one function."""
     terms: list[Term] = []
-    _terms(m.root, 1, terms)
-    if len(terms) < 2 or not _combine(b, terms):
+    if not _terms(m.root, 1, terms) or len(terms) < 2 or not _combine(b, terms):
         return None
     while _combine(b, terms):
         pass

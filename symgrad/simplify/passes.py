@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from symgrad.ir import Graph, verify
 from symgrad.simplify.algebra import ALGEBRA, FOLD
+from symgrad.simplify.idioms import IDIOMS
 from symgrad.simplify.patterns import Rules, rebuild
 from symgrad.simplify.stability import STABILITY
 from symgrad.simplify.sympy_pass import sympy_pass
@@ -25,7 +26,7 @@ def _rewrite(rules: Rules) -> Pass:
 
 PASSES: dict[str, Pass] = {
     "fold": _rewrite(Rules(FOLD)),
-    "stability": _rewrite(Rules(STABILITY)),
+    "stability": _rewrite(Rules(STABILITY, IDIOMS)),
     "algebra": _rewrite(Rules(ALGEBRA)),
     "sympy": lambda graph, fired: sympy_pass(graph),
     "dce": _rewrite(Rules()),
