@@ -457,3 +457,37 @@ IDIOMS = [
     Rule("max(x) + log(sum(exp(x - max(x, keepdims)))) -> the same, max without gradient",
          P("add", (P.var("top"), P("log", (P("sum", name="total"),))), commutative=True), _shift_back),
 ]
+
+
+# ---------------------------------------------------------------- scatters (on gradient graphs)
+
+def _one_per_row(scatter: Node) -> bool:
+    """Whether scatter_add puts one value in each row: index (arange(n), j) into (n, c)."""
+    index, shape = scatter.params["index"], scatter.params["shape"]
+    if index != (("arr", 0), ("arr", 1)) or len(shape) != 2 or len(scatter.inputs) != 3:
+        return False
+    rows = scatter.inputs[1]
+    return (rows.op == "const" and rows.shape == (shape[0],) and scatter.inputs[0].shape == (shape[0],)
+            and np.array_equal(rows.value, np.arange(shape[0])))
+
+
+def _row_sums(b: Builder, m: Match) -> Node | None:
+    """sum(scatter_add(v, (arange(n), j)), axis=1) -> v: each row holds one value of v (the
+    cotangent of x[np.arange(n), labels], summed by log-softmax's gradient)."""
+    if m.root.params["axes"] != (1,) or not _one_per_row(m.scatter):
+        return None
+    return b.typed(m.scatter.inputs[0], m.root)
+
+
+def _negated_scatter(b: Builder, m: Match) -> Node:
+    """-scatter_add(v) -> scatter_add(-v): the negation on the values, not the full array."""
+    s = m.scatter
+    return b.make("scatter_add", (b.make("neg", (s.inputs[0],), {}), *s.inputs[1:]), s.params)
+
+
+SCATTERS = [
+    Rule("-scatter_add(v) -> scatter_add(-v)", P("neg", (P("scatter_add", name="scatter"),)),
+         _negated_scatter),
+    Rule("sum(scatter_add(v, (arange(n), j)), axis=1) -> v", P("sum", (P("scatter_add", name="scatter"),)),
+         _row_sums),
+]
