@@ -60,7 +60,7 @@ def _negate(b: Builder, n: Node) -> Node:
     return inner if inner is not None else b.make("neg", (n,), {})
 
 
-def _halved(b: Builder, n: Node) -> Node:
+def _doubled(b: Builder, n: Node) -> Node:
     """2 * n, reading n = u / 2 or n = 0.5 * u as u."""
     if n.op == "div" and _is(n.inputs[1], 2):
         return n.inputs[0]
@@ -102,14 +102,14 @@ def _tanh_form(b: Builder, m: Match) -> Node | None:
     half = m.get("half")
     if (half is not None and not _is(half, 0.5)) or ("two" in m and not _is(m.two, 2)) or not _is(m.one, 1):
         return None
-    return _sigmoid(b, m, _halved(b, m.w))
+    return _sigmoid(b, m, _doubled(b, m.w))
 
 
 def _half_plus(b: Builder, m: Match) -> Node | None:
     """0.5 + 0.5 * tanh(w) -> sigmoid(2w)."""
     if not (_is(m.half, 0.5) and _is(m.half2, 0.5)):
         return None
-    return _sigmoid(b, m, _halved(b, m.w))
+    return _sigmoid(b, m, _doubled(b, m.w))
 
 
 def _log_one_minus_sigmoid(b: Builder, m: Match) -> Node | None:
@@ -407,8 +407,9 @@ def _shift_back(b: Builder, m: Match) -> Node | None:
 
 
 ONE, ONE2 = P.const(name="one"), P.const(name="one2")
+# not alias: a variable of differentiation that is a constant zero must stay a variable
 ELEMENTWISE_ZERO = ("neg", "tanh", "sin", "sinh", "tan", "relu", "atan", "asinh", "atanh", "asin",
-                    "expm1", "log1p", "sqrt", "abs", "sign", "alias", "stop_gradient")
+                    "expm1", "log1p", "sqrt", "abs", "sign")
 
 IDIOMS = [
     Rule("--x -> x", P("neg", (P("neg", (x,)),)), lambda b, m: m.x),
