@@ -343,3 +343,20 @@ def test_indexing_a_longer_axis_still_scatters():
     q = RNG.standard_normal((2, 3))
     check_fd(f, (q,))
     np.testing.assert_allclose(symgrad.grad(f)(q), np.vstack([np.cos(q[0]), np.zeros(3)]), **CLOSE)
+
+
+LABELS = np.array([0, 3, 1, 4])
+F = symgrad.nn.functional
+CE_LABELS = {
+    "gather of log-softmax, keepdims": lambda x, k: -np.sum(_log_softmax(x, "keepdims")[np.arange(4), k]),
+    "logsumexp minus gather, squeezed": lambda x, k: np.sum(_lse_squeezed(x) - x[np.arange(len(k)), k]),
+    "torch cross_entropy": lambda x, k: F.cross_entropy(x, k, reduction="sum"),
+    "torch nll_loss of log_softmax": lambda x, k: F.nll_loss(F.log_softmax(x, 1), k, reduction="sum"),
+}
+
+
+@pytest.mark.parametrize("name", CE_LABELS)
+def test_cross_entropy_with_labels_has_no_scatter(name):
+    f = CE_LABELS[name]
+    np.testing.assert_allclose(symgrad.grad(f)(X, LABELS), _softmax_exact(X) - np.eye(5)[LABELS], **CLOSE)
+    assert not {"eq", "scatter_add"} & set(ops(f, X, LABELS))

@@ -477,7 +477,10 @@ def _row_sums(b: Builder, m: Match) -> Node | None:
     cotangent of x[np.arange(n), labels], summed by log-softmax's gradient)."""
     if m.root.params["axes"] != (1,) or not _one_per_row(m.scatter):
         return None
-    return b.typed(m.scatter.inputs[0], m.root)
+    values = m.scatter.inputs[0]
+    if m.root.params["keepdims"]:
+        values = b.make("reshape", (values,), {"shape": m.root.shape})
+    return b.typed(values, m.root)
 
 
 def _negated_scatter(b: Builder, m: Match) -> Node:
