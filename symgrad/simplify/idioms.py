@@ -299,9 +299,9 @@ def _zeros_first(b: Builder, m: Match) -> Node | None:
 def _plus_zero(b: Builder, m: Match) -> Node | None:
     """x + 0, 0 + x, x - 0 with a zero array -> x; 0 - x -> -x."""
     a, c = m.root.inputs
-    if _zero(c):
+    if _zero(c) and c.scalar is None:  # a scalar 0 is algebra's (IDENTITIES)
         return b.typed(a, m.root)
-    if _zero(a):
+    if _zero(a) and a.scalar is None:
         return b.typed(c if m.root.op == "add" else b.make("neg", (c,), {}), m.root)
     return None
 
