@@ -439,6 +439,10 @@ IDIOMS = [
     # relu
     Rule("maximum(x, 0) -> relu(x)", P("maximum", (x, P.const(name="zero")), commutative=True), _relu),
     Rule("where(x > 0, x, 0), where(x < 0, 0, x) -> relu(x)", P("where"), _relu_where),
+    # relu's gradient masks by its output, as PyTorch's; the input gives the same mask, and
+    # the output need not be computed when nothing else reads it
+    Rule("relu(x) > 0 -> x > 0", P("gt", (P("relu", (x,)), P.const(name="zero"))),
+         lambda b, m: b.make("gt", (m.x, m.zero), {}) if _is(m.zero, 0) else None),
     Rule("x * (x > 0) -> relu(x)",
          P("mul", (x, P(("gt", "ge", "lt", "le", "astype"), name="mask")), commutative=True), _relu_mask),
     # zeros
