@@ -362,3 +362,27 @@ def test_cross_entropy_with_labels_has_no_scatter(name):
     f = CE_LABELS[name]
     np.testing.assert_allclose(symgrad.grad(f)(X, LABELS), _softmax_exact(X) - np.eye(5)[LABELS], **CLOSE)
     assert not {"eq", "scatter_add"} & set(ops(f, X, LABELS))
+
+
+LOGIT = {
+    "log(p / (1 - p))": lambda p: np.log(p / (1 - p)),
+    "log(p) - log(1 - p)": lambda p: np.log(p) - np.log(1.0 - p),
+    "log(p) - log1p(-p)": lambda p: np.log(p) - np.log1p(-p),
+    "scipy logit": lambda p: ss.logit(p),
+}
+
+
+@pytest.mark.parametrize("name", LOGIT)
+def test_logit_spellings_are_logit(name):
+    p = np.linspace(0.05, 0.95, 7)
+    f = _weighted(LOGIT[name])
+    np.testing.assert_allclose(check_fd(f, (p,)), W / (p * (1 - p)), **CLOSE)
+    assert "logit" in {n.op for n in symgrad.compile(LOGIT[name]).graph(p).nodes}
+    np.testing.assert_allclose(symgrad.hessian(f)(p), np.diag(W * (2 * p - 1) / (p * (1 - p)) ** 2), **CLOSE)
+
+
+def test_logit_of_sigmoid_is_the_logit():
+    f = lambda z: np.log(sig(z) / (1 - sig(z)))  # noqa: E731
+    z = np.array([-50.0, -3.0, 0.0, 3.0, 50.0])
+    np.testing.assert_allclose(symgrad.compile(f)(z), z, **CLOSE)
+    np.testing.assert_allclose(symgrad.grad(lambda z: np.sum(f(z)))(z), np.ones(5), **CLOSE)

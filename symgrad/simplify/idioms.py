@@ -1,5 +1,5 @@
 """Idioms in canonical form: the spellings people write for sigmoid, softplus, log-sigmoid,
-binary cross-entropy, ReLU and max-shifted softmax become one op each, on the forward trace
+logit, binary cross-entropy, ReLU and max-shifted softmax become one op each, on the forward trace
 before reverse mode (`stabilize` runs these rules), so every spelling gets the same gradient.
 
 The rules read the mathematics, not one spelling: negation is recognised however it is
@@ -134,6 +134,27 @@ def _log1p_minus_sigmoid(b: Builder, m: Match) -> Node | None:
     if s is None or s.op != "sigmoid":
         return None
     return _same(b, m, b.make("neg", (_softplus(b, s.inputs[0]),), {}))
+
+
+def _one_minus(n: Node, p: Node) -> bool:
+    """Whether node n is 1 - p."""
+    return n.op == "sub" and _is(n.inputs[0], 1) and n.inputs[1] is p
+
+
+def _log_of_complement(n: Node, p: Node) -> bool:
+    """Whether node n is log(1 - p) or log1p(-p)."""
+    return ((n.op == "log" and _one_minus(n.inputs[0], p))
+            or (n.op == "log1p" and _negated(n.inputs[0]) is p))
+
+
+def _logit_of_ratio(b: Builder, m: Match) -> Node | None:
+    """log(p / (1 - p)) -> logit(p)."""
+    return _same(b, m, b.make("logit", (m.p,), {})) if _one_minus(m.q, m.p) else None
+
+
+def _logit_of_difference(b: Builder, m: Match) -> Node | None:
+    """log(p) - log(1 - p), log(p) - log1p(-p) -> logit(p)."""
+    return _same(b, m, b.make("logit", (m.p,), {})) if _log_of_complement(m.c, m.p) else None
 
 
 # sums as signed terms: (sign, coefficient or None, atom)
@@ -430,6 +451,11 @@ IDIOMS = [
     Rule("log(1 - sigmoid(u)) -> -softplus(u)", P("log", (P("sub", (ONE, P("sigmoid", (u,)))),)),
          _log_one_minus_sigmoid),
     Rule("exp(-softplus(v)) -> sigmoid(-v)", P("exp", (P.var("n"),)), _exp_minus_softplus),
+    # logit
+    Rule("log(p / (1 - p)) -> logit(p)", P("log", (P("div", (P.var("p"), P.var("q"))),)), _logit_of_ratio),
+    Rule("log(p) - log(1 - p) -> logit(p)",
+         P("sub", (P("log", (P.var("p"),)), P(("log", "log1p"), name="c"))), _logit_of_difference),
+    Rule("logit(sigmoid(u)) -> u", P("logit", (P("sigmoid", (u,)),)), lambda b, m: m.keep("u")),
     # softplus, log-sigmoid, binary cross-entropy
     Rule("log1p(exp(u)) -> softplus(u)", P("log1p", (P("exp", (u,)),)),
          lambda b, m: _same(b, m, _softplus(b, m.u))),
