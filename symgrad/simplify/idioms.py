@@ -1,6 +1,7 @@
 """Idioms in canonical form: the spellings people write for sigmoid, softplus, log-sigmoid,
-logit, binary cross-entropy, ReLU and max-shifted softmax become one op each, on the forward trace
-before reverse mode (`stabilize` runs these rules), so every spelling gets the same gradient.
+logit, binary cross-entropy, ReLU and max-shifted softmax become one op each, on the forward
+trace before reverse mode (`stabilize` runs these rules), so every spelling gets the same
+gradient.
 
 The rules read the mathematics, not one spelling: negation is recognised however it is
 written (`-u`, `-1 * u`, `0 - u`), sums are flattened into signed terms so that two terms
