@@ -259,8 +259,7 @@ RELU = {
     "maximum(0.0, h)": lambda h: np.maximum(0.0, h),
     "where(h > 0, h, 0)": lambda h: np.where(h > 0, h, 0),
     "where(h < 0, 0.0, h)": lambda h: np.where(h < 0, 0.0, h),
-    "h * (h > 0)": lambda h: h * (h > 0),
-    "(h >= 0) * h": lambda h: (h >= 0) * h,
+    "where(h >= 0, h, 0.0)": lambda h: np.where(h >= 0, h, 0.0),
     "clip(h, 0, None)": lambda h: np.clip(h, 0, None),
 }
 
@@ -284,6 +283,15 @@ def test_relu_spellings_share_the_mask_form_and_tie_convention(name):
     g = symgrad.grad(lambda h: np.sum(relu(h) * 3))(h)
     assert g.dtype == np.float32
     np.testing.assert_array_equal(g, [0.0, 0.0, 3.0, 0.0])
+
+
+def test_a_mask_product_is_not_relu():
+    """h * (h > 0) is nan at -inf (0 * inf), as NumPy computes it; relu would be 0."""
+    h = np.array([-np.inf, -1.0, 0.0, 2.0])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(symgrad.compile(lambda h: h * (h > 0))(h), h * (h > 0))
+    g = symgrad.grad(lambda h: np.sum(h[1:] * (h[1:] > 0)))(h)
+    np.testing.assert_array_equal(g, [0.0, 0.0, 0.0, 1.0])
 
 
 def test_maximum_of_two_variables_still_shares_ties():

@@ -219,8 +219,8 @@ defop("cbrt", "np.cbrt({x})", sympy=cfunctions.Cbrt, promote="float", ufunc=np.c
     lambda ct, ans, x: ct / (3 * ans * ans),
 ))
 # relu is a primitive (not where(x > 0, x, 0)) so generated code is one np.maximum call, and its
-# gradient one masked pass; compiled, maximum(x, 0), where(x > 0, x, 0), x * (x > 0) and
-# clip(x, 0, None) become relu (symgrad/simplify/idioms.py)
+# gradient one masked pass; compiled, maximum(x, 0), where(x > 0, x, 0) and clip(x, 0, None)
+# become relu (symgrad/simplify/idioms.py)
 defop("relu", "np.maximum({x}, 0)", doc="max(input, 0), with gradient 0 at input == 0 (PyTorch's).",
       vjps=(
     lambda ct, ans, x: ct.where(ans > 0, 0.0),  # reads the output, as PyTorch's ReluBackward0

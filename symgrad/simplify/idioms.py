@@ -8,10 +8,11 @@ written (`-u`, `-1 * u`, `0 - u`), sums are flattened into signed terms so that 
 that make one function are found wherever they sit (`max(z, 0) - z*y + log1p(exp(-|z|))`
 holds softplus(z) with a term between), and scalar constants match weak or strong.
 
-Conventions: ReLU (`maximum(x, 0)`, `where(x > 0, x, 0)`, `x * (x > 0)`, `clip(x, 0, None)`)
-has gradient 0 at x == 0, as PyTorch's relu and `jax.nn.relu` (np.maximum of two variables
-still shares ties). Constant zeros propagate: `0 * x` and `0 @ W` are zeros even where x
-holds inf or nan (as in PyTensor's and XLA's simplifiers).
+Conventions: ReLU (`maximum(x, 0)`, `where(x > 0, x, 0)`, `clip(x, 0, None)`) has gradient 0
+at x == 0, as PyTorch's relu and `jax.nn.relu` (np.maximum of two variables still shares
+ties); `x * (x > 0)` is left alone: it is nan at x = -inf where relu is 0, and its gradient
+is already one masked product. Constant zeros propagate: `0 * x` and `0 @ W` are zeros even
+where x holds inf or nan (as in PyTensor's and XLA's simplifiers).
 """
 
 from __future__ import annotations
@@ -293,14 +294,6 @@ def _relu_where(b: Builder, m: Match) -> Node | None:
     return None
 
 
-def _relu_mask(b: Builder, m: Match) -> Node | None:
-    """x * (x > 0) (the mask a bool or cast to x's dtype) -> relu(x)."""
-    mask = m.mask.inputs[0] if m.mask.op == "astype" else m.mask
-    if _compares(mask, m.x, True):
-        return _same(b, m, b.make("relu", (m.x,), {}))
-    return None
-
-
 # ---------------------------------------------------------------- zeros
 
 def _zeros(b: Builder, m: Match) -> Node | None:
@@ -470,8 +463,6 @@ IDIOMS = [
     # the output need not be computed when nothing else reads it
     Rule("relu(x) > 0 -> x > 0", P("gt", (P("relu", (x,)), P.const(name="zero"))),
          lambda b, m: b.make("gt", (m.x, m.zero), {}) if _is(m.zero, 0) else None),
-    Rule("x * (x > 0) -> relu(x)",
-         P("mul", (x, P(("gt", "ge", "lt", "le", "astype"), name="mask")), commutative=True), _relu_mask),
     # zeros
     Rule("0 * x, 0 / x -> 0", P(("mul", "div")), _zeros_first),
     Rule("0 @ x, x @ 0 -> 0", P(("matmul", "dot", "tensordot", "inner", "outer")), _zeros),
