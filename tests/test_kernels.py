@@ -247,9 +247,9 @@ def test_empty_index_in_generated_code():
 # ---------------------------------------------------------------- sigmoid printing
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("size, kernel", [(1, False), (1023, False), (1024, True), (3000, True)])
-def test_compiled_sigmoid_switches_to_the_kernel_at_1024_elements(dtype, size, kernel):
-    """Below 1024 elements sigmoid prints as exp(-logaddexp(0, -x)); from 1024 the kernel runs."""
+@pytest.mark.parametrize("size, kernel", [(1, False), (127, False), (128, True), (3000, True)])
+def test_compiled_sigmoid_switches_to_the_kernel_at_128_elements(dtype, size, kernel):
+    """Below 128 elements sigmoid prints as exp(-logaddexp(0, -x)); from 128 the kernel runs."""
     def f(x):
         return symgrad.sigmoid(x)
 

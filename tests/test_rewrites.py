@@ -43,6 +43,7 @@ SAME_FLOAT32 = {"rtol": 1e-6, "atol": 1e-6}
 # constants closed over by the programs, as a user's module-level arrays would be
 W = np.linspace(0.5, 2.0, 12).reshape(3, 4)
 W2 = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+LABELS = np.array([0, 3, 1])  # class labels, as a cross-entropy gathers them
 
 
 # ---------------------------------------------------------------- input domains
@@ -417,6 +418,11 @@ ROWS = [
         lambda x, d: x / d ** 2,
         lambda x, d: x * np.power(d, -1.0) + d ** -2,
     ), ((real, (3, 4)), (nonzero, (3, 4))), argnums=(0, 1), has=(" = div ",), lacks=(" = pow ",)),
+    # -------------------------------------------------------- scatters (idioms.SCATTERS)
+    Row("-scatter_add(v) -> scatter_add(-v); sum(scatter_add(v, (arange(n), j)), axis=1) -> v", (
+        lambda x: -np.sum(hand_log_softmax(x)[np.arange(3), LABELS]),
+        lambda x: (np.log(np.exp(x).sum(axis=1, keepdims=True)) - x)[np.arange(3), LABELS].sum(),
+    ), X, graph="grad", lacks=("scatter_add",)),
 ]
 
 CASES = [pytest.param(row, k, id=f"{row.rule} [{k}]") for row in ROWS for k in range(len(row.spellings))]

@@ -131,11 +131,16 @@ def test_log_of_one_plus_a_strong_one_keeps_float64() -> None:
     lambda y: (0.1 * np.eye(3)) @ y,
     lambda y: np.matmul(y.T, np.eye(3) * -2.5),
     lambda y: np.eye(3) @ np.tanh(y) + y,
-    lambda y: np.dot(np.zeros((3, 3)), y) + y,
 ])
 def test_scaled_identity_matmul(fn: Callable) -> None:
     rules = check(fn, real((3, 4)))
     assert "(c * I) @ y -> c * y" in rules
+
+
+def test_zero_matmul_is_zeros() -> None:
+    """0 * I is a scaled identity too, but the zero rule (idioms) takes it first."""
+    rules = check(lambda y: np.dot(np.zeros((3, 3)), y) + y, real((3, 4)))
+    assert "0 @ x, x @ 0 -> 0" in rules
 
 
 def test_scaled_identity_matmul_keeps_a_promoted_dtype() -> None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from symgrad.ir import Node
 from symgrad.ops import OPS
+from symgrad.simplify.idioms import SCATTERS
 from symgrad.simplify.patterns import Builder, Match, P, Rule
 
 x, y = P.var("x"), P.var("y")
@@ -257,4 +258,4 @@ BROADCASTS = [
     Rule("f(broadcast(x), y) -> f(x, y), broadcast after if the result needs it", P(), _unbroadcast_operands),
 ]
 
-ALGEBRA = [*FOLD, *IDENTITIES, *SIGNS, *BROADCASTS]
+ALGEBRA = [*FOLD, *IDENTITIES, *SIGNS, *BROADCASTS, *SCATTERS]

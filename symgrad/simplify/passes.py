@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from symgrad.ir import Graph, verify
 from symgrad.simplify.algebra import ALGEBRA, FOLD
+from symgrad.simplify.idioms import IDIOMS
 from symgrad.simplify.patterns import Rules, rebuild
 from symgrad.simplify.stability import STABILITY
 from symgrad.simplify.sympy_gain import may_gain
@@ -35,7 +36,7 @@ def _sympy(graph: Graph, fired: dict) -> Graph:
 
 PASSES: dict[str, Pass] = {
     "fold": _rewrite(Rules(FOLD)),
-    "stability": _rewrite(Rules(STABILITY)),
+    "stability": _rewrite(Rules(STABILITY, IDIOMS)),
     "algebra": _rewrite(Rules(ALGEBRA)),
     "sympy": _sympy,
     "dce": _rewrite(Rules()),

@@ -6,6 +6,7 @@ taken of the stable form, and again as a pass.
 from __future__ import annotations
 
 from symgrad.ir import Graph, Node
+from symgrad.simplify.idioms import IDIOMS
 from symgrad.simplify.patterns import Builder, Match, P, Rule, Rules
 
 x, y = P.var("x"), P.var("y")
@@ -90,9 +91,10 @@ STABILITY = [
 
 
 def stabilize(graph: Graph, out: Node) -> Node:
-    """`out` recomputed through the stability rewrites, in `graph` itself (before reverse mode,
-    so the gradient is taken of the stable form). Unchanged nodes are found again by hashing."""
-    b = Builder(Rules(STABILITY), graph)
+    """`out` recomputed through the stability rewrites and the idioms' canonical forms, in
+    `graph` itself (before reverse mode, so the gradient is taken of the stable, canonical
+    form). Unchanged nodes are found again by hashing."""
+    b = Builder(Rules(STABILITY, IDIOMS), graph)
     mapping: dict[Node, Node] = {}
     needed = {out}
     for n in reversed(graph.nodes[:out.id + 1]):

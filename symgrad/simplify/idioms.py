@@ -1,0 +1,519 @@
+"""Idioms in canonical form: the spellings people write for sigmoid, softplus, log-sigmoid,
+logit, binary cross-entropy, ReLU and max-shifted softmax become one op each, on the forward
+trace before reverse mode (`stabilize` runs these rules), so every spelling gets the same
+gradient.
+
+The rules read the mathematics, not one spelling: negation is recognised however it is
+written (`-u`, `-1 * u`, `0 - u`), sums are flattened into signed terms so that two terms
+that make one function are found wherever they sit (`max(z, 0) - z*y + log1p(exp(-|z|))`
+holds softplus(z) with a term between), and scalar constants match weak or strong.
+
+Conventions: ReLU (`maximum(x, 0)`, `where(x > 0, x, 0)`, `clip(x, 0, None)`) has gradient 0
+at x == 0, as PyTorch's relu and `jax.nn.relu` (np.maximum of two variables still shares
+ties); `x * (x > 0)` is left alone: it is nan at x = -inf where relu is 0, and its gradient
+is already one masked product. Constant zeros propagate: `0 * x` and `0 @ W` are zeros even
+where x holds inf or nan (as in PyTensor's and XLA's simplifiers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symgrad.ir import Node
+from symgrad.simplify.patterns import Builder, Match, P, Rule
+
+x, y, u = P.var("x"), P.var("y"), P.var("u")
+REDUCTIONS = ("sum", "amax", "amin", "prod")
+
+
+# ---------------------------------------------------------------- reading nodes
+
+def _is(n: Node, value: float) -> bool:
+    """Whether node n is the scalar constant `value` (weak or strong, any dtype)."""
+    s = n.scalar
+    return s is not None and not isinstance(s, (bool, np.bool_)) and s == value
+
+
+def _zero(n: Node) -> bool:
+    """Whether node n is a constant made only of zeros (a scalar or an array)."""
+    if n.op == "broadcast_to":
+        n = n.inputs[0]
+    if n.op != "const" or n.dtype.kind not in "biuf":
+        return False
+    return not np.any(n.value)
+
+
+def _negated(n: Node) -> Node | None:
+    """u when node n is -u, spelled neg(u), -1 * u, u * -1 or 0 - u; else None."""
+    if n.op == "neg":
+        return n.inputs[0]
+    if n.op == "mul":
+        for k in (0, 1):
+            if _is(n.inputs[k], -1):
+                return n.inputs[1 - k]
+    if n.op == "sub" and _is(n.inputs[0], 0):
+        return n.inputs[1]
+    return None
+
+
+def _negate(b: Builder, n: Node) -> Node:
+    """-n, without a double negation."""
+    inner = _negated(n)
+    return inner if inner is not None else b.make("neg", (n,), {})
+
+
+def _doubled(b: Builder, n: Node) -> Node:
+    """2 * n, reading n = u / 2 or n = 0.5 * u as u."""
+    if n.op == "div" and _is(n.inputs[1], 2):
+        return n.inputs[0]
+    if n.op == "mul":
+        for k in (0, 1):
+            if _is(n.inputs[k], 0.5):
+                return n.inputs[1 - k]
+    return b.make("mul", (b.const(2), n), {})
+
+
+def _same(b: Builder, m: Match, node: Node) -> Node | None:
+    """`node` as the proposed node's replacement: None unless shape and dtype agree."""
+    root = m.root
+    return node if (node.shape, node.dtype) == (root.shape, root.dtype) else None
+
+
+def _softplus(b: Builder, arg: Node) -> Node:
+    return b.make("softplus", (arg,), {})
+
+
+def _sigmoid(b: Builder, m: Match, arg: Node) -> Node | None:
+    return _same(b, m, b.make("sigmoid", (arg,), {}))
+
+
+# ---------------------------------------------------------------- sigmoid
+
+def _one_over(b: Builder, m: Match) -> Node | None:
+    """1 / (1 + exp(v)) -> sigmoid(-v)."""
+    return _sigmoid(b, m, _negate(b, m.v)) if _is(m.one, 1) and _is(m.one2, 1) else None
+
+
+def _exp_over(b: Builder, m: Match) -> Node | None:
+    """exp(u) / (1 + exp(u)) -> sigmoid(u)."""
+    return _sigmoid(b, m, m.u) if _is(m.one, 1) else None
+
+
+def _tanh_form(b: Builder, m: Match) -> Node | None:
+    """0.5 * (1 + tanh(w)) and (1 + tanh(w)) / 2 -> sigmoid(2w)."""
+    half = m.get("half")
+    if (half is not None and not _is(half, 0.5)) or ("two" in m and not _is(m.two, 2)) or not _is(m.one, 1):
+        return None
+    return _sigmoid(b, m, _doubled(b, m.w))
+
+
+def _half_plus(b: Builder, m: Match) -> Node | None:
+    """0.5 + 0.5 * tanh(w) -> sigmoid(2w)."""
+    if not (_is(m.half, 0.5) and _is(m.half2, 0.5)):
+        return None
+    return _sigmoid(b, m, _doubled(b, m.w))
+
+
+def _log_one_minus_sigmoid(b: Builder, m: Match) -> Node | None:
+    """log(1 - sigmoid(u)) = log(sigmoid(-u)) -> -softplus(u). Only under a log: elsewhere
+    1 - s is cheaper than a second sigmoid (sigmoid's own derivative is s * (1 - s))."""
+    return _same(b, m, b.make("neg", (_softplus(b, m.u),), {})) if _is(m.one, 1) else None
+
+
+def _exp_minus_softplus(b: Builder, m: Match) -> Node | None:
+    """exp(-softplus(v)) -> sigmoid(-v)."""
+    v = _negated(m.n)
+    if v is None or v.op != "softplus":
+        return None
+    return _sigmoid(b, m, _negate(b, v.inputs[0]))
+
+
+# ---------------------------------------------------------------- softplus and log-sigmoid
+
+def _log1p_minus_sigmoid(b: Builder, m: Match) -> Node | None:
+    """log1p(-sigmoid(u)) = log(sigmoid(-u)) -> -softplus(u)."""
+    s = _negated(m.n)
+    if s is None or s.op != "sigmoid":
+        return None
+    return _same(b, m, b.make("neg", (_softplus(b, s.inputs[0]),), {}))
+
+
+def _one_minus(n: Node, p: Node) -> bool:
+    """Whether node n is 1 - p."""
+    return n.op == "sub" and _is(n.inputs[0], 1) and n.inputs[1] is p
+
+
+def _log_of_complement(n: Node, p: Node) -> bool:
+    """Whether node n is log(1 - p) or log1p(-p)."""
+    return ((n.op == "log" and _one_minus(n.inputs[0], p))
+            or (n.op == "log1p" and _negated(n.inputs[0]) is p))
+
+
+def _logit_of_ratio(b: Builder, m: Match) -> Node | None:
+    """log(p / (1 - p)) -> logit(p)."""
+    return _same(b, m, b.make("logit", (m.p,), {})) if _one_minus(m.q, m.p) else None
+
+
+def _logit_of_difference(b: Builder, m: Match) -> Node | None:
+    """log(p) - log(1 - p), log(p) - log1p(-p) -> logit(p)."""
+    return _same(b, m, b.make("logit", (m.p,), {})) if _log_of_complement(m.c, m.p) else None
+
+
+# sums as signed terms: (sign, coefficient or None, atom)
+Term = tuple[int, "Node | None", Node]
+_ATOMS = ("softplus", "relu", "minimum")
+
+
+MAX_TERMS = 8  # a longer sum is left as it is: flattening shared sums could grow exponentially
+
+
+def _terms(n: Node, sign: int, out: list[Term]) -> bool:
+    """Node n as signed terms of a sum, appended to `out`: additions, subtractions and
+    negations flattened, a product split into coefficient and atom when one factor is
+    softplus, relu or minimum. False when the sum has more than MAX_TERMS terms."""
+    inner = _negated(n)
+    if inner is not None:
+        return _terms(inner, -sign, out)
+    if n.op in ("add", "sub"):
+        return (_terms(n.inputs[0], sign, out)
+                and _terms(n.inputs[1], sign if n.op == "add" else -sign, out))
+    if len(out) >= MAX_TERMS:
+        return False
+    if n.op == "mul":
+        factors = []
+        for f in n.inputs:
+            g = _negated(f)
+            if g is not None:
+                sign, f = -sign, g
+            factors.append(f)
+        a, c = factors
+        if c.op in _ATOMS and a.op not in _ATOMS:
+            a, c = c, a
+        if a.op in _ATOMS:
+            out.append((sign, c, a))
+            return True
+    out.append((sign, None, n))
+    return True
+
+
+def _log1p_exp_minus_abs(n: Node) -> Node | None:
+    """u when node n is softplus(-|u|) (log1p(exp(-|u|)) after the rules)."""
+    if n.op != "softplus":
+        return None
+    a = _negated(n.inputs[0])
+    return a.inputs[0] if a is not None and a.op == "abs" else None
+
+
+def _relu_of(n: Node) -> Node | None:
+    return n.inputs[0] if n.op == "relu" else None
+
+
+def _min0_of(n: Node) -> Node | None:
+    """u when node n is minimum(u, 0)."""
+    if n.op == "minimum":
+        for k in (0, 1):
+            if _is(n.inputs[k], 0):
+                return n.inputs[1 - k]
+    return None
+
+
+def _complement(c: Node | None, d: Node | None) -> bool:
+    """Whether d is 1 - c."""
+    return c is not None and d is not None and d.op == "sub" and _is(d.inputs[0], 1) and d.inputs[1] is c
+
+
+def _combine(b: Builder, terms: list[Term]) -> bool:
+    """Replace one pair of terms that make one function by that function; False if none."""
+    for i, (s, c, a) in enumerate(terms):
+        for j, (t, d, e) in enumerate(terms):
+            if i == j:
+                continue
+            w = _log1p_exp_minus_abs(e)
+            # max(u, 0) + log1p(exp(-|u|)) = softplus(u)
+            if w is not None and c is d and s == t and _relu_of(a) is w:
+                new = [(s, c, _softplus(b, w))]
+            # min(u, 0) - log1p(exp(-|u|)) = -softplus(-u), the log-sigmoid
+            elif w is not None and c is d and s == -t and _min0_of(a) is w:
+                new = [(-s, c, _softplus(b, _negate(b, w)))]
+            # c softplus(-u) + (1 - c) softplus(u) = softplus(u) - c u: binary cross-entropy
+            elif (s == t and a.op == e.op == "softplus" and _complement(c, d)
+                  and _negated(a.inputs[0]) is e.inputs[0]):
+                z = e.inputs[0]
+                new = [(s, None, _softplus(b, z)), (-s, None, b.make("mul", (c, z), {}))]
+            else:
+                continue
+            terms[:] = [term for k, term in enumerate(terms) if k not in (i, j)] + new
+            return True
+    return False
+
+
+def _node(b: Builder, term: Term) -> Node:
+    _, c, a = term
+    return a if c is None else b.make("mul", (c, a), {})
+
+
+def _sum_of_terms(b: Builder, m: Match) -> Node | None:
+    """A sum holding the two halves of softplus, log-sigmoid or binary cross-entropy, with the
+    halves made one function."""
+    terms: list[Term] = []
+    if not _terms(m.root, 1, terms) or len(terms) < 2 or not _combine(b, terms):
+        return None
+    while _combine(b, terms):
+        pass
+    terms.sort(key=lambda term: -term[0])  # a positive term first: no leading negation
+    out = _node(b, terms[0])
+    if terms[0][0] < 0:
+        out = b.make("neg", (out,), {})
+    for s, c, a in terms[1:]:
+        out = b.make("add" if s > 0 else "sub", (out, _node(b, (s, c, a))), {})
+    return b.typed(out, m.root)
+
+
+# ---------------------------------------------------------------- relu
+
+def _relu(b: Builder, m: Match) -> Node | None:
+    return _same(b, m, b.make("relu", (m.x,), {})) if _is(m.zero, 0) else None
+
+
+def _compares(c: Node, v: Node, above: bool) -> bool:
+    """Whether comparison c says v > 0 (or v >= 0) when `above`, v < 0 (or v <= 0) when not."""
+    if c.op not in ("gt", "ge", "lt", "le"):
+        return False
+    a, d = c.inputs
+    greater = c.op in ("gt", "ge")
+    return (a is v and _is(d, 0) and greater == above) or (d is v and _is(a, 0) and greater != above)
+
+
+def _relu_where(b: Builder, m: Match) -> Node | None:
+    """where(x > 0, x, 0) and where(x < 0, 0, x), with any of <, <=, >, >= either way round
+    (they agree at x == 0) -> relu(x)."""
+    c, first, second = m.root.inputs
+    for kept, zero, above in ((first, second, True), (second, first, False)):
+        if _is(zero, 0) and _compares(c, kept, above):
+            return _same(b, m, b.make("relu", (kept,), {}))
+    return None
+
+
+# ---------------------------------------------------------------- zeros
+
+def _zeros(b: Builder, m: Match) -> Node | None:
+    root = m.root
+    if not any(_zero(i) for i in root.inputs):
+        return None
+    return b.make("broadcast_to", (b.const(np.zeros((), root.dtype)),), {"shape": root.shape})
+
+
+def _zeros_first(b: Builder, m: Match) -> Node | None:
+    """0 * x, 0 / x and any product with a zero constant -> zeros."""
+    root = m.root
+    if root.op == "div" and not _zero(root.inputs[0]):
+        return None
+    return _zeros(b, m)
+
+
+def _plus_zero(b: Builder, m: Match) -> Node | None:
+    """x + 0, 0 + x, x - 0 with a zero array -> x; 0 - x -> -x."""
+    a, c = m.root.inputs
+    if _zero(c) and c.scalar is None:  # a scalar 0 is algebra's (IDENTITIES)
+        return b.typed(a, m.root)
+    if _zero(a) and a.scalar is None:
+        return b.typed(c if m.root.op == "add" else b.make("neg", (c,), {}), m.root)
+    return None
+
+
+# ---------------------------------------------------------------- shapes and shifts
+
+def _unit_axes(index: tuple, shape: tuple[int, ...]) -> bool:
+    """Whether a basic index only adds axes (None), keeps whole axes (:, ...) or takes item
+    0 or -1 of unit axes: the result is then a reshape of the input."""
+    rest = sum(1 for item in index if item[0] in ("int", "slice"))
+    axis = 0
+    for item in index:
+        kind = item[0]
+        if kind == "new":
+            continue
+        if kind == "...":
+            axis += len(shape) - rest
+        elif kind == "slice":
+            if item[1:] not in ((None, None, None), (0, None, None), (None, None, 1), (0, None, 1)):
+                return False
+            axis += 1
+        elif kind == "int":
+            if shape[axis] != 1 or item[1] not in (0, -1):
+                return False
+            axis += 1
+        else:
+            return False
+    return True
+
+
+def _index_as_reshape(b: Builder, m: Match) -> Node | None:
+    root = m.root
+    if len(root.inputs) != 1 or not _unit_axes(root.params["index"], m.x.shape):
+        return None
+    return b.make("reshape", (m.x,), {"shape": root.shape})
+
+
+def _kept_dims(b: Builder, m: Match) -> Node | None:
+    """reshape(reduce(x)) that puts back the reduced axes as 1s -> reduce(x, keepdims=True)."""
+    reduced = m.reduced
+    if reduced.params["keepdims"]:
+        return None
+    kept = tuple(1 if k in reduced.params["axes"] else n for k, n in enumerate(reduced.inputs[0].shape))
+    if kept != tuple(m.root.params["shape"]):
+        return None
+    return b.make(reduced.op, reduced.inputs, {**reduced.params, "keepdims": True})
+
+
+def _max_shift(n: Node) -> tuple[Node, Node] | None:
+    """(x, m) when node n is x - m with m = max(x) kept (its gradient stopped or not)."""
+    if n.op != "sub":
+        return None
+    top = n.inputs[1]
+    top = top.inputs[0] if top.op == "stop_gradient" else top
+    if top.op == "amax" and top.inputs[0] is n.inputs[0] and top.params["keepdims"]:
+        return n.inputs[0], top
+    return None
+
+
+def _softmax(b: Builder, m: Match) -> Node | None:
+    """exp(x - max(x)) / sum(exp(x - max(x))) and exp(x) / sum(exp(x)): the max gets no
+    gradient (the quotient does not depend on it), and an unshifted exp is shifted."""
+    e, total = m.e, m.total
+    if total.inputs[0] is not e or not total.params["keepdims"]:
+        return None
+    axes, arg = total.params["axes"], e.inputs[0]
+    found = _max_shift(arg)
+    if found is not None:
+        base, top = found
+        if top.params["axes"] != axes or arg.inputs[1].op == "stop_gradient":
+            return None
+    else:
+        base = arg
+        top = b.make("amax", (base,), {"axes": axes, "keepdims": True})
+    shifted = b.make("exp", (b.make("sub", (base, b.make("stop_gradient", (top,), {})), {}),), {})
+    return _same(b, m, b.make("div", (shifted, b.make("sum", (shifted,), total.params)), {}))
+
+
+def _log_of_quotient(b: Builder, m: Match) -> Node | None:
+    """log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s))): log-softmax without the round trip."""
+    e, total = m.e, m.total
+    if total.inputs[0] is not e or not total.params["keepdims"]:
+        return None
+    s = e.inputs[0]
+    return _same(b, m, b.make("sub", (s, b.make("log", (total,), {})), {}))
+
+
+def _shift_back(b: Builder, m: Match) -> Node | None:
+    """max(x) + log(sum(exp(x - max(x, keepdims)))) with the max taken without keepdims (a
+    squeezed shift, re-broadcast): neither max gets a gradient."""
+    total = m.total
+    found = _max_shift(total.inputs[0].inputs[0]) if total.inputs[0].op == "exp" else None
+    if found is None or m.top.op == "stop_gradient":
+        return None
+    base, kept = found
+    axes, top = total.params["axes"], m.top
+    if (top.op != "amax" or top.inputs[0] is not base or top.params["keepdims"] != total.params["keepdims"]
+            or top.params["axes"] != axes or kept.params["axes"] != axes):
+        return None
+    shifted = b.make("sub", (base, b.make("stop_gradient", (kept,), {})), {})
+    lse = b.make("log", (b.make("sum", (b.make("exp", (shifted,), {}),), total.params),), {})
+    return _same(b, m, b.make("add", (b.make("stop_gradient", (top,), {}), lse), {}))
+
+
+ONE, ONE2 = P.const(name="one"), P.const(name="one2")
+# not alias: a variable of differentiation that is a constant zero must stay a variable
+ELEMENTWISE_ZERO = ("neg", "tanh", "sin", "sinh", "tan", "relu", "atan", "asinh", "atanh", "asin",
+                    "expm1", "log1p", "sqrt", "abs", "sign")
+
+IDIOMS = [
+    Rule("--x -> x", P("neg", (P("neg", (x,)),)), lambda b, m: m.x),
+    # sigmoid
+    Rule("1 / (1 + exp(v)) -> sigmoid(-v)",
+         P("div", (ONE, P("add", (ONE2, P("exp", (P.var("v"),))), commutative=True))), _one_over),
+    Rule("exp(u) / (1 + exp(u)) -> sigmoid(u)",
+         P("div", (P("exp", (u,)), P("add", (ONE, P("exp", (u,))), commutative=True))), _exp_over),
+    Rule("0.5 * (1 + tanh(w)) -> sigmoid(2w)",
+         P("mul", (P.const(name="half"), P("add", (ONE, P("tanh", (P.var("w"),))), commutative=True)),
+           commutative=True), _tanh_form),
+    Rule("(1 + tanh(w)) / 2 -> sigmoid(2w)",
+         P("div", (P("add", (ONE, P("tanh", (P.var("w"),))), commutative=True), P.const(name="two"))),
+         _tanh_form),
+    Rule("0.5 + 0.5 * tanh(w) -> sigmoid(2w)",
+         P("add", (P.const(name="half"), P("mul", (P.const(name="half2"), P("tanh", (P.var("w"),))),
+                                            commutative=True)), commutative=True), _half_plus),
+    Rule("log(1 - sigmoid(u)) -> -softplus(u)", P("log", (P("sub", (ONE, P("sigmoid", (u,)))),)),
+         _log_one_minus_sigmoid),
+    Rule("exp(-softplus(v)) -> sigmoid(-v)", P("exp", (P.var("n"),)), _exp_minus_softplus),
+    # logit
+    Rule("log(p / (1 - p)) -> logit(p)", P("log", (P("div", (P.var("p"), P.var("q"))),)), _logit_of_ratio),
+    Rule("log(p) - log(1 - p) -> logit(p)",
+         P("sub", (P("log", (P.var("p"),)), P(("log", "log1p"), name="c"))), _logit_of_difference),
+    Rule("logit(sigmoid(u)) -> u", P("logit", (P("sigmoid", (u,)),)), lambda b, m: m.keep("u")),
+    # softplus, log-sigmoid, binary cross-entropy
+    Rule("log1p(exp(u)) -> softplus(u)", P("log1p", (P("exp", (u,)),)),
+         lambda b, m: _same(b, m, _softplus(b, m.u))),
+    Rule("log1p(-sigmoid(u)) -> -softplus(u)", P("log1p", (P.var("n"),)), _log1p_minus_sigmoid),
+    Rule("sums holding softplus, log-sigmoid or cross-entropy -> those functions",
+         P(("add", "sub")), _sum_of_terms),
+    # relu
+    Rule("maximum(x, 0) -> relu(x)", P("maximum", (x, P.const(name="zero")), commutative=True), _relu),
+    Rule("where(x > 0, x, 0), where(x < 0, 0, x) -> relu(x)", P("where"), _relu_where),
+    # relu's gradient masks by its output, as PyTorch's; the input gives the same mask, and
+    # the output need not be computed when nothing else reads it
+    Rule("relu(x) > 0 -> x > 0", P("gt", (P("relu", (x,)), P.const(name="zero"))),
+         lambda b, m: b.make("gt", (m.x, m.zero), {}) if _is(m.zero, 0) else None),
+    # zeros
+    Rule("0 * x, 0 / x -> 0", P(("mul", "div")), _zeros_first),
+    Rule("0 @ x, x @ 0 -> 0", P(("matmul", "dot", "tensordot", "inner", "outer")), _zeros),
+    Rule("x + 0, x - 0 -> x, with 0 an array", P(("add", "sub")), _plus_zero),
+    Rule("f(0) -> 0 for f with f(0) = 0", P(ELEMENTWISE_ZERO), _zeros),
+    # shapes
+    Rule("x[None], x[:, None], x[0] of a unit axis -> reshape(x)", P("getitem", (x,)), _index_as_reshape),
+    Rule("reshape(reduce(x)) back to the kept dims -> reduce(x, keepdims)",
+         P("reshape", (P(REDUCTIONS, name="reduced"),)), _kept_dims),
+    # max shifts
+    Rule("exp(x - m) / sum(exp(x - m)) -> the same, m = stop_gradient(max(x))",
+         P("div", (P("exp", name="e"), P("sum", name="total"))), _softmax),
+    Rule("log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s)))",
+         P("log", (P("div", (P("exp", name="e"), P("sum", name="total"))),)), _log_of_quotient),
+    Rule("max(x) + log(sum(exp(x - max(x, keepdims)))) -> the same, max without gradient",
+         P("add", (P.var("top"), P("log", (P("sum", name="total"),))), commutative=True), _shift_back),
+]
+
+
+# ---------------------------------------------------------------- scatters (on gradient graphs)
+
+def _one_per_row(scatter: Node) -> bool:
+    """Whether scatter_add puts one value in each row: index (arange(n), j) into (n, c)."""
+    index, shape = scatter.params["index"], scatter.params["shape"]
+    if index != (("arr", 0), ("arr", 1)) or len(shape) != 2 or len(scatter.inputs) != 3:
+        return False
+    rows = scatter.inputs[1]
+    return (rows.op == "const" and rows.shape == (shape[0],) and scatter.inputs[0].shape == (shape[0],)
+            and np.array_equal(rows.value, np.arange(shape[0])))
+
+
+def _row_sums(b: Builder, m: Match) -> Node | None:
+    """sum(scatter_add(v, (arange(n), j)), axis=1) -> v: each row holds one value of v (the
+    cotangent of x[np.arange(n), labels], summed by log-softmax's gradient)."""
+    if m.root.params["axes"] != (1,) or not _one_per_row(m.scatter):
+        return None
+    values = m.scatter.inputs[0]
+    if m.root.params["keepdims"]:
+        values = b.make("reshape", (values,), {"shape": m.root.shape})
+    return b.typed(values, m.root)
+
+
+def _negated_scatter(b: Builder, m: Match) -> Node:
+    """-scatter_add(v) -> scatter_add(-v): the negation on the values, not the full array."""
+    s = m.scatter
+    return b.make("scatter_add", (b.make("neg", (s.inputs[0],), {}), *s.inputs[1:]), s.params)
+
+
+SCATTERS = [
+    Rule("-scatter_add(v) -> scatter_add(-v)", P("neg", (P("scatter_add", name="scatter"),)),
+         _negated_scatter),
+    Rule("sum(scatter_add(v, (arange(n), j)), axis=1) -> v", P("sum", (P("scatter_add", name="scatter"),)),
+         _row_sums),
+]
