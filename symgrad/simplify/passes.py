@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from symgrad.ir import Graph, verify
 from symgrad.simplify.algebra import ALGEBRA, FOLD
+from symgrad.simplify.contraction import contraction_pass
 from symgrad.simplify.patterns import Rules, rebuild
 from symgrad.simplify.stability import STABILITY
 from symgrad.simplify.sympy_pass import sympy_pass
@@ -25,12 +26,13 @@ def _rewrite(rules: Rules) -> Pass:
 
 PASSES: dict[str, Pass] = {
     "fold": _rewrite(Rules(FOLD)),
+    "contraction": contraction_pass,
     "stability": _rewrite(Rules(STABILITY)),
     "algebra": _rewrite(Rules(ALGEBRA)),
     "sympy": lambda graph, fired: sympy_pass(graph),
     "dce": _rewrite(Rules()),
 }
-DEFAULT_PASSES = ("fold", "stability", "algebra", "sympy", "algebra", "dce")
+DEFAULT_PASSES = ("fold", "stability", "algebra", "contraction", "sympy", "algebra", "dce")
 
 
 @dataclass

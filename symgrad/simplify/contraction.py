@@ -1,0 +1,552 @@
+"""Tensor contractions as one normal form: Einstein notation over a region of the graph.
+
+`matmul`, products and sums over broadcast axes, transposes, reshapes and broadcasts that
+only add or drop unit axes, basic indexing, diagonals (index-array `getitem` and its adjoint
+`scatter_add`), scalar factors and identity-like constants are all one kind of thing: a sum
+over index labels of a product of operands. This pass reads each maximal region of such
+nodes as `coef * einsum(terms -> out)`, where
+
+- a constant is read for its structure: an axis it is constant along is dropped (the
+  operand does not depend on that index) and two axes it is zero off the diagonal of share
+  one label (a Kronecker delta: `eye(n)` becomes the scalar 1 with labels `i, i`), so
+  identities, batched reverse mode's identity cotangents and their broadcasts disappear by
+  index substitution;
+- an elementwise product merges the labels of the axes it pairs (a label twice on one
+  operand is its diagonal; twice on the output, a diagonal written into a zero matrix).
+
+A region is lowered again, by `symgrad.ops.einsum.contract` (pairwise, BLAS `matmul` where
+something is contracted, in `np.einsum_path`'s order), only when that gains something: it
+holds a delta, or a node larger than its operands and its result (`np.outer(x, x) * A`
+summed against an n x n x n identity). Other regions are left as written. Equal
+contractions become equal nodes (canonical operand order and label names), which the
+graph's structural hashing merges.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from symgrad.ir import Graph, Node
+from symgrad.ops import OPS
+
+_VIEWS = ("reshape", "broadcast_to", "transpose", "alias")
+_ANALYSE_LIMIT = 1 << 22  # elements: larger constants are taken as they are
+_REGION_LIMIT = 64  # nodes read into one contraction (keeps the reading linear in the graph)
+
+
+# ---------------------------------------------------------------- reading a node
+
+def _size(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _is_arange(node: Node, n: int) -> bool:
+    value = node.value if node.op == "const" else None
+    return (isinstance(value, np.ndarray) and value.shape == (n,) and value.dtype.kind in "iu"
+            and bool(np.array_equal(value, np.arange(n))))
+
+
+def _basic_axes(index: tuple, ndim: int) -> list[int | None] | None:
+    """For a basic index of full slices, `None`s and one '...': the source axis of each
+    result axis (None for a new unit axis), or None if the index does anything else."""
+    kinds = [item[0] for item in index]
+    if any(k not in ("slice", "new", "...") for k in kinds) or kinds.count("...") > 1:
+        return None
+    if any(item[1:] != (None, None, None) for item in index if item[0] == "slice"):
+        return None
+    spelled = kinds.count("slice")
+    if spelled > ndim:
+        return None
+    out: list[int | None] = []
+    axis = 0
+    if "..." not in kinds:
+        kinds.append("...")
+    for k in kinds:
+        if k == "new":
+            out.append(None)
+        elif k == "slice":
+            out.append(axis)
+            axis += 1
+        else:
+            for _ in range(ndim - spelled):
+                out.append(axis)
+                axis += 1
+    return out
+
+
+def _diagonal_index(node: Node, arrays: tuple[Node, ...], shape: tuple[int, ...]) -> int:
+    """How many trailing axes of `shape` an index (..., arange(n), arange(n), ...) takes the
+    main diagonal of; 0 if it is not such an index."""
+    index = node.params["index"]
+    r = len(index) - 1
+    if r < 2 or index[0] != ("...",) or any(item[0] != "arr" for item in index[1:]):
+        return 0
+    if len(shape) < r or len(set(shape[-r:])) != 1:
+        return 0
+    n = shape[-1]
+    return r if all(_is_arange(arrays[item[1]], n) for item in index[1:]) else 0
+
+
+def _scalar(node: Node) -> float | None:
+    value = node.scalar
+    if value is None or isinstance(value, (bool, np.bool_)) or np.iscomplexobj(value):
+        return None
+    return float(value)
+
+
+def kind(node: Node) -> bool:
+    """Whether `node` reads as a contraction of its inputs."""
+    op = node.op
+    if node.dtype.kind != "f" or 0 in node.shape:
+        return False
+    if op in ("mul", "sum", "neg", "matmul", "transpose", "alias", "broadcast_to"):
+        return op != "sum" or node.inputs[0].dtype == node.dtype
+    if op == "div":
+        return _scalar(node.inputs[1]) not in (None, 0.0)
+    if op == "reshape":
+        return [n for n in node.shape if n != 1] == [n for n in node.inputs[0].shape if n != 1]
+    if op == "getitem":
+        x = node.inputs[0]
+        return (_basic_axes(node.params["index"], len(x.shape)) is not None
+                or _diagonal_index(node, node.inputs[1:], x.shape) > 0)
+    if op == "scatter_add":
+        shape = tuple(node.params["shape"])
+        return (_basic_axes(node.params["index"], len(shape)) is not None
+                or _diagonal_index(node, node.inputs[1:], shape) > 0)
+    return False
+
+
+# ---------------------------------------------------------------- constants
+
+def structure(value: np.ndarray) -> tuple[np.ndarray, list[int | None], list[int]]:
+    """A constant as (core, labels, sizes): `value[idx] == core[...]` where axis k of value
+    has label labels[k] (None: value is constant along it), equal labels are a diagonal
+    (value is zero off it) and core has one axis per distinct label, in label order."""
+    shape = value.shape
+    labels: list[int | None] = [None] * value.ndim
+    reduced = value
+    kept = []
+    for k, n in enumerate(shape):
+        if n > 1:
+            first = np.take(reduced, [0], axis=k)
+            if not np.array_equal(reduced, np.broadcast_to(first, reduced.shape)):
+                kept.append(k)
+                continue
+            reduced = first
+    reduced = reduced.reshape([shape[k] for k in kept])
+    # kept axes that pair up as a diagonal share a label
+    parent = list(range(len(kept)))
+    for a in range(len(kept)):
+        for b in range(a + 1, len(kept)):
+            if parent[b] != b or reduced.shape[a] != reduced.shape[b]:
+                continue
+            eye = np.eye(reduced.shape[a], dtype=bool)
+            on = eye.reshape([reduced.shape[a] if j in (a, b) else 1 for j in range(reduced.ndim)])
+            if not np.any(np.where(on, 0, reduced)):
+                parent[b] = parent[a]
+    names: dict[int, int] = {}
+    letters = []
+    for a in range(len(kept)):
+        root = parent[a]
+        names.setdefault(root, len(names))
+        letters.append(string.ascii_letters[names[root]])
+    order = "".join(dict.fromkeys(letters))
+    core = np.einsum("".join(letters) + "->" + order, reduced) if kept else reduced
+    for a, k in enumerate(kept):
+        labels[k] = names[parent[a]]
+    sizes = [0] * len(names)
+    for a, k in enumerate(kept):
+        sizes[names[parent[a]]] = shape[k]
+    return np.ascontiguousarray(core), labels, sizes
+
+
+# ---------------------------------------------------------------- the normal form
+
+@dataclass
+class Term:
+    """An operand: a node of the old graph or a constant array, with a label per axis
+    (None for an axis of size 1, which is squeezed)."""
+
+    source: Node | np.ndarray
+    labels: list[int | None]
+
+
+@dataclass
+class Contraction:
+    """coef * einsum(terms -> out): `out` has a label per axis of the node (None for a unit
+    axis); a label of `out` that no term has is a broadcast."""
+
+    terms: list[Term]
+    coef: float
+    out: list[int | None]
+    gain: bool = False  # it holds a delta, a diagonal or a temporary larger than needed
+    largest: int = 0  # elements of the largest node read into it (not a leaf)
+    nodes: int = 0
+
+
+@dataclass
+class Reader:
+    """Reads a region of the graph, rooted at one node, as a `Contraction`."""
+
+    inline: set[Node]
+    budget: int = _REGION_LIMIT
+    sizes: dict[int, int] = field(default_factory=dict)
+    parent: dict[int, int] = field(default_factory=dict)
+
+    def label(self, n: int) -> int | None:
+        if n == 1:
+            return None
+        k = len(self.sizes)
+        self.sizes[k], self.parent[k] = n, k
+        return k
+
+    def find(self, k: int | None) -> int | None:
+        if k is None:
+            return None
+        while self.parent[k] != k:
+            self.parent[k] = self.parent[self.parent[k]]
+            k = self.parent[k]
+        return k
+
+    def unify(self, a: int | None, b: int | None) -> int | None:
+        a, b = self.find(a), self.find(b)
+        if a is None or b is None:
+            return b if a is None else a
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+        return min(a, b)
+
+    def leaf(self, node: Node) -> Contraction:
+        value = node.value if node.op == "const" else None
+        if isinstance(value, np.ndarray) and 0 < value.size <= _ANALYSE_LIMIT and value.dtype.kind == "f":
+            core, labels, sizes = structure(node.value)
+            fresh = [self.label(n) for n in sizes]
+            out = [self.label(n) if k is None else fresh[k] for k, n in zip(labels, node.shape)]
+            size = node.value.size
+            if core.size <= 1 or not np.any(core) or np.all(core == core.flat[0]):
+                c = float(core.flat[0]) if core.size else 0.0
+                return Contraction([], c, out, gain=size > 1, largest=size)
+            term = Term(core, [fresh[k] for k in range(len(sizes))])
+            return Contraction([term], 1.0, out, gain=core.size < size, largest=size)
+        if node.op == "const":
+            value = _scalar(node)
+            if value is not None:
+                return Contraction([], value, [])
+        labels = [self.label(n) for n in node.shape]
+        return Contraction([Term(node, labels)], 1.0, list(labels))
+
+    def read(self, node: Node, root: bool = False) -> Contraction:
+        if not root and (node not in self.inline or self.budget <= 0):
+            return self.leaf(node)
+        self.budget -= 1
+        op, ins = node.op, node.inputs
+        if op == "mul":
+            a, b = self.read(ins[0]), self.read(ins[1])
+            c = self._product(a, b, node.shape)
+        elif op == "matmul":
+            c = self._matmul(self.read(ins[0]), self.read(ins[1]), ins)
+        elif op == "div":
+            c = self.read(ins[0])
+            c.coef /= _scalar(ins[1])
+        elif op == "neg":
+            c = self.read(ins[0])
+            c.coef = -c.coef
+        elif op in ("alias", "reshape"):
+            c = self.read(ins[0])
+            c.out = [k for k in c.out if k is not None]
+            it = iter(c.out)
+            c.out = [None if n == 1 else next(it) for n in node.shape]
+        elif op == "broadcast_to":
+            c = self.read(ins[0])
+            c.out = self._broadcast(c.out, ins[0].shape, node.shape)
+        elif op == "transpose":
+            c = self.read(ins[0])
+            c.out = [c.out[k] for k in node.params["axes"]]
+        elif op == "sum":
+            c = self._sum(self.read(ins[0]), node.params["axes"], node.params["keepdims"])
+        elif op == "getitem":
+            c = self._getitem(node)
+        else:
+            c = self._scatter(node)
+        c.nodes += 1
+        if op not in _VIEWS and not root:
+            c.largest = max(c.largest, _size(node.shape))
+        return c
+
+    def _sum(self, c: Contraction, axes: tuple[int, ...], keepdims: bool) -> Contraction:
+        c.out = [self.find(k) for k in c.out]
+        kept = [lab for k, lab in enumerate(c.out) if k not in axes]
+        in_terms = {self.find(k) for t in c.terms for k in t.labels}
+        for lab in {c.out[k] for k in axes} - {None} - in_terms - set(kept):
+            c.coef *= self.sizes[lab]  # the sum of a broadcast along an axis of that size
+        c.out = [None if k in axes else lab for k, lab in enumerate(c.out) if keepdims or k not in axes]
+        return c
+
+    def _broadcast(self, out: list, shape: tuple, to: tuple) -> list:
+        width = len(to) - len(shape)
+        lead = [self.label(n) for n in to[:width]]
+        return lead + [self.label(n) if lab is None else lab for lab, n in zip(out, to[width:])]
+
+    def _product(self, a: Contraction, b: Contraction, shape: tuple) -> Contraction:
+        pa = [None] * (len(shape) - len(a.out)) + a.out
+        pb = [None] * (len(shape) - len(b.out)) + b.out
+        out = []
+        gain = a.gain or b.gain
+        for la, lb, n in zip(pa, pb, shape):
+            if la is not None and lb is not None:
+                out.append(self.unify(la, lb))
+            elif la is None and lb is None:
+                out.append(self.label(n))
+            else:
+                out.append(la if lb is None else lb)
+        return Contraction(a.terms + b.terms, a.coef * b.coef, out, gain, max(a.largest, b.largest),
+                           a.nodes + b.nodes)
+
+    def _matmul(self, a: Contraction, b: Contraction, ins: tuple[Node, Node]) -> Contraction:
+        ao, bo = list(a.out), list(b.out)
+        if len(ao) == 1 and len(bo) == 1:
+            self.unify(ao[0], bo[0])
+            out: list = []
+        elif len(ao) == 1:
+            self.unify(ao[0], bo[-2])
+            out = bo[:-2] + bo[-1:]
+        elif len(bo) == 1:
+            self.unify(ao[-1], bo[0])
+            out = ao[:-1]
+        else:
+            self.unify(ao[-1], bo[-2])
+            batch_a, batch_b = ao[:-2], bo[:-2]
+            width = max(len(batch_a), len(batch_b))
+            pa = [None] * (width - len(batch_a)) + batch_a
+            pb = [None] * (width - len(batch_b)) + batch_b
+            sa = (1,) * (width - len(batch_a)) + ins[0].shape[:-2]
+            sb = (1,) * (width - len(batch_b)) + ins[1].shape[:-2]
+            batch = [self.unify(x, y) if x is not None and y is not None
+                     else (x if y is None else y) if (x, y) != (None, None) else self.label(max(m, n))
+                     for x, y, m, n in zip(pa, pb, sa, sb)]
+            out = batch + [ao[-2], bo[-1]]
+        return Contraction(a.terms + b.terms, a.coef * b.coef, out, a.gain or b.gain,
+                           max(a.largest, b.largest), a.nodes + b.nodes)
+
+    def _getitem(self, node: Node) -> Contraction:
+        x = node.inputs[0]
+        c = self.read(x)
+        axes = _basic_axes(node.params["index"], len(x.shape))
+        if axes is not None:
+            c.out = [None if k is None else c.out[k] for k in axes]
+            return c
+        r = _diagonal_index(node, node.inputs[1:], x.shape)
+        merged = c.out[-r]
+        for lab in c.out[-r + 1:]:
+            merged = self.unify(merged, lab)
+        c.out = c.out[:-r] + [merged]
+        c.gain = True
+        return c
+
+    def _scatter(self, node: Node) -> Contraction:
+        ct = node.inputs[0]
+        c = self.read(ct)
+        shape = tuple(node.params["shape"])
+        axes = _basic_axes(node.params["index"], len(shape))
+        if axes is not None:
+            source = {k: lab for lab, k in zip(c.out, axes) if k is not None}
+            c.out = [source[k] if k in source else self.label(n) for k, n in enumerate(shape)]
+            return c
+        r = _diagonal_index(node, node.inputs[1:], shape)
+        lab = c.out[-1] if c.out[-1] is not None else self.label(shape[-1])
+        # a diagonal written into zeros: a delta on the output, or (n == 1) the value itself
+        c.out = c.out[:-1] + [lab] * r
+        c.gain = True
+        return c
+
+
+
+# ---------------------------------------------------------------- lowering
+
+def _identity(source: Node | np.ndarray) -> tuple:
+    if isinstance(source, Node):
+        return (0, source.id)
+    return (1, source.shape, source.dtype.str, source.tobytes())
+
+
+def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Node | None:
+    """New nodes of `g` computing `c` (the contraction read at `node`), or None if it has
+    more labels than einsum has letters. Operands are taken in a canonical order and labels
+    named by first use, so equal contractions become equal nodes."""
+    from symgrad.ops.einsum import contract
+    from symgrad.tracing.tracer import Tracer, traced_from
+
+    find = reader.find
+    terms = sorted(((t.source, [find(k) for k in t.labels]) for t in c.terms), key=lambda t: _identity(t[0]))
+    out = [find(k) for k in c.out]
+    in_terms = {k for _, labels in terms for k in labels if k is not None}
+    named = [k for k in dict.fromkeys(out) if k is not None and k in in_terms]
+    order = named + [k for _, labels in terms for k in labels if k is not None and k not in named]
+    letters = {k: j for j, k in enumerate(dict.fromkeys(order))}
+    if len(letters) > len(string.ascii_letters):
+        return None
+    coef = c.coef
+    repeated = len([k for k in out if k is not None]) > len({k for k in out if k is not None})
+    if coef != 1.0 and not repeated:  # else the delta written on the output takes the factor
+        arrays = [j for j, (source, _) in enumerate(terms) if isinstance(source, np.ndarray)]
+        if arrays:  # a constant operand takes it when the graph is built
+            terms[arrays[0]] = (terms[arrays[0]][0] * coef, terms[arrays[0]][1])
+            coef = 1.0
+    with traced_from(node.where or None):
+        scalars, operands, specs = [], [], []
+        for source, labels in terms:
+            value = Tracer(g, g.const(source) if isinstance(source, np.ndarray) else get(source))
+            squeezed = tuple(reader.sizes[k] for k in labels if k is not None)
+            if not squeezed:
+                scalars.append(value.reshape(()) if value.shape else value)
+                continue
+            if value.dtype != node.dtype:  # promoted first, as the product would be
+                value = value.astype(node.dtype)
+            operands.append(value.reshape(squeezed) if tuple(value.shape) != squeezed else value)
+            specs.append("".join(string.ascii_letters[letters[k]] for k in labels if k is not None))
+        if not operands:
+            operands.append(Tracer(g, g.const(np.ones((), dtype=node.dtype))))
+            specs.append("")
+        smallest = min(range(len(operands)), key=lambda j: _size(operands[j].shape))
+        for s in scalars:
+            operands[smallest] = operands[smallest] * s
+        if coef != 1.0 and not repeated:
+            operands[smallest] = operands[smallest] * coef
+            coef = 1.0
+        result = contract(specs, "".join(string.ascii_letters[letters[k]] for k in named), operands)
+        result = _to_output(g, result, out, named, reader, node, coef)
+    return result.node
+
+
+def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, node: Node,
+               coef: float) -> Any:
+    """`result` (an axis per label in `named`, in that order) as `node`'s value: unit axes,
+    a label repeated on the output (a diagonal: times `coef` times a delta constant no
+    larger than the output) and labels no operand has (a broadcast)."""
+    from symgrad.tracing.tracer import Tracer
+
+    shape, axes_of = [], {}
+    for pos, k in enumerate(out):
+        first = k is not None and k not in axes_of
+        shape.append(reader.sizes[k] if first and k in named else 1)
+        if k is not None:
+            axes_of.setdefault(k, []).append(pos)
+    if tuple(result.shape) != tuple(shape):
+        result = result.reshape(tuple(shape))
+    repeated = {k: axes for k, axes in axes_of.items() if len(axes) > 1}
+    if repeated:
+        delta = np.full([1] * len(out), coef, dtype=node.dtype)
+        for k, axes in repeated.items():
+            n = reader.sizes[k]
+            eye = np.zeros((n,) * len(axes), dtype=node.dtype)
+            eye[(np.arange(n),) * len(axes)] = 1
+            delta = delta * eye.reshape([n if j in axes else 1 for j in range(len(out))])
+        result = result * Tracer(g, g.const(delta))
+    if tuple(result.shape) != tuple(node.shape):
+        result = result.broadcast_to(node.shape)
+    if result.dtype != node.dtype:
+        result = result.astype(node.dtype)
+    return result
+
+
+# ---------------------------------------------------------------- the pass
+
+def _plan(graph: Graph) -> tuple[set[Node], set[Node]]:
+    """(the nodes read into their consumers' contractions, the roots of contractions).
+
+    A node is read into its consumer when that is its one use, or, for a view (reshape,
+    transpose, broadcast), when it is a view of something that is not read further: reading
+    a computed value into two contractions would compute it twice.
+    """
+    live = graph.live()
+    users = {n: [u for u in us if u in live] for n, us in graph.consumers().items() if n in live}
+    reads = {n: kind(n) for n in users}
+    outputs = set(graph.outputs)
+
+    def into(n: Node, u: Node) -> bool:
+        if not reads[u] or u.inputs.count(n) != 1:
+            return False
+        return u.op not in ("getitem", "scatter_add") or u.inputs[0] is n
+
+    def single(n: Node) -> bool:
+        return (n not in outputs and len(users[n]) == 1 and into(n, users[n][0])
+                and not (users[n][0].op in _VIEWS and len(users[users[n][0]]) > 1))
+
+    inline, roots = set(), set()
+    for n, ok in reads.items():
+        if not ok:
+            continue
+        if single(n):
+            inline.add(n)
+        elif (n.op in _VIEWS and n not in outputs and users[n] and all(into(n, u) for u in users[n])
+              and not (reads[n.inputs[0]] and single(n.inputs[0]))):
+            inline.add(n)
+        else:
+            roots.add(n)
+    return inline, roots
+
+
+def _unit_scatter(n: Node) -> bool:
+    """Whether n is `scatter_add(a)` or `index_add(y, a)` by a basic index that only adds
+    unit axes to a (the adjoint of `x[:, None]`): a reshape of a, added to y."""
+    if n.op not in ("scatter_add", "index_add"):
+        return False
+    a = n.inputs[0 if n.op == "scatter_add" else 1]
+    axes = _basic_axes(n.params["index"], len(n.shape))
+    return axes is not None and a.shape == tuple(1 if k is None else n.shape[k] for k in axes)
+
+
+def _add_reshaped(g: Graph, n: Node, inputs: list[Node]) -> Node:
+    a = inputs[0 if n.op == "scatter_add" else 1]
+    a = g.apply(OPS["reshape"], (a,), {"shape": n.shape}, n.where)
+    return a if n.op == "scatter_add" else g.apply(OPS["add"], (inputs[0], a), {}, n.where)
+
+
+def contraction_pass(graph: Graph, fired: dict) -> Graph:
+    """Rewrite each contraction region that holds a delta or an oversized temporary into
+    the cheapest pairwise contraction of its operands (see the module docstring)."""
+    inline, roots = _plan(graph)
+    plans: dict[Node, tuple[Contraction, Reader]] = {}
+    for root in roots:
+        reader = Reader(inline)
+        c = reader.read(root, root=True)
+        needed = max([_size(t.source.shape) for t in c.terms] + [_size(root.shape)])
+        if (c.gain and c.nodes > 1) or c.largest > needed:
+            plans[root] = (c, reader)
+    if not plans and not any(_unit_scatter(n) for n in graph.nodes):
+        return graph
+    # which old nodes the new graph needs: a planned root needs its leaves, not its inputs
+    needed_nodes = set(graph.outputs)
+    for n in reversed(graph.nodes):
+        if n not in needed_nodes:
+            continue
+        if n in plans:
+            needed_nodes.update(t.source for t in plans[n][0].terms if isinstance(t.source, Node))
+        else:
+            needed_nodes.update(n.inputs)
+    g = Graph()
+    mapping: dict[Node, Node] = {n: g.input(n.name, n.shape, n.dtype) for n in graph.inputs}
+    for n in graph.nodes:
+        if n not in needed_nodes or n in mapping:
+            continue
+        if n.op == "const":
+            mapping[n] = g.const(n.value)
+        elif n in plans:
+            c, reader = plans[n]
+            new = lower(g, c, reader, n, mapping.__getitem__)
+            if new is None:
+                mapping[n] = g.apply(OPS[n.op], tuple(mapping[i] for i in n.inputs), n.params, n.where)
+            else:
+                mapping[n] = new
+                fired["contraction"] = fired.get("contraction", 0) + 1
+        elif _unit_scatter(n):
+            mapping[n] = _add_reshaped(g, n, [mapping[i] for i in n.inputs])
+            fired["scatter of unit axes -> reshape"] = fired.get("scatter of unit axes -> reshape", 0) + 1
+        else:
+            mapping[n] = g.apply(OPS[n.op], tuple(mapping[i] for i in n.inputs), n.params, n.where)
+    g.outputs = [mapping[n] for n in graph.outputs]
+    return g
