@@ -35,7 +35,8 @@ from symgrad.ops import OPS
 
 _VIEWS = ("reshape", "broadcast_to", "transpose", "alias")
 _ANALYSE_LIMIT = 1 << 22  # elements: larger constants are taken as they are
-_REGION_LIMIT = 64  # nodes read into one contraction (keeps the reading linear in the graph)
+_REGION_LIMIT = 256  # nodes read into one contraction (keeps the reading linear in the graph)
+_SUMMANDS_LIMIT = 32  # contractions a region may add up to
 
 
 # ---------------------------------------------------------------- reading a node
@@ -79,16 +80,18 @@ def _basic_axes(index: tuple, ndim: int) -> list[int | None] | None:
 
 
 def _diagonal_index(node: Node, arrays: tuple[Node, ...], shape: tuple[int, ...]) -> int:
-    """How many trailing axes of `shape` an index (..., arange(n), arange(n), ...) takes the
+    """How many trailing axes of `shape` an index (:, ..., arange(n), arange(n)) takes the
     main diagonal of; 0 if it is not such an index."""
     index = node.params["index"]
-    r = len(index) - 1
-    if r < 2 or index[0] != ("...",) or any(item[0] != "arr" for item in index[1:]):
+    r = len(index) - next((k for k, item in enumerate(index) if item[0] == "arr"), len(index))
+    if r < 2 or any(item[0] != "arr" for item in index[-r:]):
+        return 0
+    if _basic_axes(index[:-r], len(shape) - r) is None:
         return 0
     if len(shape) < r or len(set(shape[-r:])) != 1:
         return 0
     n = shape[-1]
-    return r if all(_is_arange(arrays[item[1]], n) for item in index[1:]) else 0
+    return r if all(_is_arange(arrays[item[1]], n) for item in index[-r:]) else 0
 
 
 def _scalar(node: Node) -> float | None:
@@ -103,8 +106,8 @@ def kind(node: Node) -> bool:
     op = node.op
     if node.dtype.kind != "f" or 0 in node.shape:
         return False
-    if op in ("mul", "sum", "neg", "matmul", "transpose", "alias", "broadcast_to"):
-        return op != "sum" or node.inputs[0].dtype == node.dtype
+    if op in ("mul", "sum", "neg", "matmul", "transpose", "alias", "broadcast_to", "add", "sub"):
+        return all(i.dtype == node.dtype or i.weak for i in node.inputs)
     if op == "div":
         return _scalar(node.inputs[1]) not in (None, 0.0)
     if op == "reshape":
@@ -185,7 +188,7 @@ class Contraction:
     out: list[int | None]
     gain: bool = False  # it holds a delta, a diagonal or a temporary larger than needed
     largest: int = 0  # elements of the largest node read into it (not a leaf)
-    nodes: int = 0
+    contracts: bool = False  # a sum, matmul or diagonal was read into it
 
 
 @dataclass
@@ -239,43 +242,74 @@ class Reader:
         labels = [self.label(n) for n in node.shape]
         return Contraction([Term(node, labels)], 1.0, list(labels))
 
-    def read(self, node: Node, root: bool = False) -> Contraction:
+    def read(self, node: Node, root: bool = False) -> list[Contraction]:
+        """The region at `node` as a sum of contractions (adds distribute over products)."""
         if not root and (node not in self.inline or self.budget <= 0):
-            return self.leaf(node)
+            return [self.leaf(node)]
         self.budget -= 1
         op, ins = node.op, node.inputs
-        if op == "mul":
+        if op in ("mul", "matmul"):
             a, b = self.read(ins[0]), self.read(ins[1])
-            c = self._product(a, b, node.shape)
-        elif op == "matmul":
-            c = self._matmul(self.read(ins[0]), self.read(ins[1]), ins)
-        elif op == "div":
-            c = self.read(ins[0])
+            if len(a) * len(b) > _SUMMANDS_LIMIT:
+                return [self.leaf(node)]
+            pairs = [(x, y) for x in a for y in b]
+            if len(pairs) > 1:
+                pairs = [(self.clone(x), self.clone(y)) for x, y in pairs]
+            cs = [self._product(x, y, node.shape) if op == "mul" else self._matmul(x, y, ins)
+                  for x, y in pairs]
+        elif op in ("add", "sub"):
+            a, b = self.read(ins[0]), self.read(ins[1])
+            if len(a) + len(b) > _SUMMANDS_LIMIT:
+                return [self.leaf(node)]
+            for c in b if op == "sub" else ():
+                c.coef = -c.coef
+            cs = a + b
+            for c, x in zip(cs, [ins[0]] * len(a) + [ins[1]] * len(b)):
+                c.out = self._broadcast(c.out, x.shape, node.shape)
+        elif op == "getitem":
+            cs = [self._getitem(node, c) for c in self.read(ins[0])]
+        elif op == "scatter_add":
+            cs = [self._scatter(node, c) for c in self.read(ins[0])]
+        else:
+            cs = self.read(ins[0])
+            for c in cs:
+                self._unary(node, c)
+        for c in cs:
+            c.contracts = c.contracts or op in ("sum", "matmul", "getitem", "scatter_add")
+            if op not in _VIEWS and not root:
+                c.largest = max(c.largest, _size(node.shape))
+        return cs
+
+    def _unary(self, node: Node, c: Contraction) -> None:
+        op, ins = node.op, node.inputs
+        if op == "div":
             c.coef /= _scalar(ins[1])
         elif op == "neg":
-            c = self.read(ins[0])
             c.coef = -c.coef
         elif op in ("alias", "reshape"):
-            c = self.read(ins[0])
-            c.out = [k for k in c.out if k is not None]
-            it = iter(c.out)
+            it = iter([k for k in c.out if k is not None])
             c.out = [None if n == 1 else next(it) for n in node.shape]
         elif op == "broadcast_to":
-            c = self.read(ins[0])
             c.out = self._broadcast(c.out, ins[0].shape, node.shape)
         elif op == "transpose":
-            c = self.read(ins[0])
             c.out = [c.out[k] for k in node.params["axes"]]
-        elif op == "sum":
-            c = self._sum(self.read(ins[0]), node.params["axes"], node.params["keepdims"])
-        elif op == "getitem":
-            c = self._getitem(node)
         else:
-            c = self._scatter(node)
-        c.nodes += 1
-        if op not in _VIEWS and not root:
-            c.largest = max(c.largest, _size(node.shape))
-        return c
+            self._sum(c, node.params["axes"], node.params["keepdims"])
+
+    def clone(self, c: Contraction) -> Contraction:
+        """c with fresh labels: a summand used in two products must not tie their labels."""
+        fresh: dict[int, int | None] = {}
+
+        def new(k: int | None) -> int | None:
+            k = self.find(k)
+            if k is None:
+                return None
+            if k not in fresh:
+                fresh[k] = self.label(self.sizes[k])
+            return fresh[k]
+
+        terms = [Term(t.source, [new(k) for k in t.labels]) for t in c.terms]
+        return Contraction(terms, c.coef, [new(k) for k in c.out], c.gain, c.largest, c.contracts)
 
     def _sum(self, c: Contraction, axes: tuple[int, ...], keepdims: bool) -> Contraction:
         c.out = [self.find(k) for k in c.out]
@@ -304,7 +338,7 @@ class Reader:
             else:
                 out.append(la if lb is None else lb)
         return Contraction(a.terms + b.terms, a.coef * b.coef, out, gain, max(a.largest, b.largest),
-                           a.nodes + b.nodes)
+                           a.contracts or b.contracts)
 
     def _matmul(self, a: Contraction, b: Contraction, ins: tuple[Node, Node]) -> Contraction:
         ao, bo = list(a.out), list(b.out)
@@ -330,11 +364,10 @@ class Reader:
                      for x, y, m, n in zip(pa, pb, sa, sb)]
             out = batch + [ao[-2], bo[-1]]
         return Contraction(a.terms + b.terms, a.coef * b.coef, out, a.gain or b.gain,
-                           max(a.largest, b.largest), a.nodes + b.nodes)
+                           max(a.largest, b.largest), a.contracts or b.contracts)
 
-    def _getitem(self, node: Node) -> Contraction:
+    def _getitem(self, node: Node, c: Contraction) -> Contraction:
         x = node.inputs[0]
-        c = self.read(x)
         axes = _basic_axes(node.params["index"], len(x.shape))
         if axes is not None:
             c.out = [None if k is None else c.out[k] for k in axes]
@@ -347,9 +380,7 @@ class Reader:
         c.gain = True
         return c
 
-    def _scatter(self, node: Node) -> Contraction:
-        ct = node.inputs[0]
-        c = self.read(ct)
+    def _scatter(self, node: Node, c: Contraction) -> Contraction:
         shape = tuple(node.params["shape"])
         axes = _basic_axes(node.params["index"], len(shape))
         if axes is not None:
@@ -371,6 +402,38 @@ def _identity(source: Node | np.ndarray) -> tuple:
     if isinstance(source, Node):
         return (0, source.id)
     return (1, source.shape, source.dtype.str, source.tobytes())
+
+
+def canonical(c: Contraction, reader: Reader) -> tuple:
+    """A key equal for two summands that differ only in their labels' names and their
+    factor: the operands in a canonical order (by source, then by the output labels they
+    carry), each label numbered by first use."""
+    find = reader.find
+    out = [find(k) for k in c.out]
+    number = {k: j for j, k in enumerate(dict.fromkeys(k for k in out if k is not None))}
+
+    def key(term: tuple) -> tuple:
+        return _identity(term[0]), tuple(number.get(k, len(number)) for k in term[1])
+
+    terms = sorted(((t.source, [find(k) for k in t.labels]) for t in c.terms), key=key)
+    for _, labels in terms:
+        for k in labels:
+            if k is not None:
+                number.setdefault(k, len(number))
+    return (tuple((_identity(source), tuple(number.get(k) for k in labels)) for source, labels in terms),
+            tuple(number.get(k) for k in out))
+
+
+def merged(cs: list[Contraction], reader: Reader) -> list[Contraction]:
+    """The summands with equal contractions added into one (2 * t + 4 * t is 6 * t)."""
+    groups: dict[tuple, Contraction] = {}
+    for c in cs:
+        key = canonical(c, reader)
+        if key in groups:
+            groups[key].coef += c.coef
+        else:
+            groups[key] = Contraction(c.terms, c.coef, c.out, c.gain, c.largest, c.contracts)
+    return [c for c in groups.values() if c.coef != 0.0] or [groups[next(iter(groups))]]
 
 
 def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Node | None:
@@ -404,8 +467,6 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
             if not squeezed:
                 scalars.append(value.reshape(()) if value.shape else value)
                 continue
-            if value.dtype != node.dtype:  # promoted first, as the product would be
-                value = value.astype(node.dtype)
             operands.append(value.reshape(squeezed) if tuple(value.shape) != squeezed else value)
             specs.append("".join(string.ascii_letters[letters[k]] for k in labels if k is not None))
         if not operands:
@@ -458,9 +519,9 @@ def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, no
 def _plan(graph: Graph) -> tuple[set[Node], set[Node]]:
     """(the nodes read into their consumers' contractions, the roots of contractions).
 
-    A node is read into its consumer when that is its one use, or, for a view (reshape,
-    transpose, broadcast), when it is a view of something that is not read further: reading
-    a computed value into two contractions would compute it twice.
+    A node is read into its consumers when they all read as contractions; a node used by
+    two is read into both, so a region rewritten at each need not compute it (a region not
+    rewritten keeps the node as it was).
     """
     live = graph.live()
     users = {n: [u for u in us if u in live] for n, us in graph.consumers().items() if n in live}
@@ -472,22 +533,35 @@ def _plan(graph: Graph) -> tuple[set[Node], set[Node]]:
             return False
         return u.op not in ("getitem", "scatter_add") or u.inputs[0] is n
 
-    def single(n: Node) -> bool:
-        return (n not in outputs and len(users[n]) == 1 and into(n, users[n][0])
-                and not (users[n][0].op in _VIEWS and len(users[users[n][0]]) > 1))
-
     inline, roots = set(), set()
     for n, ok in reads.items():
-        if not ok:
-            continue
-        if single(n):
+        if ok and n not in outputs and users[n] and all(into(n, u) for u in users[n]):
             inline.add(n)
-        elif (n.op in _VIEWS and n not in outputs and users[n] and all(into(n, u) for u in users[n])
-              and not (reads[n.inputs[0]] and single(n.inputs[0]))):
-            inline.add(n)
-        else:
+        elif ok:
             roots.add(n)
     return inline, roots
+
+
+def _merge_constants(graph: Graph) -> Graph:
+    """The graph with equal small array constants as one node (lowering makes a new
+    `arange` for each diagonal it takes), so what uses them merges too."""
+    seen: dict[tuple, Node] = {}
+    mapping: dict[Node, Node] = {}
+    g = Graph()
+    for n in graph.nodes:
+        if n.op == "input":
+            mapping[n] = g.input(n.name, n.shape, n.dtype)
+        elif n.op == "const":
+            value = n.value
+            if isinstance(value, np.ndarray) and value.size <= 4096:
+                key = (value.dtype.str, value.shape, value.tobytes())
+                mapping[n] = seen.setdefault(key, g.const(value))
+            else:
+                mapping[n] = g.const(value)
+        else:
+            mapping[n] = g.apply(OPS[n.op], tuple(mapping[i] for i in n.inputs), n.params, n.where)
+    g.outputs = [mapping[n] for n in graph.outputs]
+    return g
 
 
 def _unit_scatter(n: Node) -> bool:
@@ -510,13 +584,13 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
     """Rewrite each contraction region that holds a delta or an oversized temporary into
     the cheapest pairwise contraction of its operands (see the module docstring)."""
     inline, roots = _plan(graph)
-    plans: dict[Node, tuple[Contraction, Reader]] = {}
+    plans: dict[Node, tuple[list[Contraction], Reader]] = {}
     for root in roots:
         reader = Reader(inline)
-        c = reader.read(root, root=True)
-        needed = max([_size(t.source.shape) for t in c.terms] + [_size(root.shape)])
-        if (c.gain and c.nodes > 1) or c.largest > needed:
-            plans[root] = (c, reader)
+        cs = merged(reader.read(root, root=True), reader)
+        needed = max([_size(t.source.shape) for c in cs for t in c.terms] + [_size(root.shape)])
+        if any(c.gain and c.contracts for c in cs) or max(c.largest for c in cs) > needed:
+            plans[root] = (cs, reader)
     if not plans and not any(_unit_scatter(n) for n in graph.nodes):
         return graph
     # which old nodes the new graph needs: a planned root needs its leaves, not its inputs
@@ -525,7 +599,7 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
         if n not in needed_nodes:
             continue
         if n in plans:
-            needed_nodes.update(t.source for t in plans[n][0].terms if isinstance(t.source, Node))
+            needed_nodes.update(t.source for c in plans[n][0] for t in c.terms if isinstance(t.source, Node))
         else:
             needed_nodes.update(n.inputs)
     g = Graph()
@@ -536,8 +610,13 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
         if n.op == "const":
             mapping[n] = g.const(n.value)
         elif n in plans:
-            c, reader = plans[n]
-            new = lower(g, c, reader, n, mapping.__getitem__)
+            cs, reader = plans[n]
+            new = None
+            for c in cs:
+                one = lower(g, c, reader, n, mapping.__getitem__)
+                new = one if new is None or one is None else g.apply(OPS["add"], (new, one), {}, n.where)
+                if one is None:
+                    break
             if new is None:
                 mapping[n] = g.apply(OPS[n.op], tuple(mapping[i] for i in n.inputs), n.params, n.where)
             else:
@@ -549,4 +628,4 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
         else:
             mapping[n] = g.apply(OPS[n.op], tuple(mapping[i] for i in n.inputs), n.params, n.where)
     g.outputs = [mapping[n] for n in graph.outputs]
-    return g
+    return _merge_constants(g) if plans else g
