@@ -164,7 +164,7 @@ def structure(value: np.ndarray) -> tuple[np.ndarray, list[int | None], list[int
     sizes = [0] * len(names)
     for a, k in enumerate(kept):
         sizes[names[parent[a]]] = shape[k]
-    return np.ascontiguousarray(core), labels, sizes
+    return np.array(core, order="C"), labels, sizes
 
 
 # ---------------------------------------------------------------- the normal form
@@ -519,9 +519,9 @@ def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, no
 def _plan(graph: Graph) -> tuple[set[Node], set[Node]]:
     """(the nodes read into their consumers' contractions, the roots of contractions).
 
-    A node is read into its consumers when they all read as contractions; a node used by
-    two is read into both, so a region rewritten at each need not compute it (a region not
-    rewritten keeps the node as it was).
+    A node is read into its consumers when they all read as contractions. A node used by
+    two is computed once, unless it is larger than the graph's inputs and outputs: then it
+    is read into both, so that a region rewritten at each need not compute it.
     """
     live = graph.live()
     users = {n: [u for u in us if u in live] for n, us in graph.consumers().items() if n in live}
@@ -533,9 +533,11 @@ def _plan(graph: Graph) -> tuple[set[Node], set[Node]]:
             return False
         return u.op not in ("getitem", "scatter_add") or u.inputs[0] is n
 
+    io = max((_size(n.shape) for n in [*graph.inputs, *graph.outputs]), default=1)
     inline, roots = set(), set()
     for n, ok in reads.items():
-        if ok and n not in outputs and users[n] and all(into(n, u) for u in users[n]):
+        shared = len(users[n]) > 1 and _size(n.shape) <= io  # computed once, as written
+        if ok and n not in outputs and users[n] and not shared and all(into(n, u) for u in users[n]):
             inline.add(n)
         elif ok:
             roots.add(n)
