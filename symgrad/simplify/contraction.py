@@ -24,6 +24,7 @@ graph's structural hashing merges.
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,7 @@ _SUMMANDS_LIMIT = 32  # contractions a region may add up to
 # ---------------------------------------------------------------- reading a node
 
 def _size(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)
 
 
 def _is_arange(node: Node, n: int) -> bool:
@@ -589,10 +590,10 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
     plans: dict[Node, tuple[list[Contraction], Reader]] = {}
     for root in roots:
         reader = Reader(inline)
-        cs = merged(reader.read(root, root=True), reader)
+        cs = reader.read(root, root=True)
         needed = max([_size(t.source.shape) for c in cs for t in c.terms] + [_size(root.shape)])
         if any(c.gain and c.contracts for c in cs) or max(c.largest for c in cs) > needed:
-            plans[root] = (cs, reader)
+            plans[root] = (merged(cs, reader), reader)
     if not plans and not any(_unit_scatter(n) for n in graph.nodes):
         return graph
     # which old nodes the new graph needs: a planned root needs its leaves, not its inputs
