@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from symgrad.ir import Graph, Node
-from symgrad.ops import OPS
+from symgrad.ops import OPS, Op
+from symgrad.surface import Surface
 
 _VIEWS = ("reshape", "broadcast_to", "transpose", "alias")
 _ANALYSE_LIMIT = 1 << 22  # elements: larger constants are taken as they are
@@ -399,6 +400,38 @@ class Reader:
 
 # ---------------------------------------------------------------- lowering
 
+class Built(Surface, face="numpy"):
+    """A node of the graph being built, as a value that ops apply to (as a tracer is while
+    tracing): `symgrad.ops.einsum.contract` lowers a contraction on these."""
+
+    __slots__ = ("graph", "node", "where")
+    _priority = 2
+
+    def __init__(self, graph: Graph, node: Node, where: str = "") -> None:
+        self.graph, self.node, self.where = graph, node, where
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.node.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.node.dtype
+
+    def _constant(self, value: Any) -> Built:
+        return value if isinstance(value, Built) else Built(self.graph, self.graph.const(value), self.where)
+
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Built:
+        first = next(a for a in args if isinstance(a, Built))
+        nodes = tuple(first._constant(a).node for a in args)
+        return Built(first.graph, first.graph.apply(op, nodes, params, first.where), first.where)
+
+    @classmethod
+    def _composite(cls, fn: Any, name: str, args: tuple, kwargs: dict) -> Any:
+        return fn(*args, **kwargs)
+
+
 def _identity(source: Node | np.ndarray) -> tuple:
     if isinstance(source, Node):
         return (0, source.id)
@@ -437,12 +470,16 @@ def merged(cs: list[Contraction], reader: Reader) -> list[Contraction]:
     return [c for c in groups.values() if c.coef != 0.0] or [groups[next(iter(groups))]]
 
 
-def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Node | None:
-    """New nodes of `g` computing `c` (the contraction read at `node`), or None if it has
-    more labels than einsum has letters. Operands are taken in a canonical order and labels
-    named by first use, so equal contractions become equal nodes."""
+def _fits(c: Contraction, reader: Reader) -> bool:
+    """Whether c's operands have no more labels than einsum has letters."""
+    return len({reader.find(k) for t in c.terms for k in t.labels} - {None}) <= len(string.ascii_letters)
+
+
+def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Node:
+    """New nodes of `g` computing `c` (the contraction read at `node`). Operands are taken
+    in a canonical order and labels named by first use, so equal contractions become equal
+    nodes."""
     from symgrad.ops.einsum import contract
-    from symgrad.tracing.tracer import Tracer, traced_from
 
     find = reader.find
     terms = sorted(((t.source, [find(k) for k in t.labels]) for t in c.terms), key=lambda t: _identity(t[0]))
@@ -451,8 +488,6 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
     named = [k for k in dict.fromkeys(out) if k is not None and k in in_terms]
     order = named + [k for _, labels in terms for k in labels if k is not None and k not in named]
     letters = {k: j for j, k in enumerate(dict.fromkeys(order))}
-    if len(letters) > len(string.ascii_letters):
-        return None
     coef = c.coef
     repeated = len([k for k in out if k is not None]) > len({k for k in out if k is not None})
     if coef != 1.0 and not repeated:  # else the delta written on the output takes the factor
@@ -460,27 +495,26 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
         if arrays:  # a constant operand takes it when the graph is built
             terms[arrays[0]] = (terms[arrays[0]][0] * coef, terms[arrays[0]][1])
             coef = 1.0
-    with traced_from(node.where or None):
-        scalars, operands, specs = [], [], []
-        for source, labels in terms:
-            value = Tracer(g, g.const(source) if isinstance(source, np.ndarray) else get(source))
-            squeezed = tuple(reader.sizes[k] for k in labels if k is not None)
-            if not squeezed:
-                scalars.append(value.reshape(()) if value.shape else value)
-                continue
-            operands.append(value.reshape(squeezed) if tuple(value.shape) != squeezed else value)
-            specs.append("".join(string.ascii_letters[letters[k]] for k in labels if k is not None))
-        if not operands:
-            operands.append(Tracer(g, g.const(np.ones((), dtype=node.dtype))))
-            specs.append("")
-        smallest = min(range(len(operands)), key=lambda j: _size(operands[j].shape))
-        for s in scalars:
-            operands[smallest] = operands[smallest] * s
-        if coef != 1.0 and not repeated:
-            operands[smallest] = operands[smallest] * coef
-            coef = 1.0
-        result = contract(specs, "".join(string.ascii_letters[letters[k]] for k in named), operands)
-        result = _to_output(g, result, out, named, reader, node, coef)
+    scalars, operands, specs = [], [], []
+    for source, labels in terms:
+        value = Built(g, g.const(source) if isinstance(source, np.ndarray) else get(source), node.where)
+        squeezed = tuple(reader.sizes[k] for k in labels if k is not None)
+        if not squeezed:
+            scalars.append(value.reshape(()) if value.shape else value)
+            continue
+        operands.append(value.reshape(squeezed) if tuple(value.shape) != squeezed else value)
+        specs.append("".join(string.ascii_letters[letters[k]] for k in labels if k is not None))
+    if not operands:
+        operands.append(Built(g, g.const(np.ones((), dtype=node.dtype)), node.where))
+        specs.append("")
+    smallest = min(range(len(operands)), key=lambda j: _size(operands[j].shape))
+    for s in scalars:
+        operands[smallest] = operands[smallest] * s
+    if coef != 1.0 and not repeated:
+        operands[smallest] = operands[smallest] * coef
+        coef = 1.0
+    result = contract(specs, "".join(string.ascii_letters[letters[k]] for k in named), operands)
+    result = _to_output(g, result, out, named, reader, node, coef)
     return result.node
 
 
@@ -489,8 +523,6 @@ def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, no
     """`result` (an axis per label in `named`, in that order) as `node`'s value: unit axes,
     a label repeated on the output (a diagonal: times `coef` times a delta constant no
     larger than the output) and labels no operand has (a broadcast)."""
-    from symgrad.tracing.tracer import Tracer
-
     shape, axes_of = [], {}
     for pos, k in enumerate(out):
         first = k is not None and k not in axes_of
@@ -507,7 +539,7 @@ def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, no
             eye = np.zeros((n,) * len(axes), dtype=node.dtype)
             eye[(np.arange(n),) * len(axes)] = 1
             delta = delta * eye.reshape([n if j in axes else 1 for j in range(len(out))])
-        result = result * Tracer(g, g.const(delta))
+        result = result * Built(g, g.const(delta), node.where)
     if tuple(result.shape) != tuple(node.shape):
         result = result.broadcast_to(node.shape)
     if result.dtype != node.dtype:
@@ -592,7 +624,8 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
         reader = Reader(inline)
         cs = reader.read(root, root=True)
         needed = max([_size(t.source.shape) for c in cs for t in c.terms] + [_size(root.shape)])
-        if any(c.gain and c.contracts for c in cs) or max(c.largest for c in cs) > needed:
+        worth = any(c.gain and c.contracts for c in cs) or max(c.largest for c in cs) > needed
+        if worth and all(_fits(c, reader) for c in cs):
             plans[root] = (merged(cs, reader), reader)
     if not plans and not any(_unit_scatter(n) for n in graph.nodes):
         return graph
@@ -614,17 +647,12 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
             mapping[n] = g.const(n.value)
         elif n in plans:
             cs, reader = plans[n]
-            new = None
-            for c in cs:
-                one = lower(g, c, reader, n, mapping.__getitem__)
-                new = one if new is None or one is None else g.apply(OPS["add"], (new, one), {}, n.where)
-                if one is None:
-                    break
-            if new is None:
-                mapping[n] = g.apply(OPS[n.op], tuple(mapping[i] for i in n.inputs), n.params, n.where)
-            else:
-                mapping[n] = new
-                fired["contraction"] = fired.get("contraction", 0) + 1
+            parts = [lower(g, c, reader, n, mapping.__getitem__) for c in cs]
+            new = parts[0]
+            for part in parts[1:]:
+                new = g.apply(OPS["add"], (new, part), {}, n.where)
+            mapping[n] = new
+            fired["contraction"] = fired.get("contraction", 0) + 1
         elif _unit_scatter(n):
             mapping[n] = _add_reshaped(g, n, [mapping[i] for i in n.inputs])
             fired["scatter of unit axes -> reshape"] = fired.get("scatter of unit axes -> reshape", 0) + 1
