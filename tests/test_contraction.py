@@ -280,3 +280,37 @@ def test_random_einsum_hessians_match_the_unsimplified_graph(data: Any) -> None:
         return np.sum(np.einsum(spec, *([x] * order), A))
 
     _same(symgrad.hessian(fn)(x, A), symgrad.hessian(fn, passes=())(x, A))
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_random_einsum_gradients_match_the_unsimplified_graph(data: Any) -> None:
+    """Two or three operands with random letters (repeats too: a diagonal), sizes (1 too:
+    a broadcast) and output: value, gradients and the Hessian in the first operand."""
+    sizes = {c: data.draw(st.integers(1, 3)) for c in "ijk"}
+    count = data.draw(st.integers(2, 3))
+    terms = [data.draw(st.text("ijk", min_size=1, max_size=3)) for _ in range(count)]
+    named = sorted(set("".join(terms)))
+    out = "".join(data.draw(st.permutations(named))[:data.draw(st.integers(0, len(named)))])
+    spec = ",".join(terms) + "->" + out
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    arrays = [rng.standard_normal(tuple(sizes[c] for c in t)) for t in terms]
+    ct = rng.standard_normal(tuple(sizes[c] for c in out))
+
+    def fn(*xs: Any) -> Any:
+        return np.sum(np.einsum(spec, *xs) * ct)
+
+    wrt = tuple(range(count))
+    _same(symgrad.compile(fn)(*arrays), symgrad.compile(fn, passes=())(*arrays))
+    _same(symgrad.grad(fn, argnums=wrt)(*arrays), symgrad.grad(fn, argnums=wrt, passes=())(*arrays))
+    _same(symgrad.hessian(fn)(*arrays), symgrad.hessian(fn, passes=())(*arrays))
+
+
+def test_a_scatter_that_only_adds_unit_axes_is_a_reshape() -> None:
+    """The adjoint of x[:, None] (a scatter_add, or index_add into a sum) becomes a reshape."""
+    x, A = inputs()
+    hessian = symgrad.hessian(HESSIAN_SPELLINGS["broadcast"])
+    assert fired(hessian, x, A).get("scatter of unit axes -> reshape", 0) >= 1
+    assert "index_add" not in hessian.source(x, A) and "scatter_add" not in hessian.source(x, A)
+    grad = symgrad.grad(lambda x, A: np.sum(np.sin(x[:, None] * A)))
+    _same(grad(x, A), symgrad.grad(lambda x, A: np.sum(np.sin(x[:, None] * A)), passes=())(x, A))
