@@ -184,6 +184,8 @@ def test_float32_stays_float32() -> None:
     for fn in (HESSIAN_SPELLINGS["outer product"], HESSIAN_SPELLINGS["trace of A xx'"]):
         got = symgrad.hessian(fn)(x, A)
         assert got.dtype == np.float32
+        graph = symgrad.hessian(fn).graph(x, A)  # its seed is float64: widened operands still contract
+        assert largest_node(graph) <= largest_io(graph), str(graph)
         np.testing.assert_allclose(got, symgrad.hessian(fn, passes=())(x, A), rtol=1e-5, atol=1e-5)
 
 

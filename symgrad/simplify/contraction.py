@@ -109,7 +109,9 @@ def kind(node: Node) -> bool:
     if node.dtype.kind != "f" or 0 in node.shape:
         return False
     if op in ("mul", "sum", "neg", "matmul", "transpose", "alias", "broadcast_to", "add", "sub"):
-        return all(i.dtype == node.dtype or i.weak for i in node.inputs)
+        # float operands of a wider result are widened first (as the product widens them)
+        return all(i.weak or i.dtype.kind == "f" and i.dtype.itemsize <= node.dtype.itemsize
+                   for i in node.inputs)
     if op == "div":
         return _scalar(node.inputs[1]) not in (None, 0.0)
     if op == "reshape":
@@ -198,6 +200,7 @@ class Reader:
     """Reads a region of the graph, rooted at one node, as a `Contraction`."""
 
     inline: set[Node]
+    structures: dict[Node, tuple] = field(default_factory=dict)  # shared by the pass's readers
     budget: int = _REGION_LIMIT
     sizes: dict[int, int] = field(default_factory=dict)
     parent: dict[int, int] = field(default_factory=dict)
@@ -228,7 +231,9 @@ class Reader:
     def leaf(self, node: Node) -> Contraction:
         value = node.value if node.op == "const" else None
         if isinstance(value, np.ndarray) and 0 < value.size <= _ANALYSE_LIMIT and value.dtype.kind == "f":
-            core, labels, sizes = structure(node.value)
+            if node not in self.structures:
+                self.structures[node] = structure(value)
+            core, labels, sizes = self.structures[node]
             fresh = [self.label(n) for n in sizes]
             out = [self.label(n) if k is None else fresh[k] for k, n in zip(labels, node.shape)]
             size = node.value.size
@@ -498,6 +503,8 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
     scalars, operands, specs = [], [], []
     for source, labels in terms:
         value = Built(g, g.const(source) if isinstance(source, np.ndarray) else get(source), node.where)
+        if value.dtype != node.dtype:
+            value = value.astype(node.dtype)
         squeezed = tuple(reader.sizes[k] for k in labels if k is not None)
         if not squeezed:
             scalars.append(value.reshape(()) if value.shape else value)
@@ -620,8 +627,9 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
     the cheapest pairwise contraction of its operands (see the module docstring)."""
     inline, roots = _plan(graph)
     plans: dict[Node, tuple[list[Contraction], Reader]] = {}
+    structures: dict[Node, tuple] = {}
     for root in roots:
-        reader = Reader(inline)
+        reader = Reader(inline, structures)
         cs = reader.read(root, root=True)
         needed = max([_size(t.source.shape) for c in cs for t in c.terms] + [_size(root.shape)])
         worth = any(c.gain and c.contracts for c in cs) or max(c.largest for c in cs) > needed
