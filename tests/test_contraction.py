@@ -316,3 +316,31 @@ def test_a_scatter_that_only_adds_unit_axes_is_a_reshape() -> None:
     assert "index_add" not in hessian.source(x, A) and "scatter_add" not in hessian.source(x, A)
     grad = symgrad.grad(lambda x, A: np.sum(np.sin(x[:, None] * A)))
     _same(grad(x, A), symgrad.grad(lambda x, A: np.sum(np.sin(x[:, None] * A)), passes=())(x, A))
+
+
+MATRIX_OUTPUTS: dict[str, tuple[Callable, tuple]] = {
+    "outer product": (lambda x, A: np.outer(x, A @ x), (X4, A4)),
+    "matrix product": (lambda x, B: np.outer(x, x) @ B, (X4, B43)),
+    "product times the argument": (lambda x, A: (A * x) @ A.T * x[:, None], (X4, A4)),
+}
+
+
+@pytest.mark.parametrize("name", MATRIX_OUTPUTS)
+def test_jacobians_of_matrix_outputs_read_the_seed_as_a_delta(name: str) -> None:
+    """The seed of a matrix output is eye(n*m).reshape(n*m, n, m): its leading axis is read
+    as the compound of the next two, a delta with each, so no (n*m, n, m) product remains."""
+    fn, args = MATRIX_OUTPUTS[name]
+    jacobian = symgrad.jacobian(fn, argnums=(0, 1))
+    _same(jacobian(*args), symgrad.jacobian(fn, argnums=(0, 1), passes=())(*args))
+    graph = jacobian.graph(*args)
+    assert largest_node(graph) <= largest_io(graph), str(graph)
+
+
+def test_hessian_in_a_matrix_argument() -> None:
+    X, B = np.random.default_rng(6).standard_normal((4, 3)), B43[:3]
+    for fn in (lambda X, B: np.sum((X @ B) ** 2),
+               lambda X, B: np.trace(X.T @ X @ B @ B.T) + np.sum(np.diag(X @ X.T) ** 2)):
+        hessian = symgrad.hessian(fn)
+        _same(hessian(X, B), symgrad.hessian(fn, passes=())(X, B))
+        graph = hessian.graph(X, B)
+        assert largest_node(graph) <= largest_io(graph), str(graph)

@@ -114,8 +114,8 @@ def kind(node: Node) -> bool:
                    for i in node.inputs)
     if op == "div":
         return _scalar(node.inputs[1]) not in (None, 0.0)
-    if op == "reshape":
-        return [n for n in node.shape if n != 1] == [n for n in node.inputs[0].shape if n != 1]
+    if op == "reshape":  # one that splits an operand's own axis is found out when read
+        return True
     if op == "getitem":
         x = node.inputs[0]
         return (_basic_axes(node.params["index"], len(x.shape)) is not None
@@ -171,6 +171,26 @@ def structure(value: np.ndarray) -> tuple[np.ndarray, list[int | None], list[int
     return np.array(core, order="C"), labels, sizes
 
 
+def _split_structure(value: np.ndarray) -> tuple:
+    """`structure` of a constant, with its leading axis split into the sizes of the next
+    ones when that shows more (batched reverse mode's seed: eye(n*m).reshape(n*m, n, m));
+    the fourth item is that split, or ()."""
+    core, labels, sizes = structure(value)
+    shape = value.shape
+    if value.ndim < 3:
+        return core, labels, sizes, ()
+    count, size = 1, shape[1]
+    while size < shape[0] and count + 1 < value.ndim:
+        count += 1
+        size *= shape[count]
+    if count > 1 and size == shape[0]:
+        split = shape[1:count + 1]
+        core2, labels2, sizes2 = structure(value.reshape(split + shape[1:]))
+        if core2.size < core.size:
+            return core2, labels2, sizes2, split
+    return core, labels, sizes, ()
+
+
 # ---------------------------------------------------------------- the normal form
 
 @dataclass
@@ -195,12 +215,23 @@ class Contraction:
     contracts: bool = False  # a sum, matmul or diagonal was read into it
 
 
+class Unsupported(Exception):
+    """A node the reader cannot follow (a reshape splitting an operand's own axis): it is
+    read as an operand instead."""
+
+
+def _flat(entries: list) -> list:
+    """Labels of an output, compound axes (tuples, from merging reshapes) spread out."""
+    return [k for e in entries for k in (e if isinstance(e, tuple) else (e,))]
+
+
 @dataclass
 class Reader:
     """Reads a region of the graph, rooted at one node, as a `Contraction`."""
 
     inline: set[Node]
-    structures: dict[Node, tuple] = field(default_factory=dict)  # shared by the pass's readers
+    structures: dict[tuple, tuple] = field(default_factory=dict)  # shared by the pass's readers
+    split: bool = True  # read a batched seed's leading axis as the compound of the next ones
     budget: int = _REGION_LIMIT
     sizes: dict[int, int] = field(default_factory=dict)
     parent: dict[int, int] = field(default_factory=dict)
@@ -212,30 +243,61 @@ class Reader:
         self.sizes[k], self.parent[k] = n, k
         return k
 
-    def find(self, k: int | None) -> int | None:
+    def find(self, k: Any) -> Any:
+        """The representative of label k (of each part of a compound axis)."""
         if k is None:
             return None
+        if isinstance(k, tuple):
+            return tuple(self.find(j) for j in k)
         while self.parent[k] != k:
             self.parent[k] = self.parent[self.parent[k]]
             k = self.parent[k]
         return k
 
-    def unify(self, a: int | None, b: int | None) -> int | None:
+    def unify(self, a: Any, b: Any) -> Any:
+        """One label for two axes that index together (None: a unit axis, which broadcasts)."""
         a, b = self.find(a), self.find(b)
         if a is None or b is None:
             return b if a is None else a
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            if not (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+                    and all(self.sizes[x] == self.sizes[y] for x, y in zip(a, b))):
+                raise Unsupported("a compound axis meets an axis of another make")
+            return tuple(self.unify(x, y) for x, y in zip(a, b))
         if a != b:
             self.parent[max(a, b)] = min(a, b)
         return min(a, b)
 
+    def _reshaped(self, out: list, shape: tuple[int, ...]) -> list:
+        """The labels of a reshape to `shape` whose axes merge or split compound ones."""
+        parts = [k for k in _flat(out) if k is not None]
+        result: list = []
+        for n in shape:
+            if n == 1:
+                result.append(None)
+                continue
+            group, size = [], 1
+            while size < n and parts:
+                group.append(parts.pop(0))
+                size *= self.sizes[group[-1]]
+            if size != n:
+                raise Unsupported("a reshape splits an operand's own axis")
+            result.append(group[0] if len(group) == 1 else tuple(group))
+        return result
+
     def leaf(self, node: Node) -> Contraction:
         value = node.value if node.op == "const" else None
         if isinstance(value, np.ndarray) and 0 < value.size <= _ANALYSE_LIMIT and value.dtype.kind == "f":
-            if node not in self.structures:
-                self.structures[node] = structure(value)
-            core, labels, sizes = self.structures[node]
+            key = (node, self.split)
+            if key not in self.structures:
+                self.structures[key] = _split_structure(value) if self.split else (*structure(value), ())
+            core, labels, sizes, split = self.structures[key]
             fresh = [self.label(n) for n in sizes]
-            out = [self.label(n) if k is None else fresh[k] for k, n in zip(labels, node.shape)]
+            shape = split + node.shape[1:] if split else node.shape
+            out = [self.label(n) if k is None else fresh[k] for k, n in zip(labels, shape)]
+            if split:  # the leading axis is the compound of the first len(split)
+                head = tuple(k for k in out[:len(split)] if k is not None)
+                out = [head if len(head) > 1 else head[0]] + out[len(split):]
             size = node.value.size
             if core.size <= 1 or not np.any(core) or np.all(core == core.flat[0]):
                 c = float(core.flat[0]) if core.size else 0.0
@@ -246,6 +308,14 @@ class Reader:
             value = _scalar(node)
             if value is not None:
                 return Contraction([], value, [])
+        source = node.inputs[0] if node.op == "reshape" else None
+        if source is not None and self.split and source not in self.inline:
+            # merged axes stay compound: the operand is what the reshape views (if computed)
+            labels = [self.label(n) for n in source.shape]
+            try:
+                return Contraction([Term(source, labels)], 1.0, self._reshaped(labels, node.shape))
+            except Unsupported:
+                pass
         labels = [self.label(n) for n in node.shape]
         return Contraction([Term(node, labels)], 1.0, list(labels))
 
@@ -254,6 +324,14 @@ class Reader:
         if not root and (node not in self.inline or self.budget <= 0):
             return [self.leaf(node)]
         self.budget -= 1
+        try:
+            return self._read(node, root)
+        except Unsupported:
+            if root:
+                raise
+            return [self.leaf(node)]
+
+    def _read(self, node: Node, root: bool) -> list[Contraction]:
         op, ins = node.op, node.inputs
         if op in ("mul", "matmul"):
             a, b = self.read(ins[0]), self.read(ins[1])
@@ -294,8 +372,7 @@ class Reader:
         elif op == "neg":
             c.coef = -c.coef
         elif op in ("alias", "reshape"):
-            it = iter([k for k in c.out if k is not None])
-            c.out = [None if n == 1 else next(it) for n in node.shape]
+            c.out = self._reshaped(c.out, node.shape)
         elif op == "broadcast_to":
             c.out = self._broadcast(c.out, ins[0].shape, node.shape)
         elif op == "transpose":
@@ -307,10 +384,12 @@ class Reader:
         """c with fresh labels: a summand used in two products must not tie their labels."""
         fresh: dict[int, int | None] = {}
 
-        def new(k: int | None) -> int | None:
+        def new(k: Any) -> Any:
             k = self.find(k)
             if k is None:
                 return None
+            if isinstance(k, tuple):
+                return tuple(new(j) for j in k)
             if k not in fresh:
                 fresh[k] = self.label(self.sizes[k])
             return fresh[k]
@@ -320,9 +399,9 @@ class Reader:
 
     def _sum(self, c: Contraction, axes: tuple[int, ...], keepdims: bool) -> Contraction:
         c.out = [self.find(k) for k in c.out]
-        kept = [lab for k, lab in enumerate(c.out) if k not in axes]
+        kept = _flat([lab for k, lab in enumerate(c.out) if k not in axes])
         in_terms = {self.find(k) for t in c.terms for k in t.labels}
-        for lab in {c.out[k] for k in axes} - {None} - in_terms - set(kept):
+        for lab in set(_flat([c.out[k] for k in axes])) - {None} - in_terms - set(kept):
             c.coef *= self.sizes[lab]  # the sum of a broadcast along an axis of that size
         c.out = [None if k in axes else lab for k, lab in enumerate(c.out) if keepdims or k not in axes]
         return c
@@ -449,7 +528,7 @@ def canonical(c: Contraction, reader: Reader) -> tuple:
     carry), each label numbered by first use."""
     find = reader.find
     out = [find(k) for k in c.out]
-    number = {k: j for j, k in enumerate(dict.fromkeys(k for k in out if k is not None))}
+    number = {k: j for j, k in enumerate(dict.fromkeys(k for k in _flat(out) if k is not None))}
 
     def key(term: tuple) -> tuple:
         return _identity(term[0]), tuple(number.get(k, len(number)) for k in term[1])
@@ -460,7 +539,7 @@ def canonical(c: Contraction, reader: Reader) -> tuple:
             if k is not None:
                 number.setdefault(k, len(number))
     return (tuple((_identity(source), tuple(number.get(k) for k in labels)) for source, labels in terms),
-            tuple(number.get(k) for k in out))
+            tuple(tuple(number[j] for j in k) if isinstance(k, tuple) else number.get(k) for k in out))
 
 
 def merged(cs: list[Contraction], reader: Reader) -> list[Contraction]:
@@ -488,7 +567,7 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
 
     find = reader.find
     terms = sorted(((t.source, [find(k) for k in t.labels]) for t in c.terms), key=lambda t: _identity(t[0]))
-    out = [find(k) for k in c.out]
+    out = _flat([find(k) for k in c.out])
     in_terms = {k for _, labels in terms for k in labels if k is not None}
     named = [k for k in dict.fromkeys(out) if k is not None and k in in_terms]
     order = named + [k for _, labels in terms for k in labels if k is not None and k not in named]
@@ -527,7 +606,8 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
 
 def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, node: Node,
                coef: float) -> Any:
-    """`result` (an axis per label in `named`, in that order) as `node`'s value: unit axes,
+    """`result` (an axis per label in `named`, in that order) as `node`'s value, whose axes
+    `out` labels (compound ones spread out, merged by a last reshape): unit axes,
     a label repeated on the output (a diagonal: times `coef` times a delta constant no
     larger than the output) and labels no operand has (a broadcast)."""
     shape, axes_of = [], {}
@@ -547,8 +627,11 @@ def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, no
             eye[(np.arange(n),) * len(axes)] = 1
             delta = delta * eye.reshape([n if j in axes else 1 for j in range(len(out))])
         result = result * Built(g, g.const(delta), node.where)
-    if tuple(result.shape) != tuple(node.shape):
-        result = result.broadcast_to(node.shape)
+    flat_shape = tuple(1 if k is None else reader.sizes[k] for k in out)
+    if tuple(result.shape) != flat_shape:
+        result = result.broadcast_to(flat_shape)
+    if tuple(result.shape) != tuple(node.shape):  # compound axes merged again
+        result = result.reshape(node.shape)
     if result.dtype != node.dtype:
         result = result.astype(node.dtype)
     return result
@@ -627,10 +710,21 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
     the cheapest pairwise contraction of its operands (see the module docstring)."""
     inline, roots = _plan(graph)
     plans: dict[Node, tuple[list[Contraction], Reader]] = {}
-    structures: dict[Node, tuple] = {}
-    for root in roots:
-        reader = Reader(inline, structures)
-        cs = reader.read(root, root=True)
+    structures: dict[tuple, tuple] = {}
+    work = sorted(roots, key=lambda n: n.id)
+    while work:
+        root = work.pop()
+        cs = None
+        for split in (True, False):  # if a compound axis meets a plain one, the seed's axis as one
+            reader = Reader(inline, structures, split=split)
+            try:
+                cs = reader.read(root, root=True)
+                break
+            except Unsupported:
+                continue
+        if cs is None:  # the root itself splits an operand's axis: its inputs are roots then
+            work.extend(i for i in root.inputs if i in inline and i not in plans)
+            continue
         needed = max([_size(t.source.shape) for c in cs for t in c.terms] + [_size(root.shape)])
         worth = any(c.gain and c.contracts for c in cs) or max(c.largest for c in cs) > needed
         if worth and all(_fits(c, reader) for c in cs):
