@@ -1,27 +1,30 @@
 """Tensor contractions as one normal form: Einstein notation over a region of the graph.
 
-`matmul`, products and sums over broadcast axes, transposes, reshapes and broadcasts that
-only add or drop unit axes, basic indexing, diagonals (index-array `getitem` and its adjoint
-`scatter_add`), scalar factors and identity-like constants are all one kind of thing: a sum
-over index labels of a product of operands. This pass reads each maximal region of such
-nodes as `coef * einsum(terms -> out)`, where
+`matmul`, products and sums over broadcast axes, adds and subtractions of such terms,
+transposes, reshapes, broadcasts, basic indexing, diagonals (index-array `getitem` and its
+adjoint `scatter_add`), scalar factors and identity-like constants are all one kind of
+thing: a sum of products of operands over index labels. This pass reads each maximal region
+of such nodes as a sum of `coef * einsum(terms -> out)` (adds distribute over products),
+where
 
 - a constant is read for its structure: an axis it is constant along is dropped (the
   operand does not depend on that index) and two axes it is zero off the diagonal of share
   one label (a Kronecker delta: `eye(n)` becomes the scalar 1 with labels `i, i`), so
   identities, batched reverse mode's identity cotangents and their broadcasts disappear by
-  index substitution;
+  index substitution; a matrix output's seed `eye(n*m).reshape(n*m, n, m)` has its leading
+  axis read as the compound of the next two;
 - an elementwise product merges the labels of the axes it pairs (a label twice on one
-  operand is its diagonal; twice on the output, a diagonal written into a zero matrix).
+  operand is its diagonal; twice on the output, a diagonal written into a zero matrix);
+- a reshape that merges axes makes a compound axis (a tuple of labels), which a later
+  reshape may split again.
 
 A region is lowered again, by `symgrad.ops.einsum.contract` (pairwise, BLAS `matmul` where
-something is contracted, in `np.einsum_path`'s order), only when that gains something: it
-holds a delta, or a node larger than its operands and its result (`np.outer(x, x) * A`
-summed against an n x n x n identity). Other regions are left as written. Equal
-contractions become equal nodes (canonical operand order and label names), which the
-graph's structural hashing merges.
+something is contracted, in `np.einsum_path`'s order), only when that gains something: a
+delta or diagonal that something is summed or multiplied through, or a node larger than its
+operands and its result (`np.outer(x, x) * A` summed against an n x n x n identity). Other
+regions are left as written. Equal contractions become equal nodes (canonical operand order
+and label names), which the graph's structural hashing merges; equal summands add up.
 """
-
 from __future__ import annotations
 
 import math
