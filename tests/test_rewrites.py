@@ -272,9 +272,14 @@ ROWS = [
         lambda y: np.matmul(np.eye(3), y * y),
     ), X, lacks=(" = matmul",)),
     Row("a matrix that is not c I guard", (
-        lambda y: np.diag([1.0, 2.0, 3.0]) @ np.sin(y),
+        lambda y: np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]]) @ np.sin(y),
         lambda y: np.sin(y) @ (np.eye(4) + 0.25),
     ), X, has=(" = matmul",)),
+    Row("diagonal constant @ y -> a broadcast product (the contraction pass)", (
+        lambda y: np.diag([1.0, 2.0, 3.0]) @ np.sin(y),
+        lambda y: np.sin(y) @ np.diag(np.arange(1.0, 5.0)),
+        lambda y: np.einsum("ij,jk->ik", np.eye(3) * np.arange(3.0), y * y),
+    ), X, lacks=(" = matmul",)),
     Row("(x + c1) + c2 -> x + (c1 + c2)", (               # and (x * c1) * c2
         lambda x: np.sin(x) + 1.0 + 2.0,
         lambda x: np.tanh(x) * 2.0 * 3.0,

@@ -281,11 +281,12 @@ def test_debug_nans_names_the_line_of_a_stabilised_op() -> None:
 def test_each_rewriting_pass_runs_and_counts_its_rules() -> None:
     fn = lambda x: np.log(1 + x * 1) * -1 + (0 + x)  # noqa: E731
     x = np.abs(real((3, 4)))
-    for passes in [("fold",), ("stability",), ("algebra",), ("dce",), ("sympy",), None]:
+    for passes in [("fold",), ("stability",), ("algebra",), ("dce",), ("sympy",), ("contraction",), None]:
         compiled = symgrad.compile(fn, passes=passes)
         assert_same(compiled(x), fn(x))
     stats = symgrad.compile(fn).build(x).stats
-    assert [s.name for s in stats] == ["fold", "stability", "algebra", "sympy", "algebra", "dce"]
+    assert [s.name for s in stats] == ["fold", "stability", "algebra", "contraction", "sympy", "algebra",
+                                       "dce"]
     assert {"x * 1 -> x", "0 + x -> x", "x * -1 -> -x"} <= set(stats[2].fired)
     assert stats[1].fired == {"log(1 + x) -> log1p(x)": 1}
     assert stats[5].fired == {}
@@ -331,7 +332,7 @@ def test_rules_are_counted_each_time_they_fire() -> None:
 
 
 def test_an_unknown_pass_is_named() -> None:
-    message = r"^unknown pass 'nope'; the passes are fold, stability, algebra, sympy, dce$"
+    message = r"^unknown pass 'nope'; the passes are fold, contraction, stability, algebra, sympy, dce$"
     with pytest.raises(ValueError, match=message):
         symgrad.compile(lambda x: x * 2, passes=("fold", "nope", "other"))(np.ones(3))
 

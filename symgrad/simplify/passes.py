@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from symgrad.ir import Graph, verify
 from symgrad.simplify.algebra import ALGEBRA, FOLD
+from symgrad.simplify.contraction import contraction_pass
 from symgrad.simplify.idioms import IDIOMS
 from symgrad.simplify.patterns import Rules, rebuild
 from symgrad.simplify.stability import STABILITY
@@ -36,12 +37,13 @@ def _sympy(graph: Graph, fired: dict) -> Graph:
 
 PASSES: dict[str, Pass] = {
     "fold": _rewrite(Rules(FOLD)),
+    "contraction": contraction_pass,
     "stability": _rewrite(Rules(STABILITY, IDIOMS)),
     "algebra": _rewrite(Rules(ALGEBRA)),
     "sympy": _sympy,
     "dce": _rewrite(Rules()),
 }
-DEFAULT_PASSES = ("fold", "stability", "algebra", "sympy", "algebra", "dce")
+DEFAULT_PASSES = ("fold", "stability", "algebra", "contraction", "sympy", "algebra", "dce")
 
 
 @dataclass
