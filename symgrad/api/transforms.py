@@ -26,6 +26,7 @@ from symgrad.api.callpath import MISS, call_key, caller
 from symgrad.api.config import config
 from symgrad.api.signature import describe, distance, signature, why
 from symgrad.autodiff.batching import jacobian_rows
+from symgrad.autodiff.forward import jacobian_columns
 from symgrad.autodiff.reverse import backprop
 from symgrad.ir import Graph
 from symgrad.ops import OPS, apply
@@ -303,9 +304,17 @@ class Grad(Transform):
 
 
 class Jacobian(Transform):
-    """d fn / d args[argnums] for array outputs: shape out.shape + arg.shape (reverse mode)."""
+    """d fn / d args[argnums] for array outputs: shape out.shape + arg.shape, in reverse mode
+    (`mode="rev"`, batched pullbacks) or forward mode (`"fwd"`, batched pushforwards)."""
 
     kind = "jacobian"
+
+    def __init__(self, fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                 mode: str = "rev", **kw: Any) -> None:
+        if mode not in ("rev", "fwd"):
+            raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+        super().__init__(fn, argnums, has_aux, **kw)
+        self._columns = mode == "fwd"
 
     def rule(self, *args: Any) -> Any:
         wrt = Variables(self._fn, args, self._wrt(len(args)))
@@ -315,7 +324,8 @@ class Jacobian(Transform):
         per_output = []
         for o in out_leaves:  # a structured output: one Jacobian per leaf, as JAX nests them
             o = self._stable(o if isinstance(o, Tracer) else like._constant(np.asarray(o)))
-            per_output.append(self._grouped(wrt.regroup(jacobian_rows(o, wrt.leaves))))
+            jac = jacobian_columns(o, wrt.leaves) if self._columns else jacobian_rows(o, wrt.leaves)
+            per_output.append(self._grouped(wrt.regroup(jac)))
         jac = pytree.unflatten(out_tree, per_output)
         return (jac, aux) if self._has_aux else jac
 
@@ -396,9 +406,11 @@ def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
 
 
 def jacobian(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-             passes: tuple[str, ...] | None = None) -> Jacobian:
-    """The compiled Jacobian of array-valued `fn`: shape `out.shape + arg.shape`."""
-    return Jacobian(fn, argnums, has_aux, passes=passes)
+             passes: tuple[str, ...] | None = None, mode: str = "rev") -> Jacobian:
+    """The compiled Jacobian of array-valued `fn`: shape `out.shape + arg.shape`. `mode="rev"`
+    (one reverse pass per output element, batched) suits few outputs; `"fwd"` (one forward
+    pass per input element, batched) suits few inputs."""
+    return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes)
 
 
 def hessian(fn: Callable, argnums: int | Sequence[int] = 0,
