@@ -66,6 +66,7 @@ import symgrad  # noqa: E402
 from benchmarks.workloads import SPELLINGS, WORKLOADS, Workload, spellings, with_numpy  # noqa: E402
 
 FIRST_CALL_TARGET = 0.5  # seconds, every workload (issue 5)
+ALL: dict[str, Workload] = {w.name: w for main in WORKLOADS for w in spellings(main)}  # every row
 Thunk = Callable[[], Any]
 
 
@@ -375,9 +376,6 @@ def table(w: Workload, results: list[Result]) -> str:
 
 
 PEERS = ("torch eager", "torch.func", "jax.jit", "autograd")
-
-
-ALL: dict[str, Workload] = {n: w for main in WORKLOADS for w in spellings(main) for n in [w.name]}
 
 
 def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = ALL) -> str:
