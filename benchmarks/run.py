@@ -7,7 +7,8 @@ For each workload of benchmarks/workloads.py, one process times:
 * `symgrad eager`: the forward and `.backward()` on symgrad tensors (for the Hessian, a
   `create_graph` gradient, then one backward through it per row);
 * `hand`: the hand-written NumPy gradient, the floor every ratio is taken against;
-* the peers that import: PyTorch eager (`.backward()`, or `torch.autograd.functional.
+* the peers that import (on a workload's main spelling; on its other spellings, only JAX
+  runs, on those written with `np` alone): PyTorch eager (`.backward()`, or `torch.autograd.functional.
   hessian`) and `torch.func.grad`/`hessian`, `jax.jit(jax.grad)` (`jax.hessian`), HIPS
   autograd's `grad`/`hessian`. A peer that does not import is listed as skipped.
 
@@ -26,7 +27,10 @@ thread pools.
 "max rel err" is max |candidate - floor| / max |floor| over every gradient array: about
 1e-15 for float64 workloads and 1e-7 for float32 when the two agree.
 
-    python -m benchmarks [--only tutorial,mlp] [--quick] [--json results.json]
+Each workload runs in its main spelling and in each of its other spellings (a row
+"hessian/outer" per spelling, see `SPELLINGS`), all against the same floor and target.
+
+    python -m benchmarks [--only tutorial,hessian/outer] [--quick] [--json results.json]
 """
 
 import os
@@ -59,9 +63,10 @@ if __package__ in (None, ""):  # run as `python benchmarks/run.py`: make `benchm
 import numpy as np  # noqa: E402
 
 import symgrad  # noqa: E402
-from benchmarks.workloads import WORKLOADS, Workload, with_numpy  # noqa: E402
+from benchmarks.workloads import SPELLINGS, WORKLOADS, Workload, spellings, with_numpy  # noqa: E402
 
 FIRST_CALL_TARGET = 0.5  # seconds, every workload (issue 5)
+ALL: dict[str, Workload] = {w.name: w for main in WORKLOADS for w in spellings(main)}  # every row
 Thunk = Callable[[], Any]
 
 
@@ -99,10 +104,17 @@ def _try(load: Callable[[], Any]) -> tuple[Any, str]:
 # derivative and returns the gradients (a tuple, in `wrt` order) or the Hessian.
 
 def make_symgrad(w: Workload, args: tuple) -> Thunk:
-    derivative = symgrad.hessian(w.fn) if w.kind == "hessian" else symgrad.grad(w.fn, argnums=w.wrt)
+    args = w.arguments(args)
+    if w.kind == "hessian":
+        derivative = symgrad.hessian(w.fn)
 
-    def step() -> Any:
-        return derivative(*args)
+        def step() -> Any:
+            return derivative(*args)
+    else:
+        derivative = symgrad.grad(w.fn, argnums=w.argnums or w.wrt)
+
+        def step() -> Any:
+            return w.gradient(derivative(*args))
     step.source = lambda: derivative.source(*args)  # type: ignore[attr-defined]
     return step
 
@@ -163,10 +175,12 @@ def make_torch_func(torch: Any) -> Callable[[Workload, tuple], Thunk]:
 def make_jax(jax: Any) -> Callable[[Workload, tuple], Thunk]:
     def make(w: Workload, args: tuple) -> Thunk:
         fn = with_numpy(w.fn, jax.numpy)
-        xs = [jax.device_put(a) for a in args]
-        derivative = jax.hessian(fn) if w.kind == "hessian" else jax.grad(fn, argnums=w.wrt)
-        compiled = jax.jit(derivative)
-        return lambda: jax.block_until_ready(compiled(*xs))
+        xs = jax.device_put(w.arguments(args))
+        if w.kind == "hessian":
+            compiled = jax.jit(jax.hessian(fn))
+            return lambda: jax.block_until_ready(compiled(*xs))
+        compiled = jax.jit(jax.grad(fn, argnums=w.argnums or w.wrt))
+        return lambda: w.gradient(jax.block_until_ready(compiled(*xs)))
     return make
 
 
@@ -199,6 +213,18 @@ def candidates() -> list[Candidate]:
     out.append(Candidate("jax.jit", jax and make_jax(jax), why))
     autograd, why = _try(_import_autograd)
     out.append(Candidate("autograd", autograd and make_autograd(autograd), why))
+    return out
+
+
+def candidates_for(w: Workload, cands: list[Candidate]) -> list[Candidate]:
+    """All candidates for a main spelling; for another spelling, the floor, symgrad and JAX
+    (which runs the same code only when it calls `np` alone)."""
+    if not w.spelling:
+        return cands
+    out = [c for c in cands if c.name in ("hand (floor)", "symgrad")]
+    for c in cands:
+        if c.name == "jax.jit":
+            out.append(c if w.portable or c.skipped else Candidate(c.name, None, "calls SciPy"))
     return out
 
 
@@ -352,7 +378,7 @@ def table(w: Workload, results: list[Result]) -> str:
 PEERS = ("torch eager", "torch.func", "jax.jit", "autograd")
 
 
-def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = WORKLOADS) -> str:
+def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = ALL) -> str:
     head = ("workload", "symgrad/floor", "target", "first call", "target", "met", "best peer/floor")
     rows = []
     for name, results in report.items():
@@ -396,7 +422,8 @@ def environment() -> dict[str, Any]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", metavar="NAME[,NAME]", help="workloads to run: " + ", ".join(WORKLOADS))
+    p.add_argument("--only", metavar="NAME[,NAME]", help="workloads to run, each with all its spellings "
+                   "(" + ", ".join(WORKLOADS) + "), or one spelling (" + ", ".join(SPELLINGS) + ")")
     p.add_argument("--quick", action="store_true", help="few rounds and short samples (tests, CI)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p.add_argument("--source", action="store_true", help="print symgrad's generated code under each table")
@@ -417,11 +444,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     opts.min_rounds = min(opts.rounds, 3 if quick else 5)
     opts.min_sample_ms = opts.min_sample_ms or (1.0 if quick else 2.0)
     opts.budget = opts.budget if opts.budget is not None else (2.0 if quick else 20.0)
-    names = list(WORKLOADS) if not opts.only else [n.strip() for n in opts.only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in WORKLOADS]
+    asked = list(WORKLOADS) if not opts.only else [n.strip() for n in opts.only.split(",") if n.strip()]
+    unknown = [n for n in asked if n not in ALL]
     if unknown:
-        p.error(f"unknown workload {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
-    opts.names = names
+        p.error(f"unknown workload {', '.join(unknown)}; choose from {', '.join(WORKLOADS)} or a "
+                f"workload/spelling: {', '.join(SPELLINGS)}")
+    names = [w.name for n in asked for w in (spellings(n) if n in WORKLOADS else [ALL[n]])]
+    opts.names = list(dict.fromkeys(names))  # each once, in the order asked
     return opts
 
 
@@ -436,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{opts.min_sample_ms:g} ms, median per call, {opts.clock_name} clock\n", flush=True)
     report = {}
     for name in opts.names:
-        report[name] = measure(WORKLOADS[name], cands, opts)
-        print(table(WORKLOADS[name], report[name]) + "\n", flush=True)
+        report[name] = measure(ALL[name], candidates_for(ALL[name], cands), opts)
+        print(table(ALL[name], report[name]) + "\n", flush=True)
         for r in report[name]:
             if r.source:
                 print(f"{r.name} source for {name}:\n{r.source.rstrip()}\n", flush=True)
@@ -445,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.json:
         settings = ("rounds", "min_sample_ms", "budget", "quick", "clock_name")
         data = {"environment": env, "settings": {k: getattr(opts, k) for k in settings},
-                "workloads": {name: {"target": WORKLOADS[name].target, "what": WORKLOADS[name].what,
+                "workloads": {name: {"target": ALL[name].target, "what": ALL[name].what,
                                      "candidates": [_jsonable(r) for r in results]}
                               for name, results in report.items()}}
         with open(opts.json, "w") as f:

@@ -3,7 +3,9 @@
 A ratio to the floor means something only if the floor computes the same derivative, so
 each workload's hand-written gradient is checked against finite differences (in float64,
 along a random direction), against symgrad's compiled and eager gradients, and against
-each peer that is installed.
+each peer that is installed. Each other spelling of a workload is checked the same way:
+its loss is the workload's, finite differences of it agree with the floor, and so does
+symgrad's gradient of it (on the workload's small inputs, to stay fast).
 """
 
 import json
@@ -20,14 +22,20 @@ if str(ROOT) not in sys.path:  # `benchmarks/` sits beside the package, not insi
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import run  # noqa: E402
-from benchmarks.workloads import WORKLOADS, with_numpy  # noqa: E402
+from benchmarks.workloads import SPELLINGS, WORKLOADS, spellings, with_numpy  # noqa: E402
 
 NAMES = list(WORKLOADS)
+SPELLING_NAMES = list(SPELLINGS)
 
 
 @pytest.fixture(scope="module")
 def inputs():
     return {name: w.inputs() for name, w in WORKLOADS.items()}
+
+
+@pytest.fixture(scope="module")
+def small_inputs():
+    return {name: w.inputs(small=True) for name, w in WORKLOADS.items()}
 
 
 def _floor(w, args):
@@ -43,7 +51,7 @@ def _directional(w, args, rng):
     """Central differences in float64 along random directions: (numeric, exact, rtol) for
     f'(x; v), or for v' H u with the Hessian."""
     args = [a.astype(np.float64) for a in args]
-    f = w.fn
+    f = w.loss  # the spelling's function at the workload's inputs
     if w.kind == "hessian":
         x, rest = args[0], args[1:]
         v, u = rng.standard_normal(x.shape), rng.standard_normal(x.shape)
@@ -142,14 +150,19 @@ def test_command_prints_a_table_and_writes_json(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    for expected in ("tutorial:", "hand (floor)", "symgrad eager", "x floor", "max rel err", "summary"):
+    for expected in ("tutorial:", "hand (floor)", "symgrad eager", "x floor", "max rel err", "summary",
+                     "tutorial/stable:", "\n  tutorial/pytree "):
         assert expected in text, text
     data = json.loads(out.read_text())
     by_name = {c["name"]: c for c in data["workloads"]["tutorial"]["candidates"]}
     assert by_name["symgrad"]["seconds"] > 0 and by_name["symgrad"]["first_call"] > 0
-    for c in by_name.values():  # every candidate that ran agrees with the floor
-        assert c["skipped"] is None or c["skipped"].startswith("skipped: not installed"), c
-        assert c["skipped"] or c["rel_err"] < 1e-4, c
+    assert set(data["workloads"]) == {w.name for w in spellings("tutorial")}
+    for name, row in data["workloads"].items():  # every candidate that ran agrees with the floor
+        assert [c["name"] for c in row["candidates"]][:2] == ["hand (floor)", "symgrad"], name
+        for c in row["candidates"]:
+            assert c["skipped"] is None or c["skipped"].startswith(("skipped: not installed",
+                                                                    "skipped: calls SciPy")), c
+            assert c["skipped"] or c["rel_err"] < 1e-4, c
 
 
 def test_script_form_runs_and_rejects_unknown_workloads():
@@ -157,3 +170,61 @@ def test_script_form_runs_and_rejects_unknown_workloads():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "unknown workload nope" in proc.stderr
+
+
+# ---------------------------------------------------------------- other spellings
+
+def _main(name):
+    return WORKLOADS[name.split("/")[0]]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_workload_has_three_other_spellings(name):
+    others = spellings(name)[1:]
+    assert len(others) >= 3 and all(w.name.startswith(name + "/") for w in others)
+    main = WORKLOADS[name]
+    for w in others:  # held to the main spelling's floor, inputs and target
+        assert (w.hand, w.inputs, w.target, w.rtol, w.kind) == (main.hand, main.inputs, main.target,
+                                                               main.rtol, main.kind)
+
+
+@pytest.mark.parametrize("name", SPELLING_NAMES)
+def test_spelling_has_the_workloads_loss_and_floor(name, small_inputs):
+    w, args = SPELLINGS[name], small_inputs[name.split("/")[0]]
+    want = float(_main(name).fn(*args))
+    assert abs(float(w.loss(*args)) - want) <= 1e-5 * max(1.0, abs(want))
+    numeric, exact, rtol = _directional(w, args, np.random.default_rng(1))
+    assert abs(numeric - exact) <= rtol * max(1.0, abs(exact)), (numeric, exact)
+
+
+@pytest.mark.parametrize("name", SPELLING_NAMES)
+def test_spelling_symgrad_matches_the_floor(name, small_inputs):
+    w, args = SPELLINGS[name], small_inputs[name.split("/")[0]]
+    _check(run.make_symgrad(w, args)(), _floor(w, args), w.rtol, "symgrad.grad")
+
+
+@pytest.mark.parametrize("name", ["tutorial/pytree", "mlp/pytree", "hessian/outer"])
+def test_a_spelling_runs_under_jax(name, small_inputs):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    w, args = SPELLINGS[name], small_inputs[name.split("/")[0]]
+    _check(run.make_jax(jax)(w, args)(), _floor(w, args), w.rtol, "jax")
+
+
+def test_spellings_are_timed_against_the_floor_with_symgrad_and_jax():
+    cands = [run.Candidate(n, run.make_hand) for n in ("hand (floor)", "symgrad", "symgrad eager",
+                                                       "torch eager", "jax.jit")]
+    names = lambda w: [(c.name, c.skipped) for c in run.candidates_for(w, cands)]  # noqa: E731
+    assert names(WORKLOADS["mlp"]) == [(c.name, "") for c in cands]
+    assert names(SPELLINGS["mlp/pytree"]) == [("hand (floor)", ""), ("symgrad", ""), ("jax.jit", "")]
+    assert names(SPELLINGS["mlp/logsumexp"])[-1] == ("jax.jit", "calls SciPy")
+
+
+def test_only_takes_a_workload_with_its_spellings_or_one_spelling(capsys):
+    assert run.parse(["--only", "hessian"]).names == [w.name for w in spellings("hessian")]
+    assert run.parse(["--only", "hessian/outer, tutorial/stable"]).names == ["hessian/outer",
+                                                                             "tutorial/stable"]
+    assert run.parse(["--only", "rosenbrock/dot,rosenbrock"]).names[:2] == ["rosenbrock/dot", "rosenbrock"]
+    with pytest.raises(SystemExit) as e:
+        run.parse(["--only", "hessian/nope"])
+    assert e.value.code == 2 and "unknown workload hessian/nope" in capsys.readouterr().err
