@@ -308,11 +308,11 @@ def test_random_einsum_gradients_match_the_unsimplified_graph(data: Any) -> None
     _same(symgrad.hessian(fn)(*arrays), symgrad.hessian(fn, passes=())(*arrays))
 
 
-def test_a_scatter_that_only_adds_unit_axes_is_a_reshape() -> None:
-    """The adjoint of x[:, None] (a scatter_add, or index_add into a sum) becomes a reshape."""
+def test_indexing_that_only_adds_unit_axes_has_a_reshape_for_adjoint() -> None:
+    """x[:, None] is a reshape (the idioms' rule, before differentiation), so its adjoint is
+    one too: no scatter_add or index_add into zeros."""
     x, A = inputs()
     hessian = symgrad.hessian(HESSIAN_SPELLINGS["broadcast"])
-    assert fired(hessian, x, A).get("scatter of unit axes -> reshape", 0) >= 1
     assert "index_add" not in hessian.source(x, A) and "scatter_add" not in hessian.source(x, A)
     grad = symgrad.grad(lambda x, A: np.sum(np.sin(x[:, None] * A)))
     _same(grad(x, A), symgrad.grad(lambda x, A: np.sum(np.sin(x[:, None] * A)), passes=())(x, A))

@@ -692,22 +692,6 @@ def _merge_constants(graph: Graph) -> Graph:
     return g
 
 
-def _unit_scatter(n: Node) -> bool:
-    """Whether n is `scatter_add(a)` or `index_add(y, a)` by a basic index that only adds
-    unit axes to a (the adjoint of `x[:, None]`): a reshape of a, added to y."""
-    if n.op not in ("scatter_add", "index_add"):
-        return False
-    a = n.inputs[0 if n.op == "scatter_add" else 1]
-    axes = _basic_axes(n.params["index"], len(n.shape))
-    return axes is not None and a.shape == tuple(1 if k is None else n.shape[k] for k in axes)
-
-
-def _add_reshaped(g: Graph, n: Node, inputs: list[Node]) -> Node:
-    a = inputs[0 if n.op == "scatter_add" else 1]
-    a = g.apply(OPS["reshape"], (a,), {"shape": n.shape}, n.where)
-    return a if n.op == "scatter_add" else g.apply(OPS["add"], (inputs[0], a), {}, n.where)
-
-
 def contraction_pass(graph: Graph, fired: dict) -> Graph:
     """Rewrite each contraction region that holds a delta or an oversized temporary into
     the cheapest pairwise contraction of its operands (see the module docstring)."""
@@ -732,7 +716,7 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
         worth = any(c.gain and c.contracts for c in cs) or max(c.largest for c in cs) > needed
         if worth and all(_fits(c, reader) for c in cs):
             plans[root] = (merged(cs, reader), reader)
-    if not plans and not any(_unit_scatter(n) for n in graph.nodes):
+    if not plans:
         return graph
     # which old nodes the new graph needs: a planned root needs its leaves, not its inputs
     needed_nodes = set(graph.outputs)
@@ -758,10 +742,7 @@ def contraction_pass(graph: Graph, fired: dict) -> Graph:
                 new = g.apply(OPS["add"], (new, part), {}, n.where)
             mapping[n] = new
             fired["contraction"] = fired.get("contraction", 0) + 1
-        elif _unit_scatter(n):
-            mapping[n] = _add_reshaped(g, n, [mapping[i] for i in n.inputs])
-            fired["scatter of unit axes -> reshape"] = fired.get("scatter of unit axes -> reshape", 0) + 1
         else:
             mapping[n] = g.apply(OPS[n.op], tuple(mapping[i] for i in n.inputs), n.params, n.where)
     g.outputs = [mapping[n] for n in graph.outputs]
-    return _merge_constants(g) if plans else g
+    return _merge_constants(g)
