@@ -355,6 +355,32 @@ def test_indexing_a_longer_axis_still_scatters():
     np.testing.assert_allclose(symgrad.grad(f)(q), np.vstack([np.cos(q[0]), np.zeros(3)]), **CLOSE)
 
 
+PIECES = {
+    "np.stack rows": lambda x: np.sum(np.stack([x[:-1], x[1:]])[1] * np.stack([x[:-1], x[1:]])[0] ** 2),
+    "np.stack columns": lambda x: np.sum(np.stack([x, np.sin(x)], axis=1)[:, 1] ** 2),
+    "concatenate, a slice inside a part": lambda x: np.sum(np.concatenate([x, 2 * x, x**2])[7:10] ** 3),
+    "concatenate, negative index": lambda x: np.concatenate([np.cos(x), x**2])[-1] * 3.0,
+    "vstack then a row": lambda x: np.sum(np.tanh(np.vstack([x, x**2, np.exp(x)])[2])),
+}
+
+
+@pytest.mark.parametrize("name", PIECES)
+def test_a_piece_of_a_concatenation_is_that_piece(name):
+    """Indexing what np.stack or concatenate put together, inside one part, reads that part:
+    the gradient has no concatenation and no scatter into it."""
+    f = PIECES[name]
+    x = RNG.standard_normal(6)
+    got = check_fd(f, (x,))
+    np.testing.assert_allclose(got, symgrad.grad(f, passes=())(x), **CLOSE)
+    assert "cat" not in ops(f, x)
+
+
+def test_an_index_across_two_parts_keeps_the_concatenation():
+    f = lambda x: np.sum(np.concatenate([x, 2 * x])[4:8] ** 2)  # noqa: E731
+    x = RNG.standard_normal(6)
+    np.testing.assert_allclose(check_fd(f, (x,)), symgrad.grad(f, passes=())(x), **CLOSE)
+
+
 LABELS = np.array([0, 3, 1, 4])
 F = symgrad.nn.functional
 CE_LABELS = {

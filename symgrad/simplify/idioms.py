@@ -354,6 +354,35 @@ def _index_as_reshape(b: Builder, m: Match) -> Node | None:
     return b.make("reshape", (m.x,), {"shape": root.shape})
 
 
+def _piece_of_cat(b: Builder, m: Match) -> Node | None:
+    """cat(parts, axis)[..., k or lo:hi, ...] that falls inside one part -> that part, indexed
+    (what `np.stack` or `concatenate` put together and indexing takes apart again)."""
+    root, cat = m.root, m.cat
+    index, axis = root.params["index"], cat.params["axis"] % len(cat.shape)
+    if len(root.inputs) != 1 or len(index) <= axis:
+        return None
+    if any(item != ("slice", None, None, None) for item in index[:axis]):
+        return None
+    item, size = index[axis], cat.shape[axis]
+    if item[0] == "int":
+        lo = item[1] % size if -size <= item[1] < size else None
+        hi = None if lo is None else lo + 1
+    elif item[0] == "slice" and item[3] in (None, 1):
+        lo, hi, _ = slice(item[1], item[2]).indices(size)
+    else:
+        return None
+    start = 0
+    for part in cat.inputs:
+        end = start + part.shape[axis]
+        if lo is not None and start <= lo and hi <= end and lo < hi:
+            moved = ("int", lo - start) if item[0] == "int" else ("slice", lo - start, hi - start, None)
+            if moved == ("slice", 0, part.shape[axis], None) and len(index) == axis + 1:
+                return part
+            return b.make("getitem", (part,), {"index": (*index[:axis], moved, *index[axis + 1:])})
+        start = end
+    return None
+
+
 def _kept_dims(b: Builder, m: Match) -> Node | None:
     """reshape(reduce(x)) that puts back the reduced axes as 1s -> reduce(x, keepdims=True)."""
     reduced = m.reduced
@@ -470,6 +499,7 @@ IDIOMS = [
     Rule("f(0) -> 0 for f with f(0) = 0", P(ELEMENTWISE_ZERO), _zeros),
     # shapes
     Rule("x[None], x[:, None], x[0] of a unit axis -> reshape(x)", P("getitem", (x,)), _index_as_reshape),
+    Rule("cat(parts)[k] inside one part -> part[k']", P("getitem", (P("cat", name="cat"),)), _piece_of_cat),
     Rule("reshape(reduce(x)) back to the kept dims -> reduce(x, keepdims)",
          P("reshape", (P(REDUCTIONS, name="reduced"),)), _kept_dims),
     # max shifts
