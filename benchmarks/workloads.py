@@ -513,6 +513,11 @@ def quartic_dot(x, A):
     return (x**4).sum() / 4 + 0.5 * x.dot(A.dot(x))
 
 
+def quartic_products(x, A):
+    """(x * x) @ (x * x) / 4 and (x * A).sum(axis=1) @ x / 2: products, no powers."""
+    return (x * x) @ (x * x) / 4 + (x * A).sum(axis=1) @ x / 2
+
+
 def quartic_tensordot(x, A):
     """np.tensordot(np.tensordot(x, A, axes=1), x, axes=1) / 2."""
     return np.sum(x**4) / 4 + np.tensordot(np.tensordot(x, A, axes=1), x, axes=1) / 2
@@ -582,6 +587,7 @@ SPELLINGS: dict[str, Workload] = {w.name: w for w in [
     _spelling("hessian", "trace", quartic_trace),
     _spelling("hessian", "dot", quartic_dot),
     _spelling("hessian", "tensordot", quartic_tensordot),
+    _spelling("hessian", "products", quartic_products),
 ]}
 """Every spelling but the main one, by "workload/spelling"."""
 

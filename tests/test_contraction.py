@@ -91,6 +91,28 @@ def test_no_hessian_spelling_materialises_more_than_its_inputs_and_output(name: 
     assert largest_node(graph) <= largest_io(graph), str(graph)
 
 
+QUARTICS = {
+    "np.square(x) ** 2": lambda x: np.sum(np.square(x) ** 2) / 4,
+    "x * x * x * x": lambda x: np.sum(x * x * x * x) / 4,
+    "(x ** 2) @ (x ** 2)": lambda x: (x**2) @ (x**2) / 4,
+    "einsum i,i,i,i": lambda x: np.einsum("i,i,i,i->", x, x, x, x) / 4,
+}
+
+
+@pytest.mark.parametrize("name", QUARTICS)
+def test_the_diagonal_part_is_written_once(name: str) -> None:
+    """However the quartic is spelled, its Hessian's diagonal 3x^2 is one diagonal write: the
+    derivative's summands (x**2 from one rule, x*x from another) are one term."""
+    x, A = inputs(n=7)
+    fn = lambda x, A: QUARTICS[name](x) + np.trace(A @ np.outer(x, x)) / 2  # noqa: E731
+    hessian = symgrad.hessian(fn)
+    np.testing.assert_allclose(hessian(x, A), np.diag(3 * x**2) + (A + A.T) / 2, rtol=1e-12, atol=1e-12)
+    graph = hessian.graph(x, A)
+    square = [n for n in graph.nodes if n.shape == (7, 7) and n.op not in ("input", "const", "transpose")]
+    assert sum(n.op == "const" and n.shape == (7, 7) for n in graph.nodes) <= 1, str(graph)
+    assert len(square) <= 4, str(graph)
+
+
 def test_the_outer_product_hessian_is_lean() -> None:
     x, A = inputs(n=50)
     hessian = symgrad.hessian(HESSIAN_SPELLINGS["outer product"])

@@ -381,6 +381,41 @@ def test_an_index_across_two_parts_keeps_the_concatenation():
     np.testing.assert_allclose(check_fd(f, (x,)), symgrad.grad(f, passes=())(x), **CLOSE)
 
 
+MONOMIALS = {
+    "x * x * x * x": (lambda x: np.sum(x * x * x * x), 4),
+    "(x * x) * (x * x)": (lambda x: np.sum((x * x) * (x * x)), 4),
+    "np.square(x) ** 2": (lambda x: np.sum(np.square(x) ** 2), 4),
+    "x ** 2 * x": (lambda x: np.sum(x**2 * x), 3),
+    "(x ** 3) ** 2": (lambda x: np.sum((x**3) ** 2), 6),
+    "(x ** 2) @ (x ** 2)": (lambda x: (x**2) @ (x**2), 4),
+    "np.dot(v, v), v = x * x": (lambda x: np.dot(x * x, x * x), 4),
+    "einsum i,i,i,i": (lambda x: np.einsum("i,i,i,i->", x, x, x, x), 4),
+}
+
+
+@pytest.mark.parametrize("name", MONOMIALS)
+def test_a_product_of_one_factor_is_a_power(name):
+    """Products of one value and dots of a vector with itself are a monomial before
+    differentiation: one product-rule term, so the gradient is k * x**(k-1) and the Hessian's
+    diagonal one term."""
+    f, k = MONOMIALS[name]
+    x = RNG.standard_normal(6)
+    got = check_fd(f, (x,))
+    np.testing.assert_allclose(got, k * x ** (k - 1), **CLOSE)
+    np.testing.assert_allclose(symgrad.hessian(f)(x), np.diag(k * (k - 1) * x ** (k - 2)), **CLOSE)
+    np.testing.assert_allclose(symgrad.hessian(f)(x), symgrad.hessian(f, passes=())(x), **CLOSE)
+    assert sum(ops(f, x).values()) <= 6
+
+
+def test_a_square_stays_a_product_and_other_bases_stay_apart():
+    f = lambda x, y: np.sum(x * x * y)  # noqa: E731
+    x, y = RNG.standard_normal(5), RNG.standard_normal(5)
+    np.testing.assert_allclose(check_fd(f, (x, y)), 2 * x * y, **CLOSE)
+    np.testing.assert_allclose(symgrad.grad(f, 1)(x, y), x * x, **CLOSE)
+    xi = np.arange(-3, 3)
+    assert symgrad.compile(lambda x: x * x * x)(xi).dtype == xi.dtype
+
+
 LABELS = np.array([0, 3, 1, 4])
 F = symgrad.nn.functional
 CE_LABELS = {

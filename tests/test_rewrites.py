@@ -167,6 +167,16 @@ ROWS = [
         lambda x: np.sin(x) ** 1,
         lambda x: np.power(np.tanh(x), 1.0),
     ), X, lacks=(" = pow ",)),
+    Row("x ** 0 -> 1", (                                  # 1 even where x is nan or inf, as NumPy
+        lambda x: np.sin(x) ** 0 * x,
+        lambda x: np.power(np.tanh(x), 0.0) + x,
+        lambda x: x * np.exp(x) ** 0,
+    ), X, lacks=(" = pow ",)),
+    Row("x ** 2 -> x * x", (                              # one node for x**2 and x*x
+        lambda x: np.sin(x) ** 2 + np.sin(x) * np.sin(x),
+        lambda x: np.power(np.tanh(x), 2) - np.square(np.tanh(x)) * x,
+        lambda x: np.exp(x) ** 2.0,
+    ), X, lacks=(" = pow ",)),
     Row("x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1, x ** 1 on a 0-d value", (
         # a 0-d x has the constant's shape and dtype: only here does keeping the wrong operand show
         lambda x: np.sum(np.sin(x)) * 1.0,
@@ -294,12 +304,14 @@ ROWS = [
         lambda x: np.sum(np.cos(x)) + np.sum(x[[2, 0, 2], 1:] ** 3),
         lambda x: np.sin(x) * x[[0, 2, 2]].sum(axis=0),
     ), X, graph="grad", has=(" = index_add",), lacks=(" = scatter_add",)),
-    Row("c*u + -c*v -> c * (u - v)", (                    # and every sign of c and of +-
+    Row("c*u + -c*v -> c * (u - v)", (                    # also (w + c*u) + c*v; every sign
         lambda x, y: 2.0 * np.sin(x) + -2.0 * np.cos(y),
         lambda x, y: 3 * np.sin(x) - 3 * np.cos(y),
         lambda x, y: -2 * np.sin(x) + 2 * np.cos(y),
         lambda x, y: np.sin(x) * 0.5 + np.cos(y) * 0.5,
         lambda x, y: 2 * np.sin(x) - -2 * np.cos(y),
+        lambda x, y: 0.5 * np.sin(x) + np.exp(y) + 0.5 * np.cos(y),   # the terms not neighbours
+        lambda x, y: (np.sin(x) * 3 + np.tanh(y)) + 3 * np.cos(y),
     ), XY, argnums=(0, 1), once=(" = mul ",)),
     # -------------------------------------------------------- broadcasts
     Row("reshape(c) -> broadcast_to(c)", (                 # the seed of a full sum's gradient

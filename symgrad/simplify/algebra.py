@@ -66,6 +66,9 @@ IDENTITIES = [
     Rule("0 + x -> x", P("add", (P.const(0), x)), lambda b, m: m.keep("x")),
     Rule("x / 1 -> x", P("div", (x, P.const(1))), lambda b, m: m.keep("x")),
     Rule("x ** 1 -> x", P("pow", (x, P.const(1))), lambda b, m: m.keep("x")),
+    Rule("x ** 0 -> 1", P("pow", (x, P.const(0))), lambda b, m: b.typed(b.const(1), m.root)),
+    # one form of a square, so x**2 and x*x from two derivative rules are one node
+    Rule("x ** 2 -> x * x", P("pow", (x, P.const(2))), lambda b, m: b.typed(b.make("mul", (m.x, m.x), {}), m.root)),
     # only differentiation needs them
     Rule("alias(x), stop_gradient(x) -> x", P(("alias", "stop_gradient"), (x,)), lambda b, m: m.x),
     Rule("--x -> x", P("neg", (P("neg", (x,)),)), lambda b, m: m.x),
@@ -140,6 +143,8 @@ def _scaled(n: Node) -> tuple[float, Node] | None:
 
 def _common_factor(b: Builder, m: Match) -> Node | None:
     p, q = _scaled(m.u), _scaled(m.v)
+    if p is None and q is not None and m.root.op == "add" and m.u.op == "add":
+        return _common_factor_in_sum(b, m.u, q)
     if p is None or q is None or p[1].shape != q[1].shape:
         return None
     (c, u), (d, v) = p, q
@@ -154,6 +159,17 @@ def _common_factor(b: Builder, m: Match) -> Node | None:
         c, u, v = -c, v, u
     return b.make("mul", (b.const(c), b.make(inner, (u, v), {})), {})
 
+
+def _common_factor_in_sum(b: Builder, total: Node, q: tuple) -> Node | None:
+    """(w + c*u) + c*v -> w + c*(u + v): a factor shared across a sum built one term at a
+    time (`0.5*A + w + 0.5*A.T`), where the two terms are not neighbours."""
+    d, v = q
+    for k in (0, 1):
+        p = _scaled(total.inputs[k])
+        if p is not None and p[0] == d and p[1].shape == v.shape:
+            factored = b.make("mul", (b.const(d), b.make("add", (p[1], v), {})), {})
+            return b.make("add", (total.inputs[1 - k], factored), {})
+    return None
 
 SIGNS = [
     Rule("x * -1 -> -x", P("mul", (x, P.const(-1))), _negate("x")),

@@ -383,6 +383,45 @@ def _piece_of_cat(b: Builder, m: Match) -> Node | None:
     return None
 
 
+def _monomial(n: Node) -> tuple[Node, int]:
+    """(x, k) when node n is x ** k for a positive integer constant k (x * x is x ** 2), else
+    (n, 1)."""
+    if n.op == "mul" and n.inputs[0] is n.inputs[1]:
+        x, k = _monomial(n.inputs[0])
+        return x, 2 * k
+    if n.op == "pow":
+        k = n.inputs[1].scalar
+        if k is not None and not isinstance(k, (bool, np.bool_)) and float(k).is_integer() and k > 0:
+            return n.inputs[0], int(k)
+    return n, 1
+
+
+def _power_of_products(b: Builder, m: Match) -> Node | None:
+    """x**a * x**b -> x**(a + b) (of degree 3 or more) and (x**a)**b -> x**(a*b), a and b
+    positive integers: a monomial differentiates as one term (x*x*x*x has four product-rule
+    terms, x**4 one)."""
+    root = m.root
+    if root.op == "mul":
+        (x, a), (y, c) = _monomial(root.inputs[0]), _monomial(root.inputs[1])
+        if x is not y or x.op == "const" or a + c < 3:  # x*x stays: its derivative is as lean
+            return None
+        return b.typed(b.make("pow", (x, b.const(a + c)), {}), root)
+    x, a = _monomial(root.inputs[0])
+    _, c = _monomial(root)
+    if x is root.inputs[0] or c == 1:
+        return None
+    return b.typed(b.make("pow", (x, b.const(a * c)), {}), root)
+
+
+def _dot_with_itself(b: Builder, m: Match) -> Node | None:
+    """v @ v, np.dot(v, v), np.inner(v, v) of one 1-D value -> sum(v * v)."""
+    root = m.root
+    v = root.inputs[0]
+    if len(root.inputs) != 2 or root.inputs[1] is not v or len(v.shape) != 1 or root.params.get("axes", 1) != 1:
+        return None
+    return b.typed(b.make("sum", (b.make("mul", (v, v), {}),), {"axes": (0,), "keepdims": False}), root)
+
+
 def _kept_dims(b: Builder, m: Match) -> Node | None:
     """reshape(reduce(x)) that puts back the reduced axes as 1s -> reduce(x, keepdims=True)."""
     reduced = m.reduced
@@ -499,6 +538,8 @@ IDIOMS = [
     Rule("f(0) -> 0 for f with f(0) = 0", P(ELEMENTWISE_ZERO), _zeros),
     # shapes
     Rule("x[None], x[:, None], x[0] of a unit axis -> reshape(x)", P("getitem", (x,)), _index_as_reshape),
+    Rule("x**a * x**b -> x**(a+b), (x**a)**b -> x**(ab)", P(("mul", "pow")), _power_of_products),
+    Rule("v @ v -> sum(v * v)", P(("matmul", "dot", "inner", "vdot")), _dot_with_itself),
     Rule("cat(parts)[k] inside one part -> part[k']", P("getitem", (P("cat", name="cat"),)), _piece_of_cat),
     Rule("reshape(reduce(x)) back to the kept dims -> reduce(x, keepdims)",
          P("reshape", (P(REDUCTIONS, name="reduced"),)), _kept_dims),
