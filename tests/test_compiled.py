@@ -270,6 +270,31 @@ def test_float32_inputs_get_float32_gradients(kind, fn, argnums):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("detour", [
+    lambda z: z.astype(np.float64).max(axis=1, keepdims=True).astype(np.float32),
+    lambda z: np.where(np.isfinite(z.max(1, keepdims=True)), z.max(1, keepdims=True),
+                       np.int64(0)).astype(z.dtype),
+    lambda z: (z.astype(np.float64) * 0.5).mean(axis=1, keepdims=True).astype(np.float32),
+])
+def test_a_float64_detour_stays_local_in_the_backward_pass(detour):
+    """Each cotangent has its value's dtype (as in JAX): a float64 detour in a float32
+    program (SciPy's log_softmax takes one) does not turn the matmuls behind it float64."""
+    def loss(w, x):
+        z = np.tanh(x @ w)
+        s = z - detour(z)
+        return np.sum(s * s)
+
+    rng = np.random.default_rng(3)
+    w, x = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((5, 4)).astype(np.float32)
+    grad = symgrad.grad(loss)
+    got = grad(w, x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, symgrad.grad(loss, passes=())(w.astype(np.float64), x.astype(np.float64)),
+                               rtol=1e-4, atol=1e-5)
+    for graph in (grad.graph(w, x), symgrad.grad(loss, passes=()).graph(w, x)):
+        assert all(n.dtype == np.float32 for n in graph.nodes if n.op == "matmul"), str(graph)
+
+
 def test_a_cast_depends_on_its_dtype_not_on_an_earlier_trace():
     x = np.linspace(0, 1, 6).reshape(2, 3) + 1e-9
     assert symgrad.compile(lambda x: x.astype("float32"))(x).dtype == np.float32

@@ -72,7 +72,7 @@ def _extreme_vjp(ct, ans, x, *, axes, keepdims):
     # ties share the gradient evenly, as PyTorch's amax/amin do
     ct, ans = _kept(ct, x, axes, keepdims), _kept(ans, x, axes, keepdims)
     hit = x == ans
-    return (ct / hit.sum(axes, keepdim=True)).where(hit, 0.0)
+    return (ct / hit.astype(x.dtype).sum(axes, keepdim=True)).where(hit, 0.0)  # a float count: no promotion
 
 
 AMAX = defop("amax", "{x}.max(axis={axes}, keepdims={keepdims})", shape=reduce_shape,

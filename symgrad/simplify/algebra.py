@@ -68,7 +68,8 @@ IDENTITIES = [
     Rule("x ** 1 -> x", P("pow", (x, P.const(1))), lambda b, m: m.keep("x")),
     Rule("x ** 0 -> 1", P("pow", (x, P.const(0))), lambda b, m: b.typed(b.const(1), m.root)),
     # one form of a square, so x**2 and x*x from two derivative rules are one node
-    Rule("x ** 2 -> x * x", P("pow", (x, P.const(2))), lambda b, m: b.typed(b.make("mul", (m.x, m.x), {}), m.root)),
+    Rule("x ** 2 -> x * x", P("pow", (x, P.const(2))),
+         lambda b, m: b.typed(b.make("mul", (m.x, m.x), {}), m.root)),
     # only differentiation needs them
     Rule("alias(x), stop_gradient(x) -> x", P(("alias", "stop_gradient"), (x,)), lambda b, m: m.x),
     Rule("--x -> x", P("neg", (P("neg", (x,)),)), lambda b, m: m.x),

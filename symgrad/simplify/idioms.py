@@ -417,7 +417,7 @@ def _dot_with_itself(b: Builder, m: Match) -> Node | None:
     """v @ v, np.dot(v, v), np.inner(v, v) of one 1-D value -> sum(v * v)."""
     root = m.root
     v = root.inputs[0]
-    if len(root.inputs) != 2 or root.inputs[1] is not v or len(v.shape) != 1 or root.params.get("axes", 1) != 1:
+    if len(root.inputs) != 2 or root.inputs[1] is not v or len(v.shape) != 1:
         return None
     return b.typed(b.make("sum", (b.make("mul", (v, v), {}),), {"axes": (0,), "keepdims": False}), root)
 
