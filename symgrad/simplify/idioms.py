@@ -489,6 +489,39 @@ def _shift_back(b: Builder, m: Match) -> Node | None:
     return _same(b, m, b.make("add", (b.make("stop_gradient", (top,), {}), lse), {}))
 
 
+def _stable_lse_of(lse: Node, s: Node) -> tuple | None:
+    """The sum's params when node lse is log(sum(exp(s - sg(m)))) + sg(m), the stable
+    logsumexp of s with keepdims that the stability rules write, else None."""
+    if lse.op != "add":
+        return None
+    for k in (0, 1):
+        log, top = lse.inputs[k], lse.inputs[1 - k]
+        total = log.inputs[0] if log.op == "log" else None
+        if total is None or total.op != "sum" or not total.params["keepdims"] or top.op != "stop_gradient":
+            continue
+        e = total.inputs[0]
+        if e.op == "exp" and e.inputs[0].op == "sub" and e.inputs[0].inputs == (s, top):
+            return total.params
+    return None
+
+
+def _any_shift_of_log_softmax(b: Builder, m: Match) -> Node | None:
+    """(y - c) - logsumexp(y - c) for any c constant along the summed axes (SciPy shifts by
+    where(isfinite(max), max, 0)): the result does not depend on c, so c gets no gradient."""
+    s, lse = m.s, m.lse
+    params = _stable_lse_of(lse, s)
+    c = s.inputs[1]
+    if params is None or c.op == "stop_gradient" or len(c.shape) != len(s.shape):
+        return None
+    if any(c.shape[a] != 1 for a in params["axes"]):
+        return None
+    shifted = b.make("sub", (s.inputs[0], b.make("stop_gradient", (c,), {})), {})
+    kept_max = b.make("amax", (shifted,), {"axes": params["axes"], "keepdims": True})
+    top = b.make("stop_gradient", (kept_max,), {})
+    total = b.make("sum", (b.make("exp", (b.make("sub", (shifted, top), {}),), {}),), params)
+    return _same(b, m, b.make("sub", (shifted, b.make("add", (b.make("log", (total,), {}), top), {})), {}))
+
+
 ONE, ONE2 = P.const(name="one"), P.const(name="one2")
 # not alias: a variable of differentiation that is a constant zero must stay a variable
 ELEMENTWISE_ZERO = ("neg", "tanh", "sin", "sinh", "tan", "relu", "atan", "asinh", "atanh", "asin",
@@ -548,6 +581,8 @@ IDIOMS = [
          P("div", (P("exp", name="e"), P("sum", name="total"))), _softmax),
     Rule("log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s)))",
          P("log", (P("div", (P("exp", name="e"), P("sum", name="total"))),)), _log_of_quotient),
+    Rule("(y - c) - logsumexp(y - c) -> the same, c without gradient, for any c constant along the axes",
+         P("sub", (P("sub", name="s"), P("add", name="lse"))), _any_shift_of_log_softmax),
     Rule("max(x) + log(sum(exp(x - max(x, keepdims)))) -> the same, max without gradient",
          P("add", (P.var("top"), P("log", (P("sum", name="total"),))), commutative=True), _shift_back),
 ]
