@@ -284,12 +284,23 @@ def test_relu_spellings_share_the_mask_form_and_tie_convention(name):
         return np.sum(np.where(h > 0, h, 0) @ w2)
     counted = ops(mlp, w1, x, w2)
     assert counted == ops(masked, w1, x, w2)
-    assert counted["where"] == 1 and not {"relu", "maximum", "eq"} & set(counted), counted  # one masked pass
+    # one masked pass: a product with the mask
+    assert counted["mul"] == 1 and not {"relu", "maximum", "eq", "where"} & set(counted), counted
     # ties: gradient 0 at h == 0, as PyTorch's relu
     h = np.array([-1.0, 0.0, 2.0, -0.0], dtype=np.float32)
     g = symgrad.grad(lambda h: np.sum(relu(h) * 3))(h)
     assert g.dtype == np.float32
     np.testing.assert_array_equal(g, [0.0, 0.0, 3.0, 0.0])
+
+
+def test_relus_gradient_is_a_product_with_the_mask():
+    """A finite cotangent gives PyTorch's values; a nan one where x <= 0 stays nan (the price
+    of a product over a select, documented beside relu's rule)."""
+    h = np.array([-1.0, 0.0, 2.0])
+    for ct, want in (([1.0, 2.0, 3.0], [0.0, 0.0, 3.0]), ([np.nan, 1.0, 1.0], [np.nan, 0.0, 1.0])):
+        f = lambda h, c: np.sum(np.maximum(h, 0) * c)  # noqa: E731
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(symgrad.grad(f)(h, np.array(ct)), want)
 
 
 def test_a_mask_product_is_not_relu():

@@ -213,7 +213,10 @@ defop("cbrt", "np.cbrt({x})", sympy="Cbrt", promote="float", ufunc=np.cbrt, meth
 # become relu (symgrad/simplify/idioms.py)
 defop("relu", "np.maximum({x}, 0)", doc="max(input, 0), with gradient 0 at input == 0 (PyTorch's).",
       vjps=(
-    lambda ct, ans, x: ct.where(ans > 0, 0.0),  # reads the output, as PyTorch's ReluBackward0
+    # reads the output, as PyTorch's ReluBackward0; a product with the mask, not a select: in
+    # NumPy 9x faster (21 against 189 us on 51,200 values), and equal but for a nan or inf
+    # cotangent where x <= 0 (nan here, 0 in PyTorch)
+    lambda ct, ans, x: ct * (ans > 0),
 ))
 # at ties PyTorch gives each side half the gradient
 defop("maximum", "np.maximum({x}, {y})", ufunc=np.maximum, commutative=True,
