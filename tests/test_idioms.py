@@ -160,6 +160,24 @@ def test_sigmoid_spellings_are_one_sigmoid(name):
     assert np.all(np.isfinite(symgrad.grad(f)(EXTREME)))
 
 
+TANH_SIGMOIDS = {  # (spelling, the sigmoid's argument)
+    "0.5 * (1 + tanh(z))": (lambda z: 0.5 * (1 + np.tanh(z)), lambda z: 2 * z),
+    "(1 + tanh(z * 0.5)) / 2": (lambda z: (1 + np.tanh(z * 0.5)) / 2, lambda z: z),
+    "0.5 + tanh(3 z) * 0.5": (lambda z: 0.5 + np.tanh(3 * z) * 0.5, lambda z: 6 * z),
+    "0.5 * (1 + tanh(-z / 2))": (lambda z: 0.5 * (1 + np.tanh(-z / 2)), lambda z: -z),
+}
+
+
+@pytest.mark.parametrize("name", TANH_SIGMOIDS)
+def test_a_tanh_sigmoid_of_any_argument(name):
+    """(1 + tanh(w)) / 2 is sigmoid(2w) whatever w is: halved, scaled or negated."""
+    f, arg = TANH_SIGMOIDS[name]
+    np.testing.assert_allclose(symgrad.compile(f)(Z), exact_sigmoid(arg(Z)), **CLOSE)
+    check_fd(_weighted(f), (Z,))
+    counted = Counter(n.op for n in symgrad.compile(f).graph(Z).nodes)
+    assert counted["sigmoid"] == 1 and "tanh" not in counted, counted
+
+
 @pytest.mark.parametrize("table, name, closed", [(SOFTPLUS, k, 1) for k in SOFTPLUS]
                          + [(LOG_SIGMOID, k, -1) for k in LOG_SIGMOID])
 def test_softplus_and_log_sigmoid_spellings(table, name, closed):
