@@ -366,3 +366,16 @@ def test_hessian_in_a_matrix_argument() -> None:
         _same(hessian(X, B), symgrad.hessian(fn, passes=())(X, B))
         graph = hessian.graph(X, B)
         assert largest_node(graph) <= largest_io(graph), str(graph)
+
+
+def test_a_product_of_long_sums_is_read_as_one_operand():
+    """Past 32 summands a product of sums is not expanded: it is an operand of the region,
+    and values, gradients and Hessians stay those of the unsimplified graph."""
+    def fn(x, A):
+        left = A + A.T + 2 * A * x + A * x[:, None] + np.outer(x, x) + 3 * A.T * x
+        right = A * 0.5 + A.T * x + np.outer(x, x) * A + x[:, None] * A.T + A * A + np.outer(x, x)
+        return np.sum(left * right @ np.eye(len(x)))
+    x, A = inputs(n=5)
+    for transform in (symgrad.compile, symgrad.grad, symgrad.hessian):
+        want = transform(fn, passes=())(x, A)
+        np.testing.assert_allclose(transform(fn)(x, A), want, rtol=1e-10, atol=1e-10)
