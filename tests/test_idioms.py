@@ -161,6 +161,7 @@ def test_sigmoid_spellings_are_one_sigmoid(name):
 
 
 TANH_SIGMOIDS = {  # (spelling, the sigmoid's argument)
+    "exp(-logaddexp(0, z))": (lambda z: np.exp(-np.logaddexp(0, z)), lambda z: -z),
     "0.5 * (1 + tanh(z))": (lambda z: 0.5 * (1 + np.tanh(z)), lambda z: 2 * z),
     "(1 + tanh(z * 0.5)) / 2": (lambda z: (1 + np.tanh(z * 0.5)) / 2, lambda z: z),
     "0.5 + tanh(3 z) * 0.5": (lambda z: 0.5 + np.tanh(3 * z) * 0.5, lambda z: 6 * z),
@@ -170,12 +171,13 @@ TANH_SIGMOIDS = {  # (spelling, the sigmoid's argument)
 
 @pytest.mark.parametrize("name", TANH_SIGMOIDS)
 def test_a_tanh_sigmoid_of_any_argument(name):
-    """(1 + tanh(w)) / 2 is sigmoid(2w) whatever w is: halved, scaled or negated."""
+    """(1 + tanh(w)) / 2 is sigmoid(2w) whatever w is: halved, scaled or negated (and
+    exp(-softplus(z)) is sigmoid(-z))."""
     f, arg = TANH_SIGMOIDS[name]
     np.testing.assert_allclose(symgrad.compile(f)(Z), exact_sigmoid(arg(Z)), **CLOSE)
     check_fd(_weighted(f), (Z,))
     counted = Counter(n.op for n in symgrad.compile(f).graph(Z).nodes)
-    assert counted["sigmoid"] == 1 and "tanh" not in counted, counted
+    assert counted["sigmoid"] == 1 and not {"tanh", "exp"} & set(counted), counted
 
 
 @pytest.mark.parametrize("table, name, closed", [(SOFTPLUS, k, 1) for k in SOFTPLUS]
@@ -286,6 +288,8 @@ RELU = {
     "where(h < 0, 0.0, h)": lambda h: np.where(h < 0, 0.0, h),
     "where(h >= 0, h, 0.0)": lambda h: np.where(h >= 0, h, 0.0),
     "clip(h, 0, None)": lambda h: np.clip(h, 0, None),
+    "where(0 < h, h, 0)": lambda h: np.where(0 < h, h, 0),
+    "where(np.less(0, h), h, 0)": lambda h: np.where(np.less(0, h), h, 0),
 }
 
 
