@@ -474,15 +474,20 @@ def _log_of_quotient(b: Builder, m: Match) -> Node | None:
 
 def _shift_back(b: Builder, m: Match) -> Node | None:
     """max(x) + log(sum(exp(x - max(x, keepdims)))) with the max taken without keepdims (a
-    squeezed shift, re-broadcast): neither max gets a gradient."""
+    squeezed shift, re-broadcast) or the kept max squeezed (`m[:, 0]`): neither max gets a
+    gradient."""
     total = m.total
     found = _max_shift(total.inputs[0].inputs[0]) if total.inputs[0].op == "exp" else None
     if found is None or m.top.op == "stop_gradient":
         return None
     base, kept = found
     axes, top = total.params["axes"], m.top
-    if (top.op != "amax" or top.inputs[0] is not base or top.params["keepdims"] != total.params["keepdims"]
-            or top.params["axes"] != axes or kept.params["axes"] != axes):
+    if kept.params["axes"] != axes:
+        return None
+    if top.op == "reshape" and top.inputs[0] is kept and top.shape == total.shape:
+        pass  # the kept max itself, its unit axes dropped (m[:, 0])
+    elif (top.op != "amax" or top.inputs[0] is not base or top.params["keepdims"] != total.params["keepdims"]
+            or top.params["axes"] != axes):
         return None
     shifted = b.make("sub", (base, b.make("stop_gradient", (kept,), {})), {})
     lse = b.make("log", (b.make("sum", (b.make("exp", (shifted,), {}),), total.params),), {})
