@@ -458,6 +458,22 @@ def test_a_square_stays_a_product_and_other_bases_stay_apart():
     assert symgrad.compile(lambda x: x * x * x)(xi).dtype == xi.dtype
 
 
+def test_logistic_regression_with_the_sign_on_x():
+    """-X @ w negates X in Python's reading; the BCE terms come with their arguments negated
+    the other way round. The gradient is still X.T @ (sigmoid(X @ w) - y) / n, and X is not
+    negated in it."""
+    rng = np.random.default_rng(5)
+    X, w, y = rng.standard_normal((8, 3)), rng.standard_normal(3), (rng.random(8) < 0.5) * 1.0
+
+    def loss(w, X, y):
+        p = 1 / (1 + np.exp(-X @ w))
+        return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    got = check_fd(loss, (w, X, y))
+    np.testing.assert_allclose(got, X.T @ (exact_sigmoid(X @ w) - y) / 8, **CLOSE)
+    counted = ops(loss, w, X, y)
+    assert counted["neg"] == 0 and counted["matmul"] == 2 and counted["log"] == 0, counted
+
+
 LABELS = np.array([0, 3, 1, 4])
 F = symgrad.nn.functional
 CE_LABELS = {

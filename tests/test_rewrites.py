@@ -281,6 +281,11 @@ ROWS = [
         lambda y: np.sin(y) @ (np.eye(4) * -0.5),
         lambda y: np.matmul(np.eye(3), y * y),
     ), X, lacks=(" = matmul",)),
+    Row("(-a) @ b -> -(a @ b), the sign on the smaller side", (   # -X @ w negates X in Python
+        lambda a, b: -a @ b,
+        lambda a, b: np.sin(a) @ -b,
+        lambda a, b: np.matmul(np.negative(a), np.tanh(b)),
+    ), XB, argnums=(0, 1), once=(" = neg ",)),
     Row("a matrix that is not c I guard", (
         lambda y: np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]]) @ np.sin(y),
         lambda y: np.sin(y) @ (np.eye(4) + 0.25),

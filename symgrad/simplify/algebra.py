@@ -6,6 +6,8 @@ must come before another, the later one says so in its comment.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from symgrad.ir import Node
@@ -172,6 +174,17 @@ def _common_factor_in_sum(b: Builder, total: Node, q: tuple) -> Node | None:
             return b.make("add", (total.inputs[1 - k], factored), {})
     return None
 
+def _negation_out_of_matmul(b: Builder, m: Match) -> Node | None:
+    """(-a) @ b -> -(a @ b), and a @ (-b): the sign goes to the smaller side, the product
+    (`-X @ w` negates all of X in Python's reading)."""
+    root = m.root
+    for k in (0, 1):
+        x = root.inputs[k]
+        if x.op == "neg" and math.prod(root.shape) <= math.prod(x.shape):
+            inputs = (x.inputs[0], root.inputs[1]) if k == 0 else (root.inputs[0], x.inputs[0])
+            return b.make("neg", (b.make("matmul", inputs, dict(root.params)),), {})
+    return None
+
 SIGNS = [
     Rule("x * -1 -> -x", P("mul", (x, P.const(-1))), _negate("x")),
     Rule("-1 * x -> -x", P("mul", (P.const(-1), x)), _negate("x")),
@@ -181,6 +194,7 @@ SIGNS = [
     Rule("x - -y -> x + y", P("sub", (x, P("neg", (y,)))), lambda b, m: b.make("add", (m.x, m.y), {})),
     Rule("(-x) * c -> (-c) * x", P("mul", (P("neg", (x,)), P.const(name="c", weak=True)), commutative=True),
          lambda b, m: b.make("mul", (b.const(-m.c.scalar), m.x), {})),
+    Rule("(-a) @ b -> -(a @ b), the sign on the smaller side", P("matmul"), _negation_out_of_matmul),
     Rule("(c * I) @ y -> c * y", P("matmul", (P("const", name="eye"), y), commutative=True),
          _identity_matmul),
     Rule("(x + c1) + c2 -> x + (c1 + c2), and the same for *",

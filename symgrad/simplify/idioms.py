@@ -237,7 +237,7 @@ def _combine(b: Builder, terms: list[Term]) -> bool:
                 new = [(-s, c, _softplus(b, _negate(b, w)))]
             # c softplus(-u) + (1 - c) softplus(u) = softplus(u) - c u: binary cross-entropy
             elif (s == t and a.op == e.op == "softplus" and _complement(c, d)
-                  and _negated(a.inputs[0]) is e.inputs[0]):
+                  and (_negated(a.inputs[0]) is e.inputs[0] or _negated(e.inputs[0]) is a.inputs[0])):
                 z = e.inputs[0]
                 new = [(s, None, _softplus(b, z)), (-s, None, b.make("mul", (c, z), {}))]
             else:
