@@ -24,8 +24,8 @@ import symgrad
 LOOP = "for lo in range("  # how the generated source opens a blocked loop
 MIN_SIZE = 2**17  # elements; codegen's threshold for blocking (asserted, not imported: the module is moving)
 
-N1 = 163_963  # rank 1: five blocks of 32768 and a partial one
-R2 = (400, 400)  # rank 2: square, so a (400,) operand is as long as axis 0; 81 rows a block, the last partial
+N1 = 163_963  # rank 1: whole blocks and a partial one
+R2 = (400, 400)  # rank 2: square, so a (400,) operand is as long as axis 0; the last block partial
 R3 = (48, 48, 64)  # rank 3: axes 0 and 1 equal, so an (m, k) operand has axis 0's length first
 
 PY = "python float"  # an operand spec: a Python float argument, not an array

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import symgrad
 from symgrad.codegen import blocks, numpy_source
 
-N = 5 * blocks.BLOCK + 123  # big enough to block, and not a whole number of blocks
+N = max(5 * blocks.BLOCK, blocks.MIN_SIZE) + 123  # big enough to block, and not a whole number of blocks
 
 
 def chain(x):
