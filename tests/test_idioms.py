@@ -474,6 +474,34 @@ def test_logistic_regression_with_the_sign_on_x():
     assert counted["neg"] == 0 and counted["matmul"] == 2 and counted["log"] == 0, counted
 
 
+NORMS_SQUARED = {
+    "np.linalg.norm(w) ** 2": lambda w: np.linalg.norm(w) ** 2,
+    "norm(w, 2) ** 2": lambda w: np.linalg.norm(w, 2) ** 2,
+    "np.sqrt(w @ w) ** 2": lambda w: np.sqrt(w @ w) ** 2,
+    "np.sqrt(np.sum(w ** 2)) ** 2": lambda w: np.sqrt(np.sum(w**2)) ** 2,
+    "np.sqrt(np.sum(np.abs(w) * np.abs(w))) ** 2": lambda w: np.sqrt(np.sum(np.abs(w) * np.abs(w))) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", NORMS_SQUARED)
+def test_a_squared_norm_is_a_sum_of_squares(name):
+    """sqrt(s) ** 2 is s when s cannot be negative, through the zero guard of norm too: the
+    gradient is 2w, with no square root, division or mask in it, and 0 at w = 0."""
+    f = NORMS_SQUARED[name]
+    w = RNG.standard_normal(5)
+    np.testing.assert_allclose(check_fd(f, (w,)), 2 * w, **CLOSE)
+    np.testing.assert_array_equal(symgrad.grad(f)(np.zeros(5)), np.zeros(5))
+    assert not {"sqrt", "div", "where"} & set(ops(f, w)), ops(f, w)
+
+
+def test_the_square_of_a_root_of_anything_keeps_the_root():
+    f = lambda w: np.sqrt(np.sum(w)) ** 2  # noqa: E731  nan where the sum is negative, as NumPy
+    w = np.array([1.0, -3.0])
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(symgrad.compile(f)(w)) and np.isnan(f(w))
+    assert "sqrt" in {n.op for n in symgrad.compile(f, passes=("stability",)).graph(w).nodes}
+
+
 LABELS = np.array([0, 3, 1, 4])
 F = symgrad.nn.functional
 CE_LABELS = {

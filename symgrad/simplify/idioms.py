@@ -413,6 +413,39 @@ def _power_of_products(b: Builder, m: Match) -> Node | None:
     return b.typed(b.make("pow", (x, b.const(a * c)), {}), root)
 
 
+def _nonnegative(n: Node) -> bool:
+    """Whether node n is >= 0 wherever it is defined, by its form: a square, an abs, an exp,
+    a sum of such (what a norm's square root is taken of)."""
+    if n.op == "mul":
+        return n.inputs[0] is n.inputs[1] or all(map(_nonnegative, n.inputs))
+    if n.op == "pow":
+        k = n.inputs[1].scalar
+        return k is not None and float(k).is_integer() and int(k) % 2 == 0
+    if n.op in ("sum", "add"):
+        return all(map(_nonnegative, n.inputs))
+    return n.op in ("abs", "exp", "sqrt")
+
+
+def _square_of_root(b: Builder, m: Match) -> Node | None:
+    """sqrt(s) ** 2 -> s for s >= 0, also through the guard norms use against a zero
+    (`where(s != 0, sqrt(where(s != 0, s, 1)), 0)`): `norm(w) ** 2` is `sum(w * w)`, whose
+    gradient is 2w, not a quotient by the norm."""
+    root = m.root
+    if root.inputs[1].scalar != 2:
+        return None
+    r = root.inputs[0]
+    if r.op == "where" and _is(r.inputs[2], 0) and r.inputs[1].op == "sqrt":
+        mask, inner = r.inputs[0], r.inputs[1].inputs[0]
+        s = mask.inputs[0] if mask.op == "ne" and _is(mask.inputs[1], 0) else None
+        if s is None or not (inner.op == "where" and inner.inputs[0] is mask and inner.inputs[1] is s):
+            return None
+    elif r.op == "sqrt":
+        s = r.inputs[0]
+    else:
+        return None
+    return b.typed(s, root) if _nonnegative(s) else None
+
+
 def _dot_with_itself(b: Builder, m: Match) -> Node | None:
     """v @ v, np.dot(v, v), np.inner(v, v) of one 1-D value -> sum(v * v)."""
     root = m.root
@@ -577,6 +610,7 @@ IDIOMS = [
     # shapes
     Rule("x[None], x[:, None], x[0] of a unit axis -> reshape(x)", P("getitem", (x,)), _index_as_reshape),
     Rule("x**a * x**b -> x**(a+b), (x**a)**b -> x**(ab)", P(("mul", "pow")), _power_of_products),
+    Rule("sqrt(s) ** 2 -> s for s >= 0 (norm(w) ** 2)", P("pow"), _square_of_root),
     Rule("v @ v -> sum(v * v)", P(("matmul", "dot", "inner", "vdot")), _dot_with_itself),
     Rule("cat(parts)[k] inside one part -> part[k']", P("getitem", (P("cat", name="cat"),)), _piece_of_cat),
     Rule("reshape(reduce(x)) back to the kept dims -> reduce(x, keepdims)",
