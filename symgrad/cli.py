@@ -119,8 +119,9 @@ def inspect(target: str, args: list[str], wrt: str | None, show: str, fmt: str) 
     if "source" in sections:
         out += ["== generated source ==", built.source]
     if "stats" in sections:
-        out += ["== passes ==", f"{'pass':<10}{'nodes before':>14}{'nodes after':>13}{'ms':>9}"]
-        out += [f"{s.name:<10}{s.before:>14}{s.after:>13}{s.seconds * 1e3:>9.2f}" for s in built.stats]
+        width = max([4, *(len(s.name) for s in built.stats)]) + 1
+        out += ["== passes ==", f"{'pass':<{width}}{'nodes before':>14}{'nodes after':>13}{'ms':>9}"]
+        out += [f"{s.name:<{width}}{s.before:>14}{s.after:>13}{s.seconds * 1e3:>9.2f}" for s in built.stats]
         out.append("")
     return "\n".join(out)
 

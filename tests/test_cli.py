@@ -28,6 +28,9 @@ def test_inspect_prints_every_section(capsys):
     assert "def grad_loss(x, y, w, b):" in out
     assert "return (grad_w, grad_b)" in out
     assert "== passes ==" in out and "dce" in out
+    table = out.split("== passes ==\n")[1].strip().splitlines()
+    assert len({len(line) for line in table}) == 1, table  # columns line up, "contraction" too
+    assert any(line.startswith("contraction ") for line in table)
 
 
 def test_generated_source_runs_and_matches_the_printed_one(capsys):
