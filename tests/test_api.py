@@ -237,7 +237,7 @@ def test_grad_argnums_int_and_tuple():
     assert_close(gx, np.cos(x) * y ** 2 + z)
     (only,) = symgrad.grad(f, argnums=(1,))(x, y, z)
     assert_close(only, 2 * np.sin(x) * y)
-    with pytest.raises(ValueError, match="argnums 3 is out of range"):
+    with pytest.raises(TypeError, match="argnums 3 is out of range"):
         symgrad.grad(f, argnums=3)(x, y, z)
 
 
@@ -482,7 +482,7 @@ def test_one_trace_per_signature_and_cache_info():
     for _ in range(3):
         assert_close(g(x, 2), 2 * x)
     assert len(calls) == 1
-    assert g.cache_info() == (2, 1, 1)
+    assert g.cache_info() == (2, 1, 64, 1)
     assert_close(g(x + 1, 2), 2 * (x + 1))          # same signature, new values: a hit
     assert len(calls) == 1
     g(np.ones(3), 2)                                 # new shape

@@ -72,7 +72,7 @@ def check_call(transform, reference, x, seen, calls):
         assert g.shape == w.shape
         np.testing.assert_allclose(g, w, **TOL[x.dtype.type])
     misses = len(seen)
-    assert transform.cache_info() == (calls - misses, misses, misses)
+    assert transform.cache_info() == (calls - misses, misses, 64, misses)
 
 
 # ---------------------------------------------------------------- dtypes of one shape
@@ -103,7 +103,7 @@ def test_shapes_that_differ_in_one_dimension_or_in_rank(name):
     for calls, shape in enumerate(shapes, 1):
         x = rng.uniform(-2, 2, shape) if name != "compile" else rng.integers(-5, 5, shape)
         check_call(transform, reference, np.asarray(x), seen, calls)
-    assert transform.cache_info() == (3, 12, 12)
+    assert transform.cache_info() == (3, 12, 64, 12)
 
 
 def test_every_argument_is_part_of_the_key():
@@ -114,7 +114,7 @@ def test_every_argument_is_part_of_the_key():
         got = outer(x, y)
         assert got.shape == (3, y.size) and got.dtype == np.result_type(x, y)
         np.testing.assert_array_equal(got, np.outer(x, y))
-    assert outer.cache_info() == (1, 3, 3)
+    assert outer.cache_info() == (1, 3, 64, 3)
 
 
 # ---------------------------------------------------------------- pytrees, Python floats, statics
@@ -145,7 +145,7 @@ def test_pytree_arguments_of_several_dtypes():
             assert got[key].dtype == dtype and got[key].shape == params[key].shape
             np.testing.assert_allclose(got[key], want, **TOL[dtype])
         misses = min(k, 2)
-        assert g.cache_info() == (k - misses, misses, misses)
+        assert g.cache_info() == (k - misses, misses, 64, misses)
 
 
 def test_pytree_structure_is_part_of_the_key():
@@ -190,12 +190,12 @@ def test_python_floats_are_traced_not_baked_in():
         gx, gy = g(x, y)
         assert gx.shape == gy.shape == () and gx.dtype == gy.dtype == dtype
         assert (float(gx), float(gy)) == pytest.approx((2 * float(x) * float(y), float(x) ** 2))
-        assert g.cache_info() == (k - misses, misses, misses)
+        assert g.cache_info() == (k - misses, misses, 64, misses)
     scale = symgrad.compile(lambda x, s: x * s)
     x = np.arange(3.0)
     for s in (2.0, 3.0, -0.5):
         np.testing.assert_array_equal(scale(x, s), x * s)
-    assert scale.cache_info() == (2, 1, 1)
+    assert scale.cache_info() == (2, 1, 64, 1)
 
 
 def steps(x, scale, n):
@@ -227,7 +227,7 @@ def test_static_arguments_are_part_of_the_key(kind):
         if kind == "value_and_grad":
             assert out[0].dtype == arg.dtype
             np.testing.assert_allclose(out[0], steps(x, scale, n), **TOL[arg.dtype.type])
-        assert transform.cache_info() == (k - misses, misses, misses)
+        assert transform.cache_info() == (k - misses, misses, 64, misses)
 
 
 def test_static_ints_inside_a_pytree_are_part_of_the_key():
@@ -247,15 +247,15 @@ def test_a_bad_call_leaves_the_cache_working():
     for _ in range(2):  # a failed trace is not cached, as a failure or as anything else
         with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4,\) cannot be multiplied"):
             f(good[0], np.ones(4))
-    with pytest.raises(TypeError, match="cannot trace a value of type object"):
+    with pytest.raises(TypeError, match="argument .y. is object, expected an array or a number"):
         f(good[0], object())
-    assert f.cache_info() == (0, 1, 1)
+    assert f.cache_info() == (0, 1, 64, 1)
     np.testing.assert_array_equal(f(*good), good[0] @ good[1])
     other = (np.ones((2, 3), np.float32), np.ones((3, 2), np.float32))
     got = f(*other)
     assert got.dtype == np.float32 and got.shape == (2, 2)
     np.testing.assert_array_equal(got, np.full((2, 2), 3.0))
-    assert f.cache_info() == (1, 2, 2)
+    assert f.cache_info() == (1, 2, 64, 2)
 
 
 @pytest.mark.parametrize("name", TRANSFORMS)
@@ -303,4 +303,4 @@ def test_a_retrace_is_explained_against_the_nearest_signature(caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "symgrad: retracing grad <lambda>: argument 'x' changed dtype float32 -> float64"]
     np.testing.assert_allclose(g(x, 2.0, 1.0), 2.0 * (1 - np.tanh(x) ** 2), rtol=1e-13)
-    assert g.cache_info() == (1, 3, 3)
+    assert g.cache_info() == (1, 3, 64, 3)

@@ -115,7 +115,7 @@ def test_static_int_arguments_specialise_the_trace():
     np.testing.assert_allclose(g(x, 1), expected, rtol=1e-14)
     t = np.tanh(x)
     np.testing.assert_allclose(g(x, 2), (1 - np.tanh(t) ** 2) * (1 - t ** 2), rtol=1e-14)
-    with pytest.raises(TypeError, match="argument 1 is a Python int, which is static"):
+    with pytest.raises(TypeError, match="argument 'n' is a Python int, which is static"):
         symgrad.grad(f, argnums=1)(x, 2)
 
 

@@ -23,7 +23,6 @@ from symgrad.api.transforms import (
     _tracer_in,
 )
 from symgrad.autodiff.forward import pushforward
-from symgrad.surface import Surface
 from symgrad.tracing import pytree
 from symgrad.tracing.tracer import Tracer, arg_names
 
@@ -126,6 +125,7 @@ class HVP(Transform):
     the gradient of <grad fn, v> (reverse over reverse), about two gradients' work."""
 
     kind = "hvp"
+    _differentiates = True
 
     def __init__(self, fn: Callable, argnums: int | Sequence[int] = 0,
                  passes: tuple[str, ...] | None = None) -> None:
@@ -143,14 +143,9 @@ class HVP(Transform):
             raise TypeError(f"hvp: v must be a tuple of {len(wrt_nums)} vectors, one per argnum")
         for i, vi in zip(wrt_nums, vs):
             check_tangent("hvp", names[i], xs[i], vi)
-        wrt = Variables(self._fn, xs, wrt_nums)
-        out = self._fn(*wrt.args)
+        wrt = Variables(self._fn, xs, wrt_nums, self.kind)
         like = _tracer_in(wrt.args)
-        if not isinstance(out, Surface):
-            out = like._constant(np.asarray(out))
-        if out.shape != ():
-            raise TypeError(f"hvp requires a scalar output, got shape {out.shape}")
-        grads = wrt.gradients(self._stable(out))
+        grads = wrt.gradients(self._stable(self._scalar(self._fn(*wrt.args), like)))
         v_leaves = [_as_tracer(leaf, like) for vi in vs for leaf in pytree.flatten(vi)[0]]
         inner = sum((g * vl.astype(g.dtype)).sum() for g, vl in zip(grads, v_leaves))
         return self._grouped(wrt.regroup(wrt.gradients(inner)))

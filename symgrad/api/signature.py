@@ -14,17 +14,53 @@ import numpy as np
 
 from symgrad.api.config import config
 from symgrad.ir import type_str
+from symgrad.surface import Surface
 from symgrad.tracing import pytree
 from symgrad.tracing.tracer import Traced, is_static
+
+_NUMERIC = "biufc"  # the dtype kinds a leaf may have (complex ones are refused when traced)
 
 
 def _leaf_key(leaf: Any) -> tuple:
     if is_static(leaf):
         return ("static", type(leaf).__name__, leaf)
     a = leaf if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else np.asarray(leaf)
-    if a.dtype == object:
+    if np.dtype(a.dtype).kind not in _NUMERIC:
         raise TypeError(f"cannot trace a value of type {type(leaf).__name__}; pass arrays or numbers")
     return (tuple(a.shape), np.dtype(a.dtype).name)
+
+
+def leaf_problem(leaf: Any) -> str | None:
+    """What a pytree leaf is when it cannot be traced (`str`, `an array of dtype <U3`), or
+    None for a number, a Tensor or an array of booleans, integers, floats or complex numbers."""
+    if is_static(leaf) or isinstance(leaf, Surface):
+        return None
+    try:
+        dtype = np.dtype(leaf.dtype) if hasattr(leaf, "shape") and hasattr(leaf, "dtype") else \
+            np.asarray(leaf).dtype
+    except (TypeError, ValueError):
+        return type(leaf).__name__
+    if dtype.kind in _NUMERIC:
+        return None
+    return f"an array of dtype {dtype}" if isinstance(leaf, np.ndarray) else type(leaf).__name__
+
+
+def bad_argument(who: str, names: Sequence[str], args: Sequence[Any], static: Sequence[int],
+                 hint_static: bool) -> TypeError | None:
+    """The error naming the first argument leaf that cannot be traced, with its key path
+    (`grad(f): argument 'd' leaf ['b'] is str, expected an array or a number`), or None."""
+    for i, a in enumerate(args):
+        if i in static:
+            continue
+        for path, leaf in pytree.leaf_paths(a):
+            problem = leaf_problem(leaf)
+            if problem is None:
+                continue
+            where = f"argument {names[i]!r}" + (f" leaf {path}" if path else "")
+            hint = (f"; pass static_argnums={i} if it is a setting, not data"
+                    if hint_static and not path and isinstance(leaf, str) else "")
+            return TypeError(f"{who}: {where} is {problem}, expected an array or a number{hint}")
+    return None
 
 
 def signature(args: Sequence[Any], static: Sequence[int] = ()) -> tuple:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import linecache
 import logging
 import threading
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 from symgrad import codegen
 from symgrad.api.callpath import MISS, call_key, caller
 from symgrad.api.config import config
-from symgrad.api.signature import describe, distance, signature, why
+from symgrad.api.signature import bad_argument, describe, distance, signature, why
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.forward import jacobian_columns
 from symgrad.autodiff.reverse import backprop
@@ -36,7 +37,7 @@ from symgrad.tracing import pytree
 from symgrad.tracing.tracer import Traced, Tracer, active_graph, arg_names, is_static, trace
 
 log = logging.getLogger("symgrad")
-CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "currsize"])
+CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "maxsize", "currsize"])
 
 
 @dataclass
@@ -49,6 +50,16 @@ class Built:
     fn: Callable[..., Any]
     out_tree: Any
     stats: list[PassStat] = field(default_factory=list)
+
+
+def _structure(tree: Any) -> str:
+    """A pytree's structure for messages: `tuple(*, *)`, `dict(a=*)`, `*` for a leaf."""
+    if isinstance(tree, (tuple, list)):
+        return f"{type(tree).__name__}({', '.join(map(_structure, tree))})"
+    if isinstance(tree, dict):
+        items = (f"{k}={_structure(tree[k])}" for k in pytree.dict_keys(tree))
+        return f"{type(tree).__name__}({', '.join(items)})"
+    return "None" if tree is None else "*"
 
 
 def _unpacker(out_tree: Any) -> Callable[[Any], Any]:
@@ -86,22 +97,56 @@ def _constants(arg: Any, like: Tracer) -> Any:
     return pytree.unflatten(tree, [leaf if is_static(leaf) else _as_tracer(leaf, like) for leaf in leaves])
 
 
+def _dtype_of(value: Any) -> np.dtype:
+    return np.dtype(value.dtype) if hasattr(value, "dtype") else np.asarray(value).dtype
+
+
+def _argnums(who: str, nums: Any, what: str, empty: bool) -> int | tuple[int, ...] | list[int]:
+    """`argnums` or `static_argnums` checked as JAX checks them: an int or a sequence of ints
+    (TypeError), not empty where something is differentiated (ValueError)."""
+    nums = int(nums) if isinstance(nums, np.integer) else nums
+    seq = (nums,) if isinstance(nums, int) else nums
+    if not isinstance(seq, (tuple, list)) or not all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in seq):
+        raise TypeError(f"{who}: {what} must be an int or a tuple of ints, got {nums!r}")
+    if not seq and not empty:
+        raise ValueError(f"{who}: {what}=() differentiates with respect to nothing; give at least one "
+                         "argument position")
+    return nums if isinstance(nums, int) else tuple(int(i) for i in nums)
+
+
 class Variables:
     """The arguments a transform differentiates: each leaf a fresh variable, and results per
-    leaf regrouped into each argument's structure (a gradient has its argument's shape)."""
+    leaf regrouped into each argument's structure (a gradient has its argument's shape).
 
-    def __init__(self, fn: Callable, args: Sequence[Any], positions: Sequence[int]) -> None:
+    `kind` ("grad", "jacobian"...) names a transform that, as JAX's, requires real-valued
+    inputs: a boolean or integer leaf is a TypeError, unless `allow_int`, where its gradient
+    is zeros of its shape (float64; JAX gives float0). Without `kind` (vjp, jvp) any leaf goes."""
+
+    def __init__(self, fn: Callable, args: Sequence[Any], positions: Sequence[int],
+                 kind: str | None = None, allow_int: bool = False) -> None:
         like = _tracer_in(args)
         self.args = list(args)  # the arguments, the differentiated ones made of `leaves`
         self.leaves: list[Tracer] = []
         self._trees: list[tuple[Any, int]] = []
+        self._integer: set[int] = set()  # positions in `leaves` of allowed integer leaves
+        names = arg_names(fn, len(args))
         for i in positions:
             leaves, tree = pytree.flatten(args[i])
-            for leaf in leaves:
+            where = f"{kind or 'grad'}({getattr(fn, '__name__', 'fn')}): argument {names[i]!r}"
+            for k, (path, leaf) in enumerate(pytree.leaf_paths(args[i])):
+                at = f"{where}{' leaf ' + path if path else ''}"
                 if is_static(leaf):
-                    raise TypeError(
-                        f"{getattr(fn, '__name__', 'fn')}: argument {i} is a Python {type(leaf).__name__}, "
-                        "which is static; pass a float or an array to differentiate with respect to it")
+                    raise TypeError(f"{at} is a Python {type(leaf).__name__}, which is static; pass a "
+                                    "float or an array to differentiate with respect to it")
+                dtype = _dtype_of(leaf)
+                if kind is not None and dtype.kind in "biu":
+                    if not allow_int:
+                        raise TypeError(
+                            f"{at} is {dtype}: {kind} requires real-valued inputs (a floating dtype). If "
+                            "you want to use Boolean- or integer-valued inputs, use vjp or set allow_int "
+                            "to True.")
+                    self._integer.add(len(self.leaves) + k)
             # a fresh name per differentiation: an inner grad's variable is never the outer one.
             # Copies, not views: fn writing into its argument changes neither the variable nor
             # the outer value, and fn gets copies of its own.
@@ -121,7 +166,8 @@ class Variables:
     def gradients(self, out: Tracer, seed: Any = None) -> list[Tracer]:
         """d out / d leaf for each leaf (zeros where out does not depend on it)."""
         grads = backprop(out.graph, out.node, [t.node for t in self.leaves], seed)
-        return [t.zeros_like() if g is None else g for t, g in zip(self.leaves, grads)]
+        return [t.zeros_like().astype(np.float64) if k in self._integer else t.zeros_like() if g is None
+                else g for k, (t, g) in enumerate(zip(self.leaves, grads))]
 
 
 # ---------------------------------------------------------------- transforms
@@ -130,18 +176,36 @@ class Transform:
     """A function traced, transformed, simplified and generated once per signature."""
 
     kind = "compiled"
+    _differentiates = False  # whether argnums must name at least one argument
 
     def __init__(self, fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                 static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None) -> None:
+                 static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
+                 cache_size: int | None = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"{self.kind}: expected a callable function, got {type(fn).__name__} {fn!r}")
         functools.update_wrapper(self, fn)
-        self._fn, self._argnums, self._has_aux = fn, argnums, has_aux
-        self._static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-        self._passes = passes
-        self._cache: dict[tuple, Built] = {}
-        self._fast: dict[tuple, Callable] = {}  # call keys -> callers (see symgrad.api.callpath)
+        self._fn, self._has_aux = fn, has_aux
+        self._argnums = _argnums(self._who(), argnums, "argnums", empty=not self._differentiates)
+        static = _argnums(self._who(), static_argnums, "static_argnums", empty=True)
+        self._static = (static,) if isinstance(static, int) else tuple(static)
+        if cache_size is not None and (not isinstance(cache_size, int) or cache_size < 1):
+            raise ValueError(f"{self.kind}: cache_size must be a positive int or None, got {cache_size!r}")
+        self._passes, self._cache_size = passes, cache_size
+        self._cache: OrderedDict[tuple, Built] = OrderedDict()  # least recently used first
+        # call keys -> (caller, its signature) (see symgrad.api.callpath), least recently used first
+        self._fast: OrderedDict[tuple, tuple[Callable, tuple]] = OrderedDict()
         self._last: Callable = _no_caller  # the caller of the last call that had one
         self._lock = threading.Lock()
         self._hits = self._misses = 0
+
+    @property
+    def maxsize(self) -> int | None:
+        """How many signatures the cache keeps: `cache_size`, else `symgrad.config.cache_size`
+        (None: no bound)."""
+        return self._cache_size if self._cache_size is not None else config.cache_size
+
+    def _who(self) -> str:
+        return f"{self.kind}({getattr(self._fn, '__name__', 'fn')})"
 
     # the rule: outputs of this transform, on tracers of any graph -----------------------
     def rule(self, *args: Any) -> Any:
@@ -149,10 +213,11 @@ class Transform:
 
     def _wrt(self, nargs: int) -> tuple[int, ...]:
         nums = (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
-        name = getattr(self._fn, "__name__", "fn")
         for i in nums:
-            if not -nargs <= i < nargs:
-                raise ValueError(f"{name}: argnums {i} is out of range for {nargs} arguments")
+            if not -nargs <= i < nargs:  # JAX: a TypeError
+                raise TypeError(f"{self._who()}: argnums {i} is out of range for {nargs} arguments "
+                                f"(differentiating with respect to argnums={self._argnums!r} requires at "
+                                f"least {i + 1 if i >= 0 else -i} positional arguments)")
         return tuple(i % nargs for i in nums)
 
     def _stable(self, out: Tracer) -> Tracer:
@@ -166,8 +231,30 @@ class Transform:
         if not self._has_aux:
             return out, None
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise TypeError("with has_aux=True the function must return a pair (output, aux)")
+            raise TypeError(f"{self._who()}: with has_aux=True the function must return a pair "
+                            f"(output, aux), got {type(out).__name__}")
         return out[0], out[1]
+
+    def _scalar(self, out: Any, like: Tracer) -> Tracer:
+        """The function's output as a real scalar tracer; JAX's TypeErrors for anything else
+        (None, a string, an integer or boolean value, a non-scalar array, a tuple)."""
+        if not isinstance(out, Surface):
+            if out is None or isinstance(out, (tuple, list, dict)):
+                shown = "None" if out is None else f"a {type(out).__name__}"
+                raise TypeError(f"{self._who()}: gradient only defined for scalar-output functions; the "
+                                f"function returned {shown}")
+            if isinstance(out, (str, bytes)) or _dtype_of(out).kind not in "biufc":
+                raise TypeError(f"{self._who()}: the function returned {type(out).__name__} {out!r}, "
+                                "expected a scalar array or a float")
+            out = like._constant(np.asarray(out))
+        if out.dtype.kind != "f":  # JAX: int and bool outputs need vjp (complex never gets here)
+            raise TypeError(f"{self._who()} requires real-valued outputs (a floating dtype), but got "
+                            f"{out.dtype}. For differentiation of functions with integer outputs, use vjp.")
+        if out.shape != ():
+            raise TypeError(
+                f"grad requires a scalar output, got shape {out.shape}; use symgrad.vjp or "
+                "symgrad.jacobian for non-scalar outputs")
+        return out
 
     def _grouped(self, trees: list[Any]) -> Any:
         """One argument's result for an int `argnums`, a tuple of them for a sequence."""
@@ -181,12 +268,13 @@ class Transform:
             return out
         key = call_key(args, self._static, config.debug_nans)
         if key is not None:  # a call keyed like one before: its generated caller, no walk
-            call = self._fast.get(key)
-            if call is not None:
-                out = call(*args)
+            entry = self._fast.get(key)
+            if entry is not None:
+                out = entry[0](*args)
                 if out is not MISS:
                     self._hits += 1
-                    self._last = call
+                    self._last = entry[0]
+                    self._touch(key, entry[1])
                     return out
         if _tracer_in(args) is not None:  # inside another trace: add to its graph
             return self.rule(*args)
@@ -197,8 +285,10 @@ class Transform:
                                for i, a in enumerate(args)])
         built = self.build(*args)
         if key is not None:
-            self._fast[key] = self._last = caller(built.fn, args, self._static, built.out_tree,
-                                                  config.debug_nans)
+            self._last = caller(built.fn, args, self._static, built.out_tree, config.debug_nans)
+            with self._lock:
+                self._fast[key] = (self._last, signature(args, self._static))
+                self._evict()
         # an eager Tensor passes its values (np.asarray refuses one that requires grad)
         arrays = [np.asarray(leaf.detach() if isinstance(leaf, Surface) else leaf)
                   for i, a in enumerate(args) if i not in self._static
@@ -206,12 +296,9 @@ class Transform:
         return _unpacker(built.out_tree)(built.fn(*arrays))
 
     def build(self, *args: Any) -> Built:
-        """Trace and compile for the signature of `args` (or return the cached build)."""
-        key = signature(args, self._static)
-        built = self._cache.get(key)
-        if built is not None:
-            self._hits += 1
-            return built
+        """Trace and compile for the signature of `args` (or return the cached build). A bad
+        argument, or an error while tracing or compiling, leaves the cache as it was."""
+        key = self._signature(args)
         with self._lock:
             built = self._cache.get(key)
             if built is None:
@@ -223,9 +310,55 @@ class Transform:
                 built = self._build(args)
                 self._cache[key] = built
                 self._misses += 1
+                self._evict()
             else:
                 self._hits += 1
+                self._cache.move_to_end(key)
         return built
+
+    def _signature(self, args: Sequence[Any]) -> tuple:
+        """The cache key of `args`, or a TypeError/ValueError naming the bad argument."""
+        for i in self._static:
+            if not -len(args) <= i < len(args):  # JAX's jit: a ValueError
+                raise ValueError(f"{self._who()}: static_argnums={self._static!r} but the call has "
+                                 f"{len(args)} positional argument(s)")
+        try:
+            return signature(args, self._static)
+        except TypeError:
+            bad = bad_argument(self._who(), self._arg_names(len(args)), args, self._static,
+                               hint_static=self.kind in ("compiled", "grad", "value_and_grad"))
+            if bad is None:
+                raise
+            raise bad from None
+
+    def _arg_names(self, nargs: int) -> tuple[str, ...]:
+        return arg_names(self._fn, nargs)
+
+    def _touch(self, key: tuple, sig: tuple) -> None:
+        """Mark a call key, and the signature it runs, as used last (the LRU order)."""
+        with self._lock:
+            if key in self._fast:
+                self._fast.move_to_end(key)
+            if sig in self._cache:
+                self._cache.move_to_end(sig)
+
+    def _evict(self) -> None:
+        """Drop the least recently used signatures beyond `maxsize`, with their callers and
+        their source's `linecache` entry (the lock is held)."""
+        limit = self.maxsize
+        if limit is None:
+            return
+        while len(self._cache) > limit:
+            sig, built = self._cache.popitem(last=False)
+            if not any(b.source == built.source for b in self._cache.values()):
+                linecache.cache.pop(built.fn.__code__.co_filename, None)
+            for k in [k for k, (_, s) in self._fast.items() if s == sig]:
+                call = self._fast.pop(k)[0]
+                if call is self._last:
+                    self._last = _no_caller
+        while len(self._fast) > limit:
+            if self._fast.popitem(last=False)[1][0] is self._last:
+                self._last = _no_caller
 
     def _build(self, args: Sequence[Any]) -> Built:
         name = getattr(self._fn, "__name__", "fn")
@@ -254,10 +387,11 @@ class Transform:
         return self.build(*args).graph
 
     def cache_info(self) -> CacheInfo:
-        """Hits, misses (traces) and cached signatures, like functools.lru_cache's."""
-        return CacheInfo(self._hits, self._misses, len(self._cache))
+        """Hits, misses (traces), the bound and the cached signatures, like functools.lru_cache's."""
+        return CacheInfo(self._hits, self._misses, self.maxsize, len(self._cache))
 
     def cache_clear(self) -> None:
+        """Forget every build and reset the counts."""
         with self._lock:
             self._cache.clear()
             self._fast.clear()
@@ -270,23 +404,19 @@ class Grad(Transform):
 
     kind = "grad"
 
+    _differentiates = True
+
     def __init__(self, fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                 with_value: bool = False, **kw: Any) -> None:
-        super().__init__(fn, argnums, has_aux, **kw)
-        self._with_value = with_value
+                 with_value: bool = False, allow_int: bool = False, **kw: Any) -> None:
         if with_value:
             self.kind = "value_and_grad"
+        super().__init__(fn, argnums, has_aux, **kw)
+        self._with_value, self._allow_int = with_value, allow_int
 
     def rule(self, *args: Any) -> Any:
-        wrt = Variables(self._fn, args, self._wrt(len(args)))
+        wrt = Variables(self._fn, args, self._wrt(len(args)), self.kind, self._allow_int)
         out, aux = self._split_aux(self._fn(*wrt.args))
-        if not isinstance(out, Surface):
-            out = _tracer_in(wrt.args)._constant(np.asarray(out))
-        if out.shape != ():
-            raise TypeError(
-                f"grad requires a scalar output, got shape {out.shape}; use symgrad.vjp or "
-                "symgrad.jacobian for non-scalar outputs")
-        out = self._stable(out)
+        out = self._stable(self._scalar(out, _tracer_in(wrt.args)))
         g = self._grouped(wrt.regroup(wrt.gradients(out)))
         if self._with_value:  # JAX's structure: ((value, aux), grad)
             return ((out, aux), g) if self._has_aux else (out, g)
@@ -309,6 +439,8 @@ class Jacobian(Transform):
 
     kind = "jacobian"
 
+    _differentiates = True
+
     def __init__(self, fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                  mode: str = "rev", **kw: Any) -> None:
         if mode not in ("rev", "fwd"):
@@ -317,7 +449,7 @@ class Jacobian(Transform):
         self._columns = mode == "fwd"
 
     def rule(self, *args: Any) -> Any:
-        wrt = Variables(self._fn, args, self._wrt(len(args)))
+        wrt = Variables(self._fn, args, self._wrt(len(args)), self.kind)
         out, aux = self._split_aux(self._fn(*wrt.args))
         like = _tracer_in(wrt.args)
         out_leaves, out_tree = pytree.flatten(out)
@@ -344,50 +476,86 @@ class VJP(Transform):
         self._nargs = nargs
 
     def rule(self, *args: Any) -> Any:
+        if len(args) != self._nargs + 1:
+            raise TypeError(f"vjp: the pullback takes one cotangent, got {len(args) - self._nargs}")
         wrt = Variables(self._fn, args[:self._nargs], range(self._nargs))
         out, aux = self._split_aux(self._fn(*wrt.args))
         like = _tracer_in(wrt.args)
-        out = out if isinstance(out, Tracer) else like._constant(np.asarray(out))
-        seed = _as_tracer(args[self._nargs], like)
-        if seed.shape != out.shape:
-            raise ValueError(f"vjp: cotangent shape {seed.shape} does not match output shape {out.shape}")
-        out = self._stable(out)
-        return tuple(wrt.regroup(wrt.gradients(out, seed)))
+        outs, out_tree = pytree.flatten(out)
+        cts, ct_tree = pytree.flatten(args[self._nargs])
+        if ct_tree != out_tree:  # JAX: a ValueError; a tuple output takes a tuple of cotangents
+            raise ValueError(f"vjp: the cotangent must have the structure of the output: got "
+                             f"{_structure(args[self._nargs])}, expected {_structure(out)}")
+        seeds = []
+        for k, (o, ct) in enumerate(zip(outs, cts)):
+            where = f"output leaf {pytree.leaf_paths(out)[k][0]}" if out_tree != pytree.LEAF else "output"
+            if not isinstance(o, Surface) and _dtype_of(o).kind not in "biuf":
+                raise TypeError(f"vjp: the function's {where} is {type(o).__name__}, expected an array")
+            outs[k] = o = self._stable(_as_tracer(o, like))
+            if not isinstance(ct, Surface) and _dtype_of(ct).kind not in "biuf":
+                raise TypeError(f"vjp: the cotangent of the {where} is {type(ct).__name__}, expected "
+                                "an array")
+            seed = _as_tracer(ct, like)
+            if seed.shape != o.shape:
+                raise ValueError(f"vjp: cotangent shape {seed.shape} does not match {where} shape {o.shape}")
+            if o.dtype.kind == "f" and seed.dtype.kind != "f":
+                raise ValueError(f"vjp: the cotangent of the {where} is {seed.dtype}, expected a floating "
+                                 f"dtype (the output is {o.dtype})")
+            seeds.append(seed.astype(o.dtype) if seed.dtype != o.dtype else seed)
+        if len(outs) == 1:
+            return tuple(wrt.regroup(wrt.gradients(outs[0], seeds[0])))
+        # several outputs: the gradient of <outputs, cotangents>
+        inner = like._constant(np.asarray(0.0))
+        for o, seed in zip(outs, seeds):
+            inner = inner + (o * seed).sum()
+        return tuple(wrt.regroup(wrt.gradients(inner)))
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"vector-Jacobian product of {described}"
+
+    def _arg_names(self, nargs: int) -> tuple[str, ...]:
+        return (*arg_names(self._fn, self._nargs), "cotangent")
 
 
 # ---------------------------------------------------------------- the public functions
 
 def compile(fn: Callable, static_argnums: int | Sequence[int] = (),  # noqa: A001
-            passes: tuple[str, ...] | None = None) -> Transform:
+            passes: tuple[str, ...] | None = None, cache_size: int | None = None) -> Transform:
     """Trace `fn` once per input signature and run it as generated NumPy code.
+
+    Each transform keeps the builds of its `cache_size` (default `symgrad.config.cache_size`,
+    64) most recently used signatures; `f.cache_info()` counts hits and misses.
 
     >>> f = symgrad.compile(lambda x: np.tanh(x).sum())
     >>> f(np.ones(3)); print(f.source(np.ones(3)))
     """
-    return Transform(fn, static_argnums=static_argnums, passes=passes)
+    return Transform(fn, static_argnums=static_argnums, passes=passes, cache_size=cache_size)
 
 
 def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None) -> Grad:
+         static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
+         allow_int: bool = False, cache_size: int | None = None) -> Grad:
     """The compiled gradient of scalar-valued `fn` with respect to argument(s) `argnums`.
 
     Gradients have the structure of their arguments (arrays, or tuples/lists/dicts of them).
+    As in JAX, the differentiated arguments must be floating (a TypeError for integer or
+    boolean ones, unless `allow_int`: their gradient is then zeros of their shape, float64
+    where JAX gives float0) and the output a real scalar. With `has_aux`, `(grad, aux)`.
 
     >>> symgrad.grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
     array([2., 4.])
     """
-    return Grad(fn, argnums, has_aux, static_argnums=static_argnums, passes=passes)
+    return Grad(fn, argnums, has_aux, static_argnums=static_argnums, passes=passes, allow_int=allow_int,
+                cache_size=cache_size)
 
 
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   static_argnums: int | Sequence[int] = (),
-                   passes: tuple[str, ...] | None = None) -> Grad:
+                   static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
+                   allow_int: bool = False, cache_size: int | None = None) -> Grad:
     """Like `grad`, but returns `(fn(*args), gradient)` from one generated function; with
     `has_aux`, `((value, aux), gradient)`, as JAX does."""
-    return Grad(fn, argnums, has_aux, with_value=True, static_argnums=static_argnums, passes=passes)
+    return Grad(fn, argnums, has_aux, with_value=True, static_argnums=static_argnums, passes=passes,
+                allow_int=allow_int, cache_size=cache_size)
 
 
 def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
@@ -406,17 +574,18 @@ def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
 
 
 def jacobian(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-             passes: tuple[str, ...] | None = None, mode: str = "rev") -> Jacobian:
+             passes: tuple[str, ...] | None = None, mode: str = "rev",
+             cache_size: int | None = None) -> Jacobian:
     """The compiled Jacobian of array-valued `fn`: shape `out.shape + arg.shape`. `mode="rev"`
     (one reverse pass per output element, batched) suits few outputs; `"fwd"` (one forward
     pass per input element, batched) suits few inputs."""
-    return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes)
+    return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes, cache_size=cache_size)
 
 
 def hessian(fn: Callable, argnums: int | Sequence[int] = 0,
-            passes: tuple[str, ...] | None = None) -> Jacobian:
+            passes: tuple[str, ...] | None = None, cache_size: int | None = None) -> Jacobian:
     """The compiled Hessian of scalar-valued `fn`: the Jacobian of its gradient."""
-    return Jacobian(Grad(fn, argnums), argnums, passes=passes)
+    return Jacobian(Grad(fn, argnums), argnums, passes=passes, cache_size=cache_size)
 
 
 def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:

@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 
 
 def _short(dtype: np.dtype) -> str:
-    return {"f": "f", "i": "i", "u": "u", "b": "bool"}[dtype.kind] + (
-        "" if dtype.kind == "b" else str(dtype.itemsize * 8))
+    """`f64`, `i32`, `bool`; other dtypes (complex, strings: in error messages) by name."""
+    if dtype.kind == "b":
+        return "bool"
+    if dtype.kind in "fiuc":
+        return f"{dtype.kind}{dtype.itemsize * 8}"
+    return dtype.name
 
 
 def type_str(shape: tuple[int, ...], dtype: Any) -> str:

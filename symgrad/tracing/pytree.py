@@ -68,6 +68,20 @@ def is_tuple_of_leaves(treedef: Treedef) -> bool:
     return treedef[0] == "seq" and treedef[1] is tuple and all(d == LEAF for d in treedef[2])
 
 
+def leaf_paths(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Each leaf with its path, written as JAX writes key paths (`['b'][0]`, `.w` for a
+    namedtuple field), in `flatten` order: error messages say which leaf is wrong."""
+    if tree is None:
+        return []
+    if isinstance(tree, (tuple, list)):
+        fields = getattr(tree, "_fields", None)
+        keys = [f".{f}" for f in fields] if fields else [f"[{i}]" for i in range(len(tree))]
+        return [p for k, c in zip(keys, tree) for p in leaf_paths(c, prefix + k)]
+    if isinstance(tree, dict):
+        return [p for k in dict_keys(tree) for p in leaf_paths(tree[k], f"{prefix}[{k!r}]")]
+    return [(prefix, tree)]
+
+
 def leaf_names(tree: Any, prefix: str) -> list[str]:
     """A readable name per leaf: `w`, `params_0`, `params_b` (for generated code and messages)."""
     if tree is None:

@@ -291,8 +291,13 @@ def _node(graph: Graph, value: Any) -> Node:
         return value.node
     if isinstance(value, Surface):  # an eager Tensor closed over by the traced function
         return graph.const(np.asarray(value.data))
-    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", "") == "c":
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if isinstance(value, complex) or kind == "c":
         raise _complex(f"the constant {value!r}")
+    if isinstance(value, (str, bytes)) or value is None or kind is not None and kind not in "biuf":
+        raise TypeError(f"{type(value).__name__} {value!r} used as a traced value{user_line()}: "
+                        "expected an array or a number (only arrays, numbers and pytrees of them can be "
+                        "traced or returned)")
     return graph.const(value)
 
 
