@@ -214,10 +214,12 @@ class Transform:
     def _wrt(self, nargs: int) -> tuple[int, ...]:
         nums = (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
         for i in nums:
-            if not -nargs <= i < nargs:  # JAX: a TypeError
-                raise TypeError(f"{self._who()}: argnums {i} is out of range for {nargs} arguments "
-                                f"(differentiating with respect to argnums={self._argnums!r} requires at "
-                                f"least {i + 1 if i >= 0 else -i} positional arguments)")
+            if not -nargs <= i < nargs:  # as JAX: a TypeError from grad for too few arguments,
+                # a ValueError from its Jacobians and for a negative index
+                error = TypeError if i >= 0 and self.kind in ("grad", "value_and_grad", "hvp") else ValueError
+                raise error(f"{self._who()}: argnums {i} is out of range for {nargs} arguments "
+                            f"(differentiating with respect to argnums={self._argnums!r} requires at "
+                            f"least {i + 1 if i >= 0 else -i} positional arguments)")
         return tuple(i % nargs for i in nums)
 
     def _stable(self, out: Tracer) -> Tracer:
