@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import symgrad
+from symgrad.api import config
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-13, atol=1e-13),
        np.int64: dict(rtol=0, atol=0)}
@@ -304,3 +305,97 @@ def test_a_retrace_is_explained_against_the_nearest_signature(caplog):
         "symgrad: retracing grad <lambda>: argument 'x' changed dtype float32 -> float64"]
     np.testing.assert_allclose(g(x, 2.0, 1.0), 2.0 * (1 - np.tanh(x) ** 2), rtol=1e-13)
     assert g.cache_info() == (1, 3, 64, 3)
+
+
+# ---------------------------------------------------------------- a bounded cache (LRU)
+
+def _sources_of(name):
+    """The generated sources of functions called `name` still registered with linecache."""
+    import linecache
+    return [k for k in linecache.cache if k.startswith(f"<symgrad:{name}:")]
+
+
+@pytest.mark.parametrize("name", ["grad", "value_and_grad", "compile", "jacobian", "hessian"])
+def test_the_cache_keeps_the_most_recently_used_signatures(name):
+    reference = TRANSFORMS[name][1]
+    fn = {"compile": integer_fn, "jacobian": vector_fn}.get(name, scalar_fn)
+    transform = getattr(symgrad, name)(fn, cache_size=2)
+    a, b, c = np.linspace(-1, 1, 2), np.linspace(-1, 1, 3), np.linspace(-1, 1, 4)
+    if name == "compile":
+        a, b, c = np.arange(2), np.arange(3), np.arange(4)
+    calls = [(a, 1, 0), (b, 2, 0), (a, 2, 1),  # a is used last: b is the least recently used
+             (c, 3, 1),                         # so c evicts b, not a
+             (a, 3, 2), (c, 3, 3), (b, 4, 3)]   # b is traced again, evicting a
+    for x, misses, hits in calls:
+        got = outputs(transform(x))
+        want = outputs(reference(x.astype(np.float64)))
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+        assert transform.cache_info() == (hits, misses, 2, 2 if misses > 1 else 1)
+    transform(a)
+    assert transform.cache_info() == (3, 5, 2, 2)
+
+
+def test_cache_size_comes_from_the_config_unless_given(monkeypatch):
+    monkeypatch.setattr(config, "cache_size", 3)
+    f = symgrad.compile(lambda x: x * 2.0)
+    g = symgrad.compile(lambda x: x * 2.0, cache_size=5)
+    for n in range(1, 9):
+        np.testing.assert_array_equal(f(np.ones(n)), np.full(n, 2.0))
+        g(np.ones(n))
+    assert f.cache_info() == (0, 8, 3, 3) and g.cache_info() == (0, 8, 5, 5)
+    monkeypatch.setattr(config, "cache_size", None)  # no bound
+    h = symgrad.compile(lambda x: x * 2.0)
+    for n in range(1, 9):
+        h(np.ones(n))
+    assert h.cache_info() == (0, 8, None, 8)
+    with pytest.raises(ValueError, match="cache_size must be a positive int or None, got 0"):
+        symgrad.grad(np.sum, cache_size=0)
+
+
+def test_eviction_drops_the_callers_and_the_registered_source():
+    """What an evicted signature held goes with it: its generated callers (the fast path's
+    keys) and its source in `linecache`, so memory stays bounded over ever new shapes."""
+    def many_shapes(d):
+        return np.sum(np.tanh(d["a"]) * 3.0)
+    g = symgrad.grad(many_shapes, cache_size=4)
+    g({"a": np.ones(3), "b": np.ones(2)})
+    g({"a": np.ones(1)})
+    g({"b": np.ones(2), "a": np.ones(3)})  # the first signature, under a call key of its own
+    assert g.cache_info() == (1, 2, 4, 2) and len(g._fast) == 3
+    for n in range(2, 61):
+        got = g({"a": np.full(n, 0.5)})["a"]
+        np.testing.assert_allclose(got, np.full(n, 3 * (1 - np.tanh(0.5) ** 2)), rtol=1e-14)
+        assert len(g._fast) <= 4 and len(_sources_of("grad_many_shapes")) <= 4
+    assert g.cache_info() == (1, 61, 4, 4)
+    assert not any("b" in key[0] for key in g._fast)  # both keys of the evicted signature went
+    g({"a": np.full(60, 0.5)})  # the last one used is kept
+    assert g.cache_info() == (2, 61, 4, 4)
+
+
+def test_memory_stays_bounded_over_new_shapes():
+    """Tracing 120 shapes with a cache of 8 holds no more than tracing the first 30 (each
+    build is ~20 KB: an unbounded cache grows by ~1.8 MB between the two points)."""
+    import gc
+    import tracemalloc
+
+    from symgrad.ops import core
+
+    g = symgrad.grad(lambda x: (np.tanh(x) ** 2).sum(), cache_size=8)
+    for n in range(1, 11):
+        g(np.ones(n))
+    tracemalloc.start()
+    try:
+        for n in range(11, 41):
+            g(np.ones(n))
+        core._BROADCAST_CACHE.clear()  # ops' own bounded memo (cleared past 100,000 shapes)
+        gc.collect()
+        at_30 = tracemalloc.get_traced_memory()[0]
+        for n in range(41, 131):
+            g(np.ones(n))
+        core._BROADCAST_CACHE.clear()
+        gc.collect()
+        at_120 = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert at_120 - at_30 < 100_000, (at_30, at_120)
