@@ -1,6 +1,6 @@
 """Stress symgrad where the speed benchmarks do not look: size, time, shapes and threads.
 
-Four measurements, printed as one plain table:
+Four measurements, printed as a plain table part by part:
 
 * compile curve: chains of 100 to 10,000 elementwise ops, the first call of `symgrad.compile`
   and of `symgrad.grad` of their sum (trace, simplify, generate, run once), and ops per second;
@@ -9,9 +9,10 @@ Four measurements, printed as one plain table:
   steps (the benchmark MLP, plain SGD), at the start, at the end and as growth per 1000 steps;
 * cache growth: one compiled gradient called on 1,000 shapes, one trace each: KB per shape,
   and the function's `cache_info()`;
-* threads: eight threads calling one compiled gradient, and running eager forward/backward,
-  each on its own data at once; results must equal the single-thread ones bit for bit, and
-  the throughput is reported beside the single-thread one.
+* threads: eight threads making the first call of one compiled gradient at once (one trace),
+  then calling it, and running eager forward/backward, each on its own data at once; results
+  must equal the single-thread ones bit for bit, and the throughput is reported beside the
+  single-thread one.
 
     python -m benchmarks.stress [--quick]
 
@@ -252,7 +253,11 @@ def _thread_data(k: int) -> tuple[np.ndarray, ...]:
 
 
 def _eager_grads(args: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """The MLP's parameter gradients on the eager tape, after an evaluation under no_grad:
+    grad mode is per thread, so another thread's no_grad never drops this one's graph."""
     ts = [symgrad.tensor(a, requires_grad=i >= 2) for i, a in enumerate(args)]
+    with symgrad.no_grad():
+        mlp(*ts)
     mlp(*ts).backward()
     return [t.grad.numpy() for t in ts[2:]]
 
@@ -286,15 +291,21 @@ def _concurrently(run: Callable[[tuple], list], data: list[tuple], calls: int) -
 def threads(calls: int) -> list[Row]:
     """Eight threads at once on one compiled gradient and on eager backward: the same results
     as one thread, and the calls per second of each."""
-    g = symgrad.grad(mlp, argnums=(2, 3, 4, 5, 6, 7))
     data = [_thread_data(k) for k in range(THREADS)]
-    rows = []
+    g = symgrad.grad(mlp, argnums=(2, 3, 4, 5, 6, 7))
+    first, seconds = _concurrently(lambda args: list(g(*args)), data, 1)  # every thread's first call at once
+    traces = g.cache_info().misses
+    if traces != 1:
+        raise AssertionError(f"threads: {THREADS} first calls at once, one signature, traced {traces} times")
+    rows = [Row("threads", f"first call in {THREADS} threads at once", f"{seconds:8.3f} s  {traces} trace")]
     for name, run in (("compiled grad", lambda args: list(g(*args))), ("eager backward", _eager_grads)):
         run(data[0])  # the compiled gradient's trace is not a call to time
         clock = time.perf_counter()
         want = [[run(args) for _ in range(calls)][0] for args in data]
         single = len(data) * calls / (time.perf_counter() - clock)
         got, seconds = _concurrently(run, data, calls)
+        if name == "compiled grad":
+            got = [r + f for r, f in zip(got, first)]
         for k, results in enumerate(got):
             for result in results:
                 if not all(np.array_equal(a, b) for a, b in zip(result, want[k], strict=True)):

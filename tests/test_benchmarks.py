@@ -248,4 +248,5 @@ def test_stress_script_runs_quick_and_prints_every_figure():
         assert steps in text, text
     assert len(re.findall(r"-> +[\d.]+ MB +[+-][\d.]+ KB/1000 steps", text)) == 4, text
     assert re.search(r"CacheInfo\(hits=0, misses=10, .*currsize=10\b", text), text  # a trace per shape
+    assert re.search(r"first call in 8 threads at once +\d+\.\d+ s +1 trace", text), text
     assert len(re.findall(r"8 threads x 5 calls +\d+ calls/s .* results equal", text)) == 2, text
