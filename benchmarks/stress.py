@@ -16,8 +16,9 @@ Four measurements, printed as a plain table part by part:
 
     python -m benchmarks.stress [--quick]
 
-`--quick` runs every part small (a few seconds); tests/test_benchmarks.py runs it so that the
-script keeps working.
+Times are the process's CPU time (on a shared machine, other processes' time slices do not
+count), except the threads' throughput, which is wall time. `--quick` runs every part small
+(a few seconds); tests/test_benchmarks.py runs it so that the script keeps working.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ def chain(n: int) -> Callable[[np.ndarray], Any]:
 
 
 def compile_curve(sizes: Sequence[int]) -> list[Row]:
-    """First-call seconds of compile and grad for each chain length (of which the simplifier's
-    passes), ops per second, and the graph's node count traced and simplified."""
+    """First-call seconds of compile and grad for each chain length, CPU and wall (the
+    simplifier's passes time themselves in wall time: their share is of the wall time), ops
+    per CPU second, and the graph's node count traced and simplified."""
     x = np.linspace(-1.0, 1.0, 16)
     symgrad.grad(chain(8))(x)  # imports and first-use caches: not part of any size's time
     rows = []
@@ -119,14 +121,15 @@ def compile_curve(sizes: Sequence[int]) -> list[Row]:
         for name, transform in (("compile", symgrad.compile), ("grad", symgrad.grad)):
             f = chain(n)
             compiled = transform(f)
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             out = compiled(x)
-            seconds = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             _check_chain(f, x, out, name)
             built = compiled.build(x)  # the build that first call made
             passes = sum(s.seconds for s in built.stats)
             rows.append(Row("compile curve", f"{name:<7} {n:>5} ops, first call",
-                            f"{seconds:8.3f} s  {n / seconds:7.0f} ops/s  simplify {passes:7.3f} s  "
+                            f"{cpu:8.3f} s cpu {wall:8.3f} s wall  {n / cpu:7.0f} ops/s  "
+                            f"simplify {passes / wall:4.0%}  "
                             f"nodes {len(built.traced.graph.nodes)} -> {len(built.graph.nodes)}"))
     return rows
 
@@ -188,18 +191,18 @@ def memory(steps: int) -> list[Row]:
         for _ in range(warm - 1):
             step()
         start_traced, start_rss = traced_mb(), rss_mb()
-        clock = time.perf_counter()
+        clock = time.process_time()
         for _ in range(steps):
             last = step()
-        seconds = time.perf_counter() - clock
+        seconds = time.process_time() - clock
         end_traced, end_rss = traced_mb(), rss_mb()
         tracemalloc.stop()
         if not last < first:
             raise AssertionError(f"{name}: the loss did not fall ({first} -> {last})")
         per = 1000 / steps
         rows += [
-            Row("memory", f"{name}: {steps} steps", f"{seconds / steps * 1e3:8.3f} ms/step (traced)"
-                f"  loss {first:.4f} -> {last:.4f}"),
+            Row("memory", f"{name}: {steps} steps",
+                f"{seconds / steps * 1e3:8.3f} ms/step cpu (tracemalloc on)  loss {first:.4f} -> {last:.4f}"),
             Row("memory", f"{name}: tracemalloc",
                 f"{start_traced:8.2f} -> {end_traced:8.2f} MB  "
                 f"{(end_traced - start_traced) * per * 1024:+8.1f} KB/1000 steps"),
@@ -222,20 +225,20 @@ def cache_growth(shapes: int) -> list[Row]:
     g.cache_clear()
     tracemalloc.start()
     start_traced, start_rss = traced_mb(), rss_mb()
-    clock = time.perf_counter()
+    clock = time.process_time()
     for n in range(1, shapes + 1):
         x = np.linspace(-1.0, 1.0, n)
         out = g(x)
         want = np.tanh(x) + x * (1 - np.tanh(x) ** 2) - 2 * x * np.exp(-x * x)
         if not np.allclose(out, want, rtol=1e-12, atol=1e-12):
             raise AssertionError(f"cache growth: the gradient at length {n} is wrong")
-    seconds = time.perf_counter() - clock
+    seconds = time.process_time() - clock
     end_traced, end_rss = traced_mb(), rss_mb()
     tracemalloc.stop()
     info = g.cache_info()
     return [
         Row("cache growth", f"{shapes} shapes, one trace each",
-            f"{seconds / shapes * 1e3:8.2f} ms/trace (traced)"),
+            f"{seconds / shapes * 1e3:8.2f} ms/trace cpu (tracemalloc on)"),
         Row("cache growth", "tracemalloc", f"{start_traced:8.2f} -> {end_traced:8.2f} MB  "
             f"{(end_traced - start_traced) * 1024 / shapes:8.1f} KB/shape"),
         Row("cache growth", "RSS", f"{start_rss:8.1f} -> {end_rss:8.1f} MB  "

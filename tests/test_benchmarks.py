@@ -243,7 +243,8 @@ def test_stress_script_runs_quick_and_prints_every_figure():
         assert f"\n{part}\n" in f"\n{text}", text
     for size in (30, 100):  # --quick's chains, each compiled and differentiated
         for name in ("compile", "grad"):
-            assert re.search(rf"{name} +{size} ops, first call +\d+\.\d+ s +\d+ ops/s", text), text
+            figures = r"first call +\d+\.\d+ s cpu +\d+\.\d+ s wall +\d+ ops/s"
+            assert re.search(rf"{name} +{size} ops, {figures}", text), text
     for steps in ("eager MLP + Adam: 100 steps", "compiled value_and_grad: 100 steps"):
         assert steps in text, text
     assert len(re.findall(r"-> +[\d.]+ MB +[+-][\d.]+ KB/1000 steps", text)) == 4, text

@@ -216,6 +216,46 @@ def test_a_function_writing_into_its_argument_writes_into_a_copy(fn: Callable, r
         fn(symgrad.from_numpy(read_only(a)))
 
 
+def _field(x: Any, w: Any) -> Any:
+    """A vector field of two arrays with big temporaries (64 x 128)."""
+    h = np.tanh(x * w + 0.5)
+    return np.exp(-h * h) * w + np.sin(x) * h
+
+
+def _energy(x: Any, w: Any) -> Any:
+    return np.sum(_field(x, w) * x)
+
+
+SMALL = (4,)  # Jacobians and Hessians of small vectors: their size is the square of the input's
+TRANSFORMS: dict[str, tuple[tuple[int, ...], Callable[[list[np.ndarray]], Any]]] = {
+    "compile": ((64, 128), lambda a: symgrad.compile(_field)(*a[:2])),
+    "grad": ((64, 128), lambda a: symgrad.grad(_energy, argnums=(0, 1))(*a[:2])),
+    "value_and_grad": ((64, 128), lambda a: symgrad.value_and_grad(_energy, argnums=(0, 1))(*a[:2])),
+    "elementwise_grad": ((64, 128), lambda a: symgrad.elementwise_grad(_field)(*a[:2])),
+    "vjp": ((64, 128), lambda a: symgrad.vjp(_field, a[0], a[1])[1](a[2])),
+    "jvp": ((64, 128), lambda a: symgrad.jvp(_field, (a[0], a[1]), (a[2], a[3]))),
+    "linearize": ((64, 128), lambda a: symgrad.linearize(_field, a[0], a[1])[1](a[2], a[3])),
+    "hvp": ((64, 128), lambda a: symgrad.hvp(_energy)(a[0], a[1], a[2])),
+    "jacrev": (SMALL, lambda a: symgrad.jacrev(_field)(a[0], a[1])),
+    "jacfwd": (SMALL, lambda a: symgrad.jacfwd(_field)(a[0], a[1])),
+    "hessian": (SMALL, lambda a: symgrad.hessian(_energy)(a[0], a[1])),
+}
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_every_transform_leaves_its_arguments_alone(name: str) -> None:
+    shape, call = TRANSFORMS[name]
+    rng = np.random.default_rng(7)
+    arrays = [rng.uniform(-1.0, 1.0, shape) for _ in range(4)]  # primals, then tangents or cotangents
+    want = _flat(call([a.copy() for a in arrays]))
+    for layout in (read_only, strided):
+        inputs = [layout(a) for a in arrays]
+        before = snapshot(inputs)
+        got = _flat(call(inputs))
+        assert_unchanged(inputs, before, f"{name} ({layout.__name__})")
+        assert_same(got, want, f"{name} ({layout.__name__})", exact=layout is read_only)
+
+
 # ---------------------------------------------------------------- 3. the benchmark workloads
 
 ALL_WORKLOADS = {**WORKLOADS, **SPELLINGS}
