@@ -1,17 +1,20 @@
 """Inputs are never mutated: not by eager ops, not by compiled functions, buffer reuse included.
 
-Every registered op (one case per row of the op table in test_ops.py) runs eagerly, compiled
+Every registered op (the widest case of its row in test_ops.py's table) runs eagerly, compiled
 (`symgrad.compile`) and differentiated (`symgrad.grad` of a scalar reduction of it) on
-read-only arrays and on non-contiguous views; the inputs must come out unchanged bit for bit,
+read-only arrays and on non-contiguous views: the inputs must come out unchanged bit for bit,
 nothing may complain that an array is read-only, and the results must be those on ordinary
 arrays. Big elementwise chains reach the generated code's buffer reuse (`out=`) and blocked
-loops; every benchmark workload, in every spelling, runs its compiled gradient on read-only
-inputs; and eager code (the tutorial, an MLP step) runs on tensors that share memory with
-read-only arrays, where an in-place op must raise instead of writing.
+loops; functions that write into their own arguments write into copies; every transform
+leaves its primals, tangents and cotangents alone; every benchmark workload, in every
+spelling, runs `grad` and `value_and_grad` (the Hessian for its Hessian) on read-only inputs.
+Eager code (the autograd tutorial, an MLP step) runs on tensors that share memory with
+read-only arrays (`from_numpy`, `as_tensor`), where an in-place op must raise, not write.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -283,24 +286,40 @@ def test_workload_gradients_leave_read_only_inputs_alone(name: str) -> None:
 CONSTRUCTORS = {"from_numpy": symgrad.from_numpy, "as_tensor": symgrad.as_tensor, "tensor": symgrad.tensor}
 
 
-def _tutorial(x: Any, y: Any, w: Any, b: Any) -> Any:
-    """The eager tutorial's loss (benchmarks' `tutorial`, in PyTorch's words)."""
-    z = x @ w + b
-    return symgrad.nn.functional.binary_cross_entropy_with_logits(z, y)
+def _tutorial_loss() -> Callable[..., Any]:
+    """`loss` of examples/autograd_tutorial.py: PyTorch's autograd tutorial, run on symgrad."""
+    path = ROOT / "examples" / "autograd_tutorial.py"
+    spec = importlib.util.spec_from_file_location("autograd_tutorial", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.loss
 
 
 @pytest.mark.parametrize("make", CONSTRUCTORS)
 def test_eager_tutorial_on_read_only_arrays(make: str) -> None:
+    """The tutorial's steps, its data and parameters given as read-only arrays: gradients
+    accumulate, are zeroed and recomputed in symgrad's own buffers, never in the arrays."""
+    loss = _tutorial_loss()
     arrays = [read_only(a) for a in WORKLOADS["tutorial"].inputs()]
-    before = snapshot(arrays)
+    eye = read_only(np.eye(4, 5))
+    before = snapshot([*arrays, eye])
     x, y, w, b = (CONSTRUCTORS[make](a) for a in arrays)
     w.requires_grad_()
     b.requires_grad_()
-    _tutorial(x, y, w, b).backward()
-    assert_unchanged(arrays, before, f"the tutorial on {make}")
+    loss(x, y, w, b).backward()
     want = WORKLOADS["tutorial"].hand(*arrays)
     np.testing.assert_allclose(w.grad.numpy(), want[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b.grad.numpy(), want[1], rtol=1e-5, atol=1e-6)
+    assert not loss(x.detach(), y, w.detach(), b.detach()).requires_grad
+    inp = CONSTRUCTORS[make](eye).requires_grad_()
+    out = (inp + 1).pow(2).t()
+    for twice in (1, 2):  # d/dinp sum((inp + 1)^2) = 2 (inp + 1), accumulated
+        out.backward(symgrad.ones_like(out), retain_graph=True)
+        np.testing.assert_array_equal(inp.grad.numpy(), twice * 2 * (eye + 1))
+    inp.grad.zero_()
+    out.backward(symgrad.ones_like(out), retain_graph=True)
+    np.testing.assert_array_equal(inp.grad.numpy(), 2 * (eye + 1))
+    assert_unchanged([*arrays, eye], before, f"the tutorial on {make}")
 
 
 @pytest.mark.parametrize("make", CONSTRUCTORS)
