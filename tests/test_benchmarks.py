@@ -10,6 +10,7 @@ symgrad's gradient of it (on the workload's small inputs, to stay fast).
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,25 @@ def test_only_takes_a_workload_with_its_spellings_or_one_spelling(capsys):
     with pytest.raises(SystemExit) as e:
         run.parse(["--only", "hessian/nope"])
     assert e.value.code == 2 and "unknown workload hessian/nope" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the stress script
+
+def test_stress_script_runs_quick_and_prints_every_figure():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.stress", "--quick"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    for part in ("compile curve:", "memory:", "cache growth:", "threads:"):
+        assert f"\n{part}\n" in f"\n{text}", text
+    for size in (30, 100):  # --quick's chains, each compiled and differentiated
+        for name in ("compile", "grad"):
+            figures = r"first call +\d+\.\d+ s cpu +\d+\.\d+ s wall +\d+ ops/s"
+            assert re.search(rf"{name} +{size} ops, {figures}", text), text
+    for steps in ("eager MLP + Adam: 100 steps", "compiled value_and_grad: 100 steps"):
+        assert steps in text, text
+    assert len(re.findall(r"-> +[\d.]+ MB +[+-][\d.]+ KB/1000 steps", text)) == 4, text
+    assert re.search(r"CacheInfo\(hits=0, misses=10, .*currsize=10\b", text), text  # a trace per shape
+    assert re.search(r"first call in 8 threads at once +\d+\.\d+ s +1 trace", text), text
+    assert len(re.findall(r"8 threads x 5 calls +\d+ calls/s .* results equal", text)) == 2, text
