@@ -10,6 +10,7 @@ from typing import Any
 
 from symgrad.api import (
     compile,
+    config,
     debug_nans,
     elementwise_grad,
     explain_retraces,
@@ -110,7 +111,7 @@ half = float16
 
 __all__ = [
     "accelerator", "arange", "as_tensor", "autograd", "backends", "bernoulli", "bool", "check_grads",
-    "compile", "cuda", "custom_vjp", "debug_nans", "device", "double", "elementwise_grad", "empty",
+    "compile", "config", "cuda", "custom_vjp", "debug_nans", "device", "double", "elementwise_grad", "empty",
     "empty_like", "enable_grad", "explain_retraces", "extend", "eye", "finfo", "float", "float16",
     "float32", "float64", "from_numpy", "full", "full_like", "func", "Generator", "get_default_device",
     "get_default_dtype", "grad", "Graph", "half", "hessian", "hvp", "iinfo", "inference_mode", "int",

@@ -266,7 +266,7 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
         raise ShapeError(f"cannot broadcast shapes {listed}") from None
-    if len(_BROADCAST_CACHE) > 100_000:  # a long-running process tracing ever new shapes
+    if len(_BROADCAST_CACHE) > 4096:  # a long-running process tracing ever new shapes
         _BROADCAST_CACHE.clear()
     _BROADCAST_CACHE[shapes] = out
     return out
