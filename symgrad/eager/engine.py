@@ -64,8 +64,9 @@ class Node:
         self._retained = self._retained or {}
         self._retained[nr] = weakref.ref(tensor)
 
-    def _pre_hooks(self, cts: list, create_graph: bool) -> list:
-        """Tensor hooks may replace the gradient; retained grads see the result."""
+    def _pre_hooks(self, cts: list, retained: list) -> list:
+        """Tensor hooks may replace the gradient; retained grads see the result (appended to
+        `retained` as (tensor, gradient), for the walk to store once it has finished)."""
         for nr, hooks in (self._hooks or {}).items():
             for hook in hooks:
                 if cts[nr] is not None:
@@ -74,7 +75,7 @@ class Node:
         for nr, ref in (self._retained or {}).items():
             tensor = ref()
             if tensor is not None and cts[nr] is not None:
-                tensor._accumulate_grad(cts[nr], create_graph)
+                retained.append((tensor, cts[nr]))
         return cts
 
     def _where_created(self) -> str:
@@ -95,7 +96,7 @@ class AccumulateGrad(Node):
         self._init(())
         self.variable = variable
 
-    def _pre_hooks(self, cts: list, create_graph: bool) -> list:
+    def _pre_hooks(self, cts: list, retained: list) -> list:
         for hook in self.variable._hooks or ():
             new = hook(cts[0])
             cts[0] = cts[0] if new is None else new
@@ -267,6 +268,7 @@ def walk(
         _send(buffers, node, nr, ct)
     captured: dict[Edge, Any] = {}
     leaves: list[tuple[AccumulateGrad, Any]] = []
+    retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
     anomaly = is_anomaly_enabled()
     with (enable_grad() if create_graph else no_grad()):
@@ -274,8 +276,9 @@ def walk(
             cts = buffers.pop(id(node), None)
             if cts is None:
                 continue
-            cts = node._pre_hooks(cts, create_graph)
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets]
+            if not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
+                cts = node._pre_hooks(cts, retained)
             for key in hit:
                 if cts[key[1]] is not None:
                     captured[targets[key]] = cts[key[1]]
@@ -293,6 +296,8 @@ def walk(
                 if child is not None and g is not None:
                     _send(buffers, child, nr, g)
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
+    for tensor, ct in retained:
+        tensor._accumulate_grad(ct, create_graph)
     for node, ct in leaves:
         node.variable._accumulate_grad(ct, create_graph)
     if not retain_graph:
