@@ -10,6 +10,7 @@ import numpy as np
 from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, defop, shape_of
 from symgrad.ops.dispatch import apply, method
+from symgrad.ops.elementwise import WHERE
 
 
 def reduce_shape(x: tuple, *, axes: tuple[int, ...], keepdims: bool) -> tuple:
@@ -48,16 +49,48 @@ def sum_(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None)
 
 
 def _prod_vjp(ct, ans, x, *, axes, keepdims):
-    # d prod / d x_i is the product of the others: ans / x_i, except where x has zeros
-    ct, ans = _kept(ct, x, axes, keepdims), _kept(ans, x, axes, keepdims)
-    safe = x.where(x != 0, 1.0)
-    zeros = (x == 0).sum(axes, keepdim=True)
-    at_zero = safe.prod(axes, keepdim=True).where(zeros == 1, 0.0)  # only a lone zero has one
-    return ct * (ans / safe).where(x != 0, at_zero)
+    # d prod / d x_i is the product of the others: no division, so zeros need no special case
+    return _kept(ct, x, axes, keepdims) * apply(PROD_OTHERS, x, axes=axes)
 
 
 PROD = defop("prod", "{x}.prod(axis={axes}, keepdims={keepdims})", shape=reduce_shape,
              batch=batching.shift_axes, grad_fn=_name("ProdBackward0", "ProdBackward1"), vjps=(_prod_vjp,))
+
+
+def _prod_others(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Each entry's product of the other entries of its row (the entries reduced together over
+    `axes`): the exclusive cumulative products from the left and from the right, multiplied.
+    Exact with zeros, where prod / x is not."""
+    to = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, to)
+    rows = moved.reshape(moved.shape[:x.ndim - len(axes)] + (int(np.prod([x.shape[a] for a in axes])),))
+    ones = np.ones_like(rows[..., :1])
+    left = np.cumprod(np.concatenate([ones, rows[..., :-1]], -1), -1)
+    right = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], -1), -1)[..., ::-1]
+    return np.moveaxis((left * right).reshape(moved.shape), to, axes)
+
+
+def _prod_others_vjp(ct, ans, x, *, axes):
+    # d others_i / d x_k (i != k, one row) is the product of the row but x_i and x_k: others_i
+    # of the row with x_k set to 1. A new leading axis holds that copy of x for each k, so the
+    # rule is this op again, one axis up, and so is its own rule: right to every order, with no
+    # division (at the cost of a copy of each row per entry of it).
+    n = int(np.prod([x.shape[a] for a in axes]))
+    eye = np.eye(n, dtype=bool).reshape((n,) + tuple(x.shape[a] if a in axes else 1 for a in range(x.ndim)))
+    up = tuple(a + 1 for a in axes)
+    others = apply(PROD_OTHERS, apply(WHERE, eye, 1.0, x), axes=up)  # [k, ..., i]: without x_i, x_k
+    per_k = apply(WHERE, eye, 0.0, ct * others).sum(up, keepdim=True)  # sum over i != k
+    return apply(WHERE, eye, per_k, 0.0).sum(0)  # back to position k
+
+
+def _same_shape(x: tuple, *, axes: tuple[int, ...]) -> tuple:
+    reduce_shape(x, axes=axes, keepdims=False)  # checks the axes
+    return x
+
+
+PROD_OTHERS = defop("prod_others", "prod_others({x}, {axes})", shape=_same_shape,
+                    helpers={"prod_others": _prod_others}, batch=batching.shift_axes,
+                    vjps=(_prod_others_vjp,))
 
 
 @method("prod", function=True)
