@@ -84,3 +84,20 @@ BAD_VALUES: list[Any] = [
 bad_value = st.sampled_from(BAD_VALUES)
 small_int = st.integers(-4, 4)
 argument = st.one_of(good_tensor(), bad_value, small_int, st.floats(-3, 3))
+
+
+def numpy_entry_points() -> list[tuple[str, Callable]]:
+    """The NumPy functions and ufuncs symgrad binds, applied to Tensors and inside traces."""
+    from symgrad.ops.dispatch import NUMPY
+    from symgrad.surface.numpy_binding import UFUNCS
+    funcs = {f"{getattr(f, '__module__', None) or 'numpy'}.{f.__name__}": f
+             for f in [*NUMPY, *UFUNCS] if hasattr(f, "__name__")}
+    return sorted(funcs.items())
+
+
+@st.composite
+def good_array(draw: Any) -> np.ndarray:
+    """A float64 NumPy array of a small shape, maybe with NaN/inf, maybe non-contiguous."""
+    shape = draw(st.sampled_from(SHAPES))
+    a = _array(shape, np.float64, draw(st.booleans()))
+    return a.T if draw(st.booleans()) else a
