@@ -65,9 +65,6 @@ KNOWN_OPEN: list[tuple[str, str]] = [
     # with NaN (x[:, None] * eye); compile(np.corrcoef)(0-d) is 1.0, NumPy's nan (x/x -> 1)
     # compile(np.var)(inf) is 0.0, NumPy's nan (x - mean(x) -> 0 for one element)
     ("numpy.diag", "numpy"), ("numpy.corrcoef", "numpy"), ("numpy.var", "numpy"), ("numpy.std", "numpy"),
-    # ours, not yet fixed (symgrad/surface/statistics.py): np.nanmedian([nan, 1, inf]) is nan,
-    # NumPy's inf (a lerp at t=0.5 where NumPy's median takes the mean of the middle two)
-    ("numpy.nanmedian", "numpy"),
 ]
 # Random functions: their values are not compared with torch's.
 RANDOM = {"symgrad.nn.functional.dropout", "numpy.empty_like", "numpy.empty"}
