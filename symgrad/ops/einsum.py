@@ -30,6 +30,9 @@ _STRAY_DOT = "einstein sum subscripts string contains a '.' that is not part of 
 def parse(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str], str, str]:
     """(one string of letters per operand, the output letters, the letters standing for
     '...') of einsum `subscripts` over operands of `shapes`, with NumPy's rules and errors."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum(): expected the subscripts string (e.g. 'ij,jk->ik') first, "
+                        f"got {type(subscripts).__name__}")
     spec = subscripts.replace(" ", "")
     lhs, arrow, out = spec.partition("->")
     for c in spec:

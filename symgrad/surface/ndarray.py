@@ -196,6 +196,9 @@ if hasattr(np, "astype"):  # NumPy 2.1+
 def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:  # noqa: N803 - NumPy's name
     """The Vandermonde matrix: columns of powers of x (decreasing unless `increasing`)."""
     x = lift(x)
+    if x.ndim != 1:
+        raise ValueError("numpy.vander: x must be a one-dimensional array or sequence, "
+                         f"got shape {tuple(x.shape)}")
     n = x.shape[0] if N is None else N
     powers = np.arange(n) if increasing else np.arange(n - 1, -1, -1)
     return x.reshape(-1, 1) ** powers

@@ -509,8 +509,11 @@ def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool =
               keepdims: bool = False) -> Value:
     """The median of the values that are not NaN (the mean of the middle two for an even count)."""
     no_out("nanmedian", out)
-    x = lift(a)
-    return _nanquantile(_float(x, None), np.asarray(0.5), axis, keepdims, "linear")
+    x = _float(lift(a), None)
+    half = np.asarray(0.5)
+    # the mean of the two middles, as NumPy: a lerp at 0.5 gives NaN for middles (1, inf)
+    lower = _nanquantile(x, half, axis, keepdims, "lower")
+    return (lower + _nanquantile(x, half, axis, keepdims, "higher")) / 2
 
 
 # ---------------------------------------------------------------- differences, cumulative, partition
