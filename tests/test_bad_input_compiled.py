@@ -445,3 +445,20 @@ def test_hessian_structure_nests_per_argnum(argnums):
     ref = jax.hessian(lambda a, b: jnp.sin(a).sum() * (b ** 2).sum(), argnums=argnums)(x, y)
     for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
         np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["grad", "value_and_grad", "jacobian"])
+@pytest.mark.parametrize("empty", [(), {}, []], ids=repr)
+def test_an_argument_with_no_leaves_has_that_empty_structure_as_gradient(kind, empty):
+    """As JAX: the gradient with respect to an empty pytree is that empty pytree."""
+    result = getattr(symgrad, kind)(lambda e, y: (y * y).sum(), argnums=(0, 1))(empty, X)
+    grads = result[1] if kind == "value_and_grad" else result
+    assert grads[0] == empty
+    np.testing.assert_allclose(grads[1], 2 * X)
+    alone = getattr(symgrad, kind)(lambda e: 1.0)(empty)
+    assert (alone[1] if kind == "value_and_grad" else alone) == empty
+
+
+def test_a_dtype_returned_from_a_compiled_function_is_a_type_error():
+    with pytest.raises(TypeError, match="dtype.*expected an array or a number"):
+        symgrad.compile(lambda x: np.result_type(x))(X)

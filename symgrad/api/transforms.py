@@ -87,6 +87,16 @@ def _tracer_in(args: Sequence[Any]) -> Tracer | None:
     return None
 
 
+def _anchor(args: Sequence[Any]) -> Tracer:
+    """A tracer of the graph being built: one among `args`, or a constant when the differentiated
+    arguments hold no leaves (an empty tuple or dict), whose gradient is that empty structure."""
+    like = _tracer_in(args)
+    if like is None:
+        graph = active_graph()
+        like = Tracer(graph, graph.const(0.0))
+    return like
+
+
 def _as_tracer(value: Any, like: Tracer) -> Tracer:
     return value if isinstance(value, Tracer) else like._constant(np.asarray(value))
 
@@ -418,7 +428,7 @@ class Grad(Transform):
     def rule(self, *args: Any) -> Any:
         wrt = Variables(self._fn, args, self._wrt(len(args)), self.kind, self._allow_int)
         out, aux = self._split_aux(self._fn(*wrt.args))
-        out = self._stable(self._scalar(out, _tracer_in(wrt.args)))
+        out = self._stable(self._scalar(out, _anchor(wrt.args)))
         g = self._grouped(wrt.regroup(wrt.gradients(out)))
         if self._with_value:  # JAX's structure: ((value, aux), grad)
             return ((out, aux), g) if self._has_aux else (out, g)
@@ -453,7 +463,7 @@ class Jacobian(Transform):
     def rule(self, *args: Any) -> Any:
         wrt = Variables(self._fn, args, self._wrt(len(args)), self.kind)
         out, aux = self._split_aux(self._fn(*wrt.args))
-        like = _tracer_in(wrt.args)
+        like = _anchor(wrt.args)
         out_leaves, out_tree = pytree.flatten(out)
         per_output = []
         for o in out_leaves:  # a structured output: one Jacobian per leaf, as JAX nests them
@@ -482,7 +492,7 @@ class VJP(Transform):
             raise TypeError(f"vjp: the pullback takes one cotangent, got {len(args) - self._nargs}")
         wrt = Variables(self._fn, args[:self._nargs], range(self._nargs))
         out, aux = self._split_aux(self._fn(*wrt.args))
-        like = _tracer_in(wrt.args)
+        like = _anchor(wrt.args)
         outs, out_tree = pytree.flatten(out)
         cts, ct_tree = pytree.flatten(args[self._nargs])
         if ct_tree != out_tree:  # JAX: a ValueError; a tuple output takes a tuple of cotangents

@@ -294,7 +294,9 @@ def _node(graph: Graph, value: Any) -> Node:
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if isinstance(value, complex) or kind == "c":
         raise _complex(f"the constant {value!r}")
-    if isinstance(value, (str, bytes)) or value is None or kind is not None and kind not in "biuf":
+    if isinstance(value, (str, bytes)) or value is None:
+        kind = "U"
+    if (kind or np.asarray(value).dtype.kind) not in "biuf":
         raise TypeError(f"{type(value).__name__} {value!r} used as a traced value{user_line()}: "
                         "expected an array or a number (only arrays, numbers and pytrees of them can be "
                         "traced or returned)")
