@@ -57,11 +57,9 @@ KNOWN_OPEN: list[tuple[str, str]] = [
         "flip", "tile", "transpose", "adjoint", "linalg.multi_dot")],
     # wrong values: hardshrink(nan) is 0 (torch nan); sgn(nan) is nan (torch 0);
     # std(empty), var(empty) are -0. (torch nan); F.normalize(0-d) differs; sign(nan) is nan
-    # (torch 0); F.gelu(inf) is inf (torch nan); F.log_softmax differs on non-finite input;
-    # median(t with a nan) is a number (torch nan; ours, symgrad/surface/statistics.py, unfixed)
+    # (torch 0); F.gelu(inf) is inf (torch nan); F.log_softmax differs on non-finite input
     *[(f"symgrad.{n}", "torch") for n in ("hardshrink", "sgn", "std", "var", "nn.functional.normalize",
-                                          "sign", "nn.functional.gelu", "nn.functional.log_softmax",
-                                          "median")],
+                                          "sign", "nn.functional.gelu", "nn.functional.log_softmax")],
     # NaN inputs to LAPACK (symgrad/ops/decompositions.py, NumPy's result kept so eager and
     # compiled agree): cholesky(nan matrix) returns NaNs where torch raises "not positive-definite";
     # inverse/linalg.inv(matrix with a nan) has finite entries where torch's is all NaN

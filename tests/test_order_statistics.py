@@ -416,3 +416,24 @@ def test_descending_order_keeps_ties_in_their_order():
     assert symgrad.tensor(x).argsort(descending=True).tolist() == want.tolist()
     assert symgrad.tensor(x).sort(descending=True).indices.tolist() == want.tolist()
     np.testing.assert_array_equal(symgrad.compile(lambda v: symgrad.argsort(v, descending=True))(x), want)
+
+
+NAN_LINES = [[1.0, np.nan, 3.0, 0.0], [4.0, 2.0, 1.0, 3.0], [5.0, 7.0, np.nan, np.nan]]
+
+
+@pytest.mark.parametrize("kw", [{}, {"dim": 1}, {"dim": -1, "keepdim": True}, {"dim": 0}], ids=str)
+def test_median_of_a_line_holding_a_nan_is_its_first_nan(kw):
+    """torch.median propagates NaN (nanmedian skips it): value, index and gradient as torch's."""
+    torch = pytest.importorskip("torch")
+    data = np.array(NAN_LINES[:2] if not kw else NAN_LINES)
+    a = symgrad.tensor(data, requires_grad=True)
+    b = torch.tensor(data, requires_grad=True)
+    ra, rb = a.median(**kw), b.median(**kw)
+    va, vb = (ra, rb) if not kw else (ra.values, rb.values)
+    np.testing.assert_array_equal(va.detach().numpy(), vb.detach().numpy())
+    if kw:
+        np.testing.assert_array_equal(ra.indices.numpy(), rb.indices.numpy())
+    va.sum().backward()
+    vb.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+    assert np.isnan(symgrad.compile(lambda x: symgrad.median(x))(data[0]))

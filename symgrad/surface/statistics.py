@@ -483,14 +483,20 @@ def median(self, dim=None, keepdim=False):
     if dim is None:
         flat = self.reshape(-1)
         idx = apply(ARGSORT, flat, axis=0, descending=False)[(flat.shape[0] - 1) // 2]
-        return take_along(flat, idx, 0, "MedianBackward0", keepdim=False)
+        return take_along(flat, _first_nan_wins(flat, idx, 0, False), 0, "MedianBackward0", keepdim=False)
     x, scalar = _vector(self)
     axis = dims.axis(dim, x.ndim)
     middle = (x.shape[axis] - 1) // 2
     keep = bool(keepdim) and not scalar
     at = slice(middle, middle + 1) if keep else middle
-    idx = apply(ARGSORT, x, axis=axis, descending=False)[_at(axis, at)]
+    idx = _first_nan_wins(x, apply(ARGSORT, x, axis=axis, descending=False)[_at(axis, at)], axis, keep)
     return return_types_median(take_along(x, idx, axis, "MedianBackward1", keepdim=keep), idx)
+
+
+def _first_nan_wins(x: Value, idx: Value, axis: int, keep: bool) -> Value:
+    """PyTorch's median of a line holding a NaN is its first NaN (the sort puts NaNs last)."""
+    nan = x.isnan()
+    return apply(OPS["where"], nan.any(axis, keepdim=keep), nan.argmax(axis, keepdim=keep), idx)
 
 
 # ---------------------------------------------------------------- ptp, average
