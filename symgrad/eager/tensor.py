@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager import format as _format
+from symgrad.eager.data import array_of, check_array_dtype
 from symgrad.eager.dtypes import (
     bool_,
+    dtype_arg,
     dtype_of_legacy_name,
     float16,
     float32,
@@ -37,7 +39,10 @@ class Tensor(Surface, face="torch"):
     _priority = 1
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._init(data._data if isinstance(data, Tensor) else np.asarray(data), None)
+        if data is None or isinstance(data, (str, bytes, dict, set)):
+            raise TypeError(f"Tensor(): data must be a sequence of numbers or a numeric array, "
+                            f"got {type(data).__name__} {data!r}")
+        self._init(array_of(data, "Tensor"), None)
         self.requires_grad = requires_grad
 
     @classmethod
@@ -132,11 +137,12 @@ class Tensor(Surface, face="torch"):
             self._grad._data += data
 
     def retain_grad(self) -> None:
-        """Keep `.grad` of this non-leaf tensor after backward."""
+        """Keep `.grad` of this non-leaf tensor after backward (a leaf keeps it anyway)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad(): can't retain_grad on Tensor that has "
+                               "requires_grad=False")
         if self.grad_fn is None:
             return
-        if not self._requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         self.grad_fn.retain(self._output_nr, self)
 
     @property
@@ -239,6 +245,21 @@ class Tensor(Surface, face="torch"):
         if not self._data.ndim:
             raise TypeError("len() of a 0-d tensor")
         return len(self._data)
+
+    def __iter__(self) -> Any:
+        """The sub-tensors along dim 0 (`t[0]`, `t[1]`, ...); a 0-d tensor has none: TypeError."""
+        if not self._data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
+    def __eq__(self, other: Any) -> Any:
+        # an operand no tensor holds is unequal (Python's fallback), as in PyTorch: t == "a" is False
+        return NotImplemented if _foreign(other) else self.eq(other)
+
+    def __ne__(self, other: Any) -> Any:
+        return NotImplemented if _foreign(other) else self.ne(other)
+
+    __hash__ = Surface.__hash__
 
     # Python's conversions, as torch has them: one element of any shape; __index__ (range(t),
     # seq[t]) only from integers; a 0-d tensor formats as its item (f"{loss:.3f}")
@@ -410,9 +431,9 @@ class Tensor(Surface, face="torch"):
                 dtype = a.dtype
         if "device" in kwargs and kwargs["device"] is not None:
             device(kwargs["device"])
-        if dtype is None or np.dtype(dtype) == self.dtype:
+        dt = dtype_arg(dtype, "to")
+        if dt is None or dt == self.dtype:
             return self
-        dt = np.dtype(dtype)
         # only a floating result carries a gradient (torch: y.long().requires_grad is False)
         source = self if dt.kind in "fc" else self.detach()
         return apply(OPS["astype"], source, dtype=dt.name, _name="ToCopyBackward0")
@@ -515,17 +536,32 @@ class Tensor(Surface, face="torch"):
         return value if isinstance(value, Tensor) else Tensor._make(np.asarray(value))
 
     @classmethod
-    def _lift(cls, value: Any) -> Any:
+    def _lift(cls, value: Any, fn: str = "tensor") -> Any:
+        """An operand as a tensor or a Python number; a string, None, a complex number or a
+        non-numeric array is a TypeError naming the op and the operand's type."""
         if isinstance(value, np.generic):  # before float: np.float64 is a float subclass
+            check_array_dtype(value.dtype, fn)
             return _weak(value)
         if isinstance(value, Tensor) or isinstance(value, (int, float, bool)):
             return value
-        return Tensor._make(np.asarray(value))
+        if _foreign(value):
+            raise TypeError(f"{fn}(): unsupported operand type {type(value).__name__} "
+                            f"({_short(value)}); expected a Tensor, a number or a numeric array")
+        try:
+            data = np.asarray(value)
+        except ValueError:  # a ragged list
+            raise TypeError(f"{fn}(): unsupported operand: a ragged {type(value).__name__} "
+                            f"({_short(value)})") from None
+        if data.dtype.kind not in "biuf":
+            check_array_dtype(data.dtype, fn)
+            raise TypeError(f"{fn}(): unsupported operand: {type(value).__name__} of dtype "
+                            f"{data.dtype}")
+        return Tensor._make(data)
 
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tensor:
         if not all(type(a) is Tensor for a in args):
-            args = tuple(cls._lift(a) for a in args)
+            args = tuple(cls._lift(a, op.name) for a in args)
         datas = _promote(op, args)
         try:
             out = op.forward(*datas, **params)
@@ -648,8 +684,27 @@ class RemovableHandle:
 
 # ---------------------------------------------------------------- PyTorch's type promotion
 
+_CATEGORIES = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
 def _category(dt: np.dtype) -> int:
-    return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[dt.kind]
+    category = _CATEGORIES.get(dt.kind)
+    if category is None:
+        raise TypeError(f"type promotion: no tensor has dtype {dt}; expected bool, integer or float")
+    return category
+
+
+def _foreign(value: Any) -> bool:
+    """Whether `value` is of a type no tensor operand can be: a string, None, a complex number,
+    a dict, a set or another object that is neither a number nor array-like."""
+    if isinstance(value, (Surface, np.ndarray, np.generic, int, float, list, tuple)):
+        return False
+    return not hasattr(value, "__array__") and not hasattr(value, "__array_interface__")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:

@@ -167,6 +167,9 @@ TRANSPOSE = defop(
 def permute(self, *dims_):
     """Reorder the dims."""
     order = tuple(dims_[0]) if len(dims_) == 1 and not isinstance(dims_[0], int) else dims_
+    if len(order) != self.ndim:
+        raise RuntimeError(f"permute(): the order {tuple(order)} names {len(order)} dims; the "
+                           f"value has {self.ndim} (shape {tuple(self.shape)})")
     return apply(TRANSPOSE, self, axes=tuple(dims.axis(d, self.ndim) for d in order))
 
 
