@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.eager.data import array_of, check_array_dtype
+from symgrad.eager.data import array_of, check_array_dtype, number
 from symgrad.eager.dtypes import dtype_arg, get_default_dtype, int64, legacy_type_name
 from symgrad.eager.tensor import Tensor
 from symgrad.eager.tensor import device as _device
@@ -156,7 +156,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
     """A tensor of `size` filled with `fill_value` (its dtype inferred as PyTorch does)."""
     if hasattr(type(size), "__index__"):
         raise TypeError(f"full(): argument 'size' must be a tuple of ints, not {type(size).__name__}")
-    fill_value = _number(fill_value, "full", "fill_value")
+    fill_value = number(fill_value, "full", "fill_value")
     if dtype is None:  # PyTorch's inference from a Python number
         dtype = np.bool_ if isinstance(fill_value, bool) else \
             int64 if isinstance(fill_value, int) else get_default_dtype()
@@ -166,26 +166,6 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
         if not limits.min <= fill_value <= limits.max:
             raise OverflowError(f"full(): fill_value {fill_value} is too big to convert to {dt}")
     return _filled(lambda s, dt: np.full(s, fill_value, dt), (size,), dt, requires_grad, device, "full")
-
-
-def _number(value: Any, fn: str, what: str) -> Any:
-    """A scalar argument as PyTorch takes it: a bool, int, float, NumPy number or one-element
-    tensor, as a Python number (complex refused: symgrad's dtypes are real)."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise TypeError(f"{fn}(): argument '{what}' must be a number, not a Tensor of "
-                            f"{value.numel()} elements")
-        value = value._data.reshape(()).item()
-    if isinstance(value, np.generic):
-        check_array_dtype(value.dtype, fn)
-        value = value.item()
-    if isinstance(value, complex):
-        raise TypeError(f"{fn}(): argument '{what}': complex numbers are not supported (symgrad's "
-                        f"dtypes are real), got {value!r}")
-    if not isinstance(value, (bool, int, float)):
-        raise TypeError(f"{fn}(): argument '{what}' must be a number, not {type(value).__name__} "
-                        f"{value!r}")
-    return value
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -228,7 +208,7 @@ def range(start: Any, end: Any, step: Any = 1, dtype: Any = None,  # noqa: A001 
 def _range_checked(fn: str, start: Any, end: Any, step: Any) -> tuple:
     """The numbers of a range, refused as PyTorch refuses them: not numbers (TypeError), a zero
     or NaN step, an infinite or NaN bound, a step that goes away from the end (RuntimeError)."""
-    start, end, step = (_number(v, fn, k) for v, k in ((start, "start"), (end, "end"),
+    start, end, step = (number(v, fn, k) for v, k in ((start, "start"), (end, "end"),
                                                       (step, "step")))
     if step == 0 or math.isnan(step):
         raise RuntimeError(f"{fn}(): step must be nonzero, got {step}")
@@ -251,7 +231,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_g
              device: Any = None) -> Tensor:
     """`steps` evenly spaced values from start to end inclusive."""
     _on(device)
-    start, end = _number(start, "linspace", "start"), _number(end, "linspace", "end")
+    start, end = number(start, "linspace", "start"), number(end, "linspace", "end")
     steps = _steps("linspace", steps)
     dt = dtype_arg(dtype, "linspace") if dtype is not None else get_default_dtype()
     with np.errstate(invalid="ignore"):  # an infinite end gives NaNs, as in PyTorch
@@ -263,8 +243,8 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: An
              requires_grad: bool = False, device: Any = None) -> Tensor:
     """`steps` values base ** t, t evenly spaced from start to end inclusive."""
     _on(device)
-    start, end = _number(start, "logspace", "start"), _number(end, "logspace", "end")
-    base = _number(base, "logspace", "base")
+    start, end = number(start, "logspace", "start"), number(end, "logspace", "end")
+    base = number(base, "logspace", "base")
     steps = _steps("logspace", steps)
     dt = dtype_arg(dtype, "logspace") if dtype is not None else get_default_dtype()
     with np.errstate(invalid="ignore", over="ignore"):

@@ -136,3 +136,32 @@ def _leaf(obj: Any, fn: str, found: dict) -> None:
                         f"{type(obj).__name__} {obj!r}")
     raise RuntimeError(f"{fn}(): could not infer dtype of {type(obj).__name__}: expected "
                        f"{_EXPECTED}")
+
+
+def number(value: Any, fn: str, what: str) -> Any:
+    """A scalar argument as PyTorch takes it: a bool, int, float, NumPy number or one-element
+    tensor, as a Python number (complex refused: symgrad's dtypes are real)."""
+    if isinstance(value, Value._default):
+        if value._data.size != 1:
+            raise TypeError(f"{fn}(): argument '{what}' must be a number, not a Tensor of "
+                            f"{value._data.size} elements")
+        value = value._data.reshape(()).item()
+    if isinstance(value, np.generic):
+        check_array_dtype(value.dtype, fn)
+        value = value.item()
+    if isinstance(value, complex):
+        raise TypeError(f"{fn}(): argument '{what}': complex numbers are not supported (symgrad's "
+                        f"dtypes are real), got {value!r}")
+    if not isinstance(value, (bool, int, float)):
+        raise TypeError(f"{fn}(): argument '{what}' must be a number, not {type(value).__name__} "
+                        f"{value!r}")
+    return value
+
+
+def fits(value: Any, dtype: np.dtype, fn: str) -> None:
+    """A Python int written into a tensor must fit in int64 (ValueError, as PyTorch's 'Overflow
+    when unpacking long long'), whatever the tensor's dtype; a float overflows to inf."""
+    if isinstance(value, int) and not isinstance(value, bool) and dtype.kind != "b" \
+            and not _INT64.min <= value <= _INT64.max:
+        raise ValueError(f"{fn}(): the integer {value} does not fit in int64 (Overflow when "
+                         "unpacking long long)")

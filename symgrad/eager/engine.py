@@ -65,17 +65,23 @@ class Node:
         self._retained[nr] = weakref.ref(tensor)
 
     def _pre_hooks(self, cts: list, create_graph: bool) -> list:
-        """Tensor hooks may replace the gradient; retained grads see the result."""
+        """Tensor hooks may replace the gradient."""
         for nr, hooks in (self._hooks or {}).items():
             for hook in hooks:
                 if cts[nr] is not None:
                     new = hook(cts[nr])
                     cts[nr] = cts[nr] if new is None else new
+        return cts
+
+    def _retained_grads(self, cts: list) -> list:
+        """(tensor, gradient) for each retained output: they see the hooks' result, and are
+        written only when the whole walk succeeds."""
+        pairs = []
         for nr, ref in (self._retained or {}).items():
             tensor = ref()
             if tensor is not None and cts[nr] is not None:
-                tensor._accumulate_grad(cts[nr], create_graph)
-        return cts
+                pairs.append((tensor, cts[nr]))
+        return pairs
 
     def _where_created(self) -> str:
         if not self._stack:
@@ -230,6 +236,7 @@ def walk(
         _send(buffers, node, nr, ct)
     captured: dict[Edge, Any] = {}
     leaves: list[tuple[AccumulateGrad, Any]] = []
+    retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
     anomaly = is_anomaly_enabled()
     with (enable_grad() if create_graph else no_grad()):
@@ -238,6 +245,7 @@ def walk(
             if cts is None:
                 continue
             cts = node._pre_hooks(cts, create_graph)
+            retained.extend(node._retained_grads(cts))
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets]
             for key in hit:
                 if cts[key[1]] is not None:
@@ -256,6 +264,8 @@ def walk(
                 if child is not None and g is not None:
                     _send(buffers, child, nr, g)
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
+    for tensor, ct in retained:
+        tensor._accumulate_grad(ct, create_graph)
     for node, ct in leaves:
         node.variable._accumulate_grad(ct, create_graph)
     if not retain_graph:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager import format as _format
-from symgrad.eager.data import array_of, check_array_dtype
+from symgrad.eager.data import array_of, check_array_dtype, fits, number
 from symgrad.eager.dtypes import (
     bool_,
     dtype_arg,
@@ -25,7 +25,7 @@ from symgrad.eager.dtypes import (
 )
 from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, backward, node_class
 from symgrad.eager.modes import is_grad_enabled
-from symgrad.ops import OPS, Op, Value, apply, dims
+from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
 from symgrad.ops.index import index_of, write_through
 from symgrad.surface import Surface
@@ -155,6 +155,9 @@ class Tensor(Surface, face="torch"):
         """Call `hook(grad)` when this tensor's gradient is computed; it may return a new one."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook(): expected a callable, got {type(hook).__name__}")
+        hook = _checked_hook(hook)
         if self.grad_fn is not None:
             self.grad_fn.register_hook(self._output_nr, hook)
             hooks = self.grad_fn._hooks[self._output_nr]
@@ -166,8 +169,12 @@ class Tensor(Surface, face="torch"):
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
-        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
-        backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad.
+
+        A failure (a bad `gradient`, a hook that raises) leaves every `.grad` and the graph
+        as they were, so a corrected call works."""
+        backward([self], checked_gradients([gradient], "backward"), retain_graph, create_graph,
+                 inputs=checked_inputs(inputs, "backward"))
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -206,8 +213,11 @@ class Tensor(Surface, face="torch"):
     def imag(self) -> Tensor:
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
 
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied); raises if the tensor requires grad."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array (shared, not copied); raises if the tensor requires grad
+        (with `force`, a detached copy instead, as in PyTorch)."""
+        if force:
+            return self._data.copy()
         if self._requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
@@ -361,12 +371,22 @@ class Tensor(Surface, face="torch"):
                                    f"with {value.ndim} dimensions.")
             return self._inplace(lambda t: value.to(self.dtype).expand(self.shape), overwrite=True,
                                  name="FillBackward3")
+        value = number(value, "fill_", "value")
+        fits(value, self.dtype, "fill_")
         return self._inplace(lambda t: np.full_like(t._data, value), overwrite=True,
                              name="FillBackward2")
 
     def copy_(self, src: Any) -> Tensor:
         """Copy `src` (broadcast to this shape) into this tensor."""
+        src = src if isinstance(src, Tensor) else Tensor._lift(src, "copy_")
         src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
+        try:
+            fitting = np.broadcast_shapes(src.shape, self.shape) == self.shape
+        except ValueError:
+            fitting = False
+        if not fitting:
+            raise RuntimeError(f"copy_(): the source of shape {list(src.shape)} does not broadcast "
+                               f"to this tensor's shape {list(self.shape)}")
         return self._inplace(lambda t: src.broadcast_to(self.shape) if src._requires_grad
                              else np.broadcast_to(src._data, self.shape), overwrite=True)
 
@@ -414,7 +434,14 @@ class Tensor(Surface, face="torch"):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         index, arrays = index_of(key, self)
-        self._inplace(lambda t: t._setitem(value, index, arrays))
+        value = Tensor._lift(value, "setitem")  # a string, None, complex...: TypeError
+        fits(value, self.dtype, "setitem")
+        try:
+            self._inplace(lambda t: t._setitem(value, index, arrays))
+        except ValueError as e:  # shapes that do not broadcast: PyTorch's RuntimeError
+            if isinstance(e, ShapeError):
+                raise
+            raise ShapeError(f"setitem: {e}") from None
 
     def clone(self) -> Tensor:
         """A copy with its own memory that stays in the graph."""
@@ -669,6 +696,51 @@ class device:
 
     def __str__(self) -> str:
         return "cpu"
+
+
+def _checked_hook(hook: Callable[[Tensor], Tensor | None]) -> Callable[[Tensor], Tensor | None]:
+    """`hook`, with PyTorch's check of what it returns: None, or a tensor of the gradient's
+    shape and dtype (RuntimeError otherwise, before any `.grad` is touched)."""
+    def checked(grad: Tensor) -> Tensor | None:
+        new = hook(grad)
+        if new is None:
+            return None
+        name = getattr(hook, "__name__", "hook")
+        if not isinstance(new, Tensor):
+            raise TypeError(f"hook '{name}' returned {type(new).__name__}; expected a Tensor or None")
+        if new.shape != grad.shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value: from "
+                               f"{list(grad.shape)} to {list(new.shape)}")
+        if new.dtype != grad.dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value: from {grad.dtype} "
+                               f"to {new.dtype}")
+        return new
+    checked.__wrapped__ = hook  # type: ignore[attr-defined]
+    return checked
+
+
+def checked_inputs(inputs: Any, fn: str) -> list | None:
+    """`inputs=` of backward/grad as a list: None stays None; an empty one is refused, as
+    PyTorch refuses it (RuntimeError), and so is an element that is not a tensor."""
+    if inputs is None:
+        return None
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError(f"{fn}(): `inputs` argument cannot be empty: give the tensors to "
+                           "differentiate with respect to (or inputs=None for all leaves)")
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise RuntimeError(f"{fn}(): all inputs have to be Tensors, but got {type(t).__name__}")
+    return inputs
+
+
+def checked_gradients(grads: list, fn: str) -> list:
+    """Gradients given to backward/grad: Tensors or None (PyTorch's TypeError otherwise)."""
+    for g in grads:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"{fn}(): gradients can be either Tensors or None, but got "
+                            f"{type(g).__name__}")
+    return grads
 
 
 class RemovableHandle:

@@ -136,9 +136,11 @@ def _index_arrays(item: Any) -> list[Any]:
     array = np.asarray(item)
     if array.dtype == np.bool_:
         return list(np.nonzero(array))
-    if array.dtype.kind not in "iubf":  # a string, None, an object: not an index at all
-        raise TypeError(f"an index must be an int, a slice, None, Ellipsis or an integer or bool "
-                        f"array, got {type(item).__name__} {item!r}")
+    if array.dtype.kind not in "iubf":  # a string, a dict, an object: not an index at all
+        # (PyTorch: a string is a TypeError, as tensor("a") is; anything else an IndexError)
+        error = TypeError if array.dtype.kind in "US" else IndexError
+        raise error(f"only integers, slices (`:`), ellipsis (`...`), None and integer or bool "
+                    f"arrays are valid indices (got {type(item).__name__} {item!r})")
     if array.dtype.kind not in "iu":
         raise IndexError(
             "tensors used as indices must be long, int, byte or bool tensors, got "
