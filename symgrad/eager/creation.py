@@ -82,7 +82,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     else (strings, None, dicts, ragged lists, object arrays, ints past int64, complex
     numbers) raises the error PyTorch raises."""
     _on(device)
-    values = array_of(data, "tensor")
+    values = array_of(data, "tensor", floating=dtype is not None and dtype_arg(dtype, "tensor").kind == "f")
     return Tensor(values.astype(_dtype_for(data, values, dtype)), requires_grad=requires_grad)
 
 
@@ -234,9 +234,18 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_g
     start, end = number(start, "linspace", "start"), number(end, "linspace", "end")
     steps = _steps("linspace", steps)
     dt = dtype_arg(dtype, "linspace") if dtype is not None else get_default_dtype()
-    with np.errstate(invalid="ignore"):  # an infinite end gives NaNs, as in PyTorch
-        values = np.linspace(start, end, steps)
-    return Tensor(values.astype(dt), requires_grad=requires_grad)
+    return Tensor(_spaced(start, end, steps).astype(dt), requires_grad=requires_grad)
+
+
+def _spaced(start: float, end: float, steps: int) -> np.ndarray:
+    """PyTorch's linspace: the first half counted up from start, the second half down from
+    end (so an infinite end gives inf then NaNs, as there)."""
+    if steps == 1:
+        return np.array([start], np.float64)
+    k = np.arange(steps, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        step = (end - start) / (steps - 1)
+        return np.where(k < steps // 2, start + k * step, end - (steps - 1 - k) * step)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None,
@@ -248,7 +257,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: An
     steps = _steps("logspace", steps)
     dt = dtype_arg(dtype, "logspace") if dtype is not None else get_default_dtype()
     with np.errstate(invalid="ignore", over="ignore"):
-        values = np.power(float(base), np.linspace(start, end, steps))
+        values = np.power(float(base), _spaced(start, end, steps))
     return Tensor(values.astype(dt), requires_grad=requires_grad)
 
 
@@ -352,8 +361,9 @@ def randint(*args: Any, low: int = 0, high: int | None = None, size: Any = None,
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None,
              requires_grad: bool = False, device: Any = None) -> Tensor:
     """A random permutation of 0, ..., n - 1."""
+    n = _int(n, "randperm", "n")
     if n < 0:
-        raise RuntimeError(f"n must be non-negative, got {n}")
+        raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
     return _sampled(_source(generator).permutation(int(n)), dtype or int64, requires_grad, device)
 
 

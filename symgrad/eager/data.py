@@ -33,8 +33,9 @@ def check_array_dtype(dtype: np.dtype, fn: str) -> None:
                     "expected bool, integer or float16/32/64 data")
 
 
-def array_of(data: Any, fn: str) -> np.ndarray:
-    """`data` as a numeric array (not copied if it already is one); raises as PyTorch does."""
+def array_of(data: Any, fn: str, floating: bool = False) -> np.ndarray:
+    """`data` as a numeric array (not copied if it already is one); raises as PyTorch does.
+    With `floating` (a float dtype was asked for), ints past int64 are taken as floats."""
     if isinstance(data, Value._default):
         return data._data
     if isinstance(data, (np.ndarray, np.generic)):
@@ -48,13 +49,19 @@ def array_of(data: Any, fn: str) -> np.ndarray:
     except (ValueError, TypeError):  # ragged, or a mix NumPy cannot hold
         _check(data, fn)
         raise
-    if values.dtype.kind in "fib":
+    if values.dtype.kind in "ib" or values.dtype.kind == "f" and not _maybe_big(data, values):
         return values
-    floating = _check(data, fn)
-    if values.dtype.kind == "u" or floating:  # ints past int64 among floats become floats
+    floating = _check(data, fn, floating)
+    if values.dtype.kind in "uf" or floating:  # ints past int64 among floats become floats
         return np.array(data, dtype=np.float64) if floating else values
     check_array_dtype(values.dtype, fn)
     return values
+
+
+def _maybe_big(data: Any, values: np.ndarray) -> bool:
+    """Whether NumPy may have made floats of Python ints past int64 ([1, 2**63] is float64)."""
+    return isinstance(data, (list, tuple)) and values.size > 0 and \
+        bool(np.nanmax(np.abs(values), initial=0.0) >= 2.0 ** 63)
 
 
 def _values(data: Any) -> Any:
@@ -68,7 +75,7 @@ def _is_sequence(obj: Any) -> bool:
     return isinstance(obj, (list, tuple, range))
 
 
-def _check(data: Any, fn: str) -> bool:
+def _check(data: Any, fn: str, floating: bool = False) -> bool:
     """Walk `data` as PyTorch does: the shape from the first elements, then every element a
     number of the right nesting. Raises what PyTorch raises; returns whether a float is
     present (which makes Python ints past int64 acceptable, as floats)."""
@@ -86,6 +93,8 @@ def _check(data: Any, fn: str) -> bool:
                          f"{type(first).__name__} ({first!r})")
     found: dict[str, Any] = {}
     _walk(data, sizes, 0, fn, found)
+    if floating:
+        found["float"] = True
     if "big" in found and "float" not in found:
         raise ValueError(f"{fn}(): the integer {found['big']} does not fit in int64 (Overflow when "
                          "unpacking long long); give a float or dtype=float64")

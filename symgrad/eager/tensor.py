@@ -560,7 +560,11 @@ class Tensor(Surface, face="torch"):
 
     # the op surface's hooks ----------------------------------------------------------
     def _constant(self, value: Any) -> Tensor:
-        return value if isinstance(value, Tensor) else Tensor._make(np.asarray(value))
+        if isinstance(value, Tensor):
+            return value
+        data = np.asarray(value)
+        check_array_dtype(data.dtype, "tensor")  # a string, an object: TypeError
+        return Tensor._make(data)
 
     @classmethod
     def _lift(cls, value: Any, fn: str = "tensor") -> Any:

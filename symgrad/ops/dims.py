@@ -34,7 +34,8 @@ def axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """`dim` (one, several, or None for all) as sorted non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    dims = (dim,) if isinstance(dim, (int, np.integer)) or not hasattr(dim, "__iter__") \
+        else tuple(dim)
     if not ndim and all(d in (0, -1) for d in dims):
         return ()
     out = tuple(sorted({axis(integer(d), ndim) for d in dims}))
@@ -57,7 +58,8 @@ def numpy_dims(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tup
 
 def resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
     """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old`."""
-    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) and hasattr(shape[0], "__iter__"):
+        shape = tuple(shape[0])
     shape = tuple(integer(n, "a shape's size") for n in shape)
     bad = next((k for k, n in enumerate(shape) if n < -1), None)
     if bad is not None:

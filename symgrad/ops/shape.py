@@ -264,6 +264,7 @@ def broadcast_to(self, shape):
 def expand(self, *sizes):
     """Broadcast to `sizes`; -1 keeps a dim's size."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+    sizes = tuple(dims.integer(n, "expand(): a size") for n in sizes)
     lead = len(sizes) - self.ndim
     return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes)))
 
