@@ -48,6 +48,12 @@ CASES = [
     ("creation", "T.tensor(-10**30)", ValueError, "does not fit in int64"),
     ("creation", "T.tensor(2**63)", ValueError, "the integer 9223372036854775808 does not fit"),
     ("creation", "T.tensor([1, 2**63])", ValueError, "does not fit in int64"),
+    ("creation", "T.tensor([1.0, float('nan')], dtype=T.int64)", RuntimeError, "value nan cannot be conv"),
+    ("creation", "T.tensor(float('inf'), dtype=T.int32)", RuntimeError, "to type int32 without overflow"),
+    ("creation", "T.tensor(1e30, dtype=T.int64)", RuntimeError, "value 1e+30 cannot be converted"),
+    ("creation", "T.tensor(300, dtype=T.uint8)", RuntimeError, "value 300 cannot be converted to type uint8"),
+    ("creation", "T.tensor(-0.5, dtype=T.uint8)", RuntimeError, "without overflow"),
+    ("creation", "T.as_tensor([float('nan')], dtype=T.int64)", RuntimeError, "as_tensor(): value nan"),
     ("creation", 'T.tensor([1.0], dtype="float32")', TypeError, "argument 'dtype' must be a dtype"),
     ("creation", "T.tensor([1.0], dtype=5)", TypeError, "not int 5"),
     ("creation", "T.tensor([1, 2], requires_grad=True)", RuntimeError, "Only Tensors of floating point"),
@@ -81,6 +87,8 @@ CASES = [
     ("sized", "T.full((2,), [1, 2])", TypeError, "not list"),
     ("sized", "T.full((2,), T.ones(2))", TypeError, "not a Tensor of 2 elements"),
     ("sized", "T.full((2,), 10**30)", OverflowError, "too big to convert"),
+    ("sized", "T.full((2,), float('nan'), dtype=T.int64)", RuntimeError, "full(): value nan cannot be c"),
+    ("sized", "T.full((2,), 256, dtype=T.uint8)", RuntimeError, "value 256 cannot be converted to type uin"),
     ("sized", 'T.full("a", 1.0)', TypeError, "full(): argument 'size' must be a tuple of ints"),
     ("sized", "T.full(3, 1.0)", TypeError, "full(): argument 'size' must be a tuple of ints, not int"),
     ("sized", "T.full((-1,), 1.0)", RuntimeError, "negative dimension"),
@@ -111,6 +119,7 @@ CASES = [
     ("range", 'T.arange("a")', TypeError, "arange(): argument 'end' must be a number, not str"),
     ("range", "T.arange(None)", TypeError, "not NoneType"),
     ("range", 'T.arange(0, 1, "1")', TypeError, "argument 'step' must be a number"),
+    ("range", "T.arange(0, 10, 1e-30)", RuntimeError, "arange(): invalid size, possible overflow?"),
     ("range", "T.range(0, 10, 0)", RuntimeError, "range(): step must be nonzero"),
     ("range", "T.range(0, float('inf'))", RuntimeError, "range(): unsupported range: 0 -> inf"),
     ("range", "T.range(3, 0)", RuntimeError, "inconsistent with step sign"),
@@ -182,6 +191,11 @@ CASES = [
     ("shape", "m.repeat(2)", RuntimeError, "Number of dimensions of repeat dims"),
     ("shape", "T.stack([x, T.ones(2)])", RuntimeError, "sizes of tensors must match"),
     ("shape", "T.stack([])", RuntimeError, "non-empty"),
+    ("shape", "T.stack(x)", TypeError, "stack(): argument 'tensors' must be a sequence of Tensors, not Te"),
+    ("shape", "T.cat([])", ValueError, "cat(): expected a non-empty list of Tensors"),
+    ("shape", "T.cat(x)", TypeError, "cat(): argument 'tensors' must be a sequence of Tensors, not Tensor"),
+    ("shape", 'T.cat("ab")', TypeError, "not str"),
+    ("shape", "T.cat([x, x], dim=1)", IndexError, "Dimension out of range"),
     # indexing and item assignment
     ("indexing", "x[T.tensor([True, False])]", IndexError, "The shape of the mask [2] at index 0 does not m"),
     ("indexing", "x[np.array([True, False])]", IndexError, "The shape of the mask [2]"),
@@ -203,6 +217,8 @@ CASES = [
     ("indexing", 'x[0] = "a"', TypeError, "setitem(): unsupported operand type str"),
     ("indexing", "x[0] = None", TypeError, "setitem(): unsupported operand type NoneType"),
     ("indexing", "x[0] = 10**30", ValueError, "does not fit in int64"),
+    ("indexing", "i[0] = float('nan')", RuntimeError, "setitem(): value nan cannot be converted"),
+    ("indexing", "i[0] = 1e30", RuntimeError, "without overflow"),
     ("indexing", "x[5] = 1.0", IndexError, "index 5 is out of bounds"),
     ("indexing", 'x["a"] = 1.0', TypeError, "only integers, slices"),
     ("indexing", "x[0:2] = T.ones(3)", RuntimeError, "setitem: could not broadcast"),
@@ -215,6 +231,8 @@ CASES = [
     ("inplace", "T.ones(3, dtype=T.int64).add_(1.5)", RuntimeError, "can't be cast to the desired output ty"),
     ("inplace", "T.ones(3, requires_grad=True).add_(1)", RuntimeError, "a leaf Variable that requires grad"),
     ("inplace", 'x.fill_("a")', TypeError, "fill_(): argument 'value' must be a number, not str"),
+    ("inplace", "i.fill_(float('nan'))", RuntimeError, "fill_(): value nan cannot be converted"),
+    ("inplace", "T.zeros(2, dtype=T.uint8).fill_(300)", RuntimeError, "value 300 cannot be converted"),
     ("inplace", "x.fill_(None)", TypeError, "not NoneType"),
     ("inplace", "x.fill_(T.ones(2))", RuntimeError, "fill_ only supports 0-dimension value tensor"),
     ("inplace", 'x.copy_("a")', TypeError, "copy_(): unsupported operand type str"),
@@ -287,7 +305,7 @@ CASES = [
 def _run(T: Any, code: str) -> None:
     env = {"T": T, "np": np, "datetime": datetime}
     exec("x = T.tensor([1.0, 2.0, 3.0])\nm = T.ones(2, 3)\ns = T.tensor(2.0)\n"
-         "w = T.ones(2, requires_grad=True)", env)
+         "w = T.ones(2, requires_grad=True)\ni = T.tensor([1, 2, 3])", env)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.range's deprecation, list-of-array warnings
         exec(code, env)
@@ -344,6 +362,13 @@ GOOD = [
     "T.zeros(T.tensor(2))",
     "T.zeros(())",
     "T.full((2,), True)",
+    "T.full((2,), -1, dtype=T.uint8)",
+    "T.tensor(-1, dtype=T.uint8)",
+    "T.tensor([2.5, -3.5], dtype=T.int64)",
+    "T.tensor(np.array([0.5, 1e30]), dtype=T.float16)",
+    "T.zeros(2, dtype=T.uint8).fill_(-1)",
+    "T.cat((x, x))",
+    "T.stack((x, x), 1)",
     "T.full((2,), np.float32(1.5))",
     "T.full((2,), T.tensor(2.0))",
     "T.eye(np.int64(2))",

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.eager.data import array_of, check_array_dtype, number
+from symgrad.eager.data import array_of, check_array_dtype, convertible, number
 from symgrad.eager.dtypes import dtype_arg, get_default_dtype, int64, legacy_type_name
 from symgrad.eager.tensor import Tensor
 from symgrad.eager.tensor import device as _device
@@ -83,7 +83,10 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     numbers) raises the error PyTorch raises."""
     _on(device)
     values = array_of(data, "tensor", floating=dtype is not None and dtype_arg(dtype, "tensor").kind == "f")
-    return Tensor(values.astype(_dtype_for(data, values, dtype)), requires_grad=requires_grad)
+    dt = _dtype_for(data, values, dtype)
+    if not isinstance(data, (np.ndarray, np.generic, Tensor)):
+        convertible(values, dt, "tensor")
+    return Tensor(values.astype(dt), requires_grad=requires_grad)
 
 
 def _filled(fill: Callable[[tuple, np.dtype], np.ndarray], size: tuple, dtype: Any,
@@ -161,11 +164,13 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
         dtype = np.bool_ if isinstance(fill_value, bool) else \
             int64 if isinstance(fill_value, int) else get_default_dtype()
     dt = dtype_arg(dtype, "full")
-    if isinstance(fill_value, int) and not isinstance(fill_value, bool) and dt.kind != "b":
-        limits = np.iinfo(dt) if dt.kind in "iu" else np.iinfo(np.int64)
-        if not limits.min <= fill_value <= limits.max:
-            raise OverflowError(f"full(): fill_value {fill_value} is too big to convert to {dt}")
-    return _filled(lambda s, dt: np.full(s, fill_value, dt), (size,), dt, requires_grad, device, "full")
+    if isinstance(fill_value, int) and not isinstance(fill_value, bool) and dt.kind != "b" \
+            and not np.iinfo(np.int64).min <= fill_value <= np.iinfo(np.int64).max:
+        raise OverflowError(f"full(): fill_value {fill_value} is too big to convert to {dt}")
+    if not isinstance(fill_value, bool):
+        convertible(np.asarray(fill_value), dt, "full")
+    value = np.asarray(fill_value).astype(dt)  # -1 into uint8 wraps to 255, as in PyTorch
+    return _filled(lambda s, dt: np.full(s, value, dt), (size,), dt, requires_grad, device, "full")
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -217,6 +222,9 @@ def _range_checked(fn: str, start: Any, end: Any, step: Any) -> tuple:
     if step > 0 and end < start or step < 0 and end > start:
         raise RuntimeError(f"{fn}(): upper bound and lower bound inconsistent with step sign: "
                            f"{start} -> {end} by {step}")
+    if abs((end - start) / step) >= 2.0 ** 63:
+        raise RuntimeError(f"{fn}(): invalid size, possible overflow? ({start} -> {end} by {step} "
+                           "has more than 2**63 elements)")
     return start, end, step
 
 
@@ -271,7 +279,10 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         check_array_dtype(data.dtype, "as_tensor")
         return Tensor._make(data)
     values = array_of(data, "as_tensor")
-    return Tensor(values.astype(_dtype_for(data, values, dtype)))
+    dt = _dtype_for(data, values, dtype)
+    if not isinstance(data, (np.ndarray, np.generic, Tensor)):
+        convertible(values, dt, "as_tensor")
+    return Tensor(values.astype(dt))
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -169,8 +169,26 @@ def number(value: Any, fn: str, what: str) -> Any:
 
 def fits(value: Any, dtype: np.dtype, fn: str) -> None:
     """A Python int written into a tensor must fit in int64 (ValueError, as PyTorch's 'Overflow
-    when unpacking long long'), whatever the tensor's dtype; a float overflows to inf."""
-    if isinstance(value, int) and not isinstance(value, bool) and dtype.kind != "b" \
-            and not _INT64.min <= value <= _INT64.max:
+    when unpacking long long'), whatever the tensor's dtype; a float overflows to inf. Into an
+    integer tensor, a Python number must also fit its dtype (RuntimeError, see `convertible`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or dtype.kind == "b":
+        return
+    if isinstance(value, int) and not _INT64.min <= value <= _INT64.max:
         raise ValueError(f"{fn}(): the integer {value} does not fit in int64 (Overflow when "
                          "unpacking long long)")
+    convertible(np.asarray(value), dtype, fn)
+
+
+def convertible(values: np.ndarray, dtype: np.dtype, fn: str) -> None:
+    """Python numbers going into an integer tensor must fit its dtype, as PyTorch checks
+    (RuntimeError): a float must be finite and within range, an int within range (an unsigned
+    dtype also takes down to -max, which wraps). NumPy arrays are cast unchecked, as there."""
+    if dtype.kind not in "iu" or values.dtype.kind not in "iuf" or not values.size:
+        return
+    info = np.iinfo(dtype)
+    low = -int(info.max) if dtype.kind == "u" and values.dtype.kind in "iu" else int(info.min)
+    with np.errstate(invalid="ignore"):
+        bad = ~((values >= low) & (values <= int(info.max)))
+    if bad.any():
+        raise RuntimeError(f"{fn}(): value {values[bad].flat[0].item()!r} cannot be converted to type "
+                           f"{dtype} without overflow")

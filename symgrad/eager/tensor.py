@@ -373,6 +373,7 @@ class Tensor(Surface, face="torch"):
                                  name="FillBackward3")
         value = number(value, "fill_", "value")
         fits(value, self.dtype, "fill_")
+        value = np.asarray(value).astype(self.dtype)  # -1 into uint8 wraps, as in PyTorch
         return self._inplace(lambda t: np.full_like(t._data, value), overwrite=True,
                              name="FillBackward2")
 

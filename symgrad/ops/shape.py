@@ -331,12 +331,21 @@ CAT = defop(
 )
 
 
+def _tensor_list(tensors: Any, fn: str) -> list:
+    """`tensors` (a list or tuple of them) as a list; one tensor, a string or a number is a
+    TypeError, as in PyTorch (iterating one tensor would silently cut it into rows)."""
+    if isinstance(tensors, (Value, str, bytes)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{fn}(): argument 'tensors' must be a sequence of Tensors, not "
+                        f"{type(tensors).__name__}")
+    return list(tensors)
+
+
 @function
 def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Join tensors along an existing dim."""
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "cat")
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     ndim = max(len(np.shape(t)) for t in tensors)
     return apply(CAT, *tensors, axis=dims.axis(dim, ndim), _name="CatBackward0")
 
@@ -344,7 +353,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
 @function
 def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Join tensors along a new dim."""
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     lifted = [lift(t, *tensors) for t in tensors]
