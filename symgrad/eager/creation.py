@@ -26,8 +26,9 @@ _rng = [np.random.default_rng()]
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator behind `randn` and `rand`."""
-    _rng[0] = np.random.default_rng(seed)
+    """Seed the generator behind `randn` and `rand`: any value `int()` takes, as in PyTorch
+    (a negative seed wraps to 64 bits; a string that is not a number is a ValueError)."""
+    _rng[0] = np.random.default_rng(int(seed) % 2 ** 64)
 
 
 def _dtype_for(source: Any, data: np.ndarray, dtype: Any, fn: str = "tensor") -> np.dtype:
@@ -47,6 +48,17 @@ def _on(device: Any) -> None:
     """Accept `device=` naming the CPU (or None); any other device raises, naming it."""
     if device is not None:
         _device(device)
+
+
+def _flag(requires_grad: Any, fn: str, none_ok: bool = True) -> bool:
+    """`requires_grad=` as PyTorch takes it: a bool, or None for False in the factory functions
+    (not in `tensor`); a string or a number is a TypeError."""
+    if requires_grad is None and none_ok:
+        return False
+    if not isinstance(requires_grad, (bool, np.bool_)):
+        raise TypeError(f"{fn}(): argument 'requires_grad' must be bool, not "
+                        f"{type(requires_grad).__name__} {requires_grad!r}")
+    return bool(requires_grad)
 
 
 def _int(n: Any, fn: str, what: str) -> int:
@@ -86,14 +98,14 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     dt = _dtype_for(data, values, dtype)
     if not isinstance(data, (np.ndarray, np.generic, Tensor)):
         convertible(values, dt, "tensor")
-    return Tensor(values.astype(dt), requires_grad=requires_grad)
+    return Tensor(values.astype(dt), requires_grad=_flag(requires_grad, "tensor", none_ok=False))
 
 
 def _filled(fill: Callable[[tuple, np.dtype], np.ndarray], size: tuple, dtype: Any,
             requires_grad: bool, device: Any = None, fn: str = "zeros") -> Tensor:
     _on(device)
     dt = dtype_arg(dtype, fn) if dtype is not None else get_default_dtype()
-    return Tensor(fill(_size(size, fn), dt), requires_grad=requires_grad)
+    return Tensor(fill(_size(size, fn), dt), requires_grad=_flag(requires_grad, fn))
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -151,7 +163,7 @@ def _like(t: Any, fill: Callable, dtype: Any, requires_grad: bool, fn: str) -> A
     if isinstance(t, Surface) and not isinstance(t, Tensor):
         return getattr(t, fill.__name__ + "_like")()
     dt = dtype_arg(dtype, fn) if dtype is not None else getattr(t, "dtype", get_default_dtype())
-    return Tensor(fill(np.shape(t), dt), requires_grad=requires_grad)
+    return Tensor(fill(np.shape(t), dt), requires_grad=_flag(requires_grad, fn))
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
@@ -193,7 +205,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
     start, end, step = _range_checked("arange", start, end, step)
     values = np.arange(start, end, step)
     return Tensor(values.astype(_dtype_for([start, end, step], values, dtype, "arange")),
-                  requires_grad=requires_grad)
+                  requires_grad=_flag(requires_grad, "arange"))
 
 
 def range(start: Any, end: Any, step: Any = 1, dtype: Any = None,  # noqa: A001 - PyTorch's name
@@ -207,7 +219,7 @@ def range(start: Any, end: Any, step: Any = 1, dtype: Any = None,  # noqa: A001 
     count = math.floor((end - start) / step) + 1
     values = start + step * np.arange(count, dtype=np.float64)
     dt = dtype_arg(dtype, "range") if dtype is not None else get_default_dtype()
-    return Tensor(values.astype(dt), requires_grad=requires_grad)
+    return Tensor(values.astype(dt), requires_grad=_flag(requires_grad, "range"))
 
 
 def _range_checked(fn: str, start: Any, end: Any, step: Any) -> tuple:
@@ -242,7 +254,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_g
     start, end = number(start, "linspace", "start"), number(end, "linspace", "end")
     steps = _steps("linspace", steps)
     dt = dtype_arg(dtype, "linspace") if dtype is not None else get_default_dtype()
-    return Tensor(_spaced(start, end, steps).astype(dt), requires_grad=requires_grad)
+    return Tensor(_spaced(start, end, steps).astype(dt), requires_grad=_flag(requires_grad, "linspace"))
 
 
 def _spaced(start: float, end: float, steps: int) -> np.ndarray:
@@ -266,7 +278,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: An
     dt = dtype_arg(dtype, "logspace") if dtype is not None else get_default_dtype()
     with np.errstate(invalid="ignore", over="ignore"):
         values = np.power(float(base), _spaced(start, end, steps))
-    return Tensor(values.astype(dt), requires_grad=requires_grad)
+    return Tensor(values.astype(dt), requires_grad=_flag(requires_grad, "logspace"))
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -347,7 +359,7 @@ def _source(generator: Generator | None) -> np.random.Generator:
 
 def _sampled(values: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
     _on(device)
-    return Tensor(values.astype(np.dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(values.astype(np.dtype(dtype)), requires_grad=_flag(requires_grad, "random"))
 
 
 def randint(*args: Any, low: int = 0, high: int | None = None, size: Any = None,
@@ -388,7 +400,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
                         "samples take its shape")
     if not tensors and size is None:
         raise TypeError("normal(): give a tensor mean or std, or number mean and std with a size")
-    m, s = (np.asarray(v._data if isinstance(v, Tensor) else v) for v in (mean, std))
+    m, s = (np.asarray(v._data if isinstance(v, Tensor) else number(v, "normal", k))
+            for v, k in ((mean, "mean"), (std, "std")))
     if np.any(s < 0):
         raise RuntimeError(f"normal expects std >= 0.0, but found std {s.min():g}")
     shape = _size((size,)) if size is not None else np.broadcast_shapes(m.shape, s.shape)

@@ -68,6 +68,8 @@ class Tensor(Surface, face="torch"):
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
+        if not isinstance(flag, (bool, np.bool_)):
+            raise RuntimeError(f"requires_grad must be a bool, not {type(flag).__name__} {flag!r}")
         if self.grad_fn is not None:
             if not flag:
                 raise RuntimeError(
@@ -83,6 +85,9 @@ class Tensor(Surface, face="torch"):
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place and return self."""
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad_(): argument 'requires_grad' must be bool, not "
+                            f"{type(requires_grad).__name__} {requires_grad!r}")
         self.requires_grad = requires_grad
         return self
 
