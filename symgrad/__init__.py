@@ -38,6 +38,7 @@ from symgrad.eager.creation import (
     full,
     full_like,
     linspace,
+    logspace,
     manual_seed,
     multinomial,
     normal,
@@ -53,6 +54,7 @@ from symgrad.eager.creation import (
     zeros,
     zeros_like,
 )
+from symgrad.eager.creation import range as range  # noqa: A004 - torch's; kept out of __all__
 from symgrad.eager.devices import accelerator, backends, cuda, get_default_device, set_default_device
 from symgrad.eager.dtypes import (
     bool_,
@@ -116,7 +118,7 @@ __all__ = [
     "float32", "float64", "from_numpy", "full", "full_like", "func", "Generator", "get_default_device",
     "get_default_dtype", "grad", "Graph", "half", "hessian", "hvp", "iinfo", "inference_mode", "int",
     "int16", "int32", "int64", "int8", "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linalg",
-    "linearize", "linspace", "long",
+    "linearize", "linspace", "logspace", "long",
     "manual_seed", "multinomial", "nn", "no_grad", "normal", "ones", "ones_like", "optim", "rand",
     "rand_like", "randint", "randn", "randn_like", "randperm", "result_type", "set_default_device",
     "set_default_dtype", "set_grad_enabled", "ShapeError", "short", "Size", "special", "Tensor",

@@ -501,8 +501,6 @@ def test_permute_rejects_what_is_not_a_permutation(lib, dims):
         assert "not a permutation" in str(info.value) and "(2, 3)" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="more dims than the tensor has raise IndexError (Dimension "
-                   "out of range); PyTorch raises RuntimeError")
 def test_permute_with_too_many_dims_raises_runtime_error():
     with pytest.raises(RuntimeError):
         symgrad.ones(2, 3).permute(1, 0, 2)

@@ -9,12 +9,44 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager import autograd_functional as functional
-from symgrad.eager.engine import _FREED, Node, _tensors, backward, grad, node_class
+from symgrad.eager import engine
+from symgrad.eager.engine import _FREED, Node, _tensors, node_class
 from symgrad.eager.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_detect_anomaly
-from symgrad.eager.tensor import Tensor
+from symgrad.eager.tensor import Tensor, checked_gradients, checked_inputs
 
 __all__ = ["Function", "backward", "detect_anomaly", "functional", "grad", "gradcheck", "gradgradcheck",
            "set_detect_anomaly"]
+
+
+# ---------------------------------------------------------------- torch.autograd.backward and grad
+
+def _gradient_list(grads: Any) -> Any:
+    """The gradients argument checked (Tensors or None), in the form it was given."""
+    if grads is None:
+        return None
+    checked_gradients([grads] if isinstance(grads, Tensor) or not isinstance(grads, (list, tuple))
+                      else list(grads), "backward")
+    return grads
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Any | None = None) -> None:
+    """Accumulate the gradients of `tensors` into the `.grad` of the leaves (or of `inputs`).
+    Bad arguments raise as in PyTorch, before anything is touched."""
+    engine.backward(tensors, _gradient_list(grad_tensors), retain_graph, create_graph,
+                    inputs=checked_inputs(inputs, "backward"))
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool | None = None,
+         materialize_grads: bool = False) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated).
+
+    >>> x = symgrad.tensor(2.0, requires_grad=True)
+    >>> symgrad.autograd.grad(x ** 3, x, create_graph=True)   # (tensor(12., grad_fn=...),)
+    """
+    return engine.grad(outputs, checked_inputs(inputs, "grad"), _gradient_list(grad_outputs),
+                       retain_graph, create_graph, allow_unused, materialize_grads)
 
 
 # ---------------------------------------------------------------- custom functions

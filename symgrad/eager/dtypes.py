@@ -18,6 +18,23 @@ bool_ = np.dtype(np.bool_)
 _default_dtype = [float32]
 
 
+def dtype_arg(dtype: Any, fn: str) -> np.dtype | None:
+    """A `dtype=` argument as PyTorch takes it: None, a symgrad dtype, or Python's `bool`,
+    `int`, `float` (NumPy's scalar types too, as symgrad's dtypes are NumPy's). A string or
+    anything else is a TypeError, as in PyTorch; so is a complex dtype (symgrad's are real)."""
+    if dtype is None:
+        return None
+    if not (isinstance(dtype, np.dtype) or dtype in (bool, int, float)
+            or isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        raise TypeError(f"{fn}(): argument 'dtype' must be a dtype (symgrad.float32, symgrad.int64, "
+                        f"...), not {type(dtype).__name__} {dtype!r}")
+    dt = np.dtype(dtype)
+    if dt.kind not in "biuf" or dt.itemsize > 8:
+        raise TypeError(f"{fn}(): dtype {dt} is not supported: symgrad's dtypes are bool, integers "
+                        "and float16/32/64")
+    return dt
+
+
 def get_default_dtype() -> np.dtype:
     """The dtype of tensors made from Python floats (float32 unless changed)."""
     return _default_dtype[0]

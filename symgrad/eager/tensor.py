@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager import format as _format
+from symgrad.eager.data import array_of, check_array_dtype, fits, number
 from symgrad.eager.dtypes import (
     bool_,
+    dtype_arg,
     dtype_of_legacy_name,
     float16,
     float32,
@@ -23,7 +25,7 @@ from symgrad.eager.dtypes import (
 )
 from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, backward, node_class
 from symgrad.eager.modes import is_grad_enabled
-from symgrad.ops import OPS, Op, Value, apply, dims
+from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
 from symgrad.ops.index import index_of, write_through
 from symgrad.surface import Surface
@@ -37,7 +39,10 @@ class Tensor(Surface, face="torch"):
     _priority = 1
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._init(data._data if isinstance(data, Tensor) else np.asarray(data), None)
+        if data is None or isinstance(data, (str, bytes, dict, set)):
+            raise TypeError(f"Tensor(): data must be a sequence of numbers or a numeric array, "
+                            f"got {type(data).__name__} {data!r}")
+        self._init(array_of(data, "Tensor"), None)
         self.requires_grad = requires_grad
 
     @classmethod
@@ -63,6 +68,8 @@ class Tensor(Surface, face="torch"):
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
+        if not isinstance(flag, (bool, np.bool_)):
+            raise RuntimeError(f"requires_grad must be a bool, not {type(flag).__name__} {flag!r}")
         if self.grad_fn is not None:
             if not flag:
                 raise RuntimeError(
@@ -78,6 +85,9 @@ class Tensor(Surface, face="torch"):
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place and return self."""
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad_(): argument 'requires_grad' must be bool, not "
+                            f"{type(requires_grad).__name__} {requires_grad!r}")
         self.requires_grad = requires_grad
         return self
 
@@ -132,11 +142,12 @@ class Tensor(Surface, face="torch"):
             self._grad._data += data
 
     def retain_grad(self) -> None:
-        """Keep `.grad` of this non-leaf tensor after backward."""
+        """Keep `.grad` of this non-leaf tensor after backward (a leaf keeps it anyway)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad(): can't retain_grad on Tensor that has "
+                               "requires_grad=False")
         if self.grad_fn is None:
             return
-        if not self._requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         self.grad_fn.retain(self._output_nr, self)
 
     @property
@@ -149,6 +160,9 @@ class Tensor(Surface, face="torch"):
         """Call `hook(grad)` when this tensor's gradient is computed; it may return a new one."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook(): expected a callable, got {type(hook).__name__}")
+        hook = _checked_hook(hook)
         if self.grad_fn is not None:
             self.grad_fn.register_hook(self._output_nr, hook)
             hooks = self.grad_fn._hooks[self._output_nr]
@@ -160,8 +174,12 @@ class Tensor(Surface, face="torch"):
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
-        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
-        backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad.
+
+        A failure (a bad `gradient`, a hook that raises) leaves every `.grad` and the graph
+        as they were, so a corrected call works."""
+        backward([self], checked_gradients([gradient], "backward"), retain_graph, create_graph,
+                 inputs=checked_inputs(inputs, "backward"))
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -200,8 +218,11 @@ class Tensor(Surface, face="torch"):
     def imag(self) -> Tensor:
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
 
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied); raises if the tensor requires grad."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array (shared, not copied); raises if the tensor requires grad
+        (with `force`, a detached copy instead, as in PyTorch)."""
+        if force:
+            return self._data.copy()
         if self._requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
@@ -239,6 +260,21 @@ class Tensor(Surface, face="torch"):
         if not self._data.ndim:
             raise TypeError("len() of a 0-d tensor")
         return len(self._data)
+
+    def __iter__(self) -> Any:
+        """The sub-tensors along dim 0 (`t[0]`, `t[1]`, ...); a 0-d tensor has none: TypeError."""
+        if not self._data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
+    def __eq__(self, other: Any) -> Any:
+        # an operand no tensor holds is unequal (Python's fallback), as in PyTorch: t == "a" is False
+        return NotImplemented if _foreign(other) else self.eq(other)
+
+    def __ne__(self, other: Any) -> Any:
+        return NotImplemented if _foreign(other) else self.ne(other)
+
+    __hash__ = Surface.__hash__
 
     # Python's conversions, as torch has them: one element of any shape; __index__ (range(t),
     # seq[t]) only from integers; a 0-d tensor formats as its item (f"{loss:.3f}")
@@ -340,12 +376,23 @@ class Tensor(Surface, face="torch"):
                                    f"with {value.ndim} dimensions.")
             return self._inplace(lambda t: value.to(self.dtype).expand(self.shape), overwrite=True,
                                  name="FillBackward3")
+        value = number(value, "fill_", "value")
+        fits(value, self.dtype, "fill_")
+        value = np.asarray(value).astype(self.dtype)  # -1 into uint8 wraps, as in PyTorch
         return self._inplace(lambda t: np.full_like(t._data, value), overwrite=True,
                              name="FillBackward2")
 
     def copy_(self, src: Any) -> Tensor:
         """Copy `src` (broadcast to this shape) into this tensor."""
+        src = src if isinstance(src, Tensor) else Tensor._lift(src, "copy_")
         src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
+        try:
+            fitting = np.broadcast_shapes(src.shape, self.shape) == self.shape
+        except ValueError:
+            fitting = False
+        if not fitting:
+            raise RuntimeError(f"copy_(): the source of shape {list(src.shape)} does not broadcast "
+                               f"to this tensor's shape {list(self.shape)}")
         return self._inplace(lambda t: src.broadcast_to(self.shape) if src._requires_grad
                              else np.broadcast_to(src._data, self.shape), overwrite=True)
 
@@ -393,7 +440,14 @@ class Tensor(Surface, face="torch"):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         index, arrays = index_of(key, self)
-        self._inplace(lambda t: t._setitem(value, index, arrays))
+        value = Tensor._lift(value, "setitem")  # a string, None, complex...: TypeError
+        fits(value, self.dtype, "setitem")
+        try:
+            self._inplace(lambda t: t._setitem(value, index, arrays))
+        except ValueError as e:  # shapes that do not broadcast: PyTorch's RuntimeError
+            if isinstance(e, ShapeError):
+                raise
+            raise ShapeError(f"setitem: {e}") from None
 
     def clone(self) -> Tensor:
         """A copy with its own memory that stays in the graph."""
@@ -410,9 +464,9 @@ class Tensor(Surface, face="torch"):
                 dtype = a.dtype
         if "device" in kwargs and kwargs["device"] is not None:
             device(kwargs["device"])
-        if dtype is None or np.dtype(dtype) == self.dtype:
+        dt = dtype_arg(dtype, "to")
+        if dt is None or dt == self.dtype:
             return self
-        dt = np.dtype(dtype)
         # only a floating result carries a gradient (torch: y.long().requires_grad is False)
         source = self if dt.kind in "fc" else self.detach()
         return apply(OPS["astype"], source, dtype=dt.name, _name="ToCopyBackward0")
@@ -512,20 +566,39 @@ class Tensor(Surface, face="torch"):
 
     # the op surface's hooks ----------------------------------------------------------
     def _constant(self, value: Any) -> Tensor:
-        return value if isinstance(value, Tensor) else Tensor._make(np.asarray(value))
+        if isinstance(value, Tensor):
+            return value
+        data = np.asarray(value)
+        check_array_dtype(data.dtype, "tensor")  # a string, an object: TypeError
+        return Tensor._make(data)
 
     @classmethod
-    def _lift(cls, value: Any) -> Any:
+    def _lift(cls, value: Any, fn: str = "tensor") -> Any:
+        """An operand as a tensor or a Python number; a string, None, a complex number or a
+        non-numeric array is a TypeError naming the op and the operand's type."""
         if isinstance(value, np.generic):  # before float: np.float64 is a float subclass
+            check_array_dtype(value.dtype, fn)
             return _weak(value)
         if isinstance(value, Tensor) or isinstance(value, (int, float, bool)):
             return value
-        return Tensor._make(np.asarray(value))
+        if _foreign(value):
+            raise TypeError(f"{fn}(): unsupported operand type {type(value).__name__} "
+                            f"({_short(value)}); expected a Tensor, a number or a numeric array")
+        try:
+            data = np.asarray(value)
+        except ValueError:  # a ragged list
+            raise TypeError(f"{fn}(): unsupported operand: a ragged {type(value).__name__} "
+                            f"({_short(value)})") from None
+        if data.dtype.kind not in "biuf":
+            check_array_dtype(data.dtype, fn)
+            raise TypeError(f"{fn}(): unsupported operand: {type(value).__name__} of dtype "
+                            f"{data.dtype}")
+        return Tensor._make(data)
 
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tensor:
         if not all(type(a) is Tensor for a in args):
-            args = tuple(cls._lift(a) for a in args)
+            args = tuple(cls._lift(a, op.name) for a in args)
         datas = _promote(op, args)
         try:
             out = op.forward(*datas, **params)
@@ -635,6 +708,51 @@ class device:
         return "cpu"
 
 
+def _checked_hook(hook: Callable[[Tensor], Tensor | None]) -> Callable[[Tensor], Tensor | None]:
+    """`hook`, with PyTorch's check of what it returns: None, or a tensor of the gradient's
+    shape and dtype (RuntimeError otherwise, before any `.grad` is touched)."""
+    def checked(grad: Tensor) -> Tensor | None:
+        new = hook(grad)
+        if new is None:
+            return None
+        name = getattr(hook, "__name__", "hook")
+        if not isinstance(new, Tensor):
+            raise TypeError(f"hook '{name}' returned {type(new).__name__}; expected a Tensor or None")
+        if new.shape != grad.shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value: from "
+                               f"{list(grad.shape)} to {list(new.shape)}")
+        if new.dtype != grad.dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value: from {grad.dtype} "
+                               f"to {new.dtype}")
+        return new
+    checked.__wrapped__ = hook  # type: ignore[attr-defined]
+    return checked
+
+
+def checked_inputs(inputs: Any, fn: str) -> list | None:
+    """`inputs=` of backward/grad as a list: None stays None; an empty one is refused, as
+    PyTorch refuses it (RuntimeError), and so is an element that is not a tensor."""
+    if inputs is None:
+        return None
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError(f"{fn}(): `inputs` argument cannot be empty: give the tensors to "
+                           "differentiate with respect to (or inputs=None for all leaves)")
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise RuntimeError(f"{fn}(): all inputs have to be Tensors, but got {type(t).__name__}")
+    return inputs
+
+
+def checked_gradients(grads: list, fn: str) -> list:
+    """Gradients given to backward/grad: Tensors or None (PyTorch's TypeError otherwise)."""
+    for g in grads:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"{fn}(): gradients can be either Tensors or None, but got "
+                            f"{type(g).__name__}")
+    return grads
+
+
 class RemovableHandle:
     """Returned by `register_hook`: `.remove()` unregisters the hook."""
 
@@ -648,8 +766,27 @@ class RemovableHandle:
 
 # ---------------------------------------------------------------- PyTorch's type promotion
 
+_CATEGORIES = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
 def _category(dt: np.dtype) -> int:
-    return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[dt.kind]
+    category = _CATEGORIES.get(dt.kind)
+    if category is None:
+        raise TypeError(f"type promotion: no tensor has dtype {dt}; expected bool, integer or float")
+    return category
+
+
+def _foreign(value: Any) -> bool:
+    """Whether `value` is of a type no tensor operand can be: a string, None, a complex number,
+    a dict, a set or another object that is neither a number nor array-like."""
+    if isinstance(value, (Surface, np.ndarray, np.generic, int, float, list, tuple)):
+        return False
+    return not hasattr(value, "__array__") and not hasattr(value, "__array_interface__")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:

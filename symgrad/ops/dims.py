@@ -3,14 +3,26 @@ turned into what op params hold: non-negative axes and explicit shapes."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 
+def integer(n: Any, what: str = "dim") -> int:
+    """`n` as an int: a Python or NumPy integer, or a one-element integer array; a string, a
+    float or None is a TypeError naming `what` (as in PyTorch and NumPy)."""
+    try:
+        return operator.index(n)
+    except TypeError:
+        raise TypeError(f"{what} must be an int, not {type(n).__name__} {n!r}") from None
+
+
 def axis(dim: int, ndim: int) -> int:
     """`dim` as a non-negative axis of an `ndim`-D value (a 0-d value takes 0 and -1)."""
+    if type(dim) is not int:
+        dim = integer(dim)
     lo, hi = -max(ndim, 1), max(ndim, 1) - 1
     if not lo <= dim <= hi:
         raise IndexError(
@@ -22,10 +34,11 @@ def axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """`dim` (one, several, or None for all) as sorted non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    dims = (dim,) if isinstance(dim, (int, np.integer)) or not hasattr(dim, "__iter__") \
+        else tuple(dim)
     if not ndim and all(d in (0, -1) for d in dims):
         return ()
-    out = tuple(sorted({axis(int(d), ndim) for d in dims}))
+    out = tuple(sorted({axis(integer(d), ndim) for d in dims}))
     if len(out) != len(dims):
         raise RuntimeError(f"dim {tuple(dims)} appears multiple times in the list of dims")
     return out
@@ -45,8 +58,12 @@ def numpy_dims(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tup
 
 def resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
     """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old`."""
-    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
-    shape = tuple(int(n) for n in shape)
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) and hasattr(shape[0], "__iter__"):
+        shape = tuple(shape[0])
+    shape = tuple(integer(n, "a shape's size") for n in shape)
+    bad = next((k for k, n in enumerate(shape) if n < -1), None)
+    if bad is not None:
+        raise RuntimeError(f"invalid shape dimension {shape[bad]} at index {bad} of shape {list(shape)}")
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     if -1 in shape:

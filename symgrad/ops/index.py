@@ -74,21 +74,52 @@ def index_of(key: Any, x: Value) -> tuple[Index, tuple]:
     items = key if isinstance(key, tuple) else (key,)
     index: list[tuple] = []
     arrays: list[Any] = []
+    dim = 0  # the dim of x the next item indexes
     for item in items:
         if item is None:
             index.append(("new",))
         elif item is Ellipsis:
             index.append(("...",))
+            dim += len(x.shape) - sum(_dims_taken(k) for k in items)
         elif isinstance(item, slice):
             index.append(("slice", *(None if v is None else int(v) for v in
                                      (item.start, item.stop, item.step))))
+            dim += 1
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             index.append(("int", int(item)))
+            dim += 1
         else:
+            taken = _dims_taken(item)
+            _check_mask(item, tuple(x.shape), dim, taken)
             for arr in _index_arrays(item):
                 index.append(("arr", len(arrays)))
                 arrays.append(arr)
+            dim += taken
     return tuple(index), tuple(arrays)
+
+
+def _is_mask(item: Any) -> bool:
+    return np.result_type(item) == np.bool_ if isinstance(item, (Value, np.ndarray)) else \
+        isinstance(item, list) and np.asarray(item).dtype == np.bool_
+
+
+def _dims_taken(item: Any) -> int:
+    """How many dims of the indexed value an index item consumes (a mask: its ndim)."""
+    if item is None or item is Ellipsis:
+        return 0
+    return len(np.shape(item)) if _is_mask(item) else 1
+
+
+def _check_mask(item: Any, shape: tuple, dim: int, taken: int) -> None:
+    """A boolean mask must have the shape of the dims it covers (IndexError, as in PyTorch)."""
+    if not _is_mask(item):
+        return
+    mask = tuple(np.shape(item))
+    covered = shape[dim:dim + taken]
+    for k, (m, n) in enumerate(zip(mask, covered)):
+        if m != n:
+            raise IndexError(f"The shape of the mask {list(mask)} at index {k} does not match the "
+                             f"shape of the indexed tensor {list(shape)} at index {dim + k}")
 
 
 def _index_arrays(item: Any) -> list[Any]:
@@ -105,6 +136,11 @@ def _index_arrays(item: Any) -> list[Any]:
     array = np.asarray(item)
     if array.dtype == np.bool_:
         return list(np.nonzero(array))
+    if array.dtype.kind not in "iubf":  # a string, a dict, an object: not an index at all
+        # (PyTorch: a string is a TypeError, as tensor("a") is; anything else an IndexError)
+        error = TypeError if array.dtype.kind in "US" else IndexError
+        raise error(f"only integers, slices (`:`), ellipsis (`...`), None and integer or bool "
+                    f"arrays are valid indices (got {type(item).__name__} {item!r})")
     if array.dtype.kind not in "iu":
         raise IndexError(
             "tensors used as indices must be long, int, byte or bool tensors, got "

@@ -167,6 +167,9 @@ TRANSPOSE = defop(
 def permute(self, *dims_):
     """Reorder the dims."""
     order = tuple(dims_[0]) if len(dims_) == 1 and not isinstance(dims_[0], int) else dims_
+    if len(order) != self.ndim:
+        raise RuntimeError(f"permute(): the order {tuple(order)} names {len(order)} dims; the "
+                           f"value has {self.ndim} (shape {tuple(self.shape)})")
     return apply(TRANSPOSE, self, axes=tuple(dims.axis(d, self.ndim) for d in order))
 
 
@@ -261,6 +264,7 @@ def broadcast_to(self, shape):
 def expand(self, *sizes):
     """Broadcast to `sizes`; -1 keeps a dim's size."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+    sizes = tuple(dims.integer(n, "expand(): a size") for n in sizes)
     lead = len(sizes) - self.ndim
     return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes)))
 
@@ -327,12 +331,21 @@ CAT = defop(
 )
 
 
+def _tensor_list(tensors: Any, fn: str) -> list:
+    """`tensors` (a list or tuple of them) as a list; one tensor, a string or a number is a
+    TypeError, as in PyTorch (iterating one tensor would silently cut it into rows)."""
+    if isinstance(tensors, (Value, str, bytes)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{fn}(): argument 'tensors' must be a sequence of Tensors, not "
+                        f"{type(tensors).__name__}")
+    return list(tensors)
+
+
 @function
 def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Join tensors along an existing dim."""
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "cat")
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     ndim = max(len(np.shape(t)) for t in tensors)
     return apply(CAT, *tensors, axis=dims.axis(dim, ndim), _name="CatBackward0")
 
@@ -340,7 +353,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
 @function
 def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Join tensors along a new dim."""
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     lifted = [lift(t, *tensors) for t in tensors]

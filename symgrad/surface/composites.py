@@ -82,12 +82,28 @@ def _clamp_name(x: Any, min: Any = None, max: Any = None) -> str:
         else "ClampBackward0"
 
 
+def _numeric_bound(bound: Any) -> bool:
+    """A bound clamp can compare with: a real number, or a value or array of numbers."""
+    if isinstance(bound, Value):
+        return True
+    if isinstance(bound, (list, tuple, np.ndarray, np.generic)):
+        try:
+            return np.asarray(bound).dtype.kind in "biuf"
+        except ValueError:  # ragged
+            return False
+    return isinstance(bound, (int, float))
+
+
 @composite(_clamp_name)
 def clamp(x: Value, min: Any = None, max: Any = None) -> Value:
     """x limited to [min, max] (bounds numbers or arrays; max wins where min > max, NaN stays).
     The gradient goes to whichever of x, min, max was taken, as in PyTorch."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    for what, bound in (("min", min), ("max", max)):
+        if bound is not None and not _numeric_bound(bound):
+            raise TypeError(f"clamp(): argument '{what}' must be a real number or a numeric "
+                            f"tensor, got {type(bound).__name__} {bound!r}")
     out = x
     if min is not None:
         out = apply(OPS["where"], x < min, min, out)

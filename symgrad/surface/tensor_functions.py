@@ -589,6 +589,9 @@ def masked_scatter(self, mask, source):
 @method("masked_fill", function=True, inplace=True)
 def masked_fill(self, mask, value):
     """input with `value` where `mask` holds."""
+    mask_dtype = mask.dtype if isinstance(mask, Value) else np.asarray(mask).dtype
+    if mask_dtype != np.bool_:
+        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask_dtype}")
     if np.ndim(value) != 0:
         raise RuntimeError("masked_fill only supports a 0-dimensional value tensor, but got tensor "
                            f"with {np.ndim(value)} dimension(s).")
