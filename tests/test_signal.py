@@ -454,6 +454,7 @@ BAD = [
     (lambda x: np.piecewise(x, [x > 0], [np.sin, np.cos, np.tan]), ValueError,
      "with 1 condition\\(s\\), either 1 or 2 functions are expected"),
     (lambda x: np.polyder(x, -1), ValueError, "Order of derivative must be positive"),
+    (lambda x: np.polyder(x.reshape(3, 3)), ValueError, "expected a 1-D array of coefficients"),
     (lambda x: np.polyint(x, 3, k=[1.0, 2.0]), ValueError, "k must be a scalar or a rank-1 array"),
     (lambda x: np.bincount(np.arange(9) % 3, weights=x[:4]), ValueError, "don't have the same length"),
     (lambda x: np.bincount(np.array([-1, 0]), weights=x[:2]), ValueError, "no negative elements"),

@@ -380,6 +380,8 @@ def _np_polyder(p, m=1):
     if m < 0:
         raise ValueError("Order of derivative must be positive (see polyint)")
     p = lift(p)
+    if p.ndim != 1:  # NumPy's own code fails on other ranks, with a broadcasting ValueError
+        raise ValueError(f"polyder: expected a 1-D array of coefficients, got shape {tuple(p.shape)}")
     for _ in range(m):
         p = p[:-1] * np.arange(p.shape[0] - 1, 0, -1)
     return p
