@@ -416,12 +416,14 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Value:
 @composite(lambda *a, **k: "BinaryCrossEntropyBackward0")
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
                          reduction: str = "mean") -> Value:
-    """-[t log p + (1 - t) log(1 - p)] for probabilities p; logs clamped at -100 like PyTorch."""
+    """-[t log p + (1 - t) log(1 - p)] for probabilities p; logs clamped at -100 like PyTorch,
+    whose gradient (p - t) / max(p (1 - p), 1e-12) it has, finite at p = 0 and 1."""
     _check(reduction)
     _same_shape(input, target, "Using a target")
-    log_p = input.log().clamp(min=-100)
-    log_q = (1 - input).log().clamp(min=-100)
-    loss = -(target * log_p + (1 - target) * log_q)
+    for name, values in (("input", _concrete(input)), ("target", _concrete(target))):
+        if values is not None and not np.all((values >= 0) & (values <= 1)):
+            raise RuntimeError(f"binary_cross_entropy: all elements of {name} should be between 0 and 1")
+    loss = apply(OPS["binary_cross_entropy"], input, lift(target, input))
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
