@@ -120,6 +120,20 @@ def _log_one_minus_sigmoid(b: Builder, m: Match) -> Node | None:
     return _same(b, m, b.make("neg", (_softplus(b, m.u),), {})) if _is(m.one, 1) else None
 
 
+# ---------------------------------------------------------------- tanh
+
+def _exp_ratio(b: Builder, m: Match) -> Node | None:
+    """(exp(u) - exp(-u)) / (exp(u) + exp(-u)) -> tanh(u): the quotient is inf / inf = nan
+    beyond |u| = 710 (89 in float32), tanh is finite everywhere."""
+    top, bottom = m.top.inputs, m.bottom.inputs
+    if {id(n) for n in top} != {id(n) for n in bottom}:
+        return None
+    u, v = top[0].inputs[0], top[1].inputs[0]
+    if _negated(v) is not u and _negated(u) is not v:
+        return None
+    return _same(b, m, b.make("tanh", (u,), {}))
+
+
 def _exp_minus_softplus(b: Builder, m: Match) -> Node | None:
     """exp(-softplus(v)) -> sigmoid(-v)."""
     v = _negated(m.n)
@@ -477,11 +491,18 @@ def _max_shift(n: Node) -> tuple[Node, Node] | None:
     return None
 
 
+def _broadcasts_back(total: Node) -> bool:
+    """Whether reduction `total` broadcasts against its input as it would with keepdims: it
+    keeps them, or its axes are the leading ones (`np.sum(e)` of a vector, `e.sum(0)`)."""
+    axes = sorted(a % len(total.inputs[0].shape) for a in total.params["axes"])
+    return total.params["keepdims"] or axes == list(range(len(axes)))
+
+
 def _softmax(b: Builder, m: Match) -> Node | None:
     """exp(x - max(x)) / sum(exp(x - max(x))) and exp(x) / sum(exp(x)): the max gets no
     gradient (the quotient does not depend on it), and an unshifted exp is shifted."""
     e, total = m.e, m.total
-    if total.inputs[0] is not e or not total.params["keepdims"]:
+    if total.inputs[0] is not e or not _broadcasts_back(total):
         return None
     axes, arg = total.params["axes"], e.inputs[0]
     found = _max_shift(arg)
@@ -499,10 +520,21 @@ def _softmax(b: Builder, m: Match) -> Node | None:
 def _log_of_quotient(b: Builder, m: Match) -> Node | None:
     """log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s))): log-softmax without the round trip."""
     e, total = m.e, m.total
-    if total.inputs[0] is not e or not total.params["keepdims"]:
+    if total.inputs[0] is not e or not _broadcasts_back(total):
         return None
     s = e.inputs[0]
     return _same(b, m, b.make("sub", (s, b.make("log", (total,), {})), {}))
+
+
+def _log_of_item(b: Builder, m: Match) -> Node | None:
+    """log(q[k]) -> log(q)[k] for q a softmax quotient exp(s) / sum(exp(s)): the log meets the
+    quotient and becomes s - log(sum(exp(s))), finite where q[k] underflows to 0
+    (`-np.log(softmax(x)[label])`)."""
+    item, q = m.item, m.q
+    if q.inputs[1].inputs[0] is not q.inputs[0] or not _broadcasts_back(q.inputs[1]):
+        return None
+    log_q = b.make("log", (q,), {})
+    return _same(b, m, b.make("getitem", (log_q, *item.inputs[1:]), item.params))
 
 
 def _shift_back(b: Builder, m: Match) -> Node | None:
@@ -584,6 +616,13 @@ IDIOMS = [
     Rule("log(1 - sigmoid(u)) -> -softplus(u)", P("log", (P("sub", (ONE, P("sigmoid", (u,)))),)),
          _log_one_minus_sigmoid),
     Rule("exp(-softplus(v)) -> sigmoid(-v)", P("exp", (P.var("n"),)), _exp_minus_softplus),
+    # tanh
+    Rule("sinh(u) / cosh(u) -> tanh(u)", P("div", (P("sinh", (u,)), P("cosh", (u,)))),
+         lambda b, m: _same(b, m, b.make("tanh", (m.u,), {}))),
+    Rule("(exp(u) - exp(-u)) / (exp(u) + exp(-u)) -> tanh(u)",
+         P("div", (P("sub", (P("exp"), P("exp")), name="top"),
+                   P("add", (P("exp"), P("exp")), name="bottom"))),
+         _exp_ratio),
     # logit
     Rule("log(p / (1 - p)) -> logit(p)", P("log", (P("div", (P.var("p"), P.var("q"))),)), _logit_of_ratio),
     Rule("log(p) - log(1 - p) -> logit(p)",
@@ -620,6 +659,8 @@ IDIOMS = [
          P("div", (P("exp", name="e"), P("sum", name="total"))), _softmax),
     Rule("log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s)))",
          P("log", (P("div", (P("exp", name="e"), P("sum", name="total"))),)), _log_of_quotient),
+    Rule("log(q[k]) -> log(q)[k] for q = exp(s) / sum(exp(s))",
+         P("log", (P("getitem", (P("div", (P("exp"), P("sum")), name="q"),), name="item"),)), _log_of_item),
     Rule("(y - c) - logsumexp(y - c) -> the same, c without gradient, for any c constant along the axes",
          P("sub", (P("sub", name="s"), P("add", name="lse"))), _any_shift_of_log_softmax),
     Rule("max(x) + log(sum(exp(x - max(x, keepdims)))) -> the same, max without gradient",
