@@ -10,7 +10,8 @@ holds softplus(z) with a term between), and scalar constants match weak or stron
 
 Conventions: ReLU (`maximum(x, 0)`, `where(x > 0, x, 0)`, `clip(x, 0, None)`) has gradient 0
 at x == 0, as PyTorch's relu and `jax.nn.relu` (np.maximum of two variables still shares
-ties); `x * (x > 0)` is left alone: it is nan at x = -inf where relu is 0, and its gradient
+ties); a rule keeps the gradient the spelling has at a kink otherwise (`where(x < 0, 0, x)` is
+not relu: it keeps x at 0, with gradient 1); `x * (x > 0)` is left alone: it is nan at x = -inf where relu is 0, and its gradient
 is already one masked product. Constant zeros propagate: `0 * x` and `0 @ W` are zeros even
 where x holds inf or nan (as in PyTensor's and XLA's simplifiers).
 """
@@ -290,17 +291,21 @@ def _relu(b: Builder, m: Match) -> Node | None:
 
 
 def _compares(c: Node, v: Node, above: bool) -> bool:
-    """Whether comparison c says v > 0 (or v >= 0) when `above`, v < 0 (or v <= 0) when not."""
+    """Whether comparison c is true exactly where v > 0 (`above`) or exactly where v <= 0 (not
+    `above`), with the zero on either side: then the where that keeps v has relu's gradient 0
+    at v == 0. `v >= 0` or `v < 0` keep v at 0, where the gradient is 1 (`clamp(v, min=0)`)."""
     if c.op not in ("gt", "ge", "lt", "le"):
         return False
     a, d = c.inputs
-    greater = c.op in ("gt", "ge")
-    return (a is v and _is(d, 0) and greater == above) or (d is v and _is(a, 0) and greater != above)
+    if above:
+        return (c.op == "gt" and a is v and _is(d, 0)) or (c.op == "lt" and d is v and _is(a, 0))
+    return (c.op == "le" and a is v and _is(d, 0)) or (c.op == "ge" and d is v and _is(a, 0))
 
 
 def _relu_where(b: Builder, m: Match) -> Node | None:
-    """where(x > 0, x, 0) and where(x < 0, 0, x), with any of <, <=, >, >= either way round
-    (they agree at x == 0) -> relu(x)."""
+    """where(x > 0, x, 0) and where(x <= 0, 0, x), the zero on either side of the comparison
+    -> relu(x). where(x >= 0, x, 0) and where(x < 0, 0, x) (`h[h < 0] = 0`, PyTorch's clamp
+    with min=0) stay: they keep x at 0, and its gradient 1 there (JAX's for the same code)."""
     c, first, second = m.root.inputs
     for kept, zero, above in ((first, second, True), (second, first, False)):
         if _is(zero, 0) and _compares(c, kept, above):
@@ -636,7 +641,7 @@ IDIOMS = [
          P(("add", "sub")), _sum_of_terms),
     # relu
     Rule("maximum(x, 0) -> relu(x)", P("maximum", (x, P.const(name="zero")), commutative=True), _relu),
-    Rule("where(x > 0, x, 0), where(x < 0, 0, x) -> relu(x)", P("where"), _relu_where),
+    Rule("where(x > 0, x, 0), where(x <= 0, 0, x) -> relu(x)", P("where"), _relu_where),
     # relu's gradient masks by its output, as PyTorch's; the input gives the same mask, and
     # the output need not be computed when nothing else reads it
     Rule("relu(x) > 0 -> x > 0", P("gt", (P("relu", (x,)), P.const(name="zero"))),
