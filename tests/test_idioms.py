@@ -319,7 +319,8 @@ def test_relu_spellings_share_the_mask_form_and_tie_convention(name):
 @pytest.mark.parametrize("spelling", [lambda h: np.where(h < 0, 0.0, h), lambda h: np.where(h >= 0, h, 0.0),
                                       lambda h: np.where(0 > h, 0, h),
                                       lambda h: symgrad.clamp(h, min=0)],
-                         ids=["where(h < 0, 0, h)", "where(h >= 0, h, 0)", "where(0 > h, 0, h)", "clamp(h, min=0)"])
+                         ids=["where(h < 0, 0, h)", "where(h >= 0, h, 0)", "where(0 > h, 0, h)",
+                              "clamp(h, min=0)"])
 def test_a_where_that_keeps_h_at_zero_keeps_its_gradient_there(spelling):
     """where(h < 0, 0, h) keeps h at 0, so its gradient there is 1 (JAX's for the same code,
     PyTorch's clamp(min=0)): it is not rewritten to relu, whose gradient at 0 is 0."""

@@ -12,8 +12,9 @@ Conventions: ReLU (`maximum(x, 0)`, `where(x > 0, x, 0)`, `clip(x, 0, None)`) ha
 at x == 0, as PyTorch's relu and `jax.nn.relu` (np.maximum of two variables still shares
 ties); a rule keeps the gradient the spelling has at a kink otherwise (`where(x < 0, 0, x)` is
 not relu: it keeps x at 0, with gradient 1); `x * (x > 0)` is left alone: it is nan at
-x = -inf where relu is 0, and its gradient is already one masked product. Constant zeros propagate: `0 * x` and `0 @ W` are zeros even
-where x holds inf or nan (as in PyTensor's and XLA's simplifiers).
+x = -inf where relu is 0, and its gradient is already one masked product. Constant zeros
+propagate: `0 * x` and `0 @ W` are zeros even where x holds inf or nan (as in PyTensor's and
+XLA's simplifiers).
 """
 
 from __future__ import annotations
