@@ -83,6 +83,22 @@ def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) 
     return input.where(input > 0, input * negative_slope)
 
 
+@composite("HardtanhBackward0")
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Value:
+    """input limited to [min_val, max_val]. Unlike clamp's, its gradient is 0 at the bounds:
+    PyTorch's hardtanh passes it strictly inside only (as ReLU6 at 0 and 6, and `jax.nn.relu6`)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got {min_val} > {max_val}")
+    out = apply(OPS["where"], input <= min_val, min_val, input)
+    return apply(OPS["where"], input >= max_val, max_val, out)
+
+
+@composite("HardtanhBackward0")
+def relu6(input: Any, inplace: bool = False) -> Value:
+    """min(max(x, 0), 6): hardtanh on [0, 6], with gradient 0 at 0 and at 6 (PyTorch's)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
 @composite("SiluBackward0")
 def silu(input: Any, inplace: bool = False) -> Value:
     """x * sigmoid(x) (also called swish)."""
@@ -604,7 +620,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 __all__ = [
     "avg_pool2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
     "cosine_similarity", "cross_entropy", "max_pool2d",
-    "dropout", "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu",
+    "dropout", "elu", "embedding", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm",
+    "leaky_relu",
     "linear", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "normalize", "one_hot", "pad",
-    "pairwise_distance", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "pairwise_distance", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
