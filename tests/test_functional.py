@@ -18,9 +18,9 @@ gradients are checked against finite differences only. Every loss also runs with
 
 Then the errors (bad `reduction`, bad `approximate`), the clamp in binary_cross_entropy, and
 tensors passed by keyword (`F.mse_loss(x, target=y)`), and the disagreements with PyTorch
-found here, as strict xfails: binary_cross_entropy's gradient at
-p in {0, 1} is nan and, where log p is clamped, differs from PyTorch's formula; a bad
-`approximate` is a ValueError, not a RuntimeError; an implicit softmax dim does not warn.
+found here, as strict xfails: a bad `approximate` is a ValueError, not a RuntimeError; an
+implicit softmax dim does not warn. binary_cross_entropy's gradient at p in {0, 1} and where
+log p is clamped is PyTorch's formula (p - t) / max(p (1 - p), 1e-12).
 """
 
 from __future__ import annotations
@@ -169,6 +169,14 @@ def np_leaky_relu(input, negative_slope=0.01):
     return np.where(input > 0, input, negative_slope * input)
 
 
+def np_hardtanh(input, min_val=-1.0, max_val=1.0):
+    return np.clip(input, min_val, max_val)
+
+
+def np_relu6(input):
+    return np.clip(input, 0.0, 6.0)
+
+
 def np_silu(input):
     return input * np_sigmoid(input)
 
@@ -302,6 +310,7 @@ CLOSED: dict[str, Callable[..., np.ndarray]] = {
     "mse_loss": np_mse_loss, "l1_loss": np_l1_loss, "binary_cross_entropy": np_binary_cross_entropy,
     "binary_cross_entropy_with_logits": np_binary_cross_entropy_with_logits,
     "nll_loss": np_nll_loss, "cross_entropy": np_cross_entropy, "pad": np_pad,
+    "hardtanh": np_hardtanh, "relu6": np_relu6,
     "leaky_relu": np_leaky_relu, "silu": np_silu, "elu": np_elu, "logsigmoid": np_logsigmoid,
     "layer_norm": np_layer_norm, "embedding": np_embedding, "normalize": np_normalize,
     "cosine_similarity": np_cosine_similarity, "pairwise_distance": np_pairwise_distance,
@@ -539,6 +548,10 @@ CASES: list[Case] = [
     Case("leaky_relu", "leaky_relu", {"input": away_from_zero(3, 4)}),
     Case("leaky_relu-slope", "leaky_relu", {"input": away_from_zero(3, 4)}, {"negative_slope": 0.2}),
     Case("silu", "silu", {"input": normal(3, 4, scale=2.0)}),
+    Case("hardtanh", "hardtanh", {"input": fixed([[-2.0, -0.7, 0.3, 1.5], [0.9, -1.2, 0.0, 3.0]])}),
+    Case("hardtanh-bounds", "hardtanh", {"input": fixed([-2.0, -0.7, 0.3, 1.5])},
+         {"min_val": -0.5, "max_val": 0.8}),
+    Case("relu6", "relu6", {"input": fixed([-1.0, 2.0, 5.5, 7.0])}),
     Case("elu", "elu", {"input": away_from_zero(3, 4)}),
     Case("elu-alpha-large", "elu", {"input": fixed([-50.0, -1.0, 0.5, 700.0])}, {"alpha": 1.5}),
     Case("logsigmoid", "logsigmoid", {"input": fixed([-800.0, -3.0, 0.5, 40.0, 800.0])}),
@@ -818,24 +831,17 @@ SATURATED = (np.array([0.0, 0.0, 1.0, 1.0]), np.array([0.0, 1.0, 0.0, 1.0]))
 CLAMPED = (np.array([1e-50, 1e-60]), np.array([0.3, 1.0]))  # log p < -100
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "binary_cross_entropy's input gradient is nan at probabilities exactly 0 or 1 (the clamp at "
-    "log = -100 meets log's infinite slope); PyTorch returns (p - t) / max(p (1 - p), 1e-12)"))
 def test_binary_cross_entropy_gradient_at_saturated_probabilities() -> None:
     np.testing.assert_allclose(symgrad_bce_input_grad(*SATURATED), torch_bce_input_grad(*SATURATED), **EXACT)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "where log p < -100 is clamped, symgrad's input gradient is the derivative of the clamped loss "
-    "(t's term drops out: 0.7 at p = 1e-50, t = 0.3); PyTorch's backward is (p - t) / max(p (1 - p), 1e-12) "
-    "everywhere (-3e11 there)"))
 def test_binary_cross_entropy_gradient_where_log_is_clamped() -> None:
     np.testing.assert_allclose(symgrad_bce_input_grad(*CLAMPED), torch_bce_input_grad(*CLAMPED), **EXACT)
 
 
 @pytest.mark.parametrize("points", [SATURATED, CLAMPED], ids=["saturated", "clamped"])
 def test_binary_cross_entropy_gradient_formula_is_torchs(torch: Any, points: tuple) -> None:
-    """The expectation of the two xfails above is PyTorch's behaviour."""
+    """The expectation of the two tests above is PyTorch's behaviour."""
     p, t = points
     x = torch.tensor(p, requires_grad=True)
     torch.nn.functional.binary_cross_entropy(x, torch.tensor(t), reduction="sum").backward()

@@ -287,8 +287,7 @@ RELU = {
     "maximum(h, 0)": lambda h: np.maximum(h, 0),
     "maximum(0.0, h)": lambda h: np.maximum(0.0, h),
     "where(h > 0, h, 0)": lambda h: np.where(h > 0, h, 0),
-    "where(h < 0, 0.0, h)": lambda h: np.where(h < 0, 0.0, h),
-    "where(h >= 0, h, 0.0)": lambda h: np.where(h >= 0, h, 0.0),
+    "where(h <= 0, 0.0, h)": lambda h: np.where(h <= 0, 0.0, h),
     "clip(h, 0, None)": lambda h: np.clip(h, 0, None),
     "where(0 < h, h, 0)": lambda h: np.where(0 < h, h, 0),
     "where(np.less(0, h), h, 0)": lambda h: np.where(np.less(0, h), h, 0),
@@ -315,6 +314,18 @@ def test_relu_spellings_share_the_mask_form_and_tie_convention(name):
     g = symgrad.grad(lambda h: np.sum(relu(h) * 3))(h)
     assert g.dtype == np.float32
     np.testing.assert_array_equal(g, [0.0, 0.0, 3.0, 0.0])
+
+
+@pytest.mark.parametrize("spelling", [lambda h: np.where(h < 0, 0.0, h), lambda h: np.where(h >= 0, h, 0.0),
+                                      lambda h: np.where(0 > h, 0, h),
+                                      lambda h: symgrad.clamp(h, min=0)],
+                         ids=["where(h < 0, 0, h)", "where(h >= 0, h, 0)", "where(0 > h, 0, h)",
+                              "clamp(h, min=0)"])
+def test_a_where_that_keeps_h_at_zero_keeps_its_gradient_there(spelling):
+    """where(h < 0, 0, h) keeps h at 0, so its gradient there is 1 (JAX's for the same code,
+    PyTorch's clamp(min=0)): it is not rewritten to relu, whose gradient at 0 is 0."""
+    h = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(symgrad.grad(lambda h: np.sum(spelling(h) * 3))(h), [0.0, 3.0, 3.0])
 
 
 def test_relus_gradient_is_a_product_with_the_mask():

@@ -562,6 +562,11 @@ ROWS = [
     Row("log_ndtr", symgrad.special.log_ndtr, lambda x: scipy_special().log_ndtr(x), UNARY,
         torch=lambda x: _torch().special.log_ndtr(x)),
     Row("xlogy", lambda x, y: x.xlogy(y), lambda x, y: x * np.log(y), BINARY, domains=(real, positive)),
+    Row("binary_cross_entropy",
+        lambda p, t: symgrad.nn.functional.binary_cross_entropy(p, t, reduction="none"),
+        lambda p, t: -(t * np.log(p) + (1 - t) * np.log1p(-p)),
+        shapes(((), ()), ((4,), (4,)), ((2, 3), (2, 3))), domains=(probability,),
+        torch=lambda p, t: _torch().nn.functional.binary_cross_entropy(p, t, reduction="none")),
     Row("xlog1py", symgrad.special.xlog1py, lambda x, y: x * np.log1p(y), BINARY,
         domains=(real, above_minus_one), torch=lambda x, y: _torch().special.xlog1py(x, y)),
     # PyTorch's functions that are also methods (symgrad/ops/elementwise.py, special.py)

@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from symgrad.ops import batching
 from symgrad.ops.core import OPS, _is_scalar, defop
 from symgrad.ops.dispatch import Value, apply, composite, function, function_of, lift, method
@@ -79,6 +81,26 @@ defop("xlog1py", "xlog1py({x}, {y})", sympy="Xlog1py", promote="float", kernels=
     lambda ct, ans, x, y: ct * _taken(x, y, ct, 0.0).log1p(),
     lambda ct, ans, x, y: ct * x / _taken(x, y + 1, ct),
 ))
+
+
+def _binary_cross_entropy(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """-[t log p + (1 - t) log(1 - p)] with each log clamped at -100 (PyTorch's), so p = 0 or 1
+    gives a finite loss; log(0) is expected there, not warned about."""
+    with np.errstate(divide="ignore"):
+        return -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log1p(-p), -100))
+
+
+# a primitive for its gradient: PyTorch's (p - t) / max(p (1 - p), 1e-12) is finite at p = 0 and
+# p = 1, where the clamped logs' gradient is 0 * inf = nan. The target's is log(1 - p) - log(p)
+# unclamped, as PyTorch's (inf at p = 0). PyTorch's 1e-12 is a float32 constant in either dtype.
+_BCE_EPS = float(np.float32(1e-12))
+BINARY_CROSS_ENTROPY = defop(
+    "binary_cross_entropy", "binary_cross_entropy({x}, {y})", promote="float", methods=(), functions=(),
+    helpers={"binary_cross_entropy": _binary_cross_entropy}, grad_fn="BinaryCrossEntropyBackward0",
+    doc="Binary cross-entropy of probabilities input against target, elementwise.", vjps=(
+        lambda ct, ans, x, y: ct * (x - y) / (x * (1 - x)).maximum(_BCE_EPS),
+        lambda ct, ans, x, y: ct * ((-x).log1p() - x.log()),
+    ))
 
 
 # ---------------------------------------------------------------- SciPy's special functions, second batch

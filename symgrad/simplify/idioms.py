@@ -10,9 +10,11 @@ holds softplus(z) with a term between), and scalar constants match weak or stron
 
 Conventions: ReLU (`maximum(x, 0)`, `where(x > 0, x, 0)`, `clip(x, 0, None)`) has gradient 0
 at x == 0, as PyTorch's relu and `jax.nn.relu` (np.maximum of two variables still shares
-ties); `x * (x > 0)` is left alone: it is nan at x = -inf where relu is 0, and its gradient
-is already one masked product. Constant zeros propagate: `0 * x` and `0 @ W` are zeros even
-where x holds inf or nan (as in PyTensor's and XLA's simplifiers).
+ties); a rule keeps the gradient the spelling has at a kink otherwise (`where(x < 0, 0, x)` is
+not relu: it keeps x at 0, with gradient 1); `x * (x > 0)` is left alone: it is nan at
+x = -inf where relu is 0, and its gradient is already one masked product. Constant zeros
+propagate: `0 * x` and `0 @ W` are zeros even where x holds inf or nan (as in PyTensor's and
+XLA's simplifiers).
 """
 
 from __future__ import annotations
@@ -118,6 +120,20 @@ def _log_one_minus_sigmoid(b: Builder, m: Match) -> Node | None:
     """log(1 - sigmoid(u)) = log(sigmoid(-u)) -> -softplus(u). Only under a log: elsewhere
     1 - s is cheaper than a second sigmoid (sigmoid's own derivative is s * (1 - s))."""
     return _same(b, m, b.make("neg", (_softplus(b, m.u),), {})) if _is(m.one, 1) else None
+
+
+# ---------------------------------------------------------------- tanh
+
+def _exp_ratio(b: Builder, m: Match) -> Node | None:
+    """(exp(u) - exp(-u)) / (exp(u) + exp(-u)) -> tanh(u): the quotient is inf / inf = nan
+    beyond |u| = 710 (89 in float32), tanh is finite everywhere."""
+    top, bottom = m.top.inputs, m.bottom.inputs
+    if {id(n) for n in top} != {id(n) for n in bottom}:
+        return None
+    u, v = top[0].inputs[0], top[1].inputs[0]
+    if _negated(v) is not u and _negated(u) is not v:
+        return None
+    return _same(b, m, b.make("tanh", (u,), {}))
 
 
 def _exp_minus_softplus(b: Builder, m: Match) -> Node | None:
@@ -276,17 +292,21 @@ def _relu(b: Builder, m: Match) -> Node | None:
 
 
 def _compares(c: Node, v: Node, above: bool) -> bool:
-    """Whether comparison c says v > 0 (or v >= 0) when `above`, v < 0 (or v <= 0) when not."""
+    """Whether comparison c is true exactly where v > 0 (`above`) or exactly where v <= 0 (not
+    `above`), with the zero on either side: then the where that keeps v has relu's gradient 0
+    at v == 0. `v >= 0` or `v < 0` keep v at 0, where the gradient is 1 (`clamp(v, min=0)`)."""
     if c.op not in ("gt", "ge", "lt", "le"):
         return False
     a, d = c.inputs
-    greater = c.op in ("gt", "ge")
-    return (a is v and _is(d, 0) and greater == above) or (d is v and _is(a, 0) and greater != above)
+    if above:
+        return (c.op == "gt" and a is v and _is(d, 0)) or (c.op == "lt" and d is v and _is(a, 0))
+    return (c.op == "le" and a is v and _is(d, 0)) or (c.op == "ge" and d is v and _is(a, 0))
 
 
 def _relu_where(b: Builder, m: Match) -> Node | None:
-    """where(x > 0, x, 0) and where(x < 0, 0, x), with any of <, <=, >, >= either way round
-    (they agree at x == 0) -> relu(x)."""
+    """where(x > 0, x, 0) and where(x <= 0, 0, x), the zero on either side of the comparison
+    -> relu(x). where(x >= 0, x, 0) and where(x < 0, 0, x) (`h[h < 0] = 0`, PyTorch's clamp
+    with min=0) stay: they keep x at 0, and its gradient 1 there (JAX's for the same code)."""
     c, first, second = m.root.inputs
     for kept, zero, above in ((first, second, True), (second, first, False)):
         if _is(zero, 0) and _compares(c, kept, above):
@@ -477,11 +497,18 @@ def _max_shift(n: Node) -> tuple[Node, Node] | None:
     return None
 
 
+def _broadcasts_back(total: Node) -> bool:
+    """Whether reduction `total` broadcasts against its input as it would with keepdims: it
+    keeps them, or its axes are the leading ones (`np.sum(e)` of a vector, `e.sum(0)`)."""
+    axes = sorted(a % len(total.inputs[0].shape) for a in total.params["axes"])
+    return total.params["keepdims"] or axes == list(range(len(axes)))
+
+
 def _softmax(b: Builder, m: Match) -> Node | None:
     """exp(x - max(x)) / sum(exp(x - max(x))) and exp(x) / sum(exp(x)): the max gets no
     gradient (the quotient does not depend on it), and an unshifted exp is shifted."""
     e, total = m.e, m.total
-    if total.inputs[0] is not e or not total.params["keepdims"]:
+    if total.inputs[0] is not e or not _broadcasts_back(total):
         return None
     axes, arg = total.params["axes"], e.inputs[0]
     found = _max_shift(arg)
@@ -499,10 +526,21 @@ def _softmax(b: Builder, m: Match) -> Node | None:
 def _log_of_quotient(b: Builder, m: Match) -> Node | None:
     """log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s))): log-softmax without the round trip."""
     e, total = m.e, m.total
-    if total.inputs[0] is not e or not total.params["keepdims"]:
+    if total.inputs[0] is not e or not _broadcasts_back(total):
         return None
     s = e.inputs[0]
     return _same(b, m, b.make("sub", (s, b.make("log", (total,), {})), {}))
+
+
+def _log_of_item(b: Builder, m: Match) -> Node | None:
+    """log(q[k]) -> log(q)[k] for q a softmax quotient exp(s) / sum(exp(s)): the log meets the
+    quotient and becomes s - log(sum(exp(s))), finite where q[k] underflows to 0
+    (`-np.log(softmax(x)[label])`)."""
+    item, q = m.item, m.q
+    if q.inputs[1].inputs[0] is not q.inputs[0] or not _broadcasts_back(q.inputs[1]):
+        return None
+    log_q = b.make("log", (q,), {})
+    return _same(b, m, b.make("getitem", (log_q, *item.inputs[1:]), item.params))
 
 
 def _shift_back(b: Builder, m: Match) -> Node | None:
@@ -584,6 +622,13 @@ IDIOMS = [
     Rule("log(1 - sigmoid(u)) -> -softplus(u)", P("log", (P("sub", (ONE, P("sigmoid", (u,)))),)),
          _log_one_minus_sigmoid),
     Rule("exp(-softplus(v)) -> sigmoid(-v)", P("exp", (P.var("n"),)), _exp_minus_softplus),
+    # tanh
+    Rule("sinh(u) / cosh(u) -> tanh(u)", P("div", (P("sinh", (u,)), P("cosh", (u,)))),
+         lambda b, m: _same(b, m, b.make("tanh", (m.u,), {}))),
+    Rule("(exp(u) - exp(-u)) / (exp(u) + exp(-u)) -> tanh(u)",
+         P("div", (P("sub", (P("exp"), P("exp")), name="top"),
+                   P("add", (P("exp"), P("exp")), name="bottom"))),
+         _exp_ratio),
     # logit
     Rule("log(p / (1 - p)) -> logit(p)", P("log", (P("div", (P.var("p"), P.var("q"))),)), _logit_of_ratio),
     Rule("log(p) - log(1 - p) -> logit(p)",
@@ -597,7 +642,7 @@ IDIOMS = [
          P(("add", "sub")), _sum_of_terms),
     # relu
     Rule("maximum(x, 0) -> relu(x)", P("maximum", (x, P.const(name="zero")), commutative=True), _relu),
-    Rule("where(x > 0, x, 0), where(x < 0, 0, x) -> relu(x)", P("where"), _relu_where),
+    Rule("where(x > 0, x, 0), where(x <= 0, 0, x) -> relu(x)", P("where"), _relu_where),
     # relu's gradient masks by its output, as PyTorch's; the input gives the same mask, and
     # the output need not be computed when nothing else reads it
     Rule("relu(x) > 0 -> x > 0", P("gt", (P("relu", (x,)), P.const(name="zero"))),
@@ -620,6 +665,8 @@ IDIOMS = [
          P("div", (P("exp", name="e"), P("sum", name="total"))), _softmax),
     Rule("log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s)))",
          P("log", (P("div", (P("exp", name="e"), P("sum", name="total"))),)), _log_of_quotient),
+    Rule("log(q[k]) -> log(q)[k] for q = exp(s) / sum(exp(s))",
+         P("log", (P("getitem", (P("div", (P("exp"), P("sum")), name="q"),), name="item"),)), _log_of_item),
     Rule("(y - c) - logsumexp(y - c) -> the same, c without gradient, for any c constant along the axes",
          P("sub", (P("sub", name="s"), P("add", name="lse"))), _any_shift_of_log_softmax),
     Rule("max(x) + log(sum(exp(x - max(x, keepdims)))) -> the same, max without gradient",

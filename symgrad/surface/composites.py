@@ -210,4 +210,15 @@ for _fn in (mean, var, std, logsumexp, softmax, log_softmax, clamp):
 def _np_clip(a, a_min=None, a_max=None, out=None, **kw):
     no_out("clip", out)
     lo, hi = kw.get("min", a_min), kw.get("max", a_max)
-    return clamp(lift(a, a, lo, hi), lo, hi)
+    return numpy_clip(lift(a, a, lo, hi), lo, hi)
+
+
+def numpy_clip(x: Value, lo: Any, hi: Any) -> Value:
+    """`np.clip` and `ndarray.clip`. On an eager Tensor it is PyTorch's clamp (the gradient 1 at
+    a bound, which counts as inside); traced, NumPy's own definition minimum(maximum(x, lo), hi),
+    whose gradient at a bound is shared half and half with the bound, as JAX's jnp.clip (a zero
+    lower bound makes maximum(x, 0), relu, with gradient 0 at 0)."""
+    if isinstance(x, Value._default):
+        return clamp(x, lo, hi)
+    out = x if lo is None else apply(OPS["maximum"], x, lift(lo, x))
+    return out if hi is None else apply(OPS["minimum"], out, lift(hi, x))

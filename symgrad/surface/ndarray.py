@@ -20,6 +20,7 @@ import numpy as np
 
 from symgrad.ops import OPS, apply, dims, lift
 from symgrad.ops.dispatch import FACES, method, no_out, numpy_function, user_line
+from symgrad.surface.composites import numpy_clip
 
 
 def _keep(keepdims: bool, keepdim: bool | None) -> bool:
@@ -161,7 +162,7 @@ def clip(self: Any, min: Any = None, max: Any = None, out: Any = None, **kwargs:
     lo, hi = kwargs.pop("a_min", min), kwargs.pop("a_max", max)
     if kwargs:
         raise TypeError(f"clip() got unexpected keyword argument(s) {', '.join(kwargs)}")
-    return self if lo is None and hi is None else self.clamp(lo, hi)
+    return self if lo is None and hi is None else numpy_clip(self, lo, hi)
 
 
 @numpy_function(np.copy)

@@ -83,6 +83,22 @@ def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) 
     return input.where(input > 0, input * negative_slope)
 
 
+@composite("HardtanhBackward0")
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Value:
+    """input limited to [min_val, max_val]. Unlike clamp's, its gradient is 0 at the bounds:
+    PyTorch's hardtanh passes it strictly inside only (as ReLU6 at 0 and 6, and `jax.nn.relu6`)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got {min_val} > {max_val}")
+    out = apply(OPS["where"], input <= min_val, min_val, input)
+    return apply(OPS["where"], input >= max_val, max_val, out)
+
+
+@composite("HardtanhBackward0")
+def relu6(input: Any, inplace: bool = False) -> Value:
+    """min(max(x, 0), 6): hardtanh on [0, 6], with gradient 0 at 0 and at 6 (PyTorch's)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
 @composite("SiluBackward0")
 def silu(input: Any, inplace: bool = False) -> Value:
     """x * sigmoid(x) (also called swish)."""
@@ -416,12 +432,14 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Value:
 @composite(lambda *a, **k: "BinaryCrossEntropyBackward0")
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
                          reduction: str = "mean") -> Value:
-    """-[t log p + (1 - t) log(1 - p)] for probabilities p; logs clamped at -100 like PyTorch."""
+    """-[t log p + (1 - t) log(1 - p)] for probabilities p; logs clamped at -100 like PyTorch,
+    whose gradient (p - t) / max(p (1 - p), 1e-12) it has, finite at p = 0 and 1."""
     _check(reduction)
     _same_shape(input, target, "Using a target")
-    log_p = input.log().clamp(min=-100)
-    log_q = (1 - input).log().clamp(min=-100)
-    loss = -(target * log_p + (1 - target) * log_q)
+    for name, values in (("input", _concrete(input)), ("target", _concrete(target))):
+        if values is not None and not np.all((values >= 0) & (values <= 1)):
+            raise RuntimeError(f"binary_cross_entropy: all elements of {name} should be between 0 and 1")
+    loss = apply(OPS["binary_cross_entropy"], input, lift(target, input))
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
@@ -602,7 +620,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 __all__ = [
     "avg_pool2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
     "cosine_similarity", "cross_entropy", "max_pool2d",
-    "dropout", "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu",
+    "dropout", "elu", "embedding", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm",
+    "leaky_relu",
     "linear", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "normalize", "one_hot", "pad",
-    "pairwise_distance", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "pairwise_distance", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
