@@ -568,3 +568,27 @@ def test_an_inplace_change_detected_in_backward_leaves_grads_alone(lib: Any) -> 
     (a.exp() * b).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), 10.0 + np.exp([1.0, 2.0, 3.0]) * [0.5, -1.0, 2.0],
                                rtol=1e-6)
+
+
+COMPOSITE_FIRST_ARGUMENTS = [
+    ("mean", lambda m: m.mean("abc")), ("std", lambda m: m.std(None)), ("var", lambda m: m.var(2.0)),
+    ("logsumexp", lambda m: m.logsumexp({"a": 1}, 0)),
+    ("elu", lambda m: m.nn.functional.elu("abc")),
+    ("cross_entropy", lambda m: m.nn.functional.cross_entropy(1, 1)),
+    ("layer_norm", lambda m: m.nn.functional.layer_norm("a", 2)),
+    ("log_softmax", lambda m: m.nn.functional.log_softmax("abc")),
+    ("softmax", lambda m: m.nn.functional.softmax([1.0, 2.0], 0)),
+    ("embedding", lambda m: m.nn.functional.embedding(m.tensor([0]), "abc")),
+]
+
+
+@pytest.mark.parametrize("name, call", COMPOSITE_FIRST_ARGUMENTS,
+                         ids=[c[0] for c in COMPOSITE_FIRST_ARGUMENTS])
+def test_a_function_given_no_tensor_is_a_type_error_naming_the_argument(name, call):
+    """Composites (functions of several primitives) check their data as PyTorch does, before
+    their body reads `.ndim` of a string (was AttributeError)."""
+    with pytest.raises(TypeError, match=rf"{name}\(\): argument '\w+' \(position \d\) must be Tensor, not"):
+        call(symgrad)
+    torch = pytest.importorskip("torch")
+    with pytest.raises((TypeError, AttributeError)):  # torch's F.softmax reads input.softmax
+        call(torch)

@@ -214,6 +214,13 @@ def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callabl
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Value:
+            if args and not isinstance(args[0], Value):
+                others = (*args[1:], *kwargs.values())
+                if not _operand(args[0]) or not any(isinstance(a, Value) for a in others):
+                    first = next(iter(signature.parameters))
+                    raise TypeError(f"{fn.__name__}(): argument '{first}' (position 1) must be Tensor, "
+                                    f"not {type(args[0]).__name__}")
+                args = (lift(args[0], *others), *args[1:])  # F.mse_loss(array, x): data like x
             name = grad_fn(*args, **kwargs) if callable(grad_fn) else grad_fn
             if kwargs:  # F.mse_loss(x, target=y): y is an operand like x
                 bound = signature.bind(*args, **kwargs)
@@ -221,6 +228,16 @@ def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callabl
             return owner((*args, *kwargs.values()))._composite(fn, name, args, kwargs)
         return wrapper
     return deco
+
+
+def _operand(value: Any) -> bool:
+    """Whether a composite's first argument can be its data beside a value among the others:
+    a number, a numeric array or a (nested) sequence of them; not a string, None or a dict."""
+    if isinstance(value, (Value, bool, int, float, np.integer, np.floating, np.bool_)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biuf"
+    return isinstance(value, (list, tuple)) and all(map(_operand, value))
 
 
 def no_out(name: str, out: Any = None, **kwargs: Any) -> None:

@@ -128,7 +128,7 @@ def log_softmax(input: Any, dim: int | None = None) -> Value:
 
 def _implicit_dim(input: Any, dim: int | None) -> int:
     # PyTorch's legacy rule when dim is omitted: 0 for 0-, 1- and 3-D input, else 1
-    return dim if dim is not None else (0 if input.ndim in (0, 1, 3) else 1)
+    return dim if dim is not None else (0 if np.ndim(input) in (0, 1, 3) else 1)
 
 
 def _linear_name(input: Any, weight: Any, bias: Any = None) -> str:
@@ -206,6 +206,9 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar "
                            f"types: Long, Int; but got {_dtype(input)} instead (while checking arguments "
                            "for embedding)")
+    if not isinstance(weight, Value):
+        raise TypeError("embedding(): argument 'weight' (position 2) must be Tensor, not "
+                        f"{type(weight).__name__}")
     rows = weight.shape[0]
     values = _concrete(input)
     if values is not None and values.size and (values.min() < -rows or values.max() >= rows):
