@@ -10,6 +10,7 @@ be finite and equal to PyTorch's stable function (and JAX's, when it is installe
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -301,3 +302,21 @@ def test_bce_outside_unit_interval_raises(p: list, t: list, name: str) -> None:
         F.binary_cross_entropy(symgrad.tensor(p), symgrad.tensor(t))
     with pytest.raises(RuntimeError, match=f"all elements of {name} should be between 0 and 1"):
         symgrad.nn.BCELoss()(symgrad.tensor(p), symgrad.tensor(t))
+
+
+@pytest.mark.parametrize("data, correction", [([], 1), ([], 0), ([1.0], 1), ([1.0, 2.0], 3), ([1.0, 2.0], 2)])
+def test_variance_with_no_degrees_of_freedom_is_inf_or_nan_as_the_references(data, correction):
+    """n - correction <= 0 divides by 0 (PyTorch's and NumPy's max(0, n - ddof)), never by a negative
+    count (was -0. for an empty tensor, -0.5 for ddof=3 on two values)."""
+    eager = symgrad.tensor(data, dtype=symgrad.float64).var(correction=correction)
+    compiled = symgrad.compile(lambda x: np.var(x, ddof=correction))(np.array(data))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = np.var(np.array(data), ddof=correction)
+    np.testing.assert_array_equal(eager.numpy(), want)
+    np.testing.assert_array_equal(compiled, want)
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(eager.numpy(), torch.tensor(data, dtype=torch.float64).var(
+            correction=correction).numpy())

@@ -42,7 +42,7 @@ def var(x: Value, dim: Any = None, unbiased: bool | None = None, keepdim: bool =
     """Variance over `dim`, with PyTorch's default Bessel correction (`correction=1`)."""
     axes = dims.axes(dim, x.ndim)
     centered = x - x.sum(axes, keepdim=True) / _count(x, axes)
-    dof = _count(x, axes) - _correction(unbiased, correction)
+    dof = max(0, _count(x, axes) - _correction(unbiased, correction))  # PyTorch's: 0 gives inf or nan
     return (centered * centered).sum(axes, keepdim=keepdim) / dof
 
 

@@ -120,7 +120,7 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: floa
     deviation = x - centre
     keep = _keep(keepdims, keepdim)
     squares = sum_(deviation * deviation, axis, dtype, keepdims=keep, where=where)
-    return squares / (_count(x, axis, keep, where) - ddof)
+    return squares / np.maximum(_count(x, axis, keep, where) - ddof, 0)  # NumPy's: 0 gives inf or nan
 
 
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False,
