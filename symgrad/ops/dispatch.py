@@ -211,14 +211,17 @@ def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callabl
     """
     def deco(fn: Callable) -> Callable:
         signature = inspect.signature(fn)
+        first = next(iter(signature.parameters.values()), None)
+        # the first argument is the data (checked as PyTorch checks `input`), unless declared a str
+        data_first = first is not None and first.kind is first.POSITIONAL_OR_KEYWORD and (
+            first.annotation not in ("str", str))
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Value:
-            if args and not isinstance(args[0], Value):
+            if data_first and args and not isinstance(args[0], Value):
                 others = (*args[1:], *kwargs.values())
                 if not _operand(args[0]) or not any(isinstance(a, Value) for a in others):
-                    first = next(iter(signature.parameters))
-                    raise TypeError(f"{fn.__name__}(): argument '{first}' (position 1) must be Tensor, "
+                    raise TypeError(f"{fn.__name__}(): argument '{first.name}' (position 1) must be Tensor, "
                                     f"not {type(args[0]).__name__}")
                 args = (lift(args[0], *others), *args[1:])  # F.mse_loss(array, x): data like x
             name = grad_fn(*args, **kwargs) if callable(grad_fn) else grad_fn
