@@ -50,10 +50,6 @@ KNOWN_OPEN: list[tuple[str, str]] = [
     # compiled agree): cholesky(nan matrix) returns NaNs where torch raises "not positive-definite";
     # inverse/linalg.inv(matrix with a nan) has finite entries where torch's is all NaN
     *[(f"symgrad.{n}", "torch") for n in ("cholesky", "inverse", "linalg.inv", "linalg.cholesky")],
-    # compiled wrong values (simplifier): compile(np.diag)([nan, 1, inf]) fills the off-diagonal
-    # with NaN (x[:, None] * eye); compile(np.corrcoef)(0-d) is 1.0, NumPy's nan (x/x -> 1)
-    # compile(np.var)(inf) is 0.0, NumPy's nan (x - mean(x) -> 0 for one element)
-    ("numpy.diag", "numpy"), ("numpy.corrcoef", "numpy"), ("numpy.var", "numpy"), ("numpy.std", "numpy"),
 ]
 # Random functions: their values are not compared with torch's.
 RANDOM = {"symgrad.nn.functional.dropout", "numpy.empty_like", "numpy.empty"}

@@ -140,10 +140,14 @@ def test_scaled_identity_matmul(fn: Callable) -> None:
     assert "(c * I) @ y -> c * y" in rules
 
 
-def test_zero_matmul_is_zeros() -> None:
-    """0 * I is a scaled identity too, but the zero rule (idioms) takes it first."""
-    rules = check(lambda y: np.dot(np.zeros((3, 3)), y) + y, real((3, 4)))
-    assert "0 @ x, x @ 0 -> 0" in rules
+def test_zero_matmul_is_not_zeros() -> None:
+    """0 @ y is not folded to zeros: NumPy's is nan in each column of y holding inf or nan."""
+    fn = lambda y: np.dot(np.zeros((3, 3)), y) + y  # noqa: E731
+    rules = check(fn, real((3, 4)))
+    assert "0 @ x, x @ 0 -> 0" not in rules
+    y = np.array([[1.0, np.inf, 2.0, 3.0], [np.nan, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0]])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(symgrad.compile(fn)(y), fn(y))
 
 
 def test_scaled_identity_matmul_keeps_a_promoted_dtype() -> None:

@@ -115,7 +115,8 @@ def _scaled_identity(n: Node) -> float | None:
 
 def _identity_matmul(b: Builder, m: Match) -> Node | None:
     scale = _scaled_identity(m.eye)
-    if scale is None or len(m.y.shape) > 2 or m.keep("y") is None:
+    # 0 @ y is nan in each column of y holding inf or nan; 0 * y only where y is
+    if not scale or len(m.y.shape) > 2 or m.keep("y") is None:
         return None
     return b.make("mul", (b.const(scale), m.y), {})
 
@@ -230,6 +231,8 @@ def _sum_of_broadcast(b: Builder, m: Match) -> Node | None:
     """A sum over axes that a broadcast repeated along is the value times their length; only
     the axes where x itself varies are summed."""
     x, full, params = m.x, m.bcast.shape, m.root.params
+    if not math.prod(full):  # a sum of nothing is 0, not count * x (nan where x is inf)
+        return None
     padded = (1,) * (len(full) - len(x.shape)) + x.shape
     axes = params["axes"]
     count = int(np.prod([full[a] for a in axes if padded[a] == 1]))

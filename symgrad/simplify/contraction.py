@@ -546,7 +546,8 @@ def canonical(c: Contraction, reader: Reader) -> tuple:
 
 
 def merged(cs: list[Contraction], reader: Reader) -> list[Contraction]:
-    """The summands with equal contractions added into one (2 * t + 4 * t is 6 * t)."""
+    """The summands with equal contractions added into one (2 * t + 4 * t is 6 * t). One
+    whose factor cancels to 0 stays, as `0 * t`: `t - t` is nan where t is inf or nan."""
     groups: dict[tuple, Contraction] = {}
     for c in cs:
         key = canonical(c, reader)
@@ -554,7 +555,7 @@ def merged(cs: list[Contraction], reader: Reader) -> list[Contraction]:
             groups[key].coef += c.coef
         else:
             groups[key] = Contraction(c.terms, c.coef, c.out, c.gain, c.largest, c.contracts)
-    return [c for c in groups.values() if c.coef != 0.0] or [groups[next(iter(groups))]]
+    return list(groups.values())
 
 
 def _fits(c: Contraction, reader: Reader) -> bool:
@@ -576,8 +577,7 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
     order = named + [k for _, labels in terms for k in labels if k is not None and k not in named]
     letters = {k: j for j, k in enumerate(dict.fromkeys(order))}
     coef = c.coef
-    repeated = len([k for k in out if k is not None]) > len({k for k in out if k is not None})
-    if coef != 1.0 and not repeated:  # else the delta written on the output takes the factor
+    if coef != 1.0:
         arrays = [j for j, (source, _) in enumerate(terms) if isinstance(source, np.ndarray)]
         if arrays:  # a constant operand takes it when the graph is built
             terms[arrays[0]] = (terms[arrays[0]][0] * coef, terms[arrays[0]][1])
@@ -599,19 +599,17 @@ def lower(g: Graph, c: Contraction, reader: Reader, node: Node, get: Any) -> Nod
     smallest = min(range(len(operands)), key=lambda j: _size(operands[j].shape))
     for s in scalars:
         operands[smallest] = operands[smallest] * s
-    if coef != 1.0 and not repeated:
+    if coef != 1.0:
         operands[smallest] = operands[smallest] * coef
-        coef = 1.0
     result = contract(specs, "".join(string.ascii_letters[letters[k]] for k in named), operands)
-    result = _to_output(g, result, out, named, reader, node, coef)
+    result = _to_output(g, result, out, named, reader, node)
     return result.node
 
 
-def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, node: Node,
-               coef: float) -> Any:
+def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, node: Node) -> Any:
     """`result` (an axis per label in `named`, in that order) as `node`'s value, whose axes
     `out` labels (compound ones spread out, merged by a last reshape): unit axes,
-    a label repeated on the output (a diagonal: times `coef` times a delta constant no
+    a label repeated on the output (a diagonal: a where with a delta constant no
     larger than the output) and labels no operand has (a broadcast)."""
     shape, axes_of = [], {}
     for pos, k in enumerate(out):
@@ -623,13 +621,16 @@ def _to_output(g: Graph, result: Any, out: list, named: list, reader: Reader, no
         result = result.reshape(tuple(shape))
     repeated = {k: axes for k, axes in axes_of.items() if len(axes) > 1}
     if repeated:
-        delta = np.full([1] * len(out), coef, dtype=node.dtype)
+        # a where, not a product with a 0/1 delta: off the diagonal is 0 even where the
+        # value is inf or nan (inf * 0 is nan), as NumPy's diag writes it
+        on = np.ones([1] * len(out), dtype=bool)
         for k, axes in repeated.items():
             n = reader.sizes[k]
-            eye = np.zeros((n,) * len(axes), dtype=node.dtype)
-            eye[(np.arange(n),) * len(axes)] = 1
-            delta = delta * eye.reshape([n if j in axes else 1 for j in range(len(out))])
-        result = result * Built(g, g.const(delta), node.where)
+            eye = np.zeros((n,) * len(axes), dtype=bool)
+            eye[(np.arange(n),) * len(axes)] = True
+            on = on & eye.reshape([n if j in axes else 1 for j in range(len(out))])
+        zero = g.const(np.zeros((), dtype=node.dtype))
+        result = Built(g, g.apply(OPS["where"], (g.const(on), result.node, zero), {}, node.where), node.where)
     flat_shape = tuple(1 if k is None else reader.sizes[k] for k in out)
     if tuple(result.shape) != flat_shape:
         result = result.broadcast_to(flat_shape)

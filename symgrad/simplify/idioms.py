@@ -316,19 +316,34 @@ def _relu_where(b: Builder, m: Match) -> Node | None:
 
 # ---------------------------------------------------------------- zeros
 
+def _finite(n: Node) -> bool:
+    """Whether node n is a constant made only of finite numbers."""
+    if n.op == "broadcast_to":
+        n = n.inputs[0]
+    return n.op == "const" and n.dtype.kind in "biuf" and bool(np.all(np.isfinite(n.value)))
+
+
 def _zeros(b: Builder, m: Match) -> Node | None:
+    """A product with a zero constant -> zeros, when its other operands are finite constants:
+    NumPy's 0 * x is nan where x is inf or nan."""
     root = m.root
-    if not any(_zero(i) for i in root.inputs):
+    if not any(_zero(i) for i in root.inputs) or not all(_zero(i) or _finite(i) for i in root.inputs):
         return None
     return b.make("broadcast_to", (b.const(np.zeros((), root.dtype)),), {"shape": root.shape})
 
 
 def _zeros_first(b: Builder, m: Match) -> Node | None:
-    """0 * x, 0 / x and any product with a zero constant -> zeros."""
+    """0 * x, 0 / x and any product with a zero constant -> zeros (x a finite constant, and
+    no zero divisor: 0 / 0 is nan)."""
     root = m.root
-    if root.op == "div" and not _zero(root.inputs[0]):
+    if root.op == "div" and (not _zero(root.inputs[0]) or not _finite(root.inputs[1])
+                             or not np.all(_value(root.inputs[1]))):
         return None
     return _zeros(b, m)
+
+
+def _value(n: Node) -> np.ndarray:
+    return (n.inputs[0] if n.op == "broadcast_to" else n).value
 
 
 def _plus_zero(b: Builder, m: Match) -> Node | None:

@@ -25,6 +25,11 @@ MAX_TREE = 40  # ops in one expression (as a tree): bigger clusters are cut into
 # so that the generated code does not depend on the machine or on SymPy's caches being warm
 # (about 0.25 s cold here).
 BUDGET = 1000
+# leaf values SymPy's form of a cluster is checked on against the cluster as written (see
+# `_Pass.same_nonfinite`): each leaf gets PROBE_LANES of them, drawn with a fixed seed, so
+# the generated code does not vary between runs
+PROBE_VALUES = np.array([np.nan, np.inf, -np.inf, 0.0, 1.0, -1.0, 0.5, 2.0, -3.0])
+PROBE_LANES = 64
 
 
 
@@ -163,12 +168,66 @@ class _Pass:
             results = [self.build(e, built) for e in reduced]
         except _Unsupported:
             results = [self.plain(p) for p in want]
-        for p, r in zip(want, results):
-            self.mapping[p] = self.typed(r, p)
+        kept = self.same_nonfinite(want, results)
+        for p, r, ok in zip(want, results, kept):
+            if ok:
+                self.mapping[p] = self.typed(r, p)
+        for p, ok in zip(want, kept):
+            if not ok:
+                self.mapping[p] = self.plain(p)
         for p in self.pending:
             del self.exprs[p]
             self.tree.pop(p, None)
         self.pending = []
+
+    def same_nonfinite(self, want: list[Node], results: list[Node]) -> list[bool]:
+        """For each value, whether SymPy's form is nan and inf exactly where the cluster as
+        written is, on PROBE_LANES fixed probes of its leaves (nan, +-inf, 0 and small
+        numbers). SymPy assumes finite numbers: x - x is 0, x*y/y is x, sqrt(x)**2 is x,
+        where NumPy's x - x is nan at inf. A value that differs keeps its written form."""
+        rng = np.random.default_rng(0)
+        probes: dict[Node, np.ndarray] = {}
+
+        def probe(new: Node) -> np.ndarray:
+            if new not in probes:
+                probes[new] = rng.choice(PROBE_VALUES, PROBE_LANES)
+            return probes[new]
+
+        def leaf(new: Node) -> Any:
+            value = new.scalar if new.op == "const" else None
+            return probe(new) if value is None else np.float64(value)
+
+        before: dict[Node, Any] = {}
+
+        def old_value(n: Node) -> Any:
+            if n not in self.exprs:
+                return np.float64(n.scalar) if n.weak and n.scalar is not None else leaf(self.mapping[n])
+            if n not in before:
+                before[n] = OPS[n.op].forward(*(old_value(i) for i in n.inputs), **n.params)
+            return before[n]
+
+        after: dict[Node, Any] = {}
+
+        def new_value(n: Node) -> Any:
+            if n in self.symbols or n.op == "const":
+                return leaf(n)
+            if n not in after:
+                after[n] = OPS[n.op].forward(*(new_value(i) for i in n.inputs), **n.params)
+            return after[n]
+
+        kept = []
+        with np.errstate(all="ignore"):
+            for p, r in zip(want, results):
+                try:
+                    a, b = np.broadcast_arrays(np.asarray(old_value(p), float),
+                                               np.asarray(new_value(r), float))
+                except (TypeError, ValueError):  # an op whose forward wants more than lanes of numbers
+                    kept.append(False)
+                    continue
+                nan_a, nan_b = np.isnan(a), np.isnan(b)
+                inf_differs = (np.isinf(a) | np.isinf(b)) & (a != b) & ~nan_a & ~nan_b
+                kept.append(bool(np.array_equal(nan_a, nan_b) and not inf_differs.any()))
+        return kept
 
     def typed(self, r: Node, p: Node) -> Node:
         """`r` with old node p's shape and dtype (a cluster may simplify to a bare number)."""
