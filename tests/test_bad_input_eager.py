@@ -592,3 +592,15 @@ def test_a_function_given_no_tensor_is_a_type_error_naming_the_argument(name, ca
     torch = pytest.importorskip("torch")
     with pytest.raises((TypeError, AttributeError)):  # torch's F.softmax reads input.softmax
         call(torch)
+
+
+@pytest.mark.parametrize("call, want", [
+    (lambda m: m.special.logit(1), np.inf), (lambda m: m.special.logit(0), -np.inf),
+    (lambda m: m.exp(0), 1.0), (lambda m: m.add(1, 2.5), 3.5),
+])
+def test_an_op_on_python_numbers_alone_runs_on_tensors_of_them(call, want):
+    """Numbers alone become tensors of their dtype first: logit(1) is inf, as on tensor(1), not
+    Python's ZeroDivisionError (PyTorch refuses numbers here; symgrad gives the tensor's value)."""
+    out = call(symgrad)
+    assert isinstance(out, symgrad.Tensor) and out.dtype == symgrad.float32
+    assert out.item() == want

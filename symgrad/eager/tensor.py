@@ -599,6 +599,8 @@ class Tensor(Surface, face="torch"):
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tensor:
         if not all(type(a) is Tensor for a in args):
             args = tuple(cls._lift(a, op.name) for a in args)
+            if not any(isinstance(a, Tensor) for a in args):  # special.logit(1): numbers as tensors
+                args = tuple(Tensor._make(np.asarray(a, dtype=result_type(a))) for a in args)
         datas = _promote(op, args)
         try:
             out = op.forward(*datas, **params)

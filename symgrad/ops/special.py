@@ -362,9 +362,9 @@ def logit(self, eps=None):
 
 
 function(ndtr, name="special.ndtr")
-function(logit, name="special.logit")
+function(function_of("logit", logit.__doc__, logit), name="special.logit")  # input lifted
 function(polygamma, name="special.polygamma")
-function(mvlgamma, name="special.multigammaln")
+function(function_of("multigammaln", mvlgamma.__doc__, mvlgamma), name="special.multigammaln")
 for _name, _torch in [("sigmoid", "expit"), ("erf", "erf"), ("erfc", "erfc"), ("lgamma", "gammaln"),
                       ("digamma", "digamma"), ("digamma", "psi"), ("log_ndtr", "log_ndtr"),
                       ("xlogy", "xlogy"), ("xlog1py", "xlog1py"), ("erfinv", "erfinv"), ("ndtri", "ndtri"),
