@@ -579,6 +579,7 @@ COMPOSITE_FIRST_ARGUMENTS = [
     ("log_softmax", lambda m: m.nn.functional.log_softmax("abc")),
     ("softmax", lambda m: m.nn.functional.softmax([1.0, 2.0], 0)),
     ("embedding", lambda m: m.nn.functional.embedding(m.tensor([0]), "abc")),
+    ("dropout", lambda m: m.nn.functional.dropout("abc")),
 ]
 
 

@@ -165,6 +165,9 @@ def use_random_source(draw: Callable[[tuple[int, ...]], np.ndarray]) -> None:
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Value:
     """Zero each element with probability `p` and scale the others by 1 / (1 - p) in
     training; the input itself otherwise. The mask comes from `manual_seed`'s stream."""
+    if not isinstance(input, Value):
+        raise TypeError("dropout(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
