@@ -165,7 +165,8 @@ BAD_OUTPUTS = {  # function of d -> (exception, symgrad message)
     "Python int": (lambda d: 3, r"requires real-valued outputs .* but got int64"),
     "int array": (lambda d: d["a"].astype(np.int64).sum(), r"requires real-valued outputs .* but got int64"),
     "bool": (lambda d: (d["a"] > 0).all(), r"requires real-valued outputs .* but got bool"),
-    "non-scalar": (lambda d: d["a"] * 2.0, r"requires a scalar output, got shape \(3,\)"),
+    "non-scalar": (lambda d: d["a"] * 2.0, r"requires a scalar output, got shape \(3,\); use "
+                   r"symgrad.vjp or symgrad.jacobian for non-scalar outputs"),
     "tuple": (lambda d: (d["a"].sum(), d["a"].sum()), "returned a tuple"),
 }
 SCALAR_ENTRIES = ["grad", "value_and_grad", "hvp", "hessian"]
