@@ -223,7 +223,7 @@ CASES = [
     ("indexing", "s[0]", IndexError, "too many indices"),
     ("indexing", 'x[0] = "a"', TypeError, "setitem(): unsupported operand type str"),
     ("indexing", "x[0] = None", TypeError, "setitem(): unsupported operand type NoneType"),
-    ("indexing", "x[0] = 10**30", ValueError, "does not fit in int64"),
+    ("indexing", "x[0] = 10**30", ValueError, "does not fit in int64 (Overflow when unpacking long long)"),
     ("indexing", "i[0] = float('nan')", RuntimeError, "setitem(): value nan cannot be converted"),
     ("indexing", "i[0] = 1e30", RuntimeError, "without overflow"),
     ("indexing", "x[5] = 1.0", IndexError, "index 5 is out of bounds"),
