@@ -49,6 +49,14 @@ def test_a_wrong_answer_stops_the_program_before_it_is_timed():
         eo.time_program(p, HAS_TORCH, eo.settings(tiny=True))
 
 
+def test_without_torch_its_columns_are_left_out_and_the_floor_still_judges():
+    p = next(p for p in eo.programs(tiny=True) if p.work.startswith("MLP step"))
+    r = eo.time_program(p, False, eo.settings(tiny=True))
+    assert r.checked == ["floor", "symgrad"] and r.ratio is not None and r.torch_ratio is None
+    cells = eo.format_program_table([r]).splitlines()[-1].split("  ")
+    assert [c.strip() for c in cells if c.strip()][2] == "—"  # the torch eager cell
+
+
 def _mlp_loss64(a, params):
     """The MLP's loss in float64 from its definition (log-softmax cross-entropy)."""
     w1, b1, w2, b2, w3, b3 = params
