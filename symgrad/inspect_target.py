@@ -201,15 +201,18 @@ def example_args(fn: Callable, specs: Sequence[str]) -> Args:
     except (TypeError, ValueError) as e:
         raise ArgumentMismatch(f"cannot read the parameters of {_name(fn)}: {_one_line(e)}") from e
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    names = [p.name for p in positional]
-    unknown = [n for n in given if n not in names]
+    unknown = [n for n in given if n not in [p.name for p in positional]]
     if unknown:
-        raise ArgumentMismatch(f"{_name(fn)} takes no argument {unknown[0]!r} "
-                               f"(its parameters: {', '.join(names) or 'none'})")
+        names = ", ".join(p.name for p in positional) or "none"
+        raise ArgumentMismatch(f"{_name(fn)} takes no argument {unknown[0]!r} (its parameters: {names})")
     required_kw = [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
     if required_kw:
         raise ArgumentMismatch(f"{_name(fn)}: keyword-only parameter {required_kw[0]!r} has no default; "
                                "symgrad inspect passes arguments by position")
+    # defaulted parameters after the last one given are left to their defaults, as in a call
+    # fn(x): they are constants of the trace, not inputs
+    last = max([i for i, p in enumerate(positional) if p.name in given or p.default is p.empty], default=-1)
+    positional = positional[:last + 1]
     values = []
     for p in positional:
         if p.name in given:
@@ -221,7 +224,7 @@ def example_args(fn: Callable, specs: Sequence[str]) -> Args:
             raise ArgumentMismatch(f"missing --arg for parameter {p.name!r} of {_name(fn)} "
                                    f"(e.g. --arg {p.name}=f64[3])")
     loaded = {n for n, g in given.items() if isinstance(g, np.ndarray)}
-    return Args(names, values, set(given), loaded)
+    return Args([p.name for p in positional], values, set(given), loaded)
 
 
 def _name(fn: Callable) -> str:
