@@ -135,6 +135,9 @@ def render(ns: argparse.Namespace, result: Result, sections: list[str], color: b
     if "source" in sections:
         source = result.built.source
         out += ["== generated source ==", report.highlight(source, "python") if color else source]
+        bound = report.constants(result)
+        if bound:
+            out += ["== constants bound when loaded ==", *bound, ""]
     if ns.diff and history is not None:
         out.append("== the source, pass by pass ==")
         for name, text in report.diffs(history):

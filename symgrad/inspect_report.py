@@ -111,10 +111,36 @@ def listing(graph: Graph, part: dict[Node, str]) -> str:
         if comment and comment != last:
             lines.append(f"    {comment}")
         last = comment or last
-        lines.append(f"    {equation(n, named)}")
+        lines.append(f"    {equation(n, named)}{_value(n)}")
     outs = ", ".join(repr(n.scalar) if n.scalar is not None else named[n] for n in graph.outputs)
     lines.append(f"  in ({outs}) }}")
     return "\n".join(lines)
+
+
+def _value(node: Node, limit: int = 27) -> str:
+    """` [[1 0] [0 1]]`: a small array constant's value, on one line (else "")."""
+    if node.op != "const" or not isinstance(node.value, np.ndarray) or node.value.size > limit:
+        return ""
+    return " " + array_text(node.value)
+
+
+def array_text(value: np.ndarray) -> str:
+    """An array on one line, NumPy's summary for large ones: `[[1. 0.] [0. 1.]]`."""
+    return " ".join(np.array2string(value, threshold=27, edgeitems=2, max_line_width=10**6).split())
+
+
+def constants(result: Result) -> list[str]:
+    """`const0: bool[1,3,3] = [[[ True False False] ...`: the arrays the generated source is
+    bound to when loaded (its header names them), one line each."""
+    header = re.search(r"^# bound when loaded: (.*)$", result.built.source, re.M)
+    if header is None:
+        return []
+    bound = result.built.fn.__globals__
+    out = []
+    for name in header.group(1).split(", "):
+        value = np.asarray(bound[name])
+        out.append(f"{name}: {type_str(value.shape, value.dtype)} = {array_text(value)}")
+    return out
 
 
 @dataclass
@@ -363,12 +389,18 @@ def graph_json(v: View) -> dict[str, Any]:
             "id": n.id, "name": named.get(n), "op": n.op,
             "params": {k: repr(val) for k, val in n.params.items()},
             "shape": list(n.shape), "dtype": n.dtype.name, "inputs": [i.id for i in n.inputs],
-            "value": None if n.op != "const" or n.scalar is None else repr(n.scalar),
+            "value": _const_json(n),
             "part": v.part[n],
             "line": None if where is None else {"file": where[0], "line": where[1], "code": where[2]},
         })
     return {"title": v.title, "inputs": [n.id for n in v.graph.inputs],
             "outputs": [n.id for n in v.graph.outputs], "nodes": nodes}
+
+
+def _const_json(n: Node) -> str | None:
+    if n.op != "const":
+        return None
+    return repr(n.scalar) if n.scalar is not None else _value(n).strip() or None
 
 
 def _version() -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from numeric import difference_columns, differences
+
 from symgrad import inspect_report as report
 from symgrad.cli import main
 from symgrad.inspect_target import EXIT_CODES, MODES, build_for, example_args, load_target
@@ -263,7 +263,8 @@ def test_gradient_nodes_are_told_from_forward_ones(capsys):
     assert part["matmul"] == part["add"] == "forward"
     assert part["sigmoid"] == part["sub"] == "gradient"
     lines = {n["op"]: n["line"] for n in nodes}
-    assert lines["matmul"] == {"file": "autograd_tutorial.py", "line": 15, "code": "z = torch.matmul(x, w) + b"}
+    assert lines["matmul"] == {"file": "autograd_tutorial.py", "line": 15,
+                               "code": "z = torch.matmul(x, w) + b"}
 
 
 def test_stats_table_counts_nodes_and_numpy_calls_per_pass(capsys):
@@ -272,12 +273,13 @@ def test_stats_table_counts_nodes_and_numpy_calls_per_pass(capsys):
     table = out.split("== passes ==\n")[1].strip().splitlines()
     assert table[0].split() == ["pass", "nodes", "before", "nodes", "after", "numpy", "calls", "ms"]
     rows = [line.split() for line in table[1:-1]]
-    assert [r[0] for r in rows] == ["traced", "fold", "stability", "algebra", "contraction", "sympy", "algebra",
-                                    "dce"]
+    assert [r[0] for r in rows] == ["traced", "fold", "stability", "algebra", "contraction", "sympy",
+                                    "algebra", "dce"]
     assert len({len(line) for line in table[:-1]}) == 1, table  # the columns line up
     for prev, row in zip(rows, rows[1:]):
         assert int(row[1]) == int(prev[1] if prev[0] == "traced" else prev[2])  # before = previous after
-    # the last row's NumPy calls are the printed source's: @, +, exp, -(, logaddexp, -c, - y, 0.33 *, x[:, None] *
+    # the last row's NumPy calls are the printed source's:
+    # @, +, exp, -(...), logaddexp, -c, - y, 0.33 *, x[:, None] *
     assert int(rows[-1][3]) == report.numpy_calls(source.strip()) == 9
     assert re.match(r"compile \(first call\): [0-9.]+ ms, of which the passes [0-9.]+ ms", table[-1])
 
@@ -316,9 +318,10 @@ def test_bench_times_the_generated_function(capsys):
 
 def test_output_file_and_no_color(tmp_path, capsys):
     target = tmp_path / "report.txt"
-    code, out, _ = run(capsys, "inspect", f"{TUTORIAL}:loss", *ARGS, "--show", "forward,source", "-o", str(target))
+    argv = ["inspect", f"{TUTORIAL}:loss", *ARGS, "--show", "forward,source"]
+    code, out, _ = run(capsys, *argv, "-o", str(target))
     assert code == 0 and out == ""
-    code, printed, _ = run(capsys, "inspect", f"{TUTORIAL}:loss", *ARGS, "--show", "forward,source", "--no-color")
+    code, printed, _ = run(capsys, *argv, "--no-color")
     assert target.read_text() == printed and "\x1b[" not in printed
 
 
@@ -345,7 +348,8 @@ def test_source_is_highlighted_on_a_terminal_only():
     coloured = b"".join(chunks).decode()
     assert "\x1b[" in coloured and "grad_loss" in coloured
     piped = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
-    assert piped.returncode == 0 and "\x1b[" not in piped.stdout and "def grad_loss(x, y, w, b):" in piped.stdout
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout
+    assert "def grad_loss(x, y, w, b):" in piped.stdout
 
 
 def test_debug_shows_the_traceback(own, capsys):
@@ -418,7 +422,8 @@ def test_json_is_one_document_valid_against_the_schema(mode, capsys):
     assert code == 0
     doc = json.loads(out)
     _validate(doc)
-    assert doc["mode"] == mode and doc["wrt"] == ["w", "b"] and set(doc["graphs"]) == {"forward", "joint", "grad"}
+    assert doc["mode"] == mode and doc["wrt"] == ["w", "b"]
+    assert set(doc["graphs"]) == {"forward", "joint", "grad"}
     assert doc["source"].startswith("# symgrad ")
     ids = {n["id"] for n in doc["graphs"]["grad"]["nodes"]}
     assert set(doc["graphs"]["grad"]["outputs"]) <= ids
@@ -490,8 +495,9 @@ def test_errors_of_our_own_functions(own, tmp_path, capsys):
 
 def test_exit_codes_are_distinct_and_documented():
     assert len(EXIT_CODES) == len(set(EXIT_CODES.values()))
-    help_text = subprocess.run([sys.executable, "-m", "symgrad.cli", "inspect", "--help"], capture_output=True,
-                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    help_text = subprocess.run([sys.executable, "-m", "symgrad.cli", "inspect", "--help"],
+                               capture_output=True, text=True, env=env).stdout
     for flag in ("--arg", "--mode", "--wrt", "--show", "--passes", "--no-simplify", "--diff", "--bench",
                  "--format", "--output", "--no-color", "--debug"):
         assert flag in help_text
