@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,10 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "inspect", help="print a function's graphs, generated source and pass statistics",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_exit_codes_text(),
-        description="Trace FUNC on arguments of the given dtypes and shapes, differentiate it in the "
-        "given mode and print its forward graph, the simplified derivative graph, the generated NumPy "
-        "source and per-pass statistics. Listings quote the user's line each group of equations "
-        "comes from.")
+        description=textwrap.fill(
+            "Trace FUNC on arguments of the given dtypes and shapes, differentiate it in the given mode "
+            "and print its forward graph, the simplified derivative graph, the generated NumPy source "
+            "and per-pass statistics. Listings quote the user's line each group of equations comes "
+            "from.", 80))
     add_target_arguments(p)
     p.add_argument("--show", default=",".join(report.DEFAULT_SECTIONS), metavar="SECTIONS",
                    help="comma-separated sections: forward (the function's own graph), joint (forward "

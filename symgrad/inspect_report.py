@@ -247,7 +247,7 @@ def stats_table(history: list[Step], result: Result) -> str:
     for s in history:
         before = "" if s.name == "traced" else s.nodes_before
         ms = "" if s.name == "traced" else f"{s.seconds * 1e3:.2f}"
-        lines.append(f"{s.name:<{width}}{before:>14}{s.nodes_after:>13}{s.numpy_calls:>13}{ms:>9}")
+        lines.append(f"{s.name:<{width}}{before:>14}{s.nodes_after:>13}{s.numpy_calls:>13}{ms:>9}".rstrip())
     passes = sum(s.seconds for s in history)
     lines.append(f"compile (first call): {result.compile_seconds * 1e3:.1f} ms, of which the passes "
                  f"{passes * 1e3:.1f} ms (the rest: tracing, differentiation, code generation, loading)")
