@@ -171,6 +171,7 @@ def test_every_mode_on_the_tutorial_computes_what_finite_differences_give(mode, 
                              "--show", "source", "--no-color")
     assert code == 0 and err == ""
     assert printed.startswith(f"== generated source ==\n{result.built.source}")
+    assert report.steps(result)[-1].source == result.built.source  # the passes rerun one by one agree
     if "# bound when loaded: const0" in result.built.source:  # and what it is bound to
         assert "\n== constants bound when loaded ==\nconst0: " in printed
 
@@ -301,15 +302,21 @@ def test_passes_and_no_simplify(capsys):
 
 
 def test_diff_shows_each_pass_change_to_the_source(capsys):
-    code, out, _ = run(capsys, "inspect", f"{TUTORIAL}:loss", *ARGS, "--wrt", "w,b", "--show", "source",
-                       "--diff")
+    argv = ["inspect", f"{TUTORIAL}:loss", *ARGS, "--wrt", "w,b", "--show", "source"]
+    code, out, _ = run(capsys, *argv, "--diff")
     assert code == 0
     diff = out.split("== the source, pass by pass ==\n")[1]
     assert "--- before fold\n+++ after fold\n" in diff and "(sympy: no change)" in diff
     final = out.split("== generated source ==\n")[1].split("== the source, pass by pass ==")[0]
-    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    assert "    grad_w = x[:, None] * grad_b" in added and all(
-        a.strip() for a in added if a in final)  # the last changes are lines of the final source
+    _, traced, _ = run(capsys, *argv, "--no-simplify")
+    traced = traced.split("== generated source ==\n")[1]
+    chunks = re.split(r"^--- before \w+\n", diff, flags=re.M)[1:]
+    first, last = chunks[0], chunks[-1].split("\n(")[0]
+    removed = [line[1:] for line in first.splitlines() if line.startswith("-")]
+    added = [line[1:] for line in last.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert removed and all(line in traced.splitlines() for line in removed)  # fold starts from the trace
+    assert added and all(line in final.splitlines() for line in added)  # the last change ends at the source
+    assert "    grad_b = 0.3333333333333333 * e" in added
 
 
 def test_bench_times_the_generated_function(capsys):
