@@ -25,7 +25,7 @@ import numpy as np
 
 from symgrad import codegen
 from symgrad.api.signature import describe
-from symgrad.inspect_target import Result
+from symgrad.inspect_target import Result, describe_value
 from symgrad.ir import Graph, type_str
 from symgrad.ir.graph import Node
 from symgrad.ir.printing import equation, names
@@ -270,12 +270,12 @@ def random_inputs(result: Result, seed: int = 0) -> list[np.ndarray]:
     dtypes (integers and booleans as traced: zeros; a .npy's own values)."""
     rng = np.random.default_rng(seed)
     arrays = []
-    for name, value in zip(result.plan.names, result.plan.values):
+    for value in result.plan.values:
         for leaf in pytree.flatten(value)[0]:
             if is_static(leaf):
                 continue
             a = np.asarray(leaf)
-            if a.dtype.kind == "f" and name not in result.args.loaded:
+            if a.dtype.kind == "f" and not any(leaf is file for file in result.args.loaded):
                 a = rng.standard_normal(a.shape).astype(a.dtype)
             arrays.append(a)
     return arrays
@@ -416,7 +416,7 @@ def document(result: Result, target: str, sections: list[str], history: list[Ste
     doc: dict[str, Any] = {
         "format": FORMAT_VERSION, "symgrad_version": _version(), "target": target,
         "function": getattr(result.fn, "__name__", "fn"), "mode": result.mode, "wrt": list(result.wrt),
-        "arguments": [{"name": n, "type": _type_of(v), "added": n in result.plan.extra}
+        "arguments": [{"name": n, "type": describe_value(v), "added": n in result.plan.extra}
                       for n, v in zip(result.plan.names, result.plan.values)],
         "passes": list(result.passes),
         "graphs": {v.key: graph_json(v) for v in views(result, [s for s in sections if s in GRAPH_SECTIONS])},
@@ -435,13 +435,3 @@ def document(result: Result, target: str, sections: list[str], history: list[Ste
     if timing is not None:
         doc["bench"] = {"seconds_per_call": timing.seconds, "calls": timing.calls, "repeats": timing.repeats}
     return doc
-
-
-def _type_of(value: Any) -> str:
-    leaves = pytree.flatten(value)[0]
-    if len(leaves) == 1 and not is_static(leaves[0]):
-        a = np.asarray(leaves[0])
-        return type_str(a.shape, a.dtype)
-    if len(leaves) != 1:
-        return "(" + ", ".join(_type_of(leaf) for leaf in leaves) + ")"
-    return repr(value)

@@ -34,8 +34,9 @@ DTYPES = {
 }
 MODES = ("grad", "value_and_grad", "hessian", "jacobian", "jvp", "vjp", "hvp")
 SCALAR_MODES = ("grad", "value_and_grad", "hessian", "hvp")  # differentiate a scalar output
-_ARG = re.compile(r"^([A-Za-z_]\w*)=([A-Za-z0-9_]+)\[([0-9,\s]*)\]$")
-_NPY = re.compile(r"^([A-Za-z_]\w*)=(.+\.npy)$")
+_NAME = r"[A-Za-z_]\w*(?:\.\w+)*"  # a parameter, or a leaf of one: params.W, layers.0.b
+_ARG = re.compile(rf"^({_NAME})=([A-Za-z0-9_]+)\[([0-9,\s]*)\]$")
+_NPY = re.compile(rf"^({_NAME})=(.+\.npy)$")
 
 
 class UserError(Exception):
@@ -148,7 +149,8 @@ def _one_line(e: BaseException) -> str:
 # ---------------------------------------------------------------- the arguments
 
 def parse_arg(text: str) -> tuple[str, np.ndarray | tuple[np.dtype, tuple[int, ...]]]:
-    """`x=f32[5,3]` -> ("x", (float32, (5, 3))); `x=data.npy` -> ("x", the saved array)."""
+    """`x=f32[5,3]` -> ("x", (float32, (5, 3))); `x=data.npy` -> ("x", the saved array).
+    The name may be dotted, a leaf of a dict or tuple parameter: `params.W=f32[3,4]`."""
     text = text.strip()
     m = _NPY.match(text)
     if m is not None:
@@ -178,24 +180,41 @@ class Args:
     names: list[str]
     values: list[Any]  # zeros of each --arg's shape and dtype, a .npy's array, or the default
     given: set[str] = field(default_factory=set)  # names that came from --arg (not defaults)
-    loaded: set[str] = field(default_factory=set)  # names whose values came from a .npy file
+    loaded: list[np.ndarray] = field(default_factory=list)  # the leaves read from .npy files
 
     def describe(self, name: str) -> str:
-        value = self.values[self.names.index(name)]
-        if isinstance(value, np.ndarray):
-            return type_str(value.shape, value.dtype)
-        return repr(value)
+        """`f32[5]`, `{'W': f32[3,4]}`: a parameter's type, as messages show it."""
+        return describe_value(self.values[self.names.index(name)])
+
+
+def describe_value(value: Any) -> str:
+    """An argument's type: `f32[5]`, `{'W': f32[3,4]}`, `[f32[2], f32[2]]`; else its repr."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return type_str(value.shape, value.dtype)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {describe_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(describe_value, value)) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(describe_value, value)) + ")"
+    return repr(value)
 
 
 def example_args(fn: Callable, specs: Sequence[str]) -> Args:
     """The arguments to trace `fn` on: one per positional parameter, from `specs` or else
-    from the parameter's default."""
-    given: dict[str, Any] = {}
+    from the parameter's default. Dotted names build dict and list parameters leaf by leaf
+    (`params.W=f32[3,4] params.b=f32[4]`: a dict; `layers.0.W=...`: a tuple of dicts)."""
+    given: dict[str, dict[tuple[str, ...], np.ndarray]] = {}
+    loaded = []
     for spec in specs:
         name, parsed = parse_arg(spec)
-        if name in given:
+        root, *path = name.split(".")
+        leaves = given.setdefault(root, {})
+        if tuple(path) in leaves:
             raise BadArg(f"--arg {name!r} is given twice")
-        given[name] = parsed
+        if isinstance(parsed, np.ndarray):
+            loaded.append(parsed)
+        leaves[tuple(path)] = parsed if isinstance(parsed, np.ndarray) else np.zeros(parsed[1], parsed[0])
     try:
         params = list(pyinspect.signature(fn).parameters.values())
     except (TypeError, ValueError) as e:
@@ -216,15 +235,30 @@ def example_args(fn: Callable, specs: Sequence[str]) -> Args:
     values = []
     for p in positional:
         if p.name in given:
-            g = given[p.name]
-            values.append(g if isinstance(g, np.ndarray) else np.zeros(g[1], g[0]))
+            values.append(_assemble(p.name, given[p.name]))
         elif p.default is not p.empty:
             values.append(p.default)
         else:
             raise ArgumentMismatch(f"missing --arg for parameter {p.name!r} of {_name(fn)} "
                                    f"(e.g. --arg {p.name}=f64[3])")
-    loaded = {n for n, g in given.items() if isinstance(g, np.ndarray)}
     return Args([p.name for p in positional], values, set(given), loaded)
+
+
+def _assemble(name: str, leaves: dict[tuple[str, ...], np.ndarray]) -> Any:
+    """A parameter from its leaves by path: an array, or dicts and tuples of them."""
+    if () in leaves:
+        if len(leaves) > 1:
+            raise BadArg(f"--arg {name!r} is given both whole and by its parts")
+        return leaves[()]
+    children: dict[str, dict[tuple[str, ...], np.ndarray]] = {}
+    for (key, *rest), leaf in leaves.items():
+        children.setdefault(key, {})[tuple(rest)] = leaf
+    if all(k.isdigit() for k in children):
+        if sorted(int(k) for k in children) != list(range(len(children))):
+            raise BadArg(f"--arg {name}.N: tuple items must be numbered 0, 1, 2...; got "
+                         f"{', '.join(sorted(children, key=int))}")
+        return tuple(_assemble(f"{name}.{k}", children[k]) for k in sorted(children, key=int))
+    return {k: _assemble(f"{name}.{k}", v) for k, v in children.items()}
 
 
 def _name(fn: Callable) -> str:
@@ -232,9 +266,10 @@ def _name(fn: Callable) -> str:
 
 
 def _is_float(value: Any) -> bool:
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype.kind == "f"
-    return isinstance(value, float)
+    """Whether every leaf of `value` is floating-point (an array, a float)."""
+    leaves = pytree.flatten(value)[0]
+    return bool(leaves) and all(leaf.dtype.kind == "f" if isinstance(leaf, (np.ndarray, np.generic))
+                                else isinstance(leaf, float) for leaf in leaves)
 
 
 def wrt_names(fn: Callable, args: Args, wrt: str | None) -> list[str]:

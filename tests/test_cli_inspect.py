@@ -56,6 +56,12 @@ def shapes(x):
     return y.sum()
 
 
+def mlp(params, layers, x):
+    h = np.tanh(x @ params["W"] + params["b"])
+    w, c = layers
+    return ((h @ w + c) ** 2).sum()
+
+
 class Model:
     @staticmethod
     def energy(q):
@@ -216,6 +222,27 @@ def test_module_target_and_a_method(package, own, capsys):
     assert "# losses.py:5  d = pred - target" in out and "def grad_mse(pred, target):" in out
     code, out, _ = run(capsys, "inspect", f"{own}:Model.energy", "--arg", "q=f64[2]", "--show", "source")
     assert code == 0 and "def grad_energy(q):" in out
+
+
+def test_dotted_args_build_dict_and_tuple_parameters(own, capsys):
+    argv = ["--arg", "params.W=f64[3,4]", "--arg", "params.b=f64[4]", "--arg", "layers.0=f64[4,2]",
+            "--arg", "layers.1=f64[2]", "--arg", "x=f64[5,3]"]
+    code, out, _ = run(capsys, "inspect", f"{own}:mlp", *argv, "--wrt", "params", "--show", "source")
+    assert code == 0 and "return (grad_params_W, grad_params_b)" in out
+    result = built_for("grad", f"{own}:mlp", argv[1::2], ["params", "layers"])
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s) for s in ((3, 4), (4,), (4, 2), (2,), (5, 3))]
+    mlp = load_target(f"{own}:mlp")
+
+    def flat(W, b, w, c, x):
+        return mlp({"W": W, "b": b}, (w, c), x)
+    for got, want in zip(result.built.fn(*arrays), differences(flat, arrays, (0, 1, 2, 3))):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    for bad, message in [(["--arg", "params=f64[3]"], "given both whole and by its parts"),
+                         (["--arg", "layers.5=f64[2]"], "tuple items must be numbered 0, 1, 2...; got 0, 1, 5"),
+                         (["--arg", "layers.1=f64[2]"], "--arg 'layers.1' is given twice")]:
+        code, _, err = run(capsys, "inspect", f"{own}:mlp", *argv, *bad)
+        assert code == 6 and message in err, err
 
 
 def test_npy_argument_gives_shape_dtype_and_values(tmp_path, own, capsys):
