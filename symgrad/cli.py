@@ -1,33 +1,41 @@
-"""The `symgrad` command: `symgrad inspect FILE:FUNC --arg x=f32[5] ...`."""
+"""The `symgrad` command: `symgrad inspect TARGET --arg x=f32[5] ...`.
+
+The TARGET, `--arg` and `--mode` handling lives in `symgrad.inspect_target` (shared with
+other subcommands), what is printed in `symgrad.inspect_report`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import inspect as pyinspect
-import re
+import json
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import textwrap
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-import numpy as np
+from symgrad import inspect_report as report
+from symgrad.inspect_target import (
+    EXIT_CODES,
+    MODES,
+    GraphvizMissing,
+    Result,
+    UserError,
+    build_for,
+    example_args,
+    load_target,
+    parse_passes,
+    wrt_names,
+)
+from symgrad.simplify.passes import DEFAULT_PASSES, PASSES
 
-from symgrad.api.signature import describe
-from symgrad.api.transforms import Built, grad
-
-DTYPES = {
-    "f32": np.float32, "float32": np.float32, "f64": np.float64, "float64": np.float64,
-    "i64": np.int64, "int64": np.int64, "bool": np.bool_,
-}
-SHOW = ("graph", "grad", "source", "stats")
-_ARG = re.compile(r"^([A-Za-z_]\w*)=([A-Za-z0-9_]+)\[([0-9,\s]*)\]$")
-
-
-class UserError(Exception):
-    """Bad input on the command line: printed as one line, no traceback."""
+FORMATS = ("text", "dot", "svg", "png", "json")
+GRAPHVIZ_HINT = ("--format {fmt} needs Graphviz's `dot` program: install Graphviz (apt install graphviz, "
+                 "brew install graphviz, conda install graphviz) or use --format dot")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,131 +43,164 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
-def parse_arg(text: str) -> tuple[str, np.dtype, tuple[int, ...]]:
-    """`x=f32[5,3]` -> ("x", float32, (5, 3))."""
-    m = _ARG.match(text.strip())
-    if m is None:
-        raise UserError(f"--arg {text!r} is not NAME=DTYPE[SHAPE], e.g. x=f32[5,3] or s=f64[]")
-    name, dtype, dims = m.groups()
-    if dtype not in DTYPES:
-        raise UserError(f"--arg {text!r}: unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
-    shape = tuple(int(d) for d in dims.split(",") if d.strip())
-    return name, np.dtype(DTYPES[dtype]), shape
-
-
-def load_function(target: str) -> Callable:
-    """The function FUNC of the Python file FILE, from `FILE:FUNC`."""
-    path, sep, func = target.rpartition(":")
-    if not sep or not path or not func:
-        raise UserError(f"{target!r} is not FILE:FUNC, e.g. examples/autograd_tutorial.py:loss")
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"no such file: {path}")
-    spec = importlib.util.spec_from_file_location(f"_symgrad_inspect_{file.stem}", file)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:  # the user's file failed to import: say so in one line
-        raise UserError(f"cannot import {path}: {type(e).__name__}: {e}") from None
-    fn = getattr(module, func, None)
-    if not callable(fn):
-        raise UserError(f"{path} has no function {func!r}")
-    return fn
-
-
-def _example_args(fn: Callable, specs: list[str]) -> tuple[list[Any], list[str]]:
-    parsed = [parse_arg(s) for s in specs]
-    given = {name: (dtype, shape) for name, dtype, shape in parsed}
-    params = [p.name for p in pyinspect.signature(fn).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
-    unknown = sorted(set(given) - set(params))
-    if unknown:
-        raise UserError(f"{fn.__name__} has no parameter {unknown[0]!r} (parameters: {', '.join(params)})")
-    missing = [p for p in params if p not in given]
-    if missing:
-        raise UserError(f"missing --arg for parameter {missing[0]!r} of {fn.__name__}")
-    return [np.zeros(given[p][1], given[p][0]) for p in params], params
-
-
-def _dot_to_svg(dot: str) -> str:
-    if shutil.which("dot") is None:
-        raise UserError("--format svg needs Graphviz's `dot` on PATH; use --format dot instead")
-    return subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=True).stdout
-
-
-def inspect(target: str, args: list[str], wrt: str | None, show: str, fmt: str) -> str:
-    """The report `symgrad inspect` prints."""
-    sections = [s.strip() for s in show.split(",") if s.strip()]
-    bad = [s for s in sections if s not in SHOW]
-    if bad:
-        raise UserError(f"--show {bad[0]!r} is not one of {', '.join(SHOW)}")
-    fn = load_function(target)
-    values, params = _example_args(fn, args)
-    if wrt:
-        names = [w.strip() for w in wrt.split(",") if w.strip()]
-        unknown = [w for w in names if w not in params]
-        if unknown:
-            raise UserError(f"--wrt {unknown[0]!r} is not a parameter of {fn.__name__}")
-    else:
-        names = [p for p, v in zip(params, values) if v.dtype.kind == "f"]
-    if not names:
-        raise UserError("nothing to differentiate: no floating-point argument (use --wrt)")
-    argnums = tuple(params.index(n) for n in names)
-    try:
-        built: Built = grad(fn, argnums=argnums).build(*values)
-    except Exception as e:  # untraceable user code: one line, no traceback
-        raise UserError(f"cannot trace {fn.__name__}: {type(e).__name__}: {e}") from None
-    render = {"text": str, "dot": lambda g: g.to_dot(), "svg": lambda g: _dot_to_svg(g.to_dot())}[fmt]
-    out = []
-    if "graph" in sections:
-        out += [f"== forward graph: {describe(built.traced)} ==", render(built.traced.graph), ""]
-    if "grad" in sections:
-        out += [f"== gradient graph, simplified: d {fn.__name__} / d {', '.join(names)} ==",
-                render(built.graph), ""]
-    if "source" in sections:
-        out += ["== generated source ==", built.source]
-    if "stats" in sections:
-        width = max([4, *(len(s.name) for s in built.stats)]) + 1
-        out += ["== passes ==", f"{'pass':<{width}}{'nodes before':>14}{'nodes after':>13}{'ms':>9}"]
-        out += [f"{s.name:<{width}}{s.before:>14}{s.after:>13}{s.seconds * 1e3:>9.2f}" for s in built.stats]
-        out.append("")
-    return "\n".join(out)
+def _exit_codes_text() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:>2}  {what}" for code, what in sorted(EXIT_CODES.items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `symgrad` argument parser, with its `inspect` subcommand."""
     parser = _Parser(prog="symgrad", description="Inspect how symgrad traces, differentiates and "
-                     "generates NumPy code for a function.")
+                     "generates NumPy code for a function.", epilog=_exit_codes_text(),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("inspect", help="print the traced graph, gradient graph and generated source",
-                       description="Trace FUNC from FILE on arguments of the given dtypes and shapes; "
-                       "print its forward graph, its simplified gradient graph, the generated NumPy "
-                       "source and per-pass statistics.")
-    p.add_argument("target", metavar="FILE:FUNC", help="a Python file and a function in it")
-    p.add_argument("--arg", action="append", default=[], metavar="NAME=DTYPE[SHAPE]",
-                   help="one per parameter, e.g. --arg w=f32[5,3] (dtypes: f32 f64 i64 bool; "
-                   "[] for a scalar)")
-    p.add_argument("--wrt", metavar="NAMES", help="comma-separated parameters to differentiate "
-                   "(default: every floating-point one)")
-    p.add_argument("--show", default=",".join(SHOW), metavar="SECTIONS",
-                   help=f"comma-separated sections to print (default: {','.join(SHOW)})")
-    p.add_argument("--format", default="text", choices=("text", "dot", "svg"),
-                   help="how graphs are printed: jaxpr-like text, Graphviz DOT, or SVG (needs dot)")
+    p = sub.add_parser(
+        "inspect", help="print a function's graphs, generated source and pass statistics",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_exit_codes_text(),
+        description=textwrap.fill(
+            "Trace FUNC on arguments of the given dtypes and shapes, differentiate it in the given mode "
+            "and print its forward graph, the simplified derivative graph, the generated NumPy source "
+            "and per-pass statistics. Listings quote the user's line each group of equations comes "
+            "from.", 80))
+    add_target_arguments(p)
+    p.add_argument("--show", default=",".join(report.DEFAULT_SECTIONS), metavar="SECTIONS",
+                   help="comma-separated sections: forward (the function's own graph), joint (forward "
+                   "and derivative before the passes), grad (the derivative graph after them), source, "
+                   f"stats (default: {','.join(report.DEFAULT_SECTIONS)})")
+    p.add_argument("--passes", metavar="LIST", help=f"comma-separated passes to run, of {', '.join(PASSES)} "
+                   f"(default: {','.join(DEFAULT_PASSES)})")
+    p.add_argument("--no-simplify", action="store_true", help="run no pass: the graph as differentiated")
+    p.add_argument("--diff", action="store_true", help="show how the generated source changes pass by "
+                   "pass, as unified diffs")
+    p.add_argument("--bench", action="store_true", help="time the generated function on random inputs of "
+                   "the given shapes (steady state, after the first call)")
+    p.add_argument("--format", default="text", choices=FORMATS,
+                   help="text for people; dot (Graphviz), svg or png (need Graphviz's dot) draw the graph "
+                   "sections; json: one document of graphs, source and stats (schema: "
+                   "symgrad/inspect_schema.json)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--no-color", action="store_true", help="no syntax highlighting (the default when "
+                   "not writing to a terminal, or without Pygments)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
+def add_target_arguments(p: argparse.ArgumentParser) -> None:
+    """TARGET, --arg, --mode and --wrt, as `symgrad inspect` takes them."""
+    p.add_argument("target", metavar="TARGET",
+                   help="path/to/file.py:func or package.module:func (func may be Class.method)")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=DTYPE[SHAPE]|NAME=FILE.npy",
+                   help="one per parameter without a default, e.g. --arg w=f32[5,3] (dtypes: f32 f64 "
+                   "i32 i64 bool; [] for a scalar), or --arg x=data.npy for a saved array's shape, dtype "
+                   "and values")
+    p.add_argument("--mode", default="grad", choices=MODES, help="the derivative to build (default: grad)")
+    p.add_argument("--wrt", metavar="NAMES", help="comma-separated parameters to differentiate "
+                   "(default: every floating-point --arg)")
+
+
+def inspect(ns: argparse.Namespace) -> Result:
+    """Load, trace and build the target as `ns` (parsed `inspect` arguments) asks."""
+    fn = load_target(ns.target)
+    args = example_args(fn, ns.arg)
+    passes = parse_passes(ns.passes, ns.no_simplify)
+    return build_for(ns.mode, fn, args, wrt_names(fn, args, ns.wrt), passes)
+
+
+def _sections(show: str) -> list[str]:
+    sections = [s.strip() for s in show.split(",") if s.strip()]
+    bad = [s for s in sections if s not in report.SECTIONS]
+    if bad or not sections:
+        raise UserError(f"--show {(bad or [show])[0]!r} is not one of {', '.join(report.SECTIONS)}")
+    return sections
+
+
+def render(ns: argparse.Namespace, result: Result, sections: list[str], color: bool) -> str | bytes:
+    """The output of `symgrad inspect` in the format asked for."""
+    history = report.steps(result) if "stats" in sections or ns.diff else None
+    timing = report.bench(result) if ns.bench else None
+    if ns.format == "json":
+        doc = report.document(result, ns.target, sections, history, ns.diff, timing)
+        return json.dumps(doc, indent=1) + "\n"
+    if ns.format in ("dot", "svg", "png"):
+        graphs = [s for s in sections if s in report.GRAPH_SECTIONS]
+        if not graphs:
+            raise UserError(f"--format {ns.format} draws graphs: --show must name forward, joint or grad")
+        source = report.dot(report.views(result, graphs))
+        if ns.format == "dot":
+            return source
+        if shutil.which("dot") is None:
+            raise GraphvizMissing(GRAPHVIZ_HINT.format(fmt=ns.format))
+        return subprocess.run(["dot", f"-T{ns.format}"], input=source.encode(), capture_output=True,
+                              check=True).stdout
+    out: list[str] = []
+    for view in report.views(result, [s for s in sections if s in report.GRAPH_SECTIONS]):
+        out += [f"== {view.title} ==", report.listing(view.graph, view.part), ""]
+    if "source" in sections:
+        source = result.built.source
+        out += ["== generated source ==", report.highlight(source, "python") if color else source]
+        bound = report.constants(result)
+        if bound:
+            out += ["== constants bound when loaded ==", *bound, ""]
+    if ns.diff and history is not None:
+        out.append("== the source, pass by pass ==")
+        for name, text in report.diffs(history):
+            if text:
+                out.append(report.highlight(text, "diff") if color else text)
+            else:
+                out.append(f"({name}: no change)\n")
+    if "stats" in sections and history is not None:
+        out += ["== passes ==", report.stats_table(history, result), ""]
+    if timing is not None:
+        out += ["== timing ==", report.bench_line(timing), ""]
+    return "\n".join(out)
+
+
+def _wants_color(ns: argparse.Namespace) -> bool:
+    return (ns.format == "text" and not ns.no_color and ns.output is None and "NO_COLOR" not in os.environ
+            and sys.stdout.isatty())
+
+
+def run_inspect(ns: argparse.Namespace) -> int:
+    """`symgrad inspect`: build, render, write."""
+    sections = _sections(ns.show)
+    if ns.format == "png" and ns.output is None and sys.stdout.isatty():
+        raise UserError("--format png writes binary data: give -o FILE or redirect the output")
+    result = inspect(ns)
+    out = render(ns, result, sections, _wants_color(ns))
+    if ns.output is not None:
+        try:
+            Path(ns.output).write_bytes(out if isinstance(out, bytes) else out.encode())
+        except OSError as e:
+            raise UserError(f"-o {ns.output}: cannot write: {e.strerror}") from e
+    elif isinstance(out, bytes):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `symgrad` console script."""
+    """Entry point of the `symgrad` console script: the exit status (see `EXIT_CODES`)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     try:
         ns = parser.parse_args(argv)
         if ns.command != "inspect":
             parser.print_help()
             return 2
-        sys.stdout.write(inspect(ns.target, ns.arg, ns.wrt, ns.show, ns.format))
-        return 0
+        return run_inspect(ns)
     except UserError as e:
+        if debug:
+            traceback.print_exception(e)
         print(f"symgrad: error: {e}", file=sys.stderr)
-        return 2
+        return e.code
+    except Exception as e:  # a bug of symgrad: one line, the traceback under --debug
+        if debug:
+            traceback.print_exception(e)
+        print(f"symgrad: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
