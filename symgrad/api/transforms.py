@@ -594,10 +594,20 @@ def jacobian(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
     return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes, cache_size=cache_size)
 
 
+class Hessian(Jacobian):
+    """The Jacobian of fn's gradient, named as what it is in errors and generated code."""
+
+    kind = "hessian"
+
+    def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
+        wrt = ", ".join(names[i] for i in self._wrt(nargs))
+        return f"hessian of {described} with respect to {wrt}"
+
+
 def hessian(fn: Callable, argnums: int | Sequence[int] = 0,
-            passes: tuple[str, ...] | None = None, cache_size: int | None = None) -> Jacobian:
+            passes: tuple[str, ...] | None = None, cache_size: int | None = None) -> Hessian:
     """The compiled Hessian of scalar-valued `fn`: the Jacobian of its gradient."""
-    return Jacobian(Grad(fn, argnums), argnums, passes=passes, cache_size=cache_size)
+    return Hessian(Grad(fn, argnums), argnums, passes=passes, cache_size=cache_size)
 
 
 def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
