@@ -221,7 +221,7 @@ class Transform:
             raise ValueError(f"{self.kind}: cache_size must be a positive int or None, got {cache_size!r}")
         self._passes, self._cache_size = passes, cache_size
         if backend not in BACKENDS:
-            raise ValueError(f"{self.kind}: backend must be one of {', '.join(map(repr, BACKENDS))}, "
+            raise ValueError(f"{self._who()}: backend must be one of {', '.join(map(repr, BACKENDS))}, "
                              f"got {backend!r}")
         self._backend, self._compute = backend, bool(compute)
         self._cache: OrderedDict[tuple, Built] = OrderedDict()  # least recently used first
