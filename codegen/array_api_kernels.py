@@ -8,8 +8,10 @@ in effect; `out[key] = v` on a new one replaces that one's graph).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 from array_api_compat import array_namespace, device
 
 
@@ -43,6 +45,20 @@ def setitem(x: Any, value: Any, key: tuple) -> Any:
     out = xp.asarray(x, copy=True)
     out[key] = value
     return out
+
+
+def prod_others(x: Any, axes: tuple[int, ...]) -> Any:
+    """Each entry's product of the other entries reduced with it over `axes`: exclusive
+    cumulative products from the left and from the right, multiplied (exact with zeros)."""
+    xp = array_namespace(x)
+    order = tuple(a for a in range(x.ndim) if a not in axes) + tuple(axes)
+    moved = xp.permute_dims(x, order)
+    rows = xp.reshape(moved, moved.shape[:x.ndim - len(axes)] + (math.prod(x.shape[a] for a in axes),))
+    ones = xp.ones_like(rows[..., :1])
+    left = xp.cumulative_prod(xp.concat([ones, rows[..., :-1]], axis=-1), axis=-1)
+    right = xp.cumulative_prod(xp.concat([ones, xp.flip(rows, axis=-1)[..., :-1]], axis=-1), axis=-1)
+    others = xp.reshape(left * xp.flip(right, axis=-1), moved.shape)
+    return xp.permute_dims(others, tuple(np.argsort(order).tolist()))
 
 
 def xlogy(x: Any, y: Any) -> Any:

@@ -26,8 +26,15 @@ from typing import Any
 import numpy as np
 
 from symgrad.codegen import array_api_kernels, blocks
-from symgrad.codegen.numpy_source import (_BOUND, Program, _full, _identifier, _literal, _Operands,
-                                          _shared_outputs)
+from symgrad.codegen.numpy_source import (
+    _BOUND,
+    Program,
+    _full,
+    _identifier,
+    _literal,
+    _Operands,
+    _shared_outputs,
+)
 from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
 
@@ -96,7 +103,8 @@ def _basic(index: tuple) -> bool:
 
 
 def _reduce(fn: str) -> Callable[..., str]:
-    return lambda names, p, shapes, lib: f"xp.{fn}({names[0]}, axis={p['axes']!r}, keepdims={p['keepdims']!r})"
+    return lambda names, p, shapes, lib: (f"xp.{fn}({names[0]}, axis={p['axes']!r}, "
+                                          f"keepdims={p['keepdims']!r})")
 
 
 def _transpose(names: list[str], p: dict, shapes: list, lib: _Lib) -> str:
@@ -138,7 +146,8 @@ def _indexed(kernel: str, arrays_from: int) -> Callable[..., str]:
 def _nan_to_num(names: list[str], p: dict, shapes: list, lib: _Lib) -> str:
     def literal(v: float | None) -> str:
         return repr(v) if v is None or math.isfinite(v) else f"float('{v}')"
-    return f"{lib.kernels.nan_to_num}({names[0]}, {', '.join(literal(p[k]) for k in ('nan', 'posinf', 'neginf'))})"
+    bounds = ", ".join(literal(p[k]) for k in ("nan", "posinf", "neginf"))
+    return f"{lib.kernels.nan_to_num}({names[0]}, {bounds})"
 
 
 _SPELLINGS: dict[str, Callable[[list[str], dict, list, _Lib], str]] = {
@@ -150,6 +159,7 @@ _SPELLINGS: dict[str, Callable[[list[str], dict, list, _Lib], str]] = {
     "sigmoid": lambda names, p, shapes, lib: f"{lib.kernels.sigmoid}({names[0]})",
     "binary_cross_entropy": lambda names, p, shapes, lib: f"{lib.kernels.binary_cross_entropy}({names[0]}, "
                                                           f"{names[1]})",
+    "prod_others": lambda names, p, shapes, lib: f"{lib.kernels.prod_others}({names[0]}, {p['axes']!r})",
     "svdvals": lambda names, p, shapes, lib: f"xp.linalg.svdvals({names[0]})",
     "scatter_add": _indexed("scatter_add", 1), "setitem": _indexed("setitem", 2),
     "index_add": _indexed("index_add", 2),
@@ -192,7 +202,8 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         header.append(f"# bound when loaded: {', '.join(sorted(w.constants))}")
     imports = ["import numpy as np", "from array_api_compat import array_namespace"]
     if w.lib.kernels.bound:
-        imports.append(f"from symgrad.codegen.array_api_kernels import {', '.join(sorted(w.lib.kernels.bound))}")
+        kernels = ", ".join(sorted(w.lib.kernels.bound))
+        imports.append(f"from symgrad.codegen.array_api_kernels import {kernels}")
     lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
     return Program(fn_name, "\n".join(lines), w.constants)
 

@@ -32,6 +32,7 @@ chunk size and the size of the data: the peak is a few chunks, whatever the numb
 from __future__ import annotations
 
 import argparse
+import logging
 import resource
 import time
 
@@ -87,8 +88,9 @@ def train(workers: int, X, y, steps: int, lr: float) -> dict:
 
     value_and_grad = symgrad.value_and_grad(loss, compute=True)
     w = np.zeros(X.shape[1])
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as client:
         client.wait_for_workers(workers)
         baseline = client.run(_rss_now)
         losses = []
@@ -117,9 +119,9 @@ def main() -> None:
     print(f"data: {args.rows} x {args.cols} float64 = {data_mb:.0f} MB, lazy, in {X.numblocks[0]} chunks "
           f"of {args.chunk} rows ({chunk_mb:.1f} MB each)")
 
-    w0 = np.linspace(-0.5, 0.5, args.cols)
-    rel = check_against_numpy(symgrad.value_and_grad(loss, compute=True), w0, X, y, min(args.chunk, args.rows))
-    print(f"gradient on {min(args.chunk, args.rows)} rows vs the NumPy back end: max relative difference {rel:.1e}")
+    w0, rows = np.linspace(-0.5, 0.5, args.cols), min(args.chunk, args.rows)
+    rel = check_against_numpy(symgrad.value_and_grad(loss, compute=True), w0, X, y, rows)
+    print(f"gradient on {rows} rows vs the NumPy back end: max relative difference {rel:.1e}")
     assert rel < 1e-12, rel
 
     results = {}
@@ -130,8 +132,8 @@ def main() -> None:
               f"loss {' -> '.join(f'{v:.4f}' for v in r['losses'])}")
         for address in sorted(r["peak"]):
             peak, base = r["peak"][address] / MB, r["baseline"][address] / MB
-            print(f"    worker peak memory {peak:.0f} MB (at start {base:.0f} MB): {peak - base:.0f} MB of work "
-                  f"= {(peak - base) / chunk_mb:.1f} chunks, {100 * peak / data_mb:.1f}% of the data")
+            print(f"    worker peak memory {peak:.0f} MB (at start {base:.0f} MB): {peak - base:.0f} MB of "
+                  f"work = {(peak - base) / chunk_mb:.1f} chunks, {100 * peak / data_mb:.1f}% of the data")
     speedup = results[1]["elapsed"] / results[2]["elapsed"]
     print(f"2 workers vs 1: {speedup:.2f}x the throughput")
     assert np.allclose(results[1]["w"], results[2]["w"], rtol=1e-9), "1 and 2 workers disagree"

@@ -87,8 +87,12 @@ def sigmoid_and_columns(w, X, y):
     return (symgrad.sigmoid(X @ w) * y).sum() + (X[:, 0] * w[0] ** 3).sum() + X[::3, 1:4].sum() * w[2]
 
 
+def products(w, X, y):  # prod's gradient: products of the others, exact with zeros
+    return np.prod(1 + 0.1 * np.tanh(X @ w).reshape(N // 10, 10), axis=1).sum() + (w * w).prod()
+
+
 FUNCTIONS = [logreg, bce_by_hand, bce_with_logits, mlp, logsumexp, rosenbrock, huber, reshaped,
-             smooth_chain, relu_and_abs, cumulative, sigmoid_and_columns]
+             smooth_chain, relu_and_abs, cumulative, sigmoid_and_columns, products]
 
 
 def _params(fn):
