@@ -18,6 +18,7 @@ index arrays) is a NotImplementedError naming the op, when the code is generated
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -53,8 +54,8 @@ _STANDARD = {
     "remainder", "broadcast_to", "ones_like", "zeros_like", "argmax", "argmin", "searchsorted",
     "asarray", "full", "linalg", "square", "clip",
 }
-_KERNELS = {name for name in dir(array_api_kernels) if not name.startswith("_")
-            and callable(getattr(array_api_kernels, name)) and name not in ("array_namespace", "device")}
+_KERNELS = {name for name, fn in vars(array_api_kernels).items()
+            if inspect.isfunction(fn) and fn.__module__ == array_api_kernels.__name__}
 _TAKEN = {"xp", "np", "array_namespace"} | _BOUND | _KERNELS
 
 

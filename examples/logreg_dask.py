@@ -21,9 +21,11 @@ end), so each step is one pass over the chunks on a `dask.distributed.LocalClust
 
 The script checks that gradient against the NumPy back end's on one chunk's rows, runs a
 few gradient-descent steps on 1 and then on 2 worker processes (one thread each), and
-prints the throughput in rows a second and each worker's peak memory (its own peak resident
-set, `getrusage` in the worker, less its resident memory before the first step) against the
-chunk size and the size of the data: the peak is a few chunks, whatever the number of rows.
+prints the throughput in rows a second (and the CPU time the workers spent: on a machine
+shared with other work, wall-clock throughput says little) and each worker's peak memory
+(its own peak resident set, `getrusage` in the worker, less its resident memory before the
+first step) against the chunk size and the size of the data: the peak is a few chunks,
+whatever the number of rows.
 
     python examples/logreg_dask.py                      # 10^7 rows, chunks of 100 000
     python examples/logreg_dask.py --rows 20000 --chunk 5000 --steps 2
@@ -93,6 +95,7 @@ def train(workers: int, X, y, steps: int, lr: float) -> dict:
     with cluster, Client(cluster) as client:
         client.wait_for_workers(workers)
         baseline = client.run(_rss_now)
+        cpu = client.run(time.process_time)
         losses = []
         start = time.perf_counter()
         for _ in range(steps):
@@ -100,8 +103,9 @@ def train(workers: int, X, y, steps: int, lr: float) -> dict:
             losses.append(float(value))
             w = w - lr * g
         elapsed = time.perf_counter() - start
+        cpu = sum(client.run(time.process_time).values()) - sum(cpu.values())
         peak = client.run(_rss_peak)
-    return {"w": w, "losses": losses, "elapsed": elapsed, "baseline": baseline, "peak": peak}
+    return {"w": w, "losses": losses, "elapsed": elapsed, "cpu": cpu, "baseline": baseline, "peak": peak}
 
 
 def main() -> None:
@@ -128,8 +132,8 @@ def main() -> None:
     for workers in (1, 2):
         r = results[workers] = train(workers, X, y, args.steps, args.lr)
         rate = args.rows * args.steps / r["elapsed"]
-        print(f"{workers} worker(s): {args.steps} steps in {r['elapsed']:.1f} s, {rate:,.0f} rows/s; "
-              f"loss {' -> '.join(f'{v:.4f}' for v in r['losses'])}")
+        print(f"{workers} worker(s): {args.steps} steps in {r['elapsed']:.1f} s, {rate:,.0f} rows/s "
+              f"({r['cpu']:.1f} s of worker CPU); loss {' -> '.join(f'{v:.4f}' for v in r['losses'])}")
         for address in sorted(r["peak"]):
             peak, base = r["peak"][address] / MB, r["baseline"][address] / MB
             print(f"    worker peak memory {peak:.0f} MB (at start {base:.0f} MB): {peak - base:.0f} MB of "
