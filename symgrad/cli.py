@@ -144,11 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated sections to print (default: {','.join(SHOW)})")
     p.add_argument("--format", default="text", choices=("text", "dot", "svg"),
                    help="how graphs are printed: jaxpr-like text, Graphviz DOT, or SVG (needs dot)")
+    sub.add_parser("export", help="write the generated code as a module that needs only NumPy "
+                   "(symgrad export --help)", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `symgrad` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:  # its own parser: symgrad/export.py
+        from symgrad.export import main as export_main
+        return export_main(argv[1:])
     parser = build_parser()
     try:
         ns = parser.parse_args(argv)
