@@ -24,6 +24,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +356,23 @@ def test_exported_modules_run_in_a_venv_without_symgrad(tmp_path: Path) -> None:
         for k, e in enumerate(want):
             np.testing.assert_allclose(got[f"arr_{k}"], e, rtol=1e-12, atol=1e-14, err_msg=key)
     assert standalone.LITERAL_MAX >= PICK.size  # the index constant travelled as a literal
+
+
+# ---------------------------------------------------------------- 5. examples/compile_logreg.py
+
+def test_the_compile_logreg_example_prints_both_speeds_quickly() -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, str(ROOT / "examples" / "compile_logreg.py")], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert run.returncode == 0 and not run.stderr, run.stderr
+    assert time.perf_counter() - start < 20
+    out = run.stdout
+    compiled = re.search(r"^compiled value_and_grad: +(\d+\.\d) us/step +final loss (\d\.\d+) +\(first call: "
+                         r"\d+\.\d ms to trace and generate\)$", out, re.M)
+    eager = re.search(r"^eager mode: +(\d+\.\d) us/step +final loss (\d\.\d+)$", out, re.M)
+    ratio = re.search(r"^compiled is (\d+\.\d)x faster per step; the weights agree to (\S+)$", out, re.M)
+    assert compiled and eager and ratio, out
+    assert compiled[2] == eager[2] and float(compiled[2]) < 0.6  # the same trained model, better than chance
+    assert float(ratio[2]) < 1e-12
+    assert float(ratio[1]) == pytest.approx(float(eager[1]) / float(compiled[1]), rel=0.05)
