@@ -4,10 +4,12 @@ Each group of statements is preceded by a comment quoting the user's line it com
 (`# loss.py:3  z = X @ W + b`), or, for a derivative, the line it is the gradient of
 (`# grad of line 3  z = X @ W + b`; the file is named when it is not the one most statements
 come from). A statement serving several lines quotes the one recorded on its node: CSE keeps
-the node made first (a forward value before any gradient reusing it), fusion gives a fused
-value its own line and the subexpressions it shares the first value's. A statement traced
-from no line (a reshape symgrad adds to a result) takes its nearest input's, else its first
-reader's. Scheduling may interleave lines: a comment starts every run of one origin.
+the node made first (a forward value before any gradient reusing it); a fused SymPy cluster
+quotes, for each value it hands on, that value's line, and for a subexpression several of them
+share, the first one's (so one fused expression of five lines quotes the line of its result).
+A statement traced from no line (a reshape symgrad adds to a result) takes its nearest
+input's, else its first reader's. Scheduling may interleave lines: a comment opens every run
+of statements of one origin, so a line can be quoted more than once.
 """
 
 from __future__ import annotations
