@@ -65,7 +65,9 @@ def module(program: Program, docstring: str, sidecar: str | None = None) -> tupl
     if program.numpy_names:
         lines.append(f"from numpy import {', '.join(program.numpy_names)}")
     if carried:
-        lines += ["", "", f"{RULE} from symgrad's kernels", "", "\n\n\n".join(carried)]
+        lines += ["", "", f"{RULE} from symgrad's kernels", "", carried[0]]
+        for before, chunk in zip(carried, carried[1:]):  # two blank lines around a def, none else
+            lines += ["", "", chunk] if "def " in before + chunk else [chunk]
     if arrays:
         lines += ["", "", f"{RULE} constants", ""]
         lines += [f"{name} = {_array(a)}" for name, a in arrays.items() if name not in big]

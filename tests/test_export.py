@@ -241,6 +241,20 @@ def test_a_small_constant_is_a_literal_and_a_large_one_a_sidecar(tmp_path: Path)
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), g(x))
 
 
+def test_helpers_carry_the_module_constants_and_imports_they_read() -> None:
+    def special(x):
+        return np.sum(symgrad.special.erfinv(x / 2)) + np.sum(symgrad.lgamma(x + 2)) + symgrad.prod(x / 2 + 1)
+    f = symgrad.value_and_grad(special)
+    x = np.linspace(-1, 1, 5)
+    text = f.export(x)
+    for needed in ("\nimport math\n", "\n_GILES_CENTRAL = (", "\n_erf = np.frompyfunc(math.erf, 1, 1)\n",
+                   "\ndef digamma(", "\n# Bernoulli numbers", "\nprod_others = _prod_others\n"):
+        assert needed in text, needed
+    got, want = imported(text)[function_name(text)](x), leaves(f(x))
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g, e, rtol=1e-14)
+
+
 def test_code_that_is_not_symgrads_is_refused() -> None:
     cube = symgrad.extend("cube_for_export", lambda x: x ** 3, [lambda ct, ans, x: ct * 3 * x * x])
     f = symgrad.compile(lambda x: cube(x).sum())

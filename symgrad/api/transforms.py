@@ -461,7 +461,7 @@ class Transform:
             "",
             f"Exported by symgrad {version} from {getattr(fn, '__name__', 'fn')}{where} with",
             f"    {made}",
-            "It needs only NumPy: the symgrad kernels it calls are written out in it.",
+            "It needs only NumPy: any symgrad kernel it calls is written out in it.",
             "",
             f"    {params} -> {returns}",
             "",
