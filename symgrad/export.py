@@ -10,19 +10,33 @@ docstring naming the function, its signature, symgrad's version and this command
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import inspect
+import re
 import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
+
 from symgrad.api.transforms import Transform, compile, grad, hessian, jacobian, value_and_grad
-from symgrad.cli import UserError, _example_args, load_function
 
 MODES: dict[str, Callable[..., Transform]] = {
     "grad": grad, "value_and_grad": value_and_grad, "hessian": hessian, "jacobian": jacobian,
     "function": lambda fn, argnums: compile(fn),  # the function itself, compiled
 }
+
+
+DTYPES = {"f32": np.float32, "float32": np.float32, "f64": np.float64, "float64": np.float64,
+          "i64": np.int64, "int64": np.int64, "bool": np.bool_}
+_ARG = re.compile(r"^([A-Za-z_]\w*)=([A-Za-z0-9_]+)\[([0-9,\s]*)\]$")
+
+
+class UserError(Exception):
+    """Bad input on the command line: one line on stderr, no traceback."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,11 +63,54 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# TARGET and --arg as `symgrad inspect` reads them. (Not imported from symgrad.cli, which
+# dispatches to this module: tests/test_layout.py allows no import cycle.)
+
+def load_function(target: str) -> Callable:
+    """The function FUNC of the Python file FILE, from `FILE:FUNC`."""
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise UserError(f"{target!r} is not FILE:FUNC, e.g. examples/autograd_tutorial.py:loss")
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(f"_symgrad_export_{file.stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's file failed to import: say so in one line
+        raise UserError(f"cannot import {path}: {type(e).__name__}: {e}") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise UserError(f"{path} has no function {name!r}")
+    return fn
+
+
+def example_args(fn: Callable, specs: list[str]) -> tuple[list[np.ndarray], list[str]]:
+    """Zeros of each `--arg NAME=DTYPE[SHAPE]`, in the order of fn's parameters, and their names."""
+    given = {}
+    for text in specs:
+        m = _ARG.match(text.strip())
+        if m is None or m[2] not in DTYPES:
+            raise UserError(f"--arg {text!r} is not NAME=DTYPE[SHAPE] with DTYPE one of {', '.join(DTYPES)}, "
+                            "e.g. x=f32[5,3] or s=f64[]")
+        given[m[1]] = np.zeros(tuple(int(d) for d in m[3].split(",") if d.strip()), DTYPES[m[2]])
+    params = [p.name for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    unknown = sorted(set(given) - set(params))
+    if unknown:
+        raise UserError(f"{fn.__name__} has no parameter {unknown[0]!r} (parameters: {', '.join(params)})")
+    missing = [p for p in params if p not in given]
+    if missing:
+        raise UserError(f"missing --arg for parameter {missing[0]!r} of {fn.__name__}")
+    return [given[p] for p in params], params
+
+
 def export(target: str, specs: list[str], mode: str, wrt: str | None, output: str | None,
            command: str) -> str:
     """The module's text, also written to `output` if given."""
     fn = load_function(target)
-    values, params = _example_args(fn, specs)
+    values, params = example_args(fn, specs)
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else \
         [p for p, v in zip(params, values) if v.dtype.kind == "f"]
     unknown = [w for w in names if w not in params]
