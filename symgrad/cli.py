@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-color", action="store_true", help="no syntax highlighting (the default when "
                    "not writing to a terminal, or without Pygments)")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub.add_parser("export", help="write the generated code as a module that needs only NumPy "
+                   "(symgrad export --help)", add_help=False)
     return parser
 
 
@@ -181,8 +183,11 @@ def run_inspect(ns: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `symgrad` console script: the exit status (see `EXIT_CODES`)."""
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:  # its own parser: symgrad/export.py
+        from symgrad.export import main as export_main
+        return export_main(argv[1:])
+    parser = build_parser()
     debug = "--debug" in argv
     try:
         ns = parser.parse_args(argv)

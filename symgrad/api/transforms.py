@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.metadata
+import inspect
 import linecache
 import logging
+import os
 import threading
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +33,7 @@ from symgrad.api.signature import bad_argument, describe, distance, signature, w
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.forward import jacobian_columns
 from symgrad.autodiff.reverse import backprop
+from symgrad.codegen import standalone
 from symgrad.ir import Graph
 from symgrad.ops import OPS, apply
 from symgrad.simplify import PassStat, simplify, stabilize
@@ -51,6 +56,8 @@ class Built:
     out_tree: Any
     stats: list[PassStat] = field(default_factory=list)
     backend: str = "numpy"
+    program: codegen.Program | None = None  # what `source` was printed from (see `Transform.export`)
+    title: str = ""  # the header's description, `gradient of loss(x: f32[5]) with respect to x`
 
 
 def _structure(tree: Any) -> str:
@@ -429,7 +436,8 @@ class Transform:
         outputs = self._output_names(traced.leaf_names, len(args))
         generate = _array_api().generate if backend == "array_api" else codegen.generate
         program = generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
-        return Built(traced, graph, program.source, codegen.load(program), traced.out_tree, stats, backend)
+        return Built(traced, graph, program.source, codegen.load(program), traced.out_tree, stats,
+                     backend=backend, program=program, title=title.removeprefix("symgrad "))
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"compiled {described}"
@@ -445,6 +453,76 @@ class Transform:
     def graph(self, *args: Any) -> Graph:
         """The simplified graph that the source was generated from."""
         return self.build(*args).graph
+
+    def export(self, *args: Any, path: str | os.PathLike | None = None, command: str | None = None) -> str:
+        """The generated function for the signature of `args` (of the latest call without
+        them) as the text of a module that needs only NumPy, written to `path` if given.
+
+        The symgrad kernels it calls are written out in it as plain NumPy functions, constant
+        arrays as literals (those of more than `codegen.standalone.LITERAL_MAX` elements are
+        saved beside `path` as an .npz of the same name, and without a path are a ValueError),
+        and its docstring names the source function, its signature, symgrad's version and
+        `command`, the command that made it (by default this call, spelt in Python).
+
+        >>> print(symgrad.grad(loss).export(np.ones(3)))
+        >>> symgrad.grad(loss).export(np.ones(3), path="grad_loss.py")
+        """
+        built = self.build(*args) if args else self._latest()
+        sidecar = None if path is None else Path(path).with_suffix(".npz")
+        text, saved = standalone.module(built.program, self._header(built, command),
+                                        None if sidecar is None else sidecar.name)
+        if path is not None:
+            Path(path).write_text(text)
+            if saved:
+                np.savez(sidecar, **saved)
+        return text
+
+    def _latest(self) -> Built:
+        with self._lock:
+            if not self._cache:
+                raise TypeError(f"{self._who()}.export(): nothing built yet; pass example arguments, as to "
+                                ".source(*args), or call the function once first")
+            return next(reversed(self._cache.values()))
+
+    def _header(self, built: Built, command: str | None) -> str:
+        """An exported module's docstring: what it computes, from what, made how."""
+        fn = inspect.unwrap(self._fn)
+        code = getattr(fn, "__code__", None)
+        where = ""
+        if code is not None:
+            file = code.co_filename
+            try:
+                file = os.path.relpath(file) if not os.path.relpath(file).startswith("..") else file
+            except ValueError:  # another drive
+                pass
+            where = f" ({file}:{code.co_firstlineno})"
+        try:
+            version = importlib.metadata.version("symgrad")
+        except importlib.metadata.PackageNotFoundError:
+            version = "(version unknown)"
+        program = built.program
+        returns = program.function.rstrip().splitlines()[-1].strip().removeprefix("return ")
+        params = program.function.splitlines()[0].removeprefix("def ").removesuffix(":")
+        made = command or f"{self._maker()}.export({describe(built.traced).partition('(')[2][:-1]})"
+        return "\n".join([
+            built.title[:1].upper() + built.title[1:] + ".",
+            "",
+            f"Exported by symgrad {version} from {getattr(fn, '__name__', 'fn')}{where} with",
+            f"    {made}",
+            "It needs only NumPy: any symgrad kernel it calls is written out in it.",
+            "",
+            f"    {params} -> {returns}",
+            "",
+            "The arguments must have the dtypes and shapes above: the code is specialised to them.",
+            "Each comment in the function quotes the line of the source it comes from.",
+        ]).replace("\\", "\\\\")
+
+    def _maker(self) -> str:
+        """This transform spelt as the Python that makes it, for an exported module's header."""
+        inner = self._fn._maker() if isinstance(self._fn, Transform) else getattr(self._fn, "__name__", "fn")
+        name = "compile" if self.kind == "compiled" else self.kind
+        argnums = f", argnums={self._argnums!r}" if self._differentiates and self._argnums != 0 else ""
+        return f"symgrad.{name}({inner}{argnums})"
 
     def cache_info(self) -> CacheInfo:
         """Hits, misses (traces), the bound and the cached signatures, like functools.lru_cache's."""
@@ -684,4 +762,5 @@ def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     pull = VJP(fn, len(primals), has_aux=has_aux)
     pullback = functools.partial(pull, *primals)
     pullback.source = functools.partial(pull.source, *primals)  # type: ignore[attr-defined]
+    pullback.export = functools.partial(pull.export, *primals)  # type: ignore[attr-defined]
     return (value, pullback, aux) if has_aux else (value, pullback)
