@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.eager.modes import _mode as _modes
 from symgrad.eager.modes import enable_grad, is_anomaly_enabled, no_grad
 from symgrad.ops import Op, Value, vjp
 
@@ -112,14 +113,29 @@ class _Shape:
         self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
 
 
+_SHAPES: dict[tuple, _Shape] = {}  # (shape, dtype) -> its _Shape: immutable, so shared
+
+
 def _slim(op: Op, inputs: tuple, ans: Any) -> tuple[tuple, Any]:
     """A linear op's node keeps its float inputs' shapes only, and no output, as PyTorch's
     AddBackward0 saves nothing: the graph holds no intermediate it does not read. (Index
     arrays, integer or boolean, are read: they stay.)"""
     if not op.linear:
         return inputs, ans
-    return tuple(_Shape(a._data) if isinstance(a, Value) and a._data.dtype.kind in "fc" else a
-                 for a in inputs), None
+    slim = []
+    for a in inputs:
+        if isinstance(a, Value) and a._data.dtype.kind in "fc":
+            key = (a._data.shape, a._data.dtype)
+            a = _SHAPES.get(key) or _shape_of(key, a._data)
+        slim.append(a)
+    return tuple(slim), None
+
+
+def _shape_of(key: tuple, data: Any) -> _Shape:
+    if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
+        _SHAPES.clear()
+    shape = _SHAPES[key] = _Shape(data)
+    return shape
 
 
 class OpNode(Node):
@@ -129,9 +145,12 @@ class OpNode(Node):
 
     def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
                  edges: tuple) -> None:
-        self._init(edges)
+        # Node._init inlined: a node is made per recorded op
+        self.next_functions, self._hooks, self._retained = edges, None, None
+        self._stack = _user_frames() if _modes.anomaly else None
         self._op, self._params = op, params
-        inputs, ans = _slim(op, inputs, ans)
+        if op.linear:
+            inputs, ans = _slim(op, inputs, ans)
         self._saved = (inputs, ans, versions)
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
