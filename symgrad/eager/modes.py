@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+
 class _Modes(threading.local):
     """The modes of one thread; the class attributes are a new thread's defaults, so reading
     one is a plain attribute lookup (`getattr` with a default raises and catches inside:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, Op, Value, apply, dims
+from symgrad.ops import OPS, Op, Value, dims
 from symgrad.ops.dispatch import FACES, METHODS, owner
 from symgrad.surface import (  # noqa: F401 - they register
     composites,
