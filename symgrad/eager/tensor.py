@@ -24,7 +24,16 @@ from symgrad.eager.dtypes import (
     int64,
     legacy_type_name,
 )
-from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, backward, node_class
+from symgrad.eager.engine import (
+    _SHAPES,
+    AccumulateGrad,
+    CompositeNode,
+    Node,
+    OpNode,
+    backward,
+    node_class,
+    shape_only,
+)
 from symgrad.eager.modes import _mode as _modes
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
@@ -684,7 +693,7 @@ _VIEW_OPS = ("reshape", "transpose", "getitem")
 class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
-    __slots__ = ("forward", "kinds", "linear", "differentiable", "view_op", "name", "node", "saved")
+    __slots__ = ("forward", "kinds", "linear", "differentiable", "view_op", "name", "node", "reads")
 
     def __init__(self, op: Op) -> None:
         self.forward, self.linear = _ufunc_called(op) or op.forward, op.linear
@@ -694,7 +703,16 @@ class _Plan:
         self.kinds = {None: ("biuf", "biuf"), "common": ("iuf", "f"), "float": ("f", "f")}[op.promote]
         self.name = getattr(op.grad_fn, "constant", None)  # None: the name depends on the call
         self.node = node_class(self.name, OpNode) if self.name is not None else None
-        self.saved: dict[tuple, tuple] = {}  # needs-mask -> (saved input positions, saves ans)
+        self.reads: dict[int, tuple] = {}  # needs-mask -> (whether each input is read, ans)
+
+    def read(self, op: Op, needs: int) -> tuple[tuple[bool, ...], bool]:
+        """What a backward computing the gradients `needs` asks for (a bit per input, after
+        a leading 1) reads: which inputs' values, and whether the output (`Op.saved`)."""
+        flags = [bit == "1" for bit in bin(needs)[3:]]
+        saved = op.saved(flags)
+        inputs = tuple(i in saved or "*" in saved and i > 0 for i in range(len(flags)))
+        reads = self.reads[needs] = (inputs, "ans" in saved)
+        return reads
 
 
 # a template that is one of these operators is the ufunc's call (on arrays and Python numbers)
@@ -740,20 +758,17 @@ def _general(op: Op, args: tuple) -> tuple[tuple, list, bool]:
 
 
 def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name: str | None) -> None:
-    """Give `result` the node of this op application: what its backward reads, its inputs'
-    edges, and the versions to check that nothing saved was overwritten in place."""
-    edges = []
-    mask = []
+    """Give `result` the node of this op application: its inputs' edges, what its backward
+    reads (the rest of a float input: its shape), and the versions to check that nothing it
+    reads was overwritten in place."""
+    edges, needs = [], 1  # needs: a bit per input that wants a gradient, after a leading 1
     for a in args:
-        if isinstance(a, Tensor):
-            if a.grad_fn is not None:
-                edges.append((a.grad_fn, a._output_nr))
-            else:
-                edges.append(a._edge() if a._requires_grad else _NO_EDGE)
-            mask.append(a._requires_grad)
-        else:
+        if not isinstance(a, Tensor) or not a._requires_grad:
             edges.append(_NO_EDGE)
-            mask.append(False)
+            needs += needs
+        else:
+            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else a._edge())
+            needs += needs + 1
     if name is None:
         name, node = plan.name, plan.node
         if name is None:
@@ -761,35 +776,29 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             node = node_class(name, OpNode)
     else:
         node = node_class(name, OpNode)
-    versions: tuple = ()
-    if not plan.linear:  # a linear op's rules read shapes only: it saves nothing
-        key = tuple(mask)
-        saved = plan.saved.get(key)
-        if saved is None:
-            saved = plan.saved[key] = _saved_positions(op, key, len(args))
-        positions, saves_ans = saved
-        # (counter, version when saved, data, producer): no reference to `result` itself, so
-        # a graph that is never run backward is freed without the cycle collector
-        if positions:
-            versions = tuple([_saved_version(args[i]) for i in positions if isinstance(args[i], Tensor)])
-        if saves_ans:
-            versions += ((result._version_counter, result._version_counter[0], result._data, name),)
-    result.grad_fn = node(op, params, args, result._data, versions, tuple(edges))
+    reads = plan.reads.get(needs) or plan.read(op, needs)
+    inputs, versions = [], []
+    for a, read in zip(args, reads[0]):
+        if isinstance(a, Tensor):
+            data = a._data
+            if read:
+                # (counter, version when saved, data, producer): no reference to `result`, so
+                # a graph that is never run backward is freed without the cycle collector
+                versions.append((a._version_counter, a._version_counter[0], data,
+                                 a.grad_fn.name() if a.grad_fn is not None else None))
+            elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
+                a = _SHAPES.get((data.shape, data.dtype)) or shape_only(data)
+        inputs.append(a)
+    ans = None
+    if reads[1]:
+        ans = result._data
+        versions.append((result._version_counter, result._version_counter[0], ans, name))
+    result.grad_fn = node(op, params, tuple(inputs), ans, tuple(versions) if versions else (),
+                          tuple(edges))
     result._requires_grad = True
 
 
 _NO_EDGE = (None, 0)
-
-
-def _saved_positions(op: Op, mask: tuple, n: int) -> tuple[tuple[int, ...], bool]:
-    """The inputs (positions) and whether the output a backward reads, for this needs-mask."""
-    saved = op.saved(list(mask))
-    return tuple(i for i in range(n) if i in saved or "*" in saved and i > 0), "ans" in saved
-
-
-def _saved_version(a: Tensor) -> tuple:
-    return (a._version_counter, a._version_counter[0], a._data,
-            a.grad_fn.name() if a.grad_fn is not None else None)
 
 
 class Size(tuple):
