@@ -821,6 +821,8 @@ class Size(tuple):
 class device:
     """`symgrad.device("cpu")`: the one device there is; naming another raises."""
 
+    __slots__ = ("type", "index")  # made on every `t.device`
+
     def __init__(self, kind: Any = "cpu", index: int | None = None) -> None:
         kind = kind.type if isinstance(kind, device) else str(kind)
         if kind.split(":")[0] != "cpu":
@@ -888,6 +890,8 @@ def checked_gradients(grads: list, fn: str) -> list:
 
 class RemovableHandle:
     """Returned by `register_hook`: `.remove()` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
 
     def __init__(self, hooks: list, hook: Callable) -> None:
         self._hooks, self._hook = hooks, hook

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, Op, Value, dims
+from symgrad.ops import OPS, UFUNCS, Op, Value, dims
 from symgrad.ops.dispatch import FACES, METHODS, owner
 from symgrad.surface import (  # noqa: F401 - they register
     composites,
@@ -84,6 +84,10 @@ class Surface(Value):
 
     # NumPy protocol: np.exp(value) records the registered op (see numpy_binding) --------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:  # np.exp(x): the op's method, with no detour
+            op = UFUNCS.get(ufunc)
+            if op is not None:
+                return owner(inputs)._apply(op, inputs, _NO_PARAMS, None)
         if method in ("reduce", "accumulate"):
             return statistics.ufunc_method(ufunc, method, inputs, kwargs)
         if method in ("outer", "at"):
