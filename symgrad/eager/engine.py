@@ -115,19 +115,16 @@ class _Shape:
         self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
 
 
-_SHAPES: dict[tuple, _Shape] = {}  # (shape, dtype) -> its _Shape: immutable, so shared
+_SHAPES: dict[tuple, _Shape] = {}  # shape -> the _Shape of that shape and the dtype last asked
 
 
 def shape_only(data: Any) -> _Shape:
     """The `_Shape` of an array: what a node keeps of an input its backward does not read,
     as PyTorch's AddBackward0 and ExpBackward0 keep no input. The graph then holds no
-    intermediate it does not need."""
-    key = (data.shape, data.dtype)
-    shape = _SHAPES.get(key)
-    if shape is None:
-        if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
-            _SHAPES.clear()
-        shape = _SHAPES[key] = _Shape(data)
+    intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)"""
+    if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
+        _SHAPES.clear()
+    shape = _SHAPES[data.shape] = _Shape(data)
     return shape
 
 

@@ -615,7 +615,8 @@ class Tensor(Surface, face="torch"):
         # the usual case, in one pass: tensors of one dtype and Python numbers, which need
         # no lifting and, for the kinds `plan.kinds` allows, no cast (float32 * 2.0 is
         # float32, int32 + 1 is int32, in PyTorch as in NumPy); else the general path
-        common, grad, floats, datas = None, False, False, []
+        # `needs`: a bit per input that requires grad, after a leading 1 (1: none does)
+        common, needs, floats, datas = None, 1, False, []
         for a in args:
             if isinstance(a, Tensor):
                 data = a._data
@@ -623,18 +624,19 @@ class Tensor(Surface, face="torch"):
                     common = data.dtype
                 elif data.dtype is not common and data.dtype != common:
                     break
-                if a._requires_grad:
-                    grad = True
+                needs += needs + a._requires_grad
                 datas.append(data)
             elif type(a) is float:
                 floats = True
+                needs += needs
                 datas.append(a)
             elif type(a) is int:
+                needs += needs
                 datas.append(a)
             else:
                 break
         if len(datas) != len(args) or common is None or common.kind not in plan.kinds[floats]:
-            args, datas, grad = _general(op, args)
+            args, datas, needs = _general(op, args)
         try:
             out = plan.forward(*datas, **params) if params else plan.forward(*datas)
         except (ValueError, IndexError):
@@ -654,8 +656,9 @@ class Tensor(Surface, face="torch"):
                 result._view = (args[0], op, params, args[1:])
         else:
             result._version_counter = [0]
-        if grad and plan.differentiable and _modes.enabled:
-            _record(plan, op, params, args, result, name)
+        # a needs that is not a power of 2 has a bit set after its leading 1
+        if needs & (needs - 1) and plan.differentiable and _modes.enabled:
+            _record(plan, op, params, args, result, name, needs)
         return result
 
     @classmethod
@@ -746,29 +749,25 @@ _PLANS = _Plans()
 _empty = object.__new__
 
 
-def _general(op: Op, args: tuple) -> tuple[tuple, list, bool]:
+def _general(op: Op, args: tuple) -> tuple[tuple, list, int]:
     """Operands lifted (arrays, NumPy scalars), their arrays cast to the result dtype, and
-    whether any requires grad: the general path, for what the fast one leaves."""
+    which require grad (`needs`, as `Tensor._apply` has it): the general path, for what the
+    fast one leaves."""
     if not all(type(a) is Tensor for a in args):
         args = tuple(Tensor._lift(a, op.name) for a in args)
         if not any(isinstance(a, Tensor) for a in args):  # special.logit(1): numbers as tensors
             args = tuple(Tensor._make(np.asarray(a, dtype=result_type(a))) for a in args)
-    grad = any(isinstance(a, Tensor) and a._requires_grad for a in args)
-    return args, _promote(op, args), grad
+    needs = 1
+    for a in args:
+        needs += needs + (isinstance(a, Tensor) and a._requires_grad)
+    return args, _promote(op, args), needs
 
 
-def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name: str | None) -> None:
+def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name: str | None,
+            needs: int) -> None:
     """Give `result` the node of this op application: its inputs' edges, what its backward
     reads (the rest of a float input: its shape), and the versions to check that nothing it
-    reads was overwritten in place."""
-    edges, needs = [], 1  # needs: a bit per input that wants a gradient, after a leading 1
-    for a in args:
-        if not isinstance(a, Tensor) or not a._requires_grad:
-            edges.append(_NO_EDGE)
-            needs += needs
-        else:
-            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else a._edge())
-            needs += needs + 1
+    reads was overwritten in place. `needs` has a bit per input that requires grad."""
     if name is None:
         name, node = plan.name, plan.node
         if name is None:
@@ -777,17 +776,26 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     else:
         node = node_class(name, OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
-    inputs, versions = [], []
+    edges, inputs, versions = [], [], []
     for a, read in zip(args, reads[0]):
-        if isinstance(a, Tensor):
-            data = a._data
-            if read:
-                # (counter, version when saved, data, producer): no reference to `result`, so
-                # a graph that is never run backward is freed without the cycle collector
-                versions.append((a._version_counter, a._version_counter[0], data,
-                                 a.grad_fn.name() if a.grad_fn is not None else None))
-            elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
-                a = _SHAPES.get((data.shape, data.dtype)) or shape_only(data)
+        if not isinstance(a, Tensor):
+            edges.append(_NO_EDGE)
+            inputs.append(a)
+            continue
+        if not a._requires_grad:
+            edges.append(_NO_EDGE)
+        else:
+            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else a._edge())
+        data = a._data
+        if read:
+            # (counter, version when saved, data, producer): no reference to `result`, so
+            # a graph that is never run backward is freed without the cycle collector
+            versions.append((a._version_counter, a._version_counter[0], data,
+                             a.grad_fn.name() if a.grad_fn is not None else None))
+        elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
+            a = _SHAPES.get(data.shape)
+            if a is None or a.dtype is not data.dtype:
+                a = shape_only(data)
         inputs.append(a)
     ans = None
     if reads[1]:
