@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.eager.modes import _mode as _modes
 from symgrad.eager.modes import enable_grad, is_anomaly_enabled, no_grad
 from symgrad.ops import Op, Value, vjp
 
@@ -42,7 +43,7 @@ class Node:
         self.next_functions = edges
         self._hooks: dict[int, list[Callable]] | None = None
         self._retained: dict[int, weakref.ref] | None = None
-        self._stack = _user_frames() if is_anomaly_enabled() else None
+        self._stack = _user_frames() if _modes.anomaly else None
 
     def name(self) -> str:
         return type(self).__name__
@@ -93,8 +94,9 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def __init__(self, variable: Any) -> None:
-        self._init(())
-        self.variable = variable
+        # Node._init inlined: a leaf's accumulator is made again whenever its graph has died
+        self.next_functions, self._hooks, self._retained, self.variable = (), None, None, variable
+        self._stack = _user_frames() if _modes.anomaly else None
 
     def _pre_hooks(self, cts: list, retained: list) -> list:
         for hook in self.variable._hooks or ():
@@ -104,7 +106,8 @@ class AccumulateGrad(Node):
 
 
 class _Shape:
-    """What a linear op's rule reads of a float input: its shape and dtype, not its values."""
+    """What a node keeps of a float input its backward does not read: its shape and dtype
+    (to sum a gradient back to that shape), not its values."""
 
     __slots__ = ("shape", "dtype", "ndim")
 
@@ -112,27 +115,33 @@ class _Shape:
         self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
 
 
-def _slim(op: Op, inputs: tuple, ans: Any) -> tuple[tuple, Any]:
-    """A linear op's node keeps its float inputs' shapes only, and no output, as PyTorch's
-    AddBackward0 saves nothing: the graph holds no intermediate it does not read. (Index
-    arrays, integer or boolean, are read: they stay.)"""
-    if not op.linear:
-        return inputs, ans
-    return tuple(_Shape(a._data) if isinstance(a, Value) and a._data.dtype.kind in "fc" else a
-                 for a in inputs), None
+_SHAPES: dict[tuple, _Shape] = {}  # shape -> the _Shape of that shape and the dtype last asked
+
+
+def shape_only(data: Any) -> _Shape:
+    """The `_Shape` of an array: what a node keeps of an input its backward does not read,
+    as PyTorch's AddBackward0 and ExpBackward0 keep no input. The graph then holds no
+    intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)"""
+    if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
+        _SHAPES.clear()
+    shape = _SHAPES[data.shape] = _Shape(data)
+    return shape
 
 
 class OpNode(Node):
-    """One recorded primitive: its op, params, saved inputs, output data and their versions."""
+    """One recorded primitive: its op, params, saved inputs, output data and their versions.
+
+    `inputs` are what the backward reads of each input: a float input whose values it does
+    not read is kept by its shape only (`shape_only`), and `ans` is None unless read."""
 
     __slots__ = ("_op", "_params", "_saved")
 
     def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
                  edges: tuple) -> None:
-        self._init(edges)
-        self._op, self._params = op, params
-        inputs, ans = _slim(op, inputs, ans)
-        self._saved = (inputs, ans, versions)
+        # Node._init inlined: a node is made per recorded op
+        self.next_functions, self._hooks, self._retained = edges, None, None
+        self._stack = _user_frames() if _modes.anomaly else None
+        self._op, self._params, self._saved = op, params, (inputs, ans, versions)
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if self._saved is None:

@@ -64,7 +64,11 @@ class Value:
 
 def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
     """Apply a primitive to values, arrays or Python scalars."""
-    return owner(args)._apply(op, args, params, _name)
+    kind: type[Value] = Value._default  # owner(args), inlined: every op passes here
+    for a in args:
+        if isinstance(a, Value) and type(a)._priority > kind._priority:
+            kind = type(a)
+    return kind._apply(op, args, params, _name)
 
 
 def lift(x: Any, *like: Any) -> Value:
