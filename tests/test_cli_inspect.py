@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from numeric import difference_columns, differences
 
-from symgrad import inspect_report as report
-from symgrad.cli import main
-from symgrad.inspect_target import EXIT_CODES, MODES, build_for, example_args, load_target
+from symgrad.cli import main, report
+from symgrad.cli.target import EXIT_CODES, MODES, build_for, example_args, load_target
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"

@@ -1,7 +1,7 @@
 """The `symgrad` command: `symgrad inspect TARGET --arg x=f32[5] ...`.
 
-The TARGET, `--arg` and `--mode` handling lives in `symgrad.inspect_target` (shared with
-other subcommands), what is printed in `symgrad.inspect_report`.
+The TARGET, `--arg` and `--mode` handling lives in `symgrad.cli.target` (shared with
+other subcommands), what is printed in `symgrad.cli.report`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from symgrad import inspect_report as report
-from symgrad.inspect_target import (
+from symgrad.cli import report
+from symgrad.cli.target import (
     EXIT_CODES,
     MODES,
     GraphvizMissing,
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="text", choices=FORMATS,
                    help="text for people; dot (Graphviz), svg or png (need Graphviz's dot) draw the graph "
                    "sections; json: one document of graphs, source and stats (schema: "
-                   "symgrad/inspect_schema.json)")
+                   "symgrad/cli/inspect_schema.json)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--no-color", action="store_true", help="no syntax highlighting (the default when "
                    "not writing to a terminal, or without Pygments)")
@@ -184,8 +184,8 @@ def run_inspect(ns: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `symgrad` console script: the exit status (see `EXIT_CODES`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["export"]:  # its own parser: symgrad/export.py
-        from symgrad.export import main as export_main
+    if argv[:1] == ["export"]:  # its own parser: symgrad/cli/export.py
+        from symgrad.cli.export import main as export_main
         return export_main(argv[1:])
     parser = build_parser()
     debug = "--debug" in argv
@@ -206,7 +206,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"symgrad: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
