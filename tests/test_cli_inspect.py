@@ -273,6 +273,18 @@ def test_tutorial_listing_and_source_match_the_golden_text(mode, capsys):
     _golden(f"inspect_tutorial_{mode}.txt", out)
 
 
+def test_the_readme_shows_the_real_output_of_both_modes():
+    """README's two `symgrad inspect` outputs for the tutorial are the golden text (then the
+    pass table, whose milliseconds vary)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"^```\n(== forward graph.*?)^```$", readme, re.S | re.M)
+    assert len(blocks) == 2, "README shows the grad and hessian outputs"
+    for block, mode in zip(blocks, ["grad", "hessian"]):
+        shown, _, table = block.partition("\n== passes ==\n")
+        assert shown == (GOLDEN / f"inspect_tutorial_{mode}.txt").read_text(), mode
+        assert table.startswith("pass          nodes before  nodes after  numpy calls       ms\n"), mode
+
+
 def test_forward_graph_is_the_function_alone_in_its_dtypes(capsys):
     code, out, _ = run(capsys, "inspect", f"{TUTORIAL}:loss", *ARGS, "--wrt", "w,b", "--show", "forward")
     listing = out.split("\n", 1)[1]

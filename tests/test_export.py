@@ -287,6 +287,22 @@ def test_the_command_writes_the_module_and_names_itself(tmp_path: Path) -> None:
         np.testing.assert_array_equal(g, e)
 
 
+def test_the_readme_shows_a_real_exported_module(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    readme = (ROOT / "README.md").read_text()
+    (shown,) = re.findall(r"^```python\n(\"\"\"Gradient of loss.*?)^```$", readme, re.S | re.M)
+    monkeypatch.chdir(ROOT)  # the header names the file relative to the current directory
+    argv = ["export", "examples/autograd_tutorial.py:loss", *(f"--arg={s}" for s in TUTORIAL_SPECS),
+            "--wrt", "w,b"]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    made = shlex.join(["symgrad", *argv])
+    assert made in text
+    readme_made = "symgrad export examples/autograd_tutorial.py:loss " + " ".join(
+        f"--arg {shlex.quote(s)}" for s in TUTORIAL_SPECS) + " --wrt w,b -o grad_loss.py"
+    assert shown == text.replace(made, readme_made)
+
+
 def extra_arguments(mode: str, rng: np.random.Generator) -> list[np.ndarray]:
     """What a mode's function takes after the tutorial's (w, b): tangents, a cotangent, a vector."""
     w_dot, b_dot = rng.standard_normal((5, 3)), rng.standard_normal(3)
