@@ -156,3 +156,4 @@ def test_an_installed_wheel_has_symgrad_as_its_only_top_level_name(tmp_path):
                 else "/".join(["symgrad", "codegen", *path.relative_to(folder).parts])
                 for prefix, folder in SOURCES.items() for path in folder.rglob("*.py")}
     assert packaged == expected  # every module is in the wheel: no package left off the list
+    assert "symgrad/cli/inspect_schema.json" in names  # package data: the schema of inspect's JSON
