@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from numeric import difference_columns, differences
 
-from symgrad import inspect_report as report
-from symgrad.cli import main
-from symgrad.inspect_target import EXIT_CODES, MODES, build_for, example_args, load_target
+from symgrad.cli import main, report
+from symgrad.cli.target import EXIT_CODES, MODES, build_for, example_args, load_target
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
@@ -272,6 +271,18 @@ def test_tutorial_listing_and_source_match_the_golden_text(mode, capsys):
     assert code == 0
     assert "main(list(argv))" not in out  # ops symgrad adds are not attributed to the caller's line
     _golden(f"inspect_tutorial_{mode}.txt", out)
+
+
+def test_the_readme_shows_the_real_output_of_both_modes():
+    """README's two `symgrad inspect` outputs for the tutorial are the golden text (then the
+    pass table, whose milliseconds vary)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"^```\n(== forward graph.*?)^```$", readme, re.S | re.M)
+    assert len(blocks) == 2, "README shows the grad and hessian outputs"
+    for block, mode in zip(blocks, ["grad", "hessian"]):
+        shown, _, table = block.partition("\n== passes ==\n")
+        assert shown == (GOLDEN / f"inspect_tutorial_{mode}.txt").read_text(), mode
+        assert table.startswith("pass          nodes before  nodes after  numpy calls       ms\n"), mode
 
 
 def test_forward_graph_is_the_function_alone_in_its_dtypes(capsys):

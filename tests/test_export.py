@@ -33,6 +33,7 @@ import pytest
 
 import symgrad
 from symgrad import cli
+from symgrad.cli import target as cli_target
 from symgrad.codegen import standalone
 from symgrad.ir import origin
 from symgrad.tracing import pytree
@@ -286,27 +287,113 @@ def test_the_command_writes_the_module_and_names_itself(tmp_path: Path) -> None:
         np.testing.assert_array_equal(g, e)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["nowhere.py:loss"], "no such file: nowhere.py"),
-    ([f"{TUTORIAL_FILE}:nothing", "--arg", "x=f32[5]"], "has no function 'nothing'"),
-    ([f"{TUTORIAL_FILE}:loss", "--arg", "x=f32(5)"], "is not NAME=DTYPE[SHAPE]"),
-    ([f"{TUTORIAL_FILE}:loss", *[a for s in TUTORIAL_SPECS for a in ("--arg", s)], "--wrt", "q"],
+def test_the_readme_shows_a_real_exported_module(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    readme = (ROOT / "README.md").read_text()
+    (shown,) = re.findall(r"^```python\n(\"\"\"Gradient of loss.*?)^```$", readme, re.S | re.M)
+    monkeypatch.chdir(ROOT)  # the header names the file relative to the current directory
+    argv = ["export", "examples/autograd_tutorial.py:loss", *(f"--arg={s}" for s in TUTORIAL_SPECS),
+            "--wrt", "w,b"]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    made = shlex.join(["symgrad", *argv])
+    assert made in text
+    readme_made = "symgrad export examples/autograd_tutorial.py:loss " + " ".join(
+        f"--arg {shlex.quote(s)}" for s in TUTORIAL_SPECS) + " --wrt w,b -o grad_loss.py"
+    assert shown == text.replace(made, readme_made)
+
+
+def extra_arguments(mode: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """What a mode's function takes after the tutorial's (w, b): tangents, a cotangent, a vector."""
+    w_dot, b_dot = rng.standard_normal((5, 3)), rng.standard_normal(3)
+    return {"jvp": [w_dot, b_dot], "vjp": [np.array(0.7)], "hvp": [w_dot, b_dot]}.get(mode, [])
+
+
+@pytest.mark.parametrize("mode", [*cli_target.MODES, "function"])
+def test_every_mode_exports_what_inspect_builds(mode: str, capsys: pytest.CaptureFixture) -> None:
+    """The module `symgrad export` prints computes what `symgrad inspect` shows for the same
+    arguments (whose values tests/test_cli_inspect.py checks against finite differences), and
+    `--mode function` the loss itself."""
+    specs = [s.replace("f32", "f64") for s in TUTORIAL_SPECS]
+    wrt = [] if mode == "function" else ["--wrt", "w,b"]
+    assert cli.main(["export", f"{TUTORIAL_FILE}:loss", *(f"--arg={s}" for s in specs), "--mode", mode,
+                     *wrt]) == 0
+    text, err = capsys.readouterr()
+    assert err == ""
+    assert_every_statement_has_an_origin(text)
+    rng = np.random.default_rng(5)
+    args = [*tutorial_args(np.float64), *extra_arguments(mode, rng)]
+    got = imported(text)[function_name(text)](*args)
+    if mode == "function":
+        x, y, w, b = args
+        z = x @ w + b
+        np.testing.assert_allclose(got, np.mean(np.logaddexp(0, z) - y * z), rtol=1e-14)
+        return
+    fn = cli_target.load_target(f"{TUTORIAL_FILE}:loss")
+    result = cli_target.build_for(mode, fn, cli_target.example_args(fn, specs), ["w", "b"])
+    assert function_name(text) == f"{mode}_loss"
+    want = result.built.fn(*args)  # the generated function: the leaves, flat
+    for g, e in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, e)
+
+
+ERRORS = [
+    (["nowhere.py:loss"], 4, "no such file: nowhere.py"),
+    ([f"{TUTORIAL_FILE}:nothing", "--arg", "x=f32[5]"], 5, "has no function 'nothing'"),
+    ([f"{TUTORIAL_FILE}:loss", "--arg", "x=f32(5)"], 6, "is not NAME=DTYPE[SHAPE]"),
+    ([f"{TUTORIAL_FILE}:loss", *[a for s in TUTORIAL_SPECS for a in ("--arg", s)], "--wrt", "q"], 7,
      "--wrt 'q' is not a parameter of loss"),
-])
-def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str,
-                                          capsys: pytest.CaptureFixture) -> None:
-    assert cli.main(["export", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("symgrad export: error: ") and message in err, err
+    ([f"{TUTORIAL_FILE}:loss", *[a for s in TUTORIAL_SPECS for a in ("--arg", s)], "--arg", "q=f32[1]"], 7,
+     "loss takes no argument 'q'"),
+    ([f"{TUTORIAL_FILE}:loss", "--arg", "x=f32[4]", *[a for s in TUTORIAL_SPECS[1:] for a in ("--arg", s)]],
+     9, "cannot trace loss: ShapeError: matmul: shapes (4,) and (5, 3) cannot be multiplied"),
+]
 
 
-def test_untraceable_code_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("argv, code, message", ERRORS)
+def test_bad_input_is_what_inspect_says_with_its_exit_code(argv: list[str], code: int, message: str,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """One reading of TARGET and --arg: export fails as inspect does, one line, the same status."""
+    assert cli.main(["export", *argv]) == code
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("symgrad: error: ") and message in err, err
+    assert cli.main(["inspect", *argv]) == code
+    assert capsys.readouterr().err == err
+
+
+def test_export_errors_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "branchy.py").write_text("def f(x):\n    if x.sum() > 0:\n        return x.sum()\n"
                                          "    return -x.sum()\n")
-    assert cli.main(["export", f"{tmp_path / 'branchy.py'}:f", "--arg", "x=f64[3]"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot trace the grad of f: TracerError" in err, err
-    assert "branchy.py:2" in err  # the line that failed
+    (tmp_path / "vector.py").write_text("import numpy as np\n\ndef f(x):\n    return np.tanh(x)\n")
+    (tmp_path / "big.py").write_text("import numpy as np\nC = np.linspace(0, 1, 3000)\n\n"
+                                     "def f(x):\n    return np.sum(np.sin(C * x[0]))\n")
+    tutorial = [f"{TUTORIAL_FILE}:loss", *(f"--arg={s}" for s in TUTORIAL_SPECS)]
+    cases = [
+        ([f"{tmp_path / 'branchy.py'}:f", "--arg", "x=f64[3]"], 9, "branchy.py:2: if x.sum() > 0:"),
+        ([f"{tmp_path / 'vector.py'}:f", "--arg", "x=f64[3]", "--mode", "hessian"], 8,
+         "--mode hessian needs a scalar output, but f returns f64[3]"),
+        ([*tutorial, "--mode", "function", "--wrt", "w"], 2, "--wrt does not apply to --mode function"),
+        ([*tutorial, "--mode", "nope"], 2, "invalid choice: 'nope'"),
+        ([f"{tmp_path / 'big.py'}:f", "--arg", "x=f64[1]"], 2, "is too large to write as a literal"),
+        ([*tutorial, "-o", str(tmp_path / "no" / "g.py")], 2,
+         f"-o {tmp_path / 'no' / 'g.py'}: cannot write: No such file or directory"),
+    ]
+    for argv, code, message in cases:
+        assert cli.main(["export", *argv]) == code, argv
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and message in err and "Traceback" not in err, (argv, err)
+    assert cli.main(["export", *cases[0][0], "--debug"]) == 9
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_export_help_lists_every_mode_and_the_exit_codes() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    help_text = subprocess.run([sys.executable, "-m", "symgrad.cli", "export", "--help"], capture_output=True,
+                               text=True, env=env, timeout=60).stdout
+    for flag in ("--arg", "--mode", "--wrt", "--output", "--debug", *cli_target.MODES, "function"):
+        assert flag in help_text, flag
+    for code, what in cli_target.EXIT_CODES.items():
+        assert re.search(rf"^\s+{code}\s+{re.escape(what[:20])}", help_text, re.M), (code, help_text)
 
 
 # ---------------------------------------------------------------- 4. in a venv without symgrad

@@ -25,7 +25,7 @@ import numpy as np
 
 from symgrad import codegen
 from symgrad.api.signature import describe
-from symgrad.inspect_target import Result, describe_value
+from symgrad.cli.target import Result, describe_value
 from symgrad.ir import Graph, type_str
 from symgrad.ir.graph import Node
 from symgrad.ir.printing import equation, names

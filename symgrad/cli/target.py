@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.api.forward import HVP, JVP
-from symgrad.api.transforms import VJP, Built, Grad, Jacobian, Transform
+from symgrad.api.transforms import VJP, Built, Grad, Hessian, Jacobian, Transform
 from symgrad.ir import type_str
 from symgrad.simplify.passes import DEFAULT_PASSES, PASSES
 from symgrad.tracing import pytree
@@ -32,7 +32,8 @@ DTYPES = {
     "f32": np.float32, "float32": np.float32, "f64": np.float64, "float64": np.float64,
     "i32": np.int32, "int32": np.int32, "i64": np.int64, "int64": np.int64, "bool": np.bool_,
 }
-MODES = ("grad", "value_and_grad", "hessian", "jacobian", "jvp", "vjp", "hvp")
+MODES = ("grad", "value_and_grad", "hessian", "jacobian", "jvp", "vjp", "hvp")  # what inspect shows
+EXPORT_MODES = (*MODES, "function")  # and, for export, the function itself compiled
 SCALAR_MODES = ("grad", "value_and_grad", "hessian", "hvp")  # differentiate a scalar output
 _NAME = r"[A-Za-z_]\w*(?:\.\w+)*"  # a parameter, or a leaf of one: params.W, layers.0.b
 _ARG = re.compile(rf"^({_NAME})=([A-Za-z0-9_]+)\[([0-9,\s]*)\]$")
@@ -83,6 +84,11 @@ EXIT_CODES: dict[int, str] = {
     **{cls.code: cls.kind for cls in (UserError, GraphvizMissing, TargetNotFound, FunctionNotFound, BadArg,
                                       ArgumentMismatch, ModeUnsupported, TraceFailed, ImportFailed)},
 }
+
+
+def cannot_write(path: str, e: OSError) -> UserError:
+    """The error of an output file `-o path` that cannot be written."""
+    return UserError(f"-o {path}: cannot write: {e.strerror or _one_line(e)}")
 
 
 # ---------------------------------------------------------------- the target
@@ -357,11 +363,14 @@ def _vector_name(taken: Sequence[str], name: str) -> str:
     return name
 
 
-def _named(fn: Callable, name: str, names: Sequence[str]) -> Callable:
-    """`fn` as a function `name(*names)`: the generated source names its arguments `names`."""
+def _named(fn: Callable, name: str, names: Sequence[str], user: Callable) -> Callable:
+    """`fn` as a function `name(*names)`: the generated source names its arguments `names`, and
+    an exported module's header the `user`'s function it computes a derivative of (the wrapper
+    unwraps to it)."""
     def wrapper(*a: Any) -> Any:
         return fn(*a)
     wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__wrapped__ = user  # type: ignore[attr-defined]
     wrapper.__signature__ = pyinspect.Signature(  # type: ignore[attr-defined]
         [pyinspect.Parameter(n, pyinspect.Parameter.POSITIONAL_ONLY) for n in names])
     return wrapper
@@ -371,22 +380,25 @@ def plan_for(mode: str, fn: Callable, args: Args, wrt: list[str], out: Any,
              passes: tuple[str, ...]) -> Plan:
     """The transform of `mode` on `fn` and the arguments to build it with; `out` is the
     function's output on `args` (zeros from its forward build: a vjp's cotangent)."""
-    if mode not in MODES:
-        raise UserError(f"--mode {mode!r} is not one of {', '.join(MODES)}")
+    if mode not in EXPORT_MODES:
+        raise UserError(f"--mode {mode!r} is not one of {', '.join(EXPORT_MODES)}")
     pos, names, values = _positions(args, wrt), list(args.names), list(args.values)
     one = pos[0] if len(pos) == 1 else pos
     name = _name(fn)
+    if mode == "function":
+        return Plan(mode, Transform(fn, passes=passes), names, values, [])
     if mode in ("grad", "value_and_grad"):
         transform = Grad(fn, one, with_value=mode == "value_and_grad", passes=passes)
         return Plan(mode, transform, names, values, [])
     if mode == "hessian":
-        return Plan(mode, Jacobian(Grad(fn, one), one, passes=passes), names, values, [])
+        return Plan(mode, Hessian(Grad(fn, one), one, passes=passes), names, values, [])
     if mode == "jacobian":
         return Plan(mode, Jacobian(fn, one, passes=passes), names, values, [])
     if mode == "hvp":
         v = _vector_name(names, "v")
         vec = values[pos[0]] if len(pos) == 1 else tuple(values[i] for i in pos)
-        return Plan(mode, HVP(_named(fn, name, names), one, passes=passes), [*names, v], [*values, vec], [v])
+        transform = HVP(_named(fn, name, names, fn), one, passes=passes)
+        return Plan(mode, transform, [*names, v], [*values, vec], [v])
     # jvp and vjp differentiate every argument they get: a wrapper takes all of fn's, passes
     # the differentiated ones to them and closes over the rest
     def partial(full: Sequence[Any]) -> Callable:
@@ -395,7 +407,7 @@ def plan_for(mode: str, fn: Callable, args: Args, wrt: list[str], out: Any,
             for i, value in zip(pos, w):
                 merged[i] = value
             return fn(*merged)
-        return _named(of_wrt, name, [names[i] for i in pos])
+        return _named(of_wrt, name, [names[i] for i in pos], fn)
 
     n, k = len(names), len(pos)
     n_out = len(pytree.flatten(out)[0])
@@ -406,7 +418,7 @@ def plan_for(mode: str, fn: Callable, args: Args, wrt: list[str], out: Any,
             return JVP(partial(a[:n]), k, passes=passes).rule(*(a[i] for i in pos), *a[n:])
         outputs = _numbered("out", n_out) + _numbered("tangent", n_out)
         title = f"Jacobian-vector product of {{}} with respect to {', '.join(wrt)}"
-        transform = _Wrapped(_named(jvp_rule, name, [*names, *dots]), "jvp", title, outputs, passes)
+        transform = _Wrapped(_named(jvp_rule, name, [*names, *dots], fn), "jvp", title, outputs, passes)
         return Plan(mode, transform, [*names, *dots], [*values, *(values[i] for i in pos)], dots)
     ct = _vector_name(names, "cotangent")
 
@@ -414,7 +426,7 @@ def plan_for(mode: str, fn: Callable, args: Args, wrt: list[str], out: Any,
         return VJP(partial(a[:n]), k, passes=passes).rule(*(a[i] for i in pos), a[n])
     title = f"vector-Jacobian product of {{}} with respect to {', '.join(wrt)}"
     outputs = [f"vjp_{w}" for w in wrt]
-    transform = _Wrapped(_named(vjp_rule, name, [*names, ct]), "vjp", title, outputs, passes)
+    transform = _Wrapped(_named(vjp_rule, name, [*names, ct], fn), "vjp", title, outputs, passes)
     return Plan(mode, transform, [*names, ct], [*values, out], [ct])
 
 

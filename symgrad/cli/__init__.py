@@ -1,7 +1,8 @@
-"""The `symgrad` command: `symgrad inspect TARGET --arg x=f32[5] ...`.
+"""The `symgrad` command: `symgrad inspect TARGET --arg x=f32[5] ...` and `symgrad export`.
 
-The TARGET, `--arg` and `--mode` handling lives in `symgrad.inspect_target` (shared with
-other subcommands), what is printed in `symgrad.inspect_report`.
+Both subcommands read TARGET, `--arg`, `--mode` and `--wrt` with `symgrad.cli.target`, which
+raises the errors whose exit codes `EXIT_CODES` lists; what `inspect` prints is made in
+`symgrad.cli.report`, what `export` writes in `symgrad.cli.export`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,14 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from symgrad import inspect_report as report
-from symgrad.inspect_target import (
+from symgrad.cli import export, report
+from symgrad.cli.target import (
     EXIT_CODES,
+    EXPORT_MODES,
     MODES,
     GraphvizMissing,
     Result,
     UserError,
     build_for,
+    cannot_write,
     example_args,
     load_target,
     parse_passes,
@@ -48,20 +52,17 @@ def _exit_codes_text() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `symgrad` argument parser, with its `inspect` subcommand."""
+    """The `symgrad` argument parser, with its `inspect` and `export` subcommands."""
     parser = _Parser(prog="symgrad", description="Inspect how symgrad traces, differentiates and "
-                     "generates NumPy code for a function.", epilog=_exit_codes_text(),
+                     "generates NumPy code for a function, or export that code as a module that needs "
+                     "only NumPy.", epilog=_exit_codes_text(),
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser(
-        "inspect", help="print a function's graphs, generated source and pass statistics",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_exit_codes_text(),
-        description=textwrap.fill(
-            "Trace FUNC on arguments of the given dtypes and shapes, differentiate it in the given mode "
-            "and print its forward graph, the simplified derivative graph, the generated NumPy source "
-            "and per-pass statistics. Listings quote the user's line each group of equations comes "
-            "from.", 80))
-    add_target_arguments(p)
+    p = _subcommand(
+        sub, "inspect", MODES, "print a function's graphs, generated source and pass statistics",
+        "Trace FUNC on arguments of the given dtypes and shapes, differentiate it in the given mode and "
+        "print its forward graph, the simplified derivative graph, the generated NumPy source and per-pass "
+        "statistics. Listings quote the user's line each group of equations comes from.")
     p.add_argument("--show", default=",".join(report.DEFAULT_SECTIONS), metavar="SECTIONS",
                    help="comma-separated sections: forward (the function's own graph), joint (forward "
                    "and derivative before the passes), grad (the derivative graph after them), source, "
@@ -76,25 +77,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="text", choices=FORMATS,
                    help="text for people; dot (Graphviz), svg or png (need Graphviz's dot) draw the graph "
                    "sections; json: one document of graphs, source and stats (schema: "
-                   "symgrad/inspect_schema.json)")
+                   "symgrad/cli/inspect_schema.json)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--no-color", action="store_true", help="no syntax highlighting (the default when "
                    "not writing to a terminal, or without Pygments)")
-    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    sub.add_parser("export", help="write the generated code as a module that needs only NumPy "
-                   "(symgrad export --help)", add_help=False)
+    e = _subcommand(
+        sub, "export", EXPORT_MODES, "write the generated code as a module that needs only NumPy",
+        "Write the generated NumPy code of FUNC's derivative in the given mode (or of FUNC itself, --mode "
+        "function) as a standalone module: it needs only NumPy, carries the symgrad kernels it calls, and "
+        "quotes the line of FUNC each statement comes from. jvp, vjp and hvp take their tangents, "
+        "cotangent or vector after FUNC's own arguments.")
+    e.add_argument("-o", "--output", metavar="FILE", help="the module to write (default: standard output; "
+                   "needed when a constant is too large to write as a literal: it is saved beside FILE)")
     return parser
 
 
-def add_target_arguments(p: argparse.ArgumentParser) -> None:
-    """TARGET, --arg, --mode and --wrt, as `symgrad inspect` takes them."""
+def _subcommand(sub: argparse._SubParsersAction, name: str, modes: Sequence[str], summary: str,
+                description: str) -> argparse.ArgumentParser:
+    """A subcommand reading TARGET, --arg, --mode (one of `modes`) and --wrt, with --debug."""
+    p = sub.add_parser(name, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=_exit_codes_text(), description=textwrap.fill(description, 80))
+    add_target_arguments(p, modes)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return p
+
+
+def add_target_arguments(p: argparse.ArgumentParser, modes: Sequence[str] = MODES) -> None:
+    """TARGET, --arg, --mode (one of `modes`) and --wrt, as `inspect` and `export` take them."""
     p.add_argument("target", metavar="TARGET",
                    help="path/to/file.py:func or package.module:func (func may be Class.method)")
     p.add_argument("--arg", action="append", default=[], metavar="NAME=DTYPE[SHAPE]|NAME=FILE.npy",
                    help="one per parameter without a default, e.g. --arg w=f32[5,3] (dtypes: f32 f64 "
                    "i32 i64 bool; [] for a scalar), or --arg x=data.npy for a saved array's shape, dtype "
                    "and values")
-    p.add_argument("--mode", default="grad", choices=MODES, help="the derivative to build (default: grad)")
+    itself = ", or function: the function itself" if "function" in modes else ""
+    p.add_argument("--mode", default="grad", choices=modes, help=f"the derivative to build{itself} "
+                   "(default: grad)")
     p.add_argument("--wrt", metavar="NAMES", help="comma-separated parameters to differentiate "
                    "(default: every floating-point --arg)")
 
@@ -172,7 +190,7 @@ def run_inspect(ns: argparse.Namespace) -> int:
         try:
             Path(ns.output).write_bytes(out if isinstance(out, bytes) else out.encode())
         except OSError as e:
-            raise UserError(f"-o {ns.output}: cannot write: {e.strerror}") from e
+            raise cannot_write(ns.output, e) from e
     elif isinstance(out, bytes):
         sys.stdout.flush()
         sys.stdout.buffer.write(out)
@@ -181,20 +199,27 @@ def run_inspect(ns: argparse.Namespace) -> int:
     return 0
 
 
+def run_export(ns: argparse.Namespace, command: str) -> int:
+    """`symgrad export`: build, write to -o or standard output."""
+    text = export.export(ns, command)
+    if ns.output is None:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `symgrad` console script: the exit status (see `EXIT_CODES`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["export"]:  # its own parser: symgrad/export.py
-        from symgrad.export import main as export_main
-        return export_main(argv[1:])
     parser = build_parser()
     debug = "--debug" in argv
     try:
         ns = parser.parse_args(argv)
-        if ns.command != "inspect":
-            parser.print_help()
-            return 2
-        return run_inspect(ns)
+        if ns.command == "inspect":
+            return run_inspect(ns)
+        if ns.command == "export":
+            return run_export(ns, shlex.join(["symgrad", *argv]))
+        parser.print_help()
+        return 2
     except UserError as e:
         if debug:
             traceback.print_exception(e)
@@ -206,7 +231,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"symgrad: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
