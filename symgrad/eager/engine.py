@@ -134,15 +134,23 @@ class OpNode(Node):
         inputs, ans = _slim(op, inputs, ans)
         self._saved = (inputs, ans, versions)
 
-    def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
+    def saved_values(self) -> tuple[tuple, Any]:
+        """The saved inputs and output data, checked: freed, or changed in place since, raises."""
         if self._saved is None:
             raise RuntimeError(_FREED)
         inputs, ans_data, versions = self._saved
         for counter, seen, data, producer in versions:
             if counter[0] != seen:
                 raise RuntimeError(_modified(data, producer, counter[0], seen))
+        return inputs, ans_data
+
+    def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
+        if not create_graph:  # the same rules on arrays: nothing to record
+            from symgrad.eager import raw
+            return [raw.tensor(g) for g in raw.run(self, cts)]
+        inputs, ans_data = self.saved_values()
         # a Tensor, as ct is (a linear op's rule reads no output)
-        ans = None if ans_data is None else type(cts[0])._make(ans_data, self if create_graph else None)
+        ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
         return [
             None if edge[0] is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
             for i, edge in enumerate(self.next_functions)
@@ -271,12 +279,19 @@ def walk(
     retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
     anomaly = is_anomaly_enabled()
+    if not create_graph:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
+        from symgrad.eager.raw import run, tensor
     with (enable_grad() if create_graph else no_grad()):
         for node in order:
             cts = buffers.pop(id(node), None)
             if cts is None:
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets]
+            primitive = isinstance(node, OpNode)
+            leaf = isinstance(node, AccumulateGrad)
+            if not create_graph and (hit or node._hooks or node._retained or not (
+                    primitive or leaf and not node.variable._hooks)):
+                cts = [tensor(g) for g in cts]
             if not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
                 cts = node._pre_hooks(cts, retained)
             for key in hit:
@@ -284,11 +299,14 @@ def walk(
                     captured[targets[key]] = cts[key[1]]
             if hit and stop:
                 continue
-            if isinstance(node, AccumulateGrad):
+            if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
                 if capture is None:
                     leaves.append((node, cts[0]))
                 continue
-            results = node.apply(cts, create_graph, retain_graph)
+            if primitive and not create_graph:
+                results = run(node, cts)
+            else:
+                results = node.apply(cts, create_graph, retain_graph)
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
