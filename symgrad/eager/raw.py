@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.eager.engine import OpNode
+from symgrad.eager.engine import OpNode, _Shape
 from symgrad.eager.tensor import Tensor, _promote, _weak
 from symgrad.ops import Op, vjp
 
@@ -87,12 +87,164 @@ def tensor(g: Any) -> Any:
     return Tensor._make(g._data) if type(g) is Raw else g
 
 
-def run(node: OpNode, cts: list) -> list:
+def interpret(node: OpNode, cts: list) -> list:
     """`node.apply` without `create_graph`, on raw values: the registry's VJP of each input
     that takes a gradient (an edge), None for the others, whose rules never run."""
     inputs, ans = node.saved_values()
-    op, params, ct = node._op, node._params, raw(cts[0])
-    ans = None if ans is None else Raw._make(ans)
-    inputs = tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs)
+    return _vjps(node, raw(cts[0]), None if ans is None else Raw._make(ans),
+                 tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs))
+
+
+def _vjps(node: OpNode, ct: Any, ans: Any, inputs: tuple) -> list:
+    op, params = node._op, node._params
     return [None if edge[0] is None else vjp(op, i, ct, ans, inputs, params)
             for i, edge in enumerate(node.next_functions)]
+
+
+# ---------------------------------------------------------------- rules traced once per signature
+
+class _Untraceable(Exception):
+    """A rule read a traced value's data in Python: its trace would not replay."""
+
+
+class _Trace:
+    """The NumPy calls one VJP application made, as straight-line code to replay them."""
+
+    def __init__(self, n_args: int) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {}
+        self.n_args = self.n = n_args
+
+    def var(self) -> str:
+        self.n += 1
+        return f"v{self.n}"
+
+    def bind(self, value: Any) -> str:
+        name = f"c{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def compile(self, outs: list) -> Callable:
+        args = ", ".join(f"v{i}" for i in range(self.n_args))
+        body = "".join(f"    {line}\n" for line in self.lines)
+        results = "".join(f"{o}, " for o in outs)
+        code = compile(f"def replay({args}):\n{body}    return ({results})\n",
+                       "<symgrad raw backward>", "exec")
+        scope = dict(self.names)
+        exec(code, scope)  # noqa: S102 - our own straight-line code
+        return scope["replay"]
+
+
+class _Recorded(Raw):
+    """A Raw that also writes each op applied to it into its trace."""
+
+    __slots__ = ("_trace", "_var")
+    _priority = 3
+
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Raw:
+        trace = next(a._trace for a in args if type(a) is _Recorded)
+        for a in args:
+            if not isinstance(a, Tensor) and type(a) is not float and type(a) is not int:
+                args = tuple(Raw._lift(a, op.name) for a in args)
+                break
+        datas = _promote(op, args)
+        try:
+            out = op.forward(*datas, **params)
+        except (ValueError, IndexError):
+            op.out_shape(tuple(np.shape(d) for d in datas), params)
+            raise
+        refs = []
+        for a, d in zip(args, datas):
+            if type(a) is _Recorded and a._trace is trace:
+                refs.append(a._var if d is a._data else f"{a._var}.astype({trace.bind(d.dtype)})")
+            else:  # a constant of the rule: the same for every replay of this signature
+                refs.append(trace.bind(d))
+        if params:
+            refs.append(f"**{trace.bind(params)}")
+        var = trace.var()
+        trace.lines.append(f"{var} = {trace.bind(op.forward)}({', '.join(refs)})")
+        return _recorded(out, trace, var)
+
+    def _data_read(self, *args: Any, **kwargs: Any) -> Any:
+        raise _Untraceable
+
+    __bool__ = __float__ = __int__ = __index__ = __complex__ = __array__ = _data_read
+    item = tolist = numpy = equal = _data_read
+
+
+def _recorded(data: Any, trace: _Trace, var: str) -> _Recorded:
+    r = object.__new__(_Recorded)
+    r._data = data if type(data) is np.ndarray else np.asarray(data)
+    r._requires_grad, r.grad_fn, r._trace, r._var = False, None, trace, var
+    return r
+
+
+_CACHE: dict = {}  # signature -> [trace, outputs] once seen, then the compiled replay
+_UNTRACEABLE = object()
+
+
+def run(node: OpNode, cts: list) -> list:
+    """`interpret`, compiled: a node's VJPs run as straight-line NumPy code traced from the
+    rules once per signature (op, params, which inputs want gradients, the cotangent's and
+    inputs' shapes and dtypes, scalar inputs' values), the second time it is seen. The
+    trace records each op's forward with the dtype casts promotion made, which depend on
+    nothing else; a rule that reads a value's data in Python stays interpreted."""
+    inputs, ans = node.saved_values()
+    ct = cts[0]._data
+    sig = [node._op, ct.shape, ct.dtype]
+    for a in inputs:
+        if isinstance(a, Tensor):
+            sig += (a._data.shape, a._data.dtype)
+        elif type(a) is _Shape:
+            sig += (_Shape, a.shape, a.dtype)
+        else:
+            sig += (type(a), a)
+    for edge in node.next_functions:
+        sig.append(edge[0] is None)
+    if node._params:
+        sig.append(tuple(node._params.items()))
+    sig = tuple(sig)
+    try:
+        entry = _CACHE.get(sig)
+    except TypeError:  # unhashable params
+        return interpret(node, cts)
+    if entry is None or type(entry) is list:
+        if entry is _UNTRACEABLE:
+            return interpret(node, cts)
+        return _traced(node, sig, entry, ct, ans, inputs)
+    if entry is _UNTRACEABLE:
+        return interpret(node, cts)
+    args = [a._data if isinstance(a, Tensor) else a for a in inputs]
+    return [None if g is None else Raw._make(g) for g in entry(ct, ans, *args)]
+
+
+def _traced(node: OpNode, sig: tuple, entry: list | None, ct: Any, ans: Any, inputs: tuple) -> list:
+    """The first sight of a signature records its trace; the second compiles it."""
+    if entry is not None:
+        trace, outs = entry
+        replay = trace.compile(outs)
+        _CACHE[sig] = replay
+        args = [a._data if isinstance(a, Tensor) else a for a in inputs]
+        return [None if g is None else Raw._make(g) for g in replay(ct, ans, *args)]
+    trace = _Trace(2 + len(inputs))
+    try:
+        got = _vjps(node, _recorded(ct, trace, "v0"),
+                    None if ans is None else _recorded(ans, trace, "v1"),
+                    tuple(_recorded(a._data, trace, f"v{k + 2}") if isinstance(a, Tensor) else a
+                          for k, a in enumerate(inputs)))
+    except _Untraceable:
+        _CACHE[sig] = _UNTRACEABLE
+        return interpret(node, [Raw._make(ct)])
+    outs = []
+    for g in got:
+        if g is None:
+            outs.append("None")
+        elif type(g) is _Recorded and g._trace is trace:
+            outs.append(g._var)
+        else:
+            outs.append(trace.bind(g._data))
+    if len(_CACHE) > 4096:  # a long-running process meeting ever new shapes
+        _CACHE.clear()
+    _CACHE[sig] = [trace, outs]
+    return [None if g is None else Raw._make(g._data) for g in got]
