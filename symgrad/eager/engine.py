@@ -279,20 +279,22 @@ def walk(
     retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
     anomaly = is_anomaly_enabled()
-    if not create_graph:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
-        from symgrad.eager.raw import run, tensor
+    raw = not create_graph
+    if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
+        from symgrad.eager.raw import run as run_raw
+        from symgrad.eager.raw import tensor as visible
     with (enable_grad() if create_graph else no_grad()):
         for node in order:
             cts = buffers.pop(id(node), None)
             if cts is None:
                 continue
-            hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets]
+            hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
             primitive = isinstance(node, OpNode)
-            leaf = isinstance(node, AccumulateGrad)
-            if not create_graph and (hit or node._hooks or node._retained or not (
-                    primitive or leaf and not node.variable._hooks)):
-                cts = [tensor(g) for g in cts]
-            if not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
+            leaf = not primitive and isinstance(node, AccumulateGrad)
+            shown = hit or node._hooks or node._retained or leaf and node.variable._hooks
+            if raw and (shown or not (primitive or leaf)):
+                cts = [visible(g) for g in cts]
+            if shown and not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
                 cts = node._pre_hooks(cts, retained)
             for key in hit:
                 if cts[key[1]] is not None:
@@ -303,8 +305,8 @@ def walk(
                 if capture is None:
                     leaves.append((node, cts[0]))
                 continue
-            if primitive and not create_graph:
-                results = run(node, cts)
+            if primitive and raw:
+                results = run_raw(node, cts)
             else:
                 results = node.apply(cts, create_graph, retain_graph)
             if anomaly:
