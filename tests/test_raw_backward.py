@@ -189,6 +189,15 @@ def test_a_scalar_operand_is_part_of_the_signature(scalar: Any) -> None:
         np.testing.assert_array_equal(x.grad.numpy(), want.astype(np.float32))
 
 
+def test_a_signed_zero_is_not_the_other_zero() -> None:
+    """-0.0 == 0.0, but x * -0.0 has the gradient -0.0: the signature tells the two apart."""
+    x = symgrad.tensor([1.0, 2.0], requires_grad=True)
+    for scalar in (0.0, 0.0, -0.0, -0.0, 0.0):
+        x.grad = None
+        (x * scalar).sum().backward()
+        assert (np.signbit(x.grad.numpy()) == np.signbit(scalar)).all(), scalar
+
+
 @pytest.mark.parametrize("program", [
     lambda a, b, c: (a * b).sin().sum(),  # b is cast to float32 in the VJP of a: ct * b
     lambda a, b, c: ((a * b).sin() * c).sum(),  # float64 flows back through float32 ops

@@ -29,12 +29,12 @@ class Raw(Tensor):
 
     __slots__ = ()
     _priority = 2  # above Tensor's: an op meeting a Raw and a Tensor runs raw
+    _requires_grad, grad_fn = False, None  # what Tensor's methods (__array__, repr) read
 
     @classmethod
     def _make(cls, data: Any, grad_fn: Any = None, counter: list | None = None) -> Raw:
         r = object.__new__(Raw)
         r._data = data if type(data) is np.ndarray else np.asarray(data)
-        r._requires_grad, r.grad_fn = False, None  # read by Tensor's methods (__array__, repr)
         return r
 
     @property
@@ -176,7 +176,7 @@ class _Recorded(Raw):
 def _recorded(data: Any, trace: _Trace, var: str) -> _Recorded:
     r = object.__new__(_Recorded)
     r._data = data if type(data) is np.ndarray else np.asarray(data)
-    r._requires_grad, r.grad_fn, r._trace, r._var = False, None, trace, var
+    r._trace, r._var = trace, var
     return r
 
 
@@ -193,13 +193,18 @@ def run(node: OpNode, cts: list) -> list:
     inputs, ans = node.saved_values()
     ct = cts[0]._data
     sig = [node._op, ct.shape, ct.dtype]
+    args = [ct, ans]
     for a in inputs:
         if isinstance(a, Tensor):
-            sig += (a._data.shape, a._data.dtype)
+            data = a._data
+            sig += (data.shape, data.dtype)
+            args.append(data)
         elif type(a) is _Shape:
             sig += (_Shape, a.shape, a.dtype)
-        else:
-            sig += (type(a), a)
+            args.append(a)
+        else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
+            sig += (type(a), a.hex() if type(a) is float else a)
+            args.append(a)
     for edge in node.next_functions:
         sig.append(edge[0] is None)
     if node._params:
@@ -210,23 +215,20 @@ def run(node: OpNode, cts: list) -> list:
     except TypeError:  # unhashable params
         return interpret(node, cts)
     if entry is None or type(entry) is list:
-        if entry is _UNTRACEABLE:
-            return interpret(node, cts)
-        return _traced(node, sig, entry, ct, ans, inputs)
+        return _traced(node, sig, entry, args, inputs)
     if entry is _UNTRACEABLE:
         return interpret(node, cts)
-    args = [a._data if isinstance(a, Tensor) else a for a in inputs]
-    return [None if g is None else Raw._make(g) for g in entry(ct, ans, *args)]
+    return [None if g is None else Raw._make(g) for g in entry(*args)]
 
 
-def _traced(node: OpNode, sig: tuple, entry: list | None, ct: Any, ans: Any, inputs: tuple) -> list:
+def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tuple) -> list:
     """The first sight of a signature records its trace; the second compiles it."""
     if entry is not None:
         trace, outs = entry
         replay = trace.compile(outs)
         _CACHE[sig] = replay
-        args = [a._data if isinstance(a, Tensor) else a for a in inputs]
-        return [None if g is None else Raw._make(g) for g in replay(ct, ans, *args)]
+        return [None if g is None else Raw._make(g) for g in replay(*args)]
+    ct, ans = args[0], args[1]
     trace = _Trace(2 + len(inputs))
     try:
         got = _vjps(node, _recorded(ct, trace, "v0"),
