@@ -198,6 +198,26 @@ def test_a_signed_zero_is_not_the_other_zero() -> None:
         assert (np.signbit(x.grad.numpy()) == np.signbit(scalar)).all(), scalar
 
 
+def test_a_users_rule_runs_every_time() -> None:
+    """A custom_vjp's bwd may read state that changes between backwards: never replayed;
+    and it is given the Tensors it was written for."""
+    scale = [1.0]
+    given = []
+
+    @symgrad.custom_vjp
+    def scaled(x: Any) -> Any:
+        return x
+
+    scaled.defvjp(lambda x: (x, None), lambda res, ct: given.append(type(ct)) or (ct * scale[0],))
+    x = symgrad.tensor([1.0, 2.0], requires_grad=True)
+    for s in (1.0, 3.0, -2.0, 0.5):
+        scale[0] = s
+        x.grad = None
+        (scaled(x) * x).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), s * x.detach().numpy() + x.detach().numpy())
+    assert given == [Tensor] * 4
+
+
 @pytest.mark.parametrize("program", [
     lambda a, b, c: (a * b).sin().sum(),  # b is cast to float32 in the VJP of a: ct * b
     lambda a, b, c: ((a * b).sin() * c).sum(),  # float64 flows back through float32 ops

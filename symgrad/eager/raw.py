@@ -95,6 +95,12 @@ def interpret(node: OpNode, cts: list) -> list:
                  tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs))
 
 
+def _on_tensors(node: OpNode, cts: list) -> list:
+    """A user's rule runs as it always has: on the Tensors it was written for."""
+    inputs, ans = node.saved_values()
+    return _vjps(node, tensor(cts[0]), None if ans is None else Tensor._make(ans), inputs)
+
+
 def _vjps(node: OpNode, ct: Any, ans: Any, inputs: tuple) -> list:
     op, params = node._op, node._params
     return [None if edge[0] is None else vjp(op, i, ct, ans, inputs, params)
@@ -181,6 +187,7 @@ def _recorded(data: Any, trace: _Trace, var: str) -> _Recorded:
 
 
 _CACHE: dict = {}  # signature -> [trace, outputs] once seen, then the compiled replay
+_PURE: dict[Op, bool] = {}  # whether an op's rules are pure functions of their arguments
 _UNTRACEABLE = object()
 
 
@@ -189,10 +196,17 @@ def run(node: OpNode, cts: list) -> list:
     rules once per signature (op, params, which inputs want gradients, the cotangent's and
     inputs' shapes and dtypes, scalar inputs' values), the second time it is seen. The
     trace records each op's forward with the dtype casts promotion made, which depend on
-    nothing else; a rule that reads a value's data in Python stays interpreted."""
+    nothing else. A rule that reads a value's data in Python stays interpreted; a user's
+    rule (extend, custom_vjp: it may read a global that changes) runs on Tensors."""
+    op = node._op
+    pure = _PURE.get(op)
+    if pure is None:  # the registry's own rules
+        pure = _PURE[op] = all(r is None or r.__module__.startswith("symgrad.ops.") for r in op.vjps)
+    if not pure:
+        return _on_tensors(node, cts)
     inputs, ans = node.saved_values()
     ct = cts[0]._data
-    sig = [node._op, ct.shape, ct.dtype]
+    sig = [op, ct.shape, ct.dtype]
     args = [ct, ans]
     for a in inputs:
         if isinstance(a, Tensor):
