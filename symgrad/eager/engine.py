@@ -10,6 +10,7 @@ other way round.
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import traceback
 import weakref
@@ -280,7 +281,9 @@ def walk(
     done: list[Node] = []
     anomaly = is_anomaly_enabled()
     raw = not create_graph
+    add = operator.add
     if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
+        from symgrad.eager.raw import accumulate as add
         from symgrad.eager.raw import run as run_raw
         from symgrad.eager.raw import tensor as visible
     with (enable_grad() if create_graph else no_grad()):
@@ -314,7 +317,7 @@ def walk(
             done.append(node)
             for (child, nr), g in zip(node.next_functions, results):
                 if child is not None and g is not None:
-                    _send(buffers, child, nr, g)
+                    _send(buffers, child, nr, g, add)
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
     for tensor, ct in retained:
         tensor._accumulate_grad(ct, create_graph)
@@ -326,9 +329,10 @@ def walk(
     return captured
 
 
-def _send(buffers: dict[int, list], node: Node, nr: int, g: Any) -> None:
+def _send(buffers: dict[int, list], node: Node, nr: int, g: Any,
+          add: Callable[[Any, Any], Any] = operator.add) -> None:
     slot = buffers.setdefault(id(node), [None] * node.n_outputs)
-    slot[nr] = g if slot[nr] is None else slot[nr] + g
+    slot[nr] = g if slot[nr] is None else add(slot[nr], g)
 
 
 def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:

@@ -82,6 +82,14 @@ def raw(g: Any) -> Any:
     return g if g is None or type(g) is Raw else Raw._make(g._data)
 
 
+def accumulate(a: Any, b: Any) -> Any:
+    """a + b, two gradients of one tensor: NumPy's sum when their dtypes agree (so does
+    PyTorch's promotion), the promoting op otherwise."""
+    if type(a) is Raw and type(b) is Raw and a._data.dtype == b._data.dtype:
+        return Raw._make(a._data + b._data)
+    return a + b
+
+
 def tensor(g: Any) -> Any:
     """A gradient as the Tensor users see (None stays None)."""
     return Tensor._make(g._data) if type(g) is Raw else g
