@@ -198,6 +198,27 @@ def test_a_signed_zero_is_not_the_other_zero() -> None:
         assert (np.signbit(x.grad.numpy()) == np.signbit(scalar)).all(), scalar
 
 
+def test_a_rule_reading_data_in_python_stays_interpreted() -> None:
+    """A registry rule that reads a value (here `float(x.amax())`) cannot be replayed: each
+    backward interprets it, with that backward's values."""
+    exp = OPS["exp"]
+    rules = exp.vjps
+
+    def rule(ct: Any, ans: Any, x: Any) -> Any:
+        return ct * ans * float(x.amax())
+    rule.__module__ = exp.vjps[0].__module__  # a registry rule, as far as the engine can tell
+    object.__setattr__(exp, "vjps", (rule,))  # the frozen Op: restored below
+    try:
+        raw._CACHE.clear()
+        for top in (1.0, 2.0, 3.0):
+            x = symgrad.tensor([0.5, top], requires_grad=True)
+            x.exp().sum().backward()
+            np.testing.assert_allclose(x.grad.numpy(), np.exp([0.5, top]) * top, rtol=1e-6)
+    finally:
+        object.__setattr__(exp, "vjps", rules)
+        raw._CACHE.clear()
+
+
 def test_a_users_rule_runs_every_time() -> None:
     """A custom_vjp's bwd may read state that changes between backwards: never replayed;
     and it is given the Tensors it was written for."""
