@@ -219,6 +219,28 @@ def test_a_rule_reading_data_in_python_stays_interpreted() -> None:
         raw._CACHE.clear()
 
 
+def test_a_rule_calling_a_composite_that_detaches_is_replayed_with_new_values() -> None:
+    """softmax detaches its shift (the max): a replay computes it again, for the new input."""
+    exp = OPS["exp"]
+    rules = exp.vjps
+
+    def rule(ct: Any, ans: Any, x: Any) -> Any:
+        return ct * x.softmax(0)
+    rule.__module__ = exp.vjps[0].__module__
+    object.__setattr__(exp, "vjps", (rule,))  # the frozen Op: restored below
+    try:
+        raw._CACHE.clear()
+        for values in ([0.0, 1.0], [2.0, 3.0], [1000.0, 1001.0]):  # a stale shift overflows
+            x = symgrad.tensor(values, dtype=symgrad.float64, requires_grad=True)
+            with np.errstate(over="ignore"):  # the forward's exp(1000), not the gradient
+                x.exp().sum().backward()
+            e = np.exp(np.array(values) - values[1])
+            np.testing.assert_allclose(x.grad.numpy(), e / e.sum(), rtol=1e-15)
+    finally:
+        object.__setattr__(exp, "vjps", rules)
+        raw._CACHE.clear()
+
+
 def test_a_users_rule_runs_every_time() -> None:
     """A custom_vjp's bwd may read state that changes between backwards: never replayed;
     and it is given the Tensors it was written for."""

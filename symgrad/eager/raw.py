@@ -45,6 +45,10 @@ class Raw(Tensor):
     def ndim(self) -> int:
         return self._data.ndim
 
+    def detach(self) -> Raw:
+        """No graph to cut: the value itself (a rule's composite, `softmax`, detaches its shift)."""
+        return self
+
     def _constant(self, value: Any) -> Raw:
         return value if isinstance(value, Raw) else Raw._make(
             value._data if isinstance(value, Tensor) else np.asarray(value))
