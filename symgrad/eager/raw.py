@@ -234,7 +234,7 @@ def run(node: OpNode, cts: list) -> list:
     for edge in node.next_functions:
         sig.append(edge[0] is None)
     if node._params:
-        sig.append(tuple(node._params.items()))
+        sig.append(tuple((k, v.hex() if type(v) is float else v) for k, v in node._params.items()))
     sig = tuple(sig)
     try:
         entry = _CACHE.get(sig)
