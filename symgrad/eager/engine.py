@@ -1,7 +1,9 @@
 """Eager autograd: graph nodes (`grad_fn` objects), the backward walk, and `backward`/`grad`.
 
 A node holds what one op application saved (its inputs and its output's data); its
-`apply` calls the registry's VJP rules on those saved values. An edge is `(node, output_nr)`.
+`apply` calls the registry's VJP rules on those saved values: on Tensors with
+`create_graph`, which records the gradient's graph, and otherwise on arrays, without
+dispatch (`symgrad.eager.raw`). An edge is `(node, output_nr)`.
 The walk is iterative, so a chain of 100,000 ops backpropagates without recursion. The
 engine knows tensors only by their methods: the `Tensor` class is built on it, not the
 other way round.
