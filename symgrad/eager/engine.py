@@ -149,8 +149,7 @@ class OpNode(Node):
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if not create_graph:  # the same rules on arrays: nothing to record
-            from symgrad.eager import raw
-            return [raw.tensor(g) for g in raw.run(self, cts)]
+            return [RAW["visible"](g) for g in RAW["run"](self, cts)]
         inputs, ans_data = self.saved_values()
         # a Tensor, as ct is (a linear op's rule reads no output)
         ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
@@ -197,6 +196,12 @@ class CompositeNode(Node):
         for node in _needed(_toposort([self._inner[0]], stop), boundary):
             if id(node) not in stop:
                 node.release()
+
+
+# How a backward without `create_graph` runs primitives' rules on arrays: `run(node, cts)`,
+# `visible(g)` (the Tensor users see) and `add(a, b)`. `symgrad.eager.raw`, built on the
+# Tensor that is built on this engine, fills it in when the package loads.
+RAW: dict[str, Callable] = {}
 
 
 def _modified(data: Any, producer: str | None, now: int, saved: int) -> str:
@@ -285,9 +290,7 @@ def walk(
     raw = not create_graph
     add = operator.add
     if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
-        from symgrad.eager.raw import accumulate as add
-        from symgrad.eager.raw import run as run_raw
-        from symgrad.eager.raw import tensor as visible
+        run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
     with (enable_grad() if create_graph else no_grad()):
         for node in order:
             cts = buffers.pop(id(node), None)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.eager.engine import OpNode, _Shape
+from symgrad.eager.engine import RAW, OpNode, _Shape
 from symgrad.eager.tensor import Tensor, _promote, _weak
 from symgrad.ops import Op, vjp
 
@@ -276,3 +276,6 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
         _CACHE.clear()
     _CACHE[sig] = [trace, outs]
     return [None if g is None else Raw._make(g._data) for g in got]
+
+
+RAW.update(run=run, visible=tensor, add=accumulate)
