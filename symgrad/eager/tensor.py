@@ -637,6 +637,8 @@ class Tensor(Surface, face="torch"):
                 break
         if len(datas) != len(args) or common is None or common.kind not in plan.kinds[floats]:
             args, datas, needs = _general(op, args)
+        if plan.arity is not None and len(args) != plan.arity:
+            raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but {len(args)} were given")
         try:
             out = plan.forward(*datas, **params) if params else plan.forward(*datas)
         except (ValueError, IndexError):
@@ -696,10 +698,13 @@ _VIEW_OPS = ("reshape", "transpose", "getitem")
 class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
-    __slots__ = ("forward", "kinds", "linear", "differentiable", "view_op", "name", "node", "reads")
+    __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node", "reads")
 
     def __init__(self, op: Op) -> None:
-        self.forward, self.linear = _ufunc_called(op) or op.forward, op.linear
+        ufunc = _ufunc_called(op)
+        self.forward, self.linear = ufunc or op.forward, op.linear
+        # a ufunc takes a further positional argument as `out=`: its inputs are counted
+        self.arity = len(op.args) if ufunc is not None else None
         self.differentiable, self.view_op = op.differentiable is not False, op.name in _VIEW_OPS
         # the kinds of a common tensor dtype that Python numbers do not promote, without and
         # with a float among them: an op that does not promote casts nothing
