@@ -156,6 +156,7 @@ _SPELLINGS: dict[str, Callable[[list[str], dict, list, _Lib], str]] = {
     "astype": lambda names, p, shapes, lib: f"xp.astype({names[0]}, xp.{np.dtype(p['dtype']).name})",
     "transpose": _transpose, "reshape": _reshape, "cumsum": _cumsum,
     "round": _round, "nan_to_num": _nan_to_num,
+    "pow": lambda names, p, shapes, lib: f"xp.pow({names[0]}, {names[1]})",
     "cat": lambda names, p, shapes, lib: f"xp.concat(({', '.join(names)},), axis={p['axis']})",
     "sigmoid": lambda names, p, shapes, lib: f"{lib.kernels.sigmoid}({names[0]})",
     "binary_cross_entropy": lambda names, p, shapes, lib: f"{lib.kernels.binary_cross_entropy}({names[0]}, "

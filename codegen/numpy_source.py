@@ -194,8 +194,6 @@ class _Writer:
         ufunc writes into `out` when given."""
         op = OPS[n.op]
         operands = _Operands(self, n, local)
-        for helper, fn in op.helpers.items():
-            self.constants[helper] = fn
         if n in self.into and op.inplace is not None:  # update a dead temporary in place
             expr = op.inplace(operands, n.params, self.lib)
         else:
@@ -207,6 +205,9 @@ class _Writer:
                 expr = op.code_for(operands, n.params, [i.shape for i in n.inputs], self.lib)
         if all(i.scalar is not None for i in n.inputs):
             expr = f"{self.lib.np.asarray}({expr})"  # literals only (an unsimplified graph): keep an array
+        for helper, fn in op.helpers.items():  # bound when loaded, if the code calls it
+            if re.search(rf"\b{helper}\(", expr):
+                self.constants[helper] = fn
         return expr
 
     def statement(self, n: Node) -> list[str]:

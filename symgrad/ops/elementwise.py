@@ -65,9 +65,18 @@ def _power(x: Any, y: Any) -> Any:
     return x ** y
 
 
+def _print_power(names: list[str], params: dict, shapes: list, lib: Any) -> str | None:
+    """`x ** y` in generated code, as `_power` computes it unless y is one of its exponents."""
+    try:
+        special = float(names[1]) in _POWERS
+    except ValueError:  # a name: an array exponent, which `_power` passes to `**`
+        special = False
+    return None if special else f"{names[0]} ** {names[1]}"
+
+
 defop(
     "pow", "power({x}, {y})", ufunc=np.power, sympy=lambda x, y: x ** y, operators=("pow", "rpow"),
-    helpers={"power": _power}, doc="input ** exponent.",
+    helpers={"power": _power}, printer=_print_power, doc="input ** exponent.",
     grad_fn=lambda inputs, params: "PowBackward" + (
         "0" if _is_scalar(inputs[1]) else "2" if _is_scalar(inputs[0]) else "1"),
     vjps=(
