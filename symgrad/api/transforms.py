@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from symgrad import codegen
+from symgrad.codegen import numba_source
 from symgrad.api.callpath import MISS, call_key, caller
 from symgrad.api.config import config
 from symgrad.api.signature import bad_argument, describe, distance, signature, why
@@ -180,6 +181,19 @@ class Variables:
                 else g for k, (t, g) in enumerate(zip(self.leaves, grads))]
 
 
+BACKENDS = ("numpy", "numba")
+
+
+def _backend(kind: str, backend: Any) -> str:
+    """`backend` checked: one of BACKENDS, and for "numba", Numba importable (an ImportError
+    saying how to install it)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"{kind}: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "numba":
+        numba_source.require()
+    return backend
+
+
 # ---------------------------------------------------------------- transforms
 
 class Transform:
@@ -190,7 +204,7 @@ class Transform:
 
     def __init__(self, fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                  static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
-                 cache_size: int | None = None) -> None:
+                 cache_size: int | None = None, backend: str = "numpy") -> None:
         if not callable(fn):
             raise TypeError(f"{self.kind}: expected a callable function, got {type(fn).__name__} {fn!r}")
         functools.update_wrapper(self, fn)
@@ -201,6 +215,7 @@ class Transform:
         if cache_size is not None and (not isinstance(cache_size, int) or cache_size < 1):
             raise ValueError(f"{self.kind}: cache_size must be a positive int or None, got {cache_size!r}")
         self._passes, self._cache_size = passes, cache_size
+        self._backend = _backend(self.kind, backend)
         self._cache: OrderedDict[tuple, Built] = OrderedDict()  # least recently used first
         # call keys -> (caller, its signature) (see symgrad.api.callpath), least recently used first
         self._fast: OrderedDict[tuple, tuple[Callable, tuple]] = OrderedDict()
@@ -381,8 +396,9 @@ class Transform:
         title = "symgrad " + self._title(describe(traced), traced.arg_names, len(args))
         prefix = "" if self.kind == "compiled" else f"{self.kind}_"
         outputs = self._output_names(traced.leaf_names, len(args))
-        program = codegen.generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
-        return Built(traced, graph, program.source, codegen.load(program), traced.out_tree, stats)
+        gen = numba_source if self._backend == "numba" else codegen
+        program = gen.generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
+        return Built(traced, graph, program.source, gen.load(program), traced.out_tree, stats)
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"compiled {described}"
@@ -532,21 +548,24 @@ class VJP(Transform):
 # ---------------------------------------------------------------- the public functions
 
 def compile(fn: Callable, static_argnums: int | Sequence[int] = (),  # noqa: A001
-            passes: tuple[str, ...] | None = None, cache_size: int | None = None) -> Transform:
+            passes: tuple[str, ...] | None = None, cache_size: int | None = None,
+            backend: str = "numpy") -> Transform:
     """Trace `fn` once per input signature and run it as generated NumPy code.
 
     Each transform keeps the builds of its `cache_size` (default `symgrad.config.cache_size`,
     64) most recently used signatures; `f.cache_info()` counts hits and misses.
+    `backend="numba"` (every transform below takes it) runs elementwise clusters, and sums of
+    them, as fused loops compiled by Numba (`pip install symgrad[numba]`); the rest stays NumPy.
 
     >>> f = symgrad.compile(lambda x: np.tanh(x).sum())
     >>> f(np.ones(3)); print(f.source(np.ones(3)))
     """
-    return Transform(fn, static_argnums=static_argnums, passes=passes, cache_size=cache_size)
+    return Transform(fn, static_argnums=static_argnums, passes=passes, cache_size=cache_size, backend=backend)
 
 
 def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
          static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
-         allow_int: bool = False, cache_size: int | None = None) -> Grad:
+         allow_int: bool = False, cache_size: int | None = None, backend: str = "numpy") -> Grad:
     """The compiled gradient of scalar-valued `fn` with respect to argument(s) `argnums`.
 
     Gradients have the structure of their arguments (arrays, or tuples/lists/dicts of them).
@@ -558,16 +577,16 @@ def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     array([2., 4.])
     """
     return Grad(fn, argnums, has_aux, static_argnums=static_argnums, passes=passes, allow_int=allow_int,
-                cache_size=cache_size)
+                cache_size=cache_size, backend=backend)
 
 
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
-                   allow_int: bool = False, cache_size: int | None = None) -> Grad:
+                   allow_int: bool = False, cache_size: int | None = None, backend: str = "numpy") -> Grad:
     """Like `grad`, but returns `(fn(*args), gradient)` from one generated function; with
     `has_aux`, `((value, aux), gradient)`, as JAX does."""
     return Grad(fn, argnums, has_aux, with_value=True, static_argnums=static_argnums, passes=passes,
-                allow_int=allow_int, cache_size=cache_size)
+                allow_int=allow_int, cache_size=cache_size, backend=backend)
 
 
 def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
@@ -587,17 +606,18 @@ def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
 
 def jacobian(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
              passes: tuple[str, ...] | None = None, mode: str = "rev",
-             cache_size: int | None = None) -> Jacobian:
+             cache_size: int | None = None, backend: str = "numpy") -> Jacobian:
     """The compiled Jacobian of array-valued `fn`: shape `out.shape + arg.shape`. `mode="rev"`
     (one reverse pass per output element, batched) suits few outputs; `"fwd"` (one forward
     pass per input element, batched) suits few inputs."""
-    return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes, cache_size=cache_size)
+    return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes, cache_size=cache_size, backend=backend)
 
 
 def hessian(fn: Callable, argnums: int | Sequence[int] = 0,
-            passes: tuple[str, ...] | None = None, cache_size: int | None = None) -> Jacobian:
+            passes: tuple[str, ...] | None = None, cache_size: int | None = None,
+            backend: str = "numpy") -> Jacobian:
     """The compiled Hessian of scalar-valued `fn`: the Jacobian of its gradient."""
-    return Jacobian(Grad(fn, argnums), argnums, passes=passes, cache_size=cache_size)
+    return Jacobian(Grad(fn, argnums), argnums, passes=passes, cache_size=cache_size, backend=backend)
 
 
 def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:

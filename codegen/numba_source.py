@@ -1,0 +1,384 @@
+"""The Numba back end: elementwise clusters, and a sum over one, as loops under `numba.njit`.
+
+A cluster is a set of elementwise statements of one shape whose operands are arrays of
+that shape, 0-d values or literals (a broadcast between other shapes stays NumPy). Each
+becomes one kernel: a plain Python loop over the flattened index that reads its inputs once
+and writes only the values read outside it, so no temporary is ever allocated. A full `sum`
+of a cluster's value is folded into its kernel, summed in NumPy's own pairwise order (so
+the result is the one `ndarray.sum` gives, to the bit). Everything else (matmul, indexing,
+reductions over some axes) stays NumPy, written by `numpy_source` around the kernel calls.
+
+Numba caches compiled kernels on disk only for functions defined in a real file: the kernels
+of a program are written to `<cache>/symgrad_numba_<hash>.py` (the hash of their text;
+`SYMGRAD_NUMBA_CACHE`, else `$XDG_CACHE_HOME/symgrad/numba`) and imported from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import importlib.util
+import linecache
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symgrad.codegen import numpy_source
+from symgrad.codegen.numpy_source import Call, Program, _identifier, _literal
+from symgrad.ir import Graph, Node
+from symgrad.ops import OPS
+
+INSTALL = "backend='numba' needs Numba: pip install symgrad[numba]"
+NUMBA_MIN_VERSION = "0.60"
+
+# The scalar form of each fused op, with `np.` ufuncs Numba compiles for scalars. Ops left out
+# (kernels of symgrad.ops.kernels such as erf, integer ops) stay NumPy statements.
+_SAME = ("add sub mul div neg pow exp log log1p expm1 tanh sqrt softplus lt le gt ge eq ne abs sign "
+         "alias stop_gradient sin cos tan atan sinh cosh asin acos asinh acosh atanh atan2 hypot log2 "
+         "log10 exp2 cbrt maximum minimum fmax fmin copysign floor ceil trunc logical_and logical_or "
+         "logical_xor logical_not isnan isinf isfinite signbit logit relu").split()
+SCALAR: dict[str, str] = {name: "" for name in _SAME}  # "": the op's own NumPy template
+SCALAR.update({
+    "sigmoid": "{one} / ({one} + {np.exp}(-{x}))",  # kernels.sigmoid's formula: exp overflow gives 0
+    "where": "({y} if {x} else {z})",
+})
+_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.bool_))
+
+
+class _Np:
+    """Prints `{np.exp}` as `np.exp` in the kernels."""
+
+    def __getattr__(self, name: str) -> str:
+        return f"np.{name}"
+
+
+def require() -> Any:
+    """Numba, imported; a one-line ImportError saying how to install it when it is missing."""
+    try:
+        import numba
+    except ImportError:
+        raise ImportError(INSTALL) from None
+    return numba
+
+
+# ---------------------------------------------------------------- finding clusters
+
+@dataclass(eq=False)
+class Kernel:
+    """One fused loop: elementwise `nodes` of `shape`, optionally a full sum of one of them."""
+
+    shape: tuple[int, ...]
+    nodes: list[Node] = field(default_factory=list)
+    total: Node | None = None  # a `sum` over all axes of one of `nodes`, folded into the loop
+
+
+def fusible(n: Node) -> bool:
+    """Whether n can be a statement of a kernel: a scalar form, a float or bool dtype, and
+    operands of its own shape, 0-d or literal."""
+    if n.op not in SCALAR or not n.shape or math.prod(n.shape) == 0 or n.dtype not in _DTYPES:
+        return False
+    return all(i.scalar is not None or (i.shape in (n.shape, ()) and i.dtype in _DTYPES) for i in n.inputs)
+
+
+def _summable(n: Node, member: Node) -> bool:
+    return (n.op == "sum" and n.inputs[0] is member and not n.params["keepdims"]
+            and len(n.params["axes"]) == len(member.shape) and n.dtype in _DTYPES[:2])
+
+
+def clusters(graph: Graph) -> list[Kernel]:
+    """The kernels worth making (two statements or more, or one and a sum), in program order.
+
+    A statement joins a kernel of its shape (the one its operands come from first, else the
+    newest) unless one of its operands depends on that kernel: fused, that is a cycle.
+    `reach[n]` holds the kernels n reads through other statements, `after[k]` those the
+    kernel k reads (each kernel counts as one statement: all its inputs before any output)."""
+    kernel_of: dict[Node, Kernel] = {}
+    reach: dict[Node, set[int]] = {}
+    after: dict[int, set[int]] = {}
+    kernels: list[Kernel] = []
+    latest: dict[tuple[int, ...], Kernel] = {}  # the newest kernel of each shape
+
+    def depends(i: Node, k: Kernel) -> bool:
+        seen, todo = set(), list(reach.get(i, ()))
+        while todo:
+            j = todo.pop()
+            if j == id(k):
+                return True
+            if j not in seen:
+                seen.add(j)
+                todo += after[j]
+        return False
+    for n in graph.nodes:
+        below = set().union(*(reach.get(i, ()) for i in n.inputs))
+        home = None
+        if fusible(n):
+            candidates = [kernel_of[i] for i in reversed(n.inputs) if i in kernel_of
+                          and kernel_of[i].shape == n.shape]
+            if n.shape in latest:
+                candidates.append(latest[n.shape])
+            home = next((k for k in candidates if not any(kernel_of.get(i) is not k and depends(i, k)
+                                                          for i in n.inputs)), None)
+            if home is None:
+                home = latest[n.shape] = Kernel(n.shape)
+                kernels.append(home)
+                after[id(home)] = set()
+            home.nodes.append(n)
+            kernel_of[n] = home
+            after[id(home)] |= below - {id(home)}
+            below.add(id(home))
+        elif n.op == "sum" and n.inputs[0] in kernel_of and kernel_of[n.inputs[0]].total is None \
+                and _summable(n, n.inputs[0]):
+            kernel_of[n.inputs[0]].total = n
+        reach[n] = below
+    return [k for k in kernels if len(k.nodes) > 1 or k.total is not None]
+
+
+def _schedule(graph: Graph, kernels: list[Kernel]) -> list[Node | Kernel]:
+    """The statements and kernels in an order that computes each before its readers: a
+    topological order of the graph with each kernel as one unit, kept near graph order."""
+    unit: dict[Node, Any] = {}
+    for k in kernels:
+        for n in k.nodes + ([k.total] if k.total is not None else []):
+            unit[n] = k
+    nodes = [n for n in graph.nodes if n.op not in ("input", "const") and n.scalar is None]
+    units: list[Any] = list(dict.fromkeys(unit.get(n, n) for n in nodes))
+    position = {u: k for k, u in enumerate(units)}
+    members = {u: (u.nodes + ([u.total] if u.total is not None else [])) if isinstance(u, Kernel) else [u]
+               for u in units}
+    needs = {u: {unit.get(i, i) for m in members[u] for i in m.inputs} & position.keys() - {u} for u in units}
+    readers: dict[Any, list[Any]] = {}
+    for u, ins in needs.items():
+        for v in ins:
+            readers.setdefault(v, []).append(u)
+    waiting = {u: len(ins) for u, ins in needs.items()}
+    ready = [position[u] for u in units if waiting[u] == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        u = units[heapq.heappop(ready)]
+        out.append(u)
+        for r in readers.get(u, ()):
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                heapq.heappush(ready, position[r])
+    return out
+
+
+# ---------------------------------------------------------------- writing kernels
+
+class _KernelWriter:
+    """The source of one kernel and the Call that invokes it from the NumPy wrapper."""
+
+    def __init__(self, graph: Graph, kernel: Kernel, name: str, listing: dict[Node, str]) -> None:
+        self.graph, self.kernel, self.name = graph, kernel, name
+        inside = set(kernel.nodes)
+        readers = {i for n in graph.nodes if n not in inside and n is not kernel.total for i in n.inputs}
+        self.outputs = [n for n in kernel.nodes if n in readers or n in graph.outputs]
+        self.inputs = list(dict.fromkeys(i for n in kernel.nodes for i in n.inputs
+                                         if i not in inside and i.scalar is None))
+        taken = {"np", "numba", "i", "n", "lo", "hi"}
+        self.args = [_identifier(listing.get(i, "x"), taken) for i in self.inputs]
+        self.arrays = {i: a for i, a in zip(self.inputs, self.args) if i.shape}
+        self.values = {i: a for i, a in zip(self.inputs, self.args) if not i.shape}
+        self.local = {n: _identifier(listing[n], taken) for n in kernel.nodes}
+        self.out = {n: _identifier(f"{self.local[n]}_out", taken) for n in self.outputs}
+
+    # the loop body: one line per statement, then the writes of the values read outside
+    def body(self) -> list[str]:
+        lines = [f"{self.local[n]} = {self.scalar(n)}" for n in self.kernel.nodes]
+        return lines + [f"{self.out[n]}[i] = {self.local[n]}" for n in self.outputs]
+
+    def operand(self, n: Node, i: Node) -> str:
+        if i.scalar is not None:
+            text = _literal(i.scalar)
+            if isinstance(i.scalar, (float, np.floating)) or np.dtype(i.dtype).kind == "f":
+                return f"np.{_compute_dtype(n).name}({text})" if _compute_dtype(n) != np.float64 else text
+            return text
+        if i in self.local:
+            return self.local[i]
+        return f"{self.arrays[i]}[i]" if i in self.arrays else self.values[i]
+
+    def scalar(self, n: Node) -> str:
+        op = OPS[n.op]
+        fields = dict(zip(op.args, (self.operand(n, i) for i in n.inputs)))
+        fields.update({k: repr(v) for k, v in n.params.items()})
+        dtype = _compute_dtype(n)
+        one = "1.0" if dtype == np.float64 else f"np.{dtype.name}(1.0)"
+        template = SCALAR[n.op] or op.template
+        expr = template.format(np=_Np(), one=one, **fields)
+        if n.dtype == np.float32:
+            expr = f"np.float32({expr})"  # Numba promotes float32 with a Python number to float64
+        return expr
+
+    def source(self) -> str:
+        k, dtype_of = self.kernel, (lambda n: np.dtype(n.dtype).name)
+        head = [f"@numba.njit(cache=True, error_model='numpy')", f"def {self.name}({', '.join(self.args)}):"]
+        what = ", ".join(self.local[n] for n in self.outputs) or "nothing"
+        ops = len(k.nodes)
+        doc = f'    """{ops} elementwise ops in one loop, writing {what}'
+        first = next(iter(self.arrays.values()))
+        alloc = [f"    {self.out[n]} = np.empty(n, np.{dtype_of(n)})" for n in self.outputs]
+        results = [self.out[n] for n in self.outputs]
+        if k.total is None:
+            lines = [*head, doc + '."""', f"    n = {first}.size", *alloc, "    for i in range(n):",
+                     *[f"        {line}" for line in self.body()]]
+            lines.append(f"    return {', '.join(results) if len(results) > 1 else results[0]}")
+            return "\n".join(lines) + "\n"
+        summed = self.local[k.total.inputs[0]]
+        at, pairwise = f"{self.name}_at", f"{self.name}_sum"
+        params = ", ".join(["i", *self.args, *results])
+        zero = f"np.{dtype_of(k.total)}(-0.0)"
+        call = f"{at}({params})"
+        lines = [
+            f"@numba.njit(cache=True, error_model='numpy')",
+            f"def {at}({params}):",
+            f'    """Element i: the values written out, and {summed}, the term summed."""',
+            *[f"    {line}" for line in self.body()],
+            f"    return {summed}",
+            "",
+            "",
+            f"@numba.njit(cache=True, error_model='numpy')",
+            f"def {pairwise}({params.replace('i, ', 'lo, n, ', 1)}):",
+            f'    """The sum of {summed} over [lo, lo + n) in NumPy\'s pairwise order (its result to the bit)."""',
+            "    if n < 8:",
+            f"        res = {zero}",
+            "        for i in range(lo, lo + n):",
+            f"            res += {call}",
+            "        return res",
+            "    if n <= 128:",
+            *[f"        r{j} = {call.replace('(i, ', f'(lo + {j}, ', 1)}" for j in range(8)],
+            "        hi = lo + n - n % 8",
+            "        for i in range(lo + 8, hi, 8):",
+            *[f"            r{j} += {call.replace('(i, ', f'(i + {j}, ', 1) if j else call}" for j in range(8)],
+            "        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))",
+            "        for i in range(hi, lo + n):",
+            f"            res += {call}",
+            "        return res",
+            "    half = n // 2",
+            "    half -= half % 8",
+            f"    return {pairwise}({params.replace('i, ', 'lo, half, ', 1)}) + "
+            f"{pairwise}({params.replace('i, ', 'lo + half, n - half, ', 1)})",
+            "",
+            "",
+            *head,
+            doc + f', and the sum of {summed}."""',
+            f"    n = {first}.size",
+            *alloc,
+            f"    total = {pairwise}({params.replace('i, ', '0, n, ', 1)})",
+            f"    return {', '.join([*results, 'total'])}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def call(self) -> Call:
+        """The wrapper's statement: flat inputs in, outputs reshaped to the cluster's shape."""
+        k = self.kernel
+        outputs = self.outputs + ([k.total] if k.total is not None else [])
+        shape, name = k.shape, self.name
+
+        def code(outs: list[str], ins: list[str]) -> list[str]:
+            args = [f"{a}.ravel()" if len(i.shape) > 1 else a if i.shape else f"{a}[()]"
+                    for i, a in zip(self.inputs, ins)]
+            lines = [f"{', '.join(outs)} = {name}({', '.join(args)})"]
+            if len(shape) > 1:
+                lines += [f"{o} = {o}.reshape({shape})" for o in outs[:len(self.outputs)]]
+            if k.total is not None:
+                lines.append(f"{outs[-1]} = np.{np.dtype(k.total.dtype).name}({outs[-1]})")
+            return lines
+        return Call(outputs, self.inputs, code)
+
+
+def _compute_dtype(n: Node) -> np.dtype:
+    """The float dtype n computes in: its operands' (a comparison's result is bool)."""
+    kinds = [np.dtype(i.dtype) for i in n.inputs if i.scalar is None and np.dtype(i.dtype).kind == "f"]
+    if kinds:
+        return np.result_type(*kinds)
+    return np.dtype(n.dtype) if np.dtype(n.dtype).kind == "f" else np.dtype(np.float64)
+
+
+# ---------------------------------------------------------------- programs
+
+@dataclass
+class NumbaProgram(Program):
+    """A program whose kernels (`module`, the first `offset` lines of `source`) load from a file."""
+
+    module: str = ""
+    offset: int = 0
+    kernels: tuple[str, ...] = ()
+
+
+def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None,
+             debug_nans: bool = False) -> Program:
+    """The NumPy program of `numpy_source.generate` with its elementwise clusters as Numba
+    kernels, shown above it. With `debug_nans` it is the plain NumPy program (one NaN check
+    per NumPy statement)."""
+    kernels = [] if debug_nans else clusters(graph)
+    if not kernels:
+        return numpy_source.generate(graph, name, title, output_names, debug_nans)
+    listing = graph.names()
+    fn = _identifier(name, set())
+    writers = [_KernelWriter(graph, k, f"{fn}_kernel{j}", listing) for j, k in enumerate(kernels)]
+    by_kernel = {id(w.kernel): w for w in writers}
+    order = [by_kernel[id(u)].call() if isinstance(u, Kernel) else u for u in _schedule(graph, kernels)]
+    wrapper = numpy_source.generate(graph, name, title + "\n(numba back end: kernels above)", output_names,
+                                    order=order)
+    module = "\n".join(["# symgrad's Numba kernels", "import numba", "import numpy as np", "", "",
+                        "\n\n".join(w.source() for w in writers)])
+    names = ", ".join(w.name for w in writers)
+    source = f"{module}\n\n{wrapper.source.replace('import numpy as np', f'import numpy as np  # and {names}', 1)}"
+    return NumbaProgram(wrapper.name, source, wrapper.constants, module=module,
+                        offset=module.count("\n") + 2, kernels=tuple(w.name for w in writers))
+
+
+def cache_dir() -> Path:
+    """Where kernel modules (and Numba's cache of them) are written."""
+    given = os.environ.get("SYMGRAD_NUMBA_CACHE")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "symgrad" / "numba"
+
+
+def _import(module: str) -> Any:
+    """The kernel module, from its file in the cache directory (written once, atomically)."""
+    digest = hashlib.sha1(module.encode()).hexdigest()[:16]
+    mod_name = f"symgrad_numba_{digest}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{mod_name}.py"
+    if not path.exists() or path.read_text() != module:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(module)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sys.modules[mod_name] = mod
+    return mod
+
+
+def load(program: Program) -> Callable[..., Any]:
+    """The program's function, its kernels imported from the cache directory and bound by name."""
+    if not isinstance(program, NumbaProgram):
+        return numpy_source.load(program)
+    require()
+    mod = _import(program.module)
+    digest = hashlib.sha1(program.source.encode()).hexdigest()[:12]
+    filename = f"<symgrad:{program.name}:{digest}>"
+    linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
+    namespace: dict[str, Any] = dict(program.constants)
+    namespace.update({k: getattr(mod, k) for k in program.kernels})
+    wrapper = program.source.split("\n", program.offset)[-1]
+    exec(compile("\n" * program.offset + wrapper, filename, "exec"), namespace)  # noqa: S102 - generated
+    fn = namespace[program.name]
+    fn.__symgrad_source__ = program.source
+    return fn
