@@ -232,47 +232,59 @@ class _KernelWriter:
             lines.append(f"    return {', '.join(results) if len(results) > 1 else results[0]}")
             return "\n".join(lines) + "\n"
         summed = self.local[k.total.inputs[0]]
-        at, pairwise = f"{self.name}_at", f"{self.name}_sum"
+        at = f"{self.name}_at"
         params = ", ".join(["i", *self.args, *results])
-        zero = f"np.{dtype_of(k.total)}(-0.0)"
-        call = f"{at}({params})"
+        dtype = dtype_of(k.total)
+
+        def element(index: str) -> str:
+            return f"{at}({params.replace('i, ', index + ', ', 1)})"
         lines = [
-            f"@numba.njit(cache=True, error_model='numpy')",
+            "@numba.njit(cache=True, error_model='numpy')",
             f"def {at}({params}):",
             f'    """Element i: the values written out, and {summed}, the term summed."""',
             *[f"    {line}" for line in self.body()],
             f"    return {summed}",
             "",
             "",
-            f"@numba.njit(cache=True, error_model='numpy')",
-            f"def {pairwise}({params.replace('i, ', 'lo, n, ', 1)}):",
-            f'    """The sum of {summed} over [lo, lo + n) in NumPy\'s pairwise order (its result to the bit)."""',
-            "    if n < 8:",
-            f"        res = {zero}",
-            "        for i in range(lo, lo + n):",
-            f"            res += {call}",
-            "        return res",
-            "    if n <= 128:",
-            *[f"        r{j} = {call.replace('(i, ', f'(lo + {j}, ', 1)}" for j in range(8)],
-            "        hi = lo + n - n % 8",
-            "        for i in range(lo + 8, hi, 8):",
-            *[f"            r{j} += {call.replace('(i, ', f'(i + {j}, ', 1) if j else call}" for j in range(8)],
-            "        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))",
-            "        for i in range(hi, lo + n):",
-            f"            res += {call}",
-            "        return res",
-            "    half = n // 2",
-            "    half -= half % 8",
-            f"    return {pairwise}({params.replace('i, ', 'lo, half, ', 1)}) + "
-            f"{pairwise}({params.replace('i, ', 'lo + half, n - half, ', 1)})",
-            "",
-            "",
             *head,
-            doc + f', and the sum of {summed}."""',
+            doc + f', and the sum of {summed}',
+            "    in NumPy's pairwise order (ndarray.sum's result to the bit): blocks of at most 128",
+            "    summed in 8 lanes, each pair of halves added when both are done (no recursion: Numba",
+            '    cannot cache a recursive function)."""',
             f"    n = {first}.size",
             *alloc,
-            f"    total = {pairwise}({params.replace('i, ', '0, n, ', 1)})",
-            f"    return {', '.join([*results, 'total'])}",
+            "    todo = np.empty((128, 3), np.int64)  # halves still to sum: start, size, sums they close",
+            f"    done = np.empty(64, np.{dtype})  # sums waiting for the half to their right",
+            "    todo[0, 0], todo[0, 1], todo[0, 2] = 0, n, 0",
+            "    waiting, top = 1, 0",
+            "    while waiting:",
+            "        waiting -= 1",
+            "        lo, size, closes = todo[waiting, 0], todo[waiting, 1], todo[waiting, 2]",
+            "        if size > 128:  # split in halves, the first a multiple of 8: the right one waits",
+            "            half = size // 2",
+            "            half -= half % 8",
+            "            todo[waiting, 0], todo[waiting, 1], todo[waiting, 2] = lo + half, size - half, closes + 1",
+            "            todo[waiting + 1, 0], todo[waiting + 1, 1], todo[waiting + 1, 2] = lo, half, 0",
+            "            waiting += 2",
+            "            continue",
+            "        if size < 8:",
+            f"            res = np.{dtype}(-0.0)",
+            "            for i in range(lo, lo + size):",
+            f"                res += {element('i')}",
+            "        else:",
+            *[f"            r{j} = {element(f'lo + {j}')}" for j in range(8)],
+            "            hi = lo + size - size % 8",
+            "            for i in range(lo + 8, hi, 8):",
+            *[f"                r{j} += {element(f'i + {j}' if j else 'i')}" for j in range(8)],
+            "            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))",
+            "            for i in range(hi, lo + size):",
+            f"                res += {element('i')}",
+            "        done[top] = res",
+            "        top += 1",
+            "        for _ in range(closes):",
+            "            top -= 1",
+            "            done[top - 1] += done[top]",
+            f"    return {', '.join([*results, 'done[0]'])}",
         ]
         return "\n".join(lines) + "\n"
 
