@@ -77,6 +77,13 @@ class Kernel:
     shape: tuple[int, ...]
     nodes: list[Node] = field(default_factory=list)
     total: Node | None = None  # a `sum` over all axes of one of `nodes`, folded into the loop
+    # a scatter_add of one of `nodes` into zeros, then index_adds of others into the result
+    # (the gradient of slices, x[1:] and x[:-1]), each added in the loop where it is made
+    scatter: list[Node] = field(default_factory=list)
+
+    def extra(self) -> list[Node]:
+        """The statements folded into the loop besides `nodes`."""
+        return ([self.total] if self.total is not None else []) + self.scatter
 
 
 def fusible(n: Node) -> bool:
@@ -85,6 +92,20 @@ def fusible(n: Node) -> bool:
     if n.op not in SCALAR or not n.shape or math.prod(n.shape) == 0 or n.dtype not in _DTYPES:
         return False
     return all(i.scalar is not None or (i.shape in (n.shape, ()) and i.dtype in _DTYPES) for i in n.inputs)
+
+
+def _offset(n: Node, k: Kernel, value: Node) -> int | None:
+    """Where a 1-D scatter_add/index_add n puts element 0 of the kernel's `value`: the start of
+    its one unit-step slice covering exactly the kernel's length, else None."""
+    index, shape = n.params.get("index"), n.shape
+    if len(k.shape) != 1 or len(shape) != 1 or value.shape != k.shape or len(n.inputs) != (
+            1 if n.op == "scatter_add" else 2) or len(index) != 1 or index[0][0] != "slice":
+        return None
+    start, stop, step = index[0][1:]
+    if step not in (None, 1):
+        return None
+    lo, hi, _ = slice(start, stop).indices(shape[0])
+    return lo if hi - lo == k.shape[0] and np.dtype(n.dtype) == value.dtype else None
 
 
 def _summable(n: Node, member: Node) -> bool:
@@ -104,6 +125,10 @@ def clusters(graph: Graph) -> list[Kernel]:
     after: dict[int, set[int]] = {}
     kernels: list[Kernel] = []
     latest: dict[tuple[int, ...], Kernel] = {}  # the newest kernel of each shape
+    readers: dict[Node, int] = {n: 1 for n in graph.outputs}
+    for n in graph.nodes:
+        for i in set(n.inputs):
+            readers[i] = readers.get(i, 0) + 1
 
     def depends(i: Node, k: Kernel) -> bool:
         seen, todo = set(), list(reach.get(i, ()))
@@ -136,8 +161,15 @@ def clusters(graph: Graph) -> list[Kernel]:
         elif n.op == "sum" and n.inputs[0] in kernel_of and kernel_of[n.inputs[0]].total is None \
                 and _summable(n, n.inputs[0]):
             kernel_of[n.inputs[0]].total = n
+        elif n.op == "scatter_add" and n.inputs[0] in kernel_of and not kernel_of[n.inputs[0]].scatter \
+                and _offset(n, kernel_of[n.inputs[0]], n.inputs[0]) is not None:
+            kernel_of[n.inputs[0]].scatter.append(n)
+        elif n.op == "index_add" and n.inputs[1] in kernel_of and kernel_of[n.inputs[1]].scatter \
+                and kernel_of[n.inputs[1]].scatter[-1] is n.inputs[0] and readers[n.inputs[0]] == 1 \
+                and _offset(n, kernel_of[n.inputs[1]], n.inputs[1]) is not None:
+            kernel_of[n.inputs[1]].scatter.append(n)
         reach[n] = below
-    return [k for k in kernels if len(k.nodes) > 1 or k.total is not None]
+    return [k for k in kernels if len(k.nodes) + len(k.extra()) > 1]
 
 
 def _schedule(graph: Graph, kernels: list[Kernel]) -> list[Node | Kernel]:
@@ -145,12 +177,12 @@ def _schedule(graph: Graph, kernels: list[Kernel]) -> list[Node | Kernel]:
     topological order of the graph with each kernel as one unit, kept near graph order."""
     unit: dict[Node, Any] = {}
     for k in kernels:
-        for n in k.nodes + ([k.total] if k.total is not None else []):
+        for n in k.nodes + k.extra():
             unit[n] = k
     nodes = [n for n in graph.nodes if n.op not in ("input", "const") and n.scalar is None]
     units: list[Any] = list(dict.fromkeys(unit.get(n, n) for n in nodes))
     position = {u: k for k, u in enumerate(units)}
-    members = {u: (u.nodes + ([u.total] if u.total is not None else [])) if isinstance(u, Kernel) else [u]
+    members = {u: u.nodes + u.extra() if isinstance(u, Kernel) else [u]
                for u in units}
     needs = {u: {unit.get(i, i) for m in members[u] for i in m.inputs} & position.keys() - {u} for u in units}
     readers: dict[Any, list[Any]] = {}
@@ -179,8 +211,10 @@ class _KernelWriter:
     def __init__(self, graph: Graph, kernel: Kernel, name: str, listing: dict[Node, str]) -> None:
         self.graph, self.kernel, self.name = graph, kernel, name
         inside = set(kernel.nodes)
-        readers = {i for n in graph.nodes if n not in inside and n is not kernel.total for i in n.inputs}
+        folded = set(kernel.extra())
+        readers = {i for n in graph.nodes if n not in inside and n not in folded for i in n.inputs}
         self.outputs = [n for n in kernel.nodes if n in readers or n in graph.outputs]
+        self.scatter = kernel.scatter[-1] if kernel.scatter else None  # the array the scatter makes
         self.inputs = list(dict.fromkeys(i for n in kernel.nodes for i in n.inputs
                                          if i not in inside and i.scalar is None))
         taken = {"np", "numba", "i", "n", "lo", "hi"}
@@ -189,11 +223,52 @@ class _KernelWriter:
         self.values = {i: a for i, a in zip(self.inputs, self.args) if not i.shape}
         self.local = {n: _identifier(listing[n], taken) for n in kernel.nodes}
         self.out = {n: _identifier(f"{self.local[n]}_out", taken) for n in self.outputs}
+        if self.scatter is not None:
+            self.out[self.scatter] = _identifier(listing[self.scatter], taken)
+
+    def written(self) -> list[Node]:
+        """The arrays the kernel returns: values read outside, then the scatter's result."""
+        return self.outputs + ([self.scatter] if self.scatter is not None else [])
 
     # the loop body: one line per statement, then the writes of the values read outside
     def body(self) -> list[str]:
         lines = [f"{self.local[n]} = {self.scalar(n)}" for n in self.kernel.nodes]
-        return lines + [f"{self.out[n]}[i] = {self.local[n]}" for n in self.outputs]
+        lines += [f"{self.out[n]}[i] = {self.local[n]}" for n in self.outputs]
+        stencil = self.stencil()
+        if stencil is None:  # each added where it goes: the result starts as zeros
+            for c, value, at in self.scattered():
+                lines.append(f"{self.out[self.scatter]}[{'i + ' + str(at) if at else 'i'}] += "
+                             f"{self.local[value]}  # {c.op} at {_slice_text(c.params['index'][0])}")
+        elif stencil:
+            low, terms = stencil
+            lines.append(f"{self.out[self.scatter]}[{'i + ' + str(low) if low else 'i'}] = {' + '.join(terms)}")
+            lines += [f"{self.carried(value)} = {self.local[value]}" for _, value, at in self.scattered()
+                      if at > low]
+        return lines
+
+    def scattered(self) -> list[tuple[Node, Node, int]]:
+        """The scatter's statements, each with the value it adds and where element 0 goes."""
+        out = []
+        for c in self.kernel.scatter:
+            value = c.inputs[0] if c.op == "scatter_add" else c.inputs[1]
+            out.append((c, value, _offset(c, self.kernel, value)))
+        return out
+
+    def stencil(self) -> tuple[int, list[str]] | None:
+        """When the scattered values land at two neighbouring offsets at most (x[1:] and x[:-1]):
+        the first offset and the terms of element i + low of the result, in the order NumPy
+        adds them, those of the farther offset carried from the step before. Each element is
+        then written once, with no zero fill and no read. None otherwise (and with a sum)."""
+        if self.scatter is None or self.kernel.total is not None:
+            return None
+        offsets = [at for _, _, at in self.scattered()]
+        low = min(offsets)
+        if max(offsets) - low > 1:
+            return None
+        return low, [self.local[v] if at == low else self.carried(v) for _, v, at in self.scattered()]
+
+    def carried(self, value: Node) -> str:
+        return f"{self.local[value]}_before"
 
     def operand(self, n: Node, i: Node) -> str:
         if i.scalar is not None:
@@ -219,16 +294,21 @@ class _KernelWriter:
 
     def source(self) -> str:
         k, dtype_of = self.kernel, (lambda n: np.dtype(n.dtype).name)
-        head = [f"@numba.njit(cache=True, error_model='numpy')", f"def {self.name}({', '.join(self.args)}):"]
+        head = ["@numba.njit(cache=True, error_model='numpy')", f"def {self.name}({', '.join(self.args)}):"]
         what = ", ".join(self.local[n] for n in self.outputs) or "nothing"
         ops = len(k.nodes)
         doc = f'    """{ops} elementwise ops in one loop, writing {what}'
         first = next(iter(self.arrays.values()))
         alloc = [f"    {self.out[n]} = np.empty(n, np.{dtype_of(n)})" for n in self.outputs]
-        results = [self.out[n] for n in self.outputs]
+        results = [self.out[n] for n in self.written()]
+        if self.scatter is not None:
+            fill = "zeros" if self.stencil() is None else "empty"
+            alloc.append(f"    {self.out[self.scatter]} = np.{fill}({self.scatter.shape[0]}, "
+                         f"np.{dtype_of(self.scatter)})")
         if k.total is None:
-            lines = [*head, doc + '."""', f"    n = {first}.size", *alloc, "    for i in range(n):",
-                     *[f"        {line}" for line in self.body()]]
+            before, after = self.stencil_edges()
+            lines = [*head, doc + '."""', f"    n = {first}.size", *alloc, *before, "    for i in range(n):",
+                     *[f"        {line}" for line in self.body()], *after]
             lines.append(f"    return {', '.join(results) if len(results) > 1 else results[0]}")
             return "\n".join(lines) + "\n"
         summed = self.local[k.total.inputs[0]]
@@ -288,10 +368,27 @@ class _KernelWriter:
         ]
         return "\n".join(lines) + "\n"
 
+    def stencil_edges(self) -> tuple[list[str], list[str]]:
+        """With a stencil: the lines before the loop (the carried values start at 0, the
+        elements no value reaches are 0) and after it (the last element, from carried values)."""
+        stencil = self.stencil()
+        if not stencil:
+            return [], []
+        low, _ = stencil
+        out, size = self.out[self.scatter], self.scatter.shape[0]
+        zero = "0.0" if self.scatter.dtype == np.float64 else f"np.{np.dtype(self.scatter.dtype).name}(0.0)"
+        far = [v for _, v, at in self.scattered() if at > low]
+        before = [f"    {name} = {zero}" for name in dict.fromkeys(self.carried(v) for v in far)]
+        before += [f"    {out}[:{low}] = {zero}"] if low else []
+        after = [f"    {out}[n + {low}] = {' + '.join(self.carried(v) for v in far)}"] if far else []
+        end = low + (1 if far else 0)
+        after += [f"    {out}[n + {end}:] = {zero}"] if self.kernel.shape[0] + end < size else []
+        return before, after
+
     def call(self) -> Call:
         """The wrapper's statement: flat inputs in, outputs reshaped to the cluster's shape."""
         k = self.kernel
-        outputs = self.outputs + ([k.total] if k.total is not None else [])
+        outputs = self.written() + ([k.total] if k.total is not None else [])
         shape, name = k.shape, self.name
 
         def code(outs: list[str], ins: list[str]) -> list[str]:
@@ -304,6 +401,12 @@ class _KernelWriter:
                 lines.append(f"{outs[-1]} = np.{np.dtype(k.total.dtype).name}({outs[-1]})")
             return lines
         return Call(outputs, self.inputs, code)
+
+
+def _slice_text(index: tuple) -> str:
+    """(("slice", 1, None, None)) as `[1:]`."""
+    start, stop, _ = index[1:]
+    return f"[{'' if start is None else start}:{'' if stop is None else stop}]"
 
 
 def _compute_dtype(n: Node) -> np.dtype:

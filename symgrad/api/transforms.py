@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from symgrad import codegen
-from symgrad.codegen import numba_source
 from symgrad.api.callpath import MISS, call_key, caller
 from symgrad.api.config import config
 from symgrad.api.signature import bad_argument, describe, distance, signature, why
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.forward import jacobian_columns
 from symgrad.autodiff.reverse import backprop
+from symgrad.codegen import numba_source
 from symgrad.ir import Graph
 from symgrad.ops import OPS, apply
 from symgrad.simplify import PassStat, simplify, stabilize
