@@ -241,7 +241,8 @@ class _KernelWriter:
                              f"{self.local[value]}  # {c.op} at {_slice_text(c.params['index'][0])}")
         elif stencil:
             low, terms = stencil
-            lines.append(f"{self.out[self.scatter]}[{'i + ' + str(low) if low else 'i'}] = {' + '.join(terms)}")
+            at = f"i + {low}" if low else "i"
+            lines.append(f"{self.out[self.scatter]}[{at}] = {' + '.join(terms)}")
             lines += [f"{self.carried(value)} = {self.local[value]}" for _, value, at in self.scattered()
                       if at > low]
         return lines
@@ -295,7 +296,7 @@ class _KernelWriter:
     def source(self) -> str:
         k, dtype_of = self.kernel, (lambda n: np.dtype(n.dtype).name)
         head = ["@numba.njit(cache=True, error_model='numpy')", f"def {self.name}({', '.join(self.args)}):"]
-        what = ", ".join(self.local[n] for n in self.outputs) or "nothing"
+        what = ", ".join(self.local[n] if n in self.local else self.out[n] for n in self.written())
         ops = len(k.nodes)
         doc = f'    """{ops} elementwise ops in one loop, writing {what}'
         first = next(iter(self.arrays.values()))
@@ -343,7 +344,8 @@ class _KernelWriter:
             "        if size > 128:  # split in halves, the first a multiple of 8: the right one waits",
             "            half = size // 2",
             "            half -= half % 8",
-            "            todo[waiting, 0], todo[waiting, 1], todo[waiting, 2] = lo + half, size - half, closes + 1",
+            "            todo[waiting, 0], todo[waiting, 1] = lo + half, size - half",
+            "            todo[waiting, 2] = closes + 1",
             "            todo[waiting + 1, 0], todo[waiting + 1, 1], todo[waiting + 1, 2] = lo, half, 0",
             "            waiting += 2",
             "            continue",
@@ -437,8 +439,11 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     if not kernels:
         return numpy_source.generate(graph, name, title, output_names, debug_nans)
     listing = graph.names()
-    fn = _identifier(name, set())
-    writers = [_KernelWriter(graph, k, f"{fn}_kernel{j}", listing) for j, k in enumerate(kernels)]
+    # named apart from the function, so that equal kernels of any function share a file and
+    # Numba's cache of it
+    taken = {listing[n] for n in graph.inputs} | {_identifier(name, set())}
+    writers = [_KernelWriter(graph, k, _identifier(f"kernel{j}", taken), listing)
+               for j, k in enumerate(kernels)]
     by_kernel = {id(w.kernel): w for w in writers}
     order = [by_kernel[id(u)].call() if isinstance(u, Kernel) else u for u in _schedule(graph, kernels)]
     wrapper = numpy_source.generate(graph, name, title + "\n(numba back end: kernels above)", output_names,
@@ -446,7 +451,8 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     module = "\n".join(["# symgrad's Numba kernels", "import numba", "import numpy as np", "", "",
                         "\n\n".join(w.source() for w in writers)])
     names = ", ".join(w.name for w in writers)
-    source = f"{module}\n\n{wrapper.source.replace('import numpy as np', f'import numpy as np  # and {names}', 1)}"
+    shown = wrapper.source.replace("import numpy as np", f"import numpy as np  # and {names}", 1)
+    source = f"{module}\n\n{shown}"
     return NumbaProgram(wrapper.name, source, wrapper.constants, module=module,
                         offset=module.count("\n") + 2, kernels=tuple(w.name for w in writers))
 

@@ -143,8 +143,9 @@ class _Writer:
         outer = [o for n in (given or order) for o in (n.outputs if isinstance(n, Call) else [n])
                  if isinstance(n, Call) or n not in self.block_of or n in self.block_of[n].outputs]
         made = {o: c.inputs for c in calls for o in c.outputs}
-        self.into = buffers.plan(graph, outer, fresh=self.paired | {o for b in loops for o in b.outputs} | set(made),
-                                 reads={**{o: _outside_inputs(graph, b) for b in loops for o in b.outputs}, **made})
+        looped = {o: _outside_inputs(graph, b) for b in loops for o in b.outputs}
+        self.into = buffers.plan(graph, outer, fresh=self.paired | set(looped) | set(made),
+                                 reads={**looped, **made})
         self.order: list[Node | Call] = list(given) if given is not None else order
         for b in loops:
             self.into.update(buffers.plan(graph, b.nodes, fresh=self.paired, fixed=frozenset(b.outputs)))

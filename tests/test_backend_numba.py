@@ -75,6 +75,10 @@ def slices(x):  # Rosenbrock: the fused values are scattered back by NumPy
     return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
 
 
+def wide_slices(x):  # offsets 0, 1 and 2: added in place into zeros
+    return np.sum((x[2:] - x[:-2]) ** 2 * np.sin(x[1:-1]))
+
+
 def deep(x):
     for _ in range(20):
         x = np.sin(np.tanh(x) * 1.01 + 0.1)
@@ -86,7 +90,7 @@ def scaled(x, s):  # a 0-d argument read inside the loop
 
 
 FUNCTIONS = [chain, mean_square, amax_of_chain, broadcast_rows, matrix_chain, with_matmul, sigmoid, expit,
-             softplus, logsumexp, relu_where, log1p_expm1, slices, deep]
+             softplus, logsumexp, relu_where, log1p_expm1, slices, wide_slices, deep]
 
 
 def args_of(fn, dtype=np.float64):
@@ -123,13 +127,17 @@ def test_numba_agrees_with_numpy_float32(fn):
         close(compiled(transform, fn, "numba")(*args), want, 1e-5)
 
 
-def test_value_and_grad_and_jacobian_with_a_0d_argument():
+def test_value_and_grad_jacobian_a_0d_argument_and_slices():
     s = np.float64(0.7)
     want = symgrad.value_and_grad(scaled, argnums=(0, 1))(X, s)
     got = symgrad.value_and_grad(scaled, argnums=(0, 1), backend="numba")(X, s)
     close(got[0], want[0], 1e-12)
     for g, w in zip(got[1], want[1]):
         close(g, w, 1e-12)
+    for fn in (slices, wide_slices):  # a sum and a scatter in one kernel
+        got, want = symgrad.value_and_grad(fn, backend="numba")(X), symgrad.value_and_grad(fn)(X)
+        close(got[0], want[0], 1e-12)
+        close(got[1], want[1], 1e-12)
     jac = symgrad.jacobian(lambda x: np.tanh(x) * x + 1.0, backend="numba")(X[:5])
     close(jac, symgrad.jacobian(lambda x: np.tanh(x) * x + 1.0)(X[:5]), 1e-12)
 
@@ -147,7 +155,8 @@ def test_source_shows_the_kernels_and_the_numpy_around_them():
     assert "@numba.njit(cache=True, error_model='numpy')" in src
     assert "    for i in range(n):" in src
     assert "np.tanh(" in src  # the scalar math, as the NumPy code spells it
-    assert "def grad_with_matmul(x):" in src and "grad_with_matmul_kernel0(" in src.split("def grad_with_matmul(")[1]
+    wrapper = src.split("def grad_with_matmul(x):")[1]
+    assert "@numba.njit" not in wrapper and "kernel0(" in wrapper
     assert " @ " in src or "matmul" in src  # the matmul stays NumPy
 
 
