@@ -85,6 +85,10 @@ def deep(x):
     return np.sum(x)
 
 
+def trig(x):  # sin and cos of the argument itself, however big
+    return np.sum(np.sin(x) * np.cos(x) * 0.5)
+
+
 def scaled(x, s):  # a 0-d argument read inside the loop
     return np.sum(s * np.exp(-s * x * x))
 
@@ -140,6 +144,30 @@ def test_value_and_grad_jacobian_a_0d_argument_and_slices():
         close(got[1], want[1], 1e-12)
     jac = symgrad.jacobian(lambda x: np.tanh(x) * x + 1.0, backend="numba")(X[:5])
     close(jac, symgrad.jacobian(lambda x: np.tanh(x) * x + 1.0)(X[:5]), 1e-12)
+
+
+def test_big_arrays_keep_numpys_simd_functions_and_sin_beyond_the_polynomials_range():
+    x = np.random.default_rng(1).uniform(-2, 2, 5000)  # exp, tanh, log1p: NumPy statements
+    src = compiled("grad", chain, "numba").source(x)
+    wrapper = src.split("def grad_chain(x):")[1]
+    assert "tanh(x)" in wrapper and "vsin(" in src and "np.tanh" not in src.split("def grad_chain(x):")[0]
+    close(compiled("grad", chain, "numba")(x), compiled("grad", chain, "numpy")(x), 1e-12)
+    for scale in (1.0, 1e6, 1e300):  # past numba_math.LIMIT the loop runs again with libm's sin
+        y = x * scale
+        y[7] = np.inf
+        with np.errstate(invalid="ignore"):  # sin(inf)
+            got, want = compiled("grad", trig, "numba")(y), compiled("grad", trig, "numpy")(y)
+        assert np.isnan(got[7]) and np.isnan(want[7])
+        close(np.delete(got, 7), np.delete(want, 7), 1e-12)
+
+
+def test_numba_math_sin_and_cos_are_within_2_ulp_of_libm():
+    from symgrad.codegen.numba_math import vcos, vsin
+    x = np.concatenate([np.random.default_rng(2).uniform(-1000, 1000, 20000), np.arange(-50, 50) * np.pi / 2,
+                        [0.0, -0.0, 5e5, -5e5, 1e-300]])
+    for fn, want in ((vsin, np.sin(x)), (vcos, np.cos(x))):
+        got = np.array([fn(v) for v in x])
+        assert np.all(np.abs(got - want) <= 2 * np.spacing(np.abs(want)))
 
 
 def test_a_fused_sum_is_numpys_pairwise_sum_to_the_bit():
