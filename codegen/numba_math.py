@@ -20,7 +20,7 @@ _C = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.480158728947672
       -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy")
 def _reduce(x: float) -> tuple:
     """(sin r, cos r, quadrant) with x = n pi/2 + r, |r| <= pi/4, quadrant = n mod 4."""
     n = np.rint(x * 0.6366197723675814)
@@ -31,14 +31,14 @@ def _reduce(x: float) -> tuple:
     return s, c, np.int64(n) & 3
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy")
 def vsin(x: float) -> float:
     """sin(x) within 2 ulp for |x| <= LIMIT."""
     s, c, q = _reduce(x)
     return (s if q == 0 else c) if q < 2 else (-s if q == 2 else -c)
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy")
 def vcos(x: float) -> float:
     """cos(x) within 2 ulp for |x| <= LIMIT."""
     s, c, q = _reduce(x)

@@ -261,8 +261,11 @@ class _KernelWriter:
             self.out[self.scatter] = _identifier(listing[self.scatter], taken)
 
     def fast(self) -> bool:
-        """Whether the loop computes sin and cos with numba_math (a kernel without a sum)."""
-        return self.kernel.total is None and any(n.op in ("sin", "cos") for n in self.kernel.nodes)
+        """Whether the loop computes sin and cos with numba_math: a big kernel without a sum
+        (on small arrays the vector loop gains little, and its second loop doubles the compile)."""
+        k = self.kernel
+        return (k.total is None and math.prod(k.shape) >= SIMD_MIN_SIZE
+                and any(n.op in ("sin", "cos") for n in k.nodes))
 
     def written(self) -> list[Node]:
         """The arrays the kernel returns: values read outside, then the scatter's result."""
