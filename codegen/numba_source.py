@@ -5,8 +5,12 @@ that shape, 0-d values or literals (a broadcast between other shapes stays NumPy
 becomes one kernel: a plain Python loop over the flattened index that reads its inputs once
 and writes only the values read outside it, so no temporary is ever allocated. A full `sum`
 of a cluster's value is folded into its kernel, summed in NumPy's own pairwise order (so
-the result is the one `ndarray.sum` gives, to the bit). Everything else (matmul, indexing,
-reductions over some axes) stays NumPy, written by `numpy_source` around the kernel calls.
+the result is the one `ndarray.sum` gives, to the bit), and so is the scatter of clustered
+values into 1-D slices (the gradient of `x[1:]` and `x[:-1]`). On big arrays, `exp`, `tanh`
+and the other functions NumPy runs in SIMD loops stay NumPy calls between kernels, and `sin`
+and `cos` are `numba_math`'s vectorizable polynomials. Everything else (matmul, indexing,
+broadcasts, reductions over some axes) stays NumPy, written by `numpy_source` around the
+kernel calls.
 
 Numba caches compiled kernels on disk only for functions defined in a real file: the kernels
 of a program are written to `<cache>/symgrad_numba_<hash>.py` (the hash of their text;
@@ -36,7 +40,7 @@ from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
 
 INSTALL = "backend='numba' needs Numba: pip install symgrad[numba]"
-NUMBA_MIN_VERSION = "0.60"
+LIMIT = "524288.0"  # numba_math.LIMIT, 2**19, as the kernels spell it (numba_math imports Numba)
 
 # The scalar form of each fused op, with `np.` ufuncs Numba compiles for scalars. Ops left out
 # (kernels of symgrad.ops.kernels such as erf, integer ops) stay NumPy statements.
@@ -277,7 +281,7 @@ class _KernelWriter:
         for n in self.kernel.nodes:
             lines.append(f"{self.local[n]} = {self.scalar(n, fast)}")
             if fast and n.op in ("sin", "cos"):
-                lines.append(f"big |= abs({self.operand(n, n.inputs[0])}) > {numba_math_limit()}")
+                lines.append(f"big |= abs({self.operand(n, n.inputs[0])}) > {LIMIT}")
         lines += [f"{self.out[n]}[i] = {self.local[n]}" for n in self.outputs]
         stencil = self.stencil()
         if stencil is None:  # each added where it goes: the result starts as zeros
@@ -459,11 +463,6 @@ class _KernelWriter:
                 lines.append(f"{outs[-1]} = np.{np.dtype(k.total.dtype).name}({outs[-1]})")
             return lines
         return Call(outputs, self.inputs, code)
-
-
-def numba_math_limit() -> str:
-    """numba_math.LIMIT as the kernels spell it (numba_math imports Numba: not at import)."""
-    return "524288.0"
 
 
 def _slice_text(index: tuple) -> str:
