@@ -161,6 +161,18 @@ def test_big_arrays_keep_numpys_simd_functions_and_sin_beyond_the_polynomials_ra
         close(np.delete(got, 7), np.delete(want, 7), 1e-12)
 
 
+def test_outputs_of_4_mib_or_more_are_numpy_arrays_the_kernel_fills():
+    x = np.random.default_rng(3).uniform(-2, 2, 600_000)
+    src = compiled("grad", chain, "numba").source(x)
+    assert "np.empty(600000, np.float64)" in src.split("def grad_chain(x):")[1]
+    close(compiled("grad", chain, "numba")(x), compiled("grad", chain, "numpy")(x), 1e-12)
+    for fn in (slices, wide_slices):  # a scatter written once, or added into zeros, with a sum
+        got, want = symgrad.value_and_grad(fn, backend="numba")(x), symgrad.value_and_grad(fn)(x)
+        close(got[0], want[0], 1e-12)
+        close(got[1], want[1], 1e-12)
+        close(compiled("grad", fn, "numba")(x), compiled("grad", fn, "numpy")(x), 1e-12)
+
+
 def test_numba_math_sin_and_cos_are_within_2_ulp_of_libm():
     from symgrad.codegen.numba_math import vcos, vsin
     x = np.concatenate([np.random.default_rng(2).uniform(-1000, 1000, 20000), np.arange(-50, 50) * np.pi / 2,
