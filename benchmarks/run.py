@@ -31,7 +31,11 @@ thread pools.
 Each workload runs in its main spelling and in each of its other spellings (a row
 "hessian/outer" per spelling, see `SPELLINGS`), all against the same floor and target.
 
-    python -m benchmarks [--only tutorial,hessian/outer] [--quick] [--json results.json]
+The summary's eager column gives symgrad eager's ratio to the floor and to PyTorch eager;
+`--eager` then times the eager programs of benchmarks/eager_overhead.py (the autograd
+tutorial, a 200-op chain, an MLP step...) against PyTorch eager, with their targets.
+
+    python -m benchmarks [--only tutorial,hessian/outer] [--quick] [--eager] [--json results.json]
 """
 
 import os
@@ -44,6 +48,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import gc  # noqa: E402
 import importlib.metadata  # noqa: E402
 import json  # noqa: E402
@@ -391,9 +396,22 @@ def table(w: Workload, results: list[Result]) -> str:
 PEERS = ("torch eager", "torch.func", "jax.jit", "autograd")
 
 
+def eager_ratios(results: list[Result]) -> tuple[str, str]:
+    """The eager column of the summary: symgrad eager over the floor, and over PyTorch eager
+    (the median over rounds of the two samples' ratio, as both ran in every round)."""
+    by = {r.name: r for r in results}
+    eager, torch = by.get("symgrad eager"), by.get("torch eager")
+    if eager is None or eager.skipped:
+        return "-", "-"
+    to_torch = "-"
+    if torch is not None and not torch.skipped:
+        to_torch = f"{statistics.median(e / t for e, t in zip(eager.samples, torch.samples)):.2f}"
+    return f"{eager.ratio:.2f}", to_torch
+
+
 def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = ALL) -> str:
     head = ("workload", "symgrad/floor", "target", "first call", "target", "met", "best peer/floor",
-            "numba/floor")
+            "eager/floor", "eager/torch eager", "numba/floor")
     rows = []
     for name, results in report.items():
         w, by = workloads[name], {r.name: r for r in results}
@@ -401,11 +419,12 @@ def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = AL
         peers = [r for r in results if r.name in PEERS and not r.skipped]
         best = min(peers, key=lambda r: r.ratio, default=None)
         best_txt = f"{best.ratio:.2f} ({best.name})" if best else "-"
+        eager = eager_ratios(results)
         nb = by.get("symgrad numba")
         numba_txt = f"{nb.ratio:.2f}" if nb is not None and not nb.skipped else "-"
         if sg.skipped:
             rows.append((name, "FAILED", f"<= {w.target:g}", "-", f"<= {FIRST_CALL_TARGET:g} s", "no",
-                         best_txt, numba_txt))
+                         best_txt, *eager, numba_txt))
             continue
         ratio = sg.ratio
         misses = [what for what, ok in (("time", ratio <= w.target), ("first call", sg.first_call
@@ -413,7 +432,7 @@ def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = AL
                   if not ok]
         rows.append((name, f"{ratio:.2f}", f"<= {w.target:g}", f"{sg.first_call:.3f} s",
                      f"<= {FIRST_CALL_TARGET:g} s", "yes" if not misses else "no: " + ", ".join(misses),
-                     best_txt, numba_txt))
+                     best_txt, *eager, numba_txt))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     lines = ["summary (ratios to the hand-written NumPy gradient; lower is better)",
              "  " + "  ".join(h.ljust(n) for h, n in zip(head, widths)).rstrip()]
@@ -443,6 +462,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="few rounds and short samples (tests, CI)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p.add_argument("--source", action="store_true", help="print symgrad's generated code under each table")
+    p.add_argument("--eager", action="store_true", help="then time the eager programs against PyTorch "
+                   "eager and their targets (the programs table of benchmarks/eager_overhead.py)")
     p.add_argument("--rounds", type=int, help="interleaved rounds per workload (default 41; quick 5)")
     p.add_argument("--min-sample-ms", type=float, help="least duration of one sample (default 2; quick 1)")
     p.add_argument("--budget", type=float, help="seconds of timing per workload after which rounds "
@@ -487,15 +508,33 @@ def main(argv: list[str] | None = None) -> int:
             if r.source:
                 print(f"{r.name} source for {name}:\n{r.source.rstrip()}\n", flush=True)
     print(summary(report), flush=True)
+    programs = eager_programs(opts) if opts.eager else None
+    if not opts.eager:
+        print("\neager programs against PyTorch eager (the tutorial, a 200-op chain, an MLP step...), "
+              "with their targets: python -m benchmarks --eager, or python -m benchmarks.eager_overhead")
     if opts.json:
         settings = ("rounds", "min_sample_ms", "budget", "quick", "clock_name")
         data = {"environment": env, "settings": {k: getattr(opts, k) for k in settings},
                 "workloads": {name: {"target": ALL[name].target, "what": ALL[name].what,
                                      "candidates": [_jsonable(r) for r in results]}
                               for name, results in report.items()}}
+        if programs is not None:
+            data["eager_programs"] = programs
         with open(opts.json, "w") as f:
             json.dump(data, f, indent=2)
     return 0
+
+
+def eager_programs(opts: argparse.Namespace) -> list[dict[str, Any]]:
+    """Time and print the eager programs table (PyTorch-style programs on symgrad and torch)."""
+    from benchmarks import eager_overhead
+    use_torch = eager_overhead.torch is not None
+    if use_torch:
+        eager_overhead.torch.set_num_threads(1)
+    print("\neager programs: the same PyTorch-style code on symgrad and PyTorch eager", flush=True)
+    rows = eager_overhead.program_table(use_torch, eager_overhead.settings(opts.quick, clock=opts.clock))
+    print(eager_overhead.format_program_table(rows), flush=True)
+    return [dataclasses.asdict(r) for r in rows]
 
 
 def _jsonable(r: Result) -> dict[str, Any]:

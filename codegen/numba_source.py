@@ -503,7 +503,7 @@ class NumbaProgram(Program):
 
     module: str = ""
     offset: int = 0
-    kernels: tuple[str, ...] = ()
+    numba_kernels: tuple[str, ...] = ()
 
 
 def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None,
@@ -532,8 +532,9 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     names = ", ".join(w.name for w in writers)
     shown = wrapper.source.replace("import numpy as np", f"import numpy as np  # and {names}", 1)
     source = f"{module}\n\n{shown}"
-    return NumbaProgram(wrapper.name, source, wrapper.constants, module=module,
-                        offset=module.count("\n") + 2, kernels=tuple(w.name for w in writers))
+    return NumbaProgram(wrapper.name, source, wrapper.constants, wrapper.function, wrapper.numpy_names,
+                        wrapper.kernels, module=module, offset=module.count("\n") + 2,
+                        numba_kernels=tuple(w.name for w in writers))
 
 
 def cache_dir() -> Path:
@@ -576,7 +577,7 @@ def load(program: Program) -> Callable[..., Any]:
     filename = f"<symgrad:{program.name}:{digest}>"
     linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
     namespace: dict[str, Any] = dict(program.constants)
-    namespace.update({k: getattr(mod, k) for k in program.kernels})
+    namespace.update({k: getattr(mod, k) for k in program.numba_kernels})
     wrapper = program.source.split("\n", program.offset)[-1]
     exec(compile("\n" * program.offset + wrapper, filename, "exec"), namespace)  # noqa: S102 - generated
     fn = namespace[program.name]

@@ -1,4 +1,16 @@
-"""Turn a `symgrad.graph.Graph` into NumPy source, one statement a line, and load it."""
+"""Turn a `symgrad.graph.Graph` into NumPy source, one statement a line, and load it.
+
+Each group of statements is preceded by a comment quoting the user's line it comes from
+(`# loss.py:3  z = X @ W + b`), or, for a derivative, the line it is the gradient of
+(`# grad of line 3  z = X @ W + b`; the file is named when it is not the one most statements
+come from). A statement serving several lines quotes the one recorded on its node: CSE keeps
+the node made first (a forward value before any gradient reusing it); a fused SymPy cluster
+quotes, for each value it hands on, that value's line, and for a subexpression several of them
+share, the first one's (so one fused expression of five lines quotes the line of its result).
+A statement traced from no line (a reshape symgrad adds to a result) takes its nearest
+input's, else its first reader's. Scheduling may interleave lines: a comment opens every run
+of statements of one origin, so a line can be quoted more than once.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,7 @@ import keyword
 import linecache
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.codegen import blocks, buffers
-from symgrad.ir import Graph, Node
+from symgrad.ir import Graph, Node, origin
 from symgrad.ops import OPS, kernels
 
 _RESERVED = {"np"} | set(keyword.kwlist) | set(dir(builtins))
@@ -30,6 +43,9 @@ class Program:
     name: str
     source: str
     constants: dict[str, np.ndarray]
+    function: str = ""  # the `def` alone, without the header and imports
+    numpy_names: tuple[str, ...] = ()  # bound by `from numpy import ...`
+    kernels: tuple[str, ...] = ()  # imported from `symgrad.ops.kernels`
 
 
 @dataclass(eq=False)
@@ -93,9 +109,9 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
             if n == w.block_of[n].nodes[0]:
                 body += w.loop(w.block_of[n])
         elif n in w.pair_of:
-            body.append(f"    {w.pair(n, {})}")
+            body += w.commented(n, [f"    {w.pair(n, {})}"], "    ")
         elif n not in w.paired:
-            body += w.statement(n)
+            body += w.commented(n, w.statement(n), "    ")
     shared = _shared_outputs(graph)
     outs = [_literal(n.scalar) if n.scalar is not None
             else f"{w.names[n]}.copy()" if k in shared else w.names[n] for k, n in enumerate(graph.outputs)]
@@ -109,8 +125,10 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
         imports.append(f"from numpy import {', '.join(sorted(w.lib.np.bound))}")
     if w.lib.kernels.bound:
         imports.append(f"from symgrad.ops.kernels import {', '.join(sorted(w.lib.kernels.bound))}")
-    lines = header + imports + ["", "", f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
-    return Program(fn_name, "\n".join(lines), w.constants)
+    function = [f"def {fn_name}({args}):", *body, f"    return {ret}", ""]
+    source = "\n".join(header + imports + ["", "", *function])
+    return Program(fn_name, source, w.constants, "\n".join(function), tuple(sorted(w.lib.np.bound)),
+                   tuple(sorted(w.lib.kernels.bound)))
 
 
 class _Writer:
@@ -156,6 +174,28 @@ class _Writer:
         self.inline = set() if debug_nans else {  # views read once, like `w.T`, are written in place
             n for n in order if n.op in ("transpose", "reshape") and uses.get(n) == 1
             and n not in graph.outputs and n.inputs[0].scalar is None}
+        self.origins = _origins(graph)
+        files = Counter(o.file for n in order if (o := self.origins[n]) is not None)
+        self.home = files.most_common(1)[0][0] if files else ""  # ties: the first file met
+        self.group: Any = _START  # the origin of the statements being written
+
+    def commented(self, n: Node, lines: list[str], indent: str) -> list[str]:
+        """`lines` (n's code), after a comment quoting n's origin if the statement before
+        them came from another."""
+        o = self.origins[n]
+        if not lines or (self.group is not _START and o == self.group):
+            return lines
+        self.group = o
+        return [indent + self.comment(o), *lines]
+
+    def comment(self, o: origin.Origin | None) -> str:
+        """`# loss.py:3  z = X @ W + b`, or `# grad of line 3  z = X @ W + b`."""
+        if o is None:
+            return "# from no line of the function"
+        if not o.grad:
+            return f"# {o.filename}:{o.line}  {o.text}".rstrip()
+        place = f"line {o.line}" if o.file == self.home else f"{o.filename}:{o.line}"
+        return f"# grad of {place}  {o.text}".rstrip()
 
     def name(self, n: Node) -> str:
         """The name of n's value, from the graph listing's name for it."""
@@ -218,11 +258,13 @@ class _Writer:
         lines = []
         for o in block.outputs:
             dtype = np.dtype(o.dtype).type.__name__
-            lines.append(f"    {self.name(o)} = {self.lib.np.empty}({block.shape}, np.{dtype})")
+            allocate = f"    {self.name(o)} = {self.lib.np.empty}({block.shape}, np.{dtype})"
+            lines += self.commented(o, [allocate], "    ")
         unit = ("element" if len(block.shape) == 1 else "row") + ("s" if block.rows > 1 else "")
         lines.append(f"    for {lo} in range(0, {block.shape[0]}, {block.rows}):"
                      f"  # {block.rows} {unit} at a time: temporaries stay in cache")
         lines.append(f"        {hi} = {lo} + {block.rows}")
+        self.group = _START  # the loop's body starts its own groups
         local: dict[Node, str] = {}  # the block-sized values
         for i in _outside_inputs(graph, block):
             if i.scalar is None and block.sliced(graph, i):
@@ -238,15 +280,17 @@ class _Writer:
                 elif n in self.pair_of or any(m in r.inputs for r in block.nodes[k + 1:]):
                     local[m] = self.loop_name(f"{self.names[m]}_blk")
             if n in self.pair_of:
-                lines.append(f"        {self.pair(n, local)}")
+                code = [f"        {self.pair(n, local)}"]
             elif n in local:
-                lines.append(f"        {local[n]} = {self.expression(n, local)}")
+                code = [f"        {local[n]} = {self.expression(n, local)}"]
             elif OPS[n.op].ufunc is not None:
-                lines.append(f"        {self.expression(n, local, out=f'{self.names[n]}[{lo}:{hi}]')}")
+                code = [f"        {self.expression(n, local, out=f'{self.names[n]}[{lo}:{hi}]')}"]
             else:
-                lines.append(f"        {self.names[n]}[{lo}:{hi}] = {self.expression(n, local)}")
-            lines += [f"        {self.names[m]}[{lo}:{hi}] = {local[m]}" for m in made
-                      if m in block.outputs and m in local]
+                code = [f"        {self.names[n]}[{lo}:{hi}] = {self.expression(n, local)}"]
+            code += [f"        {self.names[m]}[{lo}:{hi}] = {local[m]}" for m in made
+                     if m in block.outputs and m in local]
+            lines += self.commented(n, code, "        ")
+        self.group = _START  # what follows the loop starts a group
         return lines
 
 
@@ -322,6 +366,22 @@ class _Lib:
 
     np: _NumPy
     kernels: _Kernels
+
+
+_START = object()  # no statement written yet in this block
+
+
+def _origins(graph: Graph) -> dict[Node, origin.Origin | None]:
+    """Each node's origin; one traced from no line takes its nearest input's, else its first
+    reader's (a reshape of a result serves the line that computed what it reshapes)."""
+    found = {n: origin.parse(n.where) for n in graph.nodes}
+    for n in graph.nodes:
+        if found[n] is None:
+            found[n] = next((found[i] for i in n.inputs if found[i] is not None), None)
+    for n, readers in reversed(graph.consumers().items()):
+        if found[n] is None:
+            found[n] = next((found[r] for r in readers if found[r] is not None), None)
+    return found
 
 
 def _shared_outputs(graph: Graph) -> set[Node]:

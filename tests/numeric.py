@@ -56,3 +56,9 @@ def difference_columns(fn: Callable[[np.ndarray], Any], x: np.ndarray, step: flo
         e[i] = step
         out.append((fn(x + e.reshape(x.shape)) - fn(x - e.reshape(x.shape))) / (2 * step))
     return out
+
+
+def code_of(source: str) -> str:
+    """Generated source without its comments (the origin quotes hold the user's own code):
+    what a test of the generated statements should search."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))

@@ -217,5 +217,6 @@ def test_without_numba_the_error_says_how_to_install_it(monkeypatch):
 
 
 def test_an_unknown_backend_lists_the_choices():
-    with pytest.raises(ValueError, match=r"grad: backend must be one of 'numpy', 'numba', got 'jax'"):
+    with pytest.raises(ValueError, match=r"grad\(chain\): backend must be one of 'numpy', 'array_api', "
+                                         r"'numba', got 'jax'"):
         symgrad.grad(chain, backend="jax")

@@ -20,7 +20,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from numeric import differences
+from numeric import code_of, differences
 
 import symgrad
 from symgrad.ops import kernels
@@ -506,14 +506,14 @@ def test_the_sympy_pass_sees_through_binary_functions() -> None:
     not cancel: NumPy's h - h is nan at inf), and they are rebuilt as the same ops."""
     x, y = np.array([0.3, 0.8]), np.array([1.5, 0.2])
     merge = symgrad.compile(lambda a, b: np.hypot(a, b) * 2 + np.hypot(a, b) + a)
-    assert merge.source(x, y).count("hypot(") == 1
+    assert code_of(merge.source(x, y)).count("hypot(") == 1
     np.testing.assert_allclose(merge(x, y), 3 * np.hypot(x, y) + x, rtol=1e-15)
     cancel = lambda a, b: np.hypot(a, b) * 2 - np.hypot(a, b) - np.hypot(a, b) + a  # noqa: E731
     x_inf = np.array([np.inf, 0.8])
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(symgrad.compile(cancel)(x_inf, y), cancel(x_inf, y))
     fused = symgrad.compile(lambda a, b: np.arctan2(a, b) * 2 + symgrad.xlogy(a, b) + np.arctan2(a, b))
-    source = fused.source(x, y)
+    source = code_of(fused.source(x, y))
     assert source.count("arctan2(") == 1 and "xlogy(" in source
     np.testing.assert_allclose(fused(x, y), 3 * np.arctan2(x, y) + x * np.log(y), rtol=1e-15)
 

@@ -8,7 +8,6 @@ quadratic form, a tuple output. They also check that the generated code is lean 
 value for an elementwise function or for an hvp), and that bad tangents are refused.
 """
 
-import timeit
 
 import numpy as np
 import pytest
@@ -249,15 +248,18 @@ def test_hvp_drives_scipy_newton_cg_and_trust_ncg():
         np.testing.assert_allclose(res.x, np.ones(10), atol=1e-10)
 
 
+def _elements_computed(graph) -> int:
+    """The values a graph's ops compute: a machine-independent measure of its work."""
+    return sum(int(np.prod(node.shape)) for node in graph.nodes if node.op not in ("input", "const"))
+
+
 def test_hvp_is_hessian_free_and_costs_about_two_gradients():
     n = 10_000
     x, v = RNG.uniform(-1, 1, size=n), RNG.normal(size=n)
     hvp, grad = symgrad.hvp(rosen), symgrad.grad(rosen)
     assert max(int(np.prod(node.shape)) for node in hvp.graph(x, v).nodes) <= n
-    hvp(x, v), grad(x)
-    t_hvp = min(timeit.repeat(lambda: hvp(x, v), number=50, repeat=7))
-    t_grad = min(timeit.repeat(lambda: grad(x), number=50, repeat=7))
-    assert t_hvp <= 3 * t_grad, (t_hvp, t_grad)
+    # counted, not timed (a timed unit test fails on a loaded machine): 1.75 gradients' work
+    assert _elements_computed(hvp.graph(x, v)) <= 2 * _elements_computed(grad.graph(x))
 
 
 # ---------------------------------------------------------------- bad input

@@ -8,6 +8,7 @@ submodule also runs its packages' `__init__`, so that counts as importing them t
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -139,6 +140,9 @@ def test_the_top_level_holds_a_handful_of_modules_and_the_parts():
 
 def test_an_installed_wheel_has_symgrad_as_its_only_top_level_name(tmp_path):
     """codegen/ is installed as symgrad.codegen (a setuptools package-dir mapping)."""
+    # setuptools copies into build/lib and never deletes there: a module moved or removed since
+    # the last build would still be packaged
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True)
     if done.returncode:
@@ -152,3 +156,4 @@ def test_an_installed_wheel_has_symgrad_as_its_only_top_level_name(tmp_path):
                 else "/".join(["symgrad", "codegen", *path.relative_to(folder).parts])
                 for prefix, folder in SOURCES.items() for path in folder.rglob("*.py")}
     assert packaged == expected  # every module is in the wheel: no package left off the list
+    assert "symgrad/cli/inspect_schema.json" in names  # package data: the schema of inspect's JSON

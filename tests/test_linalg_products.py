@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from numeric import differences
+from numeric import code_of, differences
 
 import symgrad
 from symgrad.ops.dispatch import FUNCTIONS
@@ -135,7 +135,7 @@ def test_einsum_takes_a_list_of_operands_and_numpys_sublists():
 
 
 def _statements(source: str) -> list[str]:
-    return [line.strip() for line in source.splitlines() if " = " in line]
+    return [line.strip() for line in code_of(source).splitlines() if " = " in line]
 
 
 def test_einsum_contracts_in_the_greedy_order_as_one_matmul_each():

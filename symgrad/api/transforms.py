@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.metadata
+import inspect
 import linecache
 import logging
+import os
 import threading
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +33,7 @@ from symgrad.api.signature import bad_argument, describe, distance, signature, w
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.forward import jacobian_columns
 from symgrad.autodiff.reverse import backprop
-from symgrad.codegen import numba_source
+from symgrad.codegen import numba_source, standalone
 from symgrad.ir import Graph
 from symgrad.ops import OPS, apply
 from symgrad.simplify import PassStat, simplify, stabilize
@@ -51,6 +55,9 @@ class Built:
     fn: Callable[..., Any]
     out_tree: Any
     stats: list[PassStat] = field(default_factory=list)
+    backend: str = "numpy"
+    program: codegen.Program | None = None  # what `source` was printed from (see `Transform.export`)
+    title: str = ""  # the header's description, `gradient of loss(x: f32[5]) with respect to x`
 
 
 def _structure(tree: Any) -> str:
@@ -63,17 +70,35 @@ def _structure(tree: Any) -> str:
     return "None" if tree is None else "*"
 
 
-def _unpacker(out_tree: Any) -> Callable[[Any], Any]:
+def _unpacker(out_tree: Any, wrap: Callable[[Any], Any] = np.asarray) -> Callable[[Any], Any]:
     """Turns the generated function's return value into the transform's output structure."""
     if out_tree == pytree.LEAF:
-        return np.asarray
+        return wrap
     if pytree.is_tuple_of_leaves(out_tree):
-        return lambda outs: tuple(map(np.asarray, outs if isinstance(outs, tuple) else (outs,)))
+        return lambda outs: tuple(map(wrap, outs if isinstance(outs, tuple) else (outs,)))
 
     def unpack(outs: Any) -> Any:
         outs = outs if isinstance(outs, tuple) else (outs,)
-        return pytree.unflatten(out_tree, [np.asarray(o) for o in outs])
+        return pytree.unflatten(out_tree, [wrap(o) for o in outs])
     return unpack
+
+
+BACKENDS = ("numpy", "array_api", "numba")
+
+
+def _foreign(leaf: Any) -> bool:
+    """Whether a leaf is a Dask or CuPy array: NumPy code would pull it whole into memory."""
+    return type(leaf).__module__.partition(".")[0] in ("dask", "cupy")
+
+
+def _array_api() -> Any:
+    """The array API back end's module, or a one-line ImportError saying how to install it."""
+    try:
+        from symgrad.codegen import array_api_source
+    except ImportError as e:
+        raise ImportError(f"backend='array_api' (Dask, CuPy) needs array-api-compat ({e.name} is "
+                          "missing): pip install 'symgrad[dask]'") from None
+    return array_api_source
 
 
 def _no_caller(*args: Any) -> Any:
@@ -181,19 +206,6 @@ class Variables:
                 else g for k, (t, g) in enumerate(zip(self.leaves, grads))]
 
 
-BACKENDS = ("numpy", "numba")
-
-
-def _backend(kind: str, backend: Any) -> str:
-    """`backend` checked: one of BACKENDS, and for "numba", Numba importable (an ImportError
-    saying how to install it)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"{kind}: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    if backend == "numba":
-        numba_source.require()
-    return backend
-
-
 # ---------------------------------------------------------------- transforms
 
 class Transform:
@@ -204,7 +216,7 @@ class Transform:
 
     def __init__(self, fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                  static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
-                 cache_size: int | None = None, backend: str = "numpy") -> None:
+                 cache_size: int | None = None, backend: str = "numpy", compute: bool = False) -> None:
         if not callable(fn):
             raise TypeError(f"{self.kind}: expected a callable function, got {type(fn).__name__} {fn!r}")
         functools.update_wrapper(self, fn)
@@ -215,7 +227,12 @@ class Transform:
         if cache_size is not None and (not isinstance(cache_size, int) or cache_size < 1):
             raise ValueError(f"{self.kind}: cache_size must be a positive int or None, got {cache_size!r}")
         self._passes, self._cache_size = passes, cache_size
-        self._backend = _backend(self.kind, backend)
+        if backend not in BACKENDS:
+            raise ValueError(f"{self._who()}: backend must be one of {', '.join(map(repr, BACKENDS))}, "
+                             f"got {backend!r}")
+        if backend == "numba":
+            numba_source.require()  # a one-line ImportError saying how to install Numba
+        self._backend, self._compute = backend, bool(compute)
         self._cache: OrderedDict[tuple, Built] = OrderedDict()  # least recently used first
         # call keys -> (caller, its signature) (see symgrad.api.callpath), least recently used first
         self._fast: OrderedDict[tuple, tuple[Callable, tuple]] = OrderedDict()
@@ -317,15 +334,22 @@ class Transform:
                 self._fast[key] = (self._last, signature(args, self._static))
                 self._evict()
         # an eager Tensor passes its values (np.asarray refuses one that requires grad)
-        arrays = [np.asarray(leaf.detach() if isinstance(leaf, Surface) else leaf)
+        leaves = [leaf.detach() if isinstance(leaf, Surface) else leaf
                   for i, a in enumerate(args) if i not in self._static
                   for leaf in pytree.flatten(a)[0] if not is_static(leaf)]
-        return _unpacker(built.out_tree)(built.fn(*arrays))
+        if built.backend == "array_api":  # Dask and CuPy arrays stay as they are
+            array_api = _array_api()
+            outs = array_api.finish(built.fn(*array_api.arguments(leaves)), self._compute)
+            return _unpacker(built.out_tree, array_api.as_returned)(outs)
+        return _unpacker(built.out_tree)(built.fn(*[np.asarray(leaf) for leaf in leaves]))
 
     def build(self, *args: Any) -> Built:
         """Trace and compile for the signature of `args` (or return the cached build). A bad
         argument, or an error while tracing or compiling, leaves the cache as it was."""
         key = self._signature(args)
+        backend = self._backend_for(args)
+        if backend != self._backend:  # Dask or CuPy arrays through a NumPy transform
+            key += (("backend", backend),)
         with self._lock:
             built = self._cache.get(key)
             if built is None:
@@ -334,7 +358,7 @@ class Transform:
                     old = min(self._cache, key=lambda k: distance(k, key))
                     log.warning("symgrad: retracing %s %s: %s", self.kind,
                                 getattr(self._fn, "__name__", "fn"), why(old, key, names))
-                built = self._build(args)
+                built = self._build(args, backend)
                 self._cache[key] = built
                 self._misses += 1
                 self._evict()
@@ -387,7 +411,23 @@ class Transform:
             if self._fast.popitem(last=False)[1][0] is self._last:
                 self._last = _no_caller
 
-    def _build(self, args: Sequence[Any]) -> Built:
+    def _backend_for(self, args: Sequence[Any]) -> str:
+        """The back end of a call: the transform's, or array_api when an argument holds a Dask or
+        CuPy array (whose unknown chunk sizes are a ValueError naming it)."""
+        found = False
+        for i, a in enumerate(args):
+            if i in self._static:
+                continue
+            for leaf in pytree.flatten(a)[0]:
+                if _foreign(leaf):
+                    found = True
+                    if any(d != d for d in leaf.shape):  # NaN: chunks of unknown size
+                        raise ValueError(f"{self._who()}: argument {self._arg_names(len(args))[i]!r} holds "
+                                         f"a Dask array of unknown chunk sizes (shape {leaf.shape}); call "
+                                         ".compute_chunk_sizes() on it first")
+        return "array_api" if found else self._backend
+
+    def _build(self, args: Sequence[Any], backend: str = "numpy") -> Built:
         name = getattr(self._fn, "__name__", "fn")
         traced = trace(self._fn, *args, static_argnums=self._static, rule=self.rule)
         stats: list[PassStat] = []
@@ -396,9 +436,11 @@ class Transform:
         title = "symgrad " + self._title(describe(traced), traced.arg_names, len(args))
         prefix = "" if self.kind == "compiled" else f"{self.kind}_"
         outputs = self._output_names(traced.leaf_names, len(args))
-        gen = numba_source if self._backend == "numba" else codegen
+        gen = _array_api() if backend == "array_api" else numba_source if backend == "numba" else codegen
         program = gen.generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
-        return Built(traced, graph, program.source, gen.load(program), traced.out_tree, stats)
+        load = numba_source.load if backend == "numba" else codegen.load
+        return Built(traced, graph, program.source, load(program), traced.out_tree, stats,
+                     backend=backend, program=program, title=title.removeprefix("symgrad "))
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
         return f"compiled {described}"
@@ -407,12 +449,86 @@ class Transform:
         return ["out"]
 
     def source(self, *args: Any) -> str:
-        """The generated NumPy source for the signature of `args`."""
+        """The generated source (NumPy, or array API for `backend="array_api"` or Dask or
+        CuPy arguments) for the signature of `args`."""
         return self.build(*args).source
 
     def graph(self, *args: Any) -> Graph:
         """The simplified graph that the source was generated from."""
         return self.build(*args).graph
+
+    def export(self, *args: Any, path: str | os.PathLike | None = None, command: str | None = None) -> str:
+        """The generated function for the signature of `args` (of the latest call without
+        them) as the text of a module that needs only NumPy, written to `path` if given.
+
+        The symgrad kernels it calls are written out in it as plain NumPy functions, constant
+        arrays as literals (those of more than `codegen.standalone.LITERAL_MAX` elements are
+        saved beside `path` as an .npz of the same name, and without a path are a ValueError),
+        and its docstring names the source function, its signature, symgrad's version and
+        `command`, the command that made it (by default this call, spelt in Python).
+
+        >>> print(symgrad.grad(loss).export(np.ones(3)))
+        >>> symgrad.grad(loss).export(np.ones(3), path="grad_loss.py")
+        """
+        built = self.build(*args) if args else self._latest()
+        if isinstance(built.program, numba_source.NumbaProgram):
+            raise ValueError(f"{self._who()}.export(): backend='numba' code calls Numba kernels; export the "
+                             "same function compiled with backend='numpy'")
+        sidecar = None if path is None else Path(path).with_suffix(".npz")
+        text, saved = standalone.module(built.program, self._header(built, command),
+                                        None if sidecar is None else sidecar.name)
+        if path is not None:
+            Path(path).write_text(text)
+            if saved:
+                np.savez(sidecar, **saved)
+        return text
+
+    def _latest(self) -> Built:
+        with self._lock:
+            if not self._cache:
+                raise TypeError(f"{self._who()}.export(): nothing built yet; pass example arguments, as to "
+                                ".source(*args), or call the function once first")
+            return next(reversed(self._cache.values()))
+
+    def _header(self, built: Built, command: str | None) -> str:
+        """An exported module's docstring: what it computes, from what, made how."""
+        fn = inspect.unwrap(self._fn)
+        code = getattr(fn, "__code__", None)
+        where = ""
+        if code is not None:
+            file = code.co_filename
+            try:
+                file = os.path.relpath(file) if not os.path.relpath(file).startswith("..") else file
+            except ValueError:  # another drive
+                pass
+            where = f" ({file}:{code.co_firstlineno})"
+        try:
+            version = importlib.metadata.version("symgrad")
+        except importlib.metadata.PackageNotFoundError:
+            version = "(version unknown)"
+        program = built.program
+        returns = program.function.rstrip().splitlines()[-1].strip().removeprefix("return ")
+        params = program.function.splitlines()[0].removeprefix("def ").removesuffix(":")
+        made = command or f"{self._maker()}.export({describe(built.traced).partition('(')[2][:-1]})"
+        return "\n".join([
+            built.title[:1].upper() + built.title[1:] + ".",
+            "",
+            f"Exported by symgrad {version} from {getattr(fn, '__name__', 'fn')}{where} with",
+            f"    {made}",
+            "It needs only NumPy: any symgrad kernel it calls is written out in it.",
+            "",
+            f"    {params} -> {returns}",
+            "",
+            "The arguments must have the dtypes and shapes above: the code is specialised to them.",
+            "Each comment in the function quotes the line of the source it comes from.",
+        ]).replace("\\", "\\\\")
+
+    def _maker(self) -> str:
+        """This transform spelt as the Python that makes it, for an exported module's header."""
+        inner = self._fn._maker() if isinstance(self._fn, Transform) else getattr(self._fn, "__name__", "fn")
+        name = "compile" if self.kind == "compiled" else self.kind
+        argnums = f", argnums={self._argnums!r}" if self._differentiates and self._argnums != 0 else ""
+        return f"symgrad.{name}({inner}{argnums})"
 
     def cache_info(self) -> CacheInfo:
         """Hits, misses (traces), the bound and the cached signatures, like functools.lru_cache's."""
@@ -549,44 +665,53 @@ class VJP(Transform):
 
 def compile(fn: Callable, static_argnums: int | Sequence[int] = (),  # noqa: A001
             passes: tuple[str, ...] | None = None, cache_size: int | None = None,
-            backend: str = "numpy") -> Transform:
+            backend: str = "numpy", compute: bool = False) -> Transform:
     """Trace `fn` once per input signature and run it as generated NumPy code.
 
     Each transform keeps the builds of its `cache_size` (default `symgrad.config.cache_size`,
     64) most recently used signatures; `f.cache_info()` counts hits and misses.
-    `backend="numba"` (every transform below takes it) runs elementwise clusters, and sums of
-    them, as fused loops compiled by Numba (`pip install symgrad[numba]`); the rest stays NumPy.
+
+    `backend="array_api"` generates code against the arguments' own array namespace
+    (array-api-compat): Dask arrays in, lazy Dask arrays out (computed ones with
+    `compute=True`), CuPy arrays on the GPU. Dask or CuPy arguments select it by themselves.
+    `backend="numba"` runs elementwise clusters, and sums of them, as fused loops compiled by
+    Numba (`pip install symgrad[numba]`); the rest stays NumPy.
 
     >>> f = symgrad.compile(lambda x: np.tanh(x).sum())
     >>> f(np.ones(3)); print(f.source(np.ones(3)))
     """
-    return Transform(fn, static_argnums=static_argnums, passes=passes, cache_size=cache_size, backend=backend)
+    return Transform(fn, static_argnums=static_argnums, passes=passes, cache_size=cache_size,
+                     backend=backend, compute=compute)
 
 
 def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
          static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
-         allow_int: bool = False, cache_size: int | None = None, backend: str = "numpy") -> Grad:
+         allow_int: bool = False, cache_size: int | None = None, backend: str = "numpy",
+         compute: bool = False) -> Grad:
     """The compiled gradient of scalar-valued `fn` with respect to argument(s) `argnums`.
 
     Gradients have the structure of their arguments (arrays, or tuples/lists/dicts of them).
     As in JAX, the differentiated arguments must be floating (a TypeError for integer or
     boolean ones, unless `allow_int`: their gradient is then zeros of their shape, float64
     where JAX gives float0) and the output a real scalar. With `has_aux`, `(grad, aux)`.
+    `backend` and `compute` as for `compile` (Dask arrays: see "Dask and other array libraries"
+    in the README).
 
     >>> symgrad.grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
     array([2., 4.])
     """
     return Grad(fn, argnums, has_aux, static_argnums=static_argnums, passes=passes, allow_int=allow_int,
-                cache_size=cache_size, backend=backend)
+                cache_size=cache_size, backend=backend, compute=compute)
 
 
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    static_argnums: int | Sequence[int] = (), passes: tuple[str, ...] | None = None,
-                   allow_int: bool = False, cache_size: int | None = None, backend: str = "numpy") -> Grad:
+                   allow_int: bool = False, cache_size: int | None = None, backend: str = "numpy",
+                   compute: bool = False) -> Grad:
     """Like `grad`, but returns `(fn(*args), gradient)` from one generated function; with
     `has_aux`, `((value, aux), gradient)`, as JAX does."""
     return Grad(fn, argnums, has_aux, with_value=True, static_argnums=static_argnums, passes=passes,
-                allow_int=allow_int, cache_size=cache_size, backend=backend)
+                allow_int=allow_int, cache_size=cache_size, backend=backend, compute=compute)
 
 
 def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
@@ -606,18 +731,30 @@ def elementwise_grad(fn: Callable, argnum: int | Sequence[int] = 0,
 
 def jacobian(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
              passes: tuple[str, ...] | None = None, mode: str = "rev",
-             cache_size: int | None = None, backend: str = "numpy") -> Jacobian:
+             cache_size: int | None = None, backend: str = "numpy", compute: bool = False) -> Jacobian:
     """The compiled Jacobian of array-valued `fn`: shape `out.shape + arg.shape`. `mode="rev"`
     (one reverse pass per output element, batched) suits few outputs; `"fwd"` (one forward
     pass per input element, batched) suits few inputs."""
-    return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes, cache_size=cache_size, backend=backend)
+    return Jacobian(fn, argnums, has_aux, mode=mode, passes=passes, cache_size=cache_size,
+                    backend=backend, compute=compute)
+
+
+class Hessian(Jacobian):
+    """The Jacobian of fn's gradient, named as what it is in errors and generated code."""
+
+    kind = "hessian"
+
+    def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
+        wrt = ", ".join(names[i] for i in self._wrt(nargs))
+        return f"hessian of {described} with respect to {wrt}"
 
 
 def hessian(fn: Callable, argnums: int | Sequence[int] = 0,
             passes: tuple[str, ...] | None = None, cache_size: int | None = None,
-            backend: str = "numpy") -> Jacobian:
+            backend: str = "numpy", compute: bool = False) -> Hessian:
     """The compiled Hessian of scalar-valued `fn`: the Jacobian of its gradient."""
-    return Jacobian(Grad(fn, argnums), argnums, passes=passes, cache_size=cache_size, backend=backend)
+    return Hessian(Grad(fn, argnums), argnums, passes=passes, cache_size=cache_size, backend=backend,
+                   compute=compute)
 
 
 def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
@@ -633,4 +770,5 @@ def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     pull = VJP(fn, len(primals), has_aux=has_aux)
     pullback = functools.partial(pull, *primals)
     pullback.source = functools.partial(pull.source, *primals)  # type: ignore[attr-defined]
+    pullback.export = functools.partial(pull.export, *primals)  # type: ignore[attr-defined]
     return (value, pullback, aux) if has_aux else (value, pullback)

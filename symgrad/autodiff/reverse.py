@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ir import Graph, Node
+from symgrad.ir import Graph, Node, origin
 from symgrad.ops import OPS, vjp
 from symgrad.tracing.tracer import Tracer, traced_from
 
@@ -35,7 +35,7 @@ def backprop(graph: Graph, out: Node, wrt: list[Node], seed: Any = None) -> list
             continue
         inputs = tuple(Tracer(graph, i) for i in n.inputs)
         ans = Tracer(graph, n)
-        with traced_from(n.where):
+        with traced_from(origin.gradient(n.where)):  # the line it serves, marked as a gradient
             for i, x in enumerate(n.inputs):
                 g = vjp(OPS[n.op], i, cts[n], ans, inputs, n.params) if x in live else None
                 if g is None:

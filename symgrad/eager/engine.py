@@ -1,7 +1,9 @@
 """Eager autograd: graph nodes (`grad_fn` objects), the backward walk, and `backward`/`grad`.
 
 A node holds what one op application saved (its inputs and its output's data); its
-`apply` calls the registry's VJP rules on those saved values. An edge is `(node, output_nr)`.
+`apply` calls the registry's VJP rules on those saved values: on Tensors with
+`create_graph`, which records the gradient's graph, and otherwise on arrays, without
+dispatch (`symgrad.eager.raw`). An edge is `(node, output_nr)`.
 The walk is iterative, so a chain of 100,000 ops backpropagates without recursion. The
 engine knows tensors only by their methods: the `Tensor` class is built on it, not the
 other way round.
@@ -10,6 +12,7 @@ other way round.
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import traceback
 import weakref
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.eager.modes import _mode as _modes
 from symgrad.eager.modes import enable_grad, is_anomaly_enabled, no_grad
 from symgrad.ops import Op, Value, vjp
 
@@ -42,7 +46,7 @@ class Node:
         self.next_functions = edges
         self._hooks: dict[int, list[Callable]] | None = None
         self._retained: dict[int, weakref.ref] | None = None
-        self._stack = _user_frames() if is_anomaly_enabled() else None
+        self._stack = _user_frames() if _modes.anomaly else None
 
     def name(self) -> str:
         return type(self).__name__
@@ -93,8 +97,9 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def __init__(self, variable: Any) -> None:
-        self._init(())
-        self.variable = variable
+        # Node._init inlined: a leaf's accumulator is made again whenever its graph has died
+        self.next_functions, self._hooks, self._retained, self.variable = (), None, None, variable
+        self._stack = _user_frames() if _modes.anomaly else None
 
     def _pre_hooks(self, cts: list, retained: list) -> list:
         for hook in self.variable._hooks or ():
@@ -104,7 +109,8 @@ class AccumulateGrad(Node):
 
 
 class _Shape:
-    """What a linear op's rule reads of a float input: its shape and dtype, not its values."""
+    """What a node keeps of a float input its backward does not read: its shape and dtype
+    (to sum a gradient back to that shape), not its values."""
 
     __slots__ = ("shape", "dtype", "ndim")
 
@@ -112,37 +118,50 @@ class _Shape:
         self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
 
 
-def _slim(op: Op, inputs: tuple, ans: Any) -> tuple[tuple, Any]:
-    """A linear op's node keeps its float inputs' shapes only, and no output, as PyTorch's
-    AddBackward0 saves nothing: the graph holds no intermediate it does not read. (Index
-    arrays, integer or boolean, are read: they stay.)"""
-    if not op.linear:
-        return inputs, ans
-    return tuple(_Shape(a._data) if isinstance(a, Value) and a._data.dtype.kind in "fc" else a
-                 for a in inputs), None
+_SHAPES: dict[tuple, _Shape] = {}  # shape -> the _Shape of that shape and the dtype last asked
+
+
+def shape_only(data: Any) -> _Shape:
+    """The `_Shape` of an array: what a node keeps of an input its backward does not read,
+    as PyTorch's AddBackward0 and ExpBackward0 keep no input. The graph then holds no
+    intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)"""
+    if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
+        _SHAPES.clear()
+    shape = _SHAPES[data.shape] = _Shape(data)
+    return shape
 
 
 class OpNode(Node):
-    """One recorded primitive: its op, params, saved inputs, output data and their versions."""
+    """One recorded primitive: its op, params, saved inputs, output data and their versions.
+
+    `inputs` are what the backward reads of each input: a float input whose values it does
+    not read is kept by its shape only (`shape_only`), and `ans` is None unless read."""
 
     __slots__ = ("_op", "_params", "_saved")
 
     def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
                  edges: tuple) -> None:
-        self._init(edges)
-        self._op, self._params = op, params
-        inputs, ans = _slim(op, inputs, ans)
-        self._saved = (inputs, ans, versions)
+        # Node._init inlined: a node is made per recorded op
+        self.next_functions, self._hooks, self._retained = edges, None, None
+        self._stack = _user_frames() if _modes.anomaly else None
+        self._op, self._params, self._saved = op, params, (inputs, ans, versions)
 
-    def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
+    def saved_values(self) -> tuple[tuple, Any]:
+        """The saved inputs and output data, checked: freed, or changed in place since, raises."""
         if self._saved is None:
             raise RuntimeError(_FREED)
         inputs, ans_data, versions = self._saved
         for counter, seen, data, producer in versions:
             if counter[0] != seen:
                 raise RuntimeError(_modified(data, producer, counter[0], seen))
+        return inputs, ans_data
+
+    def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
+        if not create_graph:  # the same rules on arrays: nothing to record
+            return [RAW["visible"](g) for g in RAW["run"](self, cts)]
+        inputs, ans_data = self.saved_values()
         # a Tensor, as ct is (a linear op's rule reads no output)
-        ans = None if ans_data is None else type(cts[0])._make(ans_data, self if create_graph else None)
+        ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
         return [
             None if edge[0] is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
             for i, edge in enumerate(self.next_functions)
@@ -186,6 +205,12 @@ class CompositeNode(Node):
         for node in _needed(_toposort([self._inner[0]], stop), boundary):
             if id(node) not in stop:
                 node.release()
+
+
+# How a backward without `create_graph` runs primitives' rules on arrays: `run(node, cts)`,
+# `visible(g)` (the Tensor users see) and `add(a, b)`. `symgrad.eager.raw`, built on the
+# Tensor that is built on this engine, fills it in when the package loads.
+RAW: dict[str, Callable] = {}
 
 
 def _modified(data: Any, producer: str | None, now: int, saved: int) -> str:
@@ -271,30 +296,42 @@ def walk(
     retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
     anomaly = is_anomaly_enabled()
+    raw = not create_graph
+    add = operator.add
+    if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
+        run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
     with (enable_grad() if create_graph else no_grad()):
         for node in order:
             cts = buffers.pop(id(node), None)
             if cts is None:
                 continue
-            hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets]
-            if not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
+            hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
+            primitive = isinstance(node, OpNode)
+            leaf = not primitive and isinstance(node, AccumulateGrad)
+            shown = hit or node._hooks or node._retained or leaf and node.variable._hooks
+            if raw and (shown or not (primitive or leaf)):
+                cts = [visible(g) for g in cts]
+            if shown and not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
                 cts = node._pre_hooks(cts, retained)
             for key in hit:
                 if cts[key[1]] is not None:
                     captured[targets[key]] = cts[key[1]]
             if hit and stop:
                 continue
-            if isinstance(node, AccumulateGrad):
+            if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
                 if capture is None:
                     leaves.append((node, cts[0]))
                 continue
-            results = node.apply(cts, create_graph, retain_graph)
+            if primitive and raw:
+                results = run_raw(node, cts)
+            else:
+                results = node.apply(cts, create_graph, retain_graph)
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
             for (child, nr), g in zip(node.next_functions, results):
                 if child is not None and g is not None:
-                    _send(buffers, child, nr, g)
+                    _send(buffers, child, nr, g, add)
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
     for tensor, ct in retained:
         tensor._accumulate_grad(ct, create_graph)
@@ -306,9 +343,10 @@ def walk(
     return captured
 
 
-def _send(buffers: dict[int, list], node: Node, nr: int, g: Any) -> None:
+def _send(buffers: dict[int, list], node: Node, nr: int, g: Any,
+          add: Callable[[Any, Any], Any] = operator.add) -> None:
     slot = buffers.setdefault(id(node), [None] * node.n_outputs)
-    slot[nr] = g if slot[nr] is None else slot[nr] + g
+    slot[nr] = g if slot[nr] is None else add(slot[nr], g)
 
 
 def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:

@@ -8,17 +8,27 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_mode = threading.local()
+
+class _Modes(threading.local):
+    """The modes of one thread; the class attributes are a new thread's defaults, so reading
+    one is a plain attribute lookup (`getattr` with a default raises and catches inside:
+    0.9 us against 0.16 us, and every recorded op asks)."""
+
+    enabled = True
+    anomaly = False
+
+
+_mode = _Modes()
 
 
 def is_grad_enabled() -> bool:
     """Whether ops on tensors that require grad are recorded (thread-local)."""
-    return getattr(_mode, "enabled", True)
+    return _mode.enabled
 
 
 def is_anomaly_enabled() -> bool:
     """Whether nodes remember where they were created and backward checks for NaN."""
-    return getattr(_mode, "anomaly", False)
+    return _mode.anomaly
 
 
 class _Mode:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
@@ -23,7 +24,17 @@ from symgrad.eager.dtypes import (
     int64,
     legacy_type_name,
 )
-from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, backward, node_class
+from symgrad.eager.engine import (
+    _SHAPES,
+    AccumulateGrad,
+    CompositeNode,
+    Node,
+    OpNode,
+    backward,
+    node_class,
+    shape_only,
+)
+from symgrad.eager.modes import _mode as _modes
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
@@ -47,8 +58,11 @@ class Tensor(Surface, face="torch"):
 
     @classmethod
     def _make(cls, data: Any, grad_fn: Node | None = None, counter: list | None = None) -> Tensor:
-        t = cls.__new__(cls)
-        t._init(data if isinstance(data, np.ndarray) else np.asarray(data), grad_fn, counter)
+        t = _empty(cls)  # _init's fields, set here: a tensor is made per op
+        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t.grad_fn, t._output_nr, t._requires_grad = grad_fn, 0, grad_fn is not None
+        t._grad = t._acc = t._hooks = t._view = None
+        t._version_counter = counter if counter is not None else [0]
         return t
 
     def _init(self, data: np.ndarray, grad_fn: Node | None, counter: list | None = None) -> None:
@@ -597,38 +611,54 @@ class Tensor(Surface, face="torch"):
 
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tensor:
-        if not all(type(a) is Tensor for a in args):
-            args = tuple(cls._lift(a, op.name) for a in args)
-            if not any(isinstance(a, Tensor) for a in args):  # special.logit(1): numbers as tensors
-                args = tuple(Tensor._make(np.asarray(a, dtype=result_type(a))) for a in args)
-        datas = _promote(op, args)
+        plan = _PLANS[op]
+        # the usual case, in one pass: tensors of one dtype and Python numbers, which need
+        # no lifting and, for the kinds `plan.kinds` allows, no cast (float32 * 2.0 is
+        # float32, int32 + 1 is int32, in PyTorch as in NumPy); else the general path
+        # `needs`: a bit per input that requires grad, after a leading 1 (1: none does)
+        common, needs, floats, datas = None, 1, False, []
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a._data
+                if common is None:
+                    common = data.dtype
+                elif data.dtype is not common and data.dtype != common:
+                    break
+                needs += needs + a._requires_grad
+                datas.append(data)
+            elif type(a) is float:
+                floats = True
+                needs += needs
+                datas.append(a)
+            elif type(a) is int:
+                needs += needs
+                datas.append(a)
+            else:
+                break
+        if len(datas) != len(args) or common is None or common.kind not in plan.kinds[floats]:
+            args, datas, needs = _general(op, args)
         try:
-            out = op.forward(*datas, **params)
+            out = plan.forward(*datas, **params) if params else plan.forward(*datas)
         except (ValueError, IndexError):
             op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
             raise
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        view_of = args[0] if op.linear and out.base is not None and isinstance(args[0], Tensor) \
-            and np.may_share_memory(out, args[0]._data) else None
-        counter = view_of._version_counter if view_of is not None else None
-        if not any(isinstance(a, Tensor) and a._requires_grad for a in args) or not is_grad_enabled() \
-                or op.differentiable is False:
-            return _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
-        edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in args)
-        result = _viewing(Tensor._make(out, counter=counter), view_of, op, params, args)
-        name = name or op.grad_fn(args, params)
-        # (counter, version when saved, data, producer): no reference to `result` itself, so
-        # a graph that is never run backward is freed without the cycle collector
-        saved = op.saved([isinstance(a, Tensor) and a._requires_grad for a in args])
-        versions = [(a._version_counter, a._version_counter[0], a._data,
-                     a.grad_fn.name() if a.grad_fn is not None else None)
-                    for i, a in enumerate(args) if isinstance(a, Tensor)
-                    and (i in saved or "*" in saved and i > 0)]
-        if "ans" in saved:
-            versions.append((result._version_counter, result._version_counter[0], out, name))
-        result.grad_fn = node_class(name, OpNode)(op, params, args, out, tuple(versions), edges)
-        result._requires_grad = True
+        result = _empty(Tensor)  # Tensor._make(out), inlined: every op makes one
+        result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+        result._grad = result._acc = result._hooks = result._view = None
+        if plan.linear and out.base is not None and isinstance(args[0], Tensor) \
+                and np.may_share_memory(out, args[0]._data):
+            # a view of input 0: writes through either show in both (one version counter),
+            # and a view op's writes update the base's history
+            result._version_counter = args[0]._version_counter
+            if plan.view_op:
+                result._view = (args[0], op, params, args[1:])
+        else:
+            result._version_counter = [0]
+        # a needs that is not a power of 2 has a bit set after its leading 1
+        if needs & (needs - 1) and plan.differentiable and _modes.enabled:
+            _record(plan, op, params, args, result, name, needs)
         return result
 
     @classmethod
@@ -663,11 +693,120 @@ Tensor.__imod__, Tensor.__ifloordiv__ = Tensor.remainder_, Tensor.floor_divide_
 _VIEW_OPS = ("reshape", "transpose", "getitem")
 
 
-def _viewing(t: Tensor, base: Tensor | None, op: Op, params: dict, args: tuple) -> Tensor:
-    """Remember that `t` is a view of `base`, so writes through it update base's history."""
-    if base is not None and op.name in _VIEW_OPS:
-        t._view = (base, op, params, args[1:])
-    return t
+class _Plan:
+    """What applying an op needs that is the same on every call, worked out once per op."""
+
+    __slots__ = ("forward", "kinds", "linear", "differentiable", "view_op", "name", "node", "reads")
+
+    def __init__(self, op: Op) -> None:
+        self.forward, self.linear = _ufunc_called(op) or op.forward, op.linear
+        self.differentiable, self.view_op = op.differentiable is not False, op.name in _VIEW_OPS
+        # the kinds of a common tensor dtype that Python numbers do not promote, without and
+        # with a float among them: an op that does not promote casts nothing
+        self.kinds = {None: ("biuf", "biuf"), "common": ("iuf", "f"), "float": ("f", "f")}[op.promote]
+        self.name = getattr(op.grad_fn, "constant", None)  # None: the name depends on the call
+        self.node = node_class(self.name, OpNode) if self.name is not None else None
+        self.reads: dict[int, tuple] = {}  # needs-mask -> (whether each input is read, ans)
+
+    def read(self, op: Op, needs: int) -> tuple[tuple[bool, ...], bool]:
+        """What a backward computing the gradients `needs` asks for (a bit per input, after
+        a leading 1) reads: which inputs' values, and whether the output (`Op.saved`)."""
+        flags = [bit == "1" for bit in bin(needs)[3:]]
+        saved = op.saved(flags)
+        inputs = tuple(i in saved or "*" in saved and i > 0 for i in range(len(flags)))
+        reads = self.reads[needs] = (inputs, "ans" in saved)
+        return reads
+
+
+# a template that is one of these operators is the ufunc's call (on arrays and Python numbers)
+_OPERATOR_UFUNCS = {"{x} + {y}": np.add, "{x} - {y}": np.subtract, "{x} * {y}": np.multiply,
+                    "{x} / {y}": np.true_divide, "-{x}": np.negative, "{x} @ {y}": np.matmul,
+                    "{x} < {y}": np.less, "{x} <= {y}": np.less_equal, "{x} > {y}": np.greater,
+                    "{x} >= {y}": np.greater_equal, "{x} == {y}": np.equal, "{x} != {y}": np.not_equal}
+
+
+def _ufunc_called(op: Op) -> np.ufunc | None:
+    """The ufunc that `op.forward` is a call of, on its inputs in order and nothing else
+    (`np.exp({x})`, `{x} * {y}`): called directly, a Python frame less per op."""
+    if not isinstance(op.code, str) or op.ufunc is None or op.params:
+        return None
+    call = ", ".join(f"{{{a}}}" for a in op.args)
+    if _OPERATOR_UFUNCS.get(op.code) is op.ufunc:
+        return op.ufunc
+    match = re.fullmatch(r"np\.(\w+)\((.*)\)", op.code)
+    return op.ufunc if match and getattr(np, match[1], None) is op.ufunc and match[2] == call else None
+
+
+class _Plans(dict):
+    """op -> its _Plan, made on first use."""
+
+    def __missing__(self, op: Op) -> _Plan:
+        plan = self[op] = _Plan(op)
+        return plan
+
+
+_PLANS = _Plans()
+_empty = object.__new__
+
+
+def _general(op: Op, args: tuple) -> tuple[tuple, list, int]:
+    """Operands lifted (arrays, NumPy scalars), their arrays cast to the result dtype, and
+    which require grad (`needs`, as `Tensor._apply` has it): the general path, for what the
+    fast one leaves."""
+    if not all(type(a) is Tensor for a in args):
+        args = tuple(Tensor._lift(a, op.name) for a in args)
+        if not any(isinstance(a, Tensor) for a in args):  # special.logit(1): numbers as tensors
+            args = tuple(Tensor._make(np.asarray(a, dtype=result_type(a))) for a in args)
+    needs = 1
+    for a in args:
+        needs += needs + (isinstance(a, Tensor) and a._requires_grad)
+    return args, _promote(op, args), needs
+
+
+def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name: str | None,
+            needs: int) -> None:
+    """Give `result` the node of this op application: its inputs' edges, what its backward
+    reads (the rest of a float input: its shape), and the versions to check that nothing it
+    reads was overwritten in place. `needs` has a bit per input that requires grad."""
+    if name is None:
+        name, node = plan.name, plan.node
+        if name is None:
+            name = op.grad_fn(args, params)
+            node = node_class(name, OpNode)
+    else:
+        node = node_class(name, OpNode)
+    reads = plan.reads.get(needs) or plan.read(op, needs)
+    edges, inputs, versions = [], [], []
+    for a, read in zip(args, reads[0]):
+        if not isinstance(a, Tensor):
+            edges.append(_NO_EDGE)
+            inputs.append(a)
+            continue
+        if not a._requires_grad:
+            edges.append(_NO_EDGE)
+        else:
+            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else a._edge())
+        data = a._data
+        if read:
+            # (counter, version when saved, data, producer): no reference to `result`, so
+            # a graph that is never run backward is freed without the cycle collector
+            versions.append((a._version_counter, a._version_counter[0], data,
+                             a.grad_fn.name() if a.grad_fn is not None else None))
+        elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
+            a = _SHAPES.get(data.shape)
+            if a is None or a.dtype is not data.dtype:
+                a = shape_only(data)
+        inputs.append(a)
+    ans = None
+    if reads[1]:
+        ans = result._data
+        versions.append((result._version_counter, result._version_counter[0], ans, name))
+    result.grad_fn = node(op, params, tuple(inputs), ans, tuple(versions) if versions else (),
+                          tuple(edges))
+    result._requires_grad = True
+
+
+_NO_EDGE = (None, 0)
 
 
 class Size(tuple):
@@ -689,6 +828,8 @@ class Size(tuple):
 
 class device:
     """`symgrad.device("cpu")`: the one device there is; naming another raises."""
+
+    __slots__ = ("type", "index")  # made on every `t.device`
 
     def __init__(self, kind: Any = "cpu", index: int | None = None) -> None:
         kind = kind.type if isinstance(kind, device) else str(kind)
@@ -757,6 +898,8 @@ def checked_gradients(grads: list, fn: str) -> list:
 
 class RemovableHandle:
     """Returned by `register_hook`: `.remove()` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
 
     def __init__(self, hooks: list, hook: Callable) -> None:
         self._hooks, self._hook = hooks, hook

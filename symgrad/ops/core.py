@@ -185,6 +185,8 @@ def defop(
     if grad_fn is None:
         grad_fn = "".join(p.capitalize() for p in name.split("_")) + "Backward0"
     name_rule = grad_fn if callable(grad_fn) else (lambda inputs, params, _n=grad_fn: _n)
+    if not callable(grad_fn):
+        name_rule.constant = grad_fn  # the same on every call: eager mode looks it up once
     methods = ((name,) if shape is None else ()) if methods is None else tuple(methods)
     op = Op(
         name=name, code=code, template=template, args=args, params=params,

@@ -64,7 +64,11 @@ class Value:
 
 def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
     """Apply a primitive to values, arrays or Python scalars."""
-    return owner(args)._apply(op, args, params, _name)
+    kind: type[Value] = Value._default  # owner(args), inlined: every op passes here
+    for a in args:
+        if isinstance(a, Value) and type(a)._priority > kind._priority:
+            kind = type(a)
+    return kind._apply(op, args, params, _name)
 
 
 def lift(x: Any, *like: Any) -> Value:
@@ -280,10 +284,14 @@ def call_sites(frame: Any = None) -> tuple[str, str]:
     return (_where(frame) if frame is not None else ""), library
 
 
-def user_site() -> str:
-    """`file:line: source` of the innermost caller outside symgrad and installed libraries, or ''."""
+def user_site(stop: Any = None) -> str:
+    """`file:line: source` of the innermost caller outside symgrad and installed libraries, or
+    ''. The search ends at a frame of code object `stop` (`trace`): an op symgrad adds after
+    the traced function returned comes from no line of it, not from trace's caller."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_SKIPPED):
+        if frame.f_code is stop:
+            return ""
         frame = frame.f_back
     return _where(frame) if frame is not None else ""
 

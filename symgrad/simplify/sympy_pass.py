@@ -159,14 +159,20 @@ class _Pass:
         # needed outside: by a graph output, or a consumer that is not in this cluster
         want = [p for p in self.pending if p in self.old.outputs
                 or any(c not in self.exprs for c in self.consumers[p] if c in self.live)]
-        self.where = next((p.where for p in want if p.where), "")  # the cluster's nodes: its line
+        # the nodes built for a value come from its line; shared subexpressions from the first's
+        first = self.where = next((p.where for p in want if p.where), "")
         try:
             replacements, reduced = sp.cse([self.exprs[p] for p in want], order="none")
             built: dict[Any, Node] = {}
             for sym, e in replacements:
                 self.nodes[sym] = self.build(e, built)
-            results = [self.build(e, built) for e in reduced]
+            results = []
+            for p, e in zip(want, reduced):
+                self.where = p.where or first
+                results.append(self.build(e, built))
+            self.where = first
         except _Unsupported:
+            self.where = first
             results = [self.plain(p) for p in want]
         kept = self.same_nonfinite(want, results)
         for p, r, ok in zip(want, results, kept):

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, Op, Value, apply, dims
-from symgrad.ops.dispatch import FACES, METHODS
+from symgrad.ops import OPS, UFUNCS, Op, Value, dims
+from symgrad.ops.dispatch import FACES, METHODS, owner
 from symgrad.surface import (  # noqa: F401 - they register
     composites,
     ndarray,
@@ -84,6 +84,10 @@ class Surface(Value):
 
     # NumPy protocol: np.exp(value) records the registered op (see numpy_binding) --------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:  # np.exp(x): the op's method, with no detour
+            op = UFUNCS.get(ufunc)
+            if op is not None:
+                return owner(inputs)._apply(op, inputs, _NO_PARAMS, None)
         if method in ("reduce", "accumulate"):
             return statistics.ufunc_method(ufunc, method, inputs, kwargs)
         if method in ("outer", "at"):
@@ -98,6 +102,7 @@ class Surface(Value):
 
 # PyTorch's keyword for the second operand of a binary op: `x.mul(other=y)`, `x.pow(exponent=2)`
 _SECOND = {"pow": "exponent"}
+_NO_PARAMS: dict = {}  # shared by every call without params: never written to
 
 
 def _applying(op: Op) -> Callable:
@@ -112,7 +117,8 @@ def _applying(op: Op) -> Callable:
             if others:
                 raise TypeError(f"{op.name}() got multiple values for argument '{keyword}'")
             others = (named[keyword],)
-        return apply(op, self, *others)
+        args = (self, *others)
+        return owner(args)._apply(op, args, _NO_PARAMS, None)  # apply(op, *args), one call less
     method.__name__ = method.__qualname__ = op.name
     method.__doc__ = op.doc
     return method
@@ -121,7 +127,8 @@ def _applying(op: Op) -> Callable:
 def _reflected(op: Op) -> Callable:
     """`other <op> value`: the reflected operator."""
     def method(self: Surface, other: Any) -> Surface:
-        return apply(op, other, self)
+        args = (other, self)
+        return owner(args)._apply(op, args, _NO_PARAMS, None)
     return method
 
 

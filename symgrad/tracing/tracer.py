@@ -95,7 +95,7 @@ class Tracer(Surface, face="numpy"):
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Tracer:
         graph = next(a.graph for a in args if isinstance(a, Tracer))
         nodes = tuple(_node(graph, a) for a in args)
-        where = getattr(_state, "site", None) or user_site()
+        where = getattr(_state, "site", None) or user_site(stop=trace.__code__)
         node = graph.apply(op, nodes, params, where)
         if op.view and isinstance(args[0], Tracer) and not _copies(op, params, len(args), node):
             return Tracer(graph, node, (args[0], op, params, nodes[1:]))

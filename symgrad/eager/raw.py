@@ -1,0 +1,281 @@
+"""The raw interpreter of the VJP rules: a backward without `create_graph` runs on arrays.
+
+The registry's rules are written with the op surface (`ct * y`, `ct.sum(axes, keepdim=True)`),
+so they run on any kind of value. On eager Tensors each of their ops pays the whole dispatch:
+lifting, promotion, the recording checks. A backward that records nothing needs none but the
+promotion, so it runs the same rules on `Raw` values: an array in a `Tensor` subclass whose
+`_apply` is `op.forward` on PyTorch's promoted dtypes (the Tensor's own `_promote`), with no
+graph, no versions and no hooks. One rule per op serves both paths, and the two paths agree
+bit for bit because each op runs the same NumPy code on the same dtypes.
+
+A `Raw` never leaves the backward walk: hooks, retained and captured gradients, and nodes
+other than primitives' see Tensors (`tensor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from symgrad.eager.engine import RAW, OpNode, _Shape
+from symgrad.eager.tensor import Tensor, _promote, _weak
+from symgrad.ops import Op, vjp
+
+
+class Raw(Tensor):
+    """An array that the VJP rules' ops run on directly (a Tensor only for promotion's sake)."""
+
+    __slots__ = ()
+    _priority = 2  # above Tensor's: an op meeting a Raw and a Tensor runs raw
+    _requires_grad, grad_fn = False, None  # what Tensor's methods (__array__, repr) read
+
+    @classmethod
+    def _make(cls, data: Any, grad_fn: Any = None, counter: list | None = None) -> Raw:
+        r = object.__new__(Raw)
+        r._data = data if type(data) is np.ndarray else np.asarray(data)
+        return r
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def detach(self) -> Raw:
+        """No graph to cut: the value itself (a rule's composite, `softmax`, detaches its shift)."""
+        return self
+
+    def _constant(self, value: Any) -> Raw:
+        return value if isinstance(value, Raw) else Raw._make(
+            value._data if isinstance(value, Tensor) else np.asarray(value))
+
+    @classmethod
+    def _lift(cls, value: Any, fn: str = "tensor") -> Any:
+        """As `Tensor._lift` (which checks every operand), an operand's array as a Raw."""
+        if isinstance(value, np.generic):
+            return _weak(value)
+        if isinstance(value, np.ndarray):
+            return Raw._make(value)
+        return Tensor._lift(value, fn)
+
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Raw:
+        for a in args:
+            if not isinstance(a, Tensor) and type(a) is not float and type(a) is not int:
+                args = tuple(cls._lift(a, op.name) for a in args)
+                break
+        datas = _promote(op, args)
+        try:
+            out = op.forward(*datas, **params)
+        except (ValueError, IndexError):
+            op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
+            raise
+        return Raw._make(out)
+
+    @classmethod
+    def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+        return fn(*args, **kwargs)
+
+
+def raw(g: Any) -> Any:
+    """A gradient as a Raw (None stays None)."""
+    return g if g is None or type(g) is Raw else Raw._make(g._data)
+
+
+def accumulate(a: Any, b: Any) -> Any:
+    """a + b, two gradients of one tensor: NumPy's sum when their dtypes agree (so does
+    PyTorch's promotion), the promoting op otherwise."""
+    if type(a) is Raw and type(b) is Raw and a._data.dtype == b._data.dtype:
+        return Raw._make(a._data + b._data)
+    return a + b
+
+
+def tensor(g: Any) -> Any:
+    """A gradient as the Tensor users see (None stays None)."""
+    return Tensor._make(g._data) if type(g) is Raw else g
+
+
+def interpret(node: OpNode, cts: list) -> list:
+    """`node.apply` without `create_graph`, on raw values: the registry's VJP of each input
+    that takes a gradient (an edge), None for the others, whose rules never run."""
+    inputs, ans = node.saved_values()
+    return _vjps(node, raw(cts[0]), None if ans is None else Raw._make(ans),
+                 tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs))
+
+
+def _on_tensors(node: OpNode, cts: list) -> list:
+    """A user's rule runs as it always has: on the Tensors it was written for."""
+    inputs, ans = node.saved_values()
+    return _vjps(node, tensor(cts[0]), None if ans is None else Tensor._make(ans), inputs)
+
+
+def _vjps(node: OpNode, ct: Any, ans: Any, inputs: tuple) -> list:
+    op, params = node._op, node._params
+    return [None if edge[0] is None else vjp(op, i, ct, ans, inputs, params)
+            for i, edge in enumerate(node.next_functions)]
+
+
+# ---------------------------------------------------------------- rules traced once per signature
+
+class _Untraceable(Exception):
+    """A rule read a traced value's data in Python: its trace would not replay."""
+
+
+class _Trace:
+    """The NumPy calls one VJP application made, as straight-line code to replay them."""
+
+    def __init__(self, n_args: int) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {}
+        self.n_args = self.n = n_args
+
+    def var(self) -> str:
+        self.n += 1
+        return f"v{self.n}"
+
+    def bind(self, value: Any) -> str:
+        name = f"c{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def compile(self, outs: list) -> Callable:
+        args = ", ".join(f"v{i}" for i in range(self.n_args))
+        body = "".join(f"    {line}\n" for line in self.lines)
+        results = "".join(f"{o}, " for o in outs)
+        code = compile(f"def replay({args}):\n{body}    return ({results})\n",
+                       "<symgrad raw backward>", "exec")
+        scope = dict(self.names)
+        exec(code, scope)  # noqa: S102 - our own straight-line code
+        return scope["replay"]
+
+
+class _Recorded(Raw):
+    """A Raw that also writes each op applied to it into its trace."""
+
+    __slots__ = ("_trace", "_var")
+    _priority = 3
+
+    @classmethod
+    def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Raw:
+        trace = next(a._trace for a in args if type(a) is _Recorded)
+        for a in args:
+            if not isinstance(a, Tensor) and type(a) is not float and type(a) is not int:
+                args = tuple(Raw._lift(a, op.name) for a in args)
+                break
+        datas = _promote(op, args)
+        try:
+            out = op.forward(*datas, **params)
+        except (ValueError, IndexError):
+            op.out_shape(tuple(np.shape(d) for d in datas), params)
+            raise
+        refs = []
+        for a, d in zip(args, datas):
+            if type(a) is _Recorded and a._trace is trace:
+                refs.append(a._var if d is a._data else f"{a._var}.astype({trace.bind(d.dtype)})")
+            else:  # a constant of the rule: the same for every replay of this signature
+                refs.append(trace.bind(d))
+        if params:
+            refs.append(f"**{trace.bind(params)}")
+        var = trace.var()
+        trace.lines.append(f"{var} = {trace.bind(op.forward)}({', '.join(refs)})")
+        return _recorded(out, trace, var)
+
+    def _data_read(self, *args: Any, **kwargs: Any) -> Any:
+        raise _Untraceable
+
+    __bool__ = __float__ = __int__ = __index__ = __complex__ = __array__ = _data_read
+    item = tolist = numpy = equal = _data_read
+
+
+def _recorded(data: Any, trace: _Trace, var: str) -> _Recorded:
+    r = object.__new__(_Recorded)
+    r._data = data if type(data) is np.ndarray else np.asarray(data)
+    r._trace, r._var = trace, var
+    return r
+
+
+_CACHE: dict = {}  # signature -> [trace, outputs] once seen, then the compiled replay
+_PURE: dict[Op, bool] = {}  # whether an op's rules are pure functions of their arguments
+_UNTRACEABLE = object()
+
+
+def run(node: OpNode, cts: list) -> list:
+    """`interpret`, compiled: a node's VJPs run as straight-line NumPy code traced from the
+    rules once per signature (op, params, which inputs want gradients, the cotangent's and
+    inputs' shapes and dtypes, scalar inputs' values), the second time it is seen. The
+    trace records each op's forward with the dtype casts promotion made, which depend on
+    nothing else. A rule that reads a value's data in Python stays interpreted; a user's
+    rule (extend, custom_vjp: it may read a global that changes) runs on Tensors."""
+    op = node._op
+    pure = _PURE.get(op)
+    if pure is None:  # the registry's own rules
+        pure = _PURE[op] = all(r is None or r.__module__.startswith("symgrad.ops.") for r in op.vjps)
+    if not pure:
+        return _on_tensors(node, cts)
+    inputs, ans = node.saved_values()
+    ct = cts[0]._data
+    sig = [op, ct.shape, ct.dtype]
+    args = [ct, ans]
+    for a in inputs:
+        if isinstance(a, Tensor):
+            data = a._data
+            sig += (data.shape, data.dtype)
+            args.append(data)
+        elif type(a) is _Shape:
+            sig += (_Shape, a.shape, a.dtype)
+            args.append(a)
+        else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
+            sig += (type(a), a.hex() if type(a) is float else a)
+            args.append(a)
+    for edge in node.next_functions:
+        sig.append(edge[0] is None)
+    if node._params:
+        sig.append(tuple((k, v.hex() if type(v) is float else v) for k, v in node._params.items()))
+    sig = tuple(sig)
+    try:
+        entry = _CACHE.get(sig)
+    except TypeError:  # unhashable params
+        return interpret(node, cts)
+    if entry is None or type(entry) is list:
+        return _traced(node, sig, entry, args, inputs)
+    if entry is _UNTRACEABLE:
+        return interpret(node, cts)
+    return [None if g is None else Raw._make(g) for g in entry(*args)]
+
+
+def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tuple) -> list:
+    """The first sight of a signature records its trace; the second compiles it."""
+    if entry is not None:
+        trace, outs = entry
+        replay = trace.compile(outs)
+        _CACHE[sig] = replay
+        return [None if g is None else Raw._make(g) for g in replay(*args)]
+    ct, ans = args[0], args[1]
+    trace = _Trace(2 + len(inputs))
+    try:
+        got = _vjps(node, _recorded(ct, trace, "v0"),
+                    None if ans is None else _recorded(ans, trace, "v1"),
+                    tuple(_recorded(a._data, trace, f"v{k + 2}") if isinstance(a, Tensor) else a
+                          for k, a in enumerate(inputs)))
+    except _Untraceable:
+        _CACHE[sig] = _UNTRACEABLE
+        return interpret(node, [Raw._make(ct)])
+    outs = []
+    for g in got:
+        if g is None:
+            outs.append("None")
+        elif type(g) is _Recorded and g._trace is trace:
+            outs.append(g._var)
+        else:
+            outs.append(trace.bind(g._data))
+    if len(_CACHE) > 4096:  # a long-running process meeting ever new shapes
+        _CACHE.clear()
+    _CACHE[sig] = [trace, outs]
+    return [None if g is None else Raw._make(g._data) for g in got]
+
+
+RAW.update(run=run, visible=tensor, add=accumulate)
