@@ -220,3 +220,9 @@ def test_an_unknown_backend_lists_the_choices():
     with pytest.raises(ValueError, match=r"grad\(chain\): backend must be one of 'numpy', 'array_api', "
                                          r"'numba', got 'jax'"):
         symgrad.grad(chain, backend="jax")
+
+
+def test_export_of_numba_code_points_to_the_numpy_back_end():
+    with pytest.raises(ValueError, match=r"grad\(chain\)\.export\(\): backend='numba' code calls Numba "
+                                         r"kernels; export the same function compiled with backend='numpy'"):
+        compiled("grad", chain, "numba").export(X)
