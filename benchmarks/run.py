@@ -4,6 +4,7 @@ For each workload of benchmarks/workloads.py, one process times:
 
 * `symgrad`: the compiled gradient (`symgrad.grad`, or `symgrad.hessian`), steady state;
   its first-call time (trace, simplify, generate, run) is taken on a fresh object;
+* `symgrad numba`: the same with `backend="numba"` (skipped without Numba);
 * `symgrad eager`: the forward and `.backward()` on symgrad tensors (for the Hessian, a
   `create_graph` gradient, then one backward through it per row);
 * `hand`: the hand-written NumPy gradient, the floor every ratio is taken against;
@@ -95,6 +96,16 @@ def _import_autograd() -> Any:
     return autograd
 
 
+def _import_numba() -> Any:
+    import numba
+    return numba
+
+
+def make_symgrad_numba(w: Workload, args: tuple) -> Thunk:
+    """symgrad's compiled derivative with backend="numba" (fused loop kernels)."""
+    return make_symgrad(w, args, backend="numba")
+
+
 def _try(load: Callable[[], Any]) -> tuple[Any, str]:
     try:
         return load(), ""
@@ -108,15 +119,15 @@ def _try(load: Callable[[], Any]) -> tuple[Any, str]:
 # Each maker takes a workload and its inputs and returns a thunk: one call computes the
 # derivative and returns the gradients (a tuple, in `wrt` order) or the Hessian.
 
-def make_symgrad(w: Workload, args: tuple) -> Thunk:
+def make_symgrad(w: Workload, args: tuple, backend: str = "numpy") -> Thunk:
     args = w.arguments(args)
     if w.kind == "hessian":
-        derivative = symgrad.hessian(w.fn)
+        derivative = symgrad.hessian(w.fn, backend=backend)
 
         def step() -> Any:
             return derivative(*args)
     else:
-        derivative = symgrad.grad(w.fn, argnums=w.argnums or w.wrt)
+        derivative = symgrad.grad(w.fn, argnums=w.argnums or w.wrt, backend=backend)
 
         def step() -> Any:
             return w.gradient(derivative(*args))
@@ -209,8 +220,10 @@ class Candidate:
 
 def candidates() -> list[Candidate]:
     """The floor first, then symgrad, then each peer (skipped when it does not import)."""
-    out = [Candidate("hand (floor)", make_hand), Candidate("symgrad", make_symgrad),
-           Candidate("symgrad eager", make_eager)]
+    out = [Candidate("hand (floor)", make_hand), Candidate("symgrad", make_symgrad)]
+    numba, why = _try(_import_numba)
+    out += [Candidate("symgrad numba", numba and make_symgrad_numba, why),
+            Candidate("symgrad eager", make_eager)]
     torch, why = _try(_import_torch)
     out += [Candidate("torch eager", torch and make_torch(torch), why),
             Candidate("torch.func", torch and make_torch_func(torch), why)]
@@ -226,7 +239,7 @@ def candidates_for(w: Workload, cands: list[Candidate]) -> list[Candidate]:
     (which runs the same code only when it calls `np` alone)."""
     if not w.spelling:
         return cands
-    out = [c for c in cands if c.name in ("hand (floor)", "symgrad")]
+    out = [c for c in cands if c.name in ("hand (floor)", "symgrad", "symgrad numba")]
     for c in cands:
         if c.name == "jax.jit":
             out.append(c if w.portable or c.skipped else Candidate(c.name, None, "calls SciPy"))
@@ -398,7 +411,7 @@ def eager_ratios(results: list[Result]) -> tuple[str, str]:
 
 def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = ALL) -> str:
     head = ("workload", "symgrad/floor", "target", "first call", "target", "met", "best peer/floor",
-            "eager/floor", "eager/torch eager")
+            "eager/floor", "eager/torch eager", "numba/floor")
     rows = []
     for name, results in report.items():
         w, by = workloads[name], {r.name: r for r in results}
@@ -407,9 +420,11 @@ def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = AL
         best = min(peers, key=lambda r: r.ratio, default=None)
         best_txt = f"{best.ratio:.2f} ({best.name})" if best else "-"
         eager = eager_ratios(results)
+        nb = by.get("symgrad numba")
+        numba_txt = f"{nb.ratio:.2f}" if nb is not None and not nb.skipped else "-"
         if sg.skipped:
             rows.append((name, "FAILED", f"<= {w.target:g}", "-", f"<= {FIRST_CALL_TARGET:g} s", "no",
-                         best_txt, *eager))
+                         best_txt, *eager, numba_txt))
             continue
         ratio = sg.ratio
         misses = [what for what, ok in (("time", ratio <= w.target), ("first call", sg.first_call
@@ -417,7 +432,7 @@ def summary(report: dict[str, list[Result]], workloads: dict[str, Workload] = AL
                   if not ok]
         rows.append((name, f"{ratio:.2f}", f"<= {w.target:g}", f"{sg.first_call:.3f} s",
                      f"<= {FIRST_CALL_TARGET:g} s", "yes" if not misses else "no: " + ", ".join(misses),
-                     best_txt, *eager))
+                     best_txt, *eager, numba_txt))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     lines = ["summary (ratios to the hand-written NumPy gradient; lower is better)",
              "  " + "  ".join(h.ljust(n) for h, n in zip(head, widths)).rstrip()]

@@ -48,6 +48,16 @@ class Program:
     kernels: tuple[str, ...] = ()  # imported from `symgrad.ops.kernels`
 
 
+@dataclass(eq=False)
+class Call:
+    """One statement that computes several nodes at once (a fused kernel of another back
+    end): `code(output names, input names)` gives its lines; `inputs` are the arrays it reads."""
+
+    outputs: list[Node]
+    inputs: list[Node]
+    code: Callable[[list[str], list[str]], list[str]]
+
+
 def _identifier(name: str, taken: set[str]) -> str:
     """A valid, unused Python name for `name`: user strings never reach the source raw."""
     ident = re.sub(r"\W", "_", name, flags=re.ASCII) or "_"
@@ -72,13 +82,14 @@ def _literal(value: Any) -> str:
 
 
 def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None,
-             debug_nans: bool = False) -> Program:
+             debug_nans: bool = False, order: list[Node | Call] | None = None) -> Program:
     """Source of a function `name(*inputs)` returning the graph's outputs (a tuple if several).
 
     With `debug_nans`, each statement is followed by a check that names the op and the line
-    it was traced from when the result holds a NaN.
+    it was traced from when the result holds a NaN. `order` gives the statements, some of
+    them `Call`s computing several nodes (then no loop blocking and no sin/cos pairing).
     """
-    w = _Writer(graph, debug_nans)
+    w = _Writer(graph, debug_nans, order)
     fn_name = _identifier(name, w.taken)
     for n in graph.inputs:
         w.names[n] = _identifier(n.name, w.taken)
@@ -91,7 +102,10 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
             w.constants[w.names[n]] = n.value
     body = []
     for n in w.order:
-        if n in w.block_of:
+        if isinstance(n, Call):
+            body += [f"    {line}" for line in n.code([w.name(o) for o in n.outputs],
+                                                      [w.names[i] for i in n.inputs])]
+        elif n in w.block_of:
             if n == w.block_of[n].nodes[0]:
                 body += w.loop(w.block_of[n])
         elif n in w.pair_of:
@@ -121,7 +135,7 @@ class _Writer:
     """One function's generation: the statement order, loops, sin/cos pairs and buffer plan
     decided up front, then the names, bound constants and kernels met while writing."""
 
-    def __init__(self, graph: Graph, debug_nans: bool) -> None:
+    def __init__(self, graph: Graph, debug_nans: bool, given: list[Node | Call] | None = None) -> None:
         self.graph, self.debug_nans = graph, debug_nans
         self.taken: set[str] = set(_BOUND)  # names the module binds: no argument may shadow them
         for n in graph.nodes:
@@ -136,19 +150,25 @@ class _Writer:
                  and n.scalar is None]
         self.pair_of: dict[Node, Node] = {}
         loops: list[blocks.Block] = []
-        if not debug_nans:
+        calls = [c for c in given or () if isinstance(c, Call)]
+        if given is not None:
+            order = [n for n in given if not isinstance(n, Call)]
+        elif not debug_nans:
             order, self.pair_of = _sincos_pairs(graph, blocks.schedule(graph, order))
             loops = blocks.find(graph, order)
-        self.order = order
         self.block_of = {n: b for b in loops for n in b.nodes}
         self.paired = frozenset(self.pair_of) | frozenset(self.pair_of.values())
-        outer = [n for n in order if n not in self.block_of or n in self.block_of[n].outputs]
-        self.into = buffers.plan(graph, outer, fresh=self.paired | {o for b in loops for o in b.outputs},
-                                 reads={o: _outside_inputs(graph, b) for b in loops for o in b.outputs})
+        outer = [o for n in (given or order) for o in (n.outputs if isinstance(n, Call) else [n])
+                 if isinstance(n, Call) or n not in self.block_of or n in self.block_of[n].outputs]
+        made = {o: c.inputs for c in calls for o in c.outputs}
+        looped = {o: _outside_inputs(graph, b) for b in loops for o in b.outputs}
+        self.into = buffers.plan(graph, outer, fresh=self.paired | set(looped) | set(made),
+                                 reads={**looped, **made})
+        self.order: list[Node | Call] = list(given) if given is not None else order
         for b in loops:
             self.into.update(buffers.plan(graph, b.nodes, fresh=self.paired, fixed=frozenset(b.outputs)))
         uses: dict[Node, int] = {}
-        for n in order:
+        for n in order + calls:
             for i in n.inputs:
                 uses[i] = uses.get(i, 0) + 1
         self.inline = set() if debug_nans else {  # views read once, like `w.T`, are written in place

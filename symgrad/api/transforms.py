@@ -33,7 +33,7 @@ from symgrad.api.signature import bad_argument, describe, distance, signature, w
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.forward import jacobian_columns
 from symgrad.autodiff.reverse import backprop
-from symgrad.codegen import standalone
+from symgrad.codegen import numba_source, standalone
 from symgrad.ir import Graph
 from symgrad.ops import OPS, apply
 from symgrad.simplify import PassStat, simplify, stabilize
@@ -83,7 +83,7 @@ def _unpacker(out_tree: Any, wrap: Callable[[Any], Any] = np.asarray) -> Callabl
     return unpack
 
 
-BACKENDS = ("numpy", "array_api")
+BACKENDS = ("numpy", "array_api", "numba")
 
 
 def _foreign(leaf: Any) -> bool:
@@ -230,6 +230,8 @@ class Transform:
         if backend not in BACKENDS:
             raise ValueError(f"{self._who()}: backend must be one of {', '.join(map(repr, BACKENDS))}, "
                              f"got {backend!r}")
+        if backend == "numba":
+            numba_source.require()  # a one-line ImportError saying how to install Numba
         self._backend, self._compute = backend, bool(compute)
         self._cache: OrderedDict[tuple, Built] = OrderedDict()  # least recently used first
         # call keys -> (caller, its signature) (see symgrad.api.callpath), least recently used first
@@ -434,9 +436,10 @@ class Transform:
         title = "symgrad " + self._title(describe(traced), traced.arg_names, len(args))
         prefix = "" if self.kind == "compiled" else f"{self.kind}_"
         outputs = self._output_names(traced.leaf_names, len(args))
-        generate = _array_api().generate if backend == "array_api" else codegen.generate
-        program = generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
-        return Built(traced, graph, program.source, codegen.load(program), traced.out_tree, stats,
+        gen = _array_api() if backend == "array_api" else numba_source if backend == "numba" else codegen
+        program = gen.generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
+        load = numba_source.load if backend == "numba" else codegen.load
+        return Built(traced, graph, program.source, load(program), traced.out_tree, stats,
                      backend=backend, program=program, title=title.removeprefix("symgrad "))
 
     def _title(self, described: str, names: Sequence[str], nargs: int) -> str:
@@ -468,6 +471,9 @@ class Transform:
         >>> symgrad.grad(loss).export(np.ones(3), path="grad_loss.py")
         """
         built = self.build(*args) if args else self._latest()
+        if isinstance(built.program, numba_source.NumbaProgram):
+            raise ValueError(f"{self._who()}.export(): backend='numba' code calls Numba kernels; export the "
+                             "same function compiled with backend='numpy'")
         sidecar = None if path is None else Path(path).with_suffix(".npz")
         text, saved = standalone.module(built.program, self._header(built, command),
                                         None if sidecar is None else sidecar.name)
@@ -668,6 +674,8 @@ def compile(fn: Callable, static_argnums: int | Sequence[int] = (),  # noqa: A00
     `backend="array_api"` generates code against the arguments' own array namespace
     (array-api-compat): Dask arrays in, lazy Dask arrays out (computed ones with
     `compute=True`), CuPy arrays on the GPU. Dask or CuPy arguments select it by themselves.
+    `backend="numba"` runs elementwise clusters, and sums of them, as fused loops compiled by
+    Numba (`pip install symgrad[numba]`); the rest stays NumPy.
 
     >>> f = symgrad.compile(lambda x: np.tanh(x).sum())
     >>> f(np.ones(3)); print(f.source(np.ones(3)))

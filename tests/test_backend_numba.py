@@ -1,0 +1,228 @@
+"""backend="numba": fused loop kernels agree with the NumPy back end (1e-12 relative in float64).
+
+Each function is compiled once per transform and shared by the tests (Numba's compile is the
+slow part; its on-disk cache makes later runs fast).
+"""
+
+import functools
+import sys
+
+import numpy as np
+import pytest
+import scipy.special
+
+import symgrad
+
+numba = pytest.importorskip("numba")
+
+RNG = np.random.default_rng(0)
+X = RNG.uniform(-2, 2, 37)
+M = RNG.uniform(-1, 1, (4, 5))
+A = RNG.standard_normal((6, 37)) / 6
+
+
+def chain(x):
+    x2 = x * x
+    return np.sum(np.sin(x) * np.exp(-x2) + np.tanh(x) / (1 + x2) + x * np.log1p(x2))
+
+
+def mean_square(x):
+    return np.mean((x - 1.0) ** 2)
+
+
+def amax_of_chain(x):
+    return np.max(np.sin(x) * x) + np.sum(np.cos(x))
+
+
+def broadcast_rows(m):  # (4, 5) against (5,): the broadcast stays NumPy, the rest fuses
+    b = np.linspace(-1, 1, 5)
+    return np.sum(np.tanh(m * 2.0 + b) ** 2)
+
+
+def matrix_chain(m):
+    return np.sum(np.sqrt(m * m + 1.0) * np.cos(m))
+
+
+def with_matmul(x):
+    return np.sum(np.tanh(A @ x + 0.5) ** 2) + np.sum(x * x)
+
+
+def sigmoid(x):
+    return np.sum(symgrad.sigmoid(x) * x)
+
+
+def expit(x):
+    return np.sum(scipy.special.expit(3 * x) ** 2)
+
+
+def softplus(x):
+    return np.sum(np.logaddexp(0, x) - x / 2)
+
+
+def logsumexp(x):
+    return scipy.special.logsumexp(x * 3) + np.sum(x ** 4)
+
+
+def relu_where(x):
+    return np.sum(np.maximum(x, 0) ** 2 + np.where(x > 0.5, x, 0.1 * x) ** 3)
+
+
+def log1p_expm1(x):
+    return np.sum(np.log1p(np.expm1(x * x / 4)) + np.hypot(x, 1.5) + np.arctan2(x, 2.0))
+
+
+def slices(x):  # Rosenbrock: the fused values are scattered back by NumPy
+    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def wide_slices(x):  # offsets 0, 1 and 2: added in place into zeros
+    return np.sum((x[2:] - x[:-2]) ** 2 * np.sin(x[1:-1]))
+
+
+def deep(x):
+    for _ in range(20):
+        x = np.sin(np.tanh(x) * 1.01 + 0.1)
+    return np.sum(x)
+
+
+def trig(x):  # sin and cos of the argument itself, however big
+    return np.sum(np.sin(x) * np.cos(x) * 0.5)
+
+
+def scaled(x, s):  # a 0-d argument read inside the loop
+    return np.sum(s * np.exp(-s * x * x))
+
+
+FUNCTIONS = [chain, mean_square, amax_of_chain, broadcast_rows, matrix_chain, with_matmul, sigmoid, expit,
+             softplus, logsumexp, relu_where, log1p_expm1, slices, wide_slices, deep]
+
+
+def args_of(fn, dtype=np.float64):
+    if fn in (broadcast_rows, matrix_chain):
+        return (M.astype(dtype),)
+    return (X.astype(dtype),)
+
+
+@functools.cache
+def compiled(transform, fn, backend):
+    return getattr(symgrad, transform)(fn, backend=backend)
+
+
+def close(got, want, rtol):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    scale = np.max(np.abs(want)) or 1.0
+    assert np.max(np.abs(got - want)) <= rtol * scale, np.max(np.abs(got - want)) / scale
+
+
+@pytest.mark.parametrize("transform", ["compile", "grad", "hessian"])
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
+def test_numba_agrees_with_numpy_float64(fn, transform):
+    args = args_of(fn)
+    want = compiled(transform, fn, "numpy")(*args)
+    close(compiled(transform, fn, "numba")(*args), want, 1e-12)
+
+
+@pytest.mark.parametrize("fn", [chain, sigmoid, softplus, relu_where, matrix_chain], ids=lambda f: f.__name__)
+def test_numba_agrees_with_numpy_float32(fn):
+    args = args_of(fn, np.float32)
+    for transform in ("compile", "grad"):
+        want = compiled(transform, fn, "numpy")(*args)
+        close(compiled(transform, fn, "numba")(*args), want, 1e-5)
+
+
+def test_value_and_grad_jacobian_a_0d_argument_and_slices():
+    s = np.float64(0.7)
+    want = symgrad.value_and_grad(scaled, argnums=(0, 1))(X, s)
+    got = symgrad.value_and_grad(scaled, argnums=(0, 1), backend="numba")(X, s)
+    close(got[0], want[0], 1e-12)
+    for g, w in zip(got[1], want[1]):
+        close(g, w, 1e-12)
+    for fn in (slices, wide_slices):  # a sum and a scatter in one kernel
+        got, want = symgrad.value_and_grad(fn, backend="numba")(X), symgrad.value_and_grad(fn)(X)
+        close(got[0], want[0], 1e-12)
+        close(got[1], want[1], 1e-12)
+    jac = symgrad.jacobian(lambda x: np.tanh(x) * x + 1.0, backend="numba")(X[:5])
+    close(jac, symgrad.jacobian(lambda x: np.tanh(x) * x + 1.0)(X[:5]), 1e-12)
+
+
+def test_big_arrays_keep_numpys_simd_functions_and_sin_beyond_the_polynomials_range():
+    x = np.random.default_rng(1).uniform(-2, 2, 5000)  # exp, tanh, log1p: NumPy statements
+    src = compiled("grad", chain, "numba").source(x)
+    wrapper = src.split("def grad_chain(x):")[1]
+    assert "tanh(x)" in wrapper and "vsin(" in src and "np.tanh" not in src.split("def grad_chain(x):")[0]
+    close(compiled("grad", chain, "numba")(x), compiled("grad", chain, "numpy")(x), 1e-12)
+    for scale in (1.0, 1e6, 1e300):  # past numba_math.LIMIT the loop runs again with libm's sin
+        y = x * scale
+        y[7] = np.inf
+        with np.errstate(invalid="ignore"):  # sin(inf)
+            got, want = compiled("grad", trig, "numba")(y), compiled("grad", trig, "numpy")(y)
+        assert np.isnan(got[7]) and np.isnan(want[7])
+        close(np.delete(got, 7), np.delete(want, 7), 1e-12)
+
+
+def test_outputs_of_4_mib_or_more_are_numpy_arrays_the_kernel_fills():
+    x = np.random.default_rng(3).uniform(-2, 2, 600_000)
+    src = compiled("grad", chain, "numba").source(x)
+    assert "np.empty(600000, np.float64)" in src.split("def grad_chain(x):")[1]
+    close(compiled("grad", chain, "numba")(x), compiled("grad", chain, "numpy")(x), 1e-12)
+    for fn in (slices, wide_slices):  # a scatter written once, or added into zeros, with a sum
+        got, want = symgrad.value_and_grad(fn, backend="numba")(x), symgrad.value_and_grad(fn)(x)
+        close(got[0], want[0], 1e-12)
+        close(got[1], want[1], 1e-12)
+        close(compiled("grad", fn, "numba")(x), compiled("grad", fn, "numpy")(x), 1e-12)
+
+
+def test_numba_math_sin_and_cos_are_within_2_ulp_of_libm():
+    from symgrad.codegen.numba_math import vcos, vsin
+    x = np.concatenate([np.random.default_rng(2).uniform(-1000, 1000, 20000), np.arange(-50, 50) * np.pi / 2,
+                        [0.0, -0.0, 5e5, -5e5, 1e-300]])
+    for fn, want in ((vsin, np.sin(x)), (vcos, np.cos(x))):
+        got = np.array([fn(v) for v in x])
+        assert np.all(np.abs(got - want) <= 2 * np.spacing(np.abs(want)))
+
+
+def test_a_fused_sum_is_numpys_pairwise_sum_to_the_bit():
+    def f(x):
+        return np.sum(x * x + 1.0)
+    for n in (5, 100, 1000, 100_003):
+        x = np.random.default_rng(n).standard_normal(n) * 1e3
+        assert symgrad.compile(f, backend="numba")(x) == np.sum(x * x + 1.0)
+
+
+def test_source_shows_the_kernels_and_the_numpy_around_them():
+    src = compiled("grad", with_matmul, "numba").source(X)
+    assert "@numba.njit(cache=True, error_model='numpy')" in src
+    assert "    for i in range(n):" in src
+    assert "np.tanh(" in src  # the scalar math, as the NumPy code spells it
+    wrapper = src.split("def grad_with_matmul(x):")[1]
+    assert "@numba.njit" not in wrapper and "kernel0(" in wrapper
+    assert " @ " in src or "matmul" in src  # the matmul stays NumPy
+
+
+def test_kernels_load_from_files_in_the_cache_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMGRAD_NUMBA_CACHE", str(tmp_path))
+    f = symgrad.grad(lambda x: np.sum(np.cos(x) * x * 3.25), backend="numba")
+    close(f(X), -np.sin(X) * X * 3.25 + np.cos(X) * 3.25, 1e-14)
+    files = list(tmp_path.glob("symgrad_numba_*.py"))
+    assert len(files) == 1 and "np.cos(" in files[0].read_text()
+
+
+def test_without_numba_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    for make in (symgrad.compile, symgrad.grad, symgrad.value_and_grad, symgrad.jacobian, symgrad.hessian):
+        with pytest.raises(ImportError) as info:
+            make(chain, backend="numba")
+        assert str(info.value) == "backend='numba' needs Numba: pip install symgrad[numba]"
+
+
+def test_an_unknown_backend_lists_the_choices():
+    with pytest.raises(ValueError, match=r"grad\(chain\): backend must be one of 'numpy', 'array_api', "
+                                         r"'numba', got 'jax'"):
+        symgrad.grad(chain, backend="jax")
+
+
+def test_export_of_numba_code_points_to_the_numpy_back_end():
+    with pytest.raises(ValueError, match=r"grad\(chain\)\.export\(\): backend='numba' code calls Numba "
+                                         r"kernels; export the same function compiled with backend='numpy'"):
+        compiled("grad", chain, "numba").export(X)
