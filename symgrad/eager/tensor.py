@@ -638,7 +638,8 @@ class Tensor(Surface, face="torch"):
         if len(datas) != len(args) or common is None or common.kind not in plan.kinds[floats]:
             args, datas, needs = _general(op, args)
         if plan.arity is not None and len(args) != plan.arity:
-            raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but {len(args)} were given")
+            raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but {len(args)} "
+                            "were given")
         try:
             out = plan.forward(*datas, **params) if params else plan.forward(*datas)
         except (ValueError, IndexError):
