@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager import format as _format
+from symgrad.eager import fused
 from symgrad.eager.data import array_of, check_array_dtype, fits, number
 from symgrad.eager.dtypes import (
     bool_,
@@ -23,7 +24,7 @@ from symgrad.eager.dtypes import (
     int64,
     legacy_type_name,
 )
-from symgrad.eager.engine import AccumulateGrad, CompositeNode, Node, OpNode, backward, node_class
+from symgrad.eager.engine import AccumulateGrad, Node, OpNode, backward, node_class
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
@@ -633,13 +634,7 @@ class Tensor(Surface, face="torch"):
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
-        out = fn(*args, **kwargs)
-        if out.grad_fn is None:
-            return out
-        operands = (*args, *kwargs.values())  # keyword-only arguments may be tensors too
-        edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in operands)
-        node = node_class(name, CompositeNode)(out._edge(), edges)
-        return Tensor._make(out._data, node, counter=out._version_counter)
+        return fused.run(cls, fn, name, args, kwargs)
 
 
 Value._default = Tensor
