@@ -163,8 +163,9 @@ class CompositeNode(Node):
     when the walk that ran it ends.
 
     Fused (`symgrad.eager.fused`), it holds no inner graph but what `fused` saved: its
-    backward runs the compiled VJP on raw arrays, or, with `create_graph`, runs the
-    composite's definition again, recorded, and walks that as the unfused node does."""
+    backward runs the compiled VJP on raw arrays, or, with `create_graph` (and at a compiled
+    VJP's first use, to check it), runs the composite's definition again, recorded, and walks
+    that as the unfused node does."""
 
     __slots__ = ("_inner", "_fused")
 
@@ -176,13 +177,13 @@ class CompositeNode(Node):
         return [e for e in self.next_functions if e[0] is not None]
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
-        root = self._inner
+        root, fused = self._inner, self._fused
         if root is None:
-            if self._fused is None:
+            if fused is None:
                 raise RuntimeError(_FREED)
-            if not create_graph:
-                return self._fused.backward(self.next_functions, cts[0])
-            root = self._fused.rematerialise()._edge()
+            if not create_graph and fused.trusted():
+                return fused.backward(self.next_functions, cts[0])
+            root = fused.rematerialise()._edge()
         got = walk([(root, cts[0])], True, create_graph, capture=self._boundary(), stop=True)
         seen: set = set()
         out = []
@@ -190,6 +191,8 @@ class CompositeNode(Node):
             key = (id(edge[0]), edge[1])
             out.append(None if edge[0] is None or key in seen else got.get(edge))
             seen.add(key)
+        if fused is not None and not create_graph:  # a compiled VJP's first use: checked
+            return fused.compare(self.next_functions, cts[0], out)
         return out
 
     def release(self) -> None:

@@ -12,12 +12,15 @@ recorded, and walks that graph, so every order of derivative stays right.
 Policy (compile latency against the number of shapes a program uses):
   - a signature (the composite; the shapes and dtypes of its tensor arguments; its other
     arguments, which must be numbers, strings, None, dtypes or tuples of them; the default
-    dtype) runs unfused on its first call and is built at its second (`FUSE_FROM`), so a
-    shape seen once, as in a fuzzer, costs no compilation;
-  - at the build, the fused forward is checked against the unfused one (shape, dtype,
-    values); a trace that fails (data-dependent control flow, an op that does not trace,
-    a warning while tracing), a mismatch, or an output that shares memory with an input
-    makes that signature unfused for good;
+    dtype) runs unfused on its first two calls and is built at its third (`FUSE_FROM`), so
+    a shape seen once or twice, as in a fuzzer or a test that compares two calls, costs no
+    compilation;
+  - at the build, the fused forward is checked against the unfused one on that call (shape,
+    dtype, values bit for bit), and a compiled VJP at its first backward against the
+    unfused backward (up to rounding: a lean form differs in the last bits). A trace that
+    fails (data-dependent control flow, an op that does not trace, a warning while tracing),
+    a mismatch, or an output that shares memory with an input makes that signature unfused
+    for good;
   - the builds of the `symgrad.config.cache_size` signatures used last are kept (least
     recently used dropped first), as the compiled face keeps its own.
 A call with an argument that has no key (a NumPy array, a list of tensors), or under anomaly
@@ -39,13 +42,13 @@ from symgrad.api.config import config
 from symgrad.autodiff.reverse import backprop
 from symgrad.eager.dtypes import get_default_dtype
 from symgrad.eager.engine import CompositeNode, _modified, node_class
-from symgrad.eager.modes import is_anomaly_enabled, is_grad_enabled, no_grad
+from symgrad.eager.modes import enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
 from symgrad.ops.dispatch import FACES, METHODS
 from symgrad.simplify import simplify, stabilize
 from symgrad.surface import Surface
 from symgrad.tracing.tracer import Tracer, trace
 
-FUSE_FROM = 2  # the call of a signature at which it is built and fused
+FUSE_FROM = 3  # the call of a signature at which it is built and fused
 ENABLED = True  # False: every composite runs unfused (the tests compare the two)
 
 
@@ -124,7 +127,7 @@ class Fused:
         self.calls = 0
         self.forward: Callable | None = None
         self.slots: list[int] = []  # where the tensors are among the operands
-        self.vjps: dict[tuple[bool, ...], tuple[Callable, tuple[bool, ...]] | None] = {}
+        self.vjps: dict[tuple[bool, ...], Vjp | None] = {}
         self.broken = False
 
 
@@ -204,8 +207,7 @@ def build_forward(call: _Call) -> Callable:
     return _generate(_trace(call.run, call.arrays()), call.fn.__name__, ["out"])[0]
 
 
-def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray,
-              ) -> tuple[Callable, tuple[bool, ...]] | None:
+def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray) -> Vjp | None:
     """The compiled VJP: (tensor arrays..., cotangent) -> the gradients of the tensors marked
     in `wrt` (zeros where the output does not depend on one), and which tensors its code
     reads; None when the output depends on none of them, as an eager output with no node."""
@@ -225,45 +227,69 @@ def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray,
         return None
     fn, graph = _generate(traced, f"{call.fn.__name__}_vjp", [f"grad_{i}" for i, w in enumerate(wrt) if w])
     used = {i for n in graph.nodes for i in n.inputs} | set(graph.outputs)
-    return fn, tuple(n in used for n in graph.inputs[:-1])
+    return Vjp(fn, tuple(n in used for n in graph.inputs[:-1]))
 
 
-def _close(got: np.ndarray, want: np.ndarray) -> bool:
-    """Whether the fused forward's output is the unfused one's: shape, dtype, and values up
-    to the square root of the dtype's epsilon (a stabilised form may differ in the last bits)."""
+def _same(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether the fused forward's output is the unfused one's, bit for bit (NaN as NaN): a
+    rewrite that changes even the last bit here keeps the signature unfused, so a program
+    sees the same values whether or not a composite fused."""
+    return got.shape == want.shape and got.dtype == want.dtype and bool(
+        np.array_equal(got, want, equal_nan=got.dtype.kind in "fc"))
+
+
+def _near(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether a compiled gradient is the unfused one up to rounding: shape, dtype, and
+    values within the square root of the dtype's epsilon (the simplifier's lean form of a
+    gradient, `sigmoid(z) - y` for the unfused chain, differs in the last bits)."""
     if got.shape != want.shape or got.dtype != want.dtype:
         return False
     if got.dtype.kind != "f":
         return bool(np.array_equal(got, want))
     tol = float(np.sqrt(np.finfo(got.dtype).eps))
-    return bool(np.allclose(got, want, rtol=tol, atol=tol, equal_nan=True))
+    scale = float(np.nanmax(np.abs(want), initial=1.0, where=np.isfinite(want)))
+    return bool(np.allclose(got, want, rtol=tol, atol=tol * scale, equal_nan=True))
 
 
 # ---------------------------------------------------------------- running
 
+class Vjp:
+    """A signature's compiled VJP for one set of inputs that need a gradient: the function,
+    which tensor inputs its code reads, and whether its first use matched the unfused
+    backward bit for bit (until then each backward also runs the unfused one and compares)."""
+
+    __slots__ = ("fn", "reads", "trusted")
+
+    def __init__(self, fn: Callable, reads: tuple[bool, ...]) -> None:
+        self.fn, self.reads, self.trusted = fn, reads, False
+
+
 class Saved:
-    """What a fused node keeps for backward: the VJP, the input arrays and their versions,
-    and the call itself, to rematerialise under `create_graph`."""
+    """What a fused node keeps for backward: its signature's entry and VJP, the input
+    arrays and their versions, and the call itself, to rematerialise."""
 
-    __slots__ = ("vjp", "reads", "call", "arrays", "versions")
+    __slots__ = ("entry", "vjp", "call", "arrays", "versions")
 
-    def __init__(self, vjp: tuple[Callable, tuple[bool, ...]], call: _Call, arrays: list) -> None:
-        self.vjp, self.reads = vjp
+    def __init__(self, entry: Fused, vjp: Vjp, call: _Call, arrays: list) -> None:
+        self.entry, self.vjp = entry, vjp
         self.call, self.arrays = call, arrays
         self.versions = [(t._version_counter, t._version_counter[0],
                           t.grad_fn.name() if t.grad_fn is not None else None)
                          for t in (call.operands[s] for s in call.slots)]
 
     def _check(self) -> None:
-        for (counter, seen, producer), data, read in zip(self.versions, self.arrays, self.reads):
+        for (counter, seen, producer), data, read in zip(self.versions, self.arrays, self.vjp.reads):
             if read and counter[0] != seen:
                 raise RuntimeError(_modified(data, producer, counter[0], seen))
+
+    def trusted(self) -> bool:
+        """Whether backward may run the compiled VJP alone."""
+        return self.vjp.trusted
 
     def backward(self, edges: tuple, ct: Any) -> list:
         """The gradients for `edges` (None where none flows) from the compiled VJP."""
         self._check()
-        data = ct._data
-        grads = self.vjp(*self.arrays, data)
+        grads = self.vjp.fn(*self.arrays, ct._data)
         grads = grads if isinstance(grads, tuple) else (grads,)
         out: list = [None] * len(edges)
         first: dict[tuple[int, int], int] = {}
@@ -279,12 +305,27 @@ class Saved:
         make = type(ct)._make
         return [None if g is None else make(g) for g in out]
 
+    def compare(self, edges: tuple, ct: Any, want: list) -> list:
+        """The compiled VJP's gradients, trusted from now on, if they are `want` (the unfused
+        ones) up to rounding; else `want`, and the signature is unfused from its next call."""
+        try:
+            got = self.backward(edges, ct)
+        except Exception:  # noqa: BLE001 - any failure of the generated code: not trusted
+            got = None
+        if got is not None and all((g is None) == (w is None) and (g is None or _near(g._data, w._data))
+                                   for g, w in zip(got, want)):
+            self.vjp.trusted = True
+            return got
+        self.entry.broken = True
+        return want
+
     def rematerialise(self) -> Any:
-        """The composite's eager definition run again on its inputs, recorded (the caller
-        holds grad mode on): its output, whose graph reaches the same inputs."""
+        """The composite's eager definition run again on its inputs, recorded: its output,
+        whose graph reaches the same inputs."""
         self._check()
         call = self.call
-        return call.fn(*call.operands[:call.nargs], **dict(zip(call.keys, call.operands[call.nargs:])))
+        with enable_grad():
+            return call.fn(*call.operands[:call.nargs], **dict(zip(call.keys, call.operands[call.nargs:])))
 
 
 def unfused(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
@@ -333,7 +374,7 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
     if vjp is None:
         return tensor._make(out)
     edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
-    node = node_class(name, CompositeNode)(None, edges, Saved(vjp, call, arrays))
+    node = node_class(name, CompositeNode)(None, edges, Saved(e, vjp, call, arrays))
     return tensor._make(out, node)
 
 
@@ -353,7 +394,7 @@ def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bo
         e.broken = True
         raise
     arrays = call.arrays()
-    if not isinstance(want, tensor) or not _close(got, want._data) or any(
+    if not isinstance(want, tensor) or not _same(got, want._data) or any(
             np.may_share_memory(want._data, a) for a in arrays):
         e.broken = True
         return False
