@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import symgrad
+from symgrad.api import fused
 from symgrad.api.config import config
-from symgrad.eager import fused
 from symgrad.ops.dispatch import COMPOSITES, composite
 
 RNG = np.random.default_rng(7)

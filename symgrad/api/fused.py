@@ -25,6 +25,9 @@ Policy (compile latency against the number of shapes a program uses):
     recently used dropped first), as the compiled face keeps its own.
 A call with an argument that has no key (a NumPy array, a list of tensors), or under anomaly
 detection, runs unfused.
+
+The eager engine imports nothing of the compiler: this module installs itself as the
+`Tensor._fuse` hook when `symgrad.api` is imported (as `import symgrad` does).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from symgrad.autodiff.reverse import backprop
 from symgrad.eager.dtypes import get_default_dtype
 from symgrad.eager.engine import CompositeNode, _modified, node_class
 from symgrad.eager.modes import enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
+from symgrad.eager.tensor import Tensor, composite_node
 from symgrad.ops.dispatch import FACES, METHODS
 from symgrad.simplify import simplify, stabilize
 from symgrad.surface import Surface
@@ -328,33 +332,22 @@ class Saved:
             return call.fn(*call.operands[:call.nargs], **dict(zip(call.keys, call.operands[call.nargs:])))
 
 
-def unfused(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
-    """The composite run as its primitives, shown as one node whose backward walks them."""
-    out = fn(*args, **kwargs)
-    if out.grad_fn is None:
-        return out
-    operands = (*args, *kwargs.values())  # keyword-only arguments may be tensors too
-    edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
-    node = node_class(name, CompositeNode)(out._edge(), edges)
-    return tensor._make(out._data, node, counter=out._version_counter)
-
-
 def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     """A composite call on eager tensors: fused once its signature is hot, else unfused."""
     operands = (*args, *kwargs.values())
     key = signature(fn, operands, tensor) if ENABLED and not is_anomaly_enabled() else None
     if key is None:
-        return unfused(tensor, fn, name, args, kwargs)
+        return composite_node(tensor, fn, name, args, kwargs)
     e = entry(key)
     if e.broken:
-        return unfused(tensor, fn, name, args, kwargs)
+        return composite_node(tensor, fn, name, args, kwargs)
     if e.forward is None:
         e.calls += 1
         if e.calls < FUSE_FROM:
-            return unfused(tensor, fn, name, args, kwargs)
+            return composite_node(tensor, fn, name, args, kwargs)
         call = _Call(fn, args, kwargs, [i for i, a in enumerate(operands) if isinstance(a, tensor)])
         if not _build(e, call, tensor, args, kwargs):
-            return unfused(tensor, fn, name, args, kwargs)
+            return composite_node(tensor, fn, name, args, kwargs)
     call = _Call(fn, args, kwargs, e.slots)
     arrays = call.arrays()
     out = e.forward(*arrays)
@@ -370,7 +363,7 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
             vjp = e.vjps[wrt] = build_vjp(call, wrt, out)
         except Exception:  # an op whose rule does not trace: unfused from now on
             e.broken = True
-            return unfused(tensor, fn, name, args, kwargs)
+            return composite_node(tensor, fn, name, args, kwargs)
     if vjp is None:
         return tensor._make(out)
     edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
@@ -400,3 +393,6 @@ def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bo
         return False
     e.forward, e.slots = forward, call.slots
     return True
+
+
+Tensor._fuse = staticmethod(run)
