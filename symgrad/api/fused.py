@@ -106,10 +106,10 @@ def _static_key(value: Any) -> Any:
     return _NO_KEY
 
 
-def signature(fn: Callable, operands: tuple, tensor: type) -> tuple | None:
-    """The cache key of a composite call on `operands` (arguments, then keyword values), or
-    None when an argument cannot be keyed."""
-    parts: list[Any] = [fn, get_default_dtype()]
+def signature(fn: Callable, keys: tuple[str, ...], operands: tuple, tensor: type) -> tuple | None:
+    """The cache key of a composite call on `operands` (arguments, then the values of the
+    keyword arguments named `keys`), or None when an argument cannot be keyed."""
+    parts: list[Any] = [fn, keys, get_default_dtype()]
     for a in operands:
         if isinstance(a, tensor):
             parts.append((a._data.shape, a._data.dtype))
@@ -335,7 +335,7 @@ class Saved:
 def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     """A composite call on eager tensors: fused once its signature is hot, else unfused."""
     operands = (*args, *kwargs.values())
-    key = signature(fn, operands, tensor) if ENABLED and not is_anomaly_enabled() else None
+    key = signature(fn, tuple(kwargs), operands, tensor) if ENABLED and not is_anomaly_enabled() else None
     if key is None:
         return composite_node(tensor, fn, name, args, kwargs)
     e = entry(key)
