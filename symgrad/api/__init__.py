@@ -5,6 +5,7 @@
 `signature` holds the cache keys and the retrace explanations; `config` the switches.
 """
 
+from symgrad.api import fused as _fused  # noqa: F401 - installs itself: eager composites fuse
 from symgrad.api.config import config, debug_nans, explain_retraces
 from symgrad.api.forward import hvp, jacfwd, jacrev, jvp, linearize
 from symgrad.api.transforms import compile, elementwise_grad, grad, hessian, jacobian, value_and_grad, vjp

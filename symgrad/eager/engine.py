@@ -174,32 +174,50 @@ class OpNode(Node):
 
 
 class CompositeNode(Node):
-    """A composite function shown as one node: its backward walks the primitives inside it.
+    """A composite function shown as one node.
 
-    The inner walk frees nothing: with `create_graph`, the gradient graph it records reads
-    the inner nodes' saved values, and a later backward through that graph reaches them
-    directly. They are freed with this node, when the walk that ran it ends."""
+    Unfused, its backward walks the primitives inside it. The inner walk frees nothing: with
+    `create_graph`, the gradient graph it records reads the inner nodes' saved values, and a
+    later backward through that graph reaches them directly. They are freed with this node,
+    when the walk that ran it ends.
 
-    __slots__ = ("_inner",)
+    Fused (`symgrad.eager.fused`), it holds no inner graph but what `fused` saved: its
+    backward runs the compiled VJP on raw arrays, or, with `create_graph` (and at a compiled
+    VJP's first use, to check it), runs the composite's definition again, recorded, and walks
+    that as the unfused node does."""
 
-    def __init__(self, inner: tuple, edges: tuple) -> None:
+    __slots__ = ("_inner", "_fused")
+
+    def __init__(self, inner: tuple | None, edges: tuple, fused: Any = None) -> None:
         self._init(edges)
-        self._inner = inner
+        self._inner, self._fused = inner, fused
 
     def _boundary(self) -> list[Edge]:
         return [e for e in self.next_functions if e[0] is not None]
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
-        got = walk([(self._inner, cts[0])], True, create_graph, capture=self._boundary(), stop=True)
+        root, fused = self._inner, self._fused
+        if root is None:
+            if fused is None:
+                raise RuntimeError(_FREED)
+            if not create_graph and fused.trusted():
+                return fused.backward(self.next_functions, cts[0])
+            root = fused.rematerialise()._edge()
+        got = walk([(root, cts[0])], True, create_graph, capture=self._boundary(), stop=True)
         seen: set = set()
         out = []
         for edge in self.next_functions:
             key = (id(edge[0]), edge[1])
             out.append(None if edge[0] is None or key in seen else got.get(edge))
             seen.add(key)
+        if fused is not None and not create_graph:  # a compiled VJP's first use: checked
+            return fused.compare(self.next_functions, cts[0], out)
         return out
 
     def release(self) -> None:
+        if self._inner is None:
+            self._fused = None
+            return
         boundary = self._boundary()
         stop = {id(n) for n, _ in boundary}
         for node in _needed(_toposort([self._inner[0]], stop), boundary):

@@ -48,6 +48,8 @@ class Tensor(Surface, face="torch"):
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_acc", "_hooks",
                  "_version_counter", "_view", "__weakref__")
     _priority = 1
+    # how a composite runs: set by symgrad.api.fused (hot signatures as generated code)
+    _fuse: Callable[..., Tensor] | None = None
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         if data is None or isinstance(data, (str, bytes, dict, set)):
@@ -666,13 +668,20 @@ class Tensor(Surface, face="torch"):
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
-        out = fn(*args, **kwargs)
-        if out.grad_fn is None:
-            return out
-        operands = (*args, *kwargs.values())  # keyword-only arguments may be tensors too
-        edges = tuple(a._edge() if isinstance(a, Tensor) else (None, 0) for a in operands)
-        node = node_class(name, CompositeNode)(out._edge(), edges)
-        return Tensor._make(out._data, node, counter=out._version_counter)
+        if cls._fuse is not None:
+            return cls._fuse(cls, fn, name, args, kwargs)
+        return composite_node(cls, fn, name, args, kwargs)
+
+
+def composite_node(tensor: type[Tensor], fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
+    """A composite run as its primitives, shown as one node whose backward walks them."""
+    out = fn(*args, **kwargs)
+    if out.grad_fn is None:
+        return out
+    operands = (*args, *kwargs.values())  # keyword-only arguments may be tensors too
+    edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
+    node = node_class(name, CompositeNode)(out._edge(), edges)
+    return tensor._make(out._data, node, counter=out._version_counter)
 
 
 Value._default = Tensor

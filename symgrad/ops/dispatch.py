@@ -97,6 +97,7 @@ FACES: dict[str, dict[str, Any]] = {"numpy": {}, "torch": {}}  # face -> its own
 FUNCTIONS: dict[str, Callable] = {}  # name -> `symgrad.<name>`
 NUMPY: dict[Callable, Callable] = {}  # NumPy function -> its implementation on values
 INPLACE: set[str] = set()  # methods that also have a PyTorch in-place form `name_` on eager Tensors
+COMPOSITES: list[Callable] = []  # every `@composite` as declared (its `__wrapped__` is the definition)
 
 
 def method(*names: str, function: bool = False, face: str | None = None,
@@ -233,6 +234,7 @@ def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callabl
                 bound = signature.bind(*args, **kwargs)
                 args, kwargs = bound.args, bound.kwargs
             return owner((*args, *kwargs.values()))._composite(fn, name, args, kwargs)
+        COMPOSITES.append(wrapper)
         return wrapper
     return deco
 

@@ -35,7 +35,10 @@ def _broadcast_to_shape(x: tuple, *, shape: tuple[int, ...]) -> tuple:
 
 
 def _print_reshape(names: list[str], params: dict, shapes: list, lib: Any) -> str | None:
-    """`x[:, None]` when the reshape only inserts unit dims: a cheap view, and easy to read."""
+    """`x[:, None]` when the reshape only inserts unit dims: a cheap view, and easy to read.
+    Also from 0-d (`x[None, None]`): there `x` may be a NumPy scalar (arithmetic on 0-d arrays
+    gives one), whose `.reshape` is a generic method that looks itself up by a new string each
+    call, which CPython's type cache then holds (a slow, bounded growth of memory)."""
     old, new = [n for n in shapes[0]], list(params["shape"])
     parts, k = [], 0
     for n in new:
@@ -46,7 +49,7 @@ def _print_reshape(names: list[str], params: dict, shapes: list, lib: Any) -> st
             parts.append("None")
         else:
             return None
-    if k != len(old) or not old or "None" not in parts:
+    if k != len(old) or "None" not in parts:
         return None
     while parts and parts[-1] == ":":
         parts.pop()

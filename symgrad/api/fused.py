@@ -1,0 +1,398 @@
+"""Fused composites: an eager composite run as code that symgrad's own compiler generated.
+
+A composite (`mean`, `softmax`, `F.cross_entropy`...: a function of primitives declared with
+`@composite`) runs eagerly as many primitives forward and as many VJPs backward. Fused, its
+forward is its definition traced, simplified and generated as one NumPy function, and its
+backward (without `create_graph`) is the compiled VJP of that definition on the saved input
+arrays: the simplifier that makes the compiled face lean makes the composite lean too
+(binary cross-entropy with logits differentiates to `(sigmoid(z) - y) / n`). With
+`create_graph` the node rematerialises: it runs the eager definition again on its inputs,
+recorded, and walks that graph, so every order of derivative stays right.
+
+Policy (compile latency against the number of shapes a program uses):
+  - a signature (the composite; the shapes and dtypes of its tensor arguments; its other
+    arguments, which must be numbers, strings, None, dtypes or tuples of them; the default
+    dtype) runs unfused on its first two calls and is built at its third (`FUSE_FROM`), so
+    a shape seen once or twice, as in a fuzzer or a test that compares two calls, costs no
+    compilation;
+  - at the build, the fused forward is checked against the unfused one on that call (shape,
+    dtype, values bit for bit), and a compiled VJP at its first backward against the
+    unfused backward (up to rounding: a lean form differs in the last bits). A trace that
+    fails (data-dependent control flow, an op that does not trace, a warning while tracing),
+    a mismatch, or an output that shares memory with an input makes that signature unfused
+    for good;
+  - the builds of the `symgrad.config.cache_size` signatures used last are kept (least
+    recently used dropped first), as the compiled face keeps its own.
+A call with an argument that has no key (a NumPy array, a list of tensors), or under anomaly
+detection, runs unfused.
+
+The eager engine imports nothing of the compiler: this module installs itself as the
+`Tensor._fuse` hook when `symgrad.api` is imported (as `import symgrad` does).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from symgrad import codegen
+from symgrad.api.config import config
+from symgrad.autodiff.reverse import backprop
+from symgrad.eager.dtypes import get_default_dtype
+from symgrad.eager.engine import CompositeNode, _modified, node_class
+from symgrad.eager.modes import enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
+from symgrad.eager.tensor import Tensor, composite_node
+from symgrad.ops.dispatch import FACES, METHODS
+from symgrad.simplify import simplify, stabilize
+from symgrad.surface import Surface
+from symgrad.tracing.tracer import Tracer, trace
+
+FUSE_FROM = 3  # the call of a signature at which it is built and fused
+ENABLED = True  # False: every composite runs unfused (the tests compare the two)
+
+
+class _TorchTracer(Tracer, face="torch"):
+    """A tracer with the eager face's methods (PyTorch's `var`, `max`, `sum(dim)`...), so a
+    composite traces with the meaning it has on tensors."""
+
+    __slots__ = ()
+
+    @classmethod
+    def _apply(cls, op: Any, args: tuple, params: dict, name: str | None) -> Tracer:
+        out = super()._apply(op, args, params, name)
+        out.__class__ = _TorchTracer
+        return out
+
+    def _constant(self, value: Any) -> Tracer:
+        out = super()._constant(value)
+        out.__class__ = _TorchTracer
+        return out
+
+    def __copy__(self) -> Tracer:
+        return _TorchTracer(self.graph, self.node)
+
+
+def _not_on_tensors(name: str) -> Callable:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise AttributeError(f"'{name}' is a NumPy-face method, not a Tensor one")
+    return method
+
+
+for _name in set(FACES["numpy"]) - set(FACES["torch"]):  # the NumPy face's own: back to the shared
+    _shared = METHODS.get(_name, Surface.__dict__.get(_name))
+    setattr(_TorchTracer, _name, _shared if _shared is not None else _not_on_tensors(_name))
+
+
+# ---------------------------------------------------------------- signatures
+
+_STATIC = (bool, int, float, str, type(None), np.dtype)
+_NO_KEY = object()  # an argument with no key; a VJP not built yet
+
+
+def _static_key(value: Any) -> Any:
+    """A non-tensor argument as part of the key, or _NO_KEY (an array, an object...)."""
+    if type(value) in _STATIC:
+        return (type(value), value)
+    if isinstance(value, (tuple, list)):
+        items = tuple(map(_static_key, value))
+        return _NO_KEY if _NO_KEY in items else (type(value), items)
+    if isinstance(value, type) and issubclass(value, (bool, int, float, np.generic)):
+        return (type, value)  # dtype=float
+    return _NO_KEY
+
+
+def signature(fn: Callable, keys: tuple[str, ...], operands: tuple, tensor: type) -> tuple | None:
+    """The cache key of a composite call on `operands` (arguments, then the values of the
+    keyword arguments named `keys`), or None when an argument cannot be keyed."""
+    parts: list[Any] = [fn, keys, get_default_dtype()]
+    for a in operands:
+        if isinstance(a, tensor):
+            parts.append((a._data.shape, a._data.dtype))
+            continue
+        key = _static_key(a)
+        if key is _NO_KEY:
+            return None
+        parts.append(key)
+    return tuple(parts)
+
+
+class Fused:
+    """What one signature built to: the forward, its VJPs (one per set of inputs that need
+    a gradient) and which inputs each VJP reads."""
+
+    __slots__ = ("calls", "forward", "slots", "vjps", "broken")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.forward: Callable | None = None
+        self.slots: list[int] = []  # where the tensors are among the operands
+        self.vjps: dict[tuple[bool, ...], Vjp | None] = {}
+        self.broken = False
+
+
+_cache: OrderedDict[tuple, Fused] = OrderedDict()  # least recently used first
+_lock = threading.Lock()
+
+
+def entry(key: tuple) -> Fused:
+    """The signature's entry, made most recently used (new ones evict beyond the bound)."""
+    with _lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+        found = _cache[key] = Fused()
+        limit = config.cache_size
+        while limit is not None and len(_cache) > limit:
+            _cache.popitem(last=False)
+        return found
+
+
+def cache_info() -> tuple[int, int | None]:
+    """(signatures kept, their bound)."""
+    return len(_cache), config.cache_size
+
+
+def cache_clear() -> None:
+    """Forget every signature and build."""
+    with _lock:
+        _cache.clear()
+
+
+# ---------------------------------------------------------------- building
+
+class _Call:
+    """One composite call taken apart: the function, its operands (arguments, then keyword
+    values), keyword names, and where the tensors are."""
+
+    __slots__ = ("fn", "nargs", "keys", "operands", "slots")
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict, slots: list[int]) -> None:
+        self.fn, self.nargs, self.keys = fn, len(args), tuple(kwargs)
+        self.operands = (*args, *kwargs.values())
+        self.slots = slots
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.operands[s]._data for s in self.slots]
+
+    def run(self, *tracers: Tracer) -> Any:
+        """The composite on `tracers` in place of its tensors, traced with the eager face."""
+        values = list(self.operands)
+        for slot, t in zip(self.slots, tracers):
+            t.__class__ = _TorchTracer
+            values[slot] = t
+        out = self.fn(*values[:self.nargs], **dict(zip(self.keys, values[self.nargs:])))
+        if not isinstance(out, Tracer):
+            raise TypeError(f"{self.fn.__name__} returned {type(out).__name__}, not one value")
+        return out
+
+
+def _generate(traced: Any, name: str, outputs: list[str]) -> tuple[Callable, Any]:
+    graph = simplify(traced.graph, check=config.verify)
+    program = codegen.generate(graph, name, f"symgrad fused {name}", outputs)
+    return codegen.load(program), graph
+
+
+def _trace(body: Callable, arrays: list) -> Any:
+    """Trace `body`; a warning while tracing is a failure (the unfused path gives it on
+    every call, a fused one would not)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return trace(body, *arrays)
+
+
+def build_forward(call: _Call) -> Callable:
+    """The fused forward: the tensor operands' arrays in, the composite's output out."""
+    return _generate(_trace(call.run, call.arrays()), call.fn.__name__, ["out"])[0]
+
+
+def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray) -> Vjp | None:
+    """The compiled VJP: (tensor arrays..., cotangent) -> the gradients of the tensors marked
+    in `wrt` (zeros where the output does not depend on one), and which tensors its code
+    reads; None when the output depends on none of them, as an eager output with no node."""
+    found = []
+
+    def body(*tracers: Tracer) -> tuple:
+        *ins, ct = tracers
+        y = call.run(*ins)
+        y = Tracer(y.graph, stabilize(y.graph, y.node))
+        wanted = [t for t, w in zip(ins, wrt) if w]
+        grads = backprop(y.graph, y.node, [t.node for t in wanted], ct)
+        found.extend(g is not None for g in grads)
+        return tuple(t.zeros_like() if g is None else g for t, g in zip(wanted, grads))
+
+    traced = _trace(body, [*call.arrays(), np.zeros(out.shape, out.dtype)])
+    if not any(found):
+        return None
+    fn, graph = _generate(traced, f"{call.fn.__name__}_vjp", [f"grad_{i}" for i, w in enumerate(wrt) if w])
+    used = {i for n in graph.nodes for i in n.inputs} | set(graph.outputs)
+    return Vjp(fn, tuple(n in used for n in graph.inputs[:-1]))
+
+
+def _same(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether the fused forward's output is the unfused one's, bit for bit (NaN as NaN): a
+    rewrite that changes even the last bit here keeps the signature unfused, so a program
+    sees the same values whether or not a composite fused."""
+    return got.shape == want.shape and got.dtype == want.dtype and bool(
+        np.array_equal(got, want, equal_nan=got.dtype.kind in "fc"))
+
+
+def _near(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether a compiled gradient is the unfused one up to rounding: shape, dtype, and
+    values within the square root of the dtype's epsilon (the simplifier's lean form of a
+    gradient, `sigmoid(z) - y` for the unfused chain, differs in the last bits)."""
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return False
+    if got.dtype.kind != "f":
+        return bool(np.array_equal(got, want))
+    tol = float(np.sqrt(np.finfo(got.dtype).eps))
+    scale = float(np.nanmax(np.abs(want), initial=1.0, where=np.isfinite(want)))
+    return bool(np.allclose(got, want, rtol=tol, atol=tol * scale, equal_nan=True))
+
+
+# ---------------------------------------------------------------- running
+
+class Vjp:
+    """A signature's compiled VJP for one set of inputs that need a gradient: the function,
+    which tensor inputs its code reads, and whether its first use matched the unfused
+    backward bit for bit (until then each backward also runs the unfused one and compares)."""
+
+    __slots__ = ("fn", "reads", "trusted")
+
+    def __init__(self, fn: Callable, reads: tuple[bool, ...]) -> None:
+        self.fn, self.reads, self.trusted = fn, reads, False
+
+
+class Saved:
+    """What a fused node keeps for backward: its signature's entry and VJP, the input
+    arrays and their versions, and the call itself, to rematerialise."""
+
+    __slots__ = ("entry", "vjp", "call", "arrays", "versions")
+
+    def __init__(self, entry: Fused, vjp: Vjp, call: _Call, arrays: list) -> None:
+        self.entry, self.vjp = entry, vjp
+        self.call, self.arrays = call, arrays
+        self.versions = [(t._version_counter, t._version_counter[0],
+                          t.grad_fn.name() if t.grad_fn is not None else None)
+                         for t in (call.operands[s] for s in call.slots)]
+
+    def _check(self) -> None:
+        for (counter, seen, producer), data, read in zip(self.versions, self.arrays, self.vjp.reads):
+            if read and counter[0] != seen:
+                raise RuntimeError(_modified(data, producer, counter[0], seen))
+
+    def trusted(self) -> bool:
+        """Whether backward may run the compiled VJP alone."""
+        return self.vjp.trusted
+
+    def backward(self, edges: tuple, ct: Any) -> list:
+        """The gradients for `edges` (None where none flows) from the compiled VJP."""
+        self._check()
+        grads = self.vjp.fn(*self.arrays, ct._data)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        out: list = [None] * len(edges)
+        first: dict[tuple[int, int], int] = {}
+        k = 0
+        for slot in self.call.slots:
+            edge = edges[slot]
+            if edge[0] is None:
+                continue
+            g = np.asarray(grads[k])
+            k += 1
+            where = first.setdefault((id(edge[0]), edge[1]), slot)
+            out[where] = g if out[where] is None else out[where] + g  # a tensor given twice
+        make = type(ct)._make
+        return [None if g is None else make(g) for g in out]
+
+    def compare(self, edges: tuple, ct: Any, want: list) -> list:
+        """The compiled VJP's gradients, trusted from now on, if they are `want` (the unfused
+        ones) up to rounding; else `want`, and the signature is unfused from its next call."""
+        try:
+            got = self.backward(edges, ct)
+        except Exception:  # noqa: BLE001 - any failure of the generated code: not trusted
+            got = None
+        if got is not None and all((g is None) == (w is None) and (g is None or _near(g._data, w._data))
+                                   for g, w in zip(got, want)):
+            self.vjp.trusted = True
+            return got
+        self.entry.broken = True
+        return want
+
+    def rematerialise(self) -> Any:
+        """The composite's eager definition run again on its inputs, recorded: its output,
+        whose graph reaches the same inputs."""
+        self._check()
+        call = self.call
+        with enable_grad():
+            return call.fn(*call.operands[:call.nargs], **dict(zip(call.keys, call.operands[call.nargs:])))
+
+
+def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    """A composite call on eager tensors: fused once its signature is hot, else unfused."""
+    operands = (*args, *kwargs.values())
+    key = signature(fn, tuple(kwargs), operands, tensor) if ENABLED and not is_anomaly_enabled() else None
+    if key is None:
+        return composite_node(tensor, fn, name, args, kwargs)
+    e = entry(key)
+    if e.broken:
+        return composite_node(tensor, fn, name, args, kwargs)
+    if e.forward is None:
+        e.calls += 1
+        if e.calls < FUSE_FROM:
+            return composite_node(tensor, fn, name, args, kwargs)
+        call = _Call(fn, args, kwargs, [i for i, a in enumerate(operands) if isinstance(a, tensor)])
+        if not _build(e, call, tensor, args, kwargs):
+            return composite_node(tensor, fn, name, args, kwargs)
+    call = _Call(fn, args, kwargs, e.slots)
+    arrays = call.arrays()
+    out = e.forward(*arrays)
+    out = out if type(out) is np.ndarray else np.asarray(out)
+    if not is_grad_enabled():
+        return tensor._make(out)
+    wrt = tuple(operands[s]._requires_grad for s in e.slots)
+    if not any(wrt):
+        return tensor._make(out)
+    vjp = e.vjps.get(wrt, _NO_KEY)
+    if vjp is _NO_KEY:
+        try:
+            vjp = e.vjps[wrt] = build_vjp(call, wrt, out)
+        except Exception:  # an op whose rule does not trace: unfused from now on
+            e.broken = True
+            return composite_node(tensor, fn, name, args, kwargs)
+    if vjp is None:
+        return tensor._make(out)
+    edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
+    node = node_class(name, CompositeNode)(None, edges, Saved(e, vjp, call, arrays))
+    return tensor._make(out, node)
+
+
+def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bool:
+    """Build the signature's forward and check it against the unfused one on this call;
+    on any failure the signature stays unfused (the unfused run's own error propagates)."""
+    try:
+        forward = build_forward(call)
+        got = np.asarray(forward(*call.arrays()))
+    except Exception:
+        e.broken = True
+        return False
+    try:
+        with no_grad():
+            want = call.fn(*args, **kwargs)
+    except Exception:
+        e.broken = True
+        raise
+    arrays = call.arrays()
+    if not isinstance(want, tensor) or not _same(got, want._data) or any(
+            np.may_share_memory(want._data, a) for a in arrays):
+        e.broken = True
+        return False
+    e.forward, e.slots = forward, call.slots
+    return True
+
+
+Tensor._fuse = staticmethod(run)
