@@ -301,3 +301,23 @@ def test_mixed_dtypes_promote_as_on_the_tape(program: Callable) -> None:
             if g is not None:
                 assert g.dtype == w.dtype
                 np.testing.assert_array_equal(g.numpy(), w.detach().numpy())
+
+
+def test_grad_takes_the_walks_buffer_only_when_nothing_else_holds_it() -> None:
+    """A fresh gradient becomes `.grad` without a copy (as PyTorch's AccumulateGrad steals
+    it); one that a user's tensor or another leaf also holds is copied, so accumulating into
+    one `.grad` never changes another or the user's `gradient=`."""
+    a = symgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = symgrad.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    seed = symgrad.ones(3)
+    (a + b).backward(gradient=seed)  # add's rule hands the same cotangent to both
+    grads = [a.grad.numpy(), b.grad.numpy(), seed.numpy()]
+    assert not any(np.shares_memory(p, q) for i, p in enumerate(grads) for q in grads[i + 1:])
+    (a * 2).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(seed.numpy(), [1.0, 1.0, 1.0])
+    c = symgrad.tensor([0.5, 1.5], requires_grad=True)
+    (c * c).exp().sum().backward()  # a fresh gradient: taken as it is, and right
+    np.testing.assert_allclose(c.grad.numpy(), 2 * np.array([0.5, 1.5]) * np.exp([0.25, 2.25]), rtol=1e-6)
+    assert c.grad.numpy().flags.owndata and c.grad.numpy().flags.writeable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
@@ -152,8 +153,11 @@ class Tensor(Surface, face="torch"):
             g = g if data is g._data else Tensor._make(data)
             self._grad = g if self._grad is None else self._grad + g
         elif self._grad is None:
+            # the walk's own buffer, which nothing else holds (here: `g`, `data` and the call's
+            # argument) becomes `.grad` as it is, as PyTorch's AccumulateGrad steals it
             owned = data.flags.owndata and data.flags.writeable
-            self._grad = Tensor._make(data if owned and data is not g._data else data.copy())
+            stolen = owned and (data is not g._data or sys.getrefcount(data) <= 3)
+            self._grad = Tensor._make(data if stolen else data.copy())
         else:
             self._grad._data += data
 
