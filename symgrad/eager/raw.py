@@ -64,21 +64,28 @@ class Raw(Tensor):
 
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Raw:
-        for a in args:
-            if not isinstance(a, Tensor) and type(a) is not float and type(a) is not int:
-                args = tuple(cls._lift(a, op.name) for a in args)
-                break
-        datas = _promote(op, args)
-        try:
-            out = op.forward(*datas, **params)
-        except (ValueError, IndexError):
-            op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
-            raise
-        return Raw._make(out)
+        return Raw._make(_forward(op, args, params)[2])
 
     @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
         return fn(*args, **kwargs)
+
+
+def _forward(op: Op, args: tuple, params: dict) -> tuple[tuple, list, Any]:
+    """`op` on `args` as a rule applies it: operands lifted, promoted as PyTorch promotes,
+    the forward run (a ShapeError naming the op where shapes do not combine). Returns the
+    operands, the arrays the op ran on and its result."""
+    for a in args:
+        if not isinstance(a, Tensor) and type(a) is not float and type(a) is not int:
+            args = tuple(Raw._lift(a, op.name) for a in args)
+            break
+    datas = _promote(op, args)
+    try:
+        out = op.forward(*datas, **params)
+    except (ValueError, IndexError):
+        op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
+        raise
+    return args, datas, out
 
 
 def raw(g: Any) -> Any:
@@ -162,16 +169,7 @@ class _Recorded(Raw):
     @classmethod
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Raw:
         trace = next(a._trace for a in args if type(a) is _Recorded)
-        for a in args:
-            if not isinstance(a, Tensor) and type(a) is not float and type(a) is not int:
-                args = tuple(Raw._lift(a, op.name) for a in args)
-                break
-        datas = _promote(op, args)
-        try:
-            out = op.forward(*datas, **params)
-        except (ValueError, IndexError):
-            op.out_shape(tuple(np.shape(d) for d in datas), params)
-            raise
+        args, datas, out = _forward(op, args, params)
         refs = []
         for a, d in zip(args, datas):
             if type(a) is _Recorded and a._trace is trace:
