@@ -321,3 +321,28 @@ def test_grad_takes_the_walks_buffer_only_when_nothing_else_holds_it() -> None:
     (c * c).exp().sum().backward()  # a fresh gradient: taken as it is, and right
     np.testing.assert_allclose(c.grad.numpy(), 2 * np.array([0.5, 1.5]) * np.exp([0.25, 2.25]), rtol=1e-6)
     assert c.grad.numpy().flags.owndata and c.grad.numpy().flags.writeable
+
+
+@pytest.mark.parametrize("index", [np.s_[1:3], np.s_[::2], np.s_[1:, None]], ids=["slice", "step", "none"])
+def test_an_interpreted_rule_runs_on_arrays_too(index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node whose params have no signature (a slice) is interpreted every time, still on
+    arrays: no Tensor op in its backward, and the gradient of x[index] is right."""
+    applied: list[str] = []
+    apply = Tensor._apply.__func__
+
+    def counting(cls: type, op: Any, args: tuple, params: dict, name: str | None) -> Any:
+        applied.append(op.name)
+        return apply(cls, op, args, params, name)
+    x = symgrad.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    for _ in range(3):
+        picked = x[index]  # the seed, a Tensor, goes straight into the interpreted node
+        seed = symgrad.tensor(np.arange(1.0, 5.0)[index] * 2)
+        monkeypatch.setattr(Tensor, "_apply", classmethod(counting))
+        x.grad = None
+        picked.backward(gradient=seed)
+        monkeypatch.undo()
+        assert applied == []
+        want = np.zeros(4)
+        np.add.at(want, (np.arange(4)[index],), 2 * np.arange(1.0, 5.0)[index])
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+        assert type(x.grad) is Tensor
