@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +34,7 @@ from symgrad.codegen.numpy_source import (
     _literal,
     _Operands,
     _shared_outputs,
+    assign,
 )
 from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
@@ -267,16 +267,7 @@ class _Writer:
         return expr
 
     def statement(self, n: Node) -> list[str]:
-        expr = self.expression(n)
-        if n in self.inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
-            self.names[n] = expr
-            return []
-        statement = f"{self.name(n)} = {expr}"
-        if not self.debug_nans:
-            return [f"    {statement}"]
-        where = n.where or "an unknown line"
-        check = f"{self.lib.kernels.check_nan}({self.names[n]}, {n.op!r}, {statement!r}, {where!r})"
-        return [f"    {statement}", f"    {check}"]
+        return assign(self, n, self.expression(n))
 
 
 # ---------------------------------------------------------------- calling

@@ -235,15 +235,7 @@ class _Writer:
         graph = self.graph
         full = n in graph.outputs and _full(graph, n)
         expr = _full_code(n, self.lib) if full else self.expression(n, {})
-        if n in self.inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
-            self.names[n] = expr  # a postfix view binds tighter than any operator it lands in
-            return []
-        statement = f"{self.name(n)} = {expr}"
-        if not self.debug_nans:
-            return [f"    {statement}"]
-        where = n.where or "an unknown line"
-        check = f"{self.lib.kernels.check_nan}({self.names[n]}, {n.op!r}, {statement!r}, {where!r})"
-        return [f"    {statement}", f"    {check}"]
+        return assign(self, n, expr)
 
     def pair(self, n: Node, local: dict[Node, str]) -> str:
         """`s, c = sincos(x)` for the first node of a sin/cos pair, named by `local` first."""
@@ -383,6 +375,20 @@ def _origins(graph: Graph) -> dict[Node, origin.Origin | None]:
         if found[n] is None:
             found[n] = next((found[r] for r in readers if found[r] is not None), None)
     return found
+
+
+def assign(writer: Any, n: Node, expr: str) -> list[str]:
+    """The lines binding `n` to `expr` in a writer's function (with its debug_nans check), or
+    none for a view read once, written where it is read. Shared by the array-API writer."""
+    if n in writer.inline and re.fullmatch(r"\w+(\.T|\[[\w:, ]*\])", expr):
+        writer.names[n] = expr  # a postfix view binds tighter than any operator it lands in
+        return []
+    statement = f"{writer.name(n)} = {expr}"
+    if not writer.debug_nans:
+        return [f"    {statement}"]
+    where = n.where or "an unknown line"
+    check = f"{writer.lib.kernels.check_nan}({writer.names[n]}, {n.op!r}, {statement!r}, {where!r})"
+    return [f"    {statement}", f"    {check}"]
 
 
 def _shared_outputs(graph: Graph) -> set[Node]:
