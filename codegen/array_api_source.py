@@ -35,6 +35,7 @@ from symgrad.codegen.numpy_source import (
     _Operands,
     _shared_outputs,
     assign,
+    name_arguments,
 )
 from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
@@ -177,12 +178,7 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     Raises NotImplementedError naming the op for an op with no array-API spelling.
     """
     w = _Writer(graph, debug_nans)
-    fn_name = _identifier(name, w.taken)
-    for n in graph.inputs:
-        w.names[n] = _identifier(n.name, w.taken)
-    for n, out_name in zip(graph.outputs, output_names or []):
-        if n not in w.names and n.scalar is None:
-            w.names[n] = _identifier(out_name, w.taken)
+    fn_name = name_arguments(w, graph, name, output_names)
     args = ", ".join(w.names[n] for n in graph.inputs)
     body = [f"    xp = array_namespace({args})" if args else "    xp = array_namespace(np.zeros(()))"]
     for n in graph.nodes:  # bound as NumPy arrays, moved into xp's arrays (a CuPy device) per call

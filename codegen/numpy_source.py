@@ -90,12 +90,7 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     them `Call`s computing several nodes (then no loop blocking and no sin/cos pairing).
     """
     w = _Writer(graph, debug_nans, order)
-    fn_name = _identifier(name, w.taken)
-    for n in graph.inputs:
-        w.names[n] = _identifier(n.name, w.taken)
-    for n, out_name in zip(graph.outputs, output_names or []):
-        if n not in w.names and n.scalar is None:
-            w.names[n] = _identifier(out_name, w.taken)
+    fn_name = name_arguments(w, graph, name, output_names)
     for n in graph.nodes:  # named first: a blocked loop may read one listed after it
         if n.op == "const" and n.scalar is None:
             w.names[n] = _identifier(f"const{len(w.constants)}", w.taken)
@@ -375,6 +370,18 @@ def _origins(graph: Graph) -> dict[Node, origin.Origin | None]:
         if found[n] is None:
             found[n] = next((found[r] for r in readers if found[r] is not None), None)
     return found
+
+
+def name_arguments(writer: Any, graph: Graph, name: str, output_names: list[str] | None) -> str:
+    """Name the function (returned), its inputs and its outputs in a writer: shared by the
+    array-API writer."""
+    fn_name = _identifier(name, writer.taken)
+    for n in graph.inputs:
+        writer.names[n] = _identifier(n.name, writer.taken)
+    for n, out_name in zip(graph.outputs, output_names or []):
+        if n not in writer.names and n.scalar is None:
+            writer.names[n] = _identifier(out_name, writer.taken)
+    return fn_name
 
 
 def assign(writer: Any, n: Node, expr: str) -> list[str]:
