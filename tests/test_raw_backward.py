@@ -346,3 +346,26 @@ def test_an_interpreted_rule_runs_on_arrays_too(index: Any, monkeypatch: pytest.
         np.add.at(want, (np.arange(4)[index],), 2 * np.arange(1.0, 5.0)[index])
         np.testing.assert_array_equal(x.grad.numpy(), want)
         assert type(x.grad) is Tensor
+
+
+_seen: list[tuple[type, type]] = []
+
+
+def _softplus_rule(ct: Any, ans: Any, x: Any) -> Any:
+    """d softplus(x) = 1 - exp(-softplus(x)): reads the output, as a user's rule may."""
+    _seen.append((type(ct), type(ans)))
+    return ct * (1 - (-ans).exp())
+
+
+user_softplus = symgrad.extend("test_raw_user_softplus", lambda x: np.logaddexp(0.0, x), [_softplus_rule])
+
+
+def test_a_users_rule_reading_the_output_is_given_it() -> None:
+    """An extend() rule reading `ans` gets the forward's value, as a Tensor, every backward,
+    and the gradient is the closed form sigmoid(x)."""
+    _seen.clear()
+    for values in ([-3.0, 0.0, 2.5], [1.0, -1.0, 40.0]):
+        x = symgrad.tensor(values, dtype=symgrad.float64, requires_grad=True)
+        (user_softplus(x) * 2.0).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2.0 / (1.0 + np.exp(-np.array(values))), rtol=1e-13)
+    assert _seen == [(Tensor, Tensor)] * 2
