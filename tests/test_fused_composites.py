@@ -311,3 +311,17 @@ def test_the_cache_is_bounded(monkeypatch):
 def test_the_definition_is_what_a_composite_wraps():
     for fn in COMPOSITES:
         assert callable(inspect.unwrap(fn))
+
+
+def test_a_composite_lifting_an_array_constant_fuses():
+    """kron(x, B) with B a nested list: B is lifted into the trace as a constant of the
+    PyTorch face, the signature fuses, and value and gradient are the closed forms."""
+    fused.cache_clear()
+    b = [[1.0, -2.0], [0.5, 3.0]]
+    out, (x,) = _hot(lambda x: symgrad.kron(x, b), lambda t: (t(X0),), symgrad.float64)
+    assert out.grad_fn._inner is None and out.grad_fn._fused.trusted()
+    np.testing.assert_allclose(out.detach().numpy(), np.kron(X0, b), rtol=1e-15)
+    ct = np.linspace(0.5, 1.5, out.numel()).reshape(out.shape)
+    (g,) = symgrad.autograd.grad(out, [x], symgrad.tensor(ct))
+    blocks = ct.reshape(3, 2, 4, 2) * np.array(b)[None, :, None, :]
+    np.testing.assert_allclose(g.numpy(), blocks.sum(axis=(1, 3)), rtol=1e-13)
