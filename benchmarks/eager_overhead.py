@@ -1,6 +1,6 @@
 """Eager mode's cost against PyTorch eager and NumPy: per op, and on whole programs.
 
-Two tables, measured in one process, single-threaded (BLAS, OpenMP and PyTorch held to one
+Three tables, measured in one process, single-threaded (BLAS, OpenMP and PyTorch held to one
 thread), with the garbage collector on while timing (a cost only the cycle collector pays
 still counts). Every case's result is checked against NumPy's (and so against PyTorch's)
 before it is timed; a wrong result stops the run. PyTorch's columns are left out when
@@ -22,8 +22,11 @@ torch does not import.
   median over rounds of the time per call; a ratio is the median over rounds of (symgrad's
   sample / the base's sample in that round), which cancels most of the noise of a shared
   machine. The clock is the process's CPU time unless `--clock wall`.
+* others: programs as other people write them (`eager_others`: nn modules, optimizers, a
+  Python loop, views and slices), timed the same way against PyTorch, whose first step is
+  the reference; no targets. Left out without PyTorch.
 
-    python -m benchmarks.eager_overhead [--quick] [--json PATH] [--only ops|programs]
+    python -m benchmarks.eager_overhead [--quick] [--json PATH] [--only ops|programs|others]
 """
 
 import os
@@ -49,6 +52,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 import symgrad  # noqa: E402
+from benchmarks.eager_others import OTHERS  # noqa: E402
 
 try:
     import torch
@@ -546,6 +550,14 @@ def program_table(use_torch: bool, settings: Settings, tiny: bool = False) -> li
     return rows
 
 
+def others(use_torch: bool) -> list[Program]:
+    """The programs of `eager_others`, each checked against PyTorch's first step (no targets)."""
+    if not use_torch:
+        return []
+    return [Program(work, lambda lib, a, b=build: b(lib), {}, lambda b=build: _as_numpy(b(torch)()),
+                    "torch", None, rtol=1e-4, atol=1e-6) for work, build in OTHERS.items()]
+
+
 def _fmt_s(t: float | None) -> str:
     if t is None:
         return "—"
@@ -592,7 +604,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="few repeats and rounds (< 60 s in all)")
     p.add_argument("--tiny", action="store_true", help="small programs and one round, targets not "
                    "meaningful: for tests")
-    p.add_argument("--only", choices=("ops", "programs"), help="one table only")
+    p.add_argument("--only", choices=("ops", "programs", "others"), help="one table only")
     p.add_argument("--json", metavar="PATH", help="also write both tables as JSON to PATH")
     p.add_argument("--repeat", type=int, help="ops: timed repeats per case, median (default 25; quick 7)")
     p.add_argument("--target-ms", type=float, help="ops: length of one repeat (default 4; quick 2)")
@@ -653,6 +665,14 @@ def main(argv: list[str] | None = None) -> int:
         if opts.tiny:
             print("(--tiny: small programs, one round; results checked, targets not judged)")
         data["programs"] = [asdict(r) for r in rows]
+    if opts.only in (None, "others"):
+        print("\nothers: PyTorch-style programs as other people write them, checked against PyTorch")
+        if use_torch:
+            rows = [time_program(p, True, opts.settings) for p in others(True)]
+            print(format_program_table(rows))
+            data["others"] = [asdict(r) for r in rows]
+        else:
+            print("(PyTorch is not installed: left out)")
     if opts.json:
         with open(opts.json, "w") as f:
             json.dump(data, f, indent=2)

@@ -146,3 +146,19 @@ def test_suite_eager_flag_prints_the_programs_table(monkeypatch, capsys):
     assert len(rows) == 12 and all(r["checked"][-1] == "symgrad" for r in rows)
     text = capsys.readouterr().out
     assert "eager programs:" in text and "tutorial forward + backward" in text
+
+
+def test_the_others_table_is_checked_against_torch_and_left_out_without_it():
+    assert eo.others(False) == []
+    if not HAS_TORCH:
+        pytest.skip("PyTorch not installed: the others table is left out")
+    programs = eo.others(True)
+    assert len(programs) == len(eo.OTHERS) >= 6
+    for p in programs:
+        r = eo.time_program(p, True, eo.settings(tiny=True))
+        assert r.checked == ["torch", "symgrad"] and r.ratio is not None and r.met is None, r
+    p = programs[0]
+    right = p.expected()
+    p.expected = lambda: (right[0] + 1e-2, *right[1:])  # the loss off by 1e-2
+    with pytest.raises(AssertionError, match="wrong result"):
+        eo.time_program(p, True, eo.settings(tiny=True))
