@@ -214,6 +214,8 @@ CASES = [
     ("indexing", 'x["a"]', TypeError, "only integers, slices (`:`), ellipsis (`...`), None and integer or b"),
     ("indexing", 'x[None, "a"]', TypeError, "got str 'a'"),
     ("indexing", "m[{1: 2}]", IndexError, "got dict"),
+    ("indexing", "x[1.5:3]", TypeError, "slice indices must be integers or None or have an __index__ method"),
+    ("indexing", "m[:, :np.float64(2)]", TypeError, "slice indices must be integers"),
     ("indexing", "m[object()]", IndexError, "got object"),
     ("indexing", "x[5]", IndexError, "index 5 is out of bounds"),
     ("indexing", "x[-4]", IndexError, "index -4 is out of bounds"),

@@ -60,7 +60,12 @@ def resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
     """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old`."""
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) and hasattr(shape[0], "__iter__"):
         shape = tuple(shape[0])
-    shape = tuple(integer(n, "a shape's size") for n in shape)
+    try:
+        shape = tuple(map(operator.index, shape))
+    except TypeError:  # the message names what is not an int
+        shape = tuple(integer(n, "a shape's size") for n in shape)
+    if not shape or min(shape) >= 0:  # the usual case: nothing to check or work out
+        return shape
     bad = next((k for k, n in enumerate(shape) if n < -1), None)
     if bad is not None:
         raise RuntimeError(f"invalid shape dimension {shape[bad]} at index {bad} of shape {list(shape)}")

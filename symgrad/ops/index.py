@@ -8,6 +8,7 @@ is an input of the op (after the indexed value). Boolean masks become integer ar
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -81,9 +82,8 @@ def index_of(key: Any, x: Value) -> tuple[Index, tuple]:
         elif item is Ellipsis:
             index.append(("...",))
             dim += len(x.shape) - sum(_dims_taken(k) for k in items)
-        elif isinstance(item, slice):
-            index.append(("slice", *(None if v is None else int(v) for v in
-                                     (item.start, item.stop, item.step))))
+        elif type(item) is slice:
+            index.append(("slice", _bound(item.start), _bound(item.stop), _bound(item.step)))
             dim += 1
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             index.append(("int", int(item)))
@@ -96,6 +96,16 @@ def index_of(key: Any, x: Value) -> tuple[Index, tuple]:
                 arrays.append(arr)
             dim += taken
     return tuple(index), tuple(arrays)
+
+
+def _bound(v: Any) -> int | None:
+    """A slice's start, stop or step as an int: 1.5 is a TypeError, as in NumPy and PyTorch."""
+    if v is None or type(v) is int:
+        return v
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError("slice indices must be integers or None or have an __index__ method") from None
 
 
 def _is_mask(item: Any) -> bool:
