@@ -6,11 +6,12 @@ becomes one kernel: a plain Python loop over the flattened index that reads its 
 and writes only the values read outside it, so no temporary is ever allocated. A full `sum`
 of a cluster's value is folded into its kernel, summed in NumPy's own pairwise order (so
 the result is the one `ndarray.sum` gives, to the bit), and so is the scatter of clustered
-values into 1-D slices (the gradient of `x[1:]` and `x[:-1]`). On big arrays, `exp`, `tanh`
-and the other functions NumPy runs in SIMD loops stay NumPy calls between kernels, and `sin`
-and `cos` are `numba_math`'s vectorizable polynomials. Everything else (matmul, indexing,
-broadcasts, reductions over some axes) stays NumPy, written by `numpy_source` around the
-kernel calls.
+values into 1-D slices (the gradient of `x[1:]` and `x[:-1]`). On big float64 arrays, `sin`,
+`cos`, `exp`, `expm1`, `log`, `log1p` and `tanh` are `numba_math`'s vectorizable versions (the
+loop runs again with libm's when an argument is outside their range), and the other functions
+NumPy runs in SIMD loops (`log2`, `arctan`...) stay NumPy calls between kernels. Everything
+else (matmul, indexing, broadcasts, reductions over some axes) stays NumPy, written by
+`numpy_source` around the kernel calls.
 
 Numba caches compiled kernels on disk only for functions defined in a real file: the kernels
 of a program are written to `<cache>/symgrad_numba_<hash>.py` (the hash of their text;
@@ -19,6 +20,7 @@ of a program are written to `<cache>/symgrad_numba_<hash>.py` (the hash of their
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import importlib.util
@@ -40,7 +42,18 @@ from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
 
 INSTALL = "backend='numba' needs Numba: pip install symgrad[numba]"
-LIMIT = "524288.0"  # numba_math.LIMIT, 2**19, as the kernels spell it (numba_math imports Numba)
+# numba_math's vectorizable functions (`v` and the op's name), each with the test that its
+# argument `{x}` is in the range where it holds, false for NaN (numba_math.LIMIT, EXP_LIMIT...,
+# spelled out here: numba_math imports Numba)
+VECTOR: dict[str, str] = {
+    "sin": "abs({x}) <= 524288.0",
+    "cos": "abs({x}) <= 524288.0",
+    "exp": "abs({x}) <= 708.0",
+    "expm1": "abs({x}) <= 708.0",
+    "log": "2.2250738585072014e-308 <= {x} <= 1.7976931348623157e308",
+    "log1p": "-1.0 < {x} <= 1e300",
+    "tanh": "{x} == {x}",
+}
 
 # The scalar form of each fused op, with `np.` ufuncs Numba compiles for scalars. Ops left out
 # (kernels of symgrad.ops.kernels such as erf, integer ops) stay NumPy statements.
@@ -56,8 +69,9 @@ SCALAR.update({
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.bool_))
 # NumPy runs these in SIMD loops (SVML) 3-8x faster than the libm call Numba makes for each
 # element (measured on 10^6 float64: exp 1.3 ms against 5.7, tanh 2.4 against 13.7, log1p 1.5
-# against 11): on big arrays they stay NumPy statements between kernels. sin and cos are
-# scalar in NumPy too; kernels compute them with `numba_math`'s vectorizable polynomials.
+# against 11): on big arrays they stay NumPy statements between kernels, unless `numba_math`
+# has a vectorizable version (VECTOR, float64), which runs in the kernel's loop with no pass
+# over memory of its own.
 NUMPY_SIMD = frozenset("exp log log1p expm1 tanh tan atan sinh cosh asinh acosh atanh asin acos log2 log10 "
                        "exp2 cbrt".split())
 SIMD_MIN_SIZE = 4096  # elements; below this one NumPy call costs more than the libm calls
@@ -106,9 +120,15 @@ def fusible(n: Node) -> bool:
     operands of its own shape, 0-d or literal."""
     if n.op not in SCALAR or not n.shape or math.prod(n.shape) == 0 or n.dtype not in _DTYPES:
         return False
-    if n.op in NUMPY_SIMD and math.prod(n.shape) >= SIMD_MIN_SIZE:
+    if n.op in NUMPY_SIMD and math.prod(n.shape) >= SIMD_MIN_SIZE and not _vector(n):
         return False
     return all(i.scalar is not None or (i.shape in (n.shape, ()) and i.dtype in _DTYPES) for i in n.inputs)
+
+
+def _vector(n: Node) -> bool:
+    """Whether a kernel of n's shape may compute n with numba_math (sin and cos in any float
+    dtype, the others in float64: they build floats from their bits)."""
+    return n.op in VECTOR and (n.op in ("sin", "cos") or _compute_dtype(n) == np.float64)
 
 
 def _offset(n: Node, k: Kernel, value: Node) -> int | None:
@@ -187,7 +207,16 @@ def clusters(graph: Graph) -> list[Kernel]:
             kernel_of[n.inputs[1]].scatter.append(n)
         reach[n] = below
     _sink(graph, kernels, readers)
+    for k in kernels:
+        if k.total is not None and _vectorized(k):
+            k.total = None  # NumPy sums the written value: the summing loop would be scalar
     return [k for k in kernels if len(k.nodes) + len(k.extra()) > 1]
+
+
+def _vectorized(k: Kernel) -> bool:
+    """Whether the kernel computes VECTOR functions with numba_math: 4096 elements or more
+    (on small arrays the vector loop gains little, and its second loop doubles the compile)."""
+    return math.prod(k.shape) >= SIMD_MIN_SIZE and any(_vector(n) for n in k.nodes)
 
 
 def _sink(graph: Graph, kernels: list[Kernel], uses: dict[Node, int]) -> None:
@@ -274,11 +303,9 @@ class _KernelWriter:
                 if math.prod(n.shape) * np.dtype(n.dtype).itemsize >= GIVEN_MIN_BYTES]
 
     def fast(self) -> bool:
-        """Whether the loop computes sin and cos with numba_math: a big kernel without a sum
-        (on small arrays the vector loop gains little, and its second loop doubles the compile)."""
-        k = self.kernel
-        return (k.total is None and math.prod(k.shape) >= SIMD_MIN_SIZE
-                and any(n.op in ("sin", "cos") for n in k.nodes))
+        """Whether the loop runs with numba_math's functions, and again with libm's when an
+        argument is out of their range (a kernel with a sum has none: `clusters` unfolds it)."""
+        return _vectorized(self.kernel)
 
     def written(self) -> list[Node]:
         """The arrays the kernel returns: values read outside, then the scatter's result."""
@@ -289,8 +316,8 @@ class _KernelWriter:
         lines = []
         for n in self.kernel.nodes:
             lines.append(f"{self.local[n]} = {self.scalar(n, fast)}")
-            if fast and n.op in ("sin", "cos"):
-                lines.append(f"big |= abs({self.operand(n, n.inputs[0])}) > {LIMIT}")
+            if fast and _vector(n):
+                lines.append(f"outside |= not ({VECTOR[n.op].format(x=self.operand(n, n.inputs[0]))})")
         lines += [f"{self.out[n]}[i] = {self.local[n]}" for n in self.outputs]
         stencil = self.stencil()
         if stencil is None:  # each added where it goes: the result starts as zeros
@@ -346,7 +373,7 @@ class _KernelWriter:
         dtype = _compute_dtype(n)
         one = "1.0" if dtype == np.float64 else f"np.{dtype.name}(1.0)"
         template = SCALAR[n.op] or op.template
-        if fast and n.op in ("sin", "cos"):
+        if fast and _vector(n):
             template = f"v{n.op}({{x}})"
         expr = template.format(np=_Np(), one=one, **fields)
         if n.dtype == np.float32:
@@ -376,10 +403,11 @@ class _KernelWriter:
             loop = [*before, "    for i in range(n):", *[f"        {line}" for line in self.body()], *after]
             if self.fast():
                 redo = [f"    {self.out[self.scatter]}[:] = 0.0"] if fill == "zeros" else []
-                fast = ["    big = False  # an argument of sin or cos beyond numba_math.LIMIT", *before,
+                fast = ["    outside = False  # an argument outside the range of numba_math's functions",
+                        *before,
                         "    for i in range(n):", *[f"        {line}" for line in self.body(fast=True)],
                         *after,
-                        "    if big:  # the loop again, with libm's sin and cos",
+                        "    if outside:  # the loop again, with libm's functions",
                         *[f"    {line}" for line in redo + loop]]
                 loop = fast
             lines = [*head, doc + '."""', f"    n = {first}.size", *alloc, *loop]
@@ -525,8 +553,10 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     wrapper = numpy_source.generate(graph, name, title + "\n(numba back end: kernels above)", output_names,
                                     order=order)
     imports = ["# symgrad's Numba kernels", "import numba", "import numpy as np"]
-    if any(w.fast() for w in writers):
-        imports.append("from symgrad.codegen.numba_math import vcos, vsin")
+    used = sorted({f"v{n.op}" for w in writers if w.fast() for n in w.kernel.nodes if _vector(n)})
+    if used:  # Numba's cache of a kernel does not see a change of the functions it calls: the
+        # digest of numba_math's text, in the module's, names a new file when they change
+        imports.append(f"from symgrad.codegen.numba_math import {', '.join(used)}  # {_math_digest()}")
     module = "\n".join([*imports, "", "",
                         "\n\n".join(w.source() for w in writers)])
     names = ", ".join(w.name for w in writers)
@@ -535,6 +565,13 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     return NumbaProgram(wrapper.name, source, wrapper.constants, wrapper.function, wrapper.numpy_names,
                         wrapper.kernels, module=module, offset=module.count("\n") + 2,
                         numba_kernels=tuple(w.name for w in writers))
+
+
+@functools.cache
+def _math_digest() -> str:
+    """The first 12 hex digits of the SHA-1 of numba_math.py's text."""
+    text = (Path(__file__).parent / "numba_math.py").read_bytes()
+    return hashlib.sha1(text).hexdigest()[:12]
 
 
 def cache_dir() -> Path:
