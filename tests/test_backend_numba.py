@@ -163,6 +163,31 @@ def test_big_arrays_fuse_exp_tanh_log1p_sin_cos_and_keep_numpys_other_simd_funct
     assert "arctan(" in src.split("def grad_arctan_chain(x):")[1]
 
 
+def chain_square(x):  # np.square, a sum per term
+    x2 = np.square(x)
+    return np.sum(np.sin(x) * np.exp(-x2)) + np.sum(np.tanh(x) / (1 + x2)) + np.sum(x * np.log1p(x2))
+
+
+def chain_pow(x):  # x**2 each time, ** -1 for the division, log(1 + x**2), .sum()
+    return (np.sin(x) * np.exp(-x**2) + np.tanh(x) * (1 + x**2) ** -1 + x * np.log(1 + x**2)).sum()
+
+
+def chain_ufuncs(x):  # NumPy's ufuncs by name
+    x2 = np.multiply(x, x)
+    terms = np.add(np.multiply(np.sin(x), np.exp(np.negative(x2))), np.divide(np.tanh(x), np.add(1, x2)))
+    return np.sum(np.add(terms, np.multiply(x, np.log1p(x2))))
+
+
+@pytest.mark.parametrize("fn", [chain, chain_square, chain_pow, chain_ufuncs], ids=lambda f: f.__name__)
+def test_the_elementwise_chain_however_written_is_one_loop(fn):
+    x = np.random.default_rng(5).uniform(-2, 2, 5000)
+    grad = compiled("grad", fn, "numba")
+    wrapper = grad.source(x).split(f"def grad_{fn.__name__}(x):")[1]
+    calls = [line.strip() for line in wrapper.splitlines()[1:] if line.strip()]
+    assert calls == ["grad_x = kernel0(x)", "return grad_x"], calls
+    close(grad(x), compiled("grad", fn, "numpy")(x), 1e-12)
+
+
 OUT_OF_RANGE = [np.inf, -np.inf, np.nan, 0.0, -0.0, 5e-324, 1e-310, -1.0, -1.0 + 1e-12, 709.5, -709.5, 750.0,
                 -750.0, 1e6, -1e6, 1e301, 1e-300, -1e-300]
 
