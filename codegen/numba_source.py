@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.codegen import numpy_source
+from symgrad.codegen import numba_aot, numpy_source
 from symgrad.codegen.numpy_source import Call, Program, _identifier, _literal
 from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
@@ -88,13 +88,12 @@ class _Np:
         return f"np.{name}"
 
 
-def require() -> Any:
-    """Numba, imported; a one-line ImportError saying how to install it when it is missing."""
-    try:
-        import numba
-    except ImportError:
-        raise ImportError(INSTALL) from None
-    return numba
+def require() -> None:
+    """A one-line ImportError saying how to install Numba when it is missing. Numba is not
+    imported (a fifth of a second): a process that finds its kernels built ahead of time
+    (`aot`) never imports it."""
+    if importlib.util.find_spec("numba") is None:
+        raise ImportError(INSTALL)
 
 
 # ---------------------------------------------------------------- finding clusters
@@ -488,6 +487,19 @@ class _KernelWriter:
         after += [f"    {out}[n + {end}:] = {zero}"] if self.kernel.shape[0] + end < size else []
         return before, after
 
+    def signature(self) -> str:
+        """The kernel's Numba signature, for building it ahead of time (`numba_aot`):
+        contiguous 1-D arrays and scalars in, the arrays written (and the sum) out."""
+        def numba_type(n: Node, array: bool = True) -> str:
+            dtype = "boolean" if n.dtype == np.bool_ else np.dtype(n.dtype).name
+            return f"{dtype}[::1]" if array else dtype
+        args = [numba_type(i, bool(i.shape)) for i in self.inputs] + [numba_type(n) for n in self.given()]
+        results = [numba_type(n) for n in self.written()]
+        if self.kernel.total is not None:
+            results.append(numba_type(self.kernel.total, False))
+        result = results[0] if len(results) == 1 else f"Tuple(({', '.join(results)}))"
+        return f"{result}({', '.join(args)})"
+
     def call(self) -> Call:
         """The wrapper's statement: flat inputs in, outputs reshaped to the cluster's shape."""
         k = self.kernel
@@ -532,6 +544,7 @@ class NumbaProgram(Program):
     module: str = ""
     offset: int = 0
     numba_kernels: tuple[str, ...] = ()
+    signatures: tuple[str, ...] = ()  # of numba_kernels, for numba_aot
 
 
 def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None,
@@ -564,7 +577,8 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     source = f"{module}\n\n{shown}"
     return NumbaProgram(wrapper.name, source, wrapper.constants, wrapper.function, wrapper.numpy_names,
                         wrapper.kernels, module=module, offset=module.count("\n") + 2,
-                        numba_kernels=tuple(w.name for w in writers))
+                        numba_kernels=tuple(w.name for w in writers),
+                        signatures=tuple(w.signature() for w in writers))
 
 
 @functools.cache
@@ -583,10 +597,13 @@ def cache_dir() -> Path:
     return Path(base) / "symgrad" / "numba"
 
 
+def _digest(module: str) -> str:
+    return hashlib.sha1(module.encode()).hexdigest()[:16]
+
+
 def _import(module: str) -> Any:
     """The kernel module, from its file in the cache directory (written once, atomically)."""
-    digest = hashlib.sha1(module.encode()).hexdigest()[:16]
-    mod_name = f"symgrad_numba_{digest}"
+    mod_name = f"symgrad_numba_{_digest(module)}"
     if mod_name in sys.modules:
         return sys.modules[mod_name]
     folder = cache_dir()
@@ -604,17 +621,30 @@ def _import(module: str) -> Any:
     return mod
 
 
+def kernels(program: NumbaProgram) -> dict[str, Callable[..., Any]]:
+    """The program's kernels by name: built ahead of time if they were (no Numba import),
+    else Numba's, with the build ahead of time started for the next process."""
+    folder, digest = cache_dir(), _digest(program.module)
+    aot = numba_aot.load(folder, numba_aot.name(digest)) if program.signatures else None
+    if aot is not None:
+        return {k: numba_aot.bind(getattr(aot, k)) for k in program.numba_kernels}
+    require()
+    mod = _import(program.module)
+    if program.signatures:
+        numba_aot.schedule(folder, folder / f"symgrad_numba_{digest}.py", numba_aot.name(digest),
+                           dict(zip(program.numba_kernels, program.signatures)))
+    return {k: getattr(mod, k) for k in program.numba_kernels}
+
+
 def load(program: Program) -> Callable[..., Any]:
     """The program's function, its kernels imported from the cache directory and bound by name."""
     if not isinstance(program, NumbaProgram):
         return numpy_source.load(program)
-    require()
-    mod = _import(program.module)
     digest = hashlib.sha1(program.source.encode()).hexdigest()[:12]
     filename = f"<symgrad:{program.name}:{digest}>"
     linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
     namespace: dict[str, Any] = dict(program.constants)
-    namespace.update({k: getattr(mod, k) for k in program.numba_kernels})
+    namespace.update(kernels(program))
     wrapper = program.source.split("\n", program.offset)[-1]
     exec(compile("\n" * program.offset + wrapper, filename, "exec"), namespace)  # noqa: S102 - generated
     fn = namespace[program.name]

@@ -1,10 +1,13 @@
 """backend="numba": fused loop kernels agree with the NumPy back end (1e-12 relative in float64).
 
 Each function is compiled once per transform and shared by the tests (Numba's compile is the
-slow part; its on-disk cache makes later runs fast).
+slow part; its on-disk cache makes later runs fast). The background builds ahead of time are
+off (`SYMGRAD_NUMBA_AOT=0`) but in the test that builds one itself.
 """
 
 import functools
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -14,6 +17,11 @@ import scipy.special
 import symgrad
 
 numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _no_background_builds(monkeypatch):
+    monkeypatch.setenv("SYMGRAD_NUMBA_AOT", "0")
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-2, 2, 37)
@@ -283,3 +291,71 @@ def test_export_of_numba_code_points_to_the_numpy_back_end():
     with pytest.raises(ValueError, match=r"grad\(chain\)\.export\(\): backend='numba' code calls Numba "
                                          r"kernels; export the same function compiled with backend='numpy'"):
         compiled("grad", chain, "numba").export(X)
+
+
+def test_a_later_build_of_the_same_graph_is_read_from_disk_and_a_changed_one_is_not(tmp_path, monkeypatch):
+    from symgrad.api import transforms
+    from symgrad.codegen import numba_cache
+    monkeypatch.setenv("SYMGRAD_NUMBA_CACHE", str(tmp_path))
+    monkeypatch.setattr(symgrad.config, "verify", False)  # the IR verifier runs on fresh builds only
+    scale = np.linspace(1.0, 2.0, 37)
+
+    def weighted(x):
+        return np.sum(np.tanh(x * scale) ** 2 + x)
+    first = symgrad.grad(weighted, backend="numba")
+    want = first(X)
+    assert len(list((tmp_path / "programs").glob("*.pkl"))) == 1
+
+    def no_simplify(*args, **kwargs):
+        raise AssertionError("simplify ran: the stored build was not read")
+    with monkeypatch.context() as m:
+        m.setattr(transforms, "simplify", no_simplify)
+        again = symgrad.grad(weighted, backend="numba")
+        assert np.array_equal(again(X), want) and again.source(X) == first.source(X)
+        assert str(again.graph(X)) == str(first.graph(X))
+        scale[3] = 5.0  # the array it reads changed: a new graph, built afresh
+        with pytest.raises(AssertionError, match="simplify ran"):
+            symgrad.grad(weighted, backend="numba")(X)
+    changed = symgrad.grad(weighted, backend="numba")(X)
+    close(changed, symgrad.grad(weighted)(X), 1e-12)
+    assert not np.allclose(changed, want)
+    assert len(list((tmp_path / "programs").glob("*.pkl"))) == 2
+
+    cube = symgrad.extend("cube_for_numba_cache", lambda x: x ** 3, [lambda ct, ans, x: ct * 3 * x * x])
+    traced = symgrad.trace(lambda x: np.sum(cube(x)), X)
+    assert numba_cache.digest(traced.graph) is None  # user code the graph does not show: never stored
+
+
+def test_kernels_built_ahead_of_time_load_without_numba(tmp_path, monkeypatch):
+    from symgrad.codegen import numba_aot, numba_cache
+    monkeypatch.setenv("SYMGRAD_NUMBA_CACHE", str(tmp_path))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    script = """
+import sys, numpy as np, symgrad
+def f(x):
+    return np.sum(np.sin(x) * np.exp(-x * x) + np.tanh(x) * x)
+x = np.random.default_rng(0).uniform(-2, 2, 5000)
+g = symgrad.grad(f, backend="numba")
+np.save(sys.argv[1], g(x))
+print(type(g.build(x).fn.__globals__["kernel0"]).__name__, "numba" in sys.modules)
+"""
+
+    def run(name):  # a fresh process: its kind of kernel, whether it imported Numba, its gradient
+        proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split(), np.load(tmp_path / f"{name}.npy")
+    (kind, imported), jit = run("jit")
+    assert kind == "CPUDispatcher" and imported == "True"
+    (source,) = tmp_path.glob("symgrad_numba_*.py")
+    (stored,) = (tmp_path / "programs").glob("*.pkl")
+    program = numba_cache.read(stored.stem)[2]
+    assert program.signatures == ("float64[::1](float64[::1])",)
+    module = numba_aot.name(source.stem.removeprefix("symgrad_numba_"))
+    numba_aot.build(source, module, dict(zip(program.numba_kernels, program.signatures)))
+    (kind, imported), aot = run("aot")
+    assert kind == "function" and imported == "False"  # the extension module's kernel, no Numba
+    assert np.array_equal(aot, jit)
+    kernel = numba_aot.bind(numba_aot.load(tmp_path, module).kernel0)
+    strided = np.random.default_rng(1).uniform(-2, 2, 10000)[::2]  # copied to a contiguous array
+    assert np.array_equal(kernel(strided), kernel(np.ascontiguousarray(strided)))
