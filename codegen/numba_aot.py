@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -92,8 +93,9 @@ def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def schedule(folder: Path, source: Path, module: str, signatures: dict[str, str]) -> None:
     """Start the background build of `module` from the kernel file `source`, unless it is
-    off, built, or being built (a lock file younger than STALE seconds)."""
-    if not enabled() or _path(folder, module).exists():
+    off, built, failed before (`<module>.failed` holds the error), or being built (a lock
+    file younger than STALE seconds)."""
+    if not enabled() or _path(folder, module).exists() or (folder / f"{module}.failed").exists():
         return
     lock = folder / f"{module}.building"
     try:
@@ -159,5 +161,7 @@ def main(argv: list[str]) -> None:
     source, module = Path(argv[0]), argv[1]
     try:
         build(source, module, json.loads(argv[2]))
+    except Exception:  # noqa: BLE001 - any failure: kept, so that no later process tries again
+        (source.parent / f"{module}.failed").write_text(traceback.format_exc())
     finally:
         (source.parent / f"{module}.building").unlink(missing_ok=True)

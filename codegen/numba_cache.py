@@ -112,7 +112,7 @@ def read(key: str | None) -> tuple[Graph, list, Any] | None:
     try:
         with open(_folder() / f"{key}.pkl", "rb") as f:
             packed, stats, program = pickle.load(f)  # noqa: S301 - our own cache directory
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, ImportError):
+    except Exception:  # noqa: BLE001 - missing, half-written by a crash, or of another version: build again
         return None
     return _unpack(packed), stats, program
 

@@ -127,7 +127,8 @@ def fusible(n: Node) -> bool:
 def _vector(n: Node) -> bool:
     """Whether a kernel of n's shape may compute n with numba_math (sin and cos in any float
     dtype, the others in float64: they build floats from their bits)."""
-    return n.op in VECTOR and (n.op in ("sin", "cos") or _compute_dtype(n) == np.float64)
+    return n.op in VECTOR and (n.op in ("sin", "cos") or all(i.scalar is not None or i.dtype == np.float64
+                                                           for i in n.inputs))
 
 
 def _offset(n: Node, k: Kernel, value: Node) -> int | None:
