@@ -15,7 +15,9 @@ else (matmul, indexing, broadcasts, reductions over some axes) stays NumPy, writ
 
 Numba caches compiled kernels on disk only for functions defined in a real file: the kernels
 of a program are written to `<cache>/symgrad_numba_<hash>.py` (the hash of their text;
-`SYMGRAD_NUMBA_CACHE`, else `$XDG_CACHE_HOME/symgrad/numba`) and imported from there.
+`SYMGRAD_NUMBA_CACHE`, else `$XDG_CACHE_HOME/symgrad/numba`) and imported from there. A later
+process skips more: `numba_cache` reads its whole build back (no simplify, no SymPy), and
+`numba_aot` gives it the kernels compiled ahead of time (no Numba import).
 """
 
 from __future__ import annotations
