@@ -34,6 +34,11 @@ from typing import Any
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: builds may run side by side
+    fcntl = None
+
 STALE = 600.0  # seconds after which a build's lock file is taken for abandoned
 
 
@@ -159,8 +164,13 @@ def _trampoline(dispatcher: Any) -> Callable[..., Any]:
 def main(argv: list[str]) -> None:
     """Build from the command line: KERNELS.py MODULE SIGNATURES_JSON (see `schedule`)."""
     source, module = Path(argv[0]), argv[1]
+    if hasattr(os, "nice"):
+        os.nice(10)  # behind the user's own work
     try:
-        build(source, module, json.loads(argv[2]))
+        with open(source.parent / "aot.lock", "w") as lock:  # one build at a time per cache directory
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            build(source, module, json.loads(argv[2]))
     except Exception:  # noqa: BLE001 - any failure: kept, so that no later process tries again
         (source.parent / f"{module}.failed").write_text(traceback.format_exc())
     finally:
