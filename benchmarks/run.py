@@ -10,8 +10,10 @@ For each workload of benchmarks/workloads.py, one process times:
 * `hand`: the hand-written NumPy gradient, the floor every ratio is taken against;
 * the peers that import (on a workload's main spelling; on its other spellings, only JAX
   runs, on those written with `np` alone): PyTorch eager (`.backward()`, or `torch.autograd.functional.
-  hessian`) and `torch.func.grad`/`hessian`, `jax.jit(jax.grad)` (`jax.hessian`), HIPS
-  autograd's `grad`/`hessian`. A peer that does not import is listed as skipped.
+  hessian`) and `torch.func.grad`/`hessian`, `torch.compile(torch.func.grad)` (Inductor's
+  fused C++ loops; left out by --quick, as each compile takes seconds), `jax.jit(jax.grad)`
+  (`jax.hessian`), HIPS autograd's `grad`/`hessian`. A peer that does not import is listed
+  as skipped, and one whose compile fails as FAILED, with its error.
 
 Timing is interleaved: each round times every candidate once, in a rotating order, so a
 slow drift of the machine (frequency, another process) touches all of them alike. One
@@ -188,6 +190,18 @@ def make_torch_func(torch: Any) -> Callable[[Workload, tuple], Thunk]:
     return make
 
 
+def make_torch_compile(torch: Any) -> Callable[[Workload, tuple], Thunk]:
+    """The whole derivative as one graph for Inductor, as `jax.jit(jax.grad)` is for XLA
+    (compiling the forward and calling `.backward()` measured slower here)."""
+    def make(w: Workload, args: tuple) -> Thunk:
+        ts = [torch.from_numpy(a) for a in args]
+        derivative = torch.func.hessian(w.torch_fn) if w.kind == "hessian" else torch.func.grad(
+            w.torch_fn, argnums=w.wrt)
+        compiled = torch.compile(derivative, dynamic=False)
+        return lambda: compiled(*ts)
+    return make
+
+
 def make_jax(jax: Any) -> Callable[[Workload, tuple], Thunk]:
     def make(w: Workload, args: tuple) -> Thunk:
         fn = with_numpy(w.fn, jax.numpy)
@@ -218,8 +232,9 @@ class Candidate:
     skipped: str = ""  # why it is not timed
 
 
-def candidates() -> list[Candidate]:
-    """The floor first, then symgrad, then each peer (skipped when it does not import)."""
+def candidates(compile_torch: bool = True) -> list[Candidate]:
+    """The floor first, then symgrad, then each peer (skipped when it does not import);
+    torch.compile only with `compile_torch` (left out by --quick)."""
     out = [Candidate("hand (floor)", make_hand), Candidate("symgrad", make_symgrad)]
     numba, why = _try(_import_numba)
     out += [Candidate("symgrad numba", numba and make_symgrad_numba, why),
@@ -227,6 +242,8 @@ def candidates() -> list[Candidate]:
     torch, why = _try(_import_torch)
     out += [Candidate("torch eager", torch and make_torch(torch), why),
             Candidate("torch.func", torch and make_torch_func(torch), why)]
+    if compile_torch:
+        out.append(Candidate("torch.compile", torch and make_torch_compile(torch), why))
     jax, why = _try(_import_jax)
     out.append(Candidate("jax.jit", jax and make_jax(jax), why))
     autograd, why = _try(_import_autograd)
@@ -393,7 +410,7 @@ def table(w: Workload, results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-PEERS = ("torch eager", "torch.func", "jax.jit", "autograd")
+PEERS = ("torch eager", "torch.func", "torch.compile", "jax.jit", "autograd")
 
 
 def eager_ratios(results: list[Result]) -> tuple[str, str]:
@@ -493,7 +510,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse(argv)
-    cands = candidates()
+    cands = candidates(compile_torch=not opts.quick)
     env = environment()
     v = env["versions"]
     print(f"symgrad benchmarks: {env['system']} {env['machine']}, {env['cpus']} CPUs, 1 thread; "

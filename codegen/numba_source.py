@@ -6,19 +6,23 @@ becomes one kernel: a plain Python loop over the flattened index that reads its 
 and writes only the values read outside it, so no temporary is ever allocated. A full `sum`
 of a cluster's value is folded into its kernel, summed in NumPy's own pairwise order (so
 the result is the one `ndarray.sum` gives, to the bit), and so is the scatter of clustered
-values into 1-D slices (the gradient of `x[1:]` and `x[:-1]`). On big arrays, `exp`, `tanh`
-and the other functions NumPy runs in SIMD loops stay NumPy calls between kernels, and `sin`
-and `cos` are `numba_math`'s vectorizable polynomials. Everything else (matmul, indexing,
-broadcasts, reductions over some axes) stays NumPy, written by `numpy_source` around the
-kernel calls.
+values into 1-D slices (the gradient of `x[1:]` and `x[:-1]`). On big float64 arrays, `sin`,
+`cos`, `exp`, `expm1`, `log`, `log1p` and `tanh` are `numba_math`'s vectorizable versions (the
+loop runs again with libm's when an argument is outside their range), and the other functions
+NumPy runs in SIMD loops (`log2`, `arctan`...) stay NumPy calls between kernels. Everything
+else (matmul, indexing, broadcasts, reductions over some axes) stays NumPy, written by
+`numpy_source` around the kernel calls.
 
 Numba caches compiled kernels on disk only for functions defined in a real file: the kernels
 of a program are written to `<cache>/symgrad_numba_<hash>.py` (the hash of their text;
-`SYMGRAD_NUMBA_CACHE`, else `$XDG_CACHE_HOME/symgrad/numba`) and imported from there.
+`SYMGRAD_NUMBA_CACHE`, else `$XDG_CACHE_HOME/symgrad/numba`) and imported from there. A later
+process skips more: `numba_cache` reads its whole build back (no simplify, no SymPy), and
+`numba_aot` gives it the kernels compiled ahead of time (no Numba import).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import importlib.util
@@ -34,13 +38,24 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.codegen import numpy_source
+from symgrad.codegen import numba_aot, numpy_source
 from symgrad.codegen.numpy_source import Call, Program, _identifier, _literal
 from symgrad.ir import Graph, Node
 from symgrad.ops import OPS
 
 INSTALL = "backend='numba' needs Numba: pip install symgrad[numba]"
-LIMIT = "524288.0"  # numba_math.LIMIT, 2**19, as the kernels spell it (numba_math imports Numba)
+# numba_math's vectorizable functions (`v` and the op's name), each with the test that its
+# argument `{x}` is in the range where it holds, false for NaN (numba_math.LIMIT, EXP_LIMIT...,
+# spelled out here: numba_math imports Numba)
+VECTOR: dict[str, str] = {
+    "sin": "abs({x}) <= 524288.0",
+    "cos": "abs({x}) <= 524288.0",
+    "exp": "abs({x}) <= 708.0",
+    "expm1": "abs({x}) <= 708.0",
+    "log": "2.2250738585072014e-308 <= {x} <= 1.7976931348623157e308",
+    "log1p": "-1.0 < {x} <= 1e300",
+    "tanh": "{x} == {x}",
+}
 
 # The scalar form of each fused op, with `np.` ufuncs Numba compiles for scalars. Ops left out
 # (kernels of symgrad.ops.kernels such as erf, integer ops) stay NumPy statements.
@@ -56,8 +71,9 @@ SCALAR.update({
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.bool_))
 # NumPy runs these in SIMD loops (SVML) 3-8x faster than the libm call Numba makes for each
 # element (measured on 10^6 float64: exp 1.3 ms against 5.7, tanh 2.4 against 13.7, log1p 1.5
-# against 11): on big arrays they stay NumPy statements between kernels. sin and cos are
-# scalar in NumPy too; kernels compute them with `numba_math`'s vectorizable polynomials.
+# against 11): on big arrays they stay NumPy statements between kernels, unless `numba_math`
+# has a vectorizable version (VECTOR, float64), which runs in the kernel's loop with no pass
+# over memory of its own.
 NUMPY_SIMD = frozenset("exp log log1p expm1 tanh tan atan sinh cosh asinh acosh atanh asin acos log2 log10 "
                        "exp2 cbrt".split())
 SIMD_MIN_SIZE = 4096  # elements; below this one NumPy call costs more than the libm calls
@@ -74,13 +90,12 @@ class _Np:
         return f"np.{name}"
 
 
-def require() -> Any:
-    """Numba, imported; a one-line ImportError saying how to install it when it is missing."""
-    try:
-        import numba
-    except ImportError:
-        raise ImportError(INSTALL) from None
-    return numba
+def require() -> None:
+    """A one-line ImportError saying how to install Numba when it is missing. Numba is not
+    imported (a fifth of a second): a process that finds its kernels built ahead of time
+    (`aot`) never imports it."""
+    if importlib.util.find_spec("numba") is None:
+        raise ImportError(INSTALL)
 
 
 # ---------------------------------------------------------------- finding clusters
@@ -106,9 +121,16 @@ def fusible(n: Node) -> bool:
     operands of its own shape, 0-d or literal."""
     if n.op not in SCALAR or not n.shape or math.prod(n.shape) == 0 or n.dtype not in _DTYPES:
         return False
-    if n.op in NUMPY_SIMD and math.prod(n.shape) >= SIMD_MIN_SIZE:
+    if n.op in NUMPY_SIMD and math.prod(n.shape) >= SIMD_MIN_SIZE and not _vector(n):
         return False
     return all(i.scalar is not None or (i.shape in (n.shape, ()) and i.dtype in _DTYPES) for i in n.inputs)
+
+
+def _vector(n: Node) -> bool:
+    """Whether a kernel of n's shape may compute n with numba_math (sin and cos in any float
+    dtype, the others in float64: they build floats from their bits)."""
+    return n.op in VECTOR and (n.op in ("sin", "cos") or all(i.scalar is not None or i.dtype == np.float64
+                                                           for i in n.inputs))
 
 
 def _offset(n: Node, k: Kernel, value: Node) -> int | None:
@@ -187,7 +209,16 @@ def clusters(graph: Graph) -> list[Kernel]:
             kernel_of[n.inputs[1]].scatter.append(n)
         reach[n] = below
     _sink(graph, kernels, readers)
+    for k in kernels:
+        if k.total is not None and _vectorized(k):
+            k.total = None  # NumPy sums the written value: the summing loop would be scalar
     return [k for k in kernels if len(k.nodes) + len(k.extra()) > 1]
+
+
+def _vectorized(k: Kernel) -> bool:
+    """Whether the kernel computes VECTOR functions with numba_math: 4096 elements or more
+    (on small arrays the vector loop gains little, and its second loop doubles the compile)."""
+    return math.prod(k.shape) >= SIMD_MIN_SIZE and any(_vector(n) for n in k.nodes)
 
 
 def _sink(graph: Graph, kernels: list[Kernel], uses: dict[Node, int]) -> None:
@@ -274,11 +305,9 @@ class _KernelWriter:
                 if math.prod(n.shape) * np.dtype(n.dtype).itemsize >= GIVEN_MIN_BYTES]
 
     def fast(self) -> bool:
-        """Whether the loop computes sin and cos with numba_math: a big kernel without a sum
-        (on small arrays the vector loop gains little, and its second loop doubles the compile)."""
-        k = self.kernel
-        return (k.total is None and math.prod(k.shape) >= SIMD_MIN_SIZE
-                and any(n.op in ("sin", "cos") for n in k.nodes))
+        """Whether the loop runs with numba_math's functions, and again with libm's when an
+        argument is out of their range (a kernel with a sum has none: `clusters` unfolds it)."""
+        return _vectorized(self.kernel)
 
     def written(self) -> list[Node]:
         """The arrays the kernel returns: values read outside, then the scatter's result."""
@@ -289,8 +318,8 @@ class _KernelWriter:
         lines = []
         for n in self.kernel.nodes:
             lines.append(f"{self.local[n]} = {self.scalar(n, fast)}")
-            if fast and n.op in ("sin", "cos"):
-                lines.append(f"big |= abs({self.operand(n, n.inputs[0])}) > {LIMIT}")
+            if fast and _vector(n):
+                lines.append(f"outside |= not ({VECTOR[n.op].format(x=self.operand(n, n.inputs[0]))})")
         lines += [f"{self.out[n]}[i] = {self.local[n]}" for n in self.outputs]
         stencil = self.stencil()
         if stencil is None:  # each added where it goes: the result starts as zeros
@@ -346,7 +375,7 @@ class _KernelWriter:
         dtype = _compute_dtype(n)
         one = "1.0" if dtype == np.float64 else f"np.{dtype.name}(1.0)"
         template = SCALAR[n.op] or op.template
-        if fast and n.op in ("sin", "cos"):
+        if fast and _vector(n):
             template = f"v{n.op}({{x}})"
         expr = template.format(np=_Np(), one=one, **fields)
         if n.dtype == np.float32:
@@ -376,10 +405,11 @@ class _KernelWriter:
             loop = [*before, "    for i in range(n):", *[f"        {line}" for line in self.body()], *after]
             if self.fast():
                 redo = [f"    {self.out[self.scatter]}[:] = 0.0"] if fill == "zeros" else []
-                fast = ["    big = False  # an argument of sin or cos beyond numba_math.LIMIT", *before,
+                fast = ["    outside = False  # an argument outside the range of numba_math's functions",
+                        *before,
                         "    for i in range(n):", *[f"        {line}" for line in self.body(fast=True)],
                         *after,
-                        "    if big:  # the loop again, with libm's sin and cos",
+                        "    if outside:  # the loop again, with libm's functions",
                         *[f"    {line}" for line in redo + loop]]
                 loop = fast
             lines = [*head, doc + '."""', f"    n = {first}.size", *alloc, *loop]
@@ -460,6 +490,19 @@ class _KernelWriter:
         after += [f"    {out}[n + {end}:] = {zero}"] if self.kernel.shape[0] + end < size else []
         return before, after
 
+    def signature(self) -> str:
+        """The kernel's Numba signature, for building it ahead of time (`numba_aot`):
+        contiguous 1-D arrays and scalars in, the arrays written (and the sum) out."""
+        def numba_type(n: Node, array: bool = True) -> str:
+            dtype = "boolean" if n.dtype == np.bool_ else np.dtype(n.dtype).name
+            return f"{dtype}[::1]" if array else dtype
+        args = [numba_type(i, bool(i.shape)) for i in self.inputs] + [numba_type(n) for n in self.given()]
+        results = [numba_type(n) for n in self.written()]
+        if self.kernel.total is not None:
+            results.append(numba_type(self.kernel.total, False))
+        result = results[0] if len(results) == 1 else f"Tuple(({', '.join(results)}))"
+        return f"{result}({', '.join(args)})"
+
     def call(self) -> Call:
         """The wrapper's statement: flat inputs in, outputs reshaped to the cluster's shape."""
         k = self.kernel
@@ -504,6 +547,7 @@ class NumbaProgram(Program):
     module: str = ""
     offset: int = 0
     numba_kernels: tuple[str, ...] = ()
+    signatures: tuple[str, ...] = ()  # of numba_kernels, for numba_aot
 
 
 def generate(graph: Graph, name: str, title: str, output_names: list[str] | None = None,
@@ -525,8 +569,10 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     wrapper = numpy_source.generate(graph, name, title + "\n(numba back end: kernels above)", output_names,
                                     order=order)
     imports = ["# symgrad's Numba kernels", "import numba", "import numpy as np"]
-    if any(w.fast() for w in writers):
-        imports.append("from symgrad.codegen.numba_math import vcos, vsin")
+    used = sorted({f"v{n.op}" for w in writers if w.fast() for n in w.kernel.nodes if _vector(n)})
+    if used:  # Numba's cache of a kernel does not see a change of the functions it calls: the
+        # digest of numba_math's text, in the module's, names a new file when they change
+        imports.append(f"from symgrad.codegen.numba_math import {', '.join(used)}  # {_math_digest()}")
     module = "\n".join([*imports, "", "",
                         "\n\n".join(w.source() for w in writers)])
     names = ", ".join(w.name for w in writers)
@@ -534,7 +580,15 @@ def generate(graph: Graph, name: str, title: str, output_names: list[str] | None
     source = f"{module}\n\n{shown}"
     return NumbaProgram(wrapper.name, source, wrapper.constants, wrapper.function, wrapper.numpy_names,
                         wrapper.kernels, module=module, offset=module.count("\n") + 2,
-                        numba_kernels=tuple(w.name for w in writers))
+                        numba_kernels=tuple(w.name for w in writers),
+                        signatures=tuple(w.signature() for w in writers))
+
+
+@functools.cache
+def _math_digest() -> str:
+    """The first 12 hex digits of the SHA-1 of numba_math.py's text."""
+    text = (Path(__file__).parent / "numba_math.py").read_bytes()
+    return hashlib.sha1(text).hexdigest()[:12]
 
 
 def cache_dir() -> Path:
@@ -546,10 +600,13 @@ def cache_dir() -> Path:
     return Path(base) / "symgrad" / "numba"
 
 
+def _digest(module: str) -> str:
+    return hashlib.sha1(module.encode()).hexdigest()[:16]
+
+
 def _import(module: str) -> Any:
     """The kernel module, from its file in the cache directory (written once, atomically)."""
-    digest = hashlib.sha1(module.encode()).hexdigest()[:16]
-    mod_name = f"symgrad_numba_{digest}"
+    mod_name = f"symgrad_numba_{_digest(module)}"
     if mod_name in sys.modules:
         return sys.modules[mod_name]
     folder = cache_dir()
@@ -567,17 +624,30 @@ def _import(module: str) -> Any:
     return mod
 
 
+def kernels(program: NumbaProgram) -> dict[str, Callable[..., Any]]:
+    """The program's kernels by name: built ahead of time if they were (no Numba import),
+    else Numba's, with the build ahead of time started for the next process."""
+    folder, digest = cache_dir(), _digest(program.module)
+    aot = numba_aot.load(folder, numba_aot.name(digest)) if program.signatures else None
+    if aot is not None:
+        return {k: numba_aot.bind(getattr(aot, k)) for k in program.numba_kernels}
+    require()
+    mod = _import(program.module)
+    if program.signatures:
+        numba_aot.schedule(folder, folder / f"symgrad_numba_{digest}.py", numba_aot.name(digest),
+                           dict(zip(program.numba_kernels, program.signatures)))
+    return {k: getattr(mod, k) for k in program.numba_kernels}
+
+
 def load(program: Program) -> Callable[..., Any]:
     """The program's function, its kernels imported from the cache directory and bound by name."""
     if not isinstance(program, NumbaProgram):
         return numpy_source.load(program)
-    require()
-    mod = _import(program.module)
     digest = hashlib.sha1(program.source.encode()).hexdigest()[:12]
     filename = f"<symgrad:{program.name}:{digest}>"
     linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
     namespace: dict[str, Any] = dict(program.constants)
-    namespace.update({k: getattr(mod, k) for k in program.numba_kernels})
+    namespace.update(kernels(program))
     wrapper = program.source.split("\n", program.offset)[-1]
     exec(compile("\n" * program.offset + wrapper, filename, "exec"), namespace)  # noqa: S102 - generated
     fn = namespace[program.name]

@@ -1,10 +1,13 @@
 """backend="numba": fused loop kernels agree with the NumPy back end (1e-12 relative in float64).
 
 Each function is compiled once per transform and shared by the tests (Numba's compile is the
-slow part; its on-disk cache makes later runs fast).
+slow part; its on-disk cache makes later runs fast). The background builds ahead of time are
+off (`SYMGRAD_NUMBA_AOT=0`) but in the test that builds one itself.
 """
 
 import functools
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -14,6 +17,11 @@ import scipy.special
 import symgrad
 
 numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _no_background_builds(monkeypatch):
+    monkeypatch.setenv("SYMGRAD_NUMBA_AOT", "0")
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-2, 2, 37)
@@ -146,19 +154,66 @@ def test_value_and_grad_jacobian_a_0d_argument_and_slices():
     close(jac, symgrad.jacobian(lambda x: np.tanh(x) * x + 1.0)(X[:5]), 1e-12)
 
 
-def test_big_arrays_keep_numpys_simd_functions_and_sin_beyond_the_polynomials_range():
-    x = np.random.default_rng(1).uniform(-2, 2, 5000)  # exp, tanh, log1p: NumPy statements
+def test_big_arrays_fuse_exp_tanh_log1p_sin_cos_and_keep_numpys_other_simd_functions():
+    x = np.random.default_rng(1).uniform(-2, 2, 5000)
     src = compiled("grad", chain, "numba").source(x)
-    wrapper = src.split("def grad_chain(x):")[1]
-    assert "tanh(x)" in wrapper and "vsin(" in src and "np.tanh" not in src.split("def grad_chain(x):")[0]
+    kernels, wrapper = src.split("def grad_chain(x):")
+    assert all(f"v{f}(" in kernels for f in ("tanh", "exp", "log1p", "sin", "cos")), kernels
+    assert wrapper.count("kernel") == 1 and "tanh" not in wrapper  # one loop, nothing else
     close(compiled("grad", chain, "numba")(x), compiled("grad", chain, "numpy")(x), 1e-12)
-    for scale in (1.0, 1e6, 1e300):  # past numba_math.LIMIT the loop runs again with libm's sin
-        y = x * scale
-        y[7] = np.inf
-        with np.errstate(invalid="ignore"):  # sin(inf)
-            got, want = compiled("grad", trig, "numba")(y), compiled("grad", trig, "numpy")(y)
-        assert np.isnan(got[7]) and np.isnan(want[7])
-        close(np.delete(got, 7), np.delete(want, 7), 1e-12)
+    got, want = symgrad.value_and_grad(chain, backend="numba")(x), symgrad.value_and_grad(chain)(x)
+    close(got[0], want[0], 1e-12)  # the sum is NumPy's, of the value the vector loop wrote
+    close(got[1], want[1], 1e-12)
+
+    def arctan_chain(x):  # arctan has no vector version: a NumPy statement between kernels
+        return np.sum(np.arctan(x * 2.0) * x + x)
+    src = symgrad.grad(arctan_chain, backend="numba").source(x)
+    assert "arctan(" in src.split("def grad_arctan_chain(x):")[1]
+
+
+def chain_square(x):  # np.square, a sum per term
+    x2 = np.square(x)
+    return np.sum(np.sin(x) * np.exp(-x2)) + np.sum(np.tanh(x) / (1 + x2)) + np.sum(x * np.log1p(x2))
+
+
+def chain_pow(x):  # x**2 each time, ** -1 for the division, log(1 + x**2), .sum()
+    return (np.sin(x) * np.exp(-x**2) + np.tanh(x) * (1 + x**2) ** -1 + x * np.log(1 + x**2)).sum()
+
+
+def chain_ufuncs(x):  # NumPy's ufuncs by name
+    x2 = np.multiply(x, x)
+    terms = np.add(np.multiply(np.sin(x), np.exp(np.negative(x2))), np.divide(np.tanh(x), np.add(1, x2)))
+    return np.sum(np.add(terms, np.multiply(x, np.log1p(x2))))
+
+
+@pytest.mark.parametrize("fn", [chain, chain_square, chain_pow, chain_ufuncs], ids=lambda f: f.__name__)
+def test_the_elementwise_chain_however_written_is_one_loop(fn):
+    x = np.random.default_rng(5).uniform(-2, 2, 5000)
+    grad = compiled("grad", fn, "numba")
+    wrapper = grad.source(x).split(f"def grad_{fn.__name__}(x):")[1]
+    calls = [line.strip() for line in wrapper.splitlines()[1:] if line.strip()]
+    assert calls == ["grad_x = kernel0(x)", "return grad_x"], calls
+    close(grad(x), compiled("grad", fn, "numpy")(x), 1e-12)
+
+
+OUT_OF_RANGE = [np.inf, -np.inf, np.nan, 0.0, -0.0, 5e-324, 1e-310, -1.0, -1.0 + 1e-12, 709.5, -709.5, 750.0,
+                -750.0, 1e6, -1e6, 1e301, 1e-300, -1e-300]
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "exp", "expm1", "log", "log1p", "tanh"])
+def test_an_argument_outside_numba_maths_range_gets_libms_value(name):
+    def f(x):
+        return getattr(np, name)(x * 1.0) * 1.5 + 0.25
+    f.__name__ = f"outside_{name}"
+    x = np.random.default_rng(4).uniform(0.1, 2, 5000)
+    x[:len(OUT_OF_RANGE)] = OUT_OF_RANGE
+    fn = symgrad.compile(f, backend="numba")
+    assert f"v{name}(" in fn.source(x)
+    with np.errstate(all="ignore"):
+        got, want = fn(x), symgrad.compile(f)(x)
+    finite = np.isfinite(want)
+    assert np.array_equal(got[~finite], want[~finite], equal_nan=True)  # inf, -inf and nan as libm gives them
+    assert np.all(np.abs(got[finite] - want[finite]) <= 1e-12 * np.abs(want[finite]))
 
 
 def test_outputs_of_4_mib_or_more_are_numpy_arrays_the_kernel_fills():
@@ -173,13 +228,23 @@ def test_outputs_of_4_mib_or_more_are_numpy_arrays_the_kernel_fills():
         close(compiled("grad", fn, "numba")(x), compiled("grad", fn, "numpy")(x), 1e-12)
 
 
-def test_numba_math_sin_and_cos_are_within_2_ulp_of_libm():
-    from symgrad.codegen.numba_math import vcos, vsin
-    x = np.concatenate([np.random.default_rng(2).uniform(-1000, 1000, 20000), np.arange(-50, 50) * np.pi / 2,
-                        [0.0, -0.0, 5e5, -5e5, 1e-300]])
-    for fn, want in ((vsin, np.sin(x)), (vcos, np.cos(x))):
+def test_numba_math_is_within_a_few_ulp_of_libm():
+    from symgrad.codegen import numba_math
+    rng = np.random.default_rng(2)
+    trig = np.concatenate([rng.uniform(-1000, 1000, 5000), np.arange(-50, 50) * np.pi / 2,
+                           [0.0, -0.0, 5e5, -5e5, 1e-300]])
+    exp = np.concatenate([rng.uniform(-708, 708, 5000), rng.uniform(-1, 1, 5000),
+                          rng.standard_normal(500) * 1e-8, [0.0, -0.0, 708.0, -708.0, 0.35, -0.35, 1e-300]])
+    log = np.concatenate([np.exp(rng.uniform(-700, 700, 5000)), 1 + rng.standard_normal(500) * 1e-9,
+                          [1.0, 2.2250738585072014e-308, 1.7e308, np.sqrt(2)]])
+    log1p = np.concatenate([log - 1, rng.uniform(-1, 1, 5000), rng.standard_normal(500) * 1e-12,
+                            [-1 + 1e-16]])
+    log1p = log1p[log1p > -1]
+    for name, x, ulp in (("sin", trig, 2), ("cos", trig, 2), ("exp", exp, 1), ("expm1", exp, 4),
+                         ("tanh", exp, 3), ("log", log, 1), ("log1p", log1p, 1)):
+        fn, want = getattr(numba_math, f"v{name}"), getattr(np, name)(x)
         got = np.array([fn(v) for v in x])
-        assert np.all(np.abs(got - want) <= 2 * np.spacing(np.abs(want)))
+        assert np.all(np.abs(got - want) <= ulp * np.spacing(np.abs(want))), name
 
 
 def test_a_fused_sum_is_numpys_pairwise_sum_to_the_bit():
@@ -226,3 +291,71 @@ def test_export_of_numba_code_points_to_the_numpy_back_end():
     with pytest.raises(ValueError, match=r"grad\(chain\)\.export\(\): backend='numba' code calls Numba "
                                          r"kernels; export the same function compiled with backend='numpy'"):
         compiled("grad", chain, "numba").export(X)
+
+
+def test_a_later_build_of_the_same_graph_is_read_from_disk_and_a_changed_one_is_not(tmp_path, monkeypatch):
+    from symgrad.api import transforms
+    from symgrad.codegen import numba_cache
+    monkeypatch.setenv("SYMGRAD_NUMBA_CACHE", str(tmp_path))
+    monkeypatch.setattr(symgrad.config, "verify", False)  # the IR verifier runs on fresh builds only
+    scale = np.linspace(1.0, 2.0, 37)
+
+    def weighted(x):
+        return np.sum(np.tanh(x * scale) ** 2 + x)
+    first = symgrad.grad(weighted, backend="numba")
+    want = first(X)
+    assert len(list((tmp_path / "programs").glob("*.pkl"))) == 1
+
+    def no_simplify(*args, **kwargs):
+        raise AssertionError("simplify ran: the stored build was not read")
+    with monkeypatch.context() as m:
+        m.setattr(transforms, "simplify", no_simplify)
+        again = symgrad.grad(weighted, backend="numba")
+        assert np.array_equal(again(X), want) and again.source(X) == first.source(X)
+        assert str(again.graph(X)) == str(first.graph(X))
+        scale[3] = 5.0  # the array it reads changed: a new graph, built afresh
+        with pytest.raises(AssertionError, match="simplify ran"):
+            symgrad.grad(weighted, backend="numba")(X)
+    changed = symgrad.grad(weighted, backend="numba")(X)
+    close(changed, symgrad.grad(weighted)(X), 1e-12)
+    assert not np.allclose(changed, want)
+    assert len(list((tmp_path / "programs").glob("*.pkl"))) == 2
+
+    cube = symgrad.extend("cube_for_numba_cache", lambda x: x ** 3, [lambda ct, ans, x: ct * 3 * x * x])
+    traced = symgrad.trace(lambda x: np.sum(cube(x)), X)
+    assert numba_cache.digest(traced.graph) is None  # user code the graph does not show: never stored
+
+
+def test_kernels_built_ahead_of_time_load_without_numba(tmp_path, monkeypatch):
+    from symgrad.codegen import numba_aot, numba_cache
+    monkeypatch.setenv("SYMGRAD_NUMBA_CACHE", str(tmp_path))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    script = """
+import sys, numpy as np, symgrad
+def f(x):
+    return np.sum(np.sin(x) * np.exp(-x * x) + np.tanh(x) * x)
+x = np.random.default_rng(0).uniform(-2, 2, 5000)
+g = symgrad.grad(f, backend="numba")
+np.save(sys.argv[1], g(x))
+print(type(g.build(x).fn.__globals__["kernel0"]).__name__, "numba" in sys.modules)
+"""
+
+    def run(name):  # a fresh process: its kind of kernel, whether it imported Numba, its gradient
+        proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split(), np.load(tmp_path / f"{name}.npy")
+    (kind, imported), jit = run("jit")
+    assert kind == "CPUDispatcher" and imported == "True"
+    (source,) = tmp_path.glob("symgrad_numba_*.py")
+    (stored,) = (tmp_path / "programs").glob("*.pkl")
+    program = numba_cache.read(stored.stem)[2]
+    assert program.signatures == ("float64[::1](float64[::1])",)
+    module = numba_aot.name(source.stem.removeprefix("symgrad_numba_"))
+    numba_aot.build(source, module, dict(zip(program.numba_kernels, program.signatures)))
+    (kind, imported), aot = run("aot")
+    assert kind == "function" and imported == "False"  # the extension module's kernel, no Numba
+    assert np.array_equal(aot, jit)
+    kernel = numba_aot.bind(numba_aot.load(tmp_path, module).kernel0)
+    strided = np.random.default_rng(1).uniform(-2, 2, 10000)[::2]  # copied to a contiguous array
+    assert np.array_equal(kernel(strided), kernel(np.ascontiguousarray(strided)))

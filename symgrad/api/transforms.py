@@ -33,7 +33,7 @@ from symgrad.api.signature import bad_argument, describe, distance, signature, w
 from symgrad.autodiff.batching import jacobian_rows
 from symgrad.autodiff.forward import jacobian_columns
 from symgrad.autodiff.reverse import backprop
-from symgrad.codegen import numba_source, standalone
+from symgrad.codegen import numba_cache, numba_source, standalone
 from symgrad.ir import Graph
 from symgrad.ops import OPS, apply
 from symgrad.simplify import PassStat, simplify, stabilize
@@ -432,12 +432,22 @@ class Transform:
         traced = trace(self._fn, *args, static_argnums=self._static, rule=self.rule)
         stats: list[PassStat] = []
         passes = {} if self._passes is None else {"passes": self._passes}
-        graph = simplify(traced.graph, stats=stats, check=config.verify, **passes)
         title = "symgrad " + self._title(describe(traced), traced.arg_names, len(args))
         prefix = "" if self.kind == "compiled" else f"{self.kind}_"
         outputs = self._output_names(traced.leaf_names, len(args))
+        key = None
+        if backend == "numba" and not config.verify:  # a later process reads the build back
+            key = numba_cache.digest(traced.graph, type(self).__name__, self._passes, config.debug_nans,
+                                     prefix + name, title, outputs)
+            stored = numba_cache.read(key)
+            if stored is not None:
+                graph, stats, program = stored
+                return Built(traced, graph, program.source, numba_source.load(program), traced.out_tree,
+                             stats, backend=backend, program=program, title=title.removeprefix("symgrad "))
+        graph = simplify(traced.graph, stats=stats, check=config.verify, **passes)
         gen = _array_api() if backend == "array_api" else numba_source if backend == "numba" else codegen
         program = gen.generate(graph, prefix + name, title, outputs, debug_nans=config.debug_nans)
+        numba_cache.write(key, graph, stats, program)
         load = numba_source.load if backend == "numba" else codegen.load
         return Built(traced, graph, program.source, load(program), traced.out_tree, stats,
                      backend=backend, program=program, title=title.removeprefix("symgrad "))
