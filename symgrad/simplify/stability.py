@@ -15,27 +15,12 @@ ONE = P.const(1, weak=True)
 
 def _shifted_by_max(n: Node) -> bool:
     """Whether node n is y - max(y): an exponent that is already safe."""
-    return _shift_max(n) is not None
-
-
-def _shift_max(n: Node) -> Node | None:
-    """The max(y) of node n when n is y - max(y), or y - where(|max(y)| != inf, max(y), 0)
-    (logsumexp's definition: a row of infinities is not shifted, so it gives inf or -inf,
-    where a second shift would give inf - inf = nan); the max may be behind stop_gradient."""
     if n.op != "sub":
-        return None
-    m = _unstopped(n.inputs[1])
-    if m.op == "where":
-        test, top, zero = m.inputs
-        if not (zero.scalar == 0 and test.op == "ne" and test.inputs[1].scalar == float("inf")
-                and test.inputs[0].op == "abs" and test.inputs[0].inputs[0] is top):
-            return None
-        m = _unstopped(top)
-    return m if m.op == "amax" and m.inputs[0] is n.inputs[0] else None
-
-
-def _unstopped(n: Node) -> Node:
-    return n.inputs[0] if n.op == "stop_gradient" else n
+        return False
+    m = n.inputs[1]
+    if m.op == "stop_gradient":
+        m = m.inputs[0]
+    return m.op == "amax" and m.inputs[0] is n.inputs[0]
 
 
 def _shifted_logsumexp(n: Node) -> Node | None:
@@ -44,8 +29,10 @@ def _shifted_logsumexp(n: Node) -> Node | None:
         return None
     total = n.inputs[0]
     shifted = total.inputs[0].inputs[0] if total.inputs[0].op == "exp" else None
-    m = None if shifted is None else _shift_max(shifted)
-    if m is None or m.params["axes"] != total.params["axes"] or not m.params["keepdims"]:
+    if shifted is None or not _shifted_by_max(shifted):
+        return None
+    m = shifted.inputs[1]
+    if m.op == "amax" and (m.params["axes"] != total.params["axes"] or not m.params["keepdims"]):
         return None
     return shifted
 
