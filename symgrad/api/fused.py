@@ -244,7 +244,7 @@ def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray,
     traced = _trace(body, [*arrays, np.zeros(out.shape, out.dtype)])
     if not any(found):
         return None
-    graph = simplify(traced.graph, check=config.verify)
+    graph = _c_order(simplify(traced.graph, check=config.verify))
     name, grads = f"{call.fn.__name__}_vjp", [f"grad_{i}" for i, w in enumerate(wrt) if w]
     used = {i for n in graph.nodes for i in n.inputs} | set(graph.outputs)
     reads = tuple(n in used for n in graph.inputs[:-1])
@@ -269,9 +269,14 @@ def _split(forward: Graph, vjp: Graph) -> tuple[Graph, Graph] | None:
             varying.add(n)
     if any(o not in varying for o in vjp.outputs):
         return None
+    # a view of the arrays (`x.T`) costs nothing to make again, and saved it would be a copy
+    free = {n for n in vjp.nodes if n.op in ("input", "const")}
+    for n in vjp.nodes:
+        if n not in varying and OPS.get(n.op) is not None and OPS[n.op].view and n.inputs[0] in free \
+                and all(i in free for i in n.inputs):
+            free.add(n)
     residuals = list(dict.fromkeys(
-        i for n in vjp.nodes if n in varying for i in n.inputs
-        if i not in varying and i.op not in ("input", "const")))
+        i for n in vjp.nodes if n in varying for i in n.inputs if i not in varying and i not in free))
     if not residuals:
         return None
     joined = Graph()
@@ -284,6 +289,32 @@ def _split(forward: Graph, vjp: Graph) -> tuple[Graph, Graph] | None:
     back[ct] = rest.input(ct.name, ct.shape, ct.dtype)
     rest.outputs = [_copy(o, rest, back) for o in vjp.outputs]
     return joined, rest
+
+
+def _c_order(graph: Graph) -> Graph:
+    """The graph with each gradient that is the transpose of a matrix product, (a @ b).T
+    (`linear`'s weight: (x.T @ ct).T), computed as b.T @ a.T: in C order, the layout of
+    the parameter it becomes the `.grad` of, which a transposed result would be copied to,
+    element by element (as PyTorch's mm backward makes the gradient in its input's layout)."""
+    outputs = [_product_of_transposes(graph, o) or o for o in graph.outputs]
+    if outputs == graph.outputs:
+        return graph
+    graph.outputs = outputs
+    return simplify(graph, ("dce",))
+
+
+def _transposed(n: Node) -> bool:
+    return n.op == "transpose" and tuple(n.params["axes"]) == (1, 0)
+
+
+def _product_of_transposes(graph: Graph, o: Node) -> Node | None:
+    """b.T @ a.T when node o is (a @ b).T of matrices (a transpose undone: x.T.T is x)."""
+    product = o.inputs[0] if _transposed(o) else None
+    if product is None or product.op != "matmul" or any(len(i.shape) != 2 for i in product.inputs):
+        return None
+    a, b = (i.inputs[0] if _transposed(i) else graph.apply(OPS["transpose"], (i,), {"axes": (1, 0)})
+            for i in product.inputs)
+    return graph.apply(OPS["matmul"], (b, a), {})
 
 
 def _copy(node: Node, graph: Graph, done: dict[Node, Node]) -> Node:
