@@ -259,9 +259,10 @@ def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray,
 
 def _split(forward: Graph, vjp: Graph) -> tuple[Graph, Graph] | None:
     """The forward joined to the VJP's values that do not depend on its cotangent (its last
-    input), returning the output then those of them the rest reads (the residuals); and the
-    rest, taking (arrays..., residuals..., cotangent). None when no value would be saved or
-    a gradient does not depend on the cotangent."""
+    input) and that the forward computes anyway, returning the output then those of them the
+    rest reads (the residuals); and the rest, taking (arrays..., residuals..., cotangent),
+    which computes what only it needs. None when no value would be saved or a gradient does
+    not depend on the cotangent."""
     ct = vjp.inputs[-1]
     varying = {ct}
     for n in vjp.nodes:
@@ -275,20 +276,35 @@ def _split(forward: Graph, vjp: Graph) -> tuple[Graph, Graph] | None:
         if n not in varying and OPS.get(n.op) is not None and OPS[n.op].view and n.inputs[0] in free \
                 and all(i in free for i in n.inputs):
             free.add(n)
-    residuals = list(dict.fromkeys(
-        i for n in vjp.nodes if n in varying for i in n.inputs if i not in varying and i not in free))
-    if not residuals:
-        return None
     joined = Graph()
     into = {n: joined.input(n.name, n.shape, n.dtype) for n in forward.inputs}
     into.update(zip(vjp.inputs[:-1], joined.inputs))
-    joined.outputs = [_copy(forward.outputs[0], joined, into), *(_copy(r, joined, into) for r in residuals)]
+    out = _copy(forward.outputs[0], joined, into)
+    computed = set(joined.nodes)  # what the forward computes anyway: saving it is free
+    # the values the rest reads: saved where the forward has them, else made by the rest
+    # from what it reads in turn
+    residuals: dict[Node, None] = {}
+    todo = [i for n in vjp.nodes if n in varying for i in n.inputs if i not in varying]
+    seen = set()
+    while todo:
+        n = todo.pop()
+        if n in seen or n in free:
+            continue
+        seen.add(n)
+        if _copy(n, joined, into) in computed:
+            residuals[n] = None
+        else:
+            todo.extend(n.inputs)
+    residuals = sorted(residuals, key=lambda n: n.id)
+    if not residuals:
+        return None
+    joined.outputs = [out, *(into[r] for r in residuals)]
     rest = Graph()
     back = {n: rest.input(n.name, n.shape, n.dtype) for n in vjp.inputs[:-1]}
     back.update((r, rest.input(f"residual{k}", r.shape, r.dtype)) for k, r in enumerate(residuals))
     back[ct] = rest.input(ct.name, ct.shape, ct.dtype)
     rest.outputs = [_copy(o, rest, back) for o in vjp.outputs]
-    return joined, rest
+    return simplify(joined, ("dce",)), rest
 
 
 def _c_order(graph: Graph) -> Graph:
