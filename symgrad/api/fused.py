@@ -47,6 +47,8 @@ from symgrad.eager.dtypes import get_default_dtype
 from symgrad.eager.engine import CompositeNode, _modified, node_class
 from symgrad.eager.modes import enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
 from symgrad.eager.tensor import Tensor, composite_node
+from symgrad.ir.graph import Graph, Node
+from symgrad.ops.core import OPS
 from symgrad.ops.dispatch import FACES, METHODS
 from symgrad.simplify import simplify, stabilize
 from symgrad.surface import Surface
@@ -125,11 +127,12 @@ class Fused:
     """What one signature built to: the forward, its VJPs (one per set of inputs that need
     a gradient) and which inputs each VJP reads."""
 
-    __slots__ = ("calls", "forward", "slots", "vjps", "broken")
+    __slots__ = ("calls", "forward", "graph", "slots", "vjps", "broken")
 
     def __init__(self) -> None:
         self.calls = 0
         self.forward: Callable | None = None
+        self.graph: Graph | None = None  # the forward's simplified graph, to join residuals to
         self.slots: list[int] = []  # where the tensors are among the operands
         self.vjps: dict[tuple[bool, ...], Vjp | None] = {}
         self.broken = False
@@ -194,8 +197,11 @@ class _Call:
 
 def _generate(traced: Any, name: str, outputs: list[str]) -> tuple[Callable, Any]:
     graph = simplify(traced.graph, check=config.verify)
-    program = codegen.generate(graph, name, f"symgrad fused {name}", outputs)
-    return codegen.load(program), graph
+    return _load(graph, name, outputs), graph
+
+
+def _load(graph: Graph, name: str, outputs: list[str]) -> Callable:
+    return codegen.load(codegen.generate(graph, name, f"symgrad fused {name}", outputs))
 
 
 def _trace(body: Callable, arrays: list) -> Any:
@@ -206,15 +212,23 @@ def _trace(body: Callable, arrays: list) -> Any:
         return trace(body, *arrays)
 
 
-def build_forward(call: _Call) -> Callable:
-    """The fused forward: the tensor operands' arrays in, the composite's output out."""
-    return _generate(_trace(call.run, call.arrays()), call.fn.__name__, ["out"])[0]
+def build_forward(call: _Call) -> tuple[Callable, Graph]:
+    """The fused forward: the tensor operands' arrays in, the composite's output out; and
+    its simplified graph."""
+    return _generate(_trace(call.run, call.arrays()), call.fn.__name__, ["out"])
 
 
-def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray) -> Vjp | None:
+def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray,
+              forward: Graph | None = None) -> Vjp | None:
     """The compiled VJP: (tensor arrays..., cotangent) -> the gradients of the tensors marked
     in `wrt` (zeros where the output does not depend on one), and which tensors its code
-    reads; None when the output depends on none of them, as an eager output with no node."""
+    reads; None when the output depends on none of them, as an eager output with no node.
+
+    Given the forward's graph, the VJP's values that do not depend on the cotangent (the
+    softmax of a cross-entropy) are computed by a forward joined to them and saved, as
+    PyTorch's nodes save what their backward reads, instead of being computed again: the
+    Vjp's `forward` returns the output and these residuals, and its `fn` takes them after
+    the arrays."""
     found = []
 
     def body(*tracers: Tracer) -> tuple:
@@ -226,12 +240,116 @@ def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray) -> Vjp | None
         found.extend(g is not None for g in grads)
         return tuple(t.zeros_like() if g is None else g for t, g in zip(wanted, grads))
 
-    traced = _trace(body, [*call.arrays(), np.zeros(out.shape, out.dtype)])
+    arrays = call.arrays()
+    traced = _trace(body, [*arrays, np.zeros(out.shape, out.dtype)])
     if not any(found):
         return None
-    fn, graph = _generate(traced, f"{call.fn.__name__}_vjp", [f"grad_{i}" for i, w in enumerate(wrt) if w])
+    graph = _c_order(simplify(traced.graph, check=config.verify))
+    name, grads = f"{call.fn.__name__}_vjp", [f"grad_{i}" for i, w in enumerate(wrt) if w]
     used = {i for n in graph.nodes for i in n.inputs} | set(graph.outputs)
-    return Vjp(fn, tuple(n in used for n in graph.inputs[:-1]))
+    reads = tuple(n in used for n in graph.inputs[:-1])
+    split = None if forward is None else _split(forward, graph)
+    if split is not None:
+        joined, rest = split
+        vjp = Vjp(_load(rest, name, grads), reads, _load(joined, call.fn.__name__, ["out"]))
+        if _same(np.asarray(vjp.forward(*arrays)[0]), out):
+            return vjp
+    return Vjp(_load(graph, name, grads), reads)
+
+
+def _split(forward: Graph, vjp: Graph) -> tuple[Graph, Graph] | None:
+    """The forward joined to the VJP's values that do not depend on its cotangent (its last
+    input) and that the forward computes anyway, returning the output then those of them the
+    rest reads (the residuals); and the rest, taking (arrays..., residuals..., cotangent),
+    which computes what only it needs. None when no value would be saved or a gradient does
+    not depend on the cotangent."""
+    ct = vjp.inputs[-1]
+    varying = {ct}
+    for n in vjp.nodes:
+        if any(i in varying for i in n.inputs):
+            varying.add(n)
+    if any(o not in varying for o in vjp.outputs):
+        return None
+    # a view of the arrays (`x.T`) costs nothing to make again, and saved it would be a copy
+    free = {n for n in vjp.nodes if n.op in ("input", "const")}
+    for n in vjp.nodes:
+        if n not in varying and OPS.get(n.op) is not None and OPS[n.op].view and n.inputs[0] in free \
+                and all(i in free for i in n.inputs):
+            free.add(n)
+    joined = Graph()
+    into = {n: joined.input(n.name, n.shape, n.dtype) for n in forward.inputs}
+    into.update(zip(vjp.inputs[:-1], joined.inputs))
+    out = _copy(forward.outputs[0], joined, into)
+    computed = set(joined.nodes)  # what the forward computes anyway: saving it is free
+    # the values the rest reads: saved where the forward has them, else made by the rest
+    # from what it reads in turn
+    residuals: dict[Node, None] = {}
+    todo = [i for n in vjp.nodes if n in varying for i in n.inputs if i not in varying]
+    seen = set()
+    while todo:
+        n = todo.pop()
+        if n in seen or n in free:
+            continue
+        seen.add(n)
+        if _copy(n, joined, into) in computed:
+            residuals[n] = None
+        else:
+            todo.extend(n.inputs)
+    residuals = sorted(residuals, key=lambda n: n.id)
+    if not residuals:
+        return None
+    joined.outputs = [out, *(into[r] for r in residuals)]
+    rest = Graph()
+    back = {n: rest.input(n.name, n.shape, n.dtype) for n in vjp.inputs[:-1]}
+    back.update((r, rest.input(f"residual{k}", r.shape, r.dtype)) for k, r in enumerate(residuals))
+    back[ct] = rest.input(ct.name, ct.shape, ct.dtype)
+    rest.outputs = [_copy(o, rest, back) for o in vjp.outputs]
+    return simplify(joined, ("dce",)), rest
+
+
+def _c_order(graph: Graph) -> Graph:
+    """The graph with each gradient that is the transpose of a matrix product, (a @ b).T
+    (`linear`'s weight: (x.T @ ct).T), computed as b.T @ a.T: in C order, the layout of
+    the parameter it becomes the `.grad` of, which a transposed result would be copied to,
+    element by element (as PyTorch's mm backward makes the gradient in its input's layout)."""
+    outputs = [_product_of_transposes(graph, o) or o for o in graph.outputs]
+    if outputs == graph.outputs:
+        return graph
+    graph.outputs = outputs
+    return simplify(graph, ("dce",))
+
+
+def _transposed(n: Node) -> bool:
+    return n.op == "transpose" and tuple(n.params["axes"]) == (1, 0)
+
+
+def _product_of_transposes(graph: Graph, o: Node) -> Node | None:
+    """b.T @ a.T when node o is (a @ b).T of matrices (a transpose undone: x.T.T is x)."""
+    product = o.inputs[0] if _transposed(o) else None
+    if product is None or product.op != "matmul" or any(len(i.shape) != 2 for i in product.inputs):
+        return None
+    a, b = (i.inputs[0] if _transposed(i) else graph.apply(OPS["transpose"], (i,), {"axes": (1, 0)})
+            for i in product.inputs)
+    return graph.apply(OPS["matmul"], (b, a), {})
+
+
+def _copy(node: Node, graph: Graph, done: dict[Node, Node]) -> Node:
+    """`node` of another graph built again in `graph` (`done`: what is built already, the
+    inputs first); equal subexpressions become one node there."""
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in done:
+            stack.pop()
+            continue
+        todo = [i for i in n.inputs if i not in done]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        done[n] = graph.const(n.value) if n.op == "const" else graph.apply(
+            OPS[n.op], tuple(done[i] for i in n.inputs), n.params, n.where)
+    return done[node]
 
 
 def _same(got: np.ndarray, want: np.ndarray) -> bool:
@@ -262,21 +380,23 @@ class Vjp:
     which tensor inputs its code reads, and whether its first use matched the unfused
     backward bit for bit (until then each backward also runs the unfused one and compares)."""
 
-    __slots__ = ("fn", "reads", "trusted")
+    __slots__ = ("fn", "reads", "trusted", "forward")
 
-    def __init__(self, fn: Callable, reads: tuple[bool, ...]) -> None:
+    def __init__(self, fn: Callable, reads: tuple[bool, ...], forward: Callable | None = None) -> None:
         self.fn, self.reads, self.trusted = fn, reads, False
+        self.forward = forward  # (arrays...) -> (output, residuals...) that `fn` takes, or None
 
 
 class Saved:
     """What a fused node keeps for backward: its signature's entry and VJP, the input
-    arrays and their versions, and the call itself, to rematerialise."""
+    arrays and their versions, the residuals its VJP reads, and the call itself, to
+    rematerialise."""
 
-    __slots__ = ("entry", "vjp", "call", "arrays", "versions")
+    __slots__ = ("entry", "vjp", "call", "arrays", "residuals", "versions")
 
-    def __init__(self, entry: Fused, vjp: Vjp, call: _Call, arrays: list) -> None:
+    def __init__(self, entry: Fused, vjp: Vjp, call: _Call, arrays: list, residuals: tuple) -> None:
         self.entry, self.vjp = entry, vjp
-        self.call, self.arrays = call, arrays
+        self.call, self.arrays, self.residuals = call, arrays, residuals
         self.versions = [(t._version_counter, t._version_counter[0],
                           t.grad_fn.name() if t.grad_fn is not None else None)
                          for t in (call.operands[s] for s in call.slots)]
@@ -293,7 +413,7 @@ class Saved:
     def backward(self, edges: tuple, ct: Any) -> list:
         """The gradients for `edges` (None where none flows) from the compiled VJP."""
         self._check()
-        grads = self.vjp.fn(*self.arrays, ct._data)
+        grads = self.vjp.fn(*self.arrays, *self.residuals, ct._data)
         grads = grads if isinstance(grads, tuple) else (grads,)
         out: list = [None] * len(edges)
         first: dict[tuple[int, int], int] = {}
@@ -350,24 +470,25 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
             return composite_node(tensor, fn, name, args, kwargs)
     call = _Call(fn, args, kwargs, e.slots)
     arrays = call.arrays()
-    out = e.forward(*arrays)
+    wrt = tuple(operands[s]._requires_grad for s in e.slots) if is_grad_enabled() else ()
+    vjp = e.vjps.get(wrt, _NO_KEY) if any(wrt) else None
+    if vjp is not None and vjp is not _NO_KEY and vjp.forward is not None:
+        out, *residuals = vjp.forward(*arrays)
+    else:
+        out, residuals = e.forward(*arrays), ()
     out = out if type(out) is np.ndarray else np.asarray(out)
-    if not is_grad_enabled():
-        return tensor._make(out)
-    wrt = tuple(operands[s]._requires_grad for s in e.slots)
-    if not any(wrt):
-        return tensor._make(out)
-    vjp = e.vjps.get(wrt, _NO_KEY)
     if vjp is _NO_KEY:
         try:
-            vjp = e.vjps[wrt] = build_vjp(call, wrt, out)
+            vjp = e.vjps[wrt] = build_vjp(call, wrt, out, e.graph)
         except Exception:  # an op whose rule does not trace: unfused from now on
             e.broken = True
             return composite_node(tensor, fn, name, args, kwargs)
+        if vjp is not None and vjp.forward is not None:
+            residuals = vjp.forward(*arrays)[1:]
     if vjp is None:
         return tensor._make(out)
     edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
-    node = node_class(name, CompositeNode)(None, edges, Saved(e, vjp, call, arrays))
+    node = node_class(name, CompositeNode)(None, edges, Saved(e, vjp, call, arrays, tuple(residuals)))
     return tensor._make(out, node)
 
 
@@ -375,7 +496,7 @@ def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bo
     """Build the signature's forward and check it against the unfused one on this call;
     on any failure the signature stays unfused (the unfused run's own error propagates)."""
     try:
-        forward = build_forward(call)
+        forward, graph = build_forward(call)
         got = np.asarray(forward(*call.arrays()))
     except Exception:
         e.broken = True
@@ -391,7 +512,7 @@ def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bo
             np.may_share_memory(want._data, a) for a in arrays):
         e.broken = True
         return False
-    e.forward, e.slots = forward, call.slots
+    e.forward, e.graph, e.slots = forward, graph, call.slots
     return True
 
 

@@ -14,13 +14,14 @@ other than primitives' see Tensors (`tensor`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from symgrad.eager.engine import RAW, OpNode, _Shape
-from symgrad.eager.tensor import Tensor, _promote, _weak
+from symgrad.eager.tensor import Tensor, _promote, _ufunc_called, _weak
 from symgrad.ops import Op, vjp
 
 
@@ -133,12 +134,20 @@ class _Untraceable(Exception):
 
 
 class _Trace:
-    """The NumPy calls one VJP application made, as straight-line code to replay them."""
+    """The NumPy calls one VJP application made, as straight-line code to replay them.
 
-    def __init__(self, n_args: int) -> None:
-        self.lines: list[str] = []
+    Each line is (result, function, operands, keywords, candidates): `candidates` are the
+    operands whose buffer the result could be written into (a ufunc's operand of the
+    result's shape and dtype). `fresh` holds the variables whose buffer nothing outside
+    the replay holds: a ufunc's results, and the cotangent `v0` when the walk owns it.
+    At compile, a candidate read for the last time and fresh becomes the ufunc's `out=`,
+    as PyTorch's backward reuses a buffer only it holds."""
+
+    def __init__(self, n_args: int, owned: bool = False) -> None:
+        self.lines: list[tuple[str, str, list[str], str | None, list[str]]] = []
         self.names: dict[str, Any] = {}
         self.n_args = self.n = n_args
+        self.fresh: set[str] = {"v0"} if owned else set()
 
     def var(self) -> str:
         self.n += 1
@@ -150,13 +159,25 @@ class _Trace:
         return name
 
     def compile(self, outs: list) -> Callable:
+        last = {}  # variable -> the last line that reads it (the outputs: past the end)
+        for k, (_, _, refs, _, _) in enumerate(self.lines):
+            for r in refs:
+                last[r] = k
+        for o in outs:
+            last[o] = len(self.lines)
+        body = []
+        for k, (var, fn, refs, kwargs, candidates) in enumerate(self.lines):
+            call = ", ".join(refs + ([f"**{kwargs}"] if kwargs else []))
+            into = next((c for c in candidates if c in self.fresh and last[c] == k), None)
+            if into is not None:
+                call += f", out={into}"
+            body.append(f"    {var} = {fn}({call})\n")
         args = ", ".join(f"v{i}" for i in range(self.n_args))
-        body = "".join(f"    {line}\n" for line in self.lines)
         results = "".join(f"{o}, " for o in outs)
-        code = compile(f"def replay({args}):\n{body}    return ({results})\n",
-                       "<symgrad raw backward>", "exec")
+        source = f"def replay({args}):\n{''.join(body)}    return ({results})\n"
         scope = dict(self.names)
-        exec(code, scope)  # noqa: S102 - our own straight-line code
+        exec(compile(source, "<symgrad raw backward>", "exec"), scope)  # noqa: S102 - our own code
+        scope["replay"].__symgrad_source__ = source  # to read, as a fused composite's
         return scope["replay"]
 
 
@@ -170,16 +191,27 @@ class _Recorded(Raw):
     def _apply(cls, op: Op, args: tuple, params: dict, name: str | None) -> Raw:
         trace = next(a._trace for a in args if type(a) is _Recorded)
         args, datas, out = _forward(op, args, params)
-        refs = []
+        out = out if type(out) is np.ndarray else np.asarray(out)
+        ufunc = _ufunc(op)
+        if ufunc is not None and _same_loop(ufunc, args, datas):
+            datas = [a._data if isinstance(a, Tensor) else d for a, d in zip(args, datas)]
+        refs, candidates = [], []
+        elementwise = ufunc is not None and ufunc.signature is None  # not matmul's gufunc
         for a, d in zip(args, datas):
             if type(a) is _Recorded and a._trace is trace:
-                refs.append(a._var if d is a._data else f"{a._var}.astype({trace.bind(d.dtype)})")
+                if d is a._data:
+                    refs.append(a._var)
+                    if elementwise and d.shape == out.shape and d.dtype == out.dtype and out.ndim:
+                        candidates.append(a._var)
+                else:
+                    refs.append(f"{a._var}.astype({trace.bind(d.dtype)})")
             else:  # a constant of the rule: the same for every replay of this signature
                 refs.append(trace.bind(d))
-        if params:
-            refs.append(f"**{trace.bind(params)}")
         var = trace.var()
-        trace.lines.append(f"{var} = {trace.bind(op.forward)}({', '.join(refs)})")
+        trace.lines.append((var, trace.bind(ufunc if elementwise else op.forward), refs,
+                            trace.bind(params) if params else None, candidates))
+        if ufunc is not None:
+            trace.fresh.add(var)
         return _recorded(out, trace, var)
 
     def _data_read(self, *args: Any, **kwargs: Any) -> Any:
@@ -187,6 +219,32 @@ class _Recorded(Raw):
 
     __bool__ = __float__ = __int__ = __index__ = __complex__ = __array__ = _data_read
     item = tolist = numpy = equal = _data_read
+
+
+_UFUNCS: dict[Op, np.ufunc | None] = {}
+
+
+def _ufunc(op: Op) -> np.ufunc | None:
+    """The ufunc `op.forward` is a call of, on its operands in order (`np.exp({x})`,
+    `{x} * {y}`), else None: its result is a fresh array, which `out=` can name."""
+    if op not in _UFUNCS:
+        _UFUNCS[op] = _ufunc_called(op)
+    return _UFUNCS[op]
+
+
+def _same_loop(ufunc: np.ufunc, args: tuple, datas: list) -> bool:
+    """Whether NumPy runs `ufunc` on the operands as promotion left them in the same loop
+    as on the arrays promotion cast (float32 * bool as float32 * float32): then the cast,
+    a pass and a buffer, is NumPy's own, made as it reads."""
+    if not all(isinstance(a, Tensor) for a in args):  # a Python number: its cast stays explicit
+        return False
+    outs = (None,) * ufunc.nout
+    try:
+        given = ufunc.resolve_dtypes(tuple(a._data.dtype for a in args) + outs)
+        cast = ufunc.resolve_dtypes(tuple(d.dtype for d in datas) + outs)
+    except (TypeError, ValueError):  # no loop for the operands as given
+        return False
+    return given == cast
 
 
 def _recorded(data: Any, trace: _Trace, var: str) -> _Recorded:
@@ -216,7 +274,10 @@ def run(node: OpNode, cts: list) -> list:
         return _on_tensors(node, cts)
     inputs, ans = node.saved_values()
     ct = cts[0]._data
-    sig = [op, ct.shape, ct.dtype]
+    # a Raw's buffer that only it holds (here also `ct` and the argument) the replay may
+    # write into: a Raw never leaves the walk, and a buffer shared with anything has more
+    owned = type(cts[0]) is Raw and sys.getrefcount(ct) == 3 and ct.flags.owndata and ct.flags.writeable
+    sig = [op, ct.shape, ct.dtype, owned]
     args = [ct, ans]
     for a in inputs:
         if isinstance(a, Tensor):
@@ -253,7 +314,7 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
         _CACHE[sig] = replay
         return [None if g is None else Raw._make(g) for g in replay(*args)]
     ct, ans = args[0], args[1]
-    trace = _Trace(2 + len(inputs))
+    trace = _Trace(2 + len(inputs), owned=sig[3])
     try:
         got = _vjps(node, _recorded(ct, trace, "v0"),
                     None if ans is None else _recorded(ans, trace, "v1"),

@@ -290,11 +290,11 @@ def unbroadcast(ct: Any, shape: tuple[int, ...]) -> Any:
     if ct_shape == shape:
         return ct
     lead = len(ct_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and ct_shape[lead + i] != 1
-    )
-    if axes:
-        ct = ct.sum(axes, keepdim=True)
+    inner = tuple(lead + i for i, n in enumerate(shape) if n == 1 and ct_shape[lead + i] != 1)
+    if lead and not inner:  # only leading axes (a bias's gradient): summed away, no reshape
+        return ct.sum(tuple(range(lead)), keepdim=False)
+    if lead or inner:
+        ct = ct.sum(tuple(range(lead)) + inner, keepdim=True)
     if shape_of(ct) != shape:
         ct = ct.reshape(shape)
     return ct
