@@ -1,5 +1,7 @@
 """Shared fixtures: `lib` runs a test on symgrad and on PyTorch, the reference it must agree with."""
 
+import os
+
 import pytest
 
 import symgrad
@@ -7,6 +9,9 @@ from symgrad.api import config
 
 # every graph a test compiles is checked by the IR verifier after every simplification pass
 config.verify = True
+# no test starts a background build of Numba kernels ahead of time (seconds of CPU each), but
+# the one that builds and loads them itself
+os.environ.setdefault("SYMGRAD_NUMBA_AOT", "0")
 
 try:
     import torch

@@ -7,6 +7,7 @@ off (`SYMGRAD_NUMBA_AOT=0`) but in the test that builds one itself.
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 
@@ -326,6 +327,8 @@ def test_a_later_build_of_the_same_graph_is_read_from_disk_and_a_changed_one_is_
     assert numba_cache.digest(traced.graph) is None  # user code the graph does not show: never stored
 
 
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
+                    reason="numba.pycc builds an extension module with a C compiler; none is installed")
 def test_kernels_built_ahead_of_time_load_without_numba(tmp_path, monkeypatch):
     from symgrad.codegen import numba_aot, numba_cache
     monkeypatch.setenv("SYMGRAD_NUMBA_CACHE", str(tmp_path))
