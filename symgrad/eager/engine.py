@@ -37,16 +37,31 @@ _FREED = (
 # ---------------------------------------------------------------- graph nodes
 
 class Node:
-    """A `grad_fn`: a node of the backward graph, named like PyTorch's (`AddBackward0`)."""
+    """A `grad_fn`: a node of the backward graph, named like PyTorch's (`AddBackward0`).
 
-    __slots__ = ("next_functions", "_hooks", "_retained", "_stack", "__weakref__")
+    Its edges are kept flat: `_next`, the input nodes (None where no gradient flows), and
+    `_nrs`, their output numbers (None when all are 0), so a recorded op keeps no tuple per
+    edge for the cycle collector to rescan; `next_functions` builds PyTorch's pairs on access."""
+
+    __slots__ = ("_next", "_nrs", "_hooks", "_retained", "_stack", "__weakref__")
     n_outputs = 1
 
     def _init(self, edges: tuple) -> None:
-        self.next_functions = edges
+        self._next, self._nrs = _split(edges)
         self._hooks: dict[int, list[Callable]] | None = None
         self._retained: dict[int, weakref.ref] | None = None
         self._stack = _user_frames() if _modes.anomaly else None
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        """The edges to the inputs' nodes, `(node, output_nr)` each, as PyTorch shows them."""
+        nrs = self._nrs
+        return tuple(zip(self._next, nrs if nrs is not None else (0,) * len(self._next)))
+
+    def _edge_list(self) -> zip:
+        """`(node, output_nr)` per input, for the walk (`next_functions` without the tuple)."""
+        nrs = self._nrs
+        return zip(self._next, nrs if nrs is not None else _zeros(len(self._next)))
 
     def name(self) -> str:
         return type(self).__name__
@@ -98,7 +113,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Any) -> None:
         # Node._init inlined: a leaf's accumulator is made again whenever its graph has died
-        self.next_functions, self._hooks, self._retained, self.variable = (), None, None, variable
+        self._next, self._nrs, self._hooks, self._retained, self.variable = (), None, None, None, variable
         self._stack = _user_frames() if _modes.anomaly else None
 
     def _pre_hooks(self, cts: list, retained: list) -> list:
@@ -106,6 +121,18 @@ class AccumulateGrad(Node):
             new = hook(cts[0])
             cts[0] = cts[0] if new is None else new
         return cts
+
+
+def _split(edges: tuple) -> tuple[tuple, tuple | None]:
+    """`(node, output_nr)` pairs as `Node._next` and `Node._nrs` keep them."""
+    nodes = tuple(e[0] for e in edges)
+    nrs = tuple(e[1] for e in edges)
+    return nodes, nrs if any(nrs) else None
+
+
+@functools.cache
+def _zeros(n: int) -> tuple[int, ...]:
+    return (0,) * n
 
 
 class _Shape:
@@ -135,23 +162,37 @@ class OpNode(Node):
     """One recorded primitive: its op, params, saved inputs, output data and their versions.
 
     `inputs` are what the backward reads of each input: a float input whose values it does
-    not read is kept by its shape only (`shape_only`), and `ans` is None unless read."""
+    not read is kept by its shape only (`shape_only`), and `ans` is None unless read.
+    `versions` is `(counter, version when saved, data, producer)` per value read; its
+    counters are 1-element `array.array`s, so like the data it holds nothing the cycle
+    collector tracks. They are kept in slots (`_saved` gives them as one triple), so that
+    a node adds no tracked tuple of its own."""
 
-    __slots__ = ("_op", "_params", "_saved")
+    __slots__ = ("_op", "_params", "_inputs", "_ans", "_versions")
 
     def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
-                 edges: tuple) -> None:
+                 nodes: tuple, nrs: tuple | None) -> None:
         # Node._init inlined: a node is made per recorded op
-        self.next_functions, self._hooks, self._retained = edges, None, None
+        self._next, self._nrs, self._hooks, self._retained = nodes, nrs, None, None
         self._stack = _user_frames() if _modes.anomaly else None
-        self._op, self._params, self._saved = op, params, (inputs, ans, versions)
+        self._op, self._params, self._inputs, self._ans, self._versions = \
+            op, params, inputs, ans, versions
+
+    @property
+    def _saved(self) -> tuple | None:
+        """`(inputs, ans, versions)`, or None once freed by a backward."""
+        return None if self._inputs is None else (self._inputs, self._ans, self._versions)
+
+    @_saved.setter
+    def _saved(self, saved: tuple | None) -> None:
+        self._inputs, self._ans, self._versions = (None, None, ()) if saved is None else saved
 
     def saved_values(self) -> tuple[tuple, Any]:
         """The saved inputs and output data, checked: freed, or changed in place since, raises."""
-        if self._saved is None:
+        if self._inputs is None:  # freed
             raise RuntimeError(_FREED)
-        inputs, ans_data, versions = self._saved
-        for counter, seen, data, producer in versions:
+        inputs, ans_data = self._inputs, self._ans
+        for counter, seen, data, producer in self._versions:
             if counter[0] != seen:
                 raise RuntimeError(_modified(data, producer, counter[0], seen))
         return inputs, ans_data
@@ -163,8 +204,8 @@ class OpNode(Node):
         # a Tensor, as ct is (a linear op's rule reads no output)
         ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
         return [
-            None if edge[0] is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
-            for i, edge in enumerate(self.next_functions)
+            None if node is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
+            for i, node in enumerate(self._next)
         ]
 
     def release(self) -> None:
@@ -269,13 +310,13 @@ def _toposort(roots: Iterable[Node], stop: set[int] | None = None) -> list[Node]
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root.next_functions))]
+        stack = [(root, iter(root._next))]
         while stack:
             node, children = stack[-1]
-            for child, _ in children:
+            for child in children:
                 if child is not None and id(child) not in seen:
                     seen.add(id(child))
-                    behind = () if stop and id(child) in stop else child.next_functions
+                    behind = () if stop and id(child) in stop else child._next
                     stack.append((child, iter(behind)))
                     break
             else:
@@ -347,7 +388,7 @@ def walk(
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
-            for (child, nr), g in zip(node.next_functions, results):
+            for (child, nr), g in zip(node._edge_list(), results):
                 if child is not None and g is not None:
                     _send(buffers, child, nr, g, add)
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
@@ -371,7 +412,7 @@ def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:
     """The nodes of `order` from which some capture edge can be reached."""
     need = {id(n) for n, _ in capture}
     for node in reversed(order):
-        if any(c is not None and id(c) in need for c, _ in node.next_functions):
+        if any(c is not None and id(c) in need for c in node._next):
             need.add(id(node))
     return [n for n in order if id(n) in need]
 
