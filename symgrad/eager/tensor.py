@@ -803,9 +803,9 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     else:
         node = node_class(name, OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
-    # kept flat (see Node): the input nodes, their output numbers, what is read and versions
-    nodes, inputs, versions, nrs, shapes_only = [], [], [], None, True
-    for i, (a, read) in enumerate(zip(args, reads[0])):
+    # kept flat (see Node): the input nodes, what is read of each input and the versions
+    nodes, inputs, versions, offset, shapes_only = [], [], [], 0, True
+    for a, read in zip(args, reads[0]):
         if not isinstance(a, Tensor):
             nodes.append(None)
             inputs.append(a)
@@ -815,16 +815,16 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             nodes.append(None)
         elif a.grad_fn is not None:
             nodes.append(a.grad_fn)
-            if a._output_nr:
-                nrs = nrs or [0] * len(args)
-                nrs[i] = a._output_nr
+            offset |= a._output_nr
         else:
             nodes.append(a._edge()[0])
         data = a._data
         if read:
             # (counter, version when saved, data, producer): no reference to `result`, so
             # a graph that is never run backward is freed without the cycle collector
-            counter = a._version_counter
+            counter = a._vc
+            if counter is None:
+                counter = a._vc = _COUNTER.copy()
             versions.append((counter, counter[0], data,
                              a.grad_fn.name() if a.grad_fn is not None else None))
             shapes_only = False
@@ -838,15 +838,27 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     ans = None
     if reads[1]:
         ans = result._data
-        counter = result._version_counter
-        versions.append((counter, counter[0], ans, name))
+        counter = result._vc
+        if counter is None:  # a new array's: version 0
+            result._vc = _COUNTER.copy()
+            versions.append((result._vc, 0, ans, name))
+        else:  # a view's, shared with its base
+            versions.append((counter, counter[0], ans, name))
     inputs = tuple(inputs)
     if shapes_only:  # one shared tuple per combination of shapes, not one per node
-        inputs = _SHAPE_INPUTS.setdefault(inputs, inputs)
-        if len(_SHAPE_INPUTS) > 4096:
-            _SHAPE_INPUTS.clear()
+        shared = _SHAPE_INPUTS.get(inputs)
+        if shared is None:
+            if len(_SHAPE_INPUTS) > 4096:
+                _SHAPE_INPUTS.clear()
+            _SHAPE_INPUTS[inputs] = inputs
+        else:
+            inputs = shared
+    nrs = None
+    if offset:  # an input that is not output 0 of its node
+        nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
+                    for a in args)
     result.grad_fn = node(op, params, inputs, ans, tuple(versions) if versions else (),
-                          tuple(nodes), None if nrs is None else tuple(nrs))
+                          tuple(nodes), nrs)
     result._requires_grad = True
 
 
