@@ -39,9 +39,10 @@ _FREED = (
 class Node:
     """A `grad_fn`: a node of the backward graph, named like PyTorch's (`AddBackward0`).
 
-    Its edges are kept flat: `_next`, the input nodes (None where no gradient flows), and
-    `_nrs`, their output numbers (None when all are 0), so a recorded op keeps no tuple per
-    edge for the cycle collector to rescan; `next_functions` builds PyTorch's pairs on access."""
+    Its edges are kept flat: `_next`, the input nodes (None where no gradient flows; of an
+    op with one input, that node itself), and `_nrs`, their output numbers (None when all
+    are 0), so a recorded op keeps no tuple per edge for the cycle collector to rescan;
+    `next_functions` builds PyTorch's pairs on access (`_nodes` gives the nodes)."""
 
     __slots__ = ("_next", "_nrs", "_hooks", "_retained", "_stack", "__weakref__")
     n_outputs = 1
@@ -55,13 +56,13 @@ class Node:
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         """The edges to the inputs' nodes, `(node, output_nr)` each, as PyTorch shows them."""
-        nrs = self._nrs
-        return tuple(zip(self._next, nrs if nrs is not None else (0,) * len(self._next)))
+        nodes, nrs = _nodes(self), self._nrs
+        return tuple(zip(nodes, nrs if nrs is not None else _zeros(len(nodes))))
 
     def _edge_list(self) -> zip:
         """`(node, output_nr)` per input, for the walk (`next_functions` without the tuple)."""
-        nrs = self._nrs
-        return zip(self._next, nrs if nrs is not None else _zeros(len(self._next)))
+        nodes, nrs = _nodes(self), self._nrs
+        return zip(nodes, nrs if nrs is not None else _zeros(len(nodes)))
 
     def name(self) -> str:
         return type(self).__name__
@@ -130,6 +131,12 @@ def _split(edges: tuple) -> tuple[tuple, tuple | None]:
     return nodes, nrs if any(nrs) else None
 
 
+def _nodes(node: Node) -> tuple:
+    """The input nodes of `node` (`Node._next`, a tuple but for an op of one input)."""
+    nodes = node._next
+    return nodes if type(nodes) is tuple else (nodes,)
+
+
 @functools.cache
 def _zeros(n: int) -> tuple[int, ...]:
     return (0,) * n
@@ -171,7 +178,7 @@ class OpNode(Node):
     __slots__ = ("_op", "_params", "_inputs", "_ans", "_versions")
 
     def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
-                 nodes: tuple, nrs: tuple | None) -> None:
+                 nodes: Any, nrs: tuple | None) -> None:
         # Node._init inlined: a node is made per recorded op
         self._next, self._nrs, self._hooks, self._retained = nodes, nrs, None, None
         self._stack = _user_frames() if _modes.anomaly else None
@@ -205,7 +212,7 @@ class OpNode(Node):
         ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
         return [
             None if node is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
-            for i, node in enumerate(self._next)
+            for i, node in enumerate(_nodes(self))
         ]
 
     def release(self) -> None:
@@ -310,13 +317,17 @@ def _toposort(roots: Iterable[Node], stop: set[int] | None = None) -> list[Node]
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root._next))]
+        stack = [(root, iter(_nodes(root)))]
         while stack:
             node, children = stack[-1]
             for child in children:
                 if child is not None and id(child) not in seen:
                     seen.add(id(child))
-                    behind = () if stop and id(child) in stop else child._next
+                    behind = child._next
+                    if stop and id(child) in stop:
+                        behind = ()
+                    elif type(behind) is not tuple:
+                        behind = (behind,)
                     stack.append((child, iter(behind)))
                     break
             else:
@@ -412,7 +423,7 @@ def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:
     """The nodes of `order` from which some capture edge can be reached."""
     need = {id(n) for n, _ in capture}
     for node in reversed(order):
-        if any(c is not None and id(c) in need for c in node._next):
+        if any(c is not None and id(c) in need for c in _nodes(node)):
             need.add(id(node))
     return [n for n in order if id(n) in need]
 

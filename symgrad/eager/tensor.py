@@ -803,7 +803,8 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     else:
         node = node_class(name, OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
-    # kept flat (see Node): the input nodes, what is read of each input and the versions
+    # kept flat (see Node; one input's node is kept as it is): the input nodes, what is
+    # read of each input and the versions
     nodes, inputs, versions, offset, shapes_only = [], [], [], 0, True
     for a, read in zip(args, reads[0]):
         if not isinstance(a, Tensor):
@@ -858,7 +859,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
         nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
                     for a in args)
     result.grad_fn = node(op, params, inputs, ans, tuple(versions) if versions else (),
-                          tuple(nodes), nrs)
+                          nodes[0] if len(nodes) == 1 else tuple(nodes), nrs)
     result._requires_grad = True
 
 
