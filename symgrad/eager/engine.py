@@ -171,7 +171,7 @@ class OpNode(Node):
     `inputs` are what the backward reads of each input: a float input whose values it does
     not read is kept by its shape only (`shape_only`), and `ans` is None unless read.
     `versions` is `(counter, version when saved, data, producer)` per value read; its
-    counters are 1-element `array.array`s, so like the data it holds nothing the cycle
+    counters are 1-element int64 arrays, so like the data they hold nothing the cycle
     collector tracks. They are kept in slots (`_saved` gives them as one triple), so that
     a node adds no tracked tuple of its own."""
 
