@@ -59,11 +59,6 @@ class Node:
         nodes, nrs = _nodes(self), self._nrs
         return tuple(zip(nodes, nrs if nrs is not None else _zeros(len(nodes))))
 
-    def _edge_list(self) -> zip:
-        """`(node, output_nr)` per input, for the walk (`next_functions` without the tuple)."""
-        nodes, nrs = _nodes(self), self._nrs
-        return zip(nodes, nrs if nrs is not None else _zeros(len(nodes)))
-
     def name(self) -> str:
         return type(self).__name__
 
@@ -399,9 +394,14 @@ def walk(
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
-            for (child, nr), g in zip(node._edge_list(), results):
+            children, nrs = node._next, node._nrs  # `next_functions`, without making it
+            if type(children) is not tuple:  # one input
+                if children is not None and results[0] is not None:
+                    _send(buffers, children, 0 if nrs is None else nrs[0], results[0], add)
+                continue
+            for i, (child, g) in enumerate(zip(children, results)):
                 if child is not None and g is not None:
-                    _send(buffers, child, nr, g, add)
+                    _send(buffers, child, 0 if nrs is None else nrs[i], g, add)
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
     for tensor, ct in retained:
         tensor._accumulate_grad(ct, create_graph)

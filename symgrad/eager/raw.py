@@ -231,7 +231,8 @@ def run(node: OpNode, cts: list) -> list:
         else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
             sig += (type(a), a.hex() if type(a) is float else a)
             args.append(a)
-    for child in _nodes(node):
+    children = node._next
+    for child in children if type(children) is tuple else (children,):
         sig.append(child is None)
     if node._params:
         sig.append(tuple((k, v.hex() if type(v) is float else v) for k, v in node._params.items()))
