@@ -865,7 +865,6 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
 
 _SHAPE_INPUTS: dict[tuple, tuple] = {}  # inputs kept by their shapes only -> that tuple
 _COUNTER = np.zeros(1, np.int64)  # a new tensor's version counter, copied
-_NO_EDGE = (None, 0)
 
 
 class Size(tuple):
