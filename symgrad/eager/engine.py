@@ -37,16 +37,27 @@ _FREED = (
 # ---------------------------------------------------------------- graph nodes
 
 class Node:
-    """A `grad_fn`: a node of the backward graph, named like PyTorch's (`AddBackward0`)."""
+    """A `grad_fn`: a node of the backward graph, named like PyTorch's (`AddBackward0`).
 
-    __slots__ = ("next_functions", "_hooks", "_retained", "_stack", "__weakref__")
+    Its edges are kept flat: `_next`, the input nodes (None where no gradient flows; of an
+    op with one input, that node itself), and `_nrs`, their output numbers (None when all
+    are 0), so a recorded op keeps no tuple per edge for the cycle collector to rescan;
+    `next_functions` builds PyTorch's pairs on access (`_nodes` gives the nodes)."""
+
+    __slots__ = ("_next", "_nrs", "_hooks", "_retained", "_stack", "__weakref__")
     n_outputs = 1
 
     def _init(self, edges: tuple) -> None:
-        self.next_functions = edges
+        self._next, self._nrs = _split(edges)
         self._hooks: dict[int, list[Callable]] | None = None
         self._retained: dict[int, weakref.ref] | None = None
         self._stack = _user_frames() if _modes.anomaly else None
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        """The edges to the inputs' nodes, `(node, output_nr)` each, as PyTorch shows them."""
+        nodes, nrs = _nodes(self), self._nrs
+        return tuple(zip(nodes, nrs if nrs is not None else _zeros(len(nodes))))
 
     def name(self) -> str:
         return type(self).__name__
@@ -98,7 +109,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Any) -> None:
         # Node._init inlined: a leaf's accumulator is made again whenever its graph has died
-        self.next_functions, self._hooks, self._retained, self.variable = (), None, None, variable
+        self._next, self._nrs, self._hooks, self._retained, self.variable = (), None, None, None, variable
         self._stack = _user_frames() if _modes.anomaly else None
 
     def _pre_hooks(self, cts: list, retained: list) -> list:
@@ -106,6 +117,24 @@ class AccumulateGrad(Node):
             new = hook(cts[0])
             cts[0] = cts[0] if new is None else new
         return cts
+
+
+def _split(edges: tuple) -> tuple[tuple, tuple | None]:
+    """`(node, output_nr)` pairs as `Node._next` and `Node._nrs` keep them."""
+    nodes = tuple(e[0] for e in edges)
+    nrs = tuple(e[1] for e in edges)
+    return nodes, nrs if any(nrs) else None
+
+
+def _nodes(node: Node) -> tuple:
+    """The input nodes of `node` (`Node._next`, a tuple but for an op of one input)."""
+    nodes = node._next
+    return nodes if type(nodes) is tuple else (nodes,)
+
+
+@functools.cache
+def _zeros(n: int) -> tuple[int, ...]:
+    return (0,) * n
 
 
 class _Shape:
@@ -135,23 +164,37 @@ class OpNode(Node):
     """One recorded primitive: its op, params, saved inputs, output data and their versions.
 
     `inputs` are what the backward reads of each input: a float input whose values it does
-    not read is kept by its shape only (`shape_only`), and `ans` is None unless read."""
+    not read is kept by its shape only (`shape_only`), and `ans` is None unless read.
+    `versions` is `(counter, version when saved, data, producer)` per value read; its
+    counters are 1-element int64 arrays, so like the data they hold nothing the cycle
+    collector tracks. They are kept in slots (`_saved` gives them as one triple), so that
+    a node adds no tracked tuple of its own."""
 
-    __slots__ = ("_op", "_params", "_saved")
+    __slots__ = ("_op", "_params", "_inputs", "_ans", "_versions")
 
     def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
-                 edges: tuple) -> None:
+                 nodes: Any, nrs: tuple | None) -> None:
         # Node._init inlined: a node is made per recorded op
-        self.next_functions, self._hooks, self._retained = edges, None, None
+        self._next, self._nrs, self._hooks, self._retained = nodes, nrs, None, None
         self._stack = _user_frames() if _modes.anomaly else None
-        self._op, self._params, self._saved = op, params, (inputs, ans, versions)
+        self._op, self._params, self._inputs, self._ans, self._versions = \
+            op, params, inputs, ans, versions
+
+    @property
+    def _saved(self) -> tuple | None:
+        """`(inputs, ans, versions)`, or None once freed by a backward."""
+        return None if self._inputs is None else (self._inputs, self._ans, self._versions)
+
+    @_saved.setter
+    def _saved(self, saved: tuple | None) -> None:
+        self._inputs, self._ans, self._versions = (None, None, ()) if saved is None else saved
 
     def saved_values(self) -> tuple[tuple, Any]:
         """The saved inputs and output data, checked: freed, or changed in place since, raises."""
-        if self._saved is None:
+        if self._inputs is None:  # freed
             raise RuntimeError(_FREED)
-        inputs, ans_data, versions = self._saved
-        for counter, seen, data, producer in versions:
+        inputs, ans_data = self._inputs, self._ans
+        for counter, seen, data, producer in self._versions:
             if counter[0] != seen:
                 raise RuntimeError(_modified(data, producer, counter[0], seen))
         return inputs, ans_data
@@ -163,8 +206,8 @@ class OpNode(Node):
         # a Tensor, as ct is (a linear op's rule reads no output)
         ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
         return [
-            None if edge[0] is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
-            for i, edge in enumerate(self.next_functions)
+            None if node is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
+            for i, node in enumerate(_nodes(self))
         ]
 
     def release(self) -> None:
@@ -269,13 +312,17 @@ def _toposort(roots: Iterable[Node], stop: set[int] | None = None) -> list[Node]
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root.next_functions))]
+        stack = [(root, iter(_nodes(root)))]
         while stack:
             node, children = stack[-1]
-            for child, _ in children:
+            for child in children:
                 if child is not None and id(child) not in seen:
                     seen.add(id(child))
-                    behind = () if stop and id(child) in stop else child.next_functions
+                    behind = child._next
+                    if stop and id(child) in stop:
+                        behind = ()
+                    elif type(behind) is not tuple:
+                        behind = (behind,)
                     stack.append((child, iter(behind)))
                     break
             else:
@@ -347,9 +394,14 @@ def walk(
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
-            for (child, nr), g in zip(node.next_functions, results):
+            children, nrs = node._next, node._nrs  # `next_functions`, without making it
+            if type(children) is not tuple:  # one input
+                if children is not None and results[0] is not None:
+                    _send(buffers, children, 0 if nrs is None else nrs[0], results[0], add)
+                continue
+            for i, (child, g) in enumerate(zip(children, results)):
                 if child is not None and g is not None:
-                    _send(buffers, child, nr, g, add)
+                    _send(buffers, child, 0 if nrs is None else nrs[i], g, add)
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
     for tensor, ct in retained:
         tensor._accumulate_grad(ct, create_graph)
@@ -371,7 +423,7 @@ def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:
     """The nodes of `order` from which some capture edge can be reached."""
     need = {id(n) for n, _ in capture}
     for node in reversed(order):
-        if any(c is not None and id(c) in need for c, _ in node.next_functions):
+        if any(c is not None and id(c) in need for c in _nodes(node)):
             need.add(id(node))
     return [n for n in order if id(n) in need]
 

@@ -47,7 +47,7 @@ class Tensor(Surface, face="torch"):
     """A NumPy array that records the ops applied to it when it requires grad."""
 
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_acc", "_hooks",
-                 "_version_counter", "_view", "__weakref__")
+                 "_vc", "_view", "__weakref__")
     _priority = 1
     # how a composite runs: set by symgrad.api.fused (hot signatures as generated code)
     _fuse: Callable[..., Tensor] | None = None
@@ -60,22 +60,21 @@ class Tensor(Surface, face="torch"):
         self.requires_grad = requires_grad
 
     @classmethod
-    def _make(cls, data: Any, grad_fn: Node | None = None, counter: list | None = None) -> Tensor:
+    def _make(cls, data: Any, grad_fn: Node | None = None, counter: np.ndarray | None = None) -> Tensor:
         t = _empty(cls)  # _init's fields, set here: a tensor is made per op
         t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
         t.grad_fn, t._output_nr, t._requires_grad = grad_fn, 0, grad_fn is not None
         t._grad = t._acc = t._hooks = t._view = None
-        t._version_counter = counter if counter is not None else [0]
+        t._vc = counter
         return t
 
-    def _init(self, data: np.ndarray, grad_fn: Node | None, counter: list | None = None) -> None:
+    def _init(self, data: np.ndarray, grad_fn: Node | None, counter: np.ndarray | None = None) -> None:
         self._data, self.grad_fn, self._output_nr = data, grad_fn, 0
         self._requires_grad = grad_fn is not None
         self._grad: Tensor | None = None
         self._acc: Callable[[], AccumulateGrad | None] | None = None  # weak, as in PyTorch
         self._hooks: list[Callable] | None = None
-        # shared by a tensor and its views: in-place writes through either bump it
-        self._version_counter = counter if counter is not None else [0]
+        self._vc = counter  # made on first use: see _version_counter
         self._view: tuple | None = None  # (base, op, params, index arrays) if a view of base
 
     # autograd state ------------------------------------------------------------------
@@ -142,8 +141,19 @@ class Tensor(Surface, face="torch"):
         return (acc, 0)
 
     @property
+    def _version_counter(self) -> np.ndarray:
+        """The version counter, shared by a tensor and its views: in-place writes through
+        either bump it. Made on first use (most tensors never need one), as a 1-element
+        int64 array: the cycle collector does not track NumPy arrays (it tracks a list), so
+        the counters a recorded graph keeps cost no collection time."""
+        counter = self._vc
+        if counter is None:
+            counter = self._vc = _COUNTER.copy()
+        return counter
+
+    @property
     def _version(self) -> int:
-        return self._version_counter[0]
+        return 0 if self._vc is None else int(self._vc[0])
 
     def _accumulate_grad(self, g: Tensor, create_graph: bool) -> None:
         data = g._data
@@ -655,16 +665,14 @@ class Tensor(Surface, face="torch"):
             out = np.asarray(out)
         result = _empty(Tensor)  # Tensor._make(out), inlined: every op makes one
         result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
-        result._grad = result._acc = result._hooks = result._view = None
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
         if plan.linear and out.base is not None and isinstance(args[0], Tensor) \
                 and np.may_share_memory(out, args[0]._data):
             # a view of input 0: writes through either show in both (one version counter),
             # and a view op's writes update the base's history
-            result._version_counter = args[0]._version_counter
+            result._vc = args[0]._version_counter
             if plan.view_op:
                 result._view = (args[0], op, params, args[1:])
-        else:
-            result._version_counter = [0]
         # a needs that is not a power of 2 has a bit set after its leading 1
         if needs & (needs - 1) and plan.differentiable and _modes.enabled:
             _record(plan, op, params, args, result, name, needs)
@@ -795,37 +803,68 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     else:
         node = node_class(name, OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
-    edges, inputs, versions = [], [], []
+    # kept flat (see Node; one input's node is kept as it is): the input nodes, what is
+    # read of each input and the versions
+    nodes, inputs, versions, offset, shapes_only = [], [], [], 0, True
     for a, read in zip(args, reads[0]):
         if not isinstance(a, Tensor):
-            edges.append(_NO_EDGE)
+            nodes.append(None)
             inputs.append(a)
+            shapes_only = False
             continue
         if not a._requires_grad:
-            edges.append(_NO_EDGE)
+            nodes.append(None)
+        elif a.grad_fn is not None:
+            nodes.append(a.grad_fn)
+            offset |= a._output_nr
         else:
-            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else a._edge())
+            nodes.append(a._edge()[0])
         data = a._data
         if read:
             # (counter, version when saved, data, producer): no reference to `result`, so
             # a graph that is never run backward is freed without the cycle collector
-            versions.append((a._version_counter, a._version_counter[0], data,
+            counter = a._vc
+            if counter is None:
+                counter = a._vc = _COUNTER.copy()
+            versions.append((counter, counter[0], data,
                              a.grad_fn.name() if a.grad_fn is not None else None))
+            shapes_only = False
         elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
             a = _SHAPES.get(data.shape)
             if a is None or a.dtype is not data.dtype:
                 a = shape_only(data)
+        else:
+            shapes_only = False
         inputs.append(a)
     ans = None
     if reads[1]:
         ans = result._data
-        versions.append((result._version_counter, result._version_counter[0], ans, name))
-    result.grad_fn = node(op, params, tuple(inputs), ans, tuple(versions) if versions else (),
-                          tuple(edges))
+        counter = result._vc
+        if counter is None:  # a new array's: version 0
+            result._vc = _COUNTER.copy()
+            versions.append((result._vc, 0, ans, name))
+        else:  # a view's, shared with its base
+            versions.append((counter, counter[0], ans, name))
+    inputs = tuple(inputs)
+    if shapes_only:  # one shared tuple per combination of shapes, not one per node
+        shared = _SHAPE_INPUTS.get(inputs)
+        if shared is None:
+            if len(_SHAPE_INPUTS) > 4096:
+                _SHAPE_INPUTS.clear()
+            _SHAPE_INPUTS[inputs] = inputs
+        else:
+            inputs = shared
+    nrs = None
+    if offset:  # an input that is not output 0 of its node
+        nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
+                    for a in args)
+    result.grad_fn = node(op, params, inputs, ans, tuple(versions) if versions else (),
+                          nodes[0] if len(nodes) == 1 else tuple(nodes), nrs)
     result._requires_grad = True
 
 
-_NO_EDGE = (None, 0)
+_SHAPE_INPUTS: dict[tuple, tuple] = {}  # inputs kept by their shapes only -> that tuple
+_COUNTER = np.zeros(1, np.int64)  # a new tensor's version counter, copied
 
 
 class Size(tuple):
