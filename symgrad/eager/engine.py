@@ -23,7 +23,7 @@ import numpy as np
 
 from symgrad.eager.modes import _mode as _modes
 from symgrad.eager.modes import enable_grad, is_anomaly_enabled, no_grad
-from symgrad.ops import Op, Value, vjp
+from symgrad.ops import Value, vjp
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -103,17 +103,26 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The edge into a leaf that requires grad: adds the incoming gradient to `.grad`."""
+    """The edge into a leaf that requires grad: adds the incoming gradient to `.grad`.
 
-    __slots__ = ("variable",)
+    The leaf holds its accumulator and the accumulator refers back to it weakly (no cycle),
+    so a leaf used by many short-lived graphs makes one, not one per graph; `variable` is
+    None once the leaf has died, and then nobody can read the gradient it would get."""
+
+    __slots__ = ("_variable",)
 
     def __init__(self, variable: Any) -> None:
-        # Node._init inlined: a leaf's accumulator is made again whenever its graph has died
-        self._next, self._nrs, self._hooks, self._retained, self.variable = (), None, None, None, variable
-        self._stack = _user_frames() if _modes.anomaly else None
+        self._init(())
+        self._variable = weakref.ref(variable)
+
+    @property
+    def variable(self) -> Any:
+        """The leaf tensor whose `.grad` this accumulates into (None once it has died)."""
+        return self._variable()
 
     def _pre_hooks(self, cts: list, retained: list) -> list:
-        for hook in self.variable._hooks or ():
+        variable = self._variable()
+        for hook in variable._hooks if variable is not None and variable._hooks else ():
             new = hook(cts[0])
             cts[0] = cts[0] if new is None else new
         return cts
@@ -165,20 +174,12 @@ class OpNode(Node):
 
     `inputs` are what the backward reads of each input: a float input whose values it does
     not read is kept by its shape only (`shape_only`), and `ans` is None unless read.
-    `versions` is `(counter, version when saved, data, producer)` per value read; its
-    counters are 1-element int64 arrays, so like the data they hold nothing the cycle
-    collector tracks. They are kept in slots (`_saved` gives them as one triple), so that
-    a node adds no tracked tuple of its own."""
+    `versions` is flat, `(counter, version when saved, input)` per value read (input -1:
+    the output); its counters are 1-element int64 arrays, so it holds nothing the cycle
+    collector keeps tracking. Made by `symgrad.eager.tensor._record` only, which sets the
+    fields itself (no `__init__` frame: a node is made per recorded op)."""
 
     __slots__ = ("_op", "_params", "_inputs", "_ans", "_versions")
-
-    def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
-                 nodes: Any, nrs: tuple | None) -> None:
-        # Node._init inlined: a node is made per recorded op
-        self._next, self._nrs, self._hooks, self._retained = nodes, nrs, None, None
-        self._stack = _user_frames() if _modes.anomaly else None
-        self._op, self._params, self._inputs, self._ans, self._versions = \
-            op, params, inputs, ans, versions
 
     @property
     def _saved(self) -> tuple | None:
@@ -191,13 +192,22 @@ class OpNode(Node):
 
     def saved_values(self) -> tuple[tuple, Any]:
         """The saved inputs and output data, checked: freed, or changed in place since, raises."""
-        if self._inputs is None:  # freed
+        inputs, versions = self._inputs, self._versions
+        if inputs is None:  # freed
             raise RuntimeError(_FREED)
-        inputs, ans_data = self._inputs, self._ans
-        for counter, seen, data, producer in self._versions:
+        for k in range(0, len(versions), 3):
+            counter, seen, i = versions[k:k + 3]
             if counter[0] != seen:
-                raise RuntimeError(_modified(data, producer, counter[0], seen))
-        return inputs, ans_data
+                raise RuntimeError(self._modified(i, int(counter[0]), int(seen)))
+        return inputs, self._ans
+
+    def _modified(self, i: int, now: int, saved: int) -> str:
+        """The message for saved value `i` (-1: the output) changed in place since."""
+        if i < 0:
+            return _modified(self._ans, self.name(), now, saved)
+        producer = _nodes(self)[i]
+        name = producer.name() if producer is not None and type(producer) is not AccumulateGrad else None
+        return _modified(self._inputs[i]._data, name, now, saved)
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if not create_graph:  # the same rules on arrays: nothing to record
@@ -373,7 +383,7 @@ def walk(
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
             primitive = isinstance(node, OpNode)
             leaf = not primitive and isinstance(node, AccumulateGrad)
-            shown = hit or node._hooks or node._retained or leaf and node.variable._hooks
+            shown = hit or node._hooks or node._retained or leaf and _leaf_hooks(node)
             if raw and (shown or not (primitive or leaf)):
                 cts = [visible(g) for g in cts]
             if shown and not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
@@ -406,11 +416,18 @@ def walk(
     for tensor, ct in retained:
         tensor._accumulate_grad(ct, create_graph)
     for node, ct in leaves:
-        node.variable._accumulate_grad(ct, create_graph)
+        variable = node._variable()
+        if variable is not None:  # a dead leaf's gradient has no reader
+            variable._accumulate_grad(ct, create_graph)
     if not retain_graph:
         for node in done:
             node.release()
     return captured
+
+
+def _leaf_hooks(node: AccumulateGrad) -> bool:
+    variable = node._variable()
+    return variable is not None and bool(variable._hooks)
 
 
 def _send(buffers: dict[int, list], node: Node, nr: int, g: Any,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from symgrad.eager.engine import (
     CompositeNode,
     Node,
     OpNode,
+    _user_frames,
     backward,
     node_class,
     shape_only,
@@ -72,7 +72,7 @@ class Tensor(Surface, face="torch"):
         self._data, self.grad_fn, self._output_nr = data, grad_fn, 0
         self._requires_grad = grad_fn is not None
         self._grad: Tensor | None = None
-        self._acc: Callable[[], AccumulateGrad | None] | None = None  # weak, as in PyTorch
+        self._acc: AccumulateGrad | None = None  # made on first use; it refers back weakly
         self._hooks: list[Callable] | None = None
         self._vc = counter  # made on first use: see _version_counter
         self._view: tuple | None = None  # (base, op, params, index arrays) if a view of base
@@ -134,10 +134,9 @@ class Tensor(Surface, face="torch"):
             return (self.grad_fn, self._output_nr)
         if not self._requires_grad:
             return (None, 0)
-        acc = self._acc() if self._acc is not None else None
+        acc = self._acc
         if acc is None:
-            acc = AccumulateGrad(self)
-            self._acc = weakref.ref(acc)
+            acc = self._acc = AccumulateGrad(self)
         return (acc, 0)
 
     @property
@@ -812,39 +811,39 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             inputs.append(a)
             shapes_only = False
             continue
-        if not a._requires_grad:
-            nodes.append(None)
-        elif a.grad_fn is not None:
-            nodes.append(a.grad_fn)
+        fn = a.grad_fn  # a tensor with a history requires grad
+        if fn is not None:
             offset |= a._output_nr
-        else:
-            nodes.append(a._edge()[0])
+        elif a._requires_grad:
+            fn = a._acc or a._edge()[0]
+        nodes.append(fn)
         data = a._data
         if read:
-            # (counter, version when saved, data, producer): no reference to `result`, so
-            # a graph that is never run backward is freed without the cycle collector
+            # (counter, version when saved, which input): no reference to `result`, so a
+            # graph that is never run backward is freed without the cycle collector
             counter = a._vc
             if counter is None:
                 counter = a._vc = _COUNTER.copy()
-            versions.append((counter, counter[0], data,
-                             a.grad_fn.name() if a.grad_fn is not None else None))
+            versions += (counter, counter[0], len(inputs))
+            inputs.append(a)
             shapes_only = False
         elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
-            a = _SHAPES.get(data.shape)
-            if a is None or a.dtype is not data.dtype:
-                a = shape_only(data)
+            shape = _SHAPES.get(data.shape)
+            if shape is None or shape.dtype is not data.dtype:
+                shape = shape_only(data)
+            inputs.append(shape)
         else:
+            inputs.append(a)
             shapes_only = False
-        inputs.append(a)
     ans = None
     if reads[1]:
         ans = result._data
         counter = result._vc
         if counter is None:  # a new array's: version 0
             result._vc = _COUNTER.copy()
-            versions.append((result._vc, 0, ans, name))
+            versions += (result._vc, 0, -1)
         else:  # a view's, shared with its base
-            versions.append((counter, counter[0], ans, name))
+            versions += (counter, counter[0], -1)
     inputs = tuple(inputs)
     if shapes_only:  # one shared tuple per combination of shapes, not one per node
         shared = _SHAPE_INPUTS.get(inputs)
@@ -854,12 +853,15 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             _SHAPE_INPUTS[inputs] = inputs
         else:
             inputs = shared
-    nrs = None
-    if offset:  # an input that is not output 0 of its node
-        nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
-                    for a in args)
-    result.grad_fn = node(op, params, inputs, ans, tuple(versions) if versions else (),
-                          nodes[0] if len(nodes) == 1 else tuple(nodes), nrs)
+    # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
+    fn = result.grad_fn = _empty(node)
+    fn._next = nodes[0] if len(nodes) == 1 else tuple(nodes)
+    fn._nrs = None if not offset else tuple(  # an input that is not output 0 of its node
+        a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0 for a in args)
+    fn._hooks = fn._retained = None
+    fn._stack = _user_frames() if _modes.anomaly else None
+    fn._op, fn._params, fn._inputs, fn._ans = op, params, inputs, ans
+    fn._versions = tuple(versions) if versions else ()
     result._requires_grad = True
 
 
