@@ -30,6 +30,7 @@ from symgrad.eager.engine import (
     CompositeNode,
     Node,
     OpNode,
+    _Shape,
     _user_frames,
     backward,
     node_class,
@@ -802,67 +803,136 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     else:
         node = node_class(name, OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
-    # kept flat (see Node; one input's node is kept as it is): the input nodes, what is
-    # read of each input and the versions
-    nodes, inputs, versions, offset, shapes_only = [], [], [], 0, True
-    for a, read in zip(args, reads[0]):
-        if not isinstance(a, Tensor):
-            nodes.append(None)
-            inputs.append(a)
-            shapes_only = False
-            continue
-        fn = a.grad_fn  # a tensor with a history requires grad
-        if fn is not None:
-            offset |= a._output_nr
-        elif a._requires_grad:
-            fn = a._acc or a._edge()[0]
-        nodes.append(fn)
-        data = a._data
-        if read:
-            # (counter, version when saved, which input): no reference to `result`, so a
-            # graph that is never run backward is freed without the cycle collector
+    # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
+    fn = result.grad_fn = _empty(node)
+    fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, params, None, None, None
+    fn._stack = _user_frames() if _modes.anomaly else None
+    result._requires_grad = True
+    if len(args) == 1:  # one input, which requires grad (`needs`): no lists to build
+        a = args[0]
+        edge = a.grad_fn
+        if edge is None:
+            edge = a._acc or a._edge()[0]
+        elif a._output_nr:
+            fn._nrs = (a._output_nr,)
+        fn._next = edge
+        if reads[0][0]:
             counter = a._vc
             if counter is None:
                 counter = a._vc = _COUNTER.copy()
-            versions += (counter, counter[0], len(inputs))
-            inputs.append(a)
-            shapes_only = False
-        elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
+            versions, inputs = (counter, counter[0], 0), (a,)
+        else:
+            data = a._data
             shape = _SHAPES.get(data.shape)
             if shape is None or shape.dtype is not data.dtype:
                 shape = shape_only(data)
-            inputs.append(shape)
-        else:
-            inputs.append(a)
-            shapes_only = False
-    ans = None
+            versions, inputs = (), _shapes_only((shape,))
+    elif len(args) == 2 and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
+        versions, inputs = _two(fn, args, reads[0])
+    else:  # kept flat (see Node): the input nodes, what is read of each input, the versions
+        nodes, inputs, versions, offset, shapes_only = [], [], (), 0, True
+        for a, read in zip(args, reads[0]):
+            if not isinstance(a, Tensor):
+                nodes.append(None)
+                inputs.append(a)
+                shapes_only = False
+                continue
+            edge = a.grad_fn  # a tensor with a history requires grad
+            if edge is not None:
+                offset |= a._output_nr
+            elif a._requires_grad:
+                edge = a._acc or a._edge()[0]
+            nodes.append(edge)
+            data = a._data
+            if read:
+                # (counter, version when saved, which input): no reference to the result,
+                # so a graph that is never run backward is freed without the cycle collector
+                counter = a._vc
+                if counter is None:
+                    counter = a._vc = _COUNTER.copy()
+                versions += (counter, counter[0], len(inputs))
+                inputs.append(a)
+                shapes_only = False
+            elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
+                shape = _SHAPES.get(data.shape)
+                inputs.append(shape if shape is not None and shape.dtype is data.dtype
+                              else shape_only(data))
+            else:
+                inputs.append(a)
+                shapes_only = False
+        fn._next = tuple(nodes)
+        if offset:  # an input that is not output 0 of its node
+            fn._nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
+                            for a in args)
+        inputs = tuple(inputs)
+        if shapes_only:  # _shapes_only(inputs), inlined
+            shared = _SHAPE_INPUTS.get(inputs)
+            inputs = _shapes_only(inputs) if shared is None else shared
+    fn._inputs = inputs
     if reads[1]:
-        ans = result._data
+        fn._ans = result._data
         counter = result._vc
         if counter is None:  # a new array's: version 0
-            result._vc = _COUNTER.copy()
-            versions += (result._vc, 0, -1)
+            counter = result._vc = _COUNTER.copy()
+            versions += (counter, 0, -1)
         else:  # a view's, shared with its base
             versions += (counter, counter[0], -1)
-    inputs = tuple(inputs)
-    if shapes_only:  # one shared tuple per combination of shapes, not one per node
-        shared = _SHAPE_INPUTS.get(inputs)
-        if shared is None:
-            if len(_SHAPE_INPUTS) > 4096:
-                _SHAPE_INPUTS.clear()
-            _SHAPE_INPUTS[inputs] = inputs
-        else:
-            inputs = shared
-    # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
-    fn = result.grad_fn = _empty(node)
-    fn._next = nodes[0] if len(nodes) == 1 else tuple(nodes)
-    fn._nrs = None if not offset else tuple(  # an input that is not output 0 of its node
-        a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0 for a in args)
-    fn._hooks = fn._retained = None
-    fn._stack = _user_frames() if _modes.anomaly else None
-    fn._op, fn._params, fn._inputs, fn._ans = op, params, inputs, ans
-    fn._versions = tuple(versions) if versions else ()
-    result._requires_grad = True
+    else:
+        fn._ans = None
+    fn._versions = versions
+
+
+def _two(fn: OpNode, args: tuple, reads: tuple[bool, bool]) -> tuple[tuple, tuple]:
+    """`_record`'s loop for two tensors (`x + y`, `h * w`), unrolled: sets the node's edges
+    and returns the versions and the inputs it keeps."""
+    a, b = args
+    edge_a, edge_b = a.grad_fn, b.grad_fn
+    if edge_a is None:
+        edge_a = (a._acc or a._edge()[0]) if a._requires_grad else None
+    if edge_b is None:
+        edge_b = (b._acc or b._edge()[0]) if b._requires_grad else None
+    fn._next = (edge_a, edge_b)
+    if a._output_nr or b._output_nr:
+        fn._nrs = (a._output_nr if a.grad_fn is not None else 0,
+                   b._output_nr if b.grad_fn is not None else 0)
+    versions = ()
+    data_a, data_b = a._data, b._data
+    if reads[0]:
+        counter = a._vc
+        if counter is None:
+            counter = a._vc = _COUNTER.copy()
+        versions = (counter, counter[0], 0)
+    else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
+        shape = _SHAPES.get(data_a.shape)
+        if shape is not None and shape.dtype is data_a.dtype:
+            a = shape
+        elif data_a.dtype.kind in "fc":
+            a = shape_only(data_a)
+    if reads[1]:
+        counter = b._vc
+        if counter is None:
+            counter = b._vc = _COUNTER.copy()
+        versions += (counter, counter[0], 1)
+    else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
+        shape = _SHAPES.get(data_b.shape)
+        if shape is not None and shape.dtype is data_b.dtype:
+            b = shape
+        elif data_b.dtype.kind in "fc":
+            b = shape_only(data_b)
+    if type(a) is _Shape and type(b) is _Shape:
+        shared = _SHAPE_INPUTS.get((a, b))
+        return versions, _shapes_only((a, b)) if shared is None else shared
+    return versions, (a, b)
+
+
+def _shapes_only(inputs: tuple) -> tuple:
+    """One shared tuple per combination of shapes, not one per node."""
+    shared = _SHAPE_INPUTS.get(inputs)
+    if shared is None:
+        if len(_SHAPE_INPUTS) > 4096:
+            _SHAPE_INPUTS.clear()
+        shared = _SHAPE_INPUTS[inputs] = inputs
+    return shared
 
 
 _SHAPE_INPUTS: dict[tuple, tuple] = {}  # inputs kept by their shapes only -> that tuple
