@@ -175,9 +175,10 @@ class OpNode(Node):
     `inputs` are what the backward reads of each input: a float input whose values it does
     not read is kept by its shape only (`shape_only`), and `ans` is None unless read.
     `versions` is flat, `(counter, version when saved, input)` per value read (input -1:
-    the output); its counters are 1-element int64 arrays, so it holds nothing the cycle
-    collector keeps tracking. Made by `symgrad.eager.tensor._record` only, which sets the
-    fields itself (no `__init__` frame: a node is made per recorded op)."""
+    the output, whose counter is None until the output's is made); its counters are
+    1-element int64 arrays, so it holds nothing the cycle collector keeps tracking.
+    Made by `symgrad.eager.tensor._record` only, which sets the fields itself (no
+    `__init__` frame: a node is made per recorded op)."""
 
     __slots__ = ("_op", "_params", "_inputs", "_ans", "_versions")
 
@@ -197,7 +198,7 @@ class OpNode(Node):
             raise RuntimeError(_FREED)
         for k in range(0, len(versions), 3):
             counter, seen, i = versions[k:k + 3]
-            if counter[0] != seen:
+            if counter is not None and counter[0] != seen:  # None: an output never written
                 raise RuntimeError(self._modified(i, int(counter[0]), int(seen)))
         return inputs, self._ans
 
@@ -214,7 +215,8 @@ class OpNode(Node):
             return [RAW["visible"](g) for g in RAW["run"](self, cts)]
         inputs, ans_data = self.saved_values()
         # a Tensor, as ct is (a linear op's rule reads no output)
-        ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
+        # (its own counter: the output's, made later, is still the one this node checks)
+        ans = None if ans_data is None else type(cts[0])._make(ans_data, self, np.zeros(1, np.int64))
         return [
             None if node is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
             for i, node in enumerate(_nodes(self))

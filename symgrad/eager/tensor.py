@@ -147,9 +147,7 @@ class Tensor(Surface, face="torch"):
         int64 array: the cycle collector does not track NumPy arrays (it tracks a list), so
         the counters a recorded graph keeps cost no collection time."""
         counter = self._vc
-        if counter is None:
-            counter = self._vc = _COUNTER.copy()
-        return counter
+        return _new_counter(self) if counter is None else counter
 
     @property
     def _version(self) -> int:
@@ -849,7 +847,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
                 # so a graph that is never run backward is freed without the cycle collector
                 counter = a._vc
                 if counter is None:
-                    counter = a._vc = _COUNTER.copy()
+                    counter = _new_counter(a)
                 versions += (counter, counter[0], len(inputs))
                 inputs.append(a)
                 shapes_only = False
@@ -872,9 +870,8 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     if reads[1]:
         fn._ans = result._data
         counter = result._vc
-        if counter is None:  # a new array's: version 0
-            counter = result._vc = _COUNTER.copy()
-            versions += (counter, 0, -1)
+        if counter is None:  # a new array's: version 0, its counter made when first asked
+            versions += _PENDING
         else:  # a view's, shared with its base
             versions += (counter, counter[0], -1)
     else:
@@ -900,7 +897,7 @@ def _two(fn: OpNode, args: tuple, reads: tuple[bool, bool]) -> tuple[tuple, tupl
     if reads[0]:
         counter = a._vc
         if counter is None:
-            counter = a._vc = _COUNTER.copy()
+            counter = _new_counter(a)
         versions = (counter, counter[0], 0)
     else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
         shape = _SHAPES.get(data_a.shape)
@@ -911,7 +908,7 @@ def _two(fn: OpNode, args: tuple, reads: tuple[bool, bool]) -> tuple[tuple, tupl
     if reads[1]:
         counter = b._vc
         if counter is None:
-            counter = b._vc = _COUNTER.copy()
+            counter = _new_counter(b)
         versions += (counter, counter[0], 1)
     else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
         shape = _SHAPES.get(data_b.shape)
@@ -923,6 +920,21 @@ def _two(fn: OpNode, args: tuple, reads: tuple[bool, bool]) -> tuple[tuple, tupl
         shared = _SHAPE_INPUTS.get((a, b))
         return versions, _shapes_only((a, b)) if shared is None else shared
     return versions, (a, b)
+
+
+def _new_counter(t: Tensor) -> np.ndarray:
+    """Make `t`'s version counter. A node that saved `t` as its output before it had one
+    (most outputs never get one: nothing writes to them in place) takes it now, at
+    version 0, before any write: until then `t` was at version 0."""
+    counter = t._vc = _COUNTER.copy()
+    node = t.grad_fn
+    if isinstance(node, OpNode) and node._versions[-3:] == _PENDING:
+        node._versions = node._versions[:-3] + (counter, 0, -1)
+    return counter
+
+
+# a node's entry in `versions` for its output, whose counter is made when first asked
+_PENDING = (None, 0, -1)
 
 
 def _shapes_only(inputs: tuple) -> tuple:
