@@ -130,3 +130,67 @@ def test_saved_values_are_freed_by_backward_and_a_second_backward_raises(lib):
     out.backward()
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         out.backward()
+
+
+def test_a_leaf_keeps_its_accumulator_and_frees_it_with_itself():
+    # the leaf holds its AccumulateGrad, which refers back weakly: graphs that die do not
+    # take it along (the next op would rebuild it), and the leaf dying frees it, no cycle
+    x = symgrad.tensor([1.0, 2.0], requires_grad=True)
+    acc = weakref.ref((x * 2).grad_fn.next_functions[0][0])
+    assert acc() is not None and acc().variable is x
+    assert (x * 3).grad_fn.next_functions[0][0] is acc()
+    was = gc.isenabled()
+    gc.disable()  # reference counting alone must free both
+    try:
+        del x
+        assert acc() is None
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_a_graph_outliving_its_leaf_still_backpropagates(lib):
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    w = lib.tensor([3.0, 4.0], requires_grad=True)
+    loss = (x * w).sum()
+    del x
+    loss.backward()
+    np.testing.assert_allclose(w.grad.numpy(), [1.0, 2.0])
+
+
+def test_writing_a_saved_output_in_place_is_detected(lib):
+    # ExpBackward0 saves its output before anyone asks for its version counter
+    x = lib.tensor([0.1, 0.2], requires_grad=True)
+    e = x.exp()
+    loss = e.sum()
+    with lib.no_grad():
+        e.mul_(2)
+    assert e._version == 1
+    with pytest.raises(RuntimeError, match=r"output 0 of Exp\w*, is at version 1; "
+                                           r"expected version 0"):
+        loss.backward()
+
+
+def test_a_saved_output_read_by_a_later_op_is_checked_by_both_nodes(lib):
+    x = lib.tensor([0.1, 0.2], requires_grad=True)
+    e = x.exp()
+    s = e.sin()  # SinBackward0 reads e too: e's counter is made here, ExpBackward0 shares it
+    with lib.no_grad():
+        e.add_(1)
+    with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
+        s.sum().backward()
+    with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
+        e.sum().backward()
+
+
+def test_a_create_graph_backward_leaves_the_output_checked(lib):
+    # the second-order graph reads the output as a tensor of its own: writing the
+    # original output afterwards is still caught by the node that saved it
+    x = lib.tensor([0.1, 0.2], requires_grad=True)
+    e = x.exp()
+    (g,) = lib.autograd.grad(e.sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), np.exp([0.1, 0.2]), rtol=1e-6)
+    with lib.no_grad():
+        e.add_(1)
+    with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
+        e.sum().backward()

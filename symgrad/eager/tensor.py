@@ -817,7 +817,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
         if reads[0][0]:
             counter = a._vc
             if counter is None:
-                counter = a._vc = _COUNTER.copy()
+                counter = _new_counter(a)
             versions, inputs = (counter, counter[0], 0), (a,)
         else:
             data = a._data
