@@ -173,7 +173,8 @@ class OpNode(Node):
     """One recorded primitive: its op, params, saved inputs, output data and their versions.
 
     `inputs` are what the backward reads of each input: a float input whose values it does
-    not read is kept by its shape only (`shape_only`), and `ans` is None unless read.
+    not read is kept by its shape only (`shape_only`), and `ans` is None unless read; of an
+    op of one input, that input itself, not a 1-tuple (as `_next`).
     `versions` is flat, `(counter, version when saved, input)` per value read (input -1:
     the output, whose counter is None until the output's is made); its counters are
     1-element int64 arrays, so it holds nothing the cycle collector keeps tracking.
@@ -200,7 +201,7 @@ class OpNode(Node):
             counter, seen, i = versions[k:k + 3]
             if counter is not None and counter[0] != seen:  # None: an output never written
                 raise RuntimeError(self._modified(i, int(counter[0]), int(seen)))
-        return inputs, self._ans
+        return inputs if type(inputs) is tuple else (inputs,), self._ans
 
     def _modified(self, i: int, now: int, saved: int) -> str:
         """The message for saved value `i` (-1: the output) changed in place since."""
@@ -208,7 +209,8 @@ class OpNode(Node):
             return _modified(self._ans, self.name(), now, saved)
         producer = _nodes(self)[i]
         name = producer.name() if producer is not None and type(producer) is not AccumulateGrad else None
-        return _modified(self._inputs[i]._data, name, now, saved)
+        inputs = self._inputs
+        return _modified((inputs if type(inputs) is tuple else (inputs,))[i]._data, name, now, saved)
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if not create_graph:  # the same rules on arrays: nothing to record

@@ -818,13 +818,13 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             counter = a._vc
             if counter is None:
                 counter = _new_counter(a)
-            versions, inputs = (counter, counter[0], 0), (a,)
+            versions, inputs = (counter, counter[0], 0), a  # kept as `_next`: no 1-tuple
         else:
             data = a._data
             shape = _SHAPES.get(data.shape)
             if shape is None or shape.dtype is not data.dtype:
                 shape = shape_only(data)
-            versions, inputs = (), _shapes_only((shape,))
+            versions, inputs = (), shape
     elif len(args) == 2 and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
         versions, inputs = _two(fn, args, reads[0])
     else:  # kept flat (see Node): the input nodes, what is read of each input, the versions
