@@ -186,7 +186,10 @@ class OpNode(Node):
     @property
     def _saved(self) -> tuple | None:
         """`(inputs, ans, versions)`, or None once freed by a backward."""
-        return None if self._inputs is None else (self._inputs, self._ans, self._versions)
+        inputs = self._inputs
+        if inputs is None:
+            return None
+        return (inputs if type(inputs) is tuple else (inputs,)), self._ans, self._versions
 
     @_saved.setter
     def _saved(self, saved: tuple | None) -> None:
@@ -228,6 +231,32 @@ class OpNode(Node):
         # a linear op's VJP reads only shapes, so like PyTorch's AddBackward0 it saves nothing
         if not self._op.linear:
             self._saved = None
+
+
+class OpNode2(OpNode):
+    """An OpNode of two inputs (`x + y`, `h * w`): its two edges and what it keeps of its two
+    inputs sit in slots of its own, not in a tuple each, so a recorded binary op leaves the
+    cycle collector its node alone to rescan (a long chain then grows the tracked heap by
+    less, and crosses fewer of the thresholds that trigger full collections).
+    `_next` and `_inputs` give them as OpNode's tuples."""
+
+    __slots__ = ("_edge0", "_edge1", "_kept0", "_kept1")
+
+    @property
+    def _next(self) -> tuple:
+        return (self._edge0, self._edge1)
+
+    @property
+    def _inputs(self) -> tuple | None:
+        kept = self._kept0
+        return None if kept is _GONE else (kept, self._kept1)
+
+    @_inputs.setter
+    def _inputs(self, inputs: tuple | None) -> None:
+        self._kept0, self._kept1 = (_GONE, None) if inputs is None else inputs
+
+
+_GONE = object()  # OpNode2._kept0 once a backward has freed the saved values
 
 
 class CompositeNode(Node):

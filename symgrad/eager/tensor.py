@@ -30,7 +30,7 @@ from symgrad.eager.engine import (
     CompositeNode,
     Node,
     OpNode,
-    _Shape,
+    OpNode2,
     _user_frames,
     backward,
     node_class,
@@ -718,7 +718,8 @@ _VIEW_OPS = ("reshape", "transpose", "getitem")
 class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
-    __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node", "reads")
+    __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node",
+                 "node2", "reads")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
@@ -731,6 +732,7 @@ class _Plan:
         self.kinds = {None: ("biuf", "biuf"), "common": ("iuf", "f"), "float": ("f", "f")}[op.promote]
         self.name = getattr(op.grad_fn, "constant", None)  # None: the name depends on the call
         self.node = node_class(self.name, OpNode) if self.name is not None else None
+        self.node2 = node_class(self.name, OpNode2) if self.name is not None else None  # 2 inputs
         self.reads: dict[int, tuple] = {}  # needs-mask -> (whether each input is read, ans)
 
     def read(self, op: Op, needs: int) -> tuple[tuple[bool, ...], bool]:
@@ -793,13 +795,14 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     """Give `result` the node of this op application: its inputs' edges, what its backward
     reads (the rest of a float input: its shape), and the versions to check that nothing it
     reads was overwritten in place. `needs` has a bit per input that requires grad."""
+    two = len(args) == 2
     if name is None:
-        name, node = plan.name, plan.node
+        name, node = plan.name, plan.node2 if two else plan.node
         if name is None:
             name = op.grad_fn(args, params)
-            node = node_class(name, OpNode)
+            node = node_class(name, OpNode2 if two else OpNode)
     else:
-        node = node_class(name, OpNode)
+        node = node_class(name, OpNode2 if two else OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
     # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
     fn = result.grad_fn = _empty(node)
@@ -825,8 +828,9 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             if shape is None or shape.dtype is not data.dtype:
                 shape = shape_only(data)
             versions, inputs = (), shape
-    elif len(args) == 2 and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
-        versions, inputs = _two(fn, args, reads[0])
+        fn._inputs = inputs
+    elif two and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
+        versions = _two(fn, args, reads[0])
     else:  # kept flat (see Node): the input nodes, what is read of each input, the versions
         nodes, inputs, versions, offset, shapes_only = [], [], (), 0, True
         for a, read in zip(args, reads[0]):
@@ -858,15 +862,15 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             else:
                 inputs.append(a)
                 shapes_only = False
-        fn._next = tuple(nodes)
         if offset:  # an input that is not output 0 of its node
             fn._nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
                             for a in args)
-        inputs = tuple(inputs)
-        if shapes_only:  # _shapes_only(inputs), inlined
-            shared = _SHAPE_INPUTS.get(inputs)
-            inputs = _shapes_only(inputs) if shared is None else shared
-    fn._inputs = inputs
+        if two:
+            fn._edge0, fn._edge1 = nodes
+            fn._kept0, fn._kept1 = inputs
+        else:
+            fn._next = tuple(nodes)
+            fn._inputs = _shapes_only(tuple(inputs)) if shapes_only else tuple(inputs)
     if reads[1]:
         fn._ans = result._data
         counter = result._vc
@@ -879,16 +883,16 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     fn._versions = versions
 
 
-def _two(fn: OpNode, args: tuple, reads: tuple[bool, bool]) -> tuple[tuple, tuple]:
+def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> tuple:
     """`_record`'s loop for two tensors (`x + y`, `h * w`), unrolled: sets the node's edges
-    and returns the versions and the inputs it keeps."""
+    and what it keeps of each input, and returns the versions of those it reads."""
     a, b = args
     edge_a, edge_b = a.grad_fn, b.grad_fn
     if edge_a is None:
         edge_a = (a._acc or a._edge()[0]) if a._requires_grad else None
     if edge_b is None:
         edge_b = (b._acc or b._edge()[0]) if b._requires_grad else None
-    fn._next = (edge_a, edge_b)
+    fn._edge0, fn._edge1 = edge_a, edge_b
     if a._output_nr or b._output_nr:
         fn._nrs = (a._output_nr if a.grad_fn is not None else 0,
                    b._output_nr if b.grad_fn is not None else 0)
@@ -910,16 +914,14 @@ def _two(fn: OpNode, args: tuple, reads: tuple[bool, bool]) -> tuple[tuple, tupl
         if counter is None:
             counter = _new_counter(b)
         versions += (counter, counter[0], 1)
-    else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
+    else:
         shape = _SHAPES.get(data_b.shape)
         if shape is not None and shape.dtype is data_b.dtype:
             b = shape
         elif data_b.dtype.kind in "fc":
             b = shape_only(data_b)
-    if type(a) is _Shape and type(b) is _Shape:
-        shared = _SHAPE_INPUTS.get((a, b))
-        return versions, _shapes_only((a, b)) if shared is None else shared
-    return versions, (a, b)
+    fn._kept0, fn._kept1 = a, b
+    return versions
 
 
 def _new_counter(t: Tensor) -> np.ndarray:
