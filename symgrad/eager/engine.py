@@ -175,45 +175,54 @@ class OpNode(Node):
     `inputs` are what the backward reads of each input: a float input whose values it does
     not read is kept by its shape only (`shape_only`), and `ans` is None unless read; of an
     op of one input, that input itself, not a 1-tuple (as `_next`).
-    `versions` is flat, `(counter, version when saved, input)` per value read (input -1:
-    the output, whose counter is None until the output's is made); its counters are
-    1-element int64 arrays, so it holds nothing the cycle collector keeps tracking.
-    Made by `symgrad.eager.tensor._record` only, which sets the fields itself (no
-    `__init__` frame: a node is made per recorded op)."""
+    The versions to check are kept without a tuple of their own: `seen`, the version of
+    each input read when it was saved (its counter is the saved tensor's, which it keeps),
+    None for the others (of one input: that version or None); `ans_vc` and `ans_seen`, the
+    output's counter and version when saved. The output's counter is None until someone
+    asks for it (`symgrad.eager.tensor._new_counter`): until then nothing wrote to it.
+    So a recorded op leaves the cycle collector its node and the tensors it saves, and
+    makes it collect less often. Made by `symgrad.eager.tensor._record` only, which sets
+    the fields itself (no `__init__` frame: a node is made per recorded op)."""
 
-    __slots__ = ("_op", "_params", "_inputs", "_ans", "_versions")
+    __slots__ = ("_op", "_params", "_inputs", "_ans", "_seen", "_ans_vc", "_ans_seen")
 
     @property
     def _saved(self) -> tuple | None:
-        """`(inputs, ans, versions)`, or None once freed by a backward."""
+        """`(inputs, ans)`, or None once freed by a backward."""
         inputs = self._inputs
         if inputs is None:
             return None
-        return (inputs if type(inputs) is tuple else (inputs,)), self._ans, self._versions
+        return (inputs if type(inputs) is tuple else (inputs,)), self._ans
 
-    @_saved.setter
-    def _saved(self, saved: tuple | None) -> None:
-        self._inputs, self._ans, self._versions = (None, None, ()) if saved is None else saved
+    def _seens(self) -> tuple | None:
+        """`seen` as one entry per input (None: nothing read)."""
+        seen = self._seen
+        return seen if seen is None or type(seen) is tuple else (seen,)
 
     def saved_values(self) -> tuple[tuple, Any]:
         """The saved inputs and output data, checked: freed, or changed in place since, raises."""
-        inputs, versions = self._inputs, self._versions
+        inputs = self._inputs
         if inputs is None:  # freed
             raise RuntimeError(_FREED)
-        for k in range(0, len(versions), 3):
-            counter, seen, i = versions[k:k + 3]
-            if counter is not None and counter[0] != seen:  # None: an output never written
-                raise RuntimeError(self._modified(i, int(counter[0]), int(seen)))
-        return inputs if type(inputs) is tuple else (inputs,), self._ans
+        if type(inputs) is not tuple:
+            inputs = (inputs,)
+        seen = self._seens()
+        if seen is not None:
+            for i, version in enumerate(seen):
+                if version is not None and inputs[i]._vc[0] != version:
+                    raise RuntimeError(self._modified(i, inputs[i]._vc[0], version))
+        counter = self._ans_vc
+        if counter is not None and counter[0] != self._ans_seen:  # None: never written
+            raise RuntimeError(self._modified(-1, counter[0], self._ans_seen))
+        return inputs, self._ans
 
     def _modified(self, i: int, now: int, saved: int) -> str:
         """The message for saved value `i` (-1: the output) changed in place since."""
         if i < 0:
-            return _modified(self._ans, self.name(), now, saved)
+            return _modified(self._ans, self.name(), int(now), int(saved))
         producer = _nodes(self)[i]
         name = producer.name() if producer is not None and type(producer) is not AccumulateGrad else None
-        inputs = self._inputs
-        return _modified((inputs if type(inputs) is tuple else (inputs,))[i]._data, name, now, saved)
+        return _modified(self._saved[0][i]._data, name, int(now), int(saved))
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if not create_graph:  # the same rules on arrays: nothing to record
@@ -230,17 +239,16 @@ class OpNode(Node):
     def release(self) -> None:
         # a linear op's VJP reads only shapes, so like PyTorch's AddBackward0 it saves nothing
         if not self._op.linear:
-            self._saved = None
+            self._inputs = self._ans = self._ans_vc = None
 
 
 class OpNode2(OpNode):
-    """An OpNode of two inputs (`x + y`, `h * w`): its two edges and what it keeps of its two
-    inputs sit in slots of its own, not in a tuple each, so a recorded binary op leaves the
-    cycle collector its node alone to rescan (a long chain then grows the tracked heap by
-    less, and crosses fewer of the thresholds that trigger full collections).
+    """An OpNode of two inputs (`x + y`, `h * w`): its two edges, what it keeps of its two
+    inputs and the version of the second when read (`seen1`) sit in slots of its own, not
+    in tuples: a recorded binary op too leaves the cycle collector its node alone.
     `_next` and `_inputs` give them as OpNode's tuples."""
 
-    __slots__ = ("_edge0", "_edge1", "_kept0", "_kept1")
+    __slots__ = ("_edge0", "_edge1", "_kept0", "_kept1", "_seen1")
 
     @property
     def _next(self) -> tuple:
@@ -254,6 +262,9 @@ class OpNode2(OpNode):
     @_inputs.setter
     def _inputs(self, inputs: tuple | None) -> None:
         self._kept0, self._kept1 = (_GONE, None) if inputs is None else inputs
+
+    def _seens(self) -> tuple:
+        return (self._seen, self._seen1)
 
 
 _GONE = object()  # OpNode2._kept0 once a backward has freed the saved values
@@ -416,7 +427,8 @@ def walk(
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
             primitive = isinstance(node, OpNode)
             leaf = not primitive and isinstance(node, AccumulateGrad)
-            shown = hit or node._hooks or node._retained or leaf and _leaf_hooks(node)
+            shown = hit or node._hooks or node._retained or leaf and (
+                (variable := node._variable()) is not None and variable._hooks)
             if raw and (shown or not (primitive or leaf)):
                 cts = [visible(g) for g in cts]
             if shown and not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
@@ -456,11 +468,6 @@ def walk(
         for node in done:
             node.release()
     return captured
-
-
-def _leaf_hooks(node: AccumulateGrad) -> bool:
-    variable = node._variable()
-    return variable is not None and bool(variable._hooks)
 
 
 def _send(buffers: dict[int, list], node: Node, nr: int, g: Any,

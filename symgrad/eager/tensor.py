@@ -817,26 +817,24 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
         elif a._output_nr:
             fn._nrs = (a._output_nr,)
         fn._next = edge
-        if reads[0][0]:
+        if reads[0][0]:  # kept as `_next`: the input itself, no 1-tuple
             counter = a._vc
-            if counter is None:
-                counter = _new_counter(a)
-            versions, inputs = (counter, counter[0], 0), a  # kept as `_next`: no 1-tuple
+            fn._seen = (_new_counter(a) if counter is None else counter)[0]
+            fn._inputs = a
         else:
             data = a._data
             shape = _SHAPES.get(data.shape)
-            if shape is None or shape.dtype is not data.dtype:
-                shape = shape_only(data)
-            versions, inputs = (), shape
-        fn._inputs = inputs
+            fn._seen, fn._inputs = None, (
+                shape if shape is not None and shape.dtype is data.dtype else shape_only(data))
     elif two and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
-        versions = _two(fn, args, reads[0])
-    else:  # kept flat (see Node): the input nodes, what is read of each input, the versions
-        nodes, inputs, versions, offset, shapes_only = [], [], (), 0, True
+        _two(fn, args, reads[0])
+    else:  # kept flat (see Node): the input nodes, what is read of each input, its version
+        nodes, inputs, seen, offset, shapes_only = [], [], [], 0, True
         for a, read in zip(args, reads[0]):
             if not isinstance(a, Tensor):
                 nodes.append(None)
                 inputs.append(a)
+                seen.append(None)
                 shapes_only = False
                 continue
             edge = a.grad_fn  # a tensor with a history requires grad
@@ -846,16 +844,14 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
                 edge = a._acc or a._edge()[0]
             nodes.append(edge)
             data = a._data
-            if read:
-                # (counter, version when saved, which input): no reference to the result,
-                # so a graph that is never run backward is freed without the cycle collector
+            if read:  # its counter, kept by the tensor saved, is checked on backward
                 counter = a._vc
-                if counter is None:
-                    counter = _new_counter(a)
-                versions += (counter, counter[0], len(inputs))
+                seen.append((_new_counter(a) if counter is None else counter)[0])
                 inputs.append(a)
                 shapes_only = False
-            elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
+                continue
+            seen.append(None)
+            if data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
                 shape = _SHAPES.get(data.shape)
                 inputs.append(shape if shape is not None and shape.dtype is data.dtype
                               else shape_only(data))
@@ -868,24 +864,25 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
         if two:
             fn._edge0, fn._edge1 = nodes
             fn._kept0, fn._kept1 = inputs
+            fn._seen, fn._seen1 = seen
         else:
             fn._next = tuple(nodes)
             fn._inputs = _shapes_only(tuple(inputs)) if shapes_only else tuple(inputs)
+            fn._seen = None if shapes_only else tuple(seen)
     if reads[1]:
         fn._ans = result._data
         counter = result._vc
         if counter is None:  # a new array's: version 0, its counter made when first asked
-            versions += _PENDING
+            fn._ans_vc = None
         else:  # a view's, shared with its base
-            versions += (counter, counter[0], -1)
+            fn._ans_vc, fn._ans_seen = counter, counter[0]
     else:
-        fn._ans = None
-    fn._versions = versions
+        fn._ans = fn._ans_vc = None
 
 
-def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> tuple:
-    """`_record`'s loop for two tensors (`x + y`, `h * w`), unrolled: sets the node's edges
-    and what it keeps of each input, and returns the versions of those it reads."""
+def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
+    """`_record`'s loop for two tensors (`x + y`, `h * w`), unrolled: sets the node's edges,
+    what it keeps of each input and the version of each it reads."""
     a, b = args
     edge_a, edge_b = a.grad_fn, b.grad_fn
     if edge_a is None:
@@ -896,32 +893,29 @@ def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> tuple:
     if a._output_nr or b._output_nr:
         fn._nrs = (a._output_nr if a.grad_fn is not None else 0,
                    b._output_nr if b.grad_fn is not None else 0)
-    versions = ()
-    data_a, data_b = a._data, b._data
     if reads[0]:
         counter = a._vc
-        if counter is None:
-            counter = _new_counter(a)
-        versions = (counter, counter[0], 0)
+        fn._seen = (_new_counter(a) if counter is None else counter)[0]
     else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
-        shape = _SHAPES.get(data_a.shape)
-        if shape is not None and shape.dtype is data_a.dtype:
+        fn._seen = None
+        data = a._data
+        shape = _SHAPES.get(data.shape)
+        if shape is not None and shape.dtype is data.dtype:
             a = shape
-        elif data_a.dtype.kind in "fc":
-            a = shape_only(data_a)
+        elif data.dtype.kind in "fc":
+            a = shape_only(data)
     if reads[1]:
         counter = b._vc
-        if counter is None:
-            counter = _new_counter(b)
-        versions += (counter, counter[0], 1)
+        fn._seen1 = (_new_counter(b) if counter is None else counter)[0]
     else:
-        shape = _SHAPES.get(data_b.shape)
-        if shape is not None and shape.dtype is data_b.dtype:
+        fn._seen1 = None
+        data = b._data
+        shape = _SHAPES.get(data.shape)
+        if shape is not None and shape.dtype is data.dtype:
             b = shape
-        elif data_b.dtype.kind in "fc":
-            b = shape_only(data_b)
+        elif data.dtype.kind in "fc":
+            b = shape_only(data)
     fn._kept0, fn._kept1 = a, b
-    return versions
 
 
 def _new_counter(t: Tensor) -> np.ndarray:
@@ -930,13 +924,9 @@ def _new_counter(t: Tensor) -> np.ndarray:
     version 0, before any write: until then `t` was at version 0."""
     counter = t._vc = _COUNTER.copy()
     node = t.grad_fn
-    if isinstance(node, OpNode) and node._versions[-3:] == _PENDING:
-        node._versions = node._versions[:-3] + (counter, 0, -1)
+    if isinstance(node, OpNode) and node._ans_vc is None and node._ans is not None:
+        node._ans_vc, node._ans_seen = counter, 0
     return counter
-
-
-# a node's entry in `versions` for its output, whose counter is made when first asked
-_PENDING = (None, 0, -1)
 
 
 def _shapes_only(inputs: tuple) -> tuple:
