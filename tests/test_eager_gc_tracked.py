@@ -198,3 +198,17 @@ def test_a_create_graph_backward_leaves_the_output_checked(lib):
         e.add_(1)
     with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
         e.sum().backward()
+
+
+def test_a_recorded_op_makes_no_tuple_the_collector_tracks_even_briefly():
+    # a tuple of arrays and ints is untracked only when a collection first sees it: until
+    # then it counts towards the next one. Nodes of one or two inputs keep edges, saved
+    # inputs and the versions they check in slots.
+    x = symgrad.tensor(np.linspace(0.1, 0.9, 16, dtype=np.float32), requires_grad=True)
+    y = symgrad.tensor(np.linspace(0.5, 0.9, 16, dtype=np.float32), requires_grad=True)
+    h = _chain(symgrad, x, x, y, 3)
+    node, seen = h.grad_fn, 0
+    while node is not None and type(node).__name__ != "AccumulateGrad":
+        assert not any(type(r) is tuple for r in gc.get_referents(node)), type(node).__name__
+        node, seen = node.next_functions[0][0], seen + 1
+    assert seen == 15
