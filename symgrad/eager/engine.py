@@ -194,19 +194,14 @@ class OpNode(Node):
             return None
         return (inputs if type(inputs) is tuple else (inputs,)), self._ans
 
-    def _seens(self) -> tuple | None:
-        """`seen` as one entry per input (None: nothing read)."""
-        seen = self._seen
-        return seen if seen is None or type(seen) is tuple else (seen,)
-
     def saved_values(self) -> tuple[tuple, Any]:
         """The saved inputs and output data, checked: freed, or changed in place since, raises."""
-        inputs = self._inputs
+        inputs, seen = self._inputs, self._seen
         if inputs is None:  # freed
             raise RuntimeError(_FREED)
-        if type(inputs) is not tuple:
+        if type(inputs) is not tuple:  # one input
             inputs = (inputs,)
-        seen = self._seens()
+            seen = None if seen is None else (seen,)
         if seen is not None:
             for i, version in enumerate(seen):
                 if version is not None and inputs[i]._vc[0] != version:
@@ -263,8 +258,21 @@ class OpNode2(OpNode):
     def _inputs(self, inputs: tuple | None) -> None:
         self._kept0, self._kept1 = (_GONE, None) if inputs is None else inputs
 
-    def _seens(self) -> tuple:
-        return (self._seen, self._seen1)
+    def saved_values(self) -> tuple[tuple, Any]:
+        """OpNode's, on the two inputs' slots."""
+        a, b = self._kept0, self._kept1
+        if a is _GONE:  # freed
+            raise RuntimeError(_FREED)
+        seen = self._seen
+        if seen is not None and a._vc[0] != seen:
+            raise RuntimeError(self._modified(0, a._vc[0], seen))
+        seen = self._seen1
+        if seen is not None and b._vc[0] != seen:
+            raise RuntimeError(self._modified(1, b._vc[0], seen))
+        counter = self._ans_vc
+        if counter is not None and counter[0] != self._ans_seen:  # None: never written
+            raise RuntimeError(self._modified(-1, counter[0], self._ans_seen))
+        return (a, b), self._ans
 
 
 _GONE = object()  # OpNode2._kept0 once a backward has freed the saved values
@@ -426,26 +434,29 @@ def walk(
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
             primitive = isinstance(node, OpNode)
-            leaf = not primitive and isinstance(node, AccumulateGrad)
-            shown = hit or node._hooks or node._retained or leaf and (
-                (variable := node._variable()) is not None and variable._hooks)
-            if raw and (shown or not (primitive or leaf)):
-                cts = [visible(g) for g in cts]
-            if shown and not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
-                cts = node._pre_hooks(cts, retained)
-            for key in hit:
-                if cts[key[1]] is not None:
-                    captured[targets[key]] = cts[key[1]]
-            if hit and stop:
-                continue
-            if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
-                if capture is None:
-                    leaves.append((node, cts[0]))
-                continue
-            if primitive and raw:
-                results = run_raw(node, cts)
+            if primitive and raw and not (hit or node._hooks or node._retained):
+                results = run_raw(node, cts)  # the usual node, nothing shown: its rules on arrays
             else:
-                results = node.apply(cts, create_graph, retain_graph)
+                leaf = not primitive and isinstance(node, AccumulateGrad)
+                shown = hit or node._hooks or node._retained or leaf and (
+                    (variable := node._variable()) is not None and variable._hooks)
+                if raw and (shown or not (primitive or leaf)):
+                    cts = [visible(g) for g in cts]
+                if shown and not (hit and stop):  # a composite's boundary: the outer walk's hooks
+                    cts = node._pre_hooks(cts, retained)
+                for key in hit:
+                    if cts[key[1]] is not None:
+                        captured[targets[key]] = cts[key[1]]
+                if hit and stop:
+                    continue
+                if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
+                    if capture is None:
+                        leaves.append((node, cts[0]))
+                    continue
+                if primitive and raw:
+                    results = run_raw(node, cts)
+                else:
+                    results = node.apply(cts, create_graph, retain_graph)
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
