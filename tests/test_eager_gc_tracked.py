@@ -212,3 +212,14 @@ def test_a_recorded_op_makes_no_tuple_the_collector_tracks_even_briefly():
         assert not any(type(r) is tuple for r in gc.get_referents(node)), type(node).__name__
         node, seen = node.next_functions[0][0], seen + 1
     assert seen == 15
+
+
+def test_a_leaf_hook_runs_after_the_leaf_has_died(lib):
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    x.register_hook(lambda g: calls.append(g.detach().numpy().copy()))
+    loss = (x * 3).sum()
+    del x
+    loss.backward()
+    assert len(calls) == 1
+    np.testing.assert_allclose(calls[0], [3.0, 3.0])

@@ -107,13 +107,14 @@ class AccumulateGrad(Node):
 
     The leaf holds its accumulator and the accumulator refers back to it weakly (no cycle),
     so a leaf used by many short-lived graphs makes one, not one per graph; `variable` is
-    None once the leaf has died, and then nobody can read the gradient it would get."""
+    None once the leaf has died, and then nobody can read the gradient it would get. The
+    leaf's hooks (`_leaf_hooks`, the leaf's own list) still run, as PyTorch runs them."""
 
-    __slots__ = ("_variable",)
+    __slots__ = ("_variable", "_leaf_hooks")
 
     def __init__(self, variable: Any) -> None:
         self._init(())
-        self._variable = weakref.ref(variable)
+        self._variable, self._leaf_hooks = weakref.ref(variable), variable._hooks
 
     @property
     def variable(self) -> Any:
@@ -121,8 +122,7 @@ class AccumulateGrad(Node):
         return self._variable()
 
     def _pre_hooks(self, cts: list, retained: list) -> list:
-        variable = self._variable()
-        for hook in variable._hooks if variable is not None and variable._hooks else ():
+        for hook in self._leaf_hooks or ():
             new = hook(cts[0])
             cts[0] = cts[0] if new is None else new
         return cts
@@ -438,8 +438,7 @@ def walk(
                 results = run_raw(node, cts)  # the usual node, nothing shown: its rules on arrays
             else:
                 leaf = not primitive and isinstance(node, AccumulateGrad)
-                shown = hit or node._hooks or node._retained or leaf and (
-                    (variable := node._variable()) is not None and variable._hooks)
+                shown = hit or node._hooks or node._retained or leaf and node._leaf_hooks
                 if raw and (shown or not (primitive or leaf)):
                     cts = [visible(g) for g in cts]
                 if shown and not (hit and stop):  # a composite's boundary: the outer walk's hooks

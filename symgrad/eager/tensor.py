@@ -195,7 +195,8 @@ class Tensor(Surface, face="torch"):
             self.grad_fn.register_hook(self._output_nr, hook)
             hooks = self.grad_fn._hooks[self._output_nr]
         else:
-            self._hooks = self._hooks if self._hooks is not None else []
+            if self._hooks is None:  # shared with the accumulator, which runs them even
+                self._hooks = self._edge()[0]._leaf_hooks = []  # after the leaf has died
             self._hooks.append(hook)
             hooks = self._hooks
         return RemovableHandle(hooks, hook)
