@@ -178,7 +178,7 @@ def test_writing_a_saved_output_in_place_is_detected(lib):
 def test_a_saved_output_read_by_a_later_op_is_checked_by_both_nodes(lib):
     x = lib.tensor([0.1, 0.2], requires_grad=True)
     e = x.exp()
-    s = e.sin()  # SinBackward0 reads e too: e's counter is made here, ExpBackward0 shares it
+    s = e.sin()  # SinBackward0 reads e too: both nodes check the counter the write makes
     with lib.no_grad():
         e.add_(1)
     with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):

@@ -176,10 +176,11 @@ class OpNode(Node):
     not read is kept by its shape only (`shape_only`), and `ans` is None unless read; of an
     op of one input, that input itself, not a 1-tuple (as `_next`).
     The versions to check are kept without a tuple of their own: `seen`, the version of
-    each input read when it was saved (its counter is the saved tensor's, which it keeps),
-    None for the others (of one input: that version or None); `ans_vc` and `ans_seen`, the
-    output's counter and version when saved. The output's counter is None until someone
-    asks for it (`symgrad.eager.tensor._new_counter`): until then nothing wrote to it.
+    each input read when it was saved, None for the others (of one input: that version or
+    None); `ans_vc` and `ans_seen`, the output's counter and version when saved. A counter
+    is made when first asked for (an in-place write, a view): an input's is the saved
+    tensor's own, still None if nothing wrote to it; the output's, which this node does
+    not hold, it is handed then (`symgrad.eager.tensor._new_counter`).
     So a recorded op leaves the cycle collector its node and the tensors it saves, and
     makes it collect less often. Made by `symgrad.eager.tensor._record` only, which sets
     the fields itself (no `__init__` frame: a node is made per recorded op)."""
@@ -204,8 +205,9 @@ class OpNode(Node):
             seen = None if seen is None else (seen,)
         if seen is not None:
             for i, version in enumerate(seen):
-                if version is not None and inputs[i]._vc[0] != version:
-                    raise RuntimeError(self._modified(i, inputs[i]._vc[0], version))
+                counter = None if version is None else inputs[i]._vc
+                if counter is not None and counter[0] != version:
+                    raise RuntimeError(self._modified(i, counter[0], version))
         counter = self._ans_vc
         if counter is not None and counter[0] != self._ans_seen:  # None: never written
             raise RuntimeError(self._modified(-1, counter[0], self._ans_seen))
@@ -264,10 +266,10 @@ class OpNode2(OpNode):
         if a is _GONE:  # freed
             raise RuntimeError(_FREED)
         seen = self._seen
-        if seen is not None and a._vc[0] != seen:
+        if seen is not None and a._vc is not None and a._vc[0] != seen:
             raise RuntimeError(self._modified(0, a._vc[0], seen))
         seen = self._seen1
-        if seen is not None and b._vc[0] != seen:
+        if seen is not None and b._vc is not None and b._vc[0] != seen:
             raise RuntimeError(self._modified(1, b._vc[0], seen))
         counter = self._ans_vc
         if counter is not None and counter[0] != self._ans_seen:  # None: never written

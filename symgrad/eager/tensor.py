@@ -819,8 +819,8 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             fn._nrs = (a._output_nr,)
         fn._next = edge
         if reads[0][0]:  # kept as `_next`: the input itself, no 1-tuple
-            counter = a._vc
-            fn._seen = (_new_counter(a) if counter is None else counter)[0]
+            counter = a._vc  # None: version 0, and a write would make it (see OpNode)
+            fn._seen = 0 if counter is None else counter[0]
             fn._inputs = a
         else:
             data = a._data
@@ -847,7 +847,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             data = a._data
             if read:  # its counter, kept by the tensor saved, is checked on backward
                 counter = a._vc
-                seen.append((_new_counter(a) if counter is None else counter)[0])
+                seen.append(0 if counter is None else counter[0])
                 inputs.append(a)
                 shapes_only = False
                 continue
@@ -896,7 +896,7 @@ def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
                    b._output_nr if b.grad_fn is not None else 0)
     if reads[0]:
         counter = a._vc
-        fn._seen = (_new_counter(a) if counter is None else counter)[0]
+        fn._seen = 0 if counter is None else counter[0]
     else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
         fn._seen = None
         data = a._data
@@ -907,7 +907,7 @@ def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
             a = shape_only(data)
     if reads[1]:
         counter = b._vc
-        fn._seen1 = (_new_counter(b) if counter is None else counter)[0]
+        fn._seen1 = 0 if counter is None else counter[0]
     else:
         fn._seen1 = None
         data = b._data
