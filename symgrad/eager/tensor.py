@@ -797,17 +797,15 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     reads (the rest of a float input: its shape), and the versions to check that nothing it
     reads was overwritten in place. `needs` has a bit per input that requires grad."""
     two = len(args) == 2
-    if name is None:
-        name, node = plan.name, plan.node2 if two else plan.node
-        if name is None:
-            name = op.grad_fn(args, params)
-            node = node_class(name, OpNode2 if two else OpNode)
-    else:
-        node = node_class(name, OpNode2 if two else OpNode)
+    node = plan.node2 if two else plan.node  # None: the name depends on the call
+    if node is None or name is not None:
+        node = node_class(name or op.grad_fn(args, params), OpNode2 if two else OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
     # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
     fn = result.grad_fn = _empty(node)
-    fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, params, None, None, None
+    fn._op = op
+    fn._params = params
+    fn._nrs = fn._hooks = fn._retained = None
     fn._stack = _user_frames() if _modes.anomaly else None
     result._requires_grad = True
     if len(args) == 1:  # one input, which requires grad (`needs`): no lists to build
