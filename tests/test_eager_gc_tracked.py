@@ -223,3 +223,14 @@ def test_a_leaf_hook_runs_after_the_leaf_has_died(lib):
     loss.backward()
     assert len(calls) == 1
     np.testing.assert_allclose(calls[0], [3.0, 3.0])
+
+
+def test_a_copy_of_a_used_leaf_accumulates_into_itself(lib):
+    import copy
+
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()  # x has made its accumulator
+    y = copy.deepcopy(x)
+    (y * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(y.grad.numpy(), [5.0, 5.0])

@@ -140,6 +140,12 @@ class Tensor(Surface, face="torch"):
             acc = self._acc = AccumulateGrad(self)
         return (acc, 0)
 
+    def __getstate__(self) -> tuple:
+        """A copy or a pickle leaves the accumulator behind: it accumulates into this tensor
+        (its `variable`), and a copy makes its own on first use."""
+        _, slots = super().__getstate__()
+        return None, {**slots, "_acc": None}
+
     @property
     def _version_counter(self) -> np.ndarray:
         """The version counter, shared by a tensor and its views: in-place writes through
