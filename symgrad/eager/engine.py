@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager.modes import _mode as _modes
-from symgrad.eager.modes import enable_grad, is_anomaly_enabled, no_grad
 from symgrad.ops import Value, vjp
 
 _FREED = (
@@ -424,12 +423,14 @@ def walk(
     leaves: list[tuple[AccumulateGrad, Any]] = []
     retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
-    anomaly = is_anomaly_enabled()
+    anomaly = _modes.anomaly
     raw = not create_graph
     add = operator.add
     if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
         run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
-    with (enable_grad() if create_graph else no_grad()):
+    recording = _modes.enabled  # enable_grad() or no_grad() for the walk, without their objects
+    _modes.enabled = create_graph
+    try:
         for node in order:
             cts = buffers.pop(id(node), None)
             if cts is None:
@@ -469,6 +470,8 @@ def walk(
             for i, (child, g) in enumerate(zip(children, results)):
                 if child is not None and g is not None:
                     _send(buffers, child, 0 if nrs is None else nrs[i], g, add)
+    finally:
+        _modes.enabled = recording
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
     for tensor, ct in retained:
         tensor._accumulate_grad(ct, create_graph)
