@@ -379,10 +379,10 @@ def _toposort(roots: Iterable[Node], stop: set[int] | None = None) -> list[Node]
         while stack:
             node, children = stack[-1]
             for child in children:
-                if child is not None and id(child) not in seen:
-                    seen.add(id(child))
+                if child is not None and (key := id(child)) not in seen:
+                    seen.add(key)
                     behind = child._next
-                    if stop and id(child) in stop:
+                    if stop and key in stop:
                         behind = ()
                     elif type(behind) is not tuple:
                         behind = (behind,)
@@ -526,7 +526,7 @@ def _seeds(outputs: list[Any], grad_outputs: Any) -> list:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = type(out)._make(np.ones_like(out._data))
         g = g if isinstance(g, Value._default) else type(out)._make(np.asarray(g, dtype=out.dtype))
-        if g.shape != out.shape:
+        if g._data.shape != out._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
                 f"output[{i}] has a shape of {out.shape}.")
