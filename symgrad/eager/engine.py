@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.eager.modes import _mode as _modes
-from symgrad.eager.modes import enable_grad, is_anomaly_enabled, no_grad
-from symgrad.ops import Op, Value, vjp
+from symgrad.ops import Value, vjp
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -37,16 +36,27 @@ _FREED = (
 # ---------------------------------------------------------------- graph nodes
 
 class Node:
-    """A `grad_fn`: a node of the backward graph, named like PyTorch's (`AddBackward0`)."""
+    """A `grad_fn`: a node of the backward graph, named like PyTorch's (`AddBackward0`).
 
-    __slots__ = ("next_functions", "_hooks", "_retained", "_stack", "__weakref__")
+    Its edges are kept flat: `_next`, the input nodes (None where no gradient flows; of an
+    op with one input, that node itself), and `_nrs`, their output numbers (None when all
+    are 0), so a recorded op keeps no tuple per edge for the cycle collector to rescan;
+    `next_functions` builds PyTorch's pairs on access (`_nodes` gives the nodes)."""
+
+    __slots__ = ("_next", "_nrs", "_hooks", "_retained", "_stack", "__weakref__")
     n_outputs = 1
 
     def _init(self, edges: tuple) -> None:
-        self.next_functions = edges
+        self._next, self._nrs = _split(edges)
         self._hooks: dict[int, list[Callable]] | None = None
         self._retained: dict[int, weakref.ref] | None = None
         self._stack = _user_frames() if _modes.anomaly else None
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        """The edges to the inputs' nodes, `(node, output_nr)` each, as PyTorch shows them."""
+        nodes, nrs = _nodes(self), self._nrs
+        return tuple(zip(nodes, nrs if nrs is not None else _zeros(len(nodes))))
 
     def name(self) -> str:
         return type(self).__name__
@@ -92,20 +102,47 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The edge into a leaf that requires grad: adds the incoming gradient to `.grad`."""
+    """The edge into a leaf that requires grad: adds the incoming gradient to `.grad`.
 
-    __slots__ = ("variable",)
+    The leaf holds its accumulator and the accumulator refers back to it weakly (no cycle),
+    so a leaf used by many short-lived graphs makes one, not one per graph; `variable` is
+    None once the leaf has died, and then nobody can read the gradient it would get. The
+    leaf's hooks (`_leaf_hooks`, the leaf's own list) still run, as PyTorch runs them."""
+
+    __slots__ = ("_variable", "_leaf_hooks")
 
     def __init__(self, variable: Any) -> None:
-        # Node._init inlined: a leaf's accumulator is made again whenever its graph has died
-        self.next_functions, self._hooks, self._retained, self.variable = (), None, None, variable
-        self._stack = _user_frames() if _modes.anomaly else None
+        self._init(())
+        self._variable, self._leaf_hooks = weakref.ref(variable), variable._hooks
+
+    @property
+    def variable(self) -> Any:
+        """The leaf tensor whose `.grad` this accumulates into (None once it has died)."""
+        return self._variable()
 
     def _pre_hooks(self, cts: list, retained: list) -> list:
-        for hook in self.variable._hooks or ():
+        for hook in self._leaf_hooks or ():
             new = hook(cts[0])
             cts[0] = cts[0] if new is None else new
         return cts
+
+
+def _split(edges: tuple) -> tuple[tuple, tuple | None]:
+    """`(node, output_nr)` pairs as `Node._next` and `Node._nrs` keep them."""
+    nodes = tuple(e[0] for e in edges)
+    nrs = tuple(e[1] for e in edges)
+    return nodes, nrs if any(nrs) else None
+
+
+def _nodes(node: Node) -> tuple:
+    """The input nodes of `node` (`Node._next`, a tuple but for an op of one input)."""
+    nodes = node._next
+    return nodes if type(nodes) is tuple else (nodes,)
+
+
+@functools.cache
+def _zeros(n: int) -> tuple[int, ...]:
+    return (0,) * n
 
 
 class _Shape:
@@ -135,42 +172,111 @@ class OpNode(Node):
     """One recorded primitive: its op, params, saved inputs, output data and their versions.
 
     `inputs` are what the backward reads of each input: a float input whose values it does
-    not read is kept by its shape only (`shape_only`), and `ans` is None unless read."""
+    not read is kept by its shape only (`shape_only`), and `ans` is None unless read; of an
+    op of one input, that input itself, not a 1-tuple (as `_next`).
+    The versions to check are kept without a tuple of their own: `seen`, the version of
+    each input read when it was saved, None for the others (of one input: that version or
+    None); `ans_vc` and `ans_seen`, the output's counter and version when saved. A counter
+    is made when first asked for (an in-place write, a view): an input's is the saved
+    tensor's own, still None if nothing wrote to it; the output's, which this node does
+    not hold, it is handed then (`symgrad.eager.tensor._new_counter`).
+    So a recorded op leaves the cycle collector its node and the tensors it saves, and
+    makes it collect less often. Made by `symgrad.eager.tensor._record` only, which sets
+    the fields itself (no `__init__` frame: a node is made per recorded op)."""
 
-    __slots__ = ("_op", "_params", "_saved")
+    __slots__ = ("_op", "_params", "_inputs", "_ans", "_seen", "_ans_vc", "_ans_seen")
 
-    def __init__(self, op: Op, params: dict, inputs: tuple, ans: Any, versions: tuple,
-                 edges: tuple) -> None:
-        # Node._init inlined: a node is made per recorded op
-        self.next_functions, self._hooks, self._retained = edges, None, None
-        self._stack = _user_frames() if _modes.anomaly else None
-        self._op, self._params, self._saved = op, params, (inputs, ans, versions)
+    @property
+    def _saved(self) -> tuple | None:
+        """`(inputs, ans)`, or None once freed by a backward."""
+        inputs = self._inputs
+        if inputs is None:
+            return None
+        return (inputs if type(inputs) is tuple else (inputs,)), self._ans
 
     def saved_values(self) -> tuple[tuple, Any]:
         """The saved inputs and output data, checked: freed, or changed in place since, raises."""
-        if self._saved is None:
+        inputs, seen = self._inputs, self._seen
+        if inputs is None:  # freed
             raise RuntimeError(_FREED)
-        inputs, ans_data, versions = self._saved
-        for counter, seen, data, producer in versions:
-            if counter[0] != seen:
-                raise RuntimeError(_modified(data, producer, counter[0], seen))
-        return inputs, ans_data
+        if type(inputs) is not tuple:  # one input
+            inputs = (inputs,)
+            seen = None if seen is None else (seen,)
+        if seen is not None:
+            for i, version in enumerate(seen):
+                counter = None if version is None else inputs[i]._vc
+                if counter is not None and counter[0] != version:
+                    raise RuntimeError(self._modified(i, counter[0], version))
+        counter = self._ans_vc
+        if counter is not None and counter[0] != self._ans_seen:  # None: never written
+            raise RuntimeError(self._modified(-1, counter[0], self._ans_seen))
+        return inputs, self._ans
+
+    def _modified(self, i: int, now: int, saved: int) -> str:
+        """The message for saved value `i` (-1: the output) changed in place since."""
+        if i < 0:
+            return _modified(self._ans, self.name(), int(now), int(saved))
+        producer = _nodes(self)[i]
+        name = producer.name() if producer is not None and type(producer) is not AccumulateGrad else None
+        return _modified(self._saved[0][i]._data, name, int(now), int(saved))
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if not create_graph:  # the same rules on arrays: nothing to record
             return [RAW["visible"](g) for g in RAW["run"](self, cts)]
         inputs, ans_data = self.saved_values()
         # a Tensor, as ct is (a linear op's rule reads no output)
-        ans = None if ans_data is None else type(cts[0])._make(ans_data, self)
+        # (its own counter: the output's, made later, is still the one this node checks)
+        ans = None if ans_data is None else type(cts[0])._make(ans_data, self, np.zeros(1, np.int64))
         return [
-            None if edge[0] is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
-            for i, edge in enumerate(self.next_functions)
+            None if node is None else vjp(self._op, i, cts[0], ans, inputs, self._params)
+            for i, node in enumerate(_nodes(self))
         ]
 
     def release(self) -> None:
         # a linear op's VJP reads only shapes, so like PyTorch's AddBackward0 it saves nothing
         if not self._op.linear:
-            self._saved = None
+            self._inputs = self._ans = self._ans_vc = None
+
+
+class OpNode2(OpNode):
+    """An OpNode of two inputs (`x + y`, `h * w`): its two edges, what it keeps of its two
+    inputs and the version of the second when read (`seen1`) sit in slots of its own, not
+    in tuples: a recorded binary op too leaves the cycle collector its node alone.
+    `_next` and `_inputs` give them as OpNode's tuples."""
+
+    __slots__ = ("_edge0", "_edge1", "_kept0", "_kept1", "_seen1")
+
+    @property
+    def _next(self) -> tuple:
+        return (self._edge0, self._edge1)
+
+    @property
+    def _inputs(self) -> tuple | None:
+        kept = self._kept0
+        return None if kept is _GONE else (kept, self._kept1)
+
+    @_inputs.setter
+    def _inputs(self, inputs: tuple | None) -> None:
+        self._kept0, self._kept1 = (_GONE, None) if inputs is None else inputs
+
+    def saved_values(self) -> tuple[tuple, Any]:
+        """OpNode's, on the two inputs' slots."""
+        a, b = self._kept0, self._kept1
+        if a is _GONE:  # freed
+            raise RuntimeError(_FREED)
+        seen = self._seen
+        if seen is not None and a._vc is not None and a._vc[0] != seen:
+            raise RuntimeError(self._modified(0, a._vc[0], seen))
+        seen = self._seen1
+        if seen is not None and b._vc is not None and b._vc[0] != seen:
+            raise RuntimeError(self._modified(1, b._vc[0], seen))
+        counter = self._ans_vc
+        if counter is not None and counter[0] != self._ans_seen:  # None: never written
+            raise RuntimeError(self._modified(-1, counter[0], self._ans_seen))
+        return (a, b), self._ans
+
+
+_GONE = object()  # OpNode2._kept0 once a backward has freed the saved values
 
 
 class CompositeNode(Node):
@@ -269,13 +375,17 @@ def _toposort(roots: Iterable[Node], stop: set[int] | None = None) -> list[Node]
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root.next_functions))]
+        stack = [(root, iter(_nodes(root)))]
         while stack:
             node, children = stack[-1]
-            for child, _ in children:
-                if child is not None and id(child) not in seen:
-                    seen.add(id(child))
-                    behind = () if stop and id(child) in stop else child.next_functions
+            for child in children:
+                if child is not None and (key := id(child)) not in seen:
+                    seen.add(key)
+                    behind = child._next
+                    if stop and key in stop:
+                        behind = ()
+                    elif type(behind) is not tuple:
+                        behind = (behind,)
                     stack.append((child, iter(behind)))
                     break
             else:
@@ -313,48 +423,62 @@ def walk(
     leaves: list[tuple[AccumulateGrad, Any]] = []
     retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
-    anomaly = is_anomaly_enabled()
+    anomaly = _modes.anomaly
     raw = not create_graph
     add = operator.add
     if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
         run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
-    with (enable_grad() if create_graph else no_grad()):
+    recording = _modes.enabled  # enable_grad() or no_grad() for the walk, without their objects
+    _modes.enabled = create_graph
+    try:
         for node in order:
             cts = buffers.pop(id(node), None)
             if cts is None:
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
             primitive = isinstance(node, OpNode)
-            leaf = not primitive and isinstance(node, AccumulateGrad)
-            shown = hit or node._hooks or node._retained or leaf and node.variable._hooks
-            if raw and (shown or not (primitive or leaf)):
-                cts = [visible(g) for g in cts]
-            if shown and not (hit and stop):  # a composite's boundary: the outer walk runs its hooks, once
-                cts = node._pre_hooks(cts, retained)
-            for key in hit:
-                if cts[key[1]] is not None:
-                    captured[targets[key]] = cts[key[1]]
-            if hit and stop:
-                continue
-            if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
-                if capture is None:
-                    leaves.append((node, cts[0]))
-                continue
-            if primitive and raw:
-                results = run_raw(node, cts)
+            if primitive and raw and not (hit or node._hooks or node._retained):
+                results = run_raw(node, cts)  # the usual node, nothing shown: its rules on arrays
             else:
-                results = node.apply(cts, create_graph, retain_graph)
+                leaf = not primitive and isinstance(node, AccumulateGrad)
+                shown = hit or node._hooks or node._retained or leaf and node._leaf_hooks
+                if raw and (shown or not (primitive or leaf)):
+                    cts = [visible(g) for g in cts]
+                if shown and not (hit and stop):  # a composite's boundary: the outer walk's hooks
+                    cts = node._pre_hooks(cts, retained)
+                for key in hit:
+                    if cts[key[1]] is not None:
+                        captured[targets[key]] = cts[key[1]]
+                if hit and stop:
+                    continue
+                if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
+                    if capture is None:
+                        leaves.append((node, cts[0]))
+                    continue
+                if primitive and raw:
+                    results = run_raw(node, cts)
+                else:
+                    results = node.apply(cts, create_graph, retain_graph)
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
-            for (child, nr), g in zip(node.next_functions, results):
+            children, nrs = node._next, node._nrs  # `next_functions`, without making it
+            if type(children) is not tuple:  # one input
+                if children is not None and results[0] is not None:
+                    _send(buffers, children, 0 if nrs is None else nrs[0], results[0], add)
+                continue
+            for i, (child, g) in enumerate(zip(children, results)):
                 if child is not None and g is not None:
-                    _send(buffers, child, nr, g, add)
+                    _send(buffers, child, 0 if nrs is None else nrs[i], g, add)
+    finally:
+        _modes.enabled = recording
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
     for tensor, ct in retained:
         tensor._accumulate_grad(ct, create_graph)
     for node, ct in leaves:
-        node.variable._accumulate_grad(ct, create_graph)
+        variable = node._variable()
+        if variable is not None:  # a dead leaf's gradient has no reader
+            variable._accumulate_grad(ct, create_graph)
     if not retain_graph:
         for node in done:
             node.release()
@@ -371,7 +495,7 @@ def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:
     """The nodes of `order` from which some capture edge can be reached."""
     need = {id(n) for n, _ in capture}
     for node in reversed(order):
-        if any(c is not None and id(c) in need for c, _ in node.next_functions):
+        if any(c is not None and id(c) in need for c in _nodes(node)):
             need.add(id(node))
     return [n for n in order if id(n) in need]
 
@@ -402,7 +526,7 @@ def _seeds(outputs: list[Any], grad_outputs: Any) -> list:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = type(out)._make(np.ones_like(out._data))
         g = g if isinstance(g, Value._default) else type(out)._make(np.asarray(g, dtype=out.dtype))
-        if g.shape != out.shape:
+        if g._data.shape != out._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
                 f"output[{i}] has a shape of {out.shape}.")

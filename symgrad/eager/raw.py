@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.eager.engine import RAW, OpNode, _Shape
+from symgrad.eager.engine import RAW, OpNode, _nodes, _Shape
 from symgrad.eager.tensor import Tensor, _promote, _ufunc_called, _weak
 from symgrad.ops import Op, vjp
 
@@ -123,8 +123,8 @@ def _on_tensors(node: OpNode, cts: list) -> list:
 
 def _vjps(node: OpNode, ct: Any, ans: Any, inputs: tuple) -> list:
     op, params = node._op, node._params
-    return [None if edge[0] is None else vjp(op, i, ct, ans, inputs, params)
-            for i, edge in enumerate(node.next_functions)]
+    return [None if child is None else vjp(op, i, ct, ans, inputs, params)
+            for i, child in enumerate(_nodes(node))]
 
 
 # ---------------------------------------------------------------- rules traced once per signature
@@ -290,8 +290,9 @@ def run(node: OpNode, cts: list) -> list:
         else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
             sig += (type(a), a.hex() if type(a) is float else a)
             args.append(a)
-    for edge in node.next_functions:
-        sig.append(edge[0] is None)
+    children = node._next
+    for child in children if type(children) is tuple else (children,):
+        sig.append(child is None)
     if node._params:
         sig.append(tuple((k, v.hex() if type(v) is float else v) for k, v in node._params.items()))
     sig = tuple(sig)

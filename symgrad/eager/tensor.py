@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +30,8 @@ from symgrad.eager.engine import (
     CompositeNode,
     Node,
     OpNode,
+    OpNode2,
+    _user_frames,
     backward,
     node_class,
     shape_only,
@@ -47,7 +48,7 @@ class Tensor(Surface, face="torch"):
     """A NumPy array that records the ops applied to it when it requires grad."""
 
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_acc", "_hooks",
-                 "_version_counter", "_view", "__weakref__")
+                 "_vc", "_view", "__weakref__")
     _priority = 1
     # how a composite runs: set by symgrad.api.fused (hot signatures as generated code)
     _fuse: Callable[..., Tensor] | None = None
@@ -60,22 +61,21 @@ class Tensor(Surface, face="torch"):
         self.requires_grad = requires_grad
 
     @classmethod
-    def _make(cls, data: Any, grad_fn: Node | None = None, counter: list | None = None) -> Tensor:
+    def _make(cls, data: Any, grad_fn: Node | None = None, counter: np.ndarray | None = None) -> Tensor:
         t = _empty(cls)  # _init's fields, set here: a tensor is made per op
         t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
         t.grad_fn, t._output_nr, t._requires_grad = grad_fn, 0, grad_fn is not None
         t._grad = t._acc = t._hooks = t._view = None
-        t._version_counter = counter if counter is not None else [0]
+        t._vc = counter
         return t
 
-    def _init(self, data: np.ndarray, grad_fn: Node | None, counter: list | None = None) -> None:
+    def _init(self, data: np.ndarray, grad_fn: Node | None, counter: np.ndarray | None = None) -> None:
         self._data, self.grad_fn, self._output_nr = data, grad_fn, 0
         self._requires_grad = grad_fn is not None
         self._grad: Tensor | None = None
-        self._acc: Callable[[], AccumulateGrad | None] | None = None  # weak, as in PyTorch
+        self._acc: AccumulateGrad | None = None  # made on first use; it refers back weakly
         self._hooks: list[Callable] | None = None
-        # shared by a tensor and its views: in-place writes through either bump it
-        self._version_counter = counter if counter is not None else [0]
+        self._vc = counter  # made on first use: see _version_counter
         self._view: tuple | None = None  # (base, op, params, index arrays) if a view of base
 
     # autograd state ------------------------------------------------------------------
@@ -135,15 +135,29 @@ class Tensor(Surface, face="torch"):
             return (self.grad_fn, self._output_nr)
         if not self._requires_grad:
             return (None, 0)
-        acc = self._acc() if self._acc is not None else None
+        acc = self._acc
         if acc is None:
-            acc = AccumulateGrad(self)
-            self._acc = weakref.ref(acc)
+            acc = self._acc = AccumulateGrad(self)
         return (acc, 0)
+
+    def __getstate__(self) -> tuple:
+        """A copy or a pickle leaves the accumulator behind: it accumulates into this tensor
+        (its `variable`), and a copy makes its own on first use."""
+        _, slots = super().__getstate__()
+        return None, {**slots, "_acc": None}
+
+    @property
+    def _version_counter(self) -> np.ndarray:
+        """The version counter, shared by a tensor and its views: in-place writes through
+        either bump it. Made on first use (most tensors never need one), as a 1-element
+        int64 array: the cycle collector does not track NumPy arrays (it tracks a list), so
+        the counters a recorded graph keeps cost no collection time."""
+        counter = self._vc
+        return _new_counter(self) if counter is None else counter
 
     @property
     def _version(self) -> int:
-        return self._version_counter[0]
+        return 0 if self._vc is None else int(self._vc[0])
 
     def _accumulate_grad(self, g: Tensor, create_graph: bool) -> None:
         data = g._data
@@ -187,7 +201,8 @@ class Tensor(Surface, face="torch"):
             self.grad_fn.register_hook(self._output_nr, hook)
             hooks = self.grad_fn._hooks[self._output_nr]
         else:
-            self._hooks = self._hooks if self._hooks is not None else []
+            if self._hooks is None:  # shared with the accumulator, which runs them even
+                self._hooks = self._edge()[0]._leaf_hooks = []  # after the leaf has died
             self._hooks.append(hook)
             hooks = self._hooks
         return RemovableHandle(hooks, hook)
@@ -655,16 +670,14 @@ class Tensor(Surface, face="torch"):
             out = np.asarray(out)
         result = _empty(Tensor)  # Tensor._make(out), inlined: every op makes one
         result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
-        result._grad = result._acc = result._hooks = result._view = None
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
         if plan.linear and out.base is not None and isinstance(args[0], Tensor) \
                 and np.may_share_memory(out, args[0]._data):
             # a view of input 0: writes through either show in both (one version counter),
             # and a view op's writes update the base's history
-            result._version_counter = args[0]._version_counter
+            result._vc = args[0]._version_counter
             if plan.view_op:
                 result._view = (args[0], op, params, args[1:])
-        else:
-            result._version_counter = [0]
         # a needs that is not a power of 2 has a bit set after its leading 1
         if needs & (needs - 1) and plan.differentiable and _modes.enabled:
             _record(plan, op, params, args, result, name, needs)
@@ -712,7 +725,8 @@ _VIEW_OPS = ("reshape", "transpose", "getitem")
 class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
-    __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node", "reads")
+    __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node",
+                 "node2", "reads")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
@@ -725,6 +739,7 @@ class _Plan:
         self.kinds = {None: ("biuf", "biuf"), "common": ("iuf", "f"), "float": ("f", "f")}[op.promote]
         self.name = getattr(op.grad_fn, "constant", None)  # None: the name depends on the call
         self.node = node_class(self.name, OpNode) if self.name is not None else None
+        self.node2 = node_class(self.name, OpNode2) if self.name is not None else None  # 2 inputs
         self.reads: dict[int, tuple] = {}  # needs-mask -> (whether each input is read, ans)
 
     def read(self, op: Op, needs: int) -> tuple[tuple[bool, ...], bool]:
@@ -787,45 +802,150 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     """Give `result` the node of this op application: its inputs' edges, what its backward
     reads (the rest of a float input: its shape), and the versions to check that nothing it
     reads was overwritten in place. `needs` has a bit per input that requires grad."""
-    if name is None:
-        name, node = plan.name, plan.node
-        if name is None:
-            name = op.grad_fn(args, params)
-            node = node_class(name, OpNode)
-    else:
-        node = node_class(name, OpNode)
+    two = len(args) == 2
+    node = plan.node2 if two else plan.node  # None: the name depends on the call
+    if node is None or name is not None:
+        node = node_class(name or op.grad_fn(args, params), OpNode2 if two else OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
-    edges, inputs, versions = [], [], []
-    for a, read in zip(args, reads[0]):
-        if not isinstance(a, Tensor):
-            edges.append(_NO_EDGE)
-            inputs.append(a)
-            continue
-        if not a._requires_grad:
-            edges.append(_NO_EDGE)
-        else:
-            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else a._edge())
-        data = a._data
-        if read:
-            # (counter, version when saved, data, producer): no reference to `result`, so
-            # a graph that is never run backward is freed without the cycle collector
-            versions.append((a._version_counter, a._version_counter[0], data,
-                             a.grad_fn.name() if a.grad_fn is not None else None))
-        elif data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
-            a = _SHAPES.get(data.shape)
-            if a is None or a.dtype is not data.dtype:
-                a = shape_only(data)
-        inputs.append(a)
-    ans = None
-    if reads[1]:
-        ans = result._data
-        versions.append((result._version_counter, result._version_counter[0], ans, name))
-    result.grad_fn = node(op, params, tuple(inputs), ans, tuple(versions) if versions else (),
-                          tuple(edges))
+    # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
+    fn = result.grad_fn = _empty(node)
+    fn._op = op
+    fn._params = params
+    fn._nrs = fn._hooks = fn._retained = None
+    fn._stack = _user_frames() if _modes.anomaly else None
     result._requires_grad = True
+    if len(args) == 1:  # one input, which requires grad (`needs`): no lists to build
+        a = args[0]
+        edge = a.grad_fn
+        if edge is None:
+            edge = a._acc or a._edge()[0]
+        elif a._output_nr:
+            fn._nrs = (a._output_nr,)
+        fn._next = edge
+        if reads[0][0]:  # kept as `_next`: the input itself, no 1-tuple
+            counter = a._vc  # None: version 0, and a write would make it (see OpNode)
+            fn._seen = 0 if counter is None else counter[0]
+            fn._inputs = a
+        else:
+            data = a._data
+            shape = _SHAPES.get(data.shape)
+            fn._seen, fn._inputs = None, (
+                shape if shape is not None and shape.dtype is data.dtype else shape_only(data))
+    elif two and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
+        _two(fn, args, reads[0])
+    else:  # kept flat (see Node): the input nodes, what is read of each input, its version
+        nodes, inputs, seen, offset, shapes_only = [], [], [], 0, True
+        for a, read in zip(args, reads[0]):
+            if not isinstance(a, Tensor):
+                nodes.append(None)
+                inputs.append(a)
+                seen.append(None)
+                shapes_only = False
+                continue
+            edge = a.grad_fn  # a tensor with a history requires grad
+            if edge is not None:
+                offset |= a._output_nr
+            elif a._requires_grad:
+                edge = a._acc or a._edge()[0]
+            nodes.append(edge)
+            data = a._data
+            if read:  # its counter, kept by the tensor saved, is checked on backward
+                counter = a._vc
+                seen.append(0 if counter is None else counter[0])
+                inputs.append(a)
+                shapes_only = False
+                continue
+            seen.append(None)
+            if data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
+                shape = _SHAPES.get(data.shape)
+                inputs.append(shape if shape is not None and shape.dtype is data.dtype
+                              else shape_only(data))
+            else:
+                inputs.append(a)
+                shapes_only = False
+        if offset:  # an input that is not output 0 of its node
+            fn._nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
+                            for a in args)
+        if two:
+            fn._edge0, fn._edge1 = nodes
+            fn._kept0, fn._kept1 = inputs
+            fn._seen, fn._seen1 = seen
+        else:
+            fn._next = tuple(nodes)
+            fn._inputs = _shapes_only(tuple(inputs)) if shapes_only else tuple(inputs)
+            fn._seen = None if shapes_only else tuple(seen)
+    if reads[1]:
+        fn._ans = result._data
+        counter = result._vc
+        if counter is None:  # a new array's: version 0, its counter made when first asked
+            fn._ans_vc = None
+        else:  # a view's, shared with its base
+            fn._ans_vc, fn._ans_seen = counter, counter[0]
+    else:
+        fn._ans = fn._ans_vc = None
 
 
-_NO_EDGE = (None, 0)
+def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
+    """`_record`'s loop for two tensors (`x + y`, `h * w`), unrolled: sets the node's edges,
+    what it keeps of each input and the version of each it reads."""
+    a, b = args
+    edge_a, edge_b = a.grad_fn, b.grad_fn
+    if edge_a is None:
+        edge_a = (a._acc or a._edge()[0]) if a._requires_grad else None
+    if edge_b is None:
+        edge_b = (b._acc or b._edge()[0]) if b._requires_grad else None
+    fn._edge0, fn._edge1 = edge_a, edge_b
+    if a._output_nr or b._output_nr:
+        fn._nrs = (a._output_nr if a.grad_fn is not None else 0,
+                   b._output_nr if b.grad_fn is not None else 0)
+    if reads[0]:
+        counter = a._vc
+        fn._seen = 0 if counter is None else counter[0]
+    else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
+        fn._seen = None
+        data = a._data
+        shape = _SHAPES.get(data.shape)
+        if shape is not None and shape.dtype is data.dtype:
+            a = shape
+        elif data.dtype.kind in "fc":
+            a = shape_only(data)
+    if reads[1]:
+        counter = b._vc
+        fn._seen1 = 0 if counter is None else counter[0]
+    else:
+        fn._seen1 = None
+        data = b._data
+        shape = _SHAPES.get(data.shape)
+        if shape is not None and shape.dtype is data.dtype:
+            b = shape
+        elif data.dtype.kind in "fc":
+            b = shape_only(data)
+    fn._kept0, fn._kept1 = a, b
+
+
+def _new_counter(t: Tensor) -> np.ndarray:
+    """Make `t`'s version counter. A node that saved `t` as its output before it had one
+    (most outputs never get one: nothing writes to them in place) takes it now, at
+    version 0, before any write: until then `t` was at version 0."""
+    counter = t._vc = _COUNTER.copy()
+    node = t.grad_fn
+    if isinstance(node, OpNode) and node._ans_vc is None and node._ans is not None:
+        node._ans_vc, node._ans_seen = counter, 0
+    return counter
+
+
+def _shapes_only(inputs: tuple) -> tuple:
+    """One shared tuple per combination of shapes, not one per node."""
+    shared = _SHAPE_INPUTS.get(inputs)
+    if shared is None:
+        if len(_SHAPE_INPUTS) > 4096:
+            _SHAPE_INPUTS.clear()
+        shared = _SHAPE_INPUTS[inputs] = inputs
+    return shared
+
+
+_SHAPE_INPUTS: dict[tuple, tuple] = {}  # inputs kept by their shapes only -> that tuple
+_COUNTER = np.zeros(1, np.int64)  # a new tensor's version counter, copied
 
 
 class Size(tuple):

@@ -90,6 +90,18 @@ def owner(args: Sequence[Any]) -> type[Value]:
     return best
 
 
+class _Alone(dict):
+    """kind -> `owner` of values of that kind and Python numbers, worked out once per kind:
+    the usual operands (`x + y`, `x * 2.0`, `x.exp()`) skip the loop over them."""
+
+    def __missing__(self, kind: type[Value]) -> type[Value]:
+        best = self[kind] = kind if kind._priority > Value._default._priority else Value._default
+        return best
+
+
+ALONE = _Alone()
+
+
 # ---------------------------------------------------------------- bindings
 
 METHODS: dict[str, Callable] = {}  # name -> method of every Value (operators included)

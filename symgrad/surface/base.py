@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import OPS, UFUNCS, Op, Value, dims
-from symgrad.ops.dispatch import FACES, METHODS, owner
+from symgrad.ops.dispatch import ALONE, FACES, METHODS, owner
 from symgrad.surface import (  # noqa: F401 - they register
     composites,
     ndarray,
@@ -117,16 +117,36 @@ def _applying(op: Op) -> Callable:
             if others:
                 raise TypeError(f"{op.name}() got multiple values for argument '{keyword}'")
             others = (named[keyword],)
+        if not others:  # x.exp(): the value's own kind records it
+            return ALONE[type(self)]._apply(op, (self,), _NO_PARAMS, None)
         args = (self, *others)
+        if len(others) == 1:
+            kind, other = type(self), type(others[0])
+            if other is kind or other is float or other is int:
+                return ALONE[kind]._apply(op, args, _NO_PARAMS, None)
         return owner(args)._apply(op, args, _NO_PARAMS, None)  # apply(op, *args), one call less
     method.__name__ = method.__qualname__ = op.name
     method.__doc__ = op.doc
     return method
 
 
+def _operator(op: Op) -> Callable:
+    """`value <op> other`: an operator, always given one operand."""
+    def method(self: Surface, other: Any) -> Surface:
+        kind, of_other = type(self), type(other)
+        if of_other is kind or of_other is float or of_other is int:
+            return ALONE[kind]._apply(op, (self, other), _NO_PARAMS, None)
+        args = (self, other)
+        return owner(args)._apply(op, args, _NO_PARAMS, None)
+    return method
+
+
 def _reflected(op: Op) -> Callable:
     """`other <op> value`: the reflected operator."""
     def method(self: Surface, other: Any) -> Surface:
+        kind, of_other = type(self), type(other)
+        if of_other is kind or of_other is float or of_other is int:
+            return ALONE[kind]._apply(op, (other, self), _NO_PARAMS, None)
         args = (other, self)
         return owner(args)._apply(op, args, _NO_PARAMS, None)
     return method
@@ -137,7 +157,8 @@ def _operators(op: Op) -> dict[str, Callable]:
     out = {}
     for name in op.operators:
         reflected = name.startswith("r") and name[1:] in op.operators
-        out[f"__{name}__"] = _reflected(op) if reflected else _applying(op)
+        binary = len(op.args) == 2
+        out[f"__{name}__"] = _reflected(op) if reflected else _operator(op) if binary else _applying(op)
     return out
 
 
