@@ -562,7 +562,7 @@ def max_shift(n: Node) -> tuple[Node, Node] | None:
 
 def stopped(c: Node) -> bool:
     """Whether shift c has no gradient: stop_gradient(c), or a guard of a stopped max."""
-    while (c.op == "astype" and c.inputs[0].dtype == c.dtype) or (c.op == "reshape" and c.inputs[0].shape == c.shape):
+    while c.op in ("astype", "reshape") and (c.inputs[0].dtype, c.inputs[0].shape) == (c.dtype, c.shape):
         c = c.inputs[0]
     if c.op in ("stop_gradient", "const") or c.dtype == np.bool_:
         return True
