@@ -548,7 +548,7 @@ def guarded_max(c: Node) -> Node | None:
 
 def max_shift(n: Node) -> tuple[Node, Node] | None:
     """(x, m) when node n is x - c with c the kept max m = max(x, keepdims) or m kept finite
-    (`_guarded`), its gradient stopped or not: an exponent exp(n) that cannot overflow. The
+    (`guarded_max`), its gradient stopped or not: an exponent exp(n) that cannot overflow. The
     guarded shift leaves a row of infinities unshifted, so a logsumexp of it is inf or -inf
     where a shift by the max itself gives inf - inf = nan."""
     if n.op != "sub":
@@ -627,14 +627,14 @@ def _log_of_item(b: Builder, m: Match) -> Node | None:
 
 
 def _stable_lse_of(lse: Node, s: Node) -> tuple | None:
-    """The sum's params when node lse is log(sum(exp(s - sg(m)))) + sg(m), the stable
-    logsumexp of s with keepdims that the stability rules write, else None."""
+    """The sum's params when node lse is log(sum(exp(s - c))) + c for a shift c without
+    gradient, the stable logsumexp of s with keepdims that the stability rules write, else None."""
     if lse.op != "add":
         return None
     for k in (0, 1):
         log, top = lse.inputs[k], lse.inputs[1 - k]
         total = log.inputs[0] if log.op == "log" else None
-        if total is None or total.op != "sum" or not total.params["keepdims"] or top.op != "stop_gradient":
+        if total is None or total.op != "sum" or not total.params["keepdims"] or not stopped(top):
             continue
         e = total.inputs[0]
         if e.op == "exp" and e.inputs[0].op == "sub" and e.inputs[0].inputs == (s, top):

@@ -74,7 +74,7 @@ def _shift_plus_logsumexp(b: Builder, m: Match) -> Node | None:
     y, top, shifted = parts
     total, shift = m.lse.inputs[0], shifted.inputs[1]
     if m.top is shift and stopped(shift) and shift.op == "minimum":
-        return None  # the normal form
+        return None  # the normal form already (the max clamped, not a where)
     if not _is_shift(m.top, shift, top, total):
         return None
     return _normal_logsumexp(b, y, total.params["axes"], total.params["keepdims"], m.root.shape)
