@@ -501,15 +501,82 @@ def _kept_dims(b: Builder, m: Match) -> Node | None:
     return b.make(reduced.op, reduced.inputs, {**reduced.params, "keepdims": True})
 
 
-def _max_shift(n: Node) -> tuple[Node, Node] | None:
-    """(x, m) when node n is x - m with m = max(x) kept (its gradient stopped or not)."""
+def _peeled(n: Node) -> Node:
+    """Node n without what leaves its value as it is: stop_gradient, a cast to its own dtype,
+    a reshape to its own shape."""
+    while (n.op == "stop_gradient" or (n.op == "astype" and n.inputs[0].dtype == n.dtype)
+           or (n.op == "reshape" and n.inputs[0].shape == n.shape)):
+        n = n.inputs[0]
+    return n
+
+
+def _finite_test(t: Node, m: Node) -> bool | None:
+    """True when bool node t says m is finite (isfinite(m), |m| != inf, |m| < inf), False when
+    it says m is not (isinf(m), |m| == inf, or a test negated), None otherwise."""
+    t = _peeled(t)
+    if t.op in ("bitwise_not", "logical_not"):
+        inner = _finite_test(t.inputs[0], m)
+        return None if inner is None else not inner
+    if t.op in ("isfinite", "isinf"):
+        return t.op == "isfinite" if _peeled(t.inputs[0]) is m else None
+    if t.op in ("ne", "lt", "eq") and t.inputs[1].scalar == np.inf and t.inputs[0].op == "abs" \
+            and _peeled(t.inputs[0].inputs[0]) is m:
+        return t.op != "eq"
+    return None
+
+
+def guarded_max(c: Node) -> Node | None:
+    """The max m when node c is m kept finite: where(m is finite, m, k) for a finite constant k
+    (torch's and SciPy's logsumexp, `np.where(np.isfinite(m), m, 0)`), or m clamped to the
+    dtype's finite range (the normal form below)."""
+    c = _peeled(c)
+    if c.op == "where":
+        test, p, q = c.inputs
+        for top, k, finite in ((p, q, True), (q, p, False)):
+            top = _peeled(top)
+            if top.op == "amax" and k.scalar is not None and np.isfinite(k.scalar) \
+                    and _finite_test(test, top) is finite:
+                return top
+        return None
+    if c.op == "minimum" and c.inputs[0].op == "maximum":
+        top, low, high = _peeled(c.inputs[0].inputs[0]), c.inputs[0].inputs[1], c.inputs[1]
+        if top.op == "amax" and low.scalar is not None and high.scalar is not None \
+                and np.isfinite(low.scalar) and np.isfinite(high.scalar):
+            return top
+    return None
+
+
+def max_shift(n: Node) -> tuple[Node, Node] | None:
+    """(x, m) when node n is x - c with c the kept max m = max(x, keepdims) or m kept finite
+    (`guarded_max`), its gradient stopped or not: an exponent exp(n) that cannot overflow. The
+    guarded shift leaves a row of infinities unshifted, so a logsumexp of it is inf or -inf
+    where a shift by the max itself gives inf - inf = nan."""
     if n.op != "sub":
         return None
-    top = n.inputs[1]
-    top = top.inputs[0] if top.op == "stop_gradient" else top
-    if top.op == "amax" and top.inputs[0] is n.inputs[0] and top.params["keepdims"]:
+    c = _peeled(n.inputs[1])
+    top = c if c.op == "amax" else guarded_max(c)
+    if top is not None and top.inputs[0] is n.inputs[0] and top.params["keepdims"]:
         return n.inputs[0], top
     return None
+
+
+def stopped(c: Node) -> bool:
+    """Whether shift c has no gradient: stop_gradient(c), or a guard of a stopped max."""
+    while c.op in ("astype", "reshape") and (c.inputs[0].dtype, c.inputs[0].shape) == (c.dtype, c.shape):
+        c = c.inputs[0]
+    if c.op in ("stop_gradient", "const") or c.dtype == np.bool_:
+        return True
+    return c.op in ("where", "minimum", "maximum") and all(stopped(i) for i in c.inputs)
+
+
+def finite_max(b: Builder, y: Node, axes: tuple[int, ...]) -> Node:
+    """stop_gradient(max(y)) over `axes` (kept), clamped to y's finite range when y is real."""
+    top = b.make("stop_gradient", (b.make("amax", (y,), {"axes": axes, "keepdims": True}),), {})
+    if y.dtype.kind != "f":
+        return top
+    big = np.finfo(y.dtype).max
+    low = b.make("maximum", (top, b.const(np.asarray(-big, y.dtype))), {})
+    return b.make("minimum", (low, b.const(np.asarray(big, y.dtype))), {})
 
 
 def _broadcasts_back(total: Node) -> bool:
@@ -526,14 +593,15 @@ def _softmax(b: Builder, m: Match) -> Node | None:
     if total.inputs[0] is not e or not _broadcasts_back(total):
         return None
     axes, arg = total.params["axes"], e.inputs[0]
-    found = _max_shift(arg)
+    found = max_shift(arg)
     if found is not None:
         base, top = found
-        if top.params["axes"] != axes or arg.inputs[1].op == "stop_gradient":
+        if top.params["axes"] != axes or stopped(arg.inputs[1]):
             return None
+        top = arg.inputs[1]  # the spelling's own shift, the max or the max kept finite
     else:
         base = arg
-        top = b.make("amax", (base,), {"axes": axes, "keepdims": True})
+        top = finite_max(b, base, axes)  # exp(x) / sum(exp(x)) keeps its value at +inf: [0, nan, 0]
     shifted = b.make("exp", (b.make("sub", (base, b.make("stop_gradient", (top,), {})), {}),), {})
     return _same(b, m, b.make("div", (shifted, b.make("sum", (shifted,), total.params)), {}))
 
@@ -558,37 +626,15 @@ def _log_of_item(b: Builder, m: Match) -> Node | None:
     return _same(b, m, b.make("getitem", (log_q, *item.inputs[1:]), item.params))
 
 
-def _shift_back(b: Builder, m: Match) -> Node | None:
-    """max(x) + log(sum(exp(x - max(x, keepdims)))) with the max taken without keepdims (a
-    squeezed shift, re-broadcast) or the kept max squeezed (`m[:, 0]`): neither max gets a
-    gradient."""
-    total = m.total
-    found = _max_shift(total.inputs[0].inputs[0]) if total.inputs[0].op == "exp" else None
-    if found is None or m.top.op == "stop_gradient":
-        return None
-    base, kept = found
-    axes, top = total.params["axes"], m.top
-    if kept.params["axes"] != axes:
-        return None
-    if top.op == "reshape" and top.inputs[0] is kept and top.shape == total.shape:
-        pass  # the kept max itself, its unit axes dropped (m[:, 0])
-    elif (top.op != "amax" or top.inputs[0] is not base or top.params["keepdims"] != total.params["keepdims"]
-            or top.params["axes"] != axes):
-        return None
-    shifted = b.make("sub", (base, b.make("stop_gradient", (kept,), {})), {})
-    lse = b.make("log", (b.make("sum", (b.make("exp", (shifted,), {}),), total.params),), {})
-    return _same(b, m, b.make("add", (b.make("stop_gradient", (top,), {}), lse), {}))
-
-
 def _stable_lse_of(lse: Node, s: Node) -> tuple | None:
-    """The sum's params when node lse is log(sum(exp(s - sg(m)))) + sg(m), the stable
-    logsumexp of s with keepdims that the stability rules write, else None."""
+    """The sum's params when node lse is log(sum(exp(s - c))) + c for a shift c without
+    gradient, the stable logsumexp of s with keepdims that the stability rules write, else None."""
     if lse.op != "add":
         return None
     for k in (0, 1):
         log, top = lse.inputs[k], lse.inputs[1 - k]
         total = log.inputs[0] if log.op == "log" else None
-        if total is None or total.op != "sum" or not total.params["keepdims"] or top.op != "stop_gradient":
+        if total is None or total.op != "sum" or not total.params["keepdims"] or not stopped(top):
             continue
         e = total.inputs[0]
         if e.op == "exp" and e.inputs[0].op == "sub" and e.inputs[0].inputs == (s, top):
@@ -684,8 +730,6 @@ IDIOMS = [
          P("log", (P("getitem", (P("div", (P("exp"), P("sum")), name="q"),), name="item"),)), _log_of_item),
     Rule("(y - c) - logsumexp(y - c) -> the same, c without gradient, for any c constant along the axes",
          P("sub", (P("sub", name="s"), P("add", name="lse"))), _any_shift_of_log_softmax),
-    Rule("max(x) + log(sum(exp(x - max(x, keepdims)))) -> the same, max without gradient",
-         P("add", (P.var("top"), P("log", (P("sum", name="total"),))), commutative=True), _shift_back),
 ]
 
 

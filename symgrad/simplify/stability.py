@@ -1,77 +1,99 @@
 """Stability rewrites: common expressions rewritten to the form that does not overflow or lose
 precision. They run on the forward trace before reverse mode (`stabilize`), so gradients are
 taken of the stable form, and again as a pass.
+
+A log-sum-exp has one normal form, whatever its spelling (naive, shifted by the max, by the
+max kept finite, squeezed or kept): c + log(sum(exp(y - c))) with c = max(y) clamped to the
+dtype's finite range and without gradient. It cannot overflow, a row holding +inf gives inf
+and a row of -inf gives -inf (as torch.logsumexp and scipy.special.logsumexp; a shift by the
+max itself gives inf - inf = nan there), and on finite rows c is the max, bit for bit. An
+exponent already shifted by its max (`max_shift`) is left with its own shift: a second one
+would cost an amax per call and turn those rows to nan.
 """
 
 from __future__ import annotations
 
 from symgrad.ir import Graph, Node
-from symgrad.simplify.idioms import IDIOMS
+from symgrad.simplify.idioms import IDIOMS, finite_max, guarded_max, max_shift, stopped
 from symgrad.simplify.patterns import Builder, Match, P, Rule, Rules
 
 x, y = P.var("x"), P.var("y")
 ONE = P.const(1, weak=True)
 
 
-def _shifted_by_max(n: Node) -> bool:
-    """Whether node n is y - max(y): an exponent that is already safe."""
-    if n.op != "sub":
-        return False
-    m = n.inputs[1]
-    if m.op == "stop_gradient":
-        m = m.inputs[0]
-    return m.op == "amax" and m.inputs[0] is n.inputs[0]
-
-
-def _shifted_logsumexp(n: Node) -> Node | None:
-    """y - m when node n is log(sum(exp(y - m))) over the axes m = max(y) was taken over."""
-    if n.op != "log" or n.inputs[0].op != "sum":
-        return None
-    total = n.inputs[0]
-    shifted = total.inputs[0].inputs[0] if total.inputs[0].op == "exp" else None
-    if shifted is None or not _shifted_by_max(shifted):
-        return None
-    m = shifted.inputs[1]
-    if m.op == "amax" and (m.params["axes"] != total.params["axes"] or not m.params["keepdims"]):
-        return None
-    return shifted
+def _normal_logsumexp(b: Builder, y: Node, axes: tuple[int, ...], keep: bool, shape: tuple[int, ...]) -> Node:
+    """The logsumexp of y over `axes` in its normal form (see the module's docstring)."""
+    top = finite_max(b, y, axes)
+    shifted = b.make("exp", (b.make("sub", (y, top), {}),), {})
+    total = b.make("log", (b.make("sum", (shifted,), {"axes": axes, "keepdims": True}),), {})
+    out = b.make("add", (total, top), {})
+    return out if keep else b.make("reshape", (out,), {"shape": shape})
 
 
 def _logsumexp(b: Builder, m: Match) -> Node | None:
-    """log(sum(exp(y))) -> m + log(sum(exp(y - m))) with m = max(y), which cannot overflow."""
-    if _shifted_by_max(m.y):
+    """log(sum(exp(y))) -> its normal form, unless y is shifted by its max already."""
+    if max_shift(m.y) is not None:
         return None
-    axes, keep = m.total.params["axes"], m.total.params["keepdims"]
-    top = b.make("stop_gradient", (b.make("amax", (m.y,), {"axes": axes, "keepdims": True}),), {})
-    shifted = b.make("exp", (b.make("sub", (m.y, top), {}),), {})
-    total = b.make("log", (b.make("sum", (shifted,), {"axes": axes, "keepdims": True}),), {})
-    out = b.make("add", (total, top), {})
-    return out if keep else b.make("reshape", (out,), {"shape": m.total.shape})
+    total = m.total
+    return _normal_logsumexp(b, m.y, total.params["axes"], total.params["keepdims"], total.shape)
 
 
-def _unshifted(b: Builder, lse: Node, shifted: Node) -> tuple[Node, Node, Node]:
-    """(sg(m), y - sg(m), log(sum(exp(y - sg(m))))) for the logsumexp `lse` of y - m."""
-    top = b.make("stop_gradient", (shifted.inputs[1],), {})
-    new_shift = b.make("sub", (shifted.inputs[0], top), {})
-    params = lse.inputs[0].params
-    total = b.make("log", (b.make("sum", (b.make("exp", (new_shift,), {}),), params),), {})
-    return top, new_shift, total
+def _lse_parts(lse: Node) -> tuple[Node, Node, Node] | None:
+    """(y, m, shifted) when node lse is log(sum(exp(shifted))) over the axes of m, with
+    shifted = y - c and c the max m of y or m kept finite."""
+    total = lse.inputs[0] if lse.op == "log" else None
+    if total is None or total.op != "sum" or total.inputs[0].op != "exp":
+        return None
+    shifted = total.inputs[0].inputs[0]
+    found = max_shift(shifted)
+    if found is None or found[1].params["axes"] != total.params["axes"]:
+        return None
+    return found[0], found[1], shifted
+
+
+def _is_shift(top: Node, shift: Node, m: Node, total: Node) -> bool:
+    """Whether node top, added back to log(total), is the shift: the subtracted c itself, the
+    max m (squeezed, or taken again without keepdims), or m kept finite."""
+    if top is shift:
+        return True
+    if top.shape != total.shape:
+        return False
+    top = top.inputs[0] if top.op == "stop_gradient" else top
+    if top.op == "reshape":
+        top = top.inputs[0]
+    if top.op == "amax":
+        return top is m or (top.inputs[0] is m.inputs[0] and top.params["axes"] == m.params["axes"])
+    return guarded_max(top) is m
 
 
 def _shift_plus_logsumexp(b: Builder, m: Match) -> Node | None:
-    shifted = _shifted_logsumexp(m.lse)
-    if shifted is None or m.top is not shifted.inputs[1] or m.top.op != "amax":
+    """c + log(sum(exp(y - c))), c the max of y or the max kept finite -> the normal form."""
+    parts = _lse_parts(m.lse)
+    if parts is None:
         return None
-    top, _, total = _unshifted(b, m.lse, shifted)
-    return b.make("add", (total, top), {})
+    y, top, shifted = parts
+    total, shift = m.lse.inputs[0], shifted.inputs[1]
+    if m.top is shift and stopped(shift) and shift.op == "minimum":
+        return None  # the normal form already (the max clamped, not a where)
+    if not _is_shift(m.top, shift, top, total):
+        return None
+    return _normal_logsumexp(b, y, total.params["axes"], total.params["keepdims"], m.root.shape)
 
 
 def _log_softmax(b: Builder, m: Match) -> Node | None:
-    shifted = _shifted_logsumexp(m.lse)
-    if shifted is None or m.shifted is not shifted or shifted.inputs[1].op != "amax":
+    """(y - c) - log(sum(exp(y - c))), c the max of y or the max kept finite: the same with c
+    without gradient (the result does not change with c). c stays the spelling's own: torch's
+    log_softmax shifts by the max (nan on a row holding +inf), SciPy's by the max kept
+    finite (-inf there, and nan at the +inf)."""
+    parts = _lse_parts(m.lse)
+    if parts is None or m.shifted is not parts[2] or not m.lse.inputs[0].params["keepdims"]:
         return None
-    _, new_shift, total = _unshifted(b, m.lse, shifted)
-    return b.make("sub", (new_shift, total), {})
+    shift = m.shifted.inputs[1]
+    if stopped(shift):
+        return None
+    new_shift = b.make("sub", (parts[0], b.make("stop_gradient", (shift,), {})), {})
+    total = b.make("sum", (b.make("exp", (new_shift,), {}),), m.lse.inputs[0].params)
+    return b.make("sub", (new_shift, b.make("log", (total,), {})), {})
 
 
 STABILITY = [
@@ -80,12 +102,13 @@ STABILITY = [
     Rule("exp(x) - 1 -> expm1(x)", P("sub", (P("exp", (x,)), ONE)), lambda b, m: b.make("expm1", (m.x,), {})),
     Rule("log(sigmoid(x)) -> -softplus(-x)", P("log", (P("sigmoid", (x,)),)),
          lambda b, m: b.make("neg", (b.make("softplus", (b.make("neg", (m.x,), {}),), {}),), {})),
-    Rule("log(sum(exp(y))) -> m + log(sum(exp(y - m))), m = max(y)",
+    Rule("log(sum(exp(y))) -> c + log(sum(exp(y - c))), c = max(y) kept finite",
          P("log", (P("sum", (P("exp", (y,)),), name="total"),)), _logsumexp),
-    # the result does not change with m, so m gets no gradient (none that cancels in rounding)
-    Rule("m + log(sum(exp(y - m))) -> the same, m = stop_gradient(max(y))",
+    # the result does not change with c, so c gets no gradient (none that cancels in rounding)
+    Rule("m + log(sum(exp(y - m))), m = max(y) or kept finite -> c + log(sum(exp(y - c))), "
+         "c = stop_gradient(max(y) kept finite)",
          P("add", (P.var("top"), P("log", name="lse")), commutative=True), _shift_plus_logsumexp),
-    Rule("(y - m) - log(sum(exp(y - m))) -> the same, m = stop_gradient(max(y))",
+    Rule("(y - c) - log(sum(exp(y - c))) -> the same, c = stop_gradient(c), c = max(y) or kept finite",
          P("sub", (P("sub", name="shifted"), P("log", name="lse"))), _log_softmax),
 ]
 

@@ -72,8 +72,10 @@ def softmax(x: Value, dim: int) -> Value:
 
 @composite("LogSoftmaxBackward0")
 def log_softmax(x: Value, dim: int) -> Value:
-    """log(softmax(x)) along `dim`, as x - logsumexp(x): stable for any logits."""
-    return x - logsumexp(x, dim, keepdim=True)
+    """log(softmax(x)) along `dim`, as (x - m) - log(sum(exp(x - m))) with m = max(x): stable
+    for any logits, and nan on a row holding +inf or only -inf, as PyTorch's."""
+    shifted = x - x.amax(dim, keepdim=True).detach()
+    return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
 
 def _clamp_name(x: Any, min: Any = None, max: Any = None) -> str:
