@@ -1413,3 +1413,28 @@ def test_an_input_read_only_for_its_shape_is_not_saved():
     x.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.backward()
+
+
+@pytest.mark.filterwarnings("ignore:Using backward.. with create_graph=True")  # torch's advice
+def test_grad_is_never_a_tensor_the_user_or_another_leaf_holds(lib):
+    """A leaf's `.grad` is its own buffer, as PyTorch's AccumulateGrad makes it: a `gradient=`
+    seed is not written by a later backward, and under create_graph x.grad and y.grad of x + y
+    are two writable tensors (they were one read-only tensor)."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    seed = lib.tensor([1.0, 1.0])
+    x.backward(seed)
+    x.backward(seed)
+    assert seed.tolist() == [1.0, 1.0] and x.grad.tolist() == [2.0, 2.0]
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    x.backward(seed, create_graph=True)
+    x.grad.add_(1.0)
+    assert seed.tolist() == [1.0, 1.0] and x.grad.tolist() == [2.0, 2.0]
+    x, y = lib.tensor([1.0, 2.0], requires_grad=True), lib.tensor([3.0, 4.0], requires_grad=True)
+    (x + y).sum().backward(create_graph=True)
+    assert x.grad is not y.grad
+    x.grad.zero_()
+    assert x.grad.tolist() == [0.0, 0.0] and y.grad.tolist() == [1.0, 1.0]
+    v = lib.tensor([1.0, 1.0], requires_grad=True)  # a seed that requires grad keeps its graph
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = lib.autograd.grad(x * x, x, v, create_graph=True)
+    assert lib.autograd.grad(g.sum(), v)[0].tolist() == [2.0, 4.0]

@@ -514,7 +514,7 @@ def _tensors(x: Any) -> list[Any]:
     return [x] if isinstance(x, Value._default) else list(x)
 
 
-def _seeds(outputs: list[Any], grad_outputs: Any) -> list:
+def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
     grads = [None] * len(outputs) if grad_outputs is None else _grad_list(grad_outputs, len(outputs))
     seeds = []
     for i, (out, g) in enumerate(zip(outputs, grads)):
@@ -525,7 +525,10 @@ def _seeds(outputs: list[Any], grad_outputs: Any) -> list:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = type(out)._make(np.ones_like(out._data))
-        g = g if isinstance(g, Value._default) else type(out)._make(np.asarray(g, dtype=out.dtype))
+        if not isinstance(g, Value._default):
+            g = type(out)._make(np.asarray(g, dtype=out.dtype))
+        elif not create_graph:  # the user's tensor: its buffer is theirs, never `.grad` itself
+            g = type(out)._make(g._data)
         if g._data.shape != out._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
@@ -547,7 +550,7 @@ def backward(tensors: Any, grad_tensors: Any = None,
              inputs: Any | None = None) -> None:
     """Accumulate the gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
     outputs = _tensors(tensors)
-    seeds = _seeds(outputs, grad_tensors)
+    seeds = _seeds(outputs, grad_tensors, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
     if inputs is None:
         walk(seeds, retain, create_graph)
@@ -583,7 +586,7 @@ def grad(outputs: Any, inputs: Any,
             "Expected allow_unused to be True or not passed when materialize_grads=True, "
             "but got: allow_unused=False.")
     _check_inputs(inputs)
-    seeds = _seeds(outputs, grad_outputs)
+    seeds = _seeds(outputs, grad_outputs, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
     got = walk(seeds, retain, create_graph, capture=[t._edge() for t in inputs])
     result = []

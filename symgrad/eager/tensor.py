@@ -164,7 +164,10 @@ class Tensor(Surface, face="torch"):
         if data.dtype != self._data.dtype or data.shape != self._data.shape:
             data = np.broadcast_to(data, self._data.shape).astype(self._data.dtype)
         if create_graph:
-            g = g if data is g._data else Tensor._make(data)
+            if data is not g._data:
+                g = Tensor._make(data)
+            elif self._grad is None:  # as PyTorch's, a clone: not a tensor the walk or the user holds
+                g = g.clone()  # (x.grad and y.grad of x + y would be one read-only tensor)
             self._grad = g if self._grad is None else self._grad + g
         elif self._grad is None:
             # the walk's own buffer, which nothing else holds (here: `g`, `data` and the call's
