@@ -228,6 +228,10 @@ class Tensor(Surface, face="torch"):
     def shape(self) -> Size:
         return Size(self._data.shape)
 
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim  # not len(self.shape): no Size made
+
     def size(self, dim: int | None = None) -> Size | int:
         """The shape (a `Size`), or its length along `dim`."""
         return Size(self._data.shape) if dim is None else super().size(dim)

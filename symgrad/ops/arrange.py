@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import dims
-from symgrad.ops.core import OPS, ShapeError
+from symgrad.ops.core import OPS, ShapeError, ndim_of
 from symgrad.ops.dispatch import Value, apply, composite, function, lift, method, numpy_function
 from symgrad.ops.index import GETITEM
 from symgrad.ops.shape import CAT, _np_squeeze, cat, movedim
@@ -606,7 +606,7 @@ def _along(x: Value, indices: Any, axis: int, broadcast: bool, error: type[Excep
 def _np_take_along_axis(arr, indices, axis=-1):
     x = lift(arr)
     if axis is None:
-        if np.ndim(indices) != 1:
+        if ndim_of(indices) != 1:
             raise ValueError("when axis=None, `indices` must have a single dimension.")
         return _along(x.reshape(-1), indices, 0, True, ValueError)
     return _along(x, indices, axis, True, ValueError)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import batching, dims
-from symgrad.ops.core import ShapeError, broadcast_shapes, defop
+from symgrad.ops.core import ShapeError, broadcast_shapes, defop, ndim_of
 from symgrad.ops.dispatch import apply, composite, function, lift, method, no_out, numpy_function
 from symgrad.ops.reduce import SUM
 from symgrad.ops.shape import CAT
@@ -186,7 +186,7 @@ def _solve(a: Any, b: Any, vector: bool) -> Any:
 
 @numpy_function(np.linalg.solve)
 def _np_solve(a, b):
-    return _solve(check_square("solve", a), b, np.ndim(b) == 1)
+    return _solve(check_square("solve", a), b, ndim_of(b) == 1)
 
 
 @numpy_function(np.linalg.inv)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops.core import ShapeError
+from symgrad.ops.core import ShapeError, ndim_of
 from symgrad.ops.dispatch import composite, function, lift, method, no_out, numpy_function
 
 _LETTERS = string.ascii_letters
@@ -313,7 +313,7 @@ def _np_tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
 
 
 @method("inner", function=True)
-@composite(lambda self, other: "MulBackward0" if not np.ndim(self) or not np.ndim(other) else "ViewBackward0")
+@composite(lambda self, other: "MulBackward0" if not ndim_of(self) or not ndim_of(other) else "ViewBackward0")
 def inner(self: Any, other: Any) -> Any:
     """Sum of products over the last dim of both (a scalar operand multiplies)."""
     sa, sb = tuple(np.shape(self)), tuple(np.shape(other))

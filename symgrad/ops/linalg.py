@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import batching, dims
-from symgrad.ops.core import OPS, ShapeError, broadcast_shapes, defop, shape_of
+from symgrad.ops.core import OPS, ShapeError, broadcast_shapes, defop, ndim_of
 from symgrad.ops.dispatch import FUNCTIONS, apply, composite, function, lift, method, no_out, numpy_function
 from symgrad.ops.einsum import _tensordot
 from symgrad.ops.index import index_of
@@ -65,7 +65,7 @@ def _matmul_vjp_y(ct, ans, x, y):
 
 def _matmul_name(inputs: tuple, params: dict) -> str:
     """PyTorch's node for `@`: its matmul folds batches into mm and views the result back."""
-    nx, ny = len(shape_of(inputs[0])), len(shape_of(inputs[1]))
+    nx, ny = inputs[0].ndim, inputs[1].ndim
     if nx <= 2 and ny <= 2:
         return {(1, 1): "DotBackward0", (1, 2): "SqueezeBackward4", (2, 1): "MvBackward0"}.get(
             (nx, ny), "MmBackward0")
@@ -116,9 +116,9 @@ MATMUL = defop(
 
 def _matmul_of_rank(name: str, ranks: tuple[int, int], input: Any, other: Any) -> Any:
     """input @ other, of the ranks PyTorch's `name` requires, shown as its node."""
-    if (np.ndim(input), np.ndim(other)) != ranks:
+    if (ndim_of(input), ndim_of(other)) != ranks:
         raise RuntimeError(f"{name}: expected {ranks[0]}-D and {ranks[1]}-D arguments, got "
-                           f"{np.ndim(input)}-D and {np.ndim(other)}-D")
+                           f"{ndim_of(input)}-D and {ndim_of(other)}-D")
     return apply(MATMUL, input, other, _name=name.capitalize() + "Backward0")
 
 
@@ -153,8 +153,8 @@ def vdot(self: Any, other: Any) -> Any:
 
 
 def _dot(self: Any, other: Any, name: str) -> Any:
-    if np.ndim(self) != 1 or np.ndim(other) != 1:
-        raise RuntimeError(f"1D tensors expected, but got {np.ndim(self)}D and {np.ndim(other)}D tensors")
+    if ndim_of(self) != 1 or ndim_of(other) != 1:
+        raise RuntimeError(f"1D tensors expected, but got {ndim_of(self)}D and {ndim_of(other)}D tensors")
     n, m = np.shape(self)[0], np.shape(other)[0]
     if n != m:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same "
@@ -165,8 +165,8 @@ def _dot(self: Any, other: Any, name: str) -> Any:
 @method("outer", "ger", function=True)
 def outer(self: Any, vec2: Any) -> Any:
     """Outer product of two 1-D tensors."""
-    if np.ndim(self) != 1 or np.ndim(vec2) != 1:
-        raise RuntimeError(f"outer: expected 1-D tensors, got {np.ndim(self)}-D and {np.ndim(vec2)}-D")
+    if ndim_of(self) != 1 or ndim_of(vec2) != 1:
+        raise RuntimeError(f"outer: expected 1-D tensors, got {ndim_of(self)}-D and {ndim_of(vec2)}-D")
     return lift(self, self, vec2).unsqueeze(-1) * lift(vec2, self, vec2).unsqueeze(0)
 
 
@@ -179,9 +179,9 @@ def dot_method(self, other):
 @numpy_function(np.dot)
 def _np_dot(a, b, out=None):
     no_out("dot", out)
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    if ndim_of(a) == 0 or ndim_of(b) == 0:
         return lift(a, a, b) * b
-    if np.ndim(b) > 2:  # a's last dim with b's second to last
+    if ndim_of(b) > 2:  # a's last dim with b's second to last
         return _tensordot("numpy.dot", a, b, ([-1], [-2]))
     return apply(MATMUL, a, b)
 
@@ -432,7 +432,7 @@ def _np_diagonal(a, offset=0, axis1=0, axis2=1):
 
 
 def _diag_name(input: Any, diagonal: int = 0) -> str:
-    return "DiagEmbedBackward0" if np.ndim(input) == 1 else "DiagonalBackward0_copy"
+    return "DiagEmbedBackward0" if ndim_of(input) == 1 else "DiagonalBackward0_copy"
 
 
 def _diag(name: str, v: Any, k: int) -> Any:
@@ -463,7 +463,7 @@ def _np_trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     no_out("trace", out)
     if dtype is not None:
         raise TypeError("numpy.trace: dtype= is not supported on symgrad values; convert first")
-    if np.ndim(self) < 2:
+    if ndim_of(self) < 2:
         raise ShapeError(f"diag requires an array of at least two dimensions, got shape {np.shape(self)}")
     return _diagonal(self, offset, axis1, axis2).sum(-1)
 
