@@ -428,11 +428,12 @@ def walk(
     add = operator.add
     if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
         run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
+    pop, get = buffers.pop, buffers.get
     recording = _modes.enabled  # enable_grad() or no_grad() for the walk, without their objects
     _modes.enabled = create_graph
     try:
         for node in order:
-            cts = buffers.pop(id(node), None)
+            cts = pop(id(node), None)
             if cts is None:
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
@@ -462,14 +463,18 @@ def walk(
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
+            # each gradient into its input's buffer (`_send`, inline: it runs once per edge)
             children, nrs = node._next, node._nrs  # `next_functions`, without making it
             if type(children) is not tuple:  # one input
-                if children is not None and results[0] is not None:
-                    _send(buffers, children, 0 if nrs is None else nrs[0], results[0], add)
-                continue
-            for i, (child, g) in enumerate(zip(children, results)):
-                if child is not None and g is not None:
-                    _send(buffers, child, 0 if nrs is None else nrs[i], g, add)
+                children = (children,)
+            for i, child in enumerate(children):
+                if child is None or (g := results[i]) is None:
+                    continue
+                nr = 0 if nrs is None else nrs[i]
+                slot = get(key := id(child))
+                if slot is None:
+                    slot = buffers[key] = [None] * child.n_outputs
+                slot[nr] = g if slot[nr] is None else add(slot[nr], g)
     finally:
         _modes.enabled = recording
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was

@@ -266,7 +266,7 @@ def run(node: OpNode, cts: list) -> list:
     trace records each op's forward with the dtype casts promotion made, which depend on
     nothing else. A rule that reads a value's data in Python stays interpreted; a user's
     rule (extend, custom_vjp: it may read a global that changes) runs on Tensors.
-    (Each node runs once per backward, so the signature is built flat, as one tuple.)"""
+    (A node runs once per backward: its signature is built inline, without a list to grow.)"""
     op = node._op
     pure = _PURE.get(op)
     if pure is None:  # the registry's own rules
@@ -279,19 +279,39 @@ def run(node: OpNode, cts: list) -> list:
     # a Raw's buffer that only it holds (here also `ct` and the argument) the replay may
     # write into: a Raw never leaves the walk, and a buffer shared with anything has more
     owned = type(g) is Raw and _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
+    # the signature: one part per input, (shape, dtype) of an array (a kept shape's
+    # tagged by `_Shape`), (type, value) of a number; then which edges take a gradient
     params = node._params
-    if isinstance(node, OpNode2):  # two inputs, in slots
-        a, b = inputs
-        if isinstance(a, Tensor) and isinstance(b, Tensor):
-            a, b = a._data, b._data
-            sig = (op, ct.shape, ct.dtype, owned, a.shape, a.dtype, b.shape, b.dtype,
-                   node._edge0 is None, node._edge1 is None,
-                   _params_key(params) if params else None)
-            args = (ct, ans, a, b)
+    pk = _params_key(params) if params else None
+    children = None if isinstance(node, OpNode2) else node._next
+    if len(inputs) == 1:
+        a = inputs[0]
+        if type(a) is _Shape:
+            pa = (_Shape, a.shape, a.dtype)
+        elif isinstance(a, Tensor):
+            a = a._data
+            pa = (a.shape, a.dtype)
         else:
-            sig, args = _signature(node, op, ct, ans, owned, inputs, params)
+            pa = (type(a), a.hex() if type(a) is float else a)
+        sig = (op, ct.shape, ct.dtype, owned, pk, children is None, pa)
+        args = (ct, ans, a)
     else:
-        sig, args = _signature(node, op, ct, ans, owned, inputs, params)
+        parts, args = [], [ct, ans]
+        for a in inputs:
+            if type(a) is _Shape:
+                parts.append((_Shape, a.shape, a.dtype))
+            elif isinstance(a, Tensor):
+                a = a._data
+                parts.append((a.shape, a.dtype))
+            else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
+                parts.append((type(a), a.hex() if type(a) is float else a))
+            args.append(a)
+        if children is None:  # OpNode2: its edges in slots
+            sig = (op, ct.shape, ct.dtype, owned, pk, node._edge0 is None, node._edge1 is None,
+                   tuple(parts))
+        else:
+            sig = (op, ct.shape, ct.dtype, owned, pk, tuple(c is None for c in children),
+                   tuple(parts))
     try:
         entry = _CACHE.get(sig)
     except TypeError:  # unhashable params
@@ -311,29 +331,6 @@ def run(node: OpNode, cts: list) -> list:
 
 
 _refcount, _new = sys.getrefcount, object.__new__
-
-
-def _signature(node: OpNode, op: Op, ct: Any, ans: Any, owned: bool, inputs: tuple,
-               params: dict) -> tuple[tuple, list]:
-    """`run`'s signature and replay arguments of any node: each input by its kind."""
-    sig = [op, ct.shape, ct.dtype, owned]
-    args = [ct, ans]
-    for a in inputs:
-        if isinstance(a, Tensor):
-            data = a._data
-            sig += (data.shape, data.dtype)
-            args.append(data)
-        elif type(a) is _Shape:
-            sig += (_Shape, a.shape, a.dtype)
-            args.append(a)
-        else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
-            sig += (type(a), a.hex() if type(a) is float else a)
-            args.append(a)
-    children = node._next
-    for child in children if type(children) is tuple else (children,):
-        sig.append(child is None)
-    sig.append(_params_key(params) if params else None)
-    return tuple(sig), args
 
 
 def _params_key(params: dict) -> tuple:
