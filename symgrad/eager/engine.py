@@ -464,8 +464,10 @@ def walk(
                 _check_nan(node, results)
             done.append(node)
             # each gradient into its input's buffer (`_send`, inline: it runs once per edge)
-            children, nrs = node._next, node._nrs  # `next_functions`, without making it
-            if type(children) is not tuple:  # one input
+            nrs = node._nrs  # `next_functions`, without making it (nor OpNode2's `_next`)
+            if isinstance(node, OpNode2):
+                children = (node._edge0, node._edge1)
+            elif type(children := node._next) is not tuple:  # one input
                 children = (children,)
             for i, child in enumerate(children):
                 if child is None or (g := results[i]) is None:
