@@ -415,7 +415,7 @@ def walk(
     order = _toposort((edge[0] for edge, _ in seeds), boundary)
     if capture is not None:
         order = _needed(order, capture)
-    targets = {(id(n), nr): (n, nr) for n, nr in capture or ()}
+    targets = None if capture is None else {(id(n), nr): (n, nr) for n, nr in capture}
     buffers: dict[int, list] = {}
     for (node, nr), ct in seeds:
         _send(buffers, node, nr, ct)
@@ -531,7 +531,7 @@ def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = type(out)._make(np.ones_like(out._data))
+            g = type(out)._make(_one(out._data))
         if not isinstance(g, Value._default):
             g = type(out)._make(np.asarray(g, dtype=out.dtype))
         elif not create_graph:  # the user's tensor: its buffer is theirs, never `.grad` itself
@@ -542,6 +542,19 @@ def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
                 f"output[{i}] has a shape of {out.shape}.")
         seeds.append((out._edge(), g))
     return seeds
+
+
+_ONES: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> a size-1 array of one, to copy
+
+
+def _one(data: np.ndarray) -> np.ndarray:
+    """`np.ones_like(data)` of a size-1 array, a fresh buffer (the walk may write into it):
+    a copy of a kept one, a tenth of `ones_like`'s dispatch on every backward."""
+    key = (data.shape, data.dtype)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = np.ones(data.shape, data.dtype)
+    return one.copy()
 
 
 def _grad_list(grads: Any, n: int) -> list:
