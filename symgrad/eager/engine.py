@@ -275,6 +275,12 @@ class OpNode2(OpNode):
             raise RuntimeError(self._modified(-1, counter[0], self._ans_seen))
         return (a, b), self._ans
 
+    def release(self) -> None:
+        """OpNode's, on the two inputs' slots (not through the `_inputs` setter)."""
+        if not self._op.linear:
+            self._kept0, self._kept1 = _GONE, None
+            self._ans = self._ans_vc = None
+
 
 _GONE = object()  # OpNode2._kept0 once a backward has freed the saved values
 
