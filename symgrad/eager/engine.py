@@ -275,6 +275,12 @@ class OpNode2(OpNode):
             raise RuntimeError(self._modified(-1, counter[0], self._ans_seen))
         return (a, b), self._ans
 
+    def release(self) -> None:
+        """OpNode's, on the two inputs' slots (not through the `_inputs` setter)."""
+        if not self._op.linear:
+            self._kept0, self._kept1 = _GONE, None
+            self._ans = self._ans_vc = None
+
 
 _GONE = object()  # OpNode2._kept0 once a backward has freed the saved values
 
@@ -415,7 +421,7 @@ def walk(
     order = _toposort((edge[0] for edge, _ in seeds), boundary)
     if capture is not None:
         order = _needed(order, capture)
-    targets = {(id(n), nr): (n, nr) for n, nr in capture or ()}
+    targets = None if capture is None else {(id(n), nr): (n, nr) for n, nr in capture}
     buffers: dict[int, list] = {}
     for (node, nr), ct in seeds:
         _send(buffers, node, nr, ct)
@@ -428,11 +434,12 @@ def walk(
     add = operator.add
     if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
         run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
+    pop, get = buffers.pop, buffers.get
     recording = _modes.enabled  # enable_grad() or no_grad() for the walk, without their objects
     _modes.enabled = create_graph
     try:
         for node in order:
-            cts = buffers.pop(id(node), None)
+            cts = pop(id(node), None)
             if cts is None:
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
@@ -462,14 +469,20 @@ def walk(
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
-            children, nrs = node._next, node._nrs  # `next_functions`, without making it
-            if type(children) is not tuple:  # one input
-                if children is not None and results[0] is not None:
-                    _send(buffers, children, 0 if nrs is None else nrs[0], results[0], add)
-                continue
-            for i, (child, g) in enumerate(zip(children, results)):
-                if child is not None and g is not None:
-                    _send(buffers, child, 0 if nrs is None else nrs[i], g, add)
+            # each gradient into its input's buffer (`_send`, inline: it runs once per edge)
+            nrs = node._nrs  # `next_functions`, without making it (nor OpNode2's `_next`)
+            if isinstance(node, OpNode2):
+                children = (node._edge0, node._edge1)
+            elif type(children := node._next) is not tuple:  # one input
+                children = (children,)
+            for i, child in enumerate(children):
+                if child is None or (g := results[i]) is None:
+                    continue
+                nr = 0 if nrs is None else nrs[i]
+                slot = get(key := id(child))
+                if slot is None:
+                    slot = buffers[key] = [None] * child.n_outputs
+                slot[nr] = g if slot[nr] is None else add(slot[nr], g)
     finally:
         _modes.enabled = recording
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
@@ -524,7 +537,7 @@ def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = type(out)._make(np.ones_like(out._data))
+            g = type(out)._make(_one(out._data))
         if not isinstance(g, Value._default):
             g = type(out)._make(np.asarray(g, dtype=out.dtype))
         elif not create_graph:  # the user's tensor: its buffer is theirs, never `.grad` itself
@@ -535,6 +548,19 @@ def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
                 f"output[{i}] has a shape of {out.shape}.")
         seeds.append((out._edge(), g))
     return seeds
+
+
+_ONES: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> a size-1 array of one, to copy
+
+
+def _one(data: np.ndarray) -> np.ndarray:
+    """`np.ones_like(data)` of a size-1 array, a fresh buffer (the walk may write into it):
+    a copy of a kept one, a tenth of `ones_like`'s dispatch on every backward."""
+    key = (data.shape, data.dtype)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = np.ones(data.shape, data.dtype)
+    return one.copy()
 
 
 def _grad_list(grads: Any, n: int) -> list:

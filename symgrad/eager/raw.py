@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.eager.engine import RAW, OpNode, _nodes, _Shape
+from symgrad.eager.engine import RAW, OpNode, OpNode2, _nodes, _Shape
 from symgrad.eager.tensor import Tensor, _promote, _ufunc_called, _weak
 from symgrad.ops import Op, vjp
 
@@ -265,7 +265,8 @@ def run(node: OpNode, cts: list) -> list:
     inputs' shapes and dtypes, scalar inputs' values), the second time it is seen. The
     trace records each op's forward with the dtype casts promotion made, which depend on
     nothing else. A rule that reads a value's data in Python stays interpreted; a user's
-    rule (extend, custom_vjp: it may read a global that changes) runs on Tensors."""
+    rule (extend, custom_vjp: it may read a global that changes) runs on Tensors.
+    (A node runs once per backward: its signature is built inline, without a list to grow.)"""
     op = node._op
     pure = _PURE.get(op)
     if pure is None:  # the registry's own rules
@@ -273,38 +274,71 @@ def run(node: OpNode, cts: list) -> list:
     if not pure:
         return _on_tensors(node, cts)
     inputs, ans = node.saved_values()
-    ct = cts[0]._data
+    g = cts[0]
+    ct = g._data
     # a Raw's buffer that only it holds (here also `ct` and the argument) the replay may
     # write into: a Raw never leaves the walk, and a buffer shared with anything has more
-    owned = type(cts[0]) is Raw and sys.getrefcount(ct) == 3 and ct.flags.owndata and ct.flags.writeable
-    sig = [op, ct.shape, ct.dtype, owned]
-    args = [ct, ans]
-    for a in inputs:
-        if isinstance(a, Tensor):
-            data = a._data
-            sig += (data.shape, data.dtype)
-            args.append(data)
-        elif type(a) is _Shape:
-            sig += (_Shape, a.shape, a.dtype)
+    owned = type(g) is Raw and _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
+    # the signature: one part per input, (shape, dtype) of an array (a kept shape's
+    # tagged by `_Shape`), (type, value) of a number; then which edges take a gradient
+    params = node._params
+    pk = _params_key(params) if params else None
+    children = None if isinstance(node, OpNode2) else node._next
+    if len(inputs) == 1:
+        a = inputs[0]
+        if type(a) is _Shape:
+            pa = (_Shape, a.shape, a.dtype)
+        elif isinstance(a, Tensor):
+            a = a._data
+            pa = (a.shape, a.dtype)
+        else:
+            pa = (type(a), a.hex() if type(a) is float else a)
+        sig = (op, ct.shape, ct.dtype, owned, pk, children is None, pa)
+        args = (ct, ans, a)
+    else:
+        parts, args = [], [ct, ans]
+        for a in inputs:
+            if type(a) is _Shape:
+                parts.append((_Shape, a.shape, a.dtype))
+            elif isinstance(a, Tensor):
+                a = a._data
+                parts.append((a.shape, a.dtype))
+            else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
+                parts.append((type(a), a.hex() if type(a) is float else a))
             args.append(a)
-        else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
-            sig += (type(a), a.hex() if type(a) is float else a)
-            args.append(a)
-    children = node._next
-    for child in children if type(children) is tuple else (children,):
-        sig.append(child is None)
-    if node._params:
-        sig.append(tuple((k, v.hex() if type(v) is float else v) for k, v in node._params.items()))
-    sig = tuple(sig)
+        if children is None:  # OpNode2: its edges in slots
+            sig = (op, ct.shape, ct.dtype, owned, pk, node._edge0 is None, node._edge1 is None,
+                   tuple(parts))
+        else:
+            sig = (op, ct.shape, ct.dtype, owned, pk, tuple(c is None for c in children),
+                   tuple(parts))
     try:
         entry = _CACHE.get(sig)
     except TypeError:  # unhashable params
         return interpret(node, cts)
     if entry is None or type(entry) is list:
-        return _traced(node, sig, entry, args, inputs)
+        return _traced(node, sig, entry, list(args), inputs)
     if entry is _UNTRACEABLE:
         return interpret(node, cts)
-    return [None if g is None else Raw._make(g) for g in entry(*args)]
+    out = []
+    for r in entry(*args):
+        if r is not None:
+            w = _new(Raw)
+            w._data = r if type(r) is np.ndarray else np.asarray(r)
+            r = w
+        out.append(r)
+    return out
+
+
+_refcount, _new = sys.getrefcount, object.__new__
+
+
+def _params_key(params: dict) -> tuple:
+    """A node's params as a key: a float by its bits (-0.0 is not 0.0, 1.0 is not 1)."""
+    for v in params.values():
+        if type(v) is float:
+            return tuple((k, v.hex() if type(v) is float else v) for k, v in params.items())
+    return tuple(params.items())
 
 
 def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tuple) -> list:
