@@ -56,15 +56,21 @@ def numpy_dims(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tup
     return dim, keepdim if keepdims is None else keepdims
 
 
-def resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
-    """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old`."""
+def resolve_shape(shape: tuple, old: Any) -> tuple[int, ...]:
+    """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old` (a
+    shape, or a value whose shape is read only then)."""
+    for n in shape:  # the usual case, `(4, 4)`: Python ints, none negative
+        if type(n) is not int or n < 0:
+            break
+    else:
+        return shape
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) and hasattr(shape[0], "__iter__"):
         shape = tuple(shape[0])
     try:
         shape = tuple(map(operator.index, shape))
     except TypeError:  # the message names what is not an int
         shape = tuple(integer(n, "a shape's size") for n in shape)
-    if not shape or min(shape) >= 0:  # the usual case: nothing to check or work out
+    if not shape or min(shape) >= 0:
         return shape
     bad = next((k for k, n in enumerate(shape) if n < -1), None)
     if bad is not None:
@@ -73,7 +79,7 @@ def resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
         raise RuntimeError("only one dimension can be inferred")
     if -1 in shape:
         known = int(np.prod([n for n in shape if n != -1]))
-        total = int(np.prod(old))
+        total = int(np.prod(tuple(getattr(old, "shape", old))))
         if known == 0 or total % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {total}")
         shape = tuple(total // known if n == -1 else n for n in shape)

@@ -73,13 +73,13 @@ RESHAPE = defop(
 @method("reshape", function=True)
 def reshape(self, *shape):
     """The same elements in a new shape (one dim may be -1)."""
-    return apply(RESHAPE, self, shape=dims.resolve_shape(shape, self.shape))
+    return apply(RESHAPE, self, shape=dims.resolve_shape(shape, self))
 
 
 @method("view")
 def view(self, *shape):
     """PyTorch's name for `reshape`."""
-    return self.reshape(*shape)
+    return apply(RESHAPE, self, shape=dims.resolve_shape(shape, self))
 
 
 @method("flatten", function=True)
