@@ -34,6 +34,8 @@ def axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """`dim` (one, several, or None for all) as sorted non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
+    if type(dim) is int and ndim:  # the usual one dim
+        return (axis(dim, ndim),)
     dims = (dim,) if isinstance(dim, (int, np.integer)) or not hasattr(dim, "__iter__") \
         else tuple(dim)
     if not ndim and all(d in (0, -1) for d in dims):

@@ -71,6 +71,12 @@ def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
     return kind._apply(op, args, params, _name)
 
 
+def apply_one(op: Op, x: Value, params: dict, name: str | None = None) -> Value:
+    """`apply(op, x, **params)` for a method applying an op to its value alone (`x.reshape`,
+    `x.sum`): the owner is `x`'s kind, and the params dict is the caller's."""
+    return ALONE[type(x)]._apply(op, (x,), params, name)
+
+
 def lift(x: Any, *like: Any) -> Value:
     """`x` as a value of the kind found among `like` (a constant of a tracer's graph, or an
     eager tensor): arrays, lists and scalars that an op or function is given."""

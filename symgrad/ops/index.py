@@ -15,7 +15,7 @@ import numpy as np
 
 from symgrad.ops import batching, kernels
 from symgrad.ops.core import OPS, defop, ndim_of, shape_of
-from symgrad.ops.dispatch import ALONE, Value, apply, method, user_line
+from symgrad.ops.dispatch import Value, apply, apply_one, method, user_line
 
 Index = tuple[tuple, ...]
 
@@ -324,7 +324,7 @@ def getitem(self, key):
     index, arrays = index_of(key, self)
     if arrays:
         return apply(GETITEM, self, *arrays, index=index)
-    return ALONE[type(self)]._apply(GETITEM, (self,), {"index": index}, None)  # apply(), one value
+    return apply_one(GETITEM, self, {"index": index})
 
 
 @method("_getitem")
