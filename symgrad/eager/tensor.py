@@ -773,7 +773,7 @@ class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
     __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node",
-                 "node2", "reads")
+                 "node2", "reads", "named")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
@@ -788,6 +788,9 @@ class _Plan:
         self.node = node_class(self.name, OpNode) if self.name is not None else None
         self.node2 = node_class(self.name, OpNode2) if self.name is not None else None  # 2 inputs
         self.reads: dict[int, tuple] = {}  # needs-mask -> (whether each input is read, ans)
+        # a name given per call (x.unsqueeze's UnsqueezeBackward0, x[k]'s) -> its node class,
+        # for other than two inputs and for two
+        self.named: tuple[dict[str, type], dict[str, type]] = ({}, {})
 
     def read(self, op: Op, needs: int) -> tuple[tuple[bool, ...], bool]:
         """What a backward computing the gradients `needs` asks for (a bit per input, after
@@ -852,7 +855,11 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     two = len(args) == 2
     node = plan.node2 if two else plan.node  # None: the name depends on the call
     if node is None or name is not None:
-        node = node_class(name or op.grad_fn(args, params), OpNode2 if two else OpNode)
+        if not name:
+            name = op.grad_fn(args, params)
+        node = plan.named[two].get(name)
+        if node is None:
+            node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
     # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
     fn = result.grad_fn = _empty(node)

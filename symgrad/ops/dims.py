@@ -24,6 +24,8 @@ def axis(dim: int, ndim: int) -> int:
     """`dim` as a non-negative axis of an `ndim`-D value (a 0-d value takes 0 and -1)."""
     if type(dim) is not int:
         dim = integer(dim)
+    if 0 <= dim < ndim:  # the usual case
+        return dim
     lo, hi = -max(ndim, 1), max(ndim, 1) - 1
     if not lo <= dim <= hi:
         raise IndexError(

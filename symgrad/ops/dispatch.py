@@ -166,7 +166,9 @@ def torch_keywords(name: str, fn: Callable, start: int = 1) -> Callable:
 
     @functools.wraps(fn)
     def keyworded(*args: Any, **kwargs: Any) -> Any:
-        if not kwargs or given.isdisjoint(kwargs):
+        if not kwargs:
+            return fn(*args)
+        if given.isdisjoint(kwargs):
             return fn(*args, **kwargs)
         args = list(args)
         for position, keyword in enumerate(keywords, start=start):
