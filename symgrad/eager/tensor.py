@@ -644,6 +644,10 @@ class Tensor(Surface, face="torch"):
         # no lifting and, for the kinds `plan.kinds` allows, no cast (float32 * 2.0 is
         # float32, int32 + 1 is int32, in PyTorch as in NumPy); else the general path
         # `needs`: a bit per input that requires grad, after a leading 1 (1: none does)
+        if len(args) == 1 and type(args[0]) is Tensor:  # x.exp(), x.sum(), x.reshape(...)
+            data = args[0]._data
+            if data.dtype.kind in plan.kinds[False]:
+                return _one(cls, plan, op, args, data, params, name)
         common, needs, floats, datas = None, 1, False, []
         for a in args:
             if isinstance(a, Tensor):
@@ -678,13 +682,9 @@ class Tensor(Surface, face="torch"):
         result = _empty(Tensor)  # Tensor._make(out), inlined: every op makes one
         result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
         result._grad = result._acc = result._hooks = result._view = result._vc = None
-        if plan.linear and out.base is not None and isinstance(args[0], Tensor) \
-                and np.may_share_memory(out, args[0]._data):
-            # a view of input 0: writes through either show in both (one version counter),
-            # and a view op's writes update the base's history
-            result._vc = args[0]._version_counter
-            if plan.view_op:
-                result._view = (args[0], op, params, args[1:])
+        base = out.base
+        if base is not None and plan.linear and isinstance(args[0], Tensor):
+            _share(result, base, op, plan, params, args)
         # a needs that is not a power of 2 has a bit set after its leading 1
         if needs & (needs - 1) and plan.differentiable and _modes.enabled:
             _record(plan, op, params, args, result, name, needs)
@@ -695,6 +695,46 @@ class Tensor(Surface, face="torch"):
         if cls._fuse is not None:
             return cls._fuse(cls, fn, name, args, kwargs)
         return composite_node(cls, fn, name, args, kwargs)
+
+
+def _one(cls: type[Tensor], plan: _Plan, op: Op, args: tuple, data: np.ndarray, params: dict,
+         name: str | None) -> Tensor:
+    """`Tensor._apply` on one plain tensor whose dtype the op takes as it is (the usual
+    `x.exp()`, `x.sum()`, `x.reshape(...)`, `x[1:3]`): its steps, without the loop over
+    operands and the casts."""
+    if plan.arity is not None and plan.arity != 1:
+        raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but 1 were given")
+    try:
+        out = plan.forward(data, **params) if params else plan.forward(data)
+    except (ValueError, IndexError):
+        op.out_shape((data.shape,), params)  # raises ShapeError
+        raise
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = _empty(Tensor)  # Tensor._make(out), inlined
+    result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+    result._grad = result._acc = result._hooks = result._view = result._vc = None
+    base = out.base
+    if base is not None and plan.linear:
+        _share(result, base, op, plan, params, args)
+    if args[0]._requires_grad and plan.differentiable and _modes.enabled:
+        _record(plan, op, params, args, result, name, 3)
+    return result
+
+
+def _share(result: Tensor, base: np.ndarray, op: Op, plan: _Plan, params: dict, args: tuple) -> None:
+    """If `result`'s array, whose NumPy `base` is given, is a view of input 0's: give it
+    that input's version counter (writes through either show in both) and, for a view op,
+    what a write into it updates (`_view`). NumPy collapses a view's base to the array that
+    owns the memory, so this is `np.may_share_memory` for a result computed from input 0,
+    in 30 ns instead of 350."""
+    a = args[0]
+    data = a._data
+    if base is data or base is data.base:
+        counter = a._vc
+        result._vc = _new_counter(a) if counter is None else counter
+        if plan.view_op:
+            result._view = (a, op, params, args[1:])
 
 
 def composite_node(tensor: type[Tensor], fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
@@ -733,7 +773,7 @@ class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
     __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node",
-                 "node2", "reads")
+                 "node2", "reads", "named")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
@@ -748,6 +788,9 @@ class _Plan:
         self.node = node_class(self.name, OpNode) if self.name is not None else None
         self.node2 = node_class(self.name, OpNode2) if self.name is not None else None  # 2 inputs
         self.reads: dict[int, tuple] = {}  # needs-mask -> (whether each input is read, ans)
+        # a name given per call (x.unsqueeze's UnsqueezeBackward0, x[k]'s) -> its node class,
+        # for other than two inputs and for two
+        self.named: tuple[dict[str, type], dict[str, type]] = ({}, {})
 
     def read(self, op: Op, needs: int) -> tuple[tuple[bool, ...], bool]:
         """What a backward computing the gradients `needs` asks for (a bit per input, after
@@ -812,7 +855,11 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     two = len(args) == 2
     node = plan.node2 if two else plan.node  # None: the name depends on the call
     if node is None or name is not None:
-        node = node_class(name or op.grad_fn(args, params), OpNode2 if two else OpNode)
+        if not name:
+            name = op.grad_fn(args, params)
+        node = plan.named[two].get(name)
+        if node is None:
+            node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
     reads = plan.reads.get(needs) or plan.read(op, needs)
     # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
     fn = result.grad_fn = _empty(node)

@@ -3,6 +3,7 @@ turned into what op params hold: non-negative axes and explicit shapes."""
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,8 @@ def axis(dim: int, ndim: int) -> int:
     """`dim` as a non-negative axis of an `ndim`-D value (a 0-d value takes 0 and -1)."""
     if type(dim) is not int:
         dim = integer(dim)
+    if 0 <= dim < ndim:  # the usual case
+        return dim
     lo, hi = -max(ndim, 1), max(ndim, 1) - 1
     if not lo <= dim <= hi:
         raise IndexError(
@@ -34,6 +37,8 @@ def axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """`dim` (one, several, or None for all) as sorted non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
+    if type(dim) is int and ndim:  # the usual one dim
+        return (axis(dim, ndim),)
     dims = (dim,) if isinstance(dim, (int, np.integer)) or not hasattr(dim, "__iter__") \
         else tuple(dim)
     if not ndim and all(d in (0, -1) for d in dims):
@@ -56,25 +61,35 @@ def numpy_dims(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tup
     return dim, keepdim if keepdims is None else keepdims
 
 
-def resolve_shape(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
-    """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old`."""
+def resolve_shape(shape: tuple, old: Any) -> tuple[int, ...]:
+    """A shape given as `(2, -1)` or `((2, -1),)`, with the -1 worked out from `old` (a
+    shape, or a value whose shape is read only then)."""
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) and hasattr(shape[0], "__iter__"):
         shape = tuple(shape[0])
+    for n in shape:  # the usual case, `(4, 4)`: Python ints, none negative
+        if type(n) is not int or n < 0:
+            break
+    else:
+        return shape
     try:
         shape = tuple(map(operator.index, shape))
     except TypeError:  # the message names what is not an int
         shape = tuple(integer(n, "a shape's size") for n in shape)
-    if not shape or min(shape) >= 0:  # the usual case: nothing to check or work out
-        return shape
-    bad = next((k for k, n in enumerate(shape) if n < -1), None)
-    if bad is not None:
-        raise RuntimeError(f"invalid shape dimension {shape[bad]} at index {bad} of shape {list(shape)}")
-    if shape.count(-1) > 1:
+    known, inferred, several = 1, None, False  # the product of the given sizes; where -1 is
+    for k, n in enumerate(shape):
+        if n >= 0:
+            known *= n
+        elif n < -1:
+            raise RuntimeError(f"invalid shape dimension {n} at index {k} of shape {list(shape)}")
+        elif inferred is None:
+            inferred = k
+        else:
+            several = True
+    if several:
         raise RuntimeError("only one dimension can be inferred")
-    if -1 in shape:
-        known = int(np.prod([n for n in shape if n != -1]))
-        total = int(np.prod(old))
-        if known == 0 or total % known:
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {total}")
-        shape = tuple(total // known if n == -1 else n for n in shape)
-    return shape
+    if inferred is None:
+        return shape
+    total = math.prod(getattr(old, "shape", old))  # math's: np.prod costs 3 us
+    if known == 0 or total % known:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {total}")
+    return shape[:inferred] + (total // known,) + shape[inferred + 1:]

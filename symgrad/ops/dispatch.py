@@ -71,6 +71,12 @@ def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
     return kind._apply(op, args, params, _name)
 
 
+def apply_one(op: Op, x: Value, params: dict, name: str | None = None) -> Value:
+    """`apply(op, x, **params)` for a method applying an op to its value alone (`x.reshape`,
+    `x.sum`): the owner is `x`'s kind, and the params dict is the caller's."""
+    return ALONE[type(x)]._apply(op, (x,), params, name)
+
+
 def lift(x: Any, *like: Any) -> Value:
     """`x` as a value of the kind found among `like` (a constant of a tracer's graph, or an
     eager tensor): arrays, lists and scalars that an op or function is given."""
@@ -160,7 +166,9 @@ def torch_keywords(name: str, fn: Callable, start: int = 1) -> Callable:
 
     @functools.wraps(fn)
     def keyworded(*args: Any, **kwargs: Any) -> Any:
-        if not kwargs or given.isdisjoint(kwargs):
+        if not kwargs:
+            return fn(*args)
+        if given.isdisjoint(kwargs):
             return fn(*args, **kwargs)
         args = list(args)
         for position, keyword in enumerate(keywords, start=start):

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import batching, kernels
-from symgrad.ops.core import OPS, defop
-from symgrad.ops.dispatch import Value, apply, method, user_line
+from symgrad.ops.core import OPS, defop, ndim_of, shape_of
+from symgrad.ops.dispatch import Value, apply, apply_one, method, user_line
 
 Index = tuple[tuple, ...]
 
@@ -35,6 +35,22 @@ def key(index: Index, arrays: tuple) -> tuple:
         else:
             out.append(arrays[rest[0]])
     return tuple(out)
+
+
+def numpy_key(index: Index, arrays: tuple) -> tuple:
+    """`key(index, arrays)`, kept per index without arrays (a model slices the same way
+    each step): a dict lookup, not a tuple built item by item, per call."""
+    if arrays:
+        return key(index, arrays)
+    found = _KEYS.get(index)
+    if found is None:
+        if len(_KEYS) > 4096:
+            _KEYS.clear()
+        found = _KEYS[index] = key(index, ())
+    return found
+
+
+_KEYS: dict[Index, tuple] = {}  # index without arrays -> its NumPy key
 
 
 def key_code(index: Index, names: list[str], as_tuple: bool = False) -> str:
@@ -74,14 +90,39 @@ def index_of(key: Any, x: Value) -> tuple[Index, tuple]:
     """(structure, integer arrays) for the Python index `key` of `x`."""
     items = key if isinstance(key, tuple) else (key,)
     index: list[tuple] = []
+    for item in items:  # the usual index, of ints, slices, None and `...`, in one pass
+        kind = type(item)
+        if kind is slice:
+            start, stop, step = item.start, item.stop, item.step
+            if not ((start is None or type(start) is int) and (stop is None or type(stop) is int)
+                    and (step is None or type(step) is int)):
+                start, stop, step = _bound(start), _bound(stop), _bound(step)
+            index.append(("slice", start, stop, step))
+        elif kind is int:
+            index.append(("int", item))
+        elif item is None:
+            index.append(_NEW)
+        elif item is Ellipsis:
+            index.append(_ELLIPSIS)
+        else:  # an array, a mask, a NumPy integer, a bool: the general pass
+            return _index_of(items, x)
+    return tuple(index), ()
+
+
+_NEW, _ELLIPSIS = ("new",), ("...",)
+
+
+def _index_of(items: tuple, x: Value) -> tuple[Index, tuple]:
+    """`index_of` for an index with arrays, masks or NumPy integers among its items."""
+    index: list[tuple] = []
     arrays: list[Any] = []
     dim = 0  # the dim of x the next item indexes
     for item in items:
         if item is None:
-            index.append(("new",))
+            index.append(_NEW)
         elif item is Ellipsis:
-            index.append(("...",))
-            dim += len(x.shape) - sum(_dims_taken(k) for k in items)
+            index.append(_ELLIPSIS)
+            dim += ndim_of(x) - sum(_dims_taken(k) for k in items)
         elif type(item) is slice:
             index.append(("slice", _bound(item.start), _bound(item.stop), _bound(item.step)))
             dim += 1
@@ -90,7 +131,7 @@ def index_of(key: Any, x: Value) -> tuple[Index, tuple]:
             dim += 1
         else:
             taken = _dims_taken(item)
-            _check_mask(item, tuple(x.shape), dim, taken)
+            _check_mask(item, shape_of(x), dim, taken)
             for arr in _index_arrays(item):
                 index.append(("arr", len(arrays)))
                 arrays.append(arr)
@@ -202,9 +243,22 @@ _STEP_NAMES = {"int": "SelectBackward0", "new": "UnsqueezeBackward0", "slice": "
 
 
 def _getitem_name(inputs: tuple, params: dict) -> str:
-    """PyTorch's grad_fn for x[key]: IndexBackward0 with index arrays; basic indexing is
-    named after its last step that does something (t[:, 0] selects, t[0, :2] slices)."""
+    """PyTorch's grad_fn for x[key], worked out once per index (see `_name_of`)."""
     index = params["index"]
+    name = _NAMES.get(index)
+    if name is None:
+        if len(_NAMES) > 4096:
+            _NAMES.clear()
+        name = _NAMES[index] = _name_of(index)
+    return name
+
+
+_NAMES: dict[Index, str] = {}  # index -> its grad_fn's name
+
+
+def _name_of(index: Index) -> str:
+    """IndexBackward0 with index arrays; basic indexing is named after its last step that
+    does something (t[:, 0] selects, t[0, :2] slices)."""
     if any(item[0] == "arr" for item in index):
         return "IndexBackward0"
     for item in reversed(index):
@@ -215,7 +269,7 @@ def _getitem_name(inputs: tuple, params: dict) -> str:
 
 GETITEM = defop(
     "getitem", lambda names, p, lib: f"{names[0]}[{key_code(p['index'], names[1:])}]", view=True,
-    forward=lambda x, *arrays, index: x[key(index, arrays)], shape=_getitem_shape,
+    forward=lambda x, *arrays, index: x[numpy_key(index, arrays)], shape=_getitem_shape,
     dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn=_getitem_name, linear=True,
     variadic=True, batch=_getitem_batch,
     vjps=(lambda ct, ans, x, *arrays, argnum, index: ct._scatter(x.shape, index, arrays), None),
@@ -267,7 +321,10 @@ defop(
 
 @method("__getitem__")
 def getitem(self, key):
-    return self._getitem(*index_of(key, self))
+    index, arrays = index_of(key, self)
+    if arrays:
+        return apply(GETITEM, self, *arrays, index=index)
+    return apply_one(GETITEM, self, {"index": index})
 
 
 @method("_getitem")

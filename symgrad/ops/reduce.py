@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from symgrad.ops import batching, dims
-from symgrad.ops.core import ShapeError, defop, shape_of
-from symgrad.ops.dispatch import apply, method
+from symgrad.ops.core import ShapeError, defop, ndim_of
+from symgrad.ops.dispatch import apply, apply_one, method
 from symgrad.ops.elementwise import WHERE
 
 
@@ -33,7 +33,7 @@ def _sum_vjp(ct, ans, x, *, axes, keepdims):
 
 def _name(full: str, partial: str):
     return lambda inputs, params: full if not params["keepdims"] and \
-        len(params["axes"]) == len(shape_of(inputs[0])) else partial
+        len(params["axes"]) == ndim_of(inputs[0]) else partial
 
 
 SUM = defop("sum", "{x}.sum(axis={axes}, keepdims={keepdims})", shape=reduce_shape, linear=True,
@@ -43,8 +43,9 @@ SUM = defop("sum", "{x}.sum(axis={axes}, keepdims={keepdims})", shape=reduce_sha
 @method("sum", function=True)
 def sum_(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     """Sum over dim (all dims by default)."""
-    dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
-    return apply(SUM, self, axes=dims.axes(dim, self.ndim), keepdims=bool(keepdim))
+    if axis is not None or keepdims is not None:
+        dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
+    return apply_one(SUM, self, {"axes": dims.axes(dim, ndim_of(self)), "keepdims": bool(keepdim)})
 
 
 

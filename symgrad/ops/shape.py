@@ -12,8 +12,18 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import batching, dims
-from symgrad.ops.core import ShapeError, broadcast_shapes, defop
-from symgrad.ops.dispatch import METHODS, Value, apply, function, lift, method, no_out, numpy_function
+from symgrad.ops.core import ShapeError, broadcast_shapes, defop, ndim_of, shape_of
+from symgrad.ops.dispatch import (
+    METHODS,
+    Value,
+    apply,
+    apply_one,
+    function,
+    lift,
+    method,
+    no_out,
+    numpy_function,
+)
 
 
 def _reshape_shape(x: tuple, *, shape: tuple[int, ...]) -> tuple:
@@ -73,13 +83,13 @@ RESHAPE = defop(
 @method("reshape", function=True)
 def reshape(self, *shape):
     """The same elements in a new shape (one dim may be -1)."""
-    return apply(RESHAPE, self, shape=dims.resolve_shape(shape, self.shape))
+    return apply_one(RESHAPE, self, {"shape": dims.resolve_shape(shape, self)})
 
 
 @method("view")
 def view(self, *shape):
     """PyTorch's name for `reshape`."""
-    return self.reshape(*shape)
+    return apply_one(RESHAPE, self, {"shape": dims.resolve_shape(shape, self)})
 
 
 @method("flatten", function=True)
@@ -100,9 +110,9 @@ def ravel(self):
 @method("unsqueeze", function=True)
 def unsqueeze(self, dim):
     """Insert a dim of size 1."""
-    d = dims.axis(dim, self.ndim + 1)
-    shape = self.shape[:d] + (1,) + self.shape[d:]
-    return apply(RESHAPE, self, shape=shape, _name="UnsqueezeBackward0")
+    old = shape_of(self)
+    d = dims.axis(dim, len(old) + 1)
+    return apply_one(RESHAPE, self, {"shape": old[:d] + (1,) + old[d:]}, "UnsqueezeBackward0")
 
 
 @method("squeeze", function=True)
@@ -176,11 +186,14 @@ def permute(self, *dims_):
     return apply(TRANSPOSE, self, axes=tuple(dims.axis(d, self.ndim) for d in order))
 
 
+_INTS = (int, np.integer)
+
+
 @method("transpose", function=True)
 def transpose(self, *dims_):
     """PyTorch's transpose(dim0, dim1) (swap two dims), or NumPy's transpose(*axes) / transpose()."""
-    if len(dims_) == 2 and all(isinstance(d, (int, np.integer)) for d in dims_):
-        return self.swapaxes(*dims_)  # (for 2-D, NumPy's permutation means the same)
+    if len(dims_) == 2 and isinstance(dims_[0], _INTS) and isinstance(dims_[1], _INTS):
+        return swapaxes(self, *dims_)  # (for 2-D, NumPy's permutation means the same)
     if not dims_ or dims_ == (None,):
         return self.permute(tuple(range(self.ndim))[::-1])
     return self.permute(*dims_)
@@ -189,10 +202,11 @@ def transpose(self, *dims_):
 @method("swapaxes")
 def swapaxes(self, axis1, axis2):
     """Swap two dims."""
-    order = list(range(self.ndim))
-    a, b = dims.axis(axis1, self.ndim), dims.axis(axis2, self.ndim)
+    ndim = ndim_of(self)
+    order = list(range(ndim))
+    a, b = dims.axis(axis1, ndim), dims.axis(axis2, ndim)
     order[a], order[b] = order[b], order[a]
-    return apply(TRANSPOSE, self, axes=tuple(order), _name="TransposeBackward0")
+    return apply_one(TRANSPOSE, self, {"axes": tuple(order)}, "TransposeBackward0")
 
 
 @method("t", function=True)
@@ -260,16 +274,19 @@ BROADCAST_TO = defop("broadcast_to", "np.broadcast_to({x}, {shape})", view=True,
 @method("broadcast_to", function=True)
 def broadcast_to(self, shape):
     """Broadcast to a shape."""
-    return apply(BROADCAST_TO, self, shape=tuple(shape))
+    return apply_one(BROADCAST_TO, self, {"shape": tuple(shape)})
 
 
 @method("expand", function=True)
 def expand(self, *sizes):
     """Broadcast to `sizes`; -1 keeps a dim's size."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
-    sizes = tuple(dims.integer(n, "expand(): a size") for n in sizes)
-    lead = len(sizes) - self.ndim
-    return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes)))
+    if not all(type(n) is int and n >= 0 for n in sizes):  # -1 keeps a size; 2.0 is a TypeError
+        sizes = tuple(dims.integer(n, "expand(): a size") for n in sizes)
+        old = shape_of(self)
+        lead = len(sizes) - len(old)
+        sizes = tuple(old[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    return apply_one(BROADCAST_TO, self, {"shape": sizes})
 
 
 @numpy_function(np.broadcast_to)
