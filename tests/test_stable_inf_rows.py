@@ -220,3 +220,53 @@ def test_a_naive_logsumexp_gets_one_amax_and_no_where() -> None:
     source = symgrad.compile(lambda x: np.log(np.sum(np.exp(x), 1))).source(X)
     assert source.count(".max(") == 1, source
     assert "where(" not in source, source
+
+
+# a term added to log(sum(exp(x - c))) that is not the shift c: never taken for it (the sum is
+# that term's, whatever its shape); and the spellings of the shift taken again, which are
+NOT_THE_SHIFT = {
+    "mean": lambda x: np.mean(x, 1) + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+    "other axis": lambda x: np.max(x, 0) + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+    "kept dims": lambda x: np.max(x, 1, keepdims=True)
+    + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+    "log_softmax broadcast": lambda x: (x - np.max(x, 1, keepdims=True))
+    - np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+    "softmax other axis": lambda x: np.exp(x - np.max(x, 1, keepdims=True))
+    / np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 0, keepdims=True),
+}
+THE_SHIFT = {
+    "again": lambda x: np.max(x, 1) + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+    "reshaped": lambda x: np.max(x, 1, keepdims=True).reshape(-1)
+    + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+    "squeezed": lambda x: np.squeeze(np.max(x, 1, keepdims=True), 1)
+    + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+}
+
+
+@pytest.mark.parametrize("name", NOT_THE_SHIFT)
+def test_a_term_that_is_not_the_shift_is_kept(name: str) -> None:
+    """The value and gradient of the written form (square X: the max over the other axis has
+    the sum's shape), on ordinary data."""
+    f = NOT_THE_SHIFT[name]
+    x = ORDINARY[:5]
+    close(symgrad.compile(f)(x), f(x))
+
+    def loss(x):
+        y = f(x)
+        return np.sum(y * np.cos(np.arange(y.size)).reshape(np.shape(y)))
+    grad = symgrad.grad(loss)(x)
+    eps, want = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        want[i] = (loss(x + d) - loss(x - d)) / (2 * eps)
+    np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", THE_SHIFT)
+def test_the_shift_spelled_again_is_one_amax_and_scipys_value(name: str) -> None:
+    f = THE_SHIFT[name]
+    source = symgrad.compile(f).source(X)
+    code = [line for line in source.splitlines() if not line.lstrip().startswith("#")]
+    assert sum(".max(" in line for line in code) == 1, source
+    close(quiet(symgrad.compile(f), X), quiet(ss.logsumexp, X, 1))

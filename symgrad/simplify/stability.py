@@ -54,10 +54,10 @@ def _lse_parts(lse: Node) -> tuple[Node, Node, Node] | None:
 def _is_shift(top: Node, shift: Node, m: Node, total: Node) -> bool:
     """Whether node top, added back to log(total), is the shift: the subtracted c itself, the
     max m (squeezed, or taken again without keepdims), or m kept finite."""
+    if top.shape != total.shape:  # c (5, 1) + log(sum(..., 1)) (5,): a broadcast, not a logsumexp
+        return False
     if top is shift:
         return True
-    if top.shape != total.shape:
-        return False
     top = top.inputs[0] if top.op == "stop_gradient" else top
     if top.op == "reshape":
         top = top.inputs[0]
