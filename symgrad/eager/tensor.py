@@ -880,7 +880,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             counter = a._vc  # None: version 0, and a write would make it (see OpNode)
             fn._seen = 0 if counter is None else counter[0]
             fn._inputs = a
-        else:
+        else:  # `_unread`, inlined: every recorded unary op passes here
             data = a._data
             shape = _SHAPES.get(data.shape)
             fn._seen, fn._inputs = None, (
@@ -902,7 +902,6 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             elif a._requires_grad:
                 edge = a._acc or a._edge()[0]
             nodes.append(edge)
-            data = a._data
             if read:  # its counter, kept by the tensor saved, is checked on backward
                 counter = a._vc
                 seen.append(0 if counter is None else counter[0])
@@ -910,13 +909,9 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
                 shapes_only = False
                 continue
             seen.append(None)
-            if data.dtype.kind in "fc":  # index arrays are read by the rules: they stay
-                shape = _SHAPES.get(data.shape)
-                inputs.append(shape if shape is not None and shape.dtype is data.dtype
-                              else shape_only(data))
-            else:
-                inputs.append(a)
-                shapes_only = False
+            kept = _unread(a)
+            inputs.append(kept)
+            shapes_only = shapes_only and kept is not a
         if offset:  # an input that is not output 0 of its node
             fn._nrs = tuple(a._output_nr if isinstance(a, Tensor) and a.grad_fn is not None else 0
                             for a in args)
@@ -955,7 +950,7 @@ def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
     if reads[0]:
         counter = a._vc
         fn._seen = 0 if counter is None else counter[0]
-    else:  # a float's shape (a hit has a float's dtype); index arrays are read: they stay
+    else:  # `_unread`, inlined here and for b: every recorded binary op passes here
         fn._seen = None
         data = a._data
         shape = _SHAPES.get(data.shape)
@@ -975,6 +970,16 @@ def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
         elif data.dtype.kind in "fc":
             b = shape_only(data)
     fn._kept0, fn._kept1 = a, b
+
+
+def _unread(t: Tensor) -> Any:
+    """What a node keeps of an input its backward does not read: a float's shape and dtype
+    (one `_Shape` per shape, shared), or an index array itself (the rules read it)."""
+    data = t._data
+    shape = _SHAPES.get(data.shape)
+    if shape is not None and shape.dtype is data.dtype:  # a hit has a float's dtype
+        return shape
+    return shape_only(data) if data.dtype.kind in "fc" else t
 
 
 def _new_counter(t: Tensor) -> np.ndarray:
