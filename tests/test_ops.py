@@ -519,6 +519,7 @@ ROWS = [
     Row("atanh", lambda x: x.arctanh(), np.arctanh, UNARY, domains=(inside_unit,)),
     Row("atan2", lambda x, y: x.atan2(y), np.arctan2, BINARY, domains=(nonzero,)),
     Row("hypot", lambda x, y: x.hypot(y), np.hypot, BINARY, domains=(nonzero,)),
+    Row("logaddexp", lambda x, y: x.logaddexp(y), np.logaddexp, BINARY),
     Row("log2", lambda x: x.log2(), np.log2, UNARY, domains=(positive,)),
     Row("log10", lambda x: x.log10(), np.log10, UNARY, domains=(positive,)),
     Row("exp2", lambda x: x.exp2(), np.exp2, UNARY),

@@ -217,6 +217,14 @@ defop("hypot", "np.hypot({x}, {y})", sympy="hypot", promote="float", ufunc=np.hy
     lambda ct, ans, x, y: ct * x / ans,
     lambda ct, ans, x, y: ct * y / ans,
 ))
+# a primitive, not max(x, y) + log1p(exp(-|x - y|)): np.logaddexp is exact where one term
+# dominates and gives the common infinity where both are one (x - y is nan there); its
+# gradient is torch's, sigmoid(x - y): 1 and 0 at x = +inf, nan where x - y is nan
+defop("logaddexp", "np.logaddexp({x}, {y})", sympy="Logaddexp", promote="float", ufunc=np.logaddexp,
+      commutative=True, doc="log(exp(input) + exp(other)), without overflow.", vjps=(
+    lambda ct, ans, x, y: ct * (x - y).sigmoid(),
+    lambda ct, ans, x, y: ct * (y - x).sigmoid(),
+))
 # primitives rather than log(x) / log(2) and 2 ** x: np.log2 is exact at powers of two
 defop("log2", "np.log2({x})", sympy="log2", promote="float", ufunc=np.log2,
       doc="Base-2 logarithm.", vjps=(

@@ -698,6 +698,8 @@ IDIOMS = [
     # softplus, log-sigmoid, binary cross-entropy
     Rule("log1p(exp(u)) -> softplus(u)", P("log1p", (P("exp", (u,)),)),
          lambda b, m: _same(b, m, _softplus(b, m.u))),
+    Rule("logaddexp(0, u) -> softplus(u)", P("logaddexp", (P.const(name="zero"), u), commutative=True),
+         lambda b, m: _same(b, m, _softplus(b, m.u)) if _is(m.zero, 0) else None),
     Rule("log1p(-sigmoid(u)) -> -softplus(u)", P("log1p", (P.var("n"),)), _log1p_minus_sigmoid),
     Rule("sums holding softplus, log-sigmoid or cross-entropy -> those functions",
          P(("add", "sub")), _sum_of_terms),

@@ -41,6 +41,10 @@ class Softplus(sp.Function):
     """softplus as an opaque SymPy function, for the same reason."""
 
 
+class Logaddexp(sp.Function):
+    """logaddexp as an opaque SymPy function: log(exp(x) + exp(y)) would overflow."""
+
+
 class Digamma(sp.Function):
     """digamma as an opaque SymPy function: SymPy's digamma(x) is polygamma(0, x), two arguments."""
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.ops import OPS, UFUNCS, Value, apply, lift
+from symgrad.ops import UFUNCS, Value, apply, lift
 from symgrad.ops.dispatch import NUMPY, call_sites, numpy_function, user_line
 from symgrad.ops.special import SCIPY_UFUNCS
+from symgrad.surface.tensor_functions import _logaddexp2
 
 # ---------------------------------------------------------------- ufuncs
 
@@ -25,9 +26,7 @@ _UFUNC_COMPOSITES: dict[np.ufunc, Callable] = {
     np.square: lambda x: x.square(),
     np.reciprocal: lambda x: x.reciprocal(),
     np.rint: lambda x: x.round(),
-    np.logaddexp: None,  # handled by _logaddexp, which keeps Python scalars as they are
-    # log2(2**x + 2**y), stable as _logaddexp
-    np.logaddexp2: lambda x, y: y + apply(OPS["softplus"], (x - y) * np.log(2.0)) / np.log(2.0),
+    np.logaddexp2: lambda x, y: _logaddexp2(x, y),
     np.positive: lambda x: x,
     np.fabs: lambda x: x.abs(),
     np.deg2rad: lambda x: x.deg2rad(), np.radians: lambda x: x.deg2rad(),
@@ -46,15 +45,6 @@ def _from_scipy(uf: np.ufunc) -> bool:
     return special is not None and getattr(special, uf.__name__, None) is uf
 
 
-def _logaddexp(x: Any, y: Any) -> Any:
-    """log(exp(x) + exp(y)) = y + softplus(x - y): stable, with the smooth gradient sigmoid(x - y)."""
-    if isinstance(y, (int, float)) and y == 0:
-        return apply(OPS["softplus"], x)
-    if isinstance(x, (int, float)) and x == 0:
-        return apply(OPS["softplus"], y)
-    return y + apply(OPS["softplus"], x - y)
-
-
 def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     """Apply NumPy ufunc `uf` (called plainly, no out=) to values some of which are symgrad's."""
     out = kwargs.get("out")
@@ -71,8 +61,6 @@ def ufunc(uf: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
         return apply(op, *inputs)
     if uf in NUMPY:  # a generalized ufunc (np.vecdot, np.matvec) or np.conjugate: its own arguments
         return NUMPY[uf](*inputs, **kwargs)
-    if uf is np.logaddexp:
-        return _logaddexp(*inputs)
     scipy = _from_scipy(uf)
     composite = SCIPY_UFUNCS.get(uf.__name__) if scipy else _UFUNC_COMPOSITES.get(
         uf, _UNEXPORTED_UFUNCS.get(uf.__name__))

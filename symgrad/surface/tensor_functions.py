@@ -127,28 +127,12 @@ def clamp_max(self, max):
 
 # ---------------------------------------------------------------- elementwise composites
 
-def _shift(x: Value, y: Any) -> Value:
-    """max(x, y), constant, and 0 where it is infinite (so inf - inf never happens)."""
-    m = apply(OPS["maximum"], x, y).detach()
-    return m.where(m.abs() != np.inf, 0.0)
-
-
-@composite("LogaddexpBackward0")
-def _logaddexp(x: Value, y: Any) -> Value:
-    m = _shift(x, y)
-    return ((x - m).exp() + (y - m).exp()).log() + m
-
-
 @composite("Logaddexp2Backward0")
 def _logaddexp2(x: Value, y: Any) -> Value:
-    m = _shift(x, y)
-    return ((x - m).exp2() + (y - m).exp2()).log2() + m
-
-
-@method("logaddexp", function=True)
-def logaddexp(self, other):
-    """log(exp(input) + exp(other)), without overflow."""
-    return _logaddexp(self, other)
+    """log2(2 ** x + 2 ** y) as logaddexp(x ln 2, y ln 2) / ln 2: logaddexp's handling of the
+    infinities and its gradient, scaled."""
+    ln2 = math.log(2.0)
+    return apply(OPS["logaddexp"], x * ln2, y * ln2) / ln2
 
 
 @method("logaddexp2", function=True)
