@@ -246,6 +246,8 @@ THE_SHIFT = {
     + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
     "squeezed": lambda x: np.squeeze(np.max(x, 1, keepdims=True), 1)
     + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)),
+    "detached, both": lambda x: symgrad.detach(np.max(x, 1))
+    + np.log(np.sum(np.exp(x - symgrad.detach(np.max(x, 1, keepdims=True))), 1)),
 }
 
 
@@ -276,3 +278,25 @@ def test_the_shift_spelled_again_is_one_amax_and_scipys_value(name: str) -> None
     code = [line for line in source.splitlines() if not line.lstrip().startswith("#")]
     assert sum(".max(" in line for line in code) == 1, source
     close(quiet(symgrad.compile(f), X), quiet(ss.logsumexp, X, 1))
+
+
+# the shift detached on one side only: d(top) and d(c) no longer cancel, so the written
+# gradient (PyTorch's) is softmax -/+ the max's one-hot, not logsumexp's softmax
+ONE_SIDE_DETACHED = {
+    "the added max": (lambda x: symgrad.detach(np.max(x, 1))
+                      + np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1)), -1),
+    "the subtracted max": (lambda x: np.max(x, 1)
+                           + np.log(np.sum(np.exp(x - symgrad.detach(np.max(x, 1, keepdims=True))), 1)), 1),
+}
+
+
+@pytest.mark.parametrize("name", ONE_SIDE_DETACHED)
+def test_a_shift_detached_on_one_side_keeps_the_written_gradient(name: str) -> None:
+    f, sign = ONE_SIDE_DETACHED[name]
+    x = ORDINARY[:5]
+    w = np.cos(np.arange(len(x)))
+    close(symgrad.compile(f)(x), ss.logsumexp(x, 1))
+    softmax = np.exp(x - ss.logsumexp(x, 1, keepdims=True))
+    one_hot = (x == x.max(1, keepdims=True)) * 1.0
+    grad = symgrad.grad(lambda x: np.sum(w * f(x)))(x)
+    np.testing.assert_allclose(grad, w[:, None] * (softmax + sign * one_hot), rtol=1e-12, atol=1e-14)

@@ -77,6 +77,8 @@ def _shift_plus_logsumexp(b: Builder, m: Match) -> Node | None:
         return None  # the normal form already (the max clamped, not a where)
     if not _is_shift(m.top, shift, top, total):
         return None
+    if m.top is not shift and stopped(m.top) != stopped(shift):
+        return None  # one side detached: the written gradient keeps +-d max, the normal form has none
     return _normal_logsumexp(b, y, total.params["axes"], total.params["keepdims"], m.root.shape)
 
 
