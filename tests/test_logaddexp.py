@@ -82,13 +82,15 @@ def test_finite_differences_on_finite_inputs():
 @pytest.mark.parametrize("name", EAGER)
 def test_eager_against_torch(name):
     torch = pytest.importorskip("torch")
-    got, want = [], []
-    for lib, out in ((symgrad, got), (torch, want)):
+
+    def run(lib, fn):
         x = lib.tensor(X, dtype=lib.float64, requires_grad=True)
         y = lib.tensor(Y, dtype=lib.float64, requires_grad=True)
-        z = _quiet(EAGER[name], lib, x, y) if lib is symgrad else torch.logaddexp(x, y)
-        _quiet((z * lib.arange(1.0, len(X) + 1, dtype=lib.float64)).sum().backward)
-        out += [z.detach().numpy(), x.grad.numpy(), y.grad.numpy()]
+        z = fn(lib, x, y)
+        (z * lib.arange(1.0, len(X) + 1, dtype=lib.float64)).sum().backward()
+        return z.detach().numpy(), x.grad.numpy(), y.grad.numpy()
+    got = _quiet(run, symgrad, EAGER[name])
+    want = run(torch, lambda t, x, y: t.logaddexp(x, y))
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-14, atol=0)
 
