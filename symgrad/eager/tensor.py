@@ -41,7 +41,9 @@ from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
 from symgrad.ops.index import index_of, write_through
+from symgrad.ops.dispatch import FACES, METHODS, owner
 from symgrad.surface import Surface
+from symgrad.surface.base import _NO_PARAMS, _applying
 
 
 class Tensor(Surface, face="torch"):
@@ -1203,3 +1205,199 @@ def _promote(op: Op, args: tuple) -> list:
         else:
             out.append(a)
     return out
+
+
+# ---------------------------------------------------------------- elementwise ops in one frame
+# `x + y`, `h * w`, `x.exp()` on plain tensors of one dtype (and Python numbers) are most of
+# what eager code runs. Their method does `Tensor._apply`'s and `_record`'s steps itself, in
+# one Python frame instead of four (each costs 60-80 ns); any other operands, and ops whose
+# node name depends on the call, take the general path unchanged. Only dispatch and
+# recording are specialised: the forward is the op's ufunc and the node is the one
+# `_record` makes, so the backward runs the same rule on the same saved values.
+
+def _elementwise(op: Op) -> Callable | None:
+    """The method `x.<op>()` of a one-input op, or `binary(x, y)` of a two-input one, whose
+    forward is a plain ufunc call; None for any other op."""
+    plan = _PLANS[op]
+    node = plan.node2 if plan.arity == 2 else plan.node
+    if plan.arity not in (1, 2) or node is None:
+        return None
+    ufunc, records, same = plan.forward, plan.differentiable, plan.kinds[False]
+    if plan.arity == 1:
+        return _unary(op, ufunc, node, records, same)
+    return _binary(op, ufunc, node, records, same, plan.kinds[True])
+
+
+def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Callable:
+    general = _applying(op)  # the surface's method: other operands, keywords, errors
+
+    def method(x: Tensor, *others: Any, **named: Any) -> Tensor:
+        if type(x) is not Tensor or others or named:
+            return general(x, *others, **named)
+        a = x._data
+        if a.dtype.kind not in same:
+            return general(x)
+        out = ufunc(a)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = _empty(Tensor)  # Tensor._make(out), inlined
+        result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
+        if x._requires_grad and records and _modes.enabled:  # _record's steps for one input
+            # what the backward reads: per call, from the op's plan (a test may swap a rule)
+            plan = _PLANS[op]
+            (read_x,), read_ans = plan.reads.get(3) or plan.read(op, 3)
+            fn = result.grad_fn = _empty(node)
+            fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
+            fn._stack = _user_frames() if _modes.anomaly else None
+            result._requires_grad = True
+            edge = x.grad_fn
+            if edge is None:
+                edge = x._acc or x._edge()[0]
+            elif x._output_nr:
+                fn._nrs = (x._output_nr,)
+            fn._next = edge
+            if read_x:
+                counter = x._vc
+                fn._seen, fn._inputs = 0 if counter is None else counter[0], x
+            else:
+                shape = _SHAPES.get(a.shape)
+                fn._seen, fn._inputs = None, (
+                    shape if shape is not None and shape.dtype is a.dtype else _unread(x))
+            if read_ans:
+                fn._ans, fn._ans_vc = out, None  # a new array: version 0, no counter yet
+            else:
+                fn._ans = fn._ans_vc = None
+        return result
+    return method
+
+
+def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, floats: str) -> Callable:
+
+    def general(x: Any, y: Any) -> Tensor:  # any other operands: `apply(op, x, y)`
+        args = (x, y)
+        return owner(args)._apply(op, args, _NO_PARAMS, None)
+
+    def binary(x: Any, y: Any) -> Tensor:
+        # `needs` as `Tensor._apply` has it: a bit per input that requires grad after a 1
+        if type(x) is Tensor:
+            a = x._data
+            kind = a.dtype.kind
+            if type(y) is Tensor:
+                b = y._data
+                if b.dtype is not a.dtype or kind not in same:
+                    return general(x, y)
+                needs = 4 + 2 * x._requires_grad + y._requires_grad
+            elif type(y) is float and kind in floats or type(y) is int and kind in same:
+                b, needs = y, 4 + 2 * x._requires_grad
+            else:
+                return general(x, y)
+        elif type(y) is Tensor and (type(x) is float and y._data.dtype.kind in floats
+                                    or type(x) is int and y._data.dtype.kind in same):
+            a, b, needs = x, y._data, 4 + y._requires_grad
+        else:
+            return general(x, y)
+        try:
+            out = ufunc(a, b)
+        except (ValueError, IndexError):  # shapes that do not broadcast: the op's own error
+            return general(x, y)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = _empty(Tensor)  # Tensor._make(out), inlined
+        result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
+        if needs == 4 or not records or not _modes.enabled:
+            return result
+        # _record's steps for two inputs: each tensor's edge, and what is kept of it (itself
+        # and its version if read, else its shape); a number is kept as it is
+        plan = _PLANS[op]
+        (read_x, read_y), read_ans = plan.reads.get(needs) or plan.read(op, needs)
+        fn = result.grad_fn = _empty(node)
+        fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
+        fn._stack = _user_frames() if _modes.anomaly else None
+        result._requires_grad = True
+        fn._edge0 = fn._edge1 = fn._seen = fn._seen1 = None
+        if a is x:
+            fn._kept0 = x
+        else:
+            edge = x.grad_fn
+            if edge is None:
+                if x._requires_grad:
+                    fn._edge0 = x._acc or x._edge()[0]
+            else:
+                fn._edge0 = edge
+            if read_x:
+                counter = x._vc
+                fn._seen, fn._kept0 = 0 if counter is None else counter[0], x
+            else:
+                shape = _SHAPES.get(a.shape)
+                fn._kept0 = shape if shape is not None and shape.dtype is a.dtype else _unread(x)
+        if b is y:
+            fn._kept1 = y
+        else:
+            edge = y.grad_fn
+            if edge is None:
+                if y._requires_grad:
+                    fn._edge1 = y._acc or y._edge()[0]
+            else:
+                fn._edge1 = edge
+            if read_y:
+                counter = y._vc
+                fn._seen1, fn._kept1 = 0 if counter is None else counter[0], y
+            else:
+                shape = _SHAPES.get(b.shape)
+                fn._kept1 = shape if shape is not None and shape.dtype is b.dtype else _unread(y)
+        if (a is not x and x._output_nr) or (b is not y and y._output_nr):
+            fn._nrs = (0 if a is x or x.grad_fn is None else x._output_nr,
+                       0 if b is y or y.grad_fn is None else y._output_nr)
+        if read_ans:
+            fn._ans, fn._ans_vc = out, None  # a new array: version 0, no counter yet
+        else:
+            fn._ans = fn._ans_vc = None
+        return result
+    return binary
+
+
+def _reflected(binary: Callable) -> Callable:
+    """`other <op> x`: `binary(other, x)`."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        return binary(other, self)
+    return method
+
+
+def _binary_method(op: Op, binary: Callable) -> Callable:
+    """`x.mul(y)`: through `binary`; keywords (`x.mul(other=y)`) and other operand counts
+    through the surface's method."""
+    general = _applying(op)
+
+    def method(self: Tensor, *others: Any, **named: Any) -> Tensor:
+        if named or len(others) != 1:
+            return general(self, *others, **named)
+        return binary(self, others[0])
+    return method
+
+
+def _install_elementwise() -> None:
+    """Give `Tensor` the one-frame form of every method and operator of an elementwise op
+    that still is the registry's derived one (a face's own method, `__eq__`, stays)."""
+    for op in OPS.values():
+        fast = _elementwise(op)
+        if fast is None:
+            continue
+        for name in (*op.methods, *(f"__{n}__" for n in op.operators)):
+            if name in METHODS or name in FACES["torch"] or name in Tensor.__dict__:
+                continue  # written by hand (`div`'s rounding_mode, `__eq__`'s foreign operands)
+            if len(op.args) == 1:
+                method = fast
+            elif name.startswith("__r") and name[3:-2] in op.operators:
+                method = _reflected(fast)
+            elif name.startswith("__"):
+                method = fast
+            else:
+                method = _binary_method(op, fast)
+            method.__name__ = method.__qualname__ = op.name if method is fast else name
+            method.__doc__ = op.doc
+            setattr(Tensor, name, method)
+
+
+_install_elementwise()
