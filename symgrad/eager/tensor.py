@@ -40,8 +40,8 @@ from symgrad.eager.modes import _mode as _modes
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
-from symgrad.ops.index import index_of, write_through
 from symgrad.ops.dispatch import FACES, METHODS, owner
+from symgrad.ops.index import index_of, write_through
 from symgrad.surface import Surface
 from symgrad.surface.base import _NO_PARAMS, _applying
 
