@@ -647,9 +647,8 @@ class Tensor(Surface, face="torch"):
         # float32, int32 + 1 is int32, in PyTorch as in NumPy); else the general path
         # `needs`: a bit per input that requires grad, after a leading 1 (1: none does)
         if len(args) == 1 and type(args[0]) is Tensor:  # x.exp(), x.sum(), x.reshape(...)
-            data = args[0]._data
-            if data.dtype.kind in plan.kinds[False]:
-                return _one(cls, plan, op, args, data, params, name)
+            if args[0]._data.dtype.kind in plan.kinds[False]:
+                return cls._apply_one(op, args[0], params, name)
         common, needs, floats, datas = None, 1, False, []
         for a in args:
             if isinstance(a, Tensor):
@@ -693,35 +692,41 @@ class Tensor(Surface, face="torch"):
         return result
 
     @classmethod
+    def _apply_one(cls, op: Op, x: Any, params: dict, name: str | None) -> Tensor:
+        """`_apply(op, (x,), params, name)`, in one frame for a plain tensor whose dtype the
+        op takes as it is (the usual `x.sum()`, `x.reshape(...)`, `x[1:3]`, `x.T`): without
+        the loop over operands and the casts, and with `_share`'s steps inlined."""
+        plan = _PLANS[op]
+        data = x._data if type(x) is Tensor else None
+        if data is None or data.dtype.kind not in plan.kinds[False]:
+            return cls._apply(op, (x,), params, name)
+        if plan.arity is not None and plan.arity != 1:
+            raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but 1 were given")
+        try:
+            out = plan.forward(data, **params) if params else plan.forward(data)
+        except (ValueError, IndexError):
+            op.out_shape((data.shape,), params)  # raises ShapeError
+            raise
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = _empty(Tensor)  # Tensor._make(out), inlined
+        result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
+        base = out.base
+        if base is not None and plan.linear and (base is data or base is data.base):  # _share
+            counter = x._vc
+            result._vc = _new_counter(x) if counter is None else counter
+            if plan.view_op:
+                result._view = (x, op, params, ())
+        if x._requires_grad and plan.differentiable and _modes.enabled:
+            _record(plan, op, params, (x,), result, name, 3)
+        return result
+
+    @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
         if cls._fuse is not None:
             return cls._fuse(cls, fn, name, args, kwargs)
         return composite_node(cls, fn, name, args, kwargs)
-
-
-def _one(cls: type[Tensor], plan: _Plan, op: Op, args: tuple, data: np.ndarray, params: dict,
-         name: str | None) -> Tensor:
-    """`Tensor._apply` on one plain tensor whose dtype the op takes as it is (the usual
-    `x.exp()`, `x.sum()`, `x.reshape(...)`, `x[1:3]`): its steps, without the loop over
-    operands and the casts."""
-    if plan.arity is not None and plan.arity != 1:
-        raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but 1 were given")
-    try:
-        out = plan.forward(data, **params) if params else plan.forward(data)
-    except (ValueError, IndexError):
-        op.out_shape((data.shape,), params)  # raises ShapeError
-        raise
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    result = _empty(Tensor)  # Tensor._make(out), inlined
-    result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
-    result._grad = result._acc = result._hooks = result._view = result._vc = None
-    base = out.base
-    if base is not None and plan.linear:
-        _share(result, base, op, plan, params, args)
-    if args[0]._requires_grad and plan.differentiable and _modes.enabled:
-        _record(plan, op, params, args, result, name, 3)
-    return result
 
 
 def _share(result: Tensor, base: np.ndarray, op: Op, plan: _Plan, params: dict, args: tuple) -> None:
