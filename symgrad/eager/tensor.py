@@ -674,7 +674,12 @@ class Tensor(Surface, face="torch"):
             raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but {len(args)} "
                             "were given")
         try:
-            out = plan.forward(*datas, **params) if params else plan.forward(*datas)
+            if not params:
+                out = plan.forward(*datas)
+            elif plan.call is not None and len(params) == len(op.params):
+                out = plan.call(*datas, params)
+            else:
+                out = plan.forward(*datas, **params)
         except (ValueError, IndexError):
             op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
             raise
@@ -703,7 +708,12 @@ class Tensor(Surface, face="torch"):
         if plan.arity is not None and plan.arity != 1:
             raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but 1 were given")
         try:
-            out = plan.forward(data, **params) if params else plan.forward(data)
+            if not params:
+                out = plan.forward(data)
+            elif plan.call is not None and len(params) == len(op.params):
+                out = plan.call(data, params)
+            else:
+                out = plan.forward(data, **params)
         except (ValueError, IndexError):
             op.out_shape((data.shape,), params)  # raises ShapeError
             raise
@@ -779,12 +789,13 @@ _VIEW_OPS = ("reshape", "transpose", "getitem")
 class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
-    __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node",
-                 "node2", "reads", "named")
+    __slots__ = ("forward", "call", "arity", "kinds", "linear", "differentiable", "view_op", "name",
+                 "node", "node2", "reads", "named")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
         self.forward, self.linear = ufunc or op.forward, op.linear
+        self.call = _reading_params(op)  # call(*arrays, params), or None: forward(*arrays, **params)
         # a ufunc takes a further positional argument as `out=`: its inputs are counted
         self.arity = len(op.args) if ufunc is not None else None
         self.differentiable, self.view_op = op.differentiable is not False, op.name in _VIEW_OPS
@@ -828,6 +839,18 @@ def _ufunc_called(op: Op) -> np.ufunc | None:
     return op.ufunc if match and getattr(np, match[1], None) is op.ufunc and match[2] == call else None
 
 
+def _reading_params(op: Op) -> Callable | None:
+    """The op's forward taking its params as the dict given (`lambda x, p: x.reshape(p["shape"])`),
+    compiled from its template as `defop` compiles `forward` (same code, same namespace): a
+    call with `**params` builds a keyword dict per call (~130 ns). None for an op without
+    params or a template."""
+    if not op.params or not isinstance(op.code, str) or op.forward is None:
+        return None
+    fields = {**{a: a for a in op.args}, **{k: f"p[{k!r}]" for k in op.params}}
+    source = f"lambda {', '.join(op.args)}, p: {op.code.format(**fields)}"
+    return eval(compile(source, f"<symgrad op {op.name}>", "eval"), op.forward.__globals__)  # noqa: S307
+
+
 class _Plans(dict):
     """op -> its _Plan, made on first use."""
 
@@ -862,11 +885,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     two = len(args) == 2
     node = plan.node2 if two else plan.node  # None: the name depends on the call
     if node is None or name is not None:
-        if not name:
-            name = op.grad_fn(args, params)
-        node = plan.named[two].get(name)
-        if node is None:
-            node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
+        node = _named(plan, op, args, params, name)
     reads = plan.reads.get(needs) or plan.read(op, needs)
     # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
     fn = result.grad_fn = _empty(node)
@@ -1224,7 +1243,7 @@ def _elementwise(op: Op) -> Callable | None:
     """The method `x.<op>()` of a one-input op, or `binary(x, y)` of a two-input one, whose
     forward is a plain ufunc call; None for any other op."""
     plan = _PLANS[op]
-    node = plan.node2 if plan.arity == 2 else plan.node
+    node = plan.node2 if plan.arity == 2 else plan.node  # None: named per call (`x @ w`)
     if plan.arity not in (1, 2) or node is None:
         return None
     ufunc, records, same = plan.forward, plan.differentiable, plan.kinds[False]
@@ -1275,6 +1294,17 @@ def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Cal
                 fn._ans = fn._ans_vc = None
         return result
     return method
+
+
+def _named(plan: _Plan, op: Op, args: tuple, params: dict = _NO_PARAMS, name: str | None = None) -> type:
+    """The node class of an op whose `grad_fn` name depends on the call (`MmBackward0` or
+    `MvBackward0`, `SumBackward0` or `1`), or of a name given (`UnsqueezeBackward0`)."""
+    two = len(args) == 2
+    name = name or op.grad_fn(args, params)
+    node = plan.named[two].get(name)
+    if node is None:
+        node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
+    return node
 
 
 def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, floats: str) -> Callable:
@@ -1406,3 +1436,104 @@ def _install_elementwise() -> None:
 
 
 _install_elementwise()
+
+
+# ---------------------------------------------------------------- ops with params, fewer frames
+# `x.sum()`, `x.reshape(4, 4)`, `x.T`, `x[1:3]`: the registered method (symgrad.ops.shape,
+# reduce, index) works out the params through a keyword wrapper and helpers, then `apply_one`.
+# On a plain tensor with the usual arguments (Python ints, no keywords) these methods work
+# out the same params themselves and call `Tensor._apply_one` directly; any other call is
+# the registered method's. The op, its forward, its node name and its rule are the same.
+
+_one = Tensor._apply_one
+_SUM, _RESHAPE, _TRANSPOSE = OPS["sum"], OPS["reshape"], OPS["transpose"]
+_BROADCAST_TO, _GETITEM = OPS["broadcast_to"], OPS["getitem"]
+_ALL_DIMS = [tuple(range(n)) for n in range(33)]  # ndim -> every axis (NumPy allows 64 dims)
+_REVERSED = [dims[::-1] for dims in _ALL_DIMS]
+
+
+def _sum(self: Tensor, dim: Any = None, keepdim: Any = False, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs and type(keepdim) is bool:
+        ndim = self._data.ndim
+        if dim is None and ndim < 33:
+            return _one(_SUM, self, {"axes": _ALL_DIMS[ndim], "keepdims": keepdim}, None)
+        if type(dim) is int and -ndim <= dim < ndim:
+            return _one(_SUM, self, {"axes": (dim % ndim,), "keepdims": keepdim}, None)
+    return _GENERAL["sum"](self, dim, keepdim, **kwargs)
+
+
+def _reshape(name: str) -> Callable:
+    def reshape(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
+        if type(self) is Tensor and not kwargs:
+            sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
+            for n in sizes:
+                if type(n) is not int or n < 0:
+                    break
+            else:  # plain sizes: `dims.resolve_shape` would return them as they are
+                return _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
+        return _GENERAL[name](self, *shape, **kwargs)
+    return reshape
+
+
+def _reversed_dims(self: Tensor) -> Tensor:
+    if type(self) is Tensor and self._data.ndim < 33:
+        return _one(_TRANSPOSE, self, {"axes": _REVERSED[self._data.ndim]}, None)
+    return _GENERAL["T"].fget(self)
+
+
+def _t(self: Tensor) -> Tensor:
+    if type(self) is Tensor and self._data.ndim <= 2:
+        return _one(_TRANSPOSE, self, {"axes": _REVERSED[self._data.ndim]}, "TBackward0")
+    return _GENERAL["t"](self)
+
+
+def _transpose(self: Tensor, *dims_: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs and len(dims_) == 2:
+        a, b = dims_
+        ndim = self._data.ndim
+        if type(a) is int and type(b) is int and -ndim <= a < ndim and -ndim <= b < ndim:
+            a, b = a % ndim, b % ndim
+            order = list(_ALL_DIMS[ndim]) if ndim < 33 else list(range(ndim))
+            order[a], order[b] = b, a
+            return _one(_TRANSPOSE, self, {"axes": tuple(order)}, "TransposeBackward0")
+    return _GENERAL["transpose"](self, *dims_, **kwargs)
+
+
+def _unsqueeze(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs and len(args) == 1 and type(args[0]) is int:
+        old = self._data.shape
+        d = args[0]
+        if -len(old) - 1 <= d <= len(old):
+            d %= len(old) + 1
+            return _one(_RESHAPE, self, {"shape": old[:d] + (1,) + old[d:]}, "UnsqueezeBackward0")
+    return _GENERAL["unsqueeze"](self, *args, **kwargs)
+
+
+def _expand(self: Tensor, *sizes: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs:
+        for n in sizes:
+            if type(n) is not int or n < 0:
+                break
+        else:
+            return _one(_BROADCAST_TO, self, {"shape": sizes}, None)
+    return _GENERAL["expand"](self, *sizes, **kwargs)
+
+
+def _getitem(self: Tensor, key: Any) -> Any:
+    if type(self) is Tensor:
+        index, arrays = index_of(key, self)
+        if not arrays:
+            return _one(_GETITEM, self, {"index": index}, None)
+        return apply(_GETITEM, self, *arrays, index=index)
+    return _GENERAL["__getitem__"](self, key)
+
+
+_FEWER_FRAMES = {"sum": _sum, "reshape": _reshape("reshape"), "view": _reshape("view"),
+                 "T": property(_reversed_dims), "t": _t, "transpose": _transpose,
+                 "unsqueeze": _unsqueeze, "expand": _expand, "__getitem__": _getitem}
+_GENERAL = {name: METHODS[name] for name in _FEWER_FRAMES}  # the registered methods
+for _name, _method in _FEWER_FRAMES.items():
+    if not isinstance(_method, property):
+        _method.__name__ = _method.__qualname__ = _name
+        _method.__doc__ = _GENERAL[_name].__doc__
+    setattr(Tensor, _name, _method)
