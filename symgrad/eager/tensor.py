@@ -729,7 +729,7 @@ class Tensor(Surface, face="torch"):
             if plan.view_op:
                 result._view = (x, op, params, ())
         if x._requires_grad and plan.differentiable and _modes.enabled:
-            _record(plan, op, params, (x,), result, name, 3)
+            _record_one(plan, op, params, x, result, name)
         return result
 
     @classmethod
@@ -950,6 +950,42 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             fn._inputs = _shapes_only(tuple(inputs)) if shapes_only else tuple(inputs)
             fn._seen = None if shapes_only else tuple(seen)
     if reads[1]:
+        fn._ans = result._data
+        counter = result._vc
+        if counter is None:  # a new array's: version 0, its counter made when first asked
+            fn._ans_vc = None
+        else:  # a view's, shared with its base
+            fn._ans_vc, fn._ans_seen = counter, counter[0]
+    else:
+        fn._ans = fn._ans_vc = None
+
+
+def _record_one(plan: _Plan, op: Op, params: dict, x: Tensor, result: Tensor, name: str | None) -> None:
+    """`_record` for one input that requires grad (`x.sum()`, `x.reshape(...)`, `x[1:3]`),
+    without its loop and lists."""
+    node = plan.node if name is None else None
+    if node is None:
+        node = _named(plan, op, (x,), params, name)
+    (read_x,), read_ans = plan.reads.get(3) or plan.read(op, 3)
+    fn = result.grad_fn = _empty(node)
+    fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, params, None, None, None
+    fn._stack = _user_frames() if _modes.anomaly else None
+    result._requires_grad = True
+    edge = x.grad_fn
+    if edge is None:
+        edge = x._acc or x._edge()[0]
+    elif x._output_nr:
+        fn._nrs = (x._output_nr,)
+    fn._next = edge
+    if read_x:
+        counter = x._vc
+        fn._seen, fn._inputs = 0 if counter is None else counter[0], x
+    else:
+        data = x._data
+        shape = _SHAPES.get(data.shape)
+        fn._seen, fn._inputs = None, (
+            shape if shape is not None and shape.dtype is data.dtype else _unread(x))
+    if read_ans:
         fn._ans = result._data
         counter = result._vc
         if counter is None:  # a new array's: version 0, its counter made when first asked
