@@ -342,3 +342,110 @@ def test_errors_are_the_general_paths():
         x + "a"
     with pytest.raises(TypeError, match="unexpected keyword argument 'y'"):
         x.mul(y=x)
+
+
+# ---------------------------------------------------------------- ops with params
+
+M3 = RNG.uniform(-1.0, 1.0, (2, 3, 4))
+
+PARAM_SPELLINGS = {  # name -> (function of a 3-D tensor, what it exercises)
+    "sum()": lambda x: x.sum(),
+    "sum(1)": lambda x: x.sum(1),
+    "sum(-1, True)": lambda x: x.sum(-1, True),
+    "sum(dim=0)": lambda x: x.sum(dim=0),
+    "sum((0, 2))": lambda x: x.sum((0, 2)),
+    "lib.sum(x, 1)": lambda x: (symgrad if isinstance(x, Tensor) else torch).sum(x, 1),
+    "reshape(6, 4)": lambda x: x.reshape(6, 4),
+    "reshape((4, 6))": lambda x: x.reshape((4, 6)),
+    "reshape(x.shape)": lambda x: x.reshape(x.shape),
+    "reshape(-1)": lambda x: x.reshape(-1),
+    "reshape(shape=(24,))": lambda x: x.reshape(shape=(24,)),
+    "view(2, 12)": lambda x: x.view(2, 12),
+    "view(-1, 4)": lambda x: x.view(-1, 4),
+    "T of 2-D": lambda x: x[0].T,
+    ".t()": lambda x: x[1].t(),
+    "transpose(0, 2)": lambda x: x.transpose(0, 2),
+    "transpose(-1, -2)": lambda x: x.transpose(-1, -2),
+    "transpose(dim0=0, dim1=1)": lambda x: x.transpose(dim0=0, dim1=1),
+    "unsqueeze(0)": lambda x: x.unsqueeze(0),
+    "unsqueeze(-1)": lambda x: x.unsqueeze(-1),
+    "unsqueeze(2)": lambda x: x.unsqueeze(2),
+    "expand(3, 2, 3, 4)": lambda x: x.expand(3, 2, 3, 4),
+    "expand(-1, 3, 4)": lambda x: x.expand(-1, 3, 4),
+    "expand((2, 2, 3, 4))": lambda x: x.expand((2, 2, 3, 4)),
+    "x[1]": lambda x: x[1],
+    "x[:, 1:3]": lambda x: x[:, 1:3],
+    "x[-1, ::2, None]": lambda x: x[-1, ::2, None],
+    "x[..., 0]": lambda x: x[..., 0],
+    "x[[0, 1], 1]": lambda x: x[[0, 1], 1],
+    "x @ w": lambda x: x @ x[0].transpose(0, 1),
+}
+
+
+@pytest.mark.parametrize("spelling", PARAM_SPELLINGS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_params_spellings_match_torch(spelling, dtype):
+    """Value, dtype, grad_fn name and gradient of each spelling of an op with params."""
+    fn = PARAM_SPELLINGS[spelling]
+    xs, xt = _both(M3, dtype)
+    got, want = fn(xs), fn(xt)
+    _same(got, want)
+    assert got.grad_fn.name() == want.grad_fn.name()
+    ct = np.linspace(-1, 1, want.numel()).reshape(tuple(want.shape)).astype(dtype)
+    got.backward(symgrad.tensor(ct))
+    want.backward(torch.tensor(ct))
+    _same(xs.grad, xt.grad)
+    with symgrad.no_grad():
+        assert fn(xs).grad_fn is None
+
+
+@pytest.mark.parametrize("spelling", PARAM_SPELLINGS)
+def test_params_spellings_on_the_general_path_agree(spelling):
+    """A Parameter takes the registered methods: the same values, names and gradients."""
+    fn = PARAM_SPELLINGS[spelling]
+    xs = symgrad.tensor(M3, requires_grad=True)
+    ps = symgrad.nn.Parameter(symgrad.tensor(M3))
+    got, general = fn(xs), fn(ps)
+    np.testing.assert_array_equal(got.detach().numpy(), general.detach().numpy())
+    assert got.grad_fn.name() == general.grad_fn.name()
+    assert got.grad_fn._params == general.grad_fn._params
+    got.sum().backward()
+    general.sum().backward()
+    np.testing.assert_array_equal(xs.grad.numpy(), ps.grad.numpy())
+
+
+def test_views_share_the_version_counter_and_write_through():
+    """A view made on the fast path shares its base's counter: a write to either is seen
+    by a backward that saved the other, and a write into the view reaches the base."""
+    for lib in (symgrad, torch):
+        x = lib.tensor(M3, requires_grad=True)
+        h = x * 1.0
+        v = h.transpose(0, 2)
+        out = v.exp()  # saves its output, a new tensor
+        r = h.reshape(6, 4)
+        saved = (r * r).sum()  # saves r, a view of h
+        v[0, 0, 0] = 5.0  # writes h's memory through v
+        assert h.detach()[0, 0, 0].item() == 5.0
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            saved.backward()
+        out.sum().backward()
+    s = symgrad.tensor(M3)
+    assert s[1]._version_counter is s.T._version_counter is s._version_counter
+
+
+def test_shape_errors_are_the_registered_methods():
+    x = symgrad.tensor(M3, requires_grad=True)
+    with pytest.raises(Exception, match="reshape|shape"):
+        x.reshape(5, 5)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.sum(3)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.transpose(0, 3)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.unsqueeze(4)
+    with pytest.raises(RuntimeError, match="t\\(\\) expects"):
+        x.t()
+    with pytest.raises(IndexError):
+        x[5]
+    with pytest.raises(TypeError):
+        x.reshape(2.0, 12)
