@@ -31,12 +31,14 @@ from symgrad.eager.engine import (
     Node,
     OpNode,
     OpNode2,
+    _Shape,
     _user_frames,
     backward,
     node_class,
     shape_only,
 )
 from symgrad.eager.modes import _mode as _modes
+from symgrad.eager.modes import anomaly_ever as _anomaly_ever
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
@@ -892,7 +894,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     fn._op = op
     fn._params = params
     fn._nrs = fn._hooks = fn._retained = None
-    fn._stack = _user_frames() if _modes.anomaly else None
+    fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
     result._requires_grad = True
     if len(args) == 1:  # one input, which requires grad (`needs`): no lists to build
         a = args[0]
@@ -969,7 +971,7 @@ def _record_one(plan: _Plan, op: Op, params: dict, x: Tensor, result: Tensor, na
     (read_x,), read_ans = plan.reads.get(3) or plan.read(op, 3)
     fn = result.grad_fn = _empty(node)
     fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, params, None, None, None
-    fn._stack = _user_frames() if _modes.anomaly else None
+    fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
     result._requires_grad = True
     edge = x.grad_fn
     if edge is None:
@@ -1309,7 +1311,7 @@ def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Cal
             (read_x,), read_ans = plan.reads.get(3) or plan.read(op, 3)
             fn = result.grad_fn = _empty(node)
             fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
-            fn._stack = _user_frames() if _modes.anomaly else None
+            fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
             result._requires_grad = True
             edge = x.grad_fn
             if edge is None:
@@ -1385,9 +1387,9 @@ def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, float
         (read_x, read_y), read_ans = plan.reads.get(needs) or plan.read(op, needs)
         fn = result.grad_fn = _empty(node)
         fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
-        fn._stack = _user_frames() if _modes.anomaly else None
+        fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
         result._requires_grad = True
-        fn._edge0 = fn._edge1 = fn._seen = fn._seen1 = None
+        fn._edge0 = fn._edge1 = fn._seen = fn._seen1 = kept = None
         if a is x:
             fn._kept0 = x
         else:
@@ -1401,8 +1403,8 @@ def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, float
                 counter = x._vc
                 fn._seen, fn._kept0 = 0 if counter is None else counter[0], x
             else:
-                shape = _SHAPES.get(a.shape)
-                fn._kept0 = shape if shape is not None and shape.dtype is a.dtype else _unread(x)
+                kept = _SHAPES.get(a.shape)
+                fn._kept0 = kept = kept if kept is not None and kept.dtype is a.dtype else _unread(x)
         if b is y:
             fn._kept1 = y
         else:
@@ -1415,9 +1417,13 @@ def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, float
             if read_y:
                 counter = y._vc
                 fn._seen1, fn._kept1 = 0 if counter is None else counter[0], y
-            else:
-                shape = _SHAPES.get(b.shape)
-                fn._kept1 = shape if shape is not None and shape.dtype is b.dtype else _unread(y)
+            else:  # (`x + y` of one shape: x's)
+                shape = b.shape
+                if type(kept) is _Shape and kept.shape == shape and kept.dtype is b.dtype:
+                    fn._kept1 = kept
+                else:
+                    kept = _SHAPES.get(shape)
+                    fn._kept1 = kept if kept is not None and kept.dtype is b.dtype else _unread(y)
         if (a is not x and x._output_nr) or (b is not y and y._output_nr):
             fn._nrs = (0 if a is x or x.grad_fn is None else x._output_nr,
                        0 if b is y or y.grad_fn is None else y._output_nr)
