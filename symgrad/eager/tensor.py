@@ -1563,6 +1563,14 @@ def _expand(self: Tensor, *sizes: Any, **kwargs: Any) -> Tensor:
 
 def _getitem(self: Tensor, key: Any) -> Any:
     if type(self) is Tensor:
+        kind = type(key)  # one int or one slice of ints: its index as `index_of` makes it
+        if kind is int:
+            return _one(_GETITEM, self, {"index": (("int", key),)}, None)
+        if kind is slice:
+            start, stop, step = key.start, key.stop, key.step
+            if ((start is None or type(start) is int) and (stop is None or type(stop) is int)
+                    and (step is None or type(step) is int)):
+                return _one(_GETITEM, self, {"index": (("slice", start, stop, step),)}, None)
         index, arrays = index_of(key, self)
         if not arrays:
             return _one(_GETITEM, self, {"index": index}, None)
