@@ -962,6 +962,17 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
         fn._ans = fn._ans_vc = None
 
 
+def _named(plan: _Plan, op: Op, args: tuple, params: dict = _NO_PARAMS, name: str | None = None) -> type:
+    """The node class of an op whose `grad_fn` name depends on the call (`MmBackward0` or
+    `MvBackward0`, `SumBackward0` or `1`), or of a name given (`UnsqueezeBackward0`)."""
+    two = len(args) == 2
+    name = name or op.grad_fn(args, params)
+    node = plan.named[two].get(name)
+    if node is None:
+        node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
+    return node
+
+
 def _record_one(plan: _Plan, op: Op, params: dict, x: Tensor, result: Tensor, name: str | None) -> None:
     """`_record` for one input that requires grad (`x.sum()`, `x.reshape(...)`, `x[1:3]`),
     without its loop and lists."""
@@ -1291,6 +1302,7 @@ def _elementwise(op: Op) -> Callable | None:
 
 
 def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Callable:
+    """`x.exp()`: the ufunc on a plain tensor whose dtype it takes as it is, recorded."""
     general = _applying(op)  # the surface's method: other operands, keywords, errors
 
     def method(x: Tensor, *others: Any, **named: Any) -> Tensor:
@@ -1334,18 +1346,9 @@ def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Cal
     return method
 
 
-def _named(plan: _Plan, op: Op, args: tuple, params: dict = _NO_PARAMS, name: str | None = None) -> type:
-    """The node class of an op whose `grad_fn` name depends on the call (`MmBackward0` or
-    `MvBackward0`, `SumBackward0` or `1`), or of a name given (`UnsqueezeBackward0`)."""
-    two = len(args) == 2
-    name = name or op.grad_fn(args, params)
-    node = plan.named[two].get(name)
-    if node is None:
-        node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
-    return node
-
-
 def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, floats: str) -> Callable:
+    """`binary(x, y)`: the ufunc on two plain tensors of one dtype, or one and a Python
+    number that does not promote it, recorded; `apply(op, x, y)` for anything else."""
 
     def general(x: Any, y: Any) -> Tensor:  # any other operands: `apply(op, x, y)`
         args = (x, y)
@@ -1581,7 +1584,7 @@ def _getitem(self: Tensor, key: Any) -> Any:
 _FEWER_FRAMES = {"sum": _sum, "reshape": _reshape("reshape"), "view": _reshape("view"),
                  "T": property(_reversed_dims), "t": _t, "transpose": _transpose,
                  "unsqueeze": _unsqueeze, "expand": _expand, "__getitem__": _getitem}
-_GENERAL = {name: METHODS[name] for name in _FEWER_FRAMES}  # the registered methods
+_GENERAL = {name: getattr(Tensor, name) for name in _FEWER_FRAMES}  # the registered methods
 for _name, _method in _FEWER_FRAMES.items():
     if not isinstance(_method, property):
         _method.__name__ = _method.__qualname__ = _name
