@@ -649,7 +649,7 @@ class Tensor(Surface, face="torch"):
         # float32, int32 + 1 is int32, in PyTorch as in NumPy); else the general path
         # `needs`: a bit per input that requires grad, after a leading 1 (1: none does)
         if len(args) == 1 and type(args[0]) is Tensor:  # x.exp(), x.sum(), x.reshape(...)
-            if args[0]._data.dtype.kind in plan.kinds[False]:
+            if args[0]._data.dtype.kind in plan.same:
                 return cls._apply_one(op, args[0], params, name)
         common, needs, floats, datas = None, 1, False, []
         for a in args:
@@ -678,7 +678,7 @@ class Tensor(Surface, face="torch"):
         try:
             if not params:
                 out = plan.forward(*datas)
-            elif plan.call is not None and len(params) == len(op.params):
+            elif len(params) == plan.nparams:
                 out = plan.call(*datas, params)
             else:
                 out = plan.forward(*datas, **params)
@@ -705,14 +705,14 @@ class Tensor(Surface, face="torch"):
         the loop over operands and the casts, and with `_share`'s steps inlined."""
         plan = _PLANS[op]
         data = x._data if type(x) is Tensor else None
-        if data is None or data.dtype.kind not in plan.kinds[False]:
+        if data is None or data.dtype.kind not in plan.same:
             return cls._apply(op, (x,), params, name)
         if plan.arity is not None and plan.arity != 1:
             raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but 1 were given")
         try:
             if not params:
                 out = plan.forward(data)
-            elif plan.call is not None and len(params) == len(op.params):
+            elif len(params) == plan.nparams:
                 out = plan.call(data, params)
             else:
                 out = plan.forward(data, **params)
@@ -791,19 +791,21 @@ _VIEW_OPS = ("reshape", "transpose", "getitem")
 class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
-    __slots__ = ("forward", "call", "arity", "kinds", "linear", "differentiable", "view_op", "name",
-                 "node", "node2", "reads", "named")
+    __slots__ = ("forward", "call", "nparams", "arity", "kinds", "same", "linear", "differentiable",
+                 "view_op", "name", "node", "node2", "reads", "named")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
         self.forward, self.linear = ufunc or op.forward, op.linear
         self.call = _reading_params(op)  # call(*arrays, params), or None: forward(*arrays, **params)
+        self.nparams = len(op.params) if self.call is not None else -1  # params a call takes
         # a ufunc takes a further positional argument as `out=`: its inputs are counted
         self.arity = len(op.args) if ufunc is not None else None
         self.differentiable, self.view_op = op.differentiable is not False, op.name in _VIEW_OPS
         # the kinds of a common tensor dtype that Python numbers do not promote, without and
         # with a float among them: an op that does not promote casts nothing
         self.kinds = {None: ("biuf", "biuf"), "common": ("iuf", "f"), "float": ("f", "f")}[op.promote]
+        self.same = self.kinds[False]  # of tensors alone, or with Python ints
         self.name = getattr(op.grad_fn, "constant", None)  # None: the name depends on the call
         self.node = node_class(self.name, OpNode) if self.name is not None else None
         self.node2 = node_class(self.name, OpNode2) if self.name is not None else None  # 2 inputs
