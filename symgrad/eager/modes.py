@@ -19,6 +19,9 @@ class _Modes(threading.local):
 
 
 _mode = _Modes()
+# whether anomaly detection was ever turned on, in any thread: until then a recorded op
+# need not read the thread-local flag (a threading.local attribute costs ~60 ns)
+anomaly_ever = [False]
 
 
 def is_grad_enabled() -> bool:
@@ -40,6 +43,8 @@ class _Mode:
     def __enter__(self) -> None:
         self._prev = getattr(_mode, self._attr, self._attr == "enabled")
         setattr(_mode, self._attr, self._flag)
+        if self._attr == "anomaly" and self._flag:
+            anomaly_ever[0] = True
 
     def __exit__(self, *exc: Any) -> None:
         setattr(_mode, self._attr, self._prev)
@@ -132,3 +137,5 @@ class detect_anomaly(_Mode):
 def set_detect_anomaly(mode: bool) -> None:
     """Turn anomaly detection on or off for this thread."""
     _mode.anomaly = bool(mode)
+    if mode:
+        anomaly_ever[0] = True

@@ -31,17 +31,21 @@ from symgrad.eager.engine import (
     Node,
     OpNode,
     OpNode2,
+    _Shape,
     _user_frames,
     backward,
     node_class,
     shape_only,
 )
 from symgrad.eager.modes import _mode as _modes
+from symgrad.eager.modes import anomaly_ever as _anomaly_ever
 from symgrad.eager.modes import is_grad_enabled
 from symgrad.ops import OPS, Op, ShapeError, Value, apply, dims
 from symgrad.ops.core import inplace_methods
+from symgrad.ops.dispatch import FACES, METHODS, owner
 from symgrad.ops.index import index_of, write_through
 from symgrad.surface import Surface
+from symgrad.surface.base import _NO_PARAMS, _applying
 
 
 class Tensor(Surface, face="torch"):
@@ -645,9 +649,8 @@ class Tensor(Surface, face="torch"):
         # float32, int32 + 1 is int32, in PyTorch as in NumPy); else the general path
         # `needs`: a bit per input that requires grad, after a leading 1 (1: none does)
         if len(args) == 1 and type(args[0]) is Tensor:  # x.exp(), x.sum(), x.reshape(...)
-            data = args[0]._data
-            if data.dtype.kind in plan.kinds[False]:
-                return _one(cls, plan, op, args, data, params, name)
+            if args[0]._data.dtype.kind in plan.same:
+                return cls._apply_one(op, args[0], params, name)
         common, needs, floats, datas = None, 1, False, []
         for a in args:
             if isinstance(a, Tensor):
@@ -673,7 +676,12 @@ class Tensor(Surface, face="torch"):
             raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but {len(args)} "
                             "were given")
         try:
-            out = plan.forward(*datas, **params) if params else plan.forward(*datas)
+            if not params:
+                out = plan.forward(*datas)
+            elif len(params) == plan.nparams:
+                out = plan.call(*datas, params)
+            else:
+                out = plan.forward(*datas, **params)
         except (ValueError, IndexError):
             op.out_shape(tuple(np.shape(d) for d in datas), params)  # raises ShapeError
             raise
@@ -691,35 +699,46 @@ class Tensor(Surface, face="torch"):
         return result
 
     @classmethod
+    def _apply_one(cls, op: Op, x: Any, params: dict, name: str | None) -> Tensor:
+        """`_apply(op, (x,), params, name)`, in one frame for a plain tensor whose dtype the
+        op takes as it is (the usual `x.sum()`, `x.reshape(...)`, `x[1:3]`, `x.T`): without
+        the loop over operands and the casts, and with `_share`'s steps inlined."""
+        plan = _PLANS[op]
+        data = x._data if type(x) is Tensor else None
+        if data is None or data.dtype.kind not in plan.same:
+            return cls._apply(op, (x,), params, name)
+        if plan.arity is not None and plan.arity != 1:
+            raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but 1 were given")
+        try:
+            if not params:
+                out = plan.forward(data)
+            elif len(params) == plan.nparams:
+                out = plan.call(data, params)
+            else:
+                out = plan.forward(data, **params)
+        except (ValueError, IndexError):
+            op.out_shape((data.shape,), params)  # raises ShapeError
+            raise
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = _empty(Tensor)  # Tensor._make(out), inlined
+        result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
+        base = out.base
+        if base is not None and plan.linear and (base is data or base is data.base):  # _share
+            counter = x._vc
+            result._vc = _new_counter(x) if counter is None else counter
+            if plan.view_op:
+                result._view = (x, op, params, ())
+        if x._requires_grad and plan.differentiable and _modes.enabled:
+            _record_one(plan, op, params, x, result, name)
+        return result
+
+    @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Tensor:
         if cls._fuse is not None:
             return cls._fuse(cls, fn, name, args, kwargs)
         return composite_node(cls, fn, name, args, kwargs)
-
-
-def _one(cls: type[Tensor], plan: _Plan, op: Op, args: tuple, data: np.ndarray, params: dict,
-         name: str | None) -> Tensor:
-    """`Tensor._apply` on one plain tensor whose dtype the op takes as it is (the usual
-    `x.exp()`, `x.sum()`, `x.reshape(...)`, `x[1:3]`): its steps, without the loop over
-    operands and the casts."""
-    if plan.arity is not None and plan.arity != 1:
-        raise TypeError(f"{op.name}() takes {plan.arity} positional argument(s) but 1 were given")
-    try:
-        out = plan.forward(data, **params) if params else plan.forward(data)
-    except (ValueError, IndexError):
-        op.out_shape((data.shape,), params)  # raises ShapeError
-        raise
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    result = _empty(Tensor)  # Tensor._make(out), inlined
-    result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
-    result._grad = result._acc = result._hooks = result._view = result._vc = None
-    base = out.base
-    if base is not None and plan.linear:
-        _share(result, base, op, plan, params, args)
-    if args[0]._requires_grad and plan.differentiable and _modes.enabled:
-        _record(plan, op, params, args, result, name, 3)
-    return result
 
 
 def _share(result: Tensor, base: np.ndarray, op: Op, plan: _Plan, params: dict, args: tuple) -> None:
@@ -772,18 +791,21 @@ _VIEW_OPS = ("reshape", "transpose", "getitem")
 class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
-    __slots__ = ("forward", "arity", "kinds", "linear", "differentiable", "view_op", "name", "node",
-                 "node2", "reads", "named")
+    __slots__ = ("forward", "call", "nparams", "arity", "kinds", "same", "linear", "differentiable",
+                 "view_op", "name", "node", "node2", "reads", "named")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
         self.forward, self.linear = ufunc or op.forward, op.linear
+        self.call = _reading_params(op)  # call(*arrays, params), or None: forward(*arrays, **params)
+        self.nparams = len(op.params) if self.call is not None else -1  # params a call takes
         # a ufunc takes a further positional argument as `out=`: its inputs are counted
         self.arity = len(op.args) if ufunc is not None else None
         self.differentiable, self.view_op = op.differentiable is not False, op.name in _VIEW_OPS
         # the kinds of a common tensor dtype that Python numbers do not promote, without and
         # with a float among them: an op that does not promote casts nothing
         self.kinds = {None: ("biuf", "biuf"), "common": ("iuf", "f"), "float": ("f", "f")}[op.promote]
+        self.same = self.kinds[False]  # of tensors alone, or with Python ints
         self.name = getattr(op.grad_fn, "constant", None)  # None: the name depends on the call
         self.node = node_class(self.name, OpNode) if self.name is not None else None
         self.node2 = node_class(self.name, OpNode2) if self.name is not None else None  # 2 inputs
@@ -821,6 +843,18 @@ def _ufunc_called(op: Op) -> np.ufunc | None:
     return op.ufunc if match and getattr(np, match[1], None) is op.ufunc and match[2] == call else None
 
 
+def _reading_params(op: Op) -> Callable | None:
+    """The op's forward taking its params as the dict given (`lambda x, p: x.reshape(p["shape"])`),
+    compiled from its template as `defop` compiles `forward` (same code, same namespace): a
+    call with `**params` builds a keyword dict per call (~130 ns). None for an op without
+    params or a template."""
+    if not op.params or not isinstance(op.code, str) or op.forward is None:
+        return None
+    fields = {**{a: a for a in op.args}, **{k: f"p[{k!r}]" for k in op.params}}
+    source = f"lambda {', '.join(op.args)}, p: {op.code.format(**fields)}"
+    return eval(compile(source, f"<symgrad op {op.name}>", "eval"), op.forward.__globals__)  # noqa: S307
+
+
 class _Plans(dict):
     """op -> its _Plan, made on first use."""
 
@@ -855,18 +889,14 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     two = len(args) == 2
     node = plan.node2 if two else plan.node  # None: the name depends on the call
     if node is None or name is not None:
-        if not name:
-            name = op.grad_fn(args, params)
-        node = plan.named[two].get(name)
-        if node is None:
-            node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
+        node = _named(plan, op, args, params, name)
     reads = plan.reads.get(needs) or plan.read(op, needs)
     # OpNode's fields, set here (as Tensor._make's): a node is made per recorded op
     fn = result.grad_fn = _empty(node)
     fn._op = op
     fn._params = params
     fn._nrs = fn._hooks = fn._retained = None
-    fn._stack = _user_frames() if _modes.anomaly else None
+    fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
     result._requires_grad = True
     if len(args) == 1:  # one input, which requires grad (`needs`): no lists to build
         a = args[0]
@@ -924,6 +954,53 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             fn._inputs = _shapes_only(tuple(inputs)) if shapes_only else tuple(inputs)
             fn._seen = None if shapes_only else tuple(seen)
     if reads[1]:
+        fn._ans = result._data
+        counter = result._vc
+        if counter is None:  # a new array's: version 0, its counter made when first asked
+            fn._ans_vc = None
+        else:  # a view's, shared with its base
+            fn._ans_vc, fn._ans_seen = counter, counter[0]
+    else:
+        fn._ans = fn._ans_vc = None
+
+
+def _named(plan: _Plan, op: Op, args: tuple, params: dict = _NO_PARAMS, name: str | None = None) -> type:
+    """The node class of an op whose `grad_fn` name depends on the call (`MmBackward0` or
+    `MvBackward0`, `SumBackward0` or `1`), or of a name given (`UnsqueezeBackward0`)."""
+    two = len(args) == 2
+    name = name or op.grad_fn(args, params)
+    node = plan.named[two].get(name)
+    if node is None:
+        node = plan.named[two][name] = node_class(name, OpNode2 if two else OpNode)
+    return node
+
+
+def _record_one(plan: _Plan, op: Op, params: dict, x: Tensor, result: Tensor, name: str | None) -> None:
+    """`_record` for one input that requires grad (`x.sum()`, `x.reshape(...)`, `x[1:3]`),
+    without its loop and lists."""
+    node = plan.node if name is None else None
+    if node is None:
+        node = _named(plan, op, (x,), params, name)
+    (read_x,), read_ans = plan.reads.get(3) or plan.read(op, 3)
+    fn = result.grad_fn = _empty(node)
+    fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, params, None, None, None
+    fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
+    result._requires_grad = True
+    edge = x.grad_fn
+    if edge is None:
+        edge = x._acc or x._edge()[0]
+    elif x._output_nr:
+        fn._nrs = (x._output_nr,)
+    fn._next = edge
+    if read_x:
+        counter = x._vc
+        fn._seen, fn._inputs = 0 if counter is None else counter[0], x
+    else:
+        data = x._data
+        shape = _SHAPES.get(data.shape)
+        fn._seen, fn._inputs = None, (
+            shape if shape is not None and shape.dtype is data.dtype else _unread(x))
+    if read_ans:
         fn._ans = result._data
         counter = result._vc
         if counter is None:  # a new array's: version 0, its counter made when first asked
@@ -1203,3 +1280,315 @@ def _promote(op: Op, args: tuple) -> list:
         else:
             out.append(a)
     return out
+
+
+# ---------------------------------------------------------------- elementwise ops in one frame
+# `x + y`, `h * w`, `x.exp()` on plain tensors of one dtype (and Python numbers) are most of
+# what eager code runs. Their method does `Tensor._apply`'s and `_record`'s steps itself, in
+# one Python frame instead of four (each costs 60-80 ns); any other operands, and ops whose
+# node name depends on the call, take the general path unchanged. Only dispatch and
+# recording are specialised: the forward is the op's ufunc and the node is the one
+# `_record` makes, so the backward runs the same rule on the same saved values.
+
+def _elementwise(op: Op) -> Callable | None:
+    """The method `x.<op>()` of a one-input op, or `binary(x, y)` of a two-input one, whose
+    forward is a plain ufunc call; None for any other op."""
+    plan = _PLANS[op]
+    node = plan.node2 if plan.arity == 2 else plan.node  # None: named per call (`x @ w`)
+    if plan.arity not in (1, 2) or node is None:
+        return None
+    ufunc, records, same = plan.forward, plan.differentiable, plan.kinds[False]
+    if plan.arity == 1:
+        return _unary(op, ufunc, node, records, same)
+    return _binary(op, ufunc, node, records, same, plan.kinds[True])
+
+
+def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Callable:
+    """`x.exp()`: the ufunc on a plain tensor whose dtype it takes as it is, recorded."""
+    general = _applying(op)  # the surface's method: other operands, keywords, errors
+
+    def method(x: Tensor, *others: Any, **named: Any) -> Tensor:
+        if type(x) is not Tensor or others or named:
+            return general(x, *others, **named)
+        a = x._data
+        if a.dtype.kind not in same:
+            return general(x)
+        out = ufunc(a)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = _empty(Tensor)  # Tensor._make(out), inlined
+        result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
+        if x._requires_grad and records and _modes.enabled:  # _record's steps for one input
+            # what the backward reads: per call, from the op's plan (a test may swap a rule)
+            plan = _PLANS[op]
+            (read_x,), read_ans = plan.reads.get(3) or plan.read(op, 3)
+            fn = result.grad_fn = _empty(node)
+            fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
+            fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
+            result._requires_grad = True
+            edge = x.grad_fn
+            if edge is None:
+                edge = x._acc or x._edge()[0]
+            elif x._output_nr:
+                fn._nrs = (x._output_nr,)
+            fn._next = edge
+            if read_x:
+                counter = x._vc
+                fn._seen, fn._inputs = 0 if counter is None else counter[0], x
+            else:
+                shape = _SHAPES.get(a.shape)
+                fn._seen, fn._inputs = None, (
+                    shape if shape is not None and shape.dtype is a.dtype else _unread(x))
+            if read_ans:
+                fn._ans, fn._ans_vc = out, None  # a new array: version 0, no counter yet
+            else:
+                fn._ans = fn._ans_vc = None
+        return result
+    return method
+
+
+def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, floats: str) -> Callable:
+    """`binary(x, y)`: the ufunc on two plain tensors of one dtype, or one and a Python
+    number that does not promote it, recorded; `apply(op, x, y)` for anything else."""
+
+    def general(x: Any, y: Any) -> Tensor:  # any other operands: `apply(op, x, y)`
+        args = (x, y)
+        return owner(args)._apply(op, args, _NO_PARAMS, None)
+
+    def binary(x: Any, y: Any) -> Tensor:
+        # `needs` as `Tensor._apply` has it: a bit per input that requires grad after a 1
+        if type(x) is Tensor:
+            a = x._data
+            kind = a.dtype.kind
+            if type(y) is Tensor:
+                b = y._data
+                if b.dtype is not a.dtype or kind not in same:
+                    return general(x, y)
+                needs = 4 + 2 * x._requires_grad + y._requires_grad
+            elif type(y) is float and kind in floats or type(y) is int and kind in same:
+                b, needs = y, 4 + 2 * x._requires_grad
+            else:
+                return general(x, y)
+        elif type(y) is Tensor and (type(x) is float and y._data.dtype.kind in floats
+                                    or type(x) is int and y._data.dtype.kind in same):
+            a, b, needs = x, y._data, 4 + y._requires_grad
+        else:
+            return general(x, y)
+        try:
+            out = ufunc(a, b)
+        except (ValueError, IndexError):  # shapes that do not broadcast: the op's own error
+            return general(x, y)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = _empty(Tensor)  # Tensor._make(out), inlined
+        result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
+        result._grad = result._acc = result._hooks = result._view = result._vc = None
+        if needs == 4 or not records or not _modes.enabled:
+            return result
+        # _record's steps for two inputs: each tensor's edge, and what is kept of it (itself
+        # and its version if read, else its shape); a number is kept as it is
+        plan = _PLANS[op]
+        (read_x, read_y), read_ans = plan.reads.get(needs) or plan.read(op, needs)
+        fn = result.grad_fn = _empty(node)
+        fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
+        fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
+        result._requires_grad = True
+        fn._edge0 = fn._edge1 = fn._seen = fn._seen1 = kept = None
+        if a is x:
+            fn._kept0 = x
+        else:
+            edge = x.grad_fn
+            if edge is None:
+                if x._requires_grad:
+                    fn._edge0 = x._acc or x._edge()[0]
+            else:
+                fn._edge0 = edge
+            if read_x:
+                counter = x._vc
+                fn._seen, fn._kept0 = 0 if counter is None else counter[0], x
+            else:
+                kept = _SHAPES.get(a.shape)
+                fn._kept0 = kept = kept if kept is not None and kept.dtype is a.dtype else _unread(x)
+        if b is y:
+            fn._kept1 = y
+        else:
+            edge = y.grad_fn
+            if edge is None:
+                if y._requires_grad:
+                    fn._edge1 = y._acc or y._edge()[0]
+            else:
+                fn._edge1 = edge
+            if read_y:
+                counter = y._vc
+                fn._seen1, fn._kept1 = 0 if counter is None else counter[0], y
+            else:  # (`x + y` of one shape: x's)
+                shape = b.shape
+                if type(kept) is _Shape and kept.shape == shape and kept.dtype is b.dtype:
+                    fn._kept1 = kept
+                else:
+                    kept = _SHAPES.get(shape)
+                    fn._kept1 = kept if kept is not None and kept.dtype is b.dtype else _unread(y)
+        if (a is not x and x._output_nr) or (b is not y and y._output_nr):
+            fn._nrs = (0 if a is x or x.grad_fn is None else x._output_nr,
+                       0 if b is y or y.grad_fn is None else y._output_nr)
+        if read_ans:
+            fn._ans, fn._ans_vc = out, None  # a new array: version 0, no counter yet
+        else:
+            fn._ans = fn._ans_vc = None
+        return result
+    return binary
+
+
+def _reflected(binary: Callable) -> Callable:
+    """`other <op> x`: `binary(other, x)`."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        return binary(other, self)
+    return method
+
+
+def _binary_method(op: Op, binary: Callable) -> Callable:
+    """`x.mul(y)`: through `binary`; keywords (`x.mul(other=y)`) and other operand counts
+    through the surface's method."""
+    general = _applying(op)
+
+    def method(self: Tensor, *others: Any, **named: Any) -> Tensor:
+        if named or len(others) != 1:
+            return general(self, *others, **named)
+        return binary(self, others[0])
+    return method
+
+
+def _install_elementwise() -> None:
+    """Give `Tensor` the one-frame form of every method and operator of an elementwise op
+    that still is the registry's derived one (a face's own method, `__eq__`, stays)."""
+    for op in OPS.values():
+        fast = _elementwise(op)
+        if fast is None:
+            continue
+        for name in (*op.methods, *(f"__{n}__" for n in op.operators)):
+            if name in METHODS or name in FACES["torch"] or name in Tensor.__dict__:
+                continue  # written by hand (`div`'s rounding_mode, `__eq__`'s foreign operands)
+            if len(op.args) == 1:
+                method = fast
+            elif name.startswith("__r") and name[3:-2] in op.operators:
+                method = _reflected(fast)
+            elif name.startswith("__"):
+                method = fast
+            else:
+                method = _binary_method(op, fast)
+            method.__name__ = method.__qualname__ = op.name if method is fast else name
+            method.__doc__ = op.doc
+            setattr(Tensor, name, method)
+
+
+_install_elementwise()
+
+
+# ---------------------------------------------------------------- ops with params, fewer frames
+# `x.sum()`, `x.reshape(4, 4)`, `x.T`, `x[1:3]`: the registered method (symgrad.ops.shape,
+# reduce, index) works out the params through a keyword wrapper and helpers, then `apply_one`.
+# On a plain tensor with the usual arguments (Python ints, no keywords) these methods work
+# out the same params themselves and call `Tensor._apply_one` directly; any other call is
+# the registered method's. The op, its forward, its node name and its rule are the same.
+
+_one = Tensor._apply_one
+_SUM, _RESHAPE, _TRANSPOSE = OPS["sum"], OPS["reshape"], OPS["transpose"]
+_BROADCAST_TO, _GETITEM = OPS["broadcast_to"], OPS["getitem"]
+_ALL_DIMS = [tuple(range(n)) for n in range(33)]  # ndim -> every axis (NumPy allows 64 dims)
+_REVERSED = [dims[::-1] for dims in _ALL_DIMS]
+
+
+def _sum(self: Tensor, dim: Any = None, keepdim: Any = False, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs and type(keepdim) is bool:
+        ndim = self._data.ndim
+        if dim is None and ndim < 33:
+            return _one(_SUM, self, {"axes": _ALL_DIMS[ndim], "keepdims": keepdim}, None)
+        if type(dim) is int and -ndim <= dim < ndim:
+            return _one(_SUM, self, {"axes": (dim % ndim,), "keepdims": keepdim}, None)
+    return _GENERAL["sum"](self, dim, keepdim, **kwargs)
+
+
+def _reshape(name: str) -> Callable:
+    def reshape(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
+        if type(self) is Tensor and not kwargs:
+            sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
+            for n in sizes:
+                if type(n) is not int or n < 0:
+                    break
+            else:  # plain sizes: `dims.resolve_shape` would return them as they are
+                return _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
+        return _GENERAL[name](self, *shape, **kwargs)
+    return reshape
+
+
+def _reversed_dims(self: Tensor) -> Tensor:
+    if type(self) is Tensor and self._data.ndim < 33:
+        return _one(_TRANSPOSE, self, {"axes": _REVERSED[self._data.ndim]}, None)
+    return _GENERAL["T"].fget(self)
+
+
+def _t(self: Tensor) -> Tensor:
+    if type(self) is Tensor and self._data.ndim <= 2:
+        return _one(_TRANSPOSE, self, {"axes": _REVERSED[self._data.ndim]}, "TBackward0")
+    return _GENERAL["t"](self)
+
+
+def _transpose(self: Tensor, *dims_: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs and len(dims_) == 2:
+        a, b = dims_
+        ndim = self._data.ndim
+        if type(a) is int and type(b) is int and -ndim <= a < ndim and -ndim <= b < ndim:
+            a, b = a % ndim, b % ndim
+            order = list(_ALL_DIMS[ndim]) if ndim < 33 else list(range(ndim))
+            order[a], order[b] = b, a
+            return _one(_TRANSPOSE, self, {"axes": tuple(order)}, "TransposeBackward0")
+    return _GENERAL["transpose"](self, *dims_, **kwargs)
+
+
+def _unsqueeze(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs and len(args) == 1 and type(args[0]) is int:
+        old = self._data.shape
+        d = args[0]
+        if -len(old) - 1 <= d <= len(old):
+            d %= len(old) + 1
+            return _one(_RESHAPE, self, {"shape": old[:d] + (1,) + old[d:]}, "UnsqueezeBackward0")
+    return _GENERAL["unsqueeze"](self, *args, **kwargs)
+
+
+def _expand(self: Tensor, *sizes: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs:
+        for n in sizes:
+            if type(n) is not int or n < 0:
+                break
+        else:
+            return _one(_BROADCAST_TO, self, {"shape": sizes}, None)
+    return _GENERAL["expand"](self, *sizes, **kwargs)
+
+
+def _getitem(self: Tensor, key: Any) -> Any:
+    if type(self) is Tensor:
+        kind = type(key)  # one int or one slice of ints: its index as `index_of` makes it
+        if kind is int:
+            return _one(_GETITEM, self, {"index": (("int", key),)}, None)
+        if kind is slice:
+            start, stop, step = key.start, key.stop, key.step
+            if ((start is None or type(start) is int) and (stop is None or type(stop) is int)
+                    and (step is None or type(step) is int)):
+                return _one(_GETITEM, self, {"index": (("slice", start, stop, step),)}, None)
+        index, arrays = index_of(key, self)
+        if not arrays:
+            return _one(_GETITEM, self, {"index": index}, None)
+        return apply(_GETITEM, self, *arrays, index=index)
+    return _GENERAL["__getitem__"](self, key)
+
+
+_FEWER_FRAMES = {"sum": _sum, "reshape": _reshape("reshape"), "view": _reshape("view"),
+                 "T": property(_reversed_dims), "t": _t, "transpose": _transpose,
+                 "unsqueeze": _unsqueeze, "expand": _expand, "__getitem__": _getitem}
+_GENERAL = {name: getattr(Tensor, name) for name in _FEWER_FRAMES}  # the registered methods
+for _name, _method in _FEWER_FRAMES.items():
+    if not isinstance(_method, property):
+        _method.__name__ = _method.__qualname__ = _name
+        _method.__doc__ = _GENERAL[_name].__doc__
+    setattr(Tensor, _name, _method)

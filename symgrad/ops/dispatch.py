@@ -48,6 +48,11 @@ class Value:
         raise NotImplementedError
 
     @classmethod
+    def _apply_one(cls, op: Op, x: Any, params: dict, name: str | None) -> Value:
+        """`_apply(op, (x,), params, name)`: a kind may run one operand faster."""
+        return cls._apply(op, (x,), params, name)
+
+    @classmethod
     def _composite(cls, fn: Callable, name: str, args: tuple, kwargs: dict) -> Value:
         """Run a composite function: eagerly as one named graph node, or inlined in a trace."""
         raise NotImplementedError
@@ -64,6 +69,8 @@ class Value:
 
 def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
     """Apply a primitive to values, arrays or Python scalars."""
+    if len(args) == 1 and isinstance(args[0], Value):  # `x.T`, `x.t()`: `apply_one`'s path
+        return ALONE[type(args[0])]._apply_one(op, args[0], params, _name)
     kind: type[Value] = Value._default  # owner(args), inlined: every op passes here
     for a in args:
         if isinstance(a, Value) and type(a)._priority > kind._priority:
@@ -74,7 +81,7 @@ def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
 def apply_one(op: Op, x: Value, params: dict, name: str | None = None) -> Value:
     """`apply(op, x, **params)` for a method applying an op to its value alone (`x.reshape`,
     `x.sum`): the owner is `x`'s kind, and the params dict is the caller's."""
-    return ALONE[type(x)]._apply(op, (x,), params, name)
+    return ALONE[type(x)]._apply_one(op, x, params, name)
 
 
 def lift(x: Any, *like: Any) -> Value:
