@@ -32,6 +32,7 @@ The eager engine imports nothing of the compiler: this module installs itself as
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 from collections import OrderedDict
@@ -44,8 +45,9 @@ from symgrad import codegen
 from symgrad.api.config import config
 from symgrad.autodiff.reverse import backprop
 from symgrad.eager.dtypes import get_default_dtype
-from symgrad.eager.engine import CompositeNode, _modified, node_class
-from symgrad.eager.modes import enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
+from symgrad.eager.engine import AccumulateGrad, CompositeNode, _modified, node_class
+from symgrad.eager.modes import _mode as _modes
+from symgrad.eager.modes import enable_grad, no_grad
 from symgrad.eager.tensor import Tensor, composite_node
 from symgrad.ir.graph import Graph, Node
 from symgrad.ops.core import OPS
@@ -134,7 +136,7 @@ class Fused:
         self.forward: Callable | None = None
         self.graph: Graph | None = None  # the forward's simplified graph, to join residuals to
         self.slots: list[int] = []  # where the tensors are among the operands
-        self.vjps: dict[tuple[bool, ...], Vjp | None] = {}
+        self.vjps: dict[int, Vjp | None] = {}  # by `run`'s bits of which inputs require grad
         self.broken = False
 
 
@@ -389,51 +391,69 @@ class Vjp:
 
 class Saved:
     """What a fused node keeps for backward: its signature's entry and VJP, the input
-    arrays and their versions, the residuals its VJP reads, and the call itself, to
-    rematerialise."""
+    arrays, the residuals its VJP reads, the call itself (to rematerialise), and the
+    versions its tensor operands were at, to check that none its VJP reads was written in
+    place since (None: all at version 0; a tensor without a counter is at 0, and a write
+    makes one, so no counter is made here). Made per call by `run`, which sets the fields
+    itself (no `__init__` frame)."""
 
-    __slots__ = ("entry", "vjp", "call", "arrays", "residuals", "versions")
+    __slots__ = ("entry", "vjp", "fn", "nargs", "keys", "operands", "slots", "arrays", "residuals",
+                 "seen")
 
-    def __init__(self, entry: Fused, vjp: Vjp, call: _Call, arrays: list, residuals: tuple) -> None:
-        self.entry, self.vjp = entry, vjp
-        self.call, self.arrays, self.residuals = call, arrays, residuals
-        self.versions = [(t._version_counter, t._version_counter[0],
-                          t.grad_fn.name() if t.grad_fn is not None else None)
-                         for t in (call.operands[s] for s in call.slots)]
-
-    def _check(self) -> None:
-        for (counter, seen, producer), data, read in zip(self.versions, self.arrays, self.vjp.reads):
-            if read and counter[0] != seen:
-                raise RuntimeError(_modified(data, producer, counter[0], seen))
+    def _check(self, node: CompositeNode) -> None:
+        seen = self.seen
+        if seen is None:  # no counter when saved: a tensor written since has one now
+            seen = _zeros(len(self.slots))
+        operands = self.operands
+        for slot, version, data, read in zip(self.slots, seen, self.arrays, self.vjp.reads):
+            counter = operands[slot]._vc
+            if read and counter is not None and counter[0] != version:
+                producer = node._next[slot]
+                name = None if producer is None or type(producer) is AccumulateGrad else producer.name()
+                raise RuntimeError(_modified(data, name, int(counter[0]), int(version)))
 
     def trusted(self) -> bool:
         """Whether backward may run the compiled VJP alone."""
         return self.vjp.trusted
 
-    def backward(self, edges: tuple, ct: Any) -> list:
-        """The gradients for `edges` (None where none flows) from the compiled VJP."""
-        self._check()
-        grads = self.vjp.fn(*self.arrays, *self.residuals, ct._data)
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        out: list = [None] * len(edges)
-        first: dict[tuple[int, int], int] = {}
+    def grads(self, node: CompositeNode, ct: np.ndarray) -> list:
+        """The gradients (arrays; None where no gradient flows) for the node's edges from the
+        compiled VJP on the cotangent `ct` (an array). A tensor given twice gets one per edge,
+        which the walk sums as it sums any two gradients of one tensor."""
+        self._check(node)
+        got = self.vjp.fn(*self.arrays, *self.residuals, ct)
+        if type(got) is not tuple:
+            got = (got,)
+        nodes = node._next
+        out: list = [None] * len(nodes)
         k = 0
-        for slot in self.call.slots:
-            edge = edges[slot]
-            if edge[0] is None:
+        for slot in self.slots:
+            if nodes[slot] is not None:
+                g = got[k]
+                out[slot] = g if type(g) is np.ndarray else np.asarray(g)
+                k += 1
+        return out
+
+    def backward(self, node: CompositeNode, ct: Any) -> list:
+        """`grads` as the Tensors `CompositeNode.apply` returns: a tensor given twice gets
+        its gradients summed at its first edge, as the unfused walk captures them."""
+        grads = self.grads(node, ct._data)
+        out: list = [None] * len(grads)
+        first: dict[tuple[int, int], int] = {}
+        for slot, (child, nr) in enumerate(node.next_functions):
+            g = grads[slot]
+            if g is None:
                 continue
-            g = np.asarray(grads[k])
-            k += 1
-            where = first.setdefault((id(edge[0]), edge[1]), slot)
-            out[where] = g if out[where] is None else out[where] + g  # a tensor given twice
+            where = first.setdefault((id(child), nr), slot)
+            out[where] = g if out[where] is None else out[where] + g
         make = type(ct)._make
         return [None if g is None else make(g) for g in out]
 
-    def compare(self, edges: tuple, ct: Any, want: list) -> list:
+    def compare(self, node: CompositeNode, ct: Any, want: list) -> list:
         """The compiled VJP's gradients, trusted from now on, if they are `want` (the unfused
         ones) up to rounding; else `want`, and the signature is unfused from its next call."""
         try:
-            got = self.backward(edges, ct)
+            got = self.backward(node, ct)
         except Exception:  # noqa: BLE001 - any failure of the generated code: not trusted
             got = None
         if got is not None and all((g is None) == (w is None) and (g is None or _near(g._data, w._data))
@@ -443,22 +463,48 @@ class Saved:
         self.entry.broken = True
         return want
 
-    def rematerialise(self) -> Any:
+    @property
+    def call(self) -> _Call:
+        """The call taken apart, as a build takes it."""
+        operands, nargs = self.operands, self.nargs
+        return _Call(self.fn, operands[:nargs], dict(zip(self.keys, operands[nargs:])), self.slots)
+
+    def rematerialise(self, node: CompositeNode) -> Any:
         """The composite's eager definition run again on its inputs, recorded: its output,
         whose graph reaches the same inputs."""
-        self._check()
+        self._check(node)
         call = self.call
         with enable_grad():
             return call.fn(*call.operands[:call.nargs], **dict(zip(call.keys, call.operands[call.nargs:])))
 
 
+@functools.cache
+def _zeros(n: int) -> tuple[int, ...]:
+    return (0,) * n
+
+
+_new = object.__new__
+
+
 def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
-    """A composite call on eager tensors: fused once its signature is hot, else unfused."""
-    operands = (*args, *kwargs.values())
-    key = signature(fn, tuple(kwargs), operands, tensor) if ENABLED and not is_anomaly_enabled() else None
+    """A composite call on eager tensors: fused once its signature is hot, else unfused.
+    (A composite call runs per step: its key, arrays, edges and saved values are made in
+    one pass, without a `_Call`, once its signature is built.)"""
+    if not ENABLED or _modes.anomaly:
+        return composite_node(tensor, fn, name, args, kwargs)
+    keys = tuple(kwargs) if kwargs else ()
+    operands = (*args, *kwargs.values()) if kwargs else args
+    key = signature(fn, keys, operands, tensor)
     if key is None:
         return composite_node(tensor, fn, name, args, kwargs)
-    e = entry(key)
+    e = _cache.get(key)  # `entry`, without the lock on a hit: each step is one
+    if e is None:
+        e = entry(key)
+    else:
+        try:
+            _cache.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile: this call still has it
+            pass
     if e.broken:
         return composite_node(tensor, fn, name, args, kwargs)
     if e.forward is None:
@@ -468,18 +514,25 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
         call = _Call(fn, args, kwargs, [i for i, a in enumerate(operands) if isinstance(a, tensor)])
         if not _build(e, call, tensor, args, kwargs):
             return composite_node(tensor, fn, name, args, kwargs)
-    call = _Call(fn, args, kwargs, e.slots)
-    arrays = call.arrays()
-    wrt = tuple(operands[s]._requires_grad for s in e.slots) if is_grad_enabled() else ()
-    vjp = e.vjps.get(wrt, _NO_KEY) if any(wrt) else None
+    slots = e.slots
+    arrays = []
+    wrt = 1  # a bit per tensor operand that requires grad, after a leading 1
+    for s in slots:
+        t = operands[s]
+        arrays.append(t._data)
+        wrt += wrt + t._requires_grad
+    grad = _modes.enabled and wrt & (wrt - 1)  # a bit set after the leading 1
+    vjp = e.vjps.get(wrt, _NO_KEY) if grad else None
     if vjp is not None and vjp is not _NO_KEY and vjp.forward is not None:
         out, *residuals = vjp.forward(*arrays)
     else:
         out, residuals = e.forward(*arrays), ()
-    out = out if type(out) is np.ndarray else np.asarray(out)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
     if vjp is _NO_KEY:
+        call = _Call(fn, args, kwargs, slots)
         try:
-            vjp = e.vjps[wrt] = build_vjp(call, wrt, out, e.graph)
+            vjp = e.vjps[wrt] = build_vjp(call, _bits(wrt, len(slots)), out, e.graph)
         except Exception:  # an op whose rule does not trace: unfused from now on
             e.broken = True
             return composite_node(tensor, fn, name, args, kwargs)
@@ -487,9 +540,37 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
             residuals = vjp.forward(*arrays)[1:]
     if vjp is None:
         return tensor._make(out)
-    edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
-    node = node_class(name, CompositeNode)(None, edges, Saved(e, vjp, call, arrays, tuple(residuals)))
+    # the node (CompositeNode's fields, set here): an edge per operand, None where no
+    # gradient flows; output numbers only when one is not 0
+    nodes = [None] * len(operands)
+    nrs, seen = None, None
+    for s in slots:
+        t = operands[s]
+        edge = t.grad_fn
+        if edge is not None:
+            if t._output_nr:
+                nrs = nrs or [0] * len(operands)
+                nrs[s] = t._output_nr
+        elif t._requires_grad:
+            edge = t._acc or t._edge()[0]
+        nodes[s] = edge
+        if t._vc is not None and seen is None:
+            seen = tuple(0 if (c := operands[k]._vc) is None else c[0] for k in slots)
+    saved = _new(Saved)
+    saved.entry, saved.vjp, saved.fn, saved.nargs, saved.keys = e, vjp, fn, len(args), keys
+    saved.operands, saved.slots, saved.arrays, saved.seen = operands, slots, arrays, seen
+    saved.residuals = tuple(residuals)
+    node = _new(node_class(name, CompositeNode))
+    node._next, node._nrs = tuple(nodes), None if nrs is None else tuple(nrs)
+    node._hooks = node._retained = node._stack = node._inner = None
+    node._fused = saved
     return tensor._make(out, node)
+
+
+def _bits(wrt: int, n: int) -> tuple[bool, ...]:
+    """`run`'s key of which tensor operands require grad (a bit each after a leading 1) as
+    `build_vjp` takes it: a flag per tensor operand."""
+    return tuple(bool(wrt >> (n - 1 - i) & 1) for i in range(n))
 
 
 def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bool:

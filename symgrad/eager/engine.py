@@ -67,6 +67,13 @@ class Node:
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         raise NotImplementedError
 
+    def apply_raw(self, cts: list, retain_graph: bool) -> list:
+        """`apply` without `create_graph` on the walk's arrays (None where no gradient came),
+        its gradients returned as arrays: the node sees Tensors, as it was written for."""
+        visible = RAW["visible"]
+        return RAW["arrays"](self.apply([None if g is None else visible(g) for g in cts], False,
+                                        retain_graph))
+
     def release(self) -> None:
         """Free saved buffers after a backward without `retain_graph`."""
 
@@ -222,7 +229,7 @@ class OpNode(Node):
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if not create_graph:  # the same rules on arrays: nothing to record
-            return [RAW["visible"](g) for g in RAW["run"](self, cts)]
+            return [None if g is None else RAW["visible"](g) for g in RAW["run"](self, RAW["arrays"](cts))]
         inputs, ans_data = self.saved_values()
         # a Tensor, as ct is (a linear op's rule reads no output)
         # (its own counter: the output's, made later, is still the one this node checks)
@@ -313,8 +320,8 @@ class CompositeNode(Node):
             if fused is None:
                 raise RuntimeError(_FREED)
             if not create_graph and fused.trusted():
-                return fused.backward(self.next_functions, cts[0])
-            root = fused.rematerialise()._edge()
+                return fused.backward(self, cts[0])
+            root = fused.rematerialise(self)._edge()
         got = walk([(root, cts[0])], True, create_graph, capture=self._boundary(), stop=True)
         seen: set = set()
         out = []
@@ -323,8 +330,15 @@ class CompositeNode(Node):
             out.append(None if edge[0] is None or key in seen else got.get(edge))
             seen.add(key)
         if fused is not None and not create_graph:  # a compiled VJP's first use: checked
-            return fused.compare(self.next_functions, cts[0], out)
+            return fused.compare(self, cts[0], out)
         return out
+
+    def apply_raw(self, cts: list, retain_graph: bool) -> list:
+        """A fused node's trusted compiled VJP straight on the walk's arrays; else `apply`."""
+        fused = self._fused
+        if self._inner is None and fused is not None and fused.trusted():
+            return fused.grads(self, cts[0])
+        return Node.apply_raw(self, cts, retain_graph)
 
     def release(self) -> None:
         if self._inner is None:
@@ -416,24 +430,27 @@ def walk(
     Without `capture`, gradients reaching leaves accumulate into their `.grad`. With it, the
     gradients flowing into the `capture` edges are returned instead (and with `stop`, the
     walk does not go past them: the boundary of a composite node).
+    Without `create_graph` the gradients between nodes are bare arrays: a primitive's rules
+    and a fused composite's compiled VJP run on them (`RAW`), and only what users see (hooks,
+    retained and captured gradients, other nodes, `.grad`) is made a Tensor.
     """
     boundary = {id(n) for n, _ in capture} if capture is not None and stop else None
     order = _toposort((edge[0] for edge, _ in seeds), boundary)
     if capture is not None:
         order = _needed(order, capture)
     targets = None if capture is None else {(id(n), nr): (n, nr) for n, nr in capture}
+    raw = not create_graph
+    add = operator.add
+    if raw:  # the rules run on arrays; users and other nodes see Tensors
+        run_raw, visible, add, arrays = RAW["run"], RAW["visible"], RAW["add"], RAW["arrays"]
     buffers: dict[int, list] = {}
     for (node, nr), ct in seeds:
-        _send(buffers, node, nr, ct)
+        _send(buffers, node, nr, ct._data if raw else ct, add)
     captured: dict[Edge, Any] = {}
     leaves: list[tuple[AccumulateGrad, Any]] = []
     retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
     anomaly = _modes.anomaly
-    raw = not create_graph
-    add = operator.add
-    if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
-        run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
     pop, get = buffers.pop, buffers.get
     recording = _modes.enabled  # enable_grad() or no_grad() for the walk, without their objects
     _modes.enabled = create_graph
@@ -443,29 +460,38 @@ def walk(
             if cts is None:
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
-            primitive = isinstance(node, OpNode)
-            if primitive and raw and not (hit or node._hooks or node._retained):
-                results = run_raw(node, cts)  # the usual node, nothing shown: its rules on arrays
+            leaf = type(node) is AccumulateGrad
+            if not (hit or node._hooks or node._retained or leaf and node._leaf_hooks):
+                if leaf:  # the array leaves the list: `.grad` may take it (`_accumulate_grad`)
+                    if capture is None:
+                        leaves.append((node, visible(cts.pop()) if raw else cts[0]))
+                    continue
+                if not raw:
+                    results = node.apply(cts, True, retain_graph)
+                elif isinstance(node, OpNode):  # the usual node, nothing shown: its rules on arrays
+                    results = run_raw(node, cts)
+                else:
+                    results = node.apply_raw(cts, retain_graph)
             else:
-                leaf = not primitive and isinstance(node, AccumulateGrad)
-                shown = hit or node._hooks or node._retained or leaf and node._leaf_hooks
-                if raw and (shown or not (primitive or leaf)):
-                    cts = [visible(g) for g in cts]
-                if shown and not (hit and stop):  # a composite's boundary: the outer walk's hooks
+                if raw:
+                    cts = [None if g is None else visible(g) for g in cts]
+                if not (hit and stop):  # a composite's boundary: the outer walk's hooks
                     cts = node._pre_hooks(cts, retained)
                 for key in hit:
                     if cts[key[1]] is not None:
                         captured[targets[key]] = cts[key[1]]
                 if hit and stop:
                     continue
-                if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
+                if leaf:
                     if capture is None:
                         leaves.append((node, cts[0]))
                     continue
-                if primitive and raw:
-                    results = run_raw(node, cts)
+                if not raw:
+                    results = node.apply(cts, True, retain_graph)
+                elif isinstance(node, OpNode):
+                    results = run_raw(node, arrays(cts))
                 else:
-                    results = node.apply(cts, create_graph, retain_graph)
+                    results = arrays(node.apply(cts, False, retain_graph))
             if anomaly:
                 _check_nan(node, results)
             done.append(node)
@@ -483,6 +509,9 @@ def walk(
                 if slot is None:
                     slot = buffers[key] = [None] * child.n_outputs
                 slot[nr] = g if slot[nr] is None else add(slot[nr], g)
+            # the buffers hold the gradients now: a rule may write into one only they hold
+            # (`symgrad.eager.raw.run`), and `.grad` may take it
+            results = g = None
     finally:
         _modes.enabled = recording
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
@@ -514,8 +543,8 @@ def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:
 
 
 def _check_nan(node: Node, results: list) -> None:
-    for i, g in enumerate(results):
-        if g is not None and np.isnan(np.asarray(g._data)).any():
+    for i, g in enumerate(results):  # Tensors, or the raw walk's arrays
+        if g is not None and np.isnan(np.asarray(getattr(g, "_data", g))).any():
             raise RuntimeError(
                 f"Function '{node.name()}' returned nan values in its {i}th output."
                 + node._where_created())

@@ -8,8 +8,10 @@ promotion, so it runs the same rules on `Raw` values: an array in a `Tensor` sub
 graph, no versions and no hooks. One rule per op serves both paths, and the two paths agree
 bit for bit because each op runs the same NumPy code on the same dtypes.
 
-A `Raw` never leaves the backward walk: hooks, retained and captured gradients, and nodes
-other than primitives' see Tensors (`tensor`).
+Between nodes the walk passes bare arrays: `run` takes a node's cotangents as arrays and
+returns its gradients as arrays, wrapping them as `Raw` only inside, where a rule is
+interpreted. Hooks, retained and captured gradients, and nodes other than primitives' see
+Tensors (`tensor`).
 """
 
 from __future__ import annotations
@@ -89,36 +91,42 @@ def _forward(op: Op, args: tuple, params: dict) -> tuple[tuple, list, Any]:
     return args, datas, out
 
 
-def raw(g: Any) -> Any:
-    """A gradient as a Raw (None stays None)."""
-    return g if g is None or type(g) is Raw else Raw._make(g._data)
+def accumulate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b, two gradients of one tensor (arrays): NumPy's sum when their dtypes agree (so
+    does PyTorch's promotion), the promoting op otherwise."""
+    out = a + b if a.dtype == b.dtype else (Raw._make(a) + Raw._make(b))._data
+    return out if type(out) is np.ndarray else np.asarray(out)  # 0-d: an array, not a scalar
 
 
-def accumulate(a: Any, b: Any) -> Any:
-    """a + b, two gradients of one tensor: NumPy's sum when their dtypes agree (so does
-    PyTorch's promotion), the promoting op otherwise."""
-    if type(a) is Raw and type(b) is Raw and a._data.dtype == b._data.dtype:
-        return Raw._make(a._data + b._data)
-    return a + b
+def tensor(g: np.ndarray) -> Tensor:
+    """A gradient (an array) as the Tensor users see."""
+    return Tensor._make(g)
 
 
-def tensor(g: Any) -> Any:
-    """A gradient as the Tensor users see (None stays None)."""
-    return Tensor._make(g._data) if type(g) is Raw else g
+def arrays(gs: list) -> list:
+    """Gradients as the walk passes them: Tensors (or a user's array-likes) as arrays, None
+    kept."""
+    out = []
+    for g in gs:
+        if g is not None:
+            g = g._data if isinstance(g, Tensor) else np.asarray(g)
+        out.append(g)
+    return out
 
 
 def interpret(node: OpNode, cts: list) -> list:
     """`node.apply` without `create_graph`, on raw values: the registry's VJP of each input
-    that takes a gradient (an edge), None for the others, whose rules never run."""
+    that takes a gradient (an edge), None for the others, whose rules never run. Arrays in,
+    arrays out."""
     inputs, ans = node.saved_values()
-    return _vjps(node, raw(cts[0]), None if ans is None else Raw._make(ans),
-                 tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs))
+    return arrays(_vjps(node, Raw._make(cts[0]), None if ans is None else Raw._make(ans),
+                        tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs)))
 
 
 def _on_tensors(node: OpNode, cts: list) -> list:
     """A user's rule runs as it always has: on the Tensors it was written for."""
     inputs, ans = node.saved_values()
-    return _vjps(node, tensor(cts[0]), None if ans is None else Tensor._make(ans), inputs)
+    return arrays(_vjps(node, Tensor._make(cts[0]), None if ans is None else Tensor._make(ans), inputs))
 
 
 def _vjps(node: OpNode, ct: Any, ans: Any, inputs: tuple) -> list:
@@ -260,9 +268,10 @@ _UNTRACEABLE = object()
 
 
 def run(node: OpNode, cts: list) -> list:
-    """`interpret`, compiled: a node's VJPs run as straight-line NumPy code traced from the
-    rules once per signature (op, params, which inputs want gradients, the cotangent's and
-    inputs' shapes and dtypes, scalar inputs' values), the second time it is seen. The
+    """`interpret`, compiled: a node's VJPs (arrays in, arrays out) run as straight-line
+    NumPy code traced from the rules once per signature (op, params, which inputs want
+    gradients, the cotangent's and inputs' shapes and dtypes, scalar inputs' values), the
+    second time it is seen. The
     trace records each op's forward with the dtype casts promotion made, which depend on
     nothing else. A rule that reads a value's data in Python stays interpreted; a user's
     rule (extend, custom_vjp: it may read a global that changes) runs on Tensors.
@@ -274,11 +283,10 @@ def run(node: OpNode, cts: list) -> list:
     if not pure:
         return _on_tensors(node, cts)
     inputs, ans = node.saved_values()
-    g = cts[0]
-    ct = g._data
-    # a Raw's buffer that only it holds (here also `ct` and the argument) the replay may
-    # write into: a Raw never leaves the walk, and a buffer shared with anything has more
-    owned = type(g) is Raw and _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
+    ct = cts[0]
+    # a buffer that only the walk holds (here the list `cts`, `ct` and the argument) the
+    # replay may write into: a buffer shared with anything, a Tensor, a user's, has more
+    owned = _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
     # the signature: one part per input, (shape, dtype) of an array (a kept shape's
     # tagged by `_Shape`), (type, value) of a number; then which edges take a gradient
     params = node._params
@@ -322,15 +330,13 @@ def run(node: OpNode, cts: list) -> list:
         return interpret(node, cts)
     out = []
     for r in entry(*args):
-        if r is not None:
-            w = _new(Raw)
-            w._data = r if type(r) is np.ndarray else np.asarray(r)
-            r = w
+        if r is not None and type(r) is not np.ndarray:
+            r = np.asarray(r)
         out.append(r)
     return out
 
 
-_refcount, _new = sys.getrefcount, object.__new__
+_refcount = sys.getrefcount
 
 
 def _params_key(params: dict) -> tuple:
@@ -347,7 +353,7 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
         trace, outs = entry
         replay = trace.compile(outs)
         _CACHE[sig] = replay
-        return [None if g is None else Raw._make(g) for g in replay(*args)]
+        return arrays(replay(*args))
     ct, ans = args[0], args[1]
     trace = _Trace(2 + len(inputs), owned=sig[3])
     try:
@@ -357,7 +363,7 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
                           for k, a in enumerate(inputs)))
     except _Untraceable:
         _CACHE[sig] = _UNTRACEABLE
-        return interpret(node, [Raw._make(ct)])
+        return interpret(node, [ct])
     outs = []
     for g in got:
         if g is None:
@@ -369,7 +375,7 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
     if len(_CACHE) > 4096:  # a long-running process meeting ever new shapes
         _CACHE.clear()
     _CACHE[sig] = [trace, outs]
-    return [None if g is None else Raw._make(g._data) for g in got]
+    return arrays(got)
 
 
-RAW.update(run=run, visible=tensor, add=accumulate)
+RAW.update(run=run, visible=tensor, add=accumulate, arrays=arrays)
