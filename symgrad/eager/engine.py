@@ -391,26 +391,29 @@ def _toposort(roots: Iterable[Node], stop: set[int] | None = None) -> list[Node]
     1.6 us on the tutorial's 5-node graph, whose whole step takes about 230 us.)"""
     order: list[Node] = []
     seen: set[int] = set()
+    mark, done = seen.add, order.append
     for root in roots:
         if id(root) in seen:
             continue
-        seen.add(id(root))
+        mark(id(root))
         stack = [(root, iter(_nodes(root)))]
+        push, pop = stack.append, stack.pop
         while stack:
             node, children = stack[-1]
             for child in children:
                 if child is not None and (key := id(child)) not in seen:
-                    seen.add(key)
-                    behind = child._next
+                    mark(key)
                     if stop and key in stop:
                         behind = ()
-                    elif type(behind) is not tuple:
+                    elif isinstance(child, OpNode2):  # its edges in slots (no `_next` tuple made)
+                        behind = (child._edge0, child._edge1)
+                    elif type(behind := child._next) is not tuple:
                         behind = (behind,)
-                    stack.append((child, iter(behind)))
+                    push((child, iter(behind)))
                     break
             else:
-                stack.pop()
-                order.append(node)
+                pop()
+                done(node)
     order.reverse()
     return order
 
@@ -434,11 +437,13 @@ def walk(
     and a fused composite's compiled VJP run on them (`RAW`), and only what users see (hooks,
     retained and captured gradients, other nodes, `.grad`) is made a Tensor.
     """
-    boundary = {id(n) for n, _ in capture} if capture is not None and stop else None
-    order = _toposort((edge[0] for edge, _ in seeds), boundary)
-    if capture is not None:
-        order = _needed(order, capture)
-    targets = None if capture is None else {(id(n), nr): (n, nr) for n, nr in capture}
+    if capture is None:
+        order = _toposort([edge[0] for edge, _ in seeds])
+        targets = None
+    else:
+        order = _needed(_toposort([edge[0] for edge, _ in seeds],
+                                  {id(n) for n, _ in capture} if stop else None), capture)
+        targets = {(id(n), nr): (n, nr) for n, nr in capture}
     raw = not create_graph
     add = operator.add
     if raw:  # the rules run on arrays; users and other nodes see Tensors
