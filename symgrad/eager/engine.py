@@ -437,12 +437,14 @@ def walk(
     and a fused composite's compiled VJP run on them (`RAW`), and only what users see (hooks,
     retained and captured gradients, other nodes, `.grad`) is made a Tensor.
     """
-    if capture is None:
-        order = _toposort([edge[0] for edge, _ in seeds])
+    roots = [edge[0] for edge, _ in seeds]
+    if capture is None:  # each node is run once its last consumer has sent its gradient
+        pending = _consumers(roots)
+        order = [n for n in dict.fromkeys(roots) if not pending[n]]  # grows as the walk goes
         targets = None
-    else:
-        order = _needed(_toposort([edge[0] for edge, _ in seeds],
-                                  {id(n) for n, _ in capture} if stop else None), capture)
+    else:  # a composite's boundary or `grad`'s inputs: only the nodes that reach them
+        pending = None
+        order = _needed(_toposort(roots, {id(n) for n, _ in capture} if stop else None), capture)
         targets = {(id(n), nr): (n, nr) for n, nr in capture}
     raw = not create_graph
     add = operator.add
@@ -462,7 +464,9 @@ def walk(
     try:
         for node in order:
             cts = pop(id(node), None)
-            if cts is None:
+            if cts is None:  # no gradient reached it: what lies behind may still get some
+                if pending is not None:
+                    _skip(node, pending, order)
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
             leaf = type(node) is AccumulateGrad
@@ -507,7 +511,13 @@ def walk(
             elif type(children := node._next) is not tuple:  # one input
                 children = (children,)
             for i, child in enumerate(children):
-                if child is None or (g := results[i]) is None:
+                if child is None:
+                    continue
+                if pending is not None:  # ready once every consumer is done
+                    left = pending[child] = pending[child] - 1
+                    if not left:
+                        order.append(child)
+                if (g := results[i]) is None:
                     continue
                 nr = 0 if nrs is None else nrs[i]
                 slot = get(key := id(child))
@@ -530,6 +540,41 @@ def walk(
         for node in done:
             node.release()
     return captured
+
+
+def _children(node: Node) -> tuple:
+    """The input nodes of `node` (None where no gradient flows), as the walk reads them."""
+    if isinstance(node, OpNode2):
+        return (node._edge0, node._edge1)
+    children = node._next
+    return children if type(children) is tuple else (children,)
+
+
+def _consumers(roots: list[Node]) -> dict[Node, int]:
+    """How many edges lead into each node reachable from `roots`: the walk runs a node once
+    that many consumers have sent their gradient (or none), so its gradient is whole. One
+    pass with a stack, cheaper than a topological sort (PyTorch's engine counts too)."""
+    pending = dict.fromkeys(roots, 0)
+    stack = list(pending)
+    pop, push = stack.pop, stack.append
+    while stack:
+        for child in _children(pop()):
+            if child is not None:
+                if child in pending:
+                    pending[child] += 1
+                else:
+                    pending[child] = 1
+                    push(child)
+    return pending
+
+
+def _skip(node: Node, pending: dict[Node, int], order: list[Node]) -> None:
+    """A node that got no gradient is done: its inputs wait for one consumer less."""
+    for child in _children(node):
+        if child is not None:
+            left = pending[child] = pending[child] - 1
+            if not left:
+                order.append(child)
 
 
 def _send(buffers: dict[int, list], node: Node, nr: int, g: Any,
