@@ -112,11 +112,14 @@ def _static_key(value: Any) -> Any:
 
 def signature(fn: Callable, keys: tuple[str, ...], operands: tuple, tensor: type) -> tuple | None:
     """The cache key of a composite call on `operands` (arguments, then the values of the
-    keyword arguments named `keys`), or None when an argument cannot be keyed."""
+    keyword arguments named `keys`), or None when an argument cannot be keyed. Flat: a
+    tensor's shape and dtype are two parts (a shape, ints, and a dtype are never a static
+    key, a pair led by a type), as nested pairs would be a tuple to make and hash per call."""
     parts: list[Any] = [fn, keys, get_default_dtype()]
     for a in operands:
         if isinstance(a, tensor):
-            parts.append((a._data.shape, a._data.dtype))
+            data = a._data
+            parts += (data.shape, data.dtype)
             continue
         key = _static_key(a)
         if key is _NO_KEY:
@@ -129,7 +132,7 @@ class Fused:
     """What one signature built to: the forward, its VJPs (one per set of inputs that need
     a gradient) and which inputs each VJP reads."""
 
-    __slots__ = ("calls", "forward", "graph", "slots", "vjps", "broken")
+    __slots__ = ("calls", "forward", "graph", "slots", "vjps", "broken", "call", "node")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -138,6 +141,8 @@ class Fused:
         self.slots: list[int] = []  # where the tensors are among the operands
         self.vjps: dict[int, Vjp | None] = {}  # by `run`'s bits of which inputs require grad
         self.broken = False
+        self.call: tuple = ()  # (fn, keyword names, number of arguments): the same every call
+        self.node: tuple = (None, None)  # (grad_fn name, its node class), as last made
 
 
 _cache: OrderedDict[tuple, Fused] = OrderedDict()  # least recently used first
@@ -390,22 +395,23 @@ class Vjp:
 
 
 class Saved:
-    """What a fused node keeps for backward: its signature's entry and VJP, the input
-    arrays, the residuals its VJP reads, the call itself (to rematerialise), and the
-    versions its tensor operands were at, to check that none its VJP reads was written in
-    place since (None: all at version 0; a tensor without a counter is at 0, and a write
+    """What a fused node keeps for backward: its signature's entry (which has what every
+    call of it shares: the function, keyword names, where the tensors are) and VJP, the
+    call's operands (to rematerialise) and input arrays, the residuals its VJP reads, and
+    the versions its tensor operands were at, to check that none its VJP reads was written
+    in place since (None: all at version 0; a tensor without a counter is at 0, and a write
     makes one, so no counter is made here). Made per call by `run`, which sets the fields
     itself (no `__init__` frame)."""
 
-    __slots__ = ("entry", "vjp", "fn", "nargs", "keys", "operands", "slots", "arrays", "residuals",
-                 "seen")
+    __slots__ = ("entry", "vjp", "operands", "arrays", "residuals", "seen")
 
     def _check(self, node: CompositeNode) -> None:
+        slots = self.entry.slots
         seen = self.seen
         if seen is None:  # no counter when saved: a tensor written since has one now
-            seen = _zeros(len(self.slots))
+            seen = _zeros(len(slots))
         operands = self.operands
-        for slot, version, data, read in zip(self.slots, seen, self.arrays, self.vjp.reads):
+        for slot, version, data, read in zip(slots, seen, self.arrays, self.vjp.reads):
             counter = operands[slot]._vc
             if read and counter is not None and counter[0] != version:
                 producer = node._next[slot]
@@ -427,7 +433,7 @@ class Saved:
         nodes = node._next
         out: list = [None] * len(nodes)
         k = 0
-        for slot in self.slots:
+        for slot in self.entry.slots:
             if nodes[slot] is not None:
                 g = got[k]
                 out[slot] = g if type(g) is np.ndarray else np.asarray(g)
@@ -466,8 +472,8 @@ class Saved:
     @property
     def call(self) -> _Call:
         """The call taken apart, as a build takes it."""
-        operands, nargs = self.operands, self.nargs
-        return _Call(self.fn, operands[:nargs], dict(zip(self.keys, operands[nargs:])), self.slots)
+        (fn, keys, nargs), operands = self.entry.call, self.operands
+        return _Call(fn, operands[:nargs], dict(zip(keys, operands[nargs:])), self.entry.slots)
 
     def rematerialise(self, node: CompositeNode) -> Any:
         """The composite's eager definition run again on its inputs, recorded: its output,
@@ -557,10 +563,13 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
         if t._vc is not None and seen is None:
             seen = tuple(0 if (c := operands[k]._vc) is None else c[0] for k in slots)
     saved = _new(Saved)
-    saved.entry, saved.vjp, saved.fn, saved.nargs, saved.keys = e, vjp, fn, len(args), keys
-    saved.operands, saved.slots, saved.arrays, saved.seen = operands, slots, arrays, seen
+    saved.entry, saved.vjp, saved.operands, saved.arrays, saved.seen = e, vjp, operands, arrays, seen
     saved.residuals = tuple(residuals)
-    node = _new(node_class(name, CompositeNode))
+    made, cls = e.node  # the name is the call's, kept per signature: one lookup, not a cached call
+    if made != name:
+        cls = node_class(name, CompositeNode)
+        e.node = (name, cls)
+    node = _new(cls)
     node._next, node._nrs = tuple(nodes), None if nrs is None else tuple(nrs)
     node._hooks = node._retained = node._stack = node._inner = None
     node._fused = saved
@@ -594,6 +603,7 @@ def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bo
         e.broken = True
         return False
     e.forward, e.graph, e.slots = forward, graph, call.slots
+    e.call = (call.fn, call.keys, call.nargs)
     return True
 
 
