@@ -163,15 +163,23 @@ class _Shape:
 
 
 _SHAPES: dict[tuple, _Shape] = {}  # shape -> the _Shape of that shape and the dtype last asked
+_CANONICAL: dict[tuple, _Shape] = {}  # (shape, dtype) -> its one _Shape
 
 
 def shape_only(data: Any) -> _Shape:
     """The `_Shape` of an array: what a node keeps of an input its backward does not read,
     as PyTorch's AddBackward0 and ExpBackward0 keep no input. The graph then holds no
-    intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)"""
-    if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
-        _SHAPES.clear()
-    shape = _SHAPES[data.shape] = _Shape(data)
+    intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)
+    One `_Shape` per shape and dtype, so the raw backward keys a node by the object itself
+    (`symgrad.eager.raw.run`); one made before a clear is another key, as good."""
+    key = (data.shape, data.dtype)
+    shape = _CANONICAL.get(key)
+    if shape is None:
+        if len(_CANONICAL) > 4096:  # a long-running process meeting ever new shapes
+            _CANONICAL.clear()
+            _SHAPES.clear()
+        shape = _CANONICAL[key] = _Shape(data)
+    _SHAPES[data.shape] = shape
     return shape
 
 

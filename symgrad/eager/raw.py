@@ -166,7 +166,10 @@ class _Trace:
         self.names[name] = value
         return name
 
-    def compile(self, outs: list) -> Callable:
+    def compile(self, outs: list, zero_d: frozenset[str] | set[str] = frozenset()) -> Callable:
+        """The replay: arguments `v0...`, returning `outs`, those named in `zero_d` (0-d
+        in the trace, where a ufunc returns a NumPy scalar) made arrays, so the walk takes
+        the replay's tuple as it is."""
         last = {}  # variable -> the last line that reads it (the outputs: past the end)
         for k, (_, _, refs, _, _) in enumerate(self.lines):
             for r in refs:
@@ -181,9 +184,9 @@ class _Trace:
                 call += f", out={into}"
             body.append(f"    {var} = {fn}({call})\n")
         args = ", ".join(f"v{i}" for i in range(self.n_args))
-        results = "".join(f"{o}, " for o in outs)
+        results = "".join(f"_asarray({o}), " if o in zero_d else f"{o}, " for o in outs)
         source = f"def replay({args}):\n{''.join(body)}    return ({results})\n"
-        scope = dict(self.names)
+        scope = dict(self.names, _asarray=np.asarray)
         exec(compile(source, "<symgrad raw backward>", "exec"), scope)  # noqa: S102 - our own code
         scope["replay"].__symgrad_source__ = source  # to read, as a fused composite's
         return scope["replay"]
@@ -262,7 +265,7 @@ def _recorded(data: Any, trace: _Trace, var: str) -> _Recorded:
     return r
 
 
-_CACHE: dict = {}  # signature -> [trace, outputs] once seen, then the compiled replay
+_CACHE: dict = {}  # signature -> [trace, outputs, 0-d outputs] once seen, then the compiled replay
 _PURE: dict[Op, bool] = {}  # whether an op's rules are pure functions of their arguments
 _UNTRACEABLE = object()
 
@@ -275,7 +278,7 @@ def run(node: OpNode, cts: list) -> list:
     trace records each op's forward with the dtype casts promotion made, which depend on
     nothing else. A rule that reads a value's data in Python stays interpreted; a user's
     rule (extend, custom_vjp: it may read a global that changes) runs on Tensors.
-    (A node runs once per backward: its signature is built inline, without a list to grow.)"""
+    (A node runs once per backward: its signature is built inline, flat.)"""
     op = node._op
     pure = _PURE.get(op)
     if pure is None:  # the registry's own rules
@@ -287,39 +290,39 @@ def run(node: OpNode, cts: list) -> list:
     # a buffer that only the walk holds (here the list `cts`, `ct` and the argument) the
     # replay may write into: a buffer shared with anything, a Tensor, a user's, has more
     owned = _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
-    # the signature: one part per input, (shape, dtype) of an array (a kept shape's
-    # tagged by `_Shape`), (type, value) of a number; then which edges take a gradient
+    # the signature, flat: the op, params, ownership, which edges take a gradient (a bit
+    # each), the cotangent's shape and dtype, then per input its kept `_Shape` itself (one
+    # per shape and dtype), an array's shape and dtype (two parts), or a number's key (a
+    # pair led by its type): each part tells its kind, so no input's parts read as another's
     params = node._params
     pk = _params_key(params) if params else None
-    children = None if isinstance(node, OpNode2) else node._next
-    if len(inputs) == 1:
+    if len(inputs) == 1:  # a recorded op of one input: its edge takes a gradient
         a = inputs[0]
         if type(a) is _Shape:
-            pa = (_Shape, a.shape, a.dtype)
+            sig = (op, pk, owned, ct.shape, ct.dtype, a)
         elif isinstance(a, Tensor):
             a = a._data
-            pa = (a.shape, a.dtype)
+            sig = (op, pk, owned, ct.shape, ct.dtype, a.shape, a.dtype)
         else:
-            pa = (type(a), a.hex() if type(a) is float else a)
-        sig = (op, ct.shape, ct.dtype, owned, pk, children is None, pa)
+            sig = (op, pk, owned, ct.shape, ct.dtype, _number(a))
         args = (ct, ans, a)
     else:
-        parts, args = [], [ct, ans]
+        if isinstance(node, OpNode2):  # its edges in slots
+            edges = (node._edge0 is None) + 2 * (node._edge1 is None)
+        else:
+            edges = sum(1 << i for i, c in enumerate(node._next) if c is None)
+        parts, args = [op, pk, owned, edges, ct.shape, ct.dtype], [ct, ans]
         for a in inputs:
             if type(a) is _Shape:
-                parts.append((_Shape, a.shape, a.dtype))
+                parts.append(a)
             elif isinstance(a, Tensor):
                 a = a._data
-                parts.append((a.shape, a.dtype))
-            else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
-                parts.append((type(a), a.hex() if type(a) is float else a))
+                parts.append(a.shape)
+                parts.append(a.dtype)
+            else:
+                parts.append(_number(a))
             args.append(a)
-        if children is None:  # OpNode2: its edges in slots
-            sig = (op, ct.shape, ct.dtype, owned, pk, node._edge0 is None, node._edge1 is None,
-                   tuple(parts))
-        else:
-            sig = (op, ct.shape, ct.dtype, owned, pk, tuple(c is None for c in children),
-                   tuple(parts))
+        sig = tuple(parts)
     try:
         entry = _CACHE.get(sig)
     except TypeError:  # unhashable params
@@ -328,15 +331,18 @@ def run(node: OpNode, cts: list) -> list:
         return _traced(node, sig, entry, list(args), inputs)
     if entry is _UNTRACEABLE:
         return interpret(node, cts)
-    out = []
-    for r in entry(*args):
-        if r is not None and type(r) is not np.ndarray:
-            r = np.asarray(r)
-        out.append(r)
-    return out
+    return entry(*args)  # a tuple of arrays and None
 
 
 _refcount = sys.getrefcount
+
+
+def _number(a: Any) -> tuple:
+    """A number input's part of a signature, its value being the trace's: a float by its bits
+    where its value does not tell them (-0.0 is 0.0, nan is no nan), a bool is not 1."""
+    if type(a) is float and (a != a or not a):
+        return (float, a.hex())
+    return (type(a), a)
 
 
 def _params_key(params: dict) -> tuple:
@@ -350,12 +356,12 @@ def _params_key(params: dict) -> tuple:
 def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tuple) -> list:
     """The first sight of a signature records its trace; the second compiles it."""
     if entry is not None:
-        trace, outs = entry
-        replay = trace.compile(outs)
+        trace, outs, zero_d = entry
+        replay = trace.compile(outs, zero_d)
         _CACHE[sig] = replay
         return arrays(replay(*args))
     ct, ans = args[0], args[1]
-    trace = _Trace(2 + len(inputs), owned=sig[3])
+    trace = _Trace(2 + len(inputs), owned=sig[2])
     try:
         got = _vjps(node, _recorded(ct, trace, "v0"),
                     None if ans is None else _recorded(ans, trace, "v1"),
@@ -364,17 +370,19 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
     except _Untraceable:
         _CACHE[sig] = _UNTRACEABLE
         return interpret(node, [ct])
-    outs = []
+    outs, zero_d = [], set()
     for g in got:
         if g is None:
             outs.append("None")
         elif type(g) is _Recorded and g._trace is trace:
             outs.append(g._var)
+            if not g._data.ndim:
+                zero_d.add(g._var)
         else:
             outs.append(trace.bind(g._data))
     if len(_CACHE) > 4096:  # a long-running process meeting ever new shapes
         _CACHE.clear()
-    _CACHE[sig] = [trace, outs]
+    _CACHE[sig] = [trace, outs, zero_d]
     return arrays(got)
 
 
