@@ -32,7 +32,6 @@ The eager engine imports nothing of the compiler: this module installs itself as
 
 from __future__ import annotations
 
-import functools
 import threading
 import warnings
 from collections import OrderedDict
@@ -258,10 +257,10 @@ def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray,
     split = None if forward is None else _split(forward, graph)
     if split is not None:
         joined, rest = split
-        vjp = Vjp(_load(rest, name, grads), reads, _load(joined, call.fn.__name__, ["out"]))
+        vjp = Vjp(_load(rest, name, grads), reads, call.slots, wrt, _load(joined, call.fn.__name__, ["out"]))
         if _same(np.asarray(vjp.forward(*arrays)[0]), out):
             return vjp
-    return Vjp(_load(graph, name, grads), reads)
+    return Vjp(_load(graph, name, grads), reads, call.slots, wrt)
 
 
 def _split(forward: Graph, vjp: Graph) -> tuple[Graph, Graph] | None:
@@ -387,11 +386,16 @@ class Vjp:
     which tensor inputs its code reads, and whether its first use matched the unfused
     backward bit for bit (until then each backward also runs the unfused one and compares)."""
 
-    __slots__ = ("fn", "reads", "trusted", "forward")
+    __slots__ = ("fn", "reads", "trusted", "forward", "targets", "checks")
 
-    def __init__(self, fn: Callable, reads: tuple[bool, ...], forward: Callable | None = None) -> None:
+    def __init__(self, fn: Callable, reads: tuple[bool, ...], slots: list[int], wrt: tuple[bool, ...],
+                 forward: Callable | None = None) -> None:
         self.fn, self.reads, self.trusted = fn, reads, False
         self.forward = forward  # (arrays...) -> (output, residuals...) that `fn` takes, or None
+        # the operand each gradient `fn` returns is for, in order; and (k, operand) of each
+        # tensor operand (the k-th) whose array `fn` reads, whose version backward checks
+        self.targets = tuple(s for s, w in zip(slots, wrt) if w)
+        self.checks = tuple((k, s) for k, (s, r) in enumerate(zip(slots, reads)) if r)
 
 
 class Saved:
@@ -406,17 +410,16 @@ class Saved:
     __slots__ = ("entry", "vjp", "operands", "arrays", "residuals", "seen")
 
     def _check(self, node: CompositeNode) -> None:
-        slots = self.entry.slots
-        seen = self.seen
-        if seen is None:  # no counter when saved: a tensor written since has one now
-            seen = _zeros(len(slots))
-        operands = self.operands
-        for slot, version, data, read in zip(slots, seen, self.arrays, self.vjp.reads):
+        operands, seen = self.operands, self.seen
+        for k, slot in self.vjp.checks:
             counter = operands[slot]._vc
-            if read and counter is not None and counter[0] != version:
+            if counter is None:  # never written: at version 0, as when saved
+                continue
+            version = 0 if seen is None else seen[k]
+            if counter[0] != version:
                 producer = node._next[slot]
                 name = None if producer is None or type(producer) is AccumulateGrad else producer.name()
-                raise RuntimeError(_modified(data, name, int(counter[0]), int(version)))
+                raise RuntimeError(_modified(self.arrays[k], name, int(counter[0]), int(version)))
 
     def trusted(self) -> bool:
         """Whether backward may run the compiled VJP alone."""
@@ -427,17 +430,13 @@ class Saved:
         compiled VJP on the cotangent `ct` (an array). A tensor given twice gets one per edge,
         which the walk sums as it sums any two gradients of one tensor."""
         self._check(node)
-        got = self.vjp.fn(*self.arrays, *self.residuals, ct)
+        vjp = self.vjp
+        got = vjp.fn(*self.arrays, *self.residuals, ct)
         if type(got) is not tuple:
             got = (got,)
-        nodes = node._next
-        out: list = [None] * len(nodes)
-        k = 0
-        for slot in self.entry.slots:
-            if nodes[slot] is not None:
-                g = got[k]
-                out[slot] = g if type(g) is np.ndarray else np.asarray(g)
-                k += 1
+        out: list = [None] * len(self.operands)
+        for slot, g in zip(vjp.targets, got):
+            out[slot] = g if type(g) is np.ndarray else np.asarray(g)
         return out
 
     def backward(self, node: CompositeNode, ct: Any) -> list:
@@ -482,11 +481,6 @@ class Saved:
         call = self.call
         with enable_grad():
             return call.fn(*call.operands[:call.nargs], **dict(zip(call.keys, call.operands[call.nargs:])))
-
-
-@functools.cache
-def _zeros(n: int) -> tuple[int, ...]:
-    return (0,) * n
 
 
 _new = object.__new__

@@ -566,7 +566,12 @@ def _consumers(roots: list[Node]) -> dict[Node, int]:
     stack = list(pending)
     pop, push = stack.pop, stack.append
     while stack:
-        for child in _children(pop()):
+        node = pop()
+        if isinstance(node, OpNode2):  # `_children`, inline: it runs once per node
+            children = (node._edge0, node._edge1)
+        elif type(children := node._next) is not tuple:
+            children = (children,)
+        for child in children:
             if child is not None:
                 if child in pending:
                     pending[child] += 1
@@ -621,10 +626,11 @@ def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
         if not out.requires_grad:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
-        if g is None:
+        if g is None:  # a fresh one of the output's shape and dtype, the walk's own
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = type(out)._make(_one(out._data))
+            seeds.append((out._edge(), type(out)._make(_one(out._data))))
+            continue
         if not isinstance(g, Value._default):
             g = type(out)._make(np.asarray(g, dtype=out.dtype))
         elif not create_graph:  # the user's tensor: its buffer is theirs, never `.grad` itself
