@@ -514,13 +514,31 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
         call = _Call(fn, args, kwargs, [i for i, a in enumerate(operands) if isinstance(a, tensor)])
         if not _build(e, call, tensor, args, kwargs):
             return composite_node(tensor, fn, name, args, kwargs)
+    # one pass over the tensor operands: their arrays; a bit each, after a leading 1, for
+    # those that require grad; the node's edges (None where no gradient flows), output
+    # numbers only when one is not 0; the versions to check, only if one has a counter
     slots = e.slots
     arrays = []
-    wrt = 1  # a bit per tensor operand that requires grad, after a leading 1
+    wrt = 1
+    nodes = [None] * len(operands)
+    nrs = seen = None
     for s in slots:
         t = operands[s]
         arrays.append(t._data)
-        wrt += wrt + t._requires_grad
+        edge = t.grad_fn
+        if edge is not None:
+            wrt += wrt + 1
+            if t._output_nr:
+                nrs = nrs or [0] * len(operands)
+                nrs[s] = t._output_nr
+        elif t._requires_grad:
+            wrt += wrt + 1
+            edge = t._acc or t._edge()[0]
+        else:
+            wrt += wrt
+        nodes[s] = edge
+        if t._vc is not None and seen is None:
+            seen = tuple(0 if (c := operands[k]._vc) is None else c[0] for k in slots)
     grad = _modes.enabled and wrt & (wrt - 1)  # a bit set after the leading 1
     vjp = e.vjps.get(wrt, _NO_KEY) if grad else None
     if vjp is not None and vjp is not _NO_KEY and vjp.forward is not None:
@@ -540,23 +558,7 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
             residuals = vjp.forward(*arrays)[1:]
     if vjp is None:
         return tensor._make(out)
-    # the node (CompositeNode's fields, set here): an edge per operand, None where no
-    # gradient flows; output numbers only when one is not 0
-    nodes = [None] * len(operands)
-    nrs, seen = None, None
-    for s in slots:
-        t = operands[s]
-        edge = t.grad_fn
-        if edge is not None:
-            if t._output_nr:
-                nrs = nrs or [0] * len(operands)
-                nrs[s] = t._output_nr
-        elif t._requires_grad:
-            edge = t._acc or t._edge()[0]
-        nodes[s] = edge
-        if t._vc is not None and seen is None:
-            seen = tuple(0 if (c := operands[k]._vc) is None else c[0] for k in slots)
-    saved = _new(Saved)
+    saved = _new(Saved)  # and the node: their fields set here
     saved.entry, saved.vjp, saved.operands, saved.arrays, saved.seen = e, vjp, operands, arrays, seen
     saved.residuals = tuple(residuals)
     made, cls = e.node  # the name is the call's, kept per signature: one lookup, not a cached call
