@@ -360,7 +360,8 @@ class CompositeNode(Node):
 
 
 # How a backward without `create_graph` runs primitives' rules on arrays: `run(node, cts)`,
-# `visible(g)` (the Tensor users see) and `add(a, b)`. `symgrad.eager.raw`, built on the
+# `visible(g)` (the Tensor users see), `hold(g)` (what `_accumulate_grad` takes the array
+# from), `arrays(gs)` (Tensors back to arrays) and `add(a, b)`. `symgrad.eager.raw`, built on the
 # Tensor that is built on this engine, fills it in when the package loads.
 RAW: dict[str, Callable] = {}
 
@@ -456,8 +457,9 @@ def walk(
         targets = {(id(n), nr): (n, nr) for n, nr in capture}
     raw = not create_graph
     add = operator.add
-    if raw:  # the rules run on arrays; users and other nodes see Tensors
+    if raw:  # the rules run on arrays; users and other nodes see Tensors, `.grad` a holder's array
         run_raw, visible, add, arrays = RAW["run"], RAW["visible"], RAW["add"], RAW["arrays"]
+        hold = RAW["hold"]
     buffers: dict[int, list] = {}
     for (node, nr), ct in seeds:
         _send(buffers, node, nr, ct._data if raw else ct, add)
@@ -481,7 +483,7 @@ def walk(
             if not (hit or node._hooks or node._retained or leaf and node._leaf_hooks):
                 if leaf:  # the array leaves the list: `.grad` may take it (`_accumulate_grad`)
                     if capture is None:
-                        leaves.append((node, visible(cts.pop()) if raw else cts[0]))
+                        leaves.append((node, hold(cts.pop()) if raw else cts[0]))
                     continue
                 if not raw:
                     results = node.apply(cts, True, retain_graph)

@@ -386,4 +386,4 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
     return arrays(got)
 
 
-RAW.update(run=run, visible=tensor, add=accumulate, arrays=arrays)
+RAW.update(run=run, visible=tensor, hold=Raw._make, add=accumulate, arrays=arrays)
