@@ -460,7 +460,7 @@ def walk(
     if raw:  # the rules run on arrays; users and other nodes see Tensors, `.grad` a holder's array
         run_raw, visible, add, arrays = RAW["run"], RAW["visible"], RAW["add"], RAW["arrays"]
         hold = RAW["hold"]
-    buffers: dict[int, list] = {}
+    buffers: dict[Node, list] = {}  # by the node itself: no id() per edge
     for (node, nr), ct in seeds:
         _send(buffers, node, nr, ct._data if raw else ct, add)
     captured: dict[Edge, Any] = {}
@@ -473,7 +473,7 @@ def walk(
     _modes.enabled = create_graph
     try:
         for node in order:
-            cts = pop(id(node), None)
+            cts = pop(node, None)
             if cts is None:  # no gradient reached it: what lies behind may still get some
                 if pending is not None:
                     _skip(node, pending, order)
@@ -530,9 +530,9 @@ def walk(
                 if (g := results[i]) is None:
                     continue
                 nr = 0 if nrs is None else nrs[i]
-                slot = get(key := id(child))
+                slot = get(child)
                 if slot is None:
-                    slot = buffers[key] = [None] * child.n_outputs
+                    slot = buffers[child] = [None] * child.n_outputs
                 slot[nr] = g if slot[nr] is None else add(slot[nr], g)
             # the buffers hold the gradients now: a rule may write into one only they hold
             # (`symgrad.eager.raw.run`), and `.grad` may take it
@@ -592,9 +592,9 @@ def _skip(node: Node, pending: dict[Node, int], order: list[Node]) -> None:
                 order.append(child)
 
 
-def _send(buffers: dict[int, list], node: Node, nr: int, g: Any,
+def _send(buffers: dict[Node, list], node: Node, nr: int, g: Any,
           add: Callable[[Any, Any], Any] = operator.add) -> None:
-    slot = buffers.setdefault(id(node), [None] * node.n_outputs)
+    slot = buffers.setdefault(node, [None] * node.n_outputs)
     slot[nr] = g if slot[nr] is None else add(slot[nr], g)
 
 
