@@ -513,7 +513,8 @@ def walk(
                     results = arrays(node.apply(cts, False, retain_graph))
             if anomaly:
                 _check_nan(node, results)
-            done.append(node)
+            if not retain_graph:
+                done.append(node)
             # each gradient into its input's buffer (`_send`, inline: it runs once per edge)
             nrs = node._nrs  # `next_functions`, without making it (nor OpNode2's `_next`)
             if isinstance(node, OpNode2):
@@ -622,7 +623,11 @@ def _tensors(x: Any) -> list[Any]:
 
 
 def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
-    grads = [None] * len(outputs) if grad_outputs is None else _grad_list(grad_outputs, len(outputs))
+    if grad_outputs is None or type(grad_outputs) is list and len(grad_outputs) == 1 \
+            and grad_outputs[0] is None and len(outputs) == 1:  # `loss.backward()`
+        grads = [None] * len(outputs)
+    else:
+        grads = _grad_list(grad_outputs, len(outputs))
     seeds = []
     for i, (out, g) in enumerate(zip(outputs, grads)):
         if not out.requires_grad:
