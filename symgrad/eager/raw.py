@@ -274,11 +274,11 @@ def run(node: OpNode, cts: list) -> list:
     """`interpret`, compiled: a node's VJPs (arrays in, arrays out) run as straight-line
     NumPy code traced from the rules once per signature (op, params, which inputs want
     gradients, the cotangent's and inputs' shapes and dtypes, scalar inputs' values), the
-    second time it is seen. The
-    trace records each op's forward with the dtype casts promotion made, which depend on
-    nothing else. A rule that reads a value's data in Python stays interpreted; a user's
-    rule (extend, custom_vjp: it may read a global that changes) runs on Tensors.
-    (A node runs once per backward: its signature is built inline, flat.)"""
+    second time it is seen. The trace records each op's forward with the dtype casts
+    promotion made, which depend on nothing else. A rule that reads a value's data in
+    Python stays interpreted; a user's rule (extend, custom_vjp: it may read a global that
+    changes) runs on Tensors. (A node runs once per backward: its signature is built
+    inline, flat.)"""
     op = node._op
     pure = _PURE.get(op)
     if pure is None:  # the registry's own rules
