@@ -449,7 +449,8 @@ def walk(
     roots = [edge[0] for edge, _ in seeds]
     if capture is None:  # each node is run once its last consumer has sent its gradient
         pending = _consumers(roots)
-        order = [n for n in dict.fromkeys(roots) if not pending[n]]  # grows as the walk goes
+        # grows as the walk goes; one root is no node's input (a graph has no cycle)
+        order = roots if len(roots) == 1 else [n for n in dict.fromkeys(roots) if not pending[n]]
         targets = None
     else:  # a composite's boundary or `grad`'s inputs: only the nodes that reach them
         pending = None

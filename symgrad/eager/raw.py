@@ -172,8 +172,8 @@ class _Trace:
         the replay's tuple as it is."""
         last = {}  # variable -> the last line that reads it (the outputs: past the end)
         for k, (_, _, refs, _, _) in enumerate(self.lines):
-            for r in refs:
-                last[r] = k
+            for r in refs:  # `v3`, or `v3.astype(c1)`: a read of v3 all the same
+                last[r.partition(".")[0]] = k
         for o in outs:
             last[o] = len(self.lines)
         body = []
