@@ -581,7 +581,8 @@ def _consumers(roots: list[Node]) -> dict[Node, int]:
                     pending[child] += 1
                 else:
                     pending[child] = 1
-                    push(child)
+                    if type(child) is not AccumulateGrad:  # a leaf's edge leads nowhere
+                        push(child)
     return pending
 
 
