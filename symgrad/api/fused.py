@@ -44,8 +44,9 @@ from symgrad import codegen
 from symgrad.api.config import config
 from symgrad.autodiff.reverse import backprop
 from symgrad.eager.dtypes import get_default_dtype
-from symgrad.eager.engine import CompositeNode, _modified, node_class
-from symgrad.eager.modes import enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
+from symgrad.eager.engine import AccumulateGrad, CompositeNode, _modified, node_class
+from symgrad.eager.modes import _mode as _modes
+from symgrad.eager.modes import enable_grad, no_grad
 from symgrad.eager.tensor import Tensor, composite_node
 from symgrad.ir.graph import Graph, Node
 from symgrad.ops.core import OPS
@@ -110,11 +111,14 @@ def _static_key(value: Any) -> Any:
 
 def signature(fn: Callable, keys: tuple[str, ...], operands: tuple, tensor: type) -> tuple | None:
     """The cache key of a composite call on `operands` (arguments, then the values of the
-    keyword arguments named `keys`), or None when an argument cannot be keyed."""
+    keyword arguments named `keys`), or None when an argument cannot be keyed. Flat: a
+    tensor's shape and dtype are two parts (a shape, ints, and a dtype are never a static
+    key, a pair led by a type), as nested pairs would be a tuple to make and hash per call."""
     parts: list[Any] = [fn, keys, get_default_dtype()]
     for a in operands:
         if isinstance(a, tensor):
-            parts.append((a._data.shape, a._data.dtype))
+            data = a._data
+            parts += (data.shape, data.dtype)
             continue
         key = _static_key(a)
         if key is _NO_KEY:
@@ -127,15 +131,17 @@ class Fused:
     """What one signature built to: the forward, its VJPs (one per set of inputs that need
     a gradient) and which inputs each VJP reads."""
 
-    __slots__ = ("calls", "forward", "graph", "slots", "vjps", "broken")
+    __slots__ = ("calls", "forward", "graph", "slots", "vjps", "broken", "call", "node")
 
     def __init__(self) -> None:
         self.calls = 0
         self.forward: Callable | None = None
         self.graph: Graph | None = None  # the forward's simplified graph, to join residuals to
         self.slots: list[int] = []  # where the tensors are among the operands
-        self.vjps: dict[tuple[bool, ...], Vjp | None] = {}
+        self.vjps: dict[int, Vjp | None] = {}  # by `run`'s bits of which inputs require grad
         self.broken = False
+        self.call: tuple = ()  # (fn, keyword names, number of arguments): the same every call
+        self.node: tuple = (None, None)  # (grad_fn name, its node class), as last made
 
 
 _cache: OrderedDict[tuple, Fused] = OrderedDict()  # least recently used first
@@ -251,10 +257,10 @@ def build_vjp(call: _Call, wrt: tuple[bool, ...], out: np.ndarray,
     split = None if forward is None else _split(forward, graph)
     if split is not None:
         joined, rest = split
-        vjp = Vjp(_load(rest, name, grads), reads, _load(joined, call.fn.__name__, ["out"]))
+        vjp = Vjp(_load(rest, name, grads), reads, call.slots, wrt, _load(joined, call.fn.__name__, ["out"]))
         if _same(np.asarray(vjp.forward(*arrays)[0]), out):
             return vjp
-    return Vjp(_load(graph, name, grads), reads)
+    return Vjp(_load(graph, name, grads), reads, call.slots, wrt)
 
 
 def _split(forward: Graph, vjp: Graph) -> tuple[Graph, Graph] | None:
@@ -380,60 +386,79 @@ class Vjp:
     which tensor inputs its code reads, and whether its first use matched the unfused
     backward bit for bit (until then each backward also runs the unfused one and compares)."""
 
-    __slots__ = ("fn", "reads", "trusted", "forward")
+    __slots__ = ("fn", "reads", "trusted", "forward", "targets", "checks")
 
-    def __init__(self, fn: Callable, reads: tuple[bool, ...], forward: Callable | None = None) -> None:
+    def __init__(self, fn: Callable, reads: tuple[bool, ...], slots: list[int], wrt: tuple[bool, ...],
+                 forward: Callable | None = None) -> None:
         self.fn, self.reads, self.trusted = fn, reads, False
         self.forward = forward  # (arrays...) -> (output, residuals...) that `fn` takes, or None
+        # the operand each gradient `fn` returns is for, in order; and (k, operand) of each
+        # tensor operand (the k-th) whose array `fn` reads, whose version backward checks
+        self.targets = tuple(s for s, w in zip(slots, wrt) if w)
+        self.checks = tuple((k, s) for k, (s, r) in enumerate(zip(slots, reads)) if r)
 
 
 class Saved:
-    """What a fused node keeps for backward: its signature's entry and VJP, the input
-    arrays and their versions, the residuals its VJP reads, and the call itself, to
-    rematerialise."""
+    """What a fused node keeps for backward: its signature's entry (which has what every
+    call of it shares: the function, keyword names, where the tensors are) and VJP, the
+    call's operands (to rematerialise) and input arrays, the residuals its VJP reads, and
+    the versions its tensor operands were at, to check that none its VJP reads was written
+    in place since (None: all at version 0; a tensor without a counter is at 0, and a write
+    makes one, so no counter is made here). Made per call by `run`, which sets the fields
+    itself (no `__init__` frame)."""
 
-    __slots__ = ("entry", "vjp", "call", "arrays", "residuals", "versions")
+    __slots__ = ("entry", "vjp", "operands", "arrays", "residuals", "seen")
 
-    def __init__(self, entry: Fused, vjp: Vjp, call: _Call, arrays: list, residuals: tuple) -> None:
-        self.entry, self.vjp = entry, vjp
-        self.call, self.arrays, self.residuals = call, arrays, residuals
-        self.versions = [(t._version_counter, t._version_counter[0],
-                          t.grad_fn.name() if t.grad_fn is not None else None)
-                         for t in (call.operands[s] for s in call.slots)]
-
-    def _check(self) -> None:
-        for (counter, seen, producer), data, read in zip(self.versions, self.arrays, self.vjp.reads):
-            if read and counter[0] != seen:
-                raise RuntimeError(_modified(data, producer, counter[0], seen))
+    def _check(self, node: CompositeNode) -> None:
+        operands, seen = self.operands, self.seen
+        for k, slot in self.vjp.checks:
+            counter = operands[slot]._vc
+            if counter is None:  # never written: at version 0, as when saved
+                continue
+            version = 0 if seen is None else seen[k]
+            if counter[0] != version:
+                producer = node._next[slot]
+                name = None if producer is None or type(producer) is AccumulateGrad else producer.name()
+                raise RuntimeError(_modified(self.arrays[k], name, int(counter[0]), int(version)))
 
     def trusted(self) -> bool:
         """Whether backward may run the compiled VJP alone."""
         return self.vjp.trusted
 
-    def backward(self, edges: tuple, ct: Any) -> list:
-        """The gradients for `edges` (None where none flows) from the compiled VJP."""
-        self._check()
-        grads = self.vjp.fn(*self.arrays, *self.residuals, ct._data)
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        out: list = [None] * len(edges)
+    def grads(self, node: CompositeNode, ct: np.ndarray) -> list:
+        """The gradients (arrays; None where no gradient flows) for the node's edges from the
+        compiled VJP on the cotangent `ct` (an array). A tensor given twice gets one per edge,
+        which the walk sums as it sums any two gradients of one tensor."""
+        self._check(node)
+        vjp = self.vjp
+        got = vjp.fn(*self.arrays, *self.residuals, ct)
+        if type(got) is not tuple:
+            got = (got,)
+        out: list = [None] * len(self.operands)
+        for slot, g in zip(vjp.targets, got):
+            out[slot] = g if type(g) is np.ndarray else np.asarray(g)
+        return out
+
+    def backward(self, node: CompositeNode, ct: Any) -> list:
+        """`grads` as the Tensors `CompositeNode.apply` returns: a tensor given twice gets
+        its gradients summed at its first edge, as the unfused walk captures them."""
+        grads = self.grads(node, ct._data)
+        out: list = [None] * len(grads)
         first: dict[tuple[int, int], int] = {}
-        k = 0
-        for slot in self.call.slots:
-            edge = edges[slot]
-            if edge[0] is None:
+        for slot, (child, nr) in enumerate(node.next_functions):
+            g = grads[slot]
+            if g is None:
                 continue
-            g = np.asarray(grads[k])
-            k += 1
-            where = first.setdefault((id(edge[0]), edge[1]), slot)
-            out[where] = g if out[where] is None else out[where] + g  # a tensor given twice
+            where = first.setdefault((id(child), nr), slot)
+            out[where] = g if out[where] is None else out[where] + g
         make = type(ct)._make
         return [None if g is None else make(g) for g in out]
 
-    def compare(self, edges: tuple, ct: Any, want: list) -> list:
+    def compare(self, node: CompositeNode, ct: Any, want: list) -> list:
         """The compiled VJP's gradients, trusted from now on, if they are `want` (the unfused
         ones) up to rounding; else `want`, and the signature is unfused from its next call."""
         try:
-            got = self.backward(edges, ct)
+            got = self.backward(node, ct)
         except Exception:  # noqa: BLE001 - any failure of the generated code: not trusted
             got = None
         if got is not None and all((g is None) == (w is None) and (g is None or _near(g._data, w._data))
@@ -443,22 +468,43 @@ class Saved:
         self.entry.broken = True
         return want
 
-    def rematerialise(self) -> Any:
+    @property
+    def call(self) -> _Call:
+        """The call taken apart, as a build takes it."""
+        (fn, keys, nargs), operands = self.entry.call, self.operands
+        return _Call(fn, operands[:nargs], dict(zip(keys, operands[nargs:])), self.entry.slots)
+
+    def rematerialise(self, node: CompositeNode) -> Any:
         """The composite's eager definition run again on its inputs, recorded: its output,
         whose graph reaches the same inputs."""
-        self._check()
+        self._check(node)
         call = self.call
         with enable_grad():
             return call.fn(*call.operands[:call.nargs], **dict(zip(call.keys, call.operands[call.nargs:])))
 
 
+_new = object.__new__
+
+
 def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any:
-    """A composite call on eager tensors: fused once its signature is hot, else unfused."""
-    operands = (*args, *kwargs.values())
-    key = signature(fn, tuple(kwargs), operands, tensor) if ENABLED and not is_anomaly_enabled() else None
+    """A composite call on eager tensors: fused once its signature is hot, else unfused.
+    (A composite call runs per step: its key, arrays, edges and saved values are made in
+    one pass, without a `_Call`, once its signature is built.)"""
+    if not ENABLED or _modes.anomaly:
+        return composite_node(tensor, fn, name, args, kwargs)
+    keys = tuple(kwargs) if kwargs else ()
+    operands = (*args, *kwargs.values()) if kwargs else args
+    key = signature(fn, keys, operands, tensor)
     if key is None:
         return composite_node(tensor, fn, name, args, kwargs)
-    e = entry(key)
+    e = _cache.get(key)  # `entry`, without the lock on a hit: each step is one
+    if e is None:
+        e = entry(key)
+    else:
+        try:
+            _cache.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile: this call still has it
+            pass
     if e.broken:
         return composite_node(tensor, fn, name, args, kwargs)
     if e.forward is None:
@@ -468,18 +514,43 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
         call = _Call(fn, args, kwargs, [i for i, a in enumerate(operands) if isinstance(a, tensor)])
         if not _build(e, call, tensor, args, kwargs):
             return composite_node(tensor, fn, name, args, kwargs)
-    call = _Call(fn, args, kwargs, e.slots)
-    arrays = call.arrays()
-    wrt = tuple(operands[s]._requires_grad for s in e.slots) if is_grad_enabled() else ()
-    vjp = e.vjps.get(wrt, _NO_KEY) if any(wrt) else None
+    # one pass over the tensor operands: their arrays; a bit each, after a leading 1, for
+    # those that require grad; the node's edges (None where no gradient flows), output
+    # numbers only when one is not 0; the versions to check, only if one has a counter
+    slots = e.slots
+    arrays = []
+    wrt = 1
+    nodes = [None] * len(operands)
+    nrs = seen = None
+    for s in slots:
+        t = operands[s]
+        arrays.append(t._data)
+        edge = t.grad_fn
+        if edge is not None:
+            wrt += wrt + 1
+            if t._output_nr:
+                nrs = nrs or [0] * len(operands)
+                nrs[s] = t._output_nr
+        elif t._requires_grad:
+            wrt += wrt + 1
+            edge = t._acc or t._edge()[0]
+        else:
+            wrt += wrt
+        nodes[s] = edge
+        if t._vc is not None and seen is None:
+            seen = tuple(0 if (c := operands[k]._vc) is None else c[0] for k in slots)
+    grad = _modes.enabled and wrt & (wrt - 1)  # a bit set after the leading 1
+    vjp = e.vjps.get(wrt, _NO_KEY) if grad else None
     if vjp is not None and vjp is not _NO_KEY and vjp.forward is not None:
         out, *residuals = vjp.forward(*arrays)
     else:
         out, residuals = e.forward(*arrays), ()
-    out = out if type(out) is np.ndarray else np.asarray(out)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
     if vjp is _NO_KEY:
+        call = _Call(fn, args, kwargs, slots)
         try:
-            vjp = e.vjps[wrt] = build_vjp(call, wrt, out, e.graph)
+            vjp = e.vjps[wrt] = build_vjp(call, _bits(wrt, len(slots)), out, e.graph)
         except Exception:  # an op whose rule does not trace: unfused from now on
             e.broken = True
             return composite_node(tensor, fn, name, args, kwargs)
@@ -487,9 +558,24 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
             residuals = vjp.forward(*arrays)[1:]
     if vjp is None:
         return tensor._make(out)
-    edges = tuple(a._edge() if isinstance(a, tensor) else (None, 0) for a in operands)
-    node = node_class(name, CompositeNode)(None, edges, Saved(e, vjp, call, arrays, tuple(residuals)))
+    saved = _new(Saved)  # and the node: their fields set here
+    saved.entry, saved.vjp, saved.operands, saved.arrays, saved.seen = e, vjp, operands, arrays, seen
+    saved.residuals = tuple(residuals)
+    made, cls = e.node  # the name is the call's, kept per signature: one lookup, not a cached call
+    if made != name:
+        cls = node_class(name, CompositeNode)
+        e.node = (name, cls)
+    node = _new(cls)
+    node._next, node._nrs = tuple(nodes), None if nrs is None else tuple(nrs)
+    node._hooks = node._retained = node._stack = node._inner = None
+    node._fused = saved
     return tensor._make(out, node)
+
+
+def _bits(wrt: int, n: int) -> tuple[bool, ...]:
+    """`run`'s key of which tensor operands require grad (a bit each after a leading 1) as
+    `build_vjp` takes it: a flag per tensor operand."""
+    return tuple(bool(wrt >> (n - 1 - i) & 1) for i in range(n))
 
 
 def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bool:
@@ -513,6 +599,7 @@ def _build(e: Fused, call: _Call, tensor: type, args: tuple, kwargs: dict) -> bo
         e.broken = True
         return False
     e.forward, e.graph, e.slots = forward, graph, call.slots
+    e.call = (call.fn, call.keys, call.nargs)
     return True
 
 

@@ -67,6 +67,13 @@ class Node:
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         raise NotImplementedError
 
+    def apply_raw(self, cts: list, retain_graph: bool) -> list:
+        """`apply` without `create_graph` on the walk's arrays (None where no gradient came),
+        its gradients returned as arrays: the node sees Tensors, as it was written for."""
+        visible = RAW["visible"]
+        return RAW["arrays"](self.apply([None if g is None else visible(g) for g in cts], False,
+                                        retain_graph))
+
     def release(self) -> None:
         """Free saved buffers after a backward without `retain_graph`."""
 
@@ -156,15 +163,23 @@ class _Shape:
 
 
 _SHAPES: dict[tuple, _Shape] = {}  # shape -> the _Shape of that shape and the dtype last asked
+_CANONICAL: dict[tuple, _Shape] = {}  # (shape, dtype) -> its one _Shape
 
 
 def shape_only(data: Any) -> _Shape:
     """The `_Shape` of an array: what a node keeps of an input its backward does not read,
     as PyTorch's AddBackward0 and ExpBackward0 keep no input. The graph then holds no
-    intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)"""
-    if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
-        _SHAPES.clear()
-    shape = _SHAPES[data.shape] = _Shape(data)
+    intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)
+    One `_Shape` per shape and dtype, so the raw backward keys a node by the object itself
+    (`symgrad.eager.raw.run`); one made before a clear is another key, as good."""
+    key = (data.shape, data.dtype)
+    shape = _CANONICAL.get(key)
+    if shape is None:
+        if len(_CANONICAL) > 4096:  # a long-running process meeting ever new shapes
+            _CANONICAL.clear()
+            _SHAPES.clear()
+        shape = _CANONICAL[key] = _Shape(data)
+    _SHAPES[data.shape] = shape
     return shape
 
 
@@ -222,7 +237,7 @@ class OpNode(Node):
 
     def apply(self, cts: list, create_graph: bool, retain_graph: bool) -> list:
         if not create_graph:  # the same rules on arrays: nothing to record
-            return [RAW["visible"](g) for g in RAW["run"](self, cts)]
+            return [None if g is None else RAW["visible"](g) for g in RAW["run"](self, RAW["arrays"](cts))]
         inputs, ans_data = self.saved_values()
         # a Tensor, as ct is (a linear op's rule reads no output)
         # (its own counter: the output's, made later, is still the one this node checks)
@@ -313,8 +328,8 @@ class CompositeNode(Node):
             if fused is None:
                 raise RuntimeError(_FREED)
             if not create_graph and fused.trusted():
-                return fused.backward(self.next_functions, cts[0])
-            root = fused.rematerialise()._edge()
+                return fused.backward(self, cts[0])
+            root = fused.rematerialise(self)._edge()
         got = walk([(root, cts[0])], True, create_graph, capture=self._boundary(), stop=True)
         seen: set = set()
         out = []
@@ -323,8 +338,15 @@ class CompositeNode(Node):
             out.append(None if edge[0] is None or key in seen else got.get(edge))
             seen.add(key)
         if fused is not None and not create_graph:  # a compiled VJP's first use: checked
-            return fused.compare(self.next_functions, cts[0], out)
+            return fused.compare(self, cts[0], out)
         return out
+
+    def apply_raw(self, cts: list, retain_graph: bool) -> list:
+        """A fused node's trusted compiled VJP straight on the walk's arrays; else `apply`."""
+        fused = self._fused
+        if self._inner is None and fused is not None and fused.trusted():
+            return fused.grads(self, cts[0])
+        return Node.apply_raw(self, cts, retain_graph)
 
     def release(self) -> None:
         if self._inner is None:
@@ -338,7 +360,8 @@ class CompositeNode(Node):
 
 
 # How a backward without `create_graph` runs primitives' rules on arrays: `run(node, cts)`,
-# `visible(g)` (the Tensor users see) and `add(a, b)`. `symgrad.eager.raw`, built on the
+# `visible(g)` (the Tensor users see), `hold(g)` (what `_accumulate_grad` takes the array
+# from), `arrays(gs)` (Tensors back to arrays) and `add(a, b)`. `symgrad.eager.raw`, built on the
 # Tensor that is built on this engine, fills it in when the package loads.
 RAW: dict[str, Callable] = {}
 
@@ -372,31 +395,34 @@ def node_class(name: str, base: type[Node]) -> type[Node]:
 
 def _toposort(roots: Iterable[Node], stop: set[int] | None = None) -> list[Node]:
     """Nodes reachable from `roots`, each before every node it feeds (consumers first);
-    nodes whose id is in `stop` are listed, but not what lies behind them.
-    (networkx's `topological_sort` needs a DiGraph built per backward: 12.7 us against
-    1.6 us on the tutorial's 5-node graph, whose whole step takes about 230 us.)"""
+    nodes whose id is in `stop` are listed, but not what lies behind them. The walks that
+    capture (`grad`, a composite's boundary) use it, to run only the nodes that reach the
+    captured edges; the others count consumers instead (`_consumers`)."""
     order: list[Node] = []
     seen: set[int] = set()
+    mark, done = seen.add, order.append
     for root in roots:
         if id(root) in seen:
             continue
-        seen.add(id(root))
+        mark(id(root))
         stack = [(root, iter(_nodes(root)))]
+        push, pop = stack.append, stack.pop
         while stack:
             node, children = stack[-1]
             for child in children:
                 if child is not None and (key := id(child)) not in seen:
-                    seen.add(key)
-                    behind = child._next
+                    mark(key)
                     if stop and key in stop:
                         behind = ()
-                    elif type(behind) is not tuple:
+                    elif isinstance(child, OpNode2):  # its edges in slots (no `_next` tuple made)
+                        behind = (child._edge0, child._edge1)
+                    elif type(behind := child._next) is not tuple:
                         behind = (behind,)
-                    stack.append((child, iter(behind)))
+                    push((child, iter(behind)))
                     break
             else:
-                stack.pop()
-                order.append(node)
+                pop()
+                done(node)
     order.reverse()
     return order
 
@@ -416,59 +442,80 @@ def walk(
     Without `capture`, gradients reaching leaves accumulate into their `.grad`. With it, the
     gradients flowing into the `capture` edges are returned instead (and with `stop`, the
     walk does not go past them: the boundary of a composite node).
+    Without `create_graph` the gradients between nodes are bare arrays: a primitive's rules
+    and a fused composite's compiled VJP run on them (`RAW`), and only what users see (hooks,
+    retained and captured gradients, other nodes, `.grad`) is made a Tensor.
     """
-    boundary = {id(n) for n, _ in capture} if capture is not None and stop else None
-    order = _toposort((edge[0] for edge, _ in seeds), boundary)
-    if capture is not None:
-        order = _needed(order, capture)
-    targets = None if capture is None else {(id(n), nr): (n, nr) for n, nr in capture}
-    buffers: dict[int, list] = {}
+    roots = [edge[0] for edge, _ in seeds]
+    if capture is None:  # each node is run once its last consumer has sent its gradient
+        pending = _consumers(roots)
+        # grows as the walk goes; one root is no node's input (a graph has no cycle)
+        order = roots if len(roots) == 1 else [n for n in dict.fromkeys(roots) if not pending[n]]
+        targets = None
+    else:  # a composite's boundary or `grad`'s inputs: only the nodes that reach them
+        pending = None
+        order = _needed(_toposort(roots, {id(n) for n, _ in capture} if stop else None), capture)
+        targets = {(id(n), nr): (n, nr) for n, nr in capture}
+    raw = not create_graph
+    add = operator.add
+    if raw:  # the rules run on arrays; users and other nodes see Tensors, `.grad` a holder's array
+        run_raw, visible, add, arrays = RAW["run"], RAW["visible"], RAW["add"], RAW["arrays"]
+        hold = RAW["hold"]
+    buffers: dict[Node, list] = {}  # by the node itself: no id() per edge
     for (node, nr), ct in seeds:
-        _send(buffers, node, nr, ct)
+        _send(buffers, node, nr, ct._data if raw else ct, add)
     captured: dict[Edge, Any] = {}
     leaves: list[tuple[AccumulateGrad, Any]] = []
     retained: list[tuple[Any, Any]] = []
     done: list[Node] = []
     anomaly = _modes.anomaly
-    raw = not create_graph
-    add = operator.add
-    if raw:  # the rules run on arrays (`Raw`); users and other nodes see Tensors
-        run_raw, visible, add = RAW["run"], RAW["visible"], RAW["add"]
     pop, get = buffers.pop, buffers.get
     recording = _modes.enabled  # enable_grad() or no_grad() for the walk, without their objects
     _modes.enabled = create_graph
     try:
         for node in order:
-            cts = pop(id(node), None)
-            if cts is None:
+            cts = pop(node, None)
+            if cts is None:  # no gradient reached it: what lies behind may still get some
+                if pending is not None:
+                    _skip(node, pending, order)
                 continue
             hit = [(id(node), nr) for nr in range(len(cts)) if (id(node), nr) in targets] if targets else ()
-            primitive = isinstance(node, OpNode)
-            if primitive and raw and not (hit or node._hooks or node._retained):
-                results = run_raw(node, cts)  # the usual node, nothing shown: its rules on arrays
+            leaf = type(node) is AccumulateGrad
+            if not (hit or node._hooks or node._retained or leaf and node._leaf_hooks):
+                if leaf:  # the array leaves the list: `.grad` may take it (`_accumulate_grad`)
+                    if capture is None:
+                        leaves.append((node, hold(cts.pop()) if raw else cts[0]))
+                    continue
+                if not raw:
+                    results = node.apply(cts, True, retain_graph)
+                elif isinstance(node, OpNode):  # the usual node, nothing shown: its rules on arrays
+                    results = run_raw(node, cts)
+                else:
+                    results = node.apply_raw(cts, retain_graph)
             else:
-                leaf = not primitive and isinstance(node, AccumulateGrad)
-                shown = hit or node._hooks or node._retained or leaf and node._leaf_hooks
-                if raw and (shown or not (primitive or leaf)):
-                    cts = [visible(g) for g in cts]
-                if shown and not (hit and stop):  # a composite's boundary: the outer walk's hooks
+                if raw:
+                    cts = [None if g is None else visible(g) for g in cts]
+                if not (hit and stop):  # a composite's boundary: the outer walk's hooks
                     cts = node._pre_hooks(cts, retained)
                 for key in hit:
                     if cts[key[1]] is not None:
                         captured[targets[key]] = cts[key[1]]
                 if hit and stop:
                     continue
-                if leaf:  # a Raw gradient too: `_accumulate_grad` copies its data
+                if leaf:
                     if capture is None:
                         leaves.append((node, cts[0]))
                     continue
-                if primitive and raw:
-                    results = run_raw(node, cts)
+                if not raw:
+                    results = node.apply(cts, True, retain_graph)
+                elif isinstance(node, OpNode):
+                    results = run_raw(node, arrays(cts))
                 else:
-                    results = node.apply(cts, create_graph, retain_graph)
+                    results = arrays(node.apply(cts, False, retain_graph))
             if anomaly:
                 _check_nan(node, results)
-            done.append(node)
+            if not retain_graph:
+                done.append(node)
             # each gradient into its input's buffer (`_send`, inline: it runs once per edge)
             nrs = node._nrs  # `next_functions`, without making it (nor OpNode2's `_next`)
             if isinstance(node, OpNode2):
@@ -476,13 +523,22 @@ def walk(
             elif type(children := node._next) is not tuple:  # one input
                 children = (children,)
             for i, child in enumerate(children):
-                if child is None or (g := results[i]) is None:
+                if child is None:
+                    continue
+                if pending is not None:  # ready once every consumer is done
+                    left = pending[child] = pending[child] - 1
+                    if not left:
+                        order.append(child)
+                if (g := results[i]) is None:
                     continue
                 nr = 0 if nrs is None else nrs[i]
-                slot = get(key := id(child))
+                slot = get(child)
                 if slot is None:
-                    slot = buffers[key] = [None] * child.n_outputs
+                    slot = buffers[child] = [None] * child.n_outputs
                 slot[nr] = g if slot[nr] is None else add(slot[nr], g)
+            # the buffers hold the gradients now: a rule may write into one only they hold
+            # (`symgrad.eager.raw.run`), and `.grad` may take it
+            results = g = None
     finally:
         _modes.enabled = recording
     # only a walk that finished touches `.grad` or frees buffers: a failure leaves all as it was
@@ -498,9 +554,50 @@ def walk(
     return captured
 
 
-def _send(buffers: dict[int, list], node: Node, nr: int, g: Any,
+def _children(node: Node) -> tuple:
+    """The input nodes of `node` (None where no gradient flows), as the walk reads them."""
+    if isinstance(node, OpNode2):
+        return (node._edge0, node._edge1)
+    children = node._next
+    return children if type(children) is tuple else (children,)
+
+
+def _consumers(roots: list[Node]) -> dict[Node, int]:
+    """How many edges lead into each node reachable from `roots`: the walk runs a node once
+    that many consumers have sent their gradient (or none), so its gradient is whole. One
+    pass with a stack, cheaper than a topological sort (PyTorch's engine counts too)."""
+    pending = dict.fromkeys(roots, 0)
+    stack = list(pending)
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        if isinstance(node, OpNode2):  # `_children`, inline: it runs once per node
+            children = (node._edge0, node._edge1)
+        elif type(children := node._next) is not tuple:
+            children = (children,)
+        for child in children:
+            if child is not None:
+                if child in pending:
+                    pending[child] += 1
+                else:
+                    pending[child] = 1
+                    if type(child) is not AccumulateGrad:  # a leaf's edge leads nowhere
+                        push(child)
+    return pending
+
+
+def _skip(node: Node, pending: dict[Node, int], order: list[Node]) -> None:
+    """A node that got no gradient is done: its inputs wait for one consumer less."""
+    for child in _children(node):
+        if child is not None:
+            left = pending[child] = pending[child] - 1
+            if not left:
+                order.append(child)
+
+
+def _send(buffers: dict[Node, list], node: Node, nr: int, g: Any,
           add: Callable[[Any, Any], Any] = operator.add) -> None:
-    slot = buffers.setdefault(id(node), [None] * node.n_outputs)
+    slot = buffers.setdefault(node, [None] * node.n_outputs)
     slot[nr] = g if slot[nr] is None else add(slot[nr], g)
 
 
@@ -514,8 +611,8 @@ def _needed(order: list[Node], capture: list[Edge]) -> list[Node]:
 
 
 def _check_nan(node: Node, results: list) -> None:
-    for i, g in enumerate(results):
-        if g is not None and np.isnan(np.asarray(g._data)).any():
+    for i, g in enumerate(results):  # Tensors, or the raw walk's arrays
+        if g is not None and np.isnan(np.asarray(getattr(g, "_data", g))).any():
             raise RuntimeError(
                 f"Function '{node.name()}' returned nan values in its {i}th output."
                 + node._where_created())
@@ -528,16 +625,21 @@ def _tensors(x: Any) -> list[Any]:
 
 
 def _seeds(outputs: list[Any], grad_outputs: Any, create_graph: bool) -> list:
-    grads = [None] * len(outputs) if grad_outputs is None else _grad_list(grad_outputs, len(outputs))
+    if grad_outputs is None or type(grad_outputs) is list and len(grad_outputs) == 1 \
+            and grad_outputs[0] is None and len(outputs) == 1:  # `loss.backward()`
+        grads = [None] * len(outputs)
+    else:
+        grads = _grad_list(grad_outputs, len(outputs))
     seeds = []
     for i, (out, g) in enumerate(zip(outputs, grads)):
         if not out.requires_grad:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
-        if g is None:
+        if g is None:  # a fresh one of the output's shape and dtype, the walk's own
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = type(out)._make(_one(out._data))
+            seeds.append((out._edge(), type(out)._make(_one(out._data))))
+            continue
         if not isinstance(g, Value._default):
             g = type(out)._make(np.asarray(g, dtype=out.dtype))
         elif not create_graph:  # the user's tensor: its buffer is theirs, never `.grad` itself

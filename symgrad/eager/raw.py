@@ -8,8 +8,10 @@ promotion, so it runs the same rules on `Raw` values: an array in a `Tensor` sub
 graph, no versions and no hooks. One rule per op serves both paths, and the two paths agree
 bit for bit because each op runs the same NumPy code on the same dtypes.
 
-A `Raw` never leaves the backward walk: hooks, retained and captured gradients, and nodes
-other than primitives' see Tensors (`tensor`).
+Between nodes the walk passes bare arrays: `run` takes a node's cotangents as arrays and
+returns its gradients as arrays, wrapping them as `Raw` only inside, where a rule is
+interpreted. Hooks, retained and captured gradients, and nodes other than primitives' see
+Tensors (`tensor`).
 """
 
 from __future__ import annotations
@@ -89,36 +91,42 @@ def _forward(op: Op, args: tuple, params: dict) -> tuple[tuple, list, Any]:
     return args, datas, out
 
 
-def raw(g: Any) -> Any:
-    """A gradient as a Raw (None stays None)."""
-    return g if g is None or type(g) is Raw else Raw._make(g._data)
+def accumulate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b, two gradients of one tensor (arrays): NumPy's sum when their dtypes agree (so
+    does PyTorch's promotion), the promoting op otherwise."""
+    out = a + b if a.dtype == b.dtype else (Raw._make(a) + Raw._make(b))._data
+    return out if type(out) is np.ndarray else np.asarray(out)  # 0-d: an array, not a scalar
 
 
-def accumulate(a: Any, b: Any) -> Any:
-    """a + b, two gradients of one tensor: NumPy's sum when their dtypes agree (so does
-    PyTorch's promotion), the promoting op otherwise."""
-    if type(a) is Raw and type(b) is Raw and a._data.dtype == b._data.dtype:
-        return Raw._make(a._data + b._data)
-    return a + b
+def tensor(g: np.ndarray) -> Tensor:
+    """A gradient (an array) as the Tensor users see."""
+    return Tensor._make(g)
 
 
-def tensor(g: Any) -> Any:
-    """A gradient as the Tensor users see (None stays None)."""
-    return Tensor._make(g._data) if type(g) is Raw else g
+def arrays(gs: list) -> list:
+    """Gradients as the walk passes them: Tensors (or a user's array-likes) as arrays, None
+    kept."""
+    out = []
+    for g in gs:
+        if g is not None:
+            g = g._data if isinstance(g, Tensor) else np.asarray(g)
+        out.append(g)
+    return out
 
 
 def interpret(node: OpNode, cts: list) -> list:
     """`node.apply` without `create_graph`, on raw values: the registry's VJP of each input
-    that takes a gradient (an edge), None for the others, whose rules never run."""
+    that takes a gradient (an edge), None for the others, whose rules never run. Arrays in,
+    arrays out."""
     inputs, ans = node.saved_values()
-    return _vjps(node, raw(cts[0]), None if ans is None else Raw._make(ans),
-                 tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs))
+    return arrays(_vjps(node, Raw._make(cts[0]), None if ans is None else Raw._make(ans),
+                        tuple(Raw._make(a._data) if isinstance(a, Tensor) else a for a in inputs)))
 
 
 def _on_tensors(node: OpNode, cts: list) -> list:
     """A user's rule runs as it always has: on the Tensors it was written for."""
     inputs, ans = node.saved_values()
-    return _vjps(node, tensor(cts[0]), None if ans is None else Tensor._make(ans), inputs)
+    return arrays(_vjps(node, Tensor._make(cts[0]), None if ans is None else Tensor._make(ans), inputs))
 
 
 def _vjps(node: OpNode, ct: Any, ans: Any, inputs: tuple) -> list:
@@ -158,11 +166,14 @@ class _Trace:
         self.names[name] = value
         return name
 
-    def compile(self, outs: list) -> Callable:
+    def compile(self, outs: list, zero_d: frozenset[str] | set[str] = frozenset()) -> Callable:
+        """The replay: arguments `v0...`, returning `outs`, those named in `zero_d` (0-d
+        in the trace, where a ufunc returns a NumPy scalar) made arrays, so the walk takes
+        the replay's tuple as it is."""
         last = {}  # variable -> the last line that reads it (the outputs: past the end)
         for k, (_, _, refs, _, _) in enumerate(self.lines):
-            for r in refs:
-                last[r] = k
+            for r in refs:  # `v3`, or `v3.astype(c1)`: a read of v3 all the same
+                last[r.partition(".")[0]] = k
         for o in outs:
             last[o] = len(self.lines)
         body = []
@@ -173,9 +184,9 @@ class _Trace:
                 call += f", out={into}"
             body.append(f"    {var} = {fn}({call})\n")
         args = ", ".join(f"v{i}" for i in range(self.n_args))
-        results = "".join(f"{o}, " for o in outs)
+        results = "".join(f"_asarray({o}), " if o in zero_d else f"{o}, " for o in outs)
         source = f"def replay({args}):\n{''.join(body)}    return ({results})\n"
-        scope = dict(self.names)
+        scope = dict(self.names, _asarray=np.asarray)
         exec(compile(source, "<symgrad raw backward>", "exec"), scope)  # noqa: S102 - our own code
         scope["replay"].__symgrad_source__ = source  # to read, as a fused composite's
         return scope["replay"]
@@ -254,19 +265,20 @@ def _recorded(data: Any, trace: _Trace, var: str) -> _Recorded:
     return r
 
 
-_CACHE: dict = {}  # signature -> [trace, outputs] once seen, then the compiled replay
+_CACHE: dict = {}  # signature -> [trace, outputs, 0-d outputs] once seen, then the compiled replay
 _PURE: dict[Op, bool] = {}  # whether an op's rules are pure functions of their arguments
 _UNTRACEABLE = object()
 
 
 def run(node: OpNode, cts: list) -> list:
-    """`interpret`, compiled: a node's VJPs run as straight-line NumPy code traced from the
-    rules once per signature (op, params, which inputs want gradients, the cotangent's and
-    inputs' shapes and dtypes, scalar inputs' values), the second time it is seen. The
-    trace records each op's forward with the dtype casts promotion made, which depend on
-    nothing else. A rule that reads a value's data in Python stays interpreted; a user's
-    rule (extend, custom_vjp: it may read a global that changes) runs on Tensors.
-    (A node runs once per backward: its signature is built inline, without a list to grow.)"""
+    """`interpret`, compiled: a node's VJPs (arrays in, arrays out) run as straight-line
+    NumPy code traced from the rules once per signature (op, params, which inputs want
+    gradients, the cotangent's and inputs' shapes and dtypes, scalar inputs' values), the
+    second time it is seen. The trace records each op's forward with the dtype casts
+    promotion made, which depend on nothing else. A rule that reads a value's data in
+    Python stays interpreted; a user's rule (extend, custom_vjp: it may read a global that
+    changes) runs on Tensors. (A node runs once per backward: its signature is built
+    inline, flat.)"""
     op = node._op
     pure = _PURE.get(op)
     if pure is None:  # the registry's own rules
@@ -274,44 +286,43 @@ def run(node: OpNode, cts: list) -> list:
     if not pure:
         return _on_tensors(node, cts)
     inputs, ans = node.saved_values()
-    g = cts[0]
-    ct = g._data
-    # a Raw's buffer that only it holds (here also `ct` and the argument) the replay may
-    # write into: a Raw never leaves the walk, and a buffer shared with anything has more
-    owned = type(g) is Raw and _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
-    # the signature: one part per input, (shape, dtype) of an array (a kept shape's
-    # tagged by `_Shape`), (type, value) of a number; then which edges take a gradient
+    ct = cts[0]
+    # a buffer that only the walk holds (here the list `cts`, `ct` and the argument) the
+    # replay may write into: a buffer shared with anything, a Tensor, a user's, has more
+    owned = _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
+    # the signature, flat: the op, params, ownership, which edges take a gradient (a bit
+    # each), the cotangent's shape and dtype, then per input its kept `_Shape` itself (one
+    # per shape and dtype), an array's shape and dtype (two parts), or a number's key (a
+    # pair led by its type): each part tells its kind, so no input's parts read as another's
     params = node._params
     pk = _params_key(params) if params else None
-    children = None if isinstance(node, OpNode2) else node._next
-    if len(inputs) == 1:
+    if len(inputs) == 1:  # a recorded op of one input: its edge takes a gradient
         a = inputs[0]
         if type(a) is _Shape:
-            pa = (_Shape, a.shape, a.dtype)
+            sig = (op, pk, owned, ct.shape, ct.dtype, a)
         elif isinstance(a, Tensor):
             a = a._data
-            pa = (a.shape, a.dtype)
+            sig = (op, pk, owned, ct.shape, ct.dtype, a.shape, a.dtype)
         else:
-            pa = (type(a), a.hex() if type(a) is float else a)
-        sig = (op, ct.shape, ct.dtype, owned, pk, children is None, pa)
+            sig = (op, pk, owned, ct.shape, ct.dtype, _number(a))
         args = (ct, ans, a)
     else:
-        parts, args = [], [ct, ans]
+        if isinstance(node, OpNode2):  # its edges in slots
+            edges = (node._edge0 is None) + 2 * (node._edge1 is None)
+        else:
+            edges = sum(1 << i for i, c in enumerate(node._next) if c is None)
+        parts, args = [op, pk, owned, edges, ct.shape, ct.dtype], [ct, ans]
         for a in inputs:
             if type(a) is _Shape:
-                parts.append((_Shape, a.shape, a.dtype))
+                parts.append(a)
             elif isinstance(a, Tensor):
                 a = a._data
-                parts.append((a.shape, a.dtype))
-            else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
-                parts.append((type(a), a.hex() if type(a) is float else a))
+                parts.append(a.shape)
+                parts.append(a.dtype)
+            else:
+                parts.append(_number(a))
             args.append(a)
-        if children is None:  # OpNode2: its edges in slots
-            sig = (op, ct.shape, ct.dtype, owned, pk, node._edge0 is None, node._edge1 is None,
-                   tuple(parts))
-        else:
-            sig = (op, ct.shape, ct.dtype, owned, pk, tuple(c is None for c in children),
-                   tuple(parts))
+        sig = tuple(parts)
     try:
         entry = _CACHE.get(sig)
     except TypeError:  # unhashable params
@@ -320,17 +331,18 @@ def run(node: OpNode, cts: list) -> list:
         return _traced(node, sig, entry, list(args), inputs)
     if entry is _UNTRACEABLE:
         return interpret(node, cts)
-    out = []
-    for r in entry(*args):
-        if r is not None:
-            w = _new(Raw)
-            w._data = r if type(r) is np.ndarray else np.asarray(r)
-            r = w
-        out.append(r)
-    return out
+    return entry(*args)  # a tuple of arrays and None
 
 
-_refcount, _new = sys.getrefcount, object.__new__
+_refcount = sys.getrefcount
+
+
+def _number(a: Any) -> tuple:
+    """A number input's part of a signature, its value being the trace's: a float by its bits
+    where its value does not tell them (-0.0 is 0.0, nan is no nan), a bool is not 1."""
+    if type(a) is float and (a != a or not a):
+        return (float, a.hex())
+    return (type(a), a)
 
 
 def _params_key(params: dict) -> tuple:
@@ -344,12 +356,12 @@ def _params_key(params: dict) -> tuple:
 def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tuple) -> list:
     """The first sight of a signature records its trace; the second compiles it."""
     if entry is not None:
-        trace, outs = entry
-        replay = trace.compile(outs)
+        trace, outs, zero_d = entry
+        replay = trace.compile(outs, zero_d)
         _CACHE[sig] = replay
-        return [None if g is None else Raw._make(g) for g in replay(*args)]
+        return arrays(replay(*args))
     ct, ans = args[0], args[1]
-    trace = _Trace(2 + len(inputs), owned=sig[3])
+    trace = _Trace(2 + len(inputs), owned=sig[2])
     try:
         got = _vjps(node, _recorded(ct, trace, "v0"),
                     None if ans is None else _recorded(ans, trace, "v1"),
@@ -357,19 +369,21 @@ def _traced(node: OpNode, sig: tuple, entry: list | None, args: list, inputs: tu
                           for k, a in enumerate(inputs)))
     except _Untraceable:
         _CACHE[sig] = _UNTRACEABLE
-        return interpret(node, [Raw._make(ct)])
-    outs = []
+        return interpret(node, [ct])
+    outs, zero_d = [], set()
     for g in got:
         if g is None:
             outs.append("None")
         elif type(g) is _Recorded and g._trace is trace:
             outs.append(g._var)
+            if not g._data.ndim:
+                zero_d.add(g._var)
         else:
             outs.append(trace.bind(g._data))
     if len(_CACHE) > 4096:  # a long-running process meeting ever new shapes
         _CACHE.clear()
-    _CACHE[sig] = [trace, outs]
-    return [None if g is None else Raw._make(g._data) for g in got]
+    _CACHE[sig] = [trace, outs, zero_d]
+    return arrays(got)
 
 
-RAW.update(run=run, visible=tensor, add=accumulate)
+RAW.update(run=run, visible=tensor, hold=Raw._make, add=accumulate, arrays=arrays)
