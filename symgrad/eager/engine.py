@@ -149,10 +149,12 @@ class _Shape:
     """What a node keeps of a float input its backward does not read: its shape and dtype
     (to sum a gradient back to that shape), not its values."""
 
-    __slots__ = ("shape", "dtype", "ndim")
+    __slots__ = ("shape", "dtype", "ndim", "column_major")
 
     def __init__(self, data: Any) -> None:
         self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+        # a layout matmul's rule reads (`linalg._column_major`), as PyTorch keeps mm's strides
+        self.column_major = data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
 
 
 _SHAPES: dict[tuple, _Shape] = {}  # shape -> the _Shape of that shape and the dtype last asked
@@ -164,7 +166,9 @@ def shape_only(data: Any) -> _Shape:
     intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)"""
     if len(_SHAPES) > 4096:  # a long-running process meeting ever new shapes
         _SHAPES.clear()
-    shape = _SHAPES[data.shape] = _Shape(data)
+    shape = _Shape(data)
+    if not shape.column_major:  # the shared one is not (a lookup checks the layout)
+        _SHAPES[data.shape] = shape
     return shape
 
 

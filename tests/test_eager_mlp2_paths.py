@@ -1,0 +1,136 @@
+"""The MLP step's array work in its other spellings: layouts, and what the loss computes.
+
+`x @ w.t() + b` (a weight stored (out, in), as nn.Linear stores it) makes its weight's
+gradient through a transpose: matmul's rule makes it in the layout of the operand it
+differentiates (`w.t()`, column-major), so the transpose's backward hands `.grad` a C-ordered
+array of its own instead of a transposed view to copy. What it reads of that operand is its
+layout, not its values: an in-place update of `w` before backward is still allowed, as in
+PyTorch. Values agree with PyTorch and with central finite differences in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import symgrad
+
+torch = pytest.importorskip("torch")
+
+
+def _rng_arrays(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s) for s in shapes]
+
+
+def _central_difference(f: Callable[[np.ndarray], float], a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    g = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        up, down = a.copy(), a.copy()
+        up[i] += eps
+        down[i] -= eps
+        g[i] = (f(up) - f(down)) / (2 * eps)
+    return g
+
+
+def _transposed_layer_loss(lib, x, w, b, labels):
+    F = lib.nn.functional
+    return F.cross_entropy(F.relu(x @ w.t() + b), labels)
+
+
+def test_a_transposed_weights_gradient_is_c_ordered_and_taken_without_a_copy() -> None:
+    x, w, b = _rng_arrays(0, (8, 6), (5, 6), (5,))
+    labels = np.arange(8) % 5
+    for step in range(3):  # the second and later backward replay the traced rules
+        sw = symgrad.tensor(w, requires_grad=True)
+        sb = symgrad.tensor(b, requires_grad=True)
+        _transposed_layer_loss(symgrad, symgrad.tensor(x), sw, sb, symgrad.tensor(labels)).backward()
+        tw = torch.tensor(w, requires_grad=True)
+        tb = torch.tensor(b, requires_grad=True)
+        _transposed_layer_loss(torch, torch.tensor(x), tw, tb, torch.tensor(labels)).backward()
+        np.testing.assert_allclose(sw.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(sb.grad.numpy(), tb.grad.numpy(), rtol=1e-10, atol=1e-12)
+        data = sw.grad._data
+        assert data.flags.c_contiguous, step
+        assert not data.flags.owndata, step  # the transpose of the product, kept as it is
+
+
+def test_the_transposed_weights_gradient_is_the_finite_difference_one() -> None:
+    x, w, b = _rng_arrays(1, (4, 3), (2, 3), (2,))
+    labels = np.array([0, 1, 1, 0])
+
+    def loss(wv: np.ndarray) -> float:
+        t = _transposed_layer_loss(symgrad, symgrad.tensor(x), symgrad.tensor(wv), symgrad.tensor(b),
+                                   symgrad.tensor(labels))
+        return float(t.item())
+
+    for _ in range(3):
+        sw = symgrad.tensor(w, requires_grad=True)
+        _transposed_layer_loss(symgrad, symgrad.tensor(x), sw, symgrad.tensor(b), symgrad.tensor(labels)).backward()
+        np.testing.assert_allclose(sw.grad.numpy(), _central_difference(loss, w), rtol=1e-6, atol=1e-8)
+
+
+def test_a_column_major_left_operand_gets_its_gradient_c_ordered() -> None:
+    """`a.t() @ y`: the left operand column-major, its gradient made as (y @ ct.T).T."""
+    a, y = _rng_arrays(2, (5, 4), (5, 3))
+    for _ in range(3):
+        sa = symgrad.tensor(a, requires_grad=True)
+        sy = symgrad.tensor(y, requires_grad=True)
+        (sa.t() @ sy).tanh().sum().backward()
+        ta = torch.tensor(a, requires_grad=True)
+        ty = torch.tensor(y, requires_grad=True)
+        (ta.t() @ ty).tanh().sum().backward()
+        np.testing.assert_allclose(sa.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(sy.grad.numpy(), ty.grad.numpy(), rtol=1e-10, atol=1e-12)
+        assert sa.grad._data.flags.c_contiguous and sy.grad._data.flags.c_contiguous
+
+    def loss(av: np.ndarray) -> float:
+        return float((symgrad.tensor(av).t() @ symgrad.tensor(y)).tanh().sum().item())
+    np.testing.assert_allclose(sa.grad.numpy(), _central_difference(loss, a), rtol=1e-6, atol=1e-8)
+
+
+def test_one_shape_in_both_layouts_gets_each_its_own_gradient() -> None:
+    """A (6, 6) weight used as `w` and another as `v.t()` in one program: the replays of
+    their products are traced apart (the layout is part of the signature), and each
+    gradient is right and C-ordered."""
+    x, w, v = _rng_arrays(3, (4, 6), (6, 6), (6, 6))
+    for _ in range(4):
+        sw, sv = symgrad.tensor(w, requires_grad=True), symgrad.tensor(v, requires_grad=True)
+        sx = symgrad.tensor(x)
+        ((sx @ sw).sin().sum() + (sx @ sv.t()).cos().sum()).backward()
+        tw, tv = torch.tensor(w, requires_grad=True), torch.tensor(v, requires_grad=True)
+        tx = torch.tensor(x)
+        ((tx @ tw).sin().sum() + (tx @ tv.t()).cos().sum()).backward()
+        for s, t in ((sw, tw), (sv, tv)):
+            np.testing.assert_allclose(s.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+            assert s.grad._data.flags.c_contiguous
+
+
+def test_updating_a_transposed_weight_in_place_before_backward_is_allowed() -> None:
+    """Its matmul reads the layout of `w.t()`, not its values (PyTorch's mm keeps mat2's
+    strides only): as for a C-ordered weight, PyTorch allows the update, and so do we."""
+    x, w = _rng_arrays(4, (3, 4), (2, 4))
+    grads = []
+    for lib in (symgrad, torch):
+        tw = lib.tensor(w, requires_grad=True)
+        y = (lib.tensor(x) @ tw.t()).sum()
+        with lib.no_grad():
+            tw.sub_(0.1)
+        y.backward()
+        grads.append(np.asarray(tw.grad.detach().numpy()))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_an_input_read_for_its_values_still_refuses_an_in_place_update() -> None:
+    """`x` is read by `w.t()`'s gradient: updating it before backward raises, as in PyTorch."""
+    x, w = _rng_arrays(5, (3, 4), (2, 4))
+    for lib in (symgrad, torch):
+        tx = lib.tensor(x)
+        tw = lib.tensor(w, requires_grad=True)
+        y = (tx @ tw.t()).sum()
+        with lib.no_grad():
+            tx.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()
