@@ -68,7 +68,8 @@ def test_the_transposed_weights_gradient_is_the_finite_difference_one() -> None:
 
     for _ in range(3):
         sw = symgrad.tensor(w, requires_grad=True)
-        _transposed_layer_loss(symgrad, symgrad.tensor(x), sw, symgrad.tensor(b), symgrad.tensor(labels)).backward()
+        sx, sb, sl = symgrad.tensor(x), symgrad.tensor(b), symgrad.tensor(labels)
+        _transposed_layer_loss(symgrad, sx, sw, sb, sl).backward()
         np.testing.assert_allclose(sw.grad.numpy(), _central_difference(loss, w), rtol=1e-6, atol=1e-8)
 
 
@@ -134,3 +135,21 @@ def test_an_input_read_for_its_values_still_refuses_an_in_place_update() -> None
             tx.add_(1.0)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.backward()
+
+
+def test_plain_sgd_steps_as_torch_with_one_grad_missing() -> None:
+    """Plain SGD's one loop: an assigned `.grad` updates its float32 parameter in float32,
+    a parameter without `.grad` is skipped, and each update bumps the version."""
+    w, b = (a.astype(np.float32) for a in _rng_arrays(6, (3, 2), (2,)))
+    g = _rng_arrays(7, (3, 2))[0].astype(np.float32)
+    out = []
+    for lib in (symgrad, torch):
+        tw, tb = lib.tensor(w.copy(), requires_grad=True), lib.tensor(b.copy(), requires_grad=True)
+        opt = lib.optim.SGD([tw, tb], lr=0.5)
+        tw.grad = lib.tensor(g)
+        before = tw._version
+        opt.step()
+        assert tw._version == before + 1 and tw.dtype == lib.float32
+        out.append((tw.detach().numpy().copy(), tb.detach().numpy().copy()))
+    for s, t in zip(*out):
+        np.testing.assert_array_equal(s, t)
