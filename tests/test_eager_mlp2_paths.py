@@ -153,3 +153,62 @@ def test_plain_sgd_steps_as_torch_with_one_grad_missing() -> None:
         out.append((tw.detach().numpy().copy(), tb.detach().numpy().copy()))
     for s, t in zip(*out):
         np.testing.assert_array_equal(s, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8])
+def test_where_with_a_zero_branch_gives_numpys_bits(dtype) -> None:
+    """The mask kernel behind `where` on 512 elements or more: NaN, inf and -0.0 kept as
+    they are, +0 where the zero branch is taken, NumPy's dtype; -0.0, a bool or a wider
+    NumPy zero as the number, and a broadcast condition, go through NumPy's own."""
+    from symgrad.ops import kernels
+
+    rng = np.random.default_rng(8)
+    for shape in ((4, 5), (40, 30)):
+        y = (rng.standard_normal(shape) * 10).astype(dtype)
+        if np.dtype(dtype).kind == "f":
+            y.flat[:4] = [np.nan, -0.0, np.inf, -np.inf]
+        c = rng.random(shape) < 0.5
+        for zero in (0, 0.0, -0.0, dtype(0), np.float64(0), False):
+            for args in ((c, zero, y), (c, y, zero), (c[0], zero, y)):
+                want, got = np.where(*args), kernels.bitwise_where(*args)
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), (zero, args[1] is y)
+
+
+def _clamp_loss(lib, x, w, labels):
+    return lib.nn.functional.cross_entropy((x @ w).clamp(min=0) @ w.t(), labels)
+
+
+def test_clamp_and_its_gradient_match_torch_on_a_large_layer_fused_and_not() -> None:
+    """clamp(min=0) on 1024 elements (the mask kernel) forward and backward, over calls
+    that run it unfused, then fused; at an input exactly 0 the gradient passes, as PyTorch's."""
+    x, w = _rng_arrays(9, (64, 32), (32, 16))
+    x[0] = 0.0  # (x @ w)[0] is exactly 0: clamp's gradient passes there, relu's would not
+    labels = np.arange(64) % 16
+    for _ in range(5):
+        grads = []
+        for lib in (symgrad, torch):
+            tw = lib.tensor(w, requires_grad=True)
+            loss = _clamp_loss(lib, lib.tensor(x), tw, lib.tensor(labels))
+            loss.backward()
+            grads.append((float(loss.item()), tw.grad.numpy().copy()))
+        assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-12)
+        np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-10, atol=1e-12)
+
+
+def test_a_where_with_a_number_branch_has_the_finite_difference_gradient() -> None:
+    """`torch.where(x < 0, 0, x * y)` on 600 elements: the gradient of the array branch is
+    the mask kernel's where(c, 0, ct), checked against central differences and torch."""
+    x, y = _rng_arrays(10, (600,), (600,))
+
+    def f(lib, yv):
+        tx = lib.tensor(x)
+        return (lib.where(tx < 0, 0.0, tx * yv) ** 2).sum()
+
+    for _ in range(3):  # traced once, then replayed
+        sy, ty = symgrad.tensor(y, requires_grad=True), torch.tensor(y, requires_grad=True)
+        f(symgrad, sy).backward()
+        f(torch, ty).backward()
+        np.testing.assert_allclose(sy.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
+    numeric = _central_difference(lambda yv: float(f(symgrad, symgrad.tensor(yv)).item()), y)
+    np.testing.assert_allclose(sy.grad.numpy(), numeric, rtol=1e-6, atol=1e-6)
