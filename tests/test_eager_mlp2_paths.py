@@ -212,3 +212,45 @@ def test_a_where_with_a_number_branch_has_the_finite_difference_gradient() -> No
         np.testing.assert_allclose(sy.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
     numeric = _central_difference(lambda yv: float(f(symgrad, symgrad.tensor(yv)).item()), y)
     np.testing.assert_allclose(sy.grad.numpy(), numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(64, 10), (7, 32), (5, 33), (3, 1)])
+@pytest.mark.parametrize("keepdims", [True, False])
+def test_row_extremes_of_short_rows_are_numpys(shape, keepdims) -> None:
+    """max and min over the rows of a matrix, compiled (short rows: the columns of the
+    contiguous transpose), are NumPy's bit for bit, with NaN, inf and signed zeros about."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.flat[:6] = [np.nan, np.inf, -np.inf, -0.0, 0.0, -np.inf][:x.size]
+    for reduce in (np.max, np.min):
+        got = symgrad.compile(lambda v, r=reduce: r(v, axis=1, keepdims=keepdims))(x)
+        want = reduce(x, axis=1, keepdims=keepdims)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_log_softmax_and_its_gradient_over_short_rows_match_torch_fused() -> None:
+    """log_softmax over 10 classes of 200 rows, with a row of ties and a row holding -inf,
+    over calls that run it unfused then fused (whose shift is the column-wise max): torch's
+    values and gradients, and the gradient the finite differences give."""
+    z = _rng_arrays(12, (200, 10))[0]
+    z[1] = 0.5  # ties
+    z[2, :3] = -np.inf
+    ct = _rng_arrays(13, (200, 10))[0]
+    for _ in range(5):
+        outs = []
+        for lib in (symgrad, torch):
+            tz = lib.tensor(z, requires_grad=True)
+            y = lib.nn.functional.log_softmax(tz, dim=1)
+            (y * lib.tensor(ct)).sum().backward()
+            outs.append((y.detach().numpy().copy(), tz.grad.numpy().copy()))
+        np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-10, atol=1e-12)
+    finite = z[3:5].copy()
+
+    def f(v: np.ndarray) -> float:
+        return float((symgrad.nn.functional.log_softmax(symgrad.tensor(v), dim=1) * symgrad.tensor(ct[3:5]))
+                     .sum().item())
+    tz = symgrad.tensor(finite, requires_grad=True)
+    (symgrad.nn.functional.log_softmax(tz, dim=1) * symgrad.tensor(ct[3:5])).sum().backward()
+    np.testing.assert_allclose(tz.grad.numpy(), _central_difference(f, finite), rtol=1e-6, atol=1e-8)
