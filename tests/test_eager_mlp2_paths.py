@@ -254,3 +254,26 @@ def test_log_softmax_and_its_gradient_over_short_rows_match_torch_fused() -> Non
     tz = symgrad.tensor(finite, requires_grad=True)
     (symgrad.nn.functional.log_softmax(tz, dim=1) * symgrad.tensor(ct[3:5])).sum().backward()
     np.testing.assert_allclose(tz.grad.numpy(), _central_difference(f, finite), rtol=1e-6, atol=1e-8)
+
+
+def test_a_negative_target_is_refused_by_the_fused_loss_too() -> None:
+    """cross_entropy's fused code does not run the definition's check of the targets: a
+    target of -1 (not the ignore_index) must still raise IndexError, as PyTorch's does,
+    instead of picking the last class; an ignore_index of -1 still ignores it."""
+    z = _rng_arrays(14, (6, 4))[0]
+    good, bad = np.array([0, 1, 2, 3, 0, 1]), np.array([0, 1, -1, 3, 0, 1])
+    sz = symgrad.tensor(z, requires_grad=True)
+    for _ in range(4):  # the third call builds the fused code
+        symgrad.nn.functional.cross_entropy(sz, symgrad.tensor(good))
+    for lib, t in ((symgrad, sz), (torch, torch.tensor(z))):
+        with pytest.raises(IndexError):
+            lib.nn.functional.cross_entropy(t, lib.tensor(bad))
+    for _ in range(4):
+        losses = []
+        for lib in (symgrad, torch):
+            t = lib.tensor(z, requires_grad=True)
+            loss = lib.nn.functional.cross_entropy(t, lib.tensor(bad), ignore_index=-1)
+            loss.backward()
+            losses.append((float(loss.item()), t.grad.numpy().copy()))
+        assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-12)
+        np.testing.assert_allclose(losses[0][1], losses[1][1], rtol=1e-10, atol=1e-12)

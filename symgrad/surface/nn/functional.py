@@ -579,6 +579,9 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     labels = lift(target, input).reshape(-1)
     keep = labels != ignore_index
     safe = labels.where(keep, 0)
+    # a negative target would pick from the end; made out of range, the gather refuses it
+    # where the check above cannot run (a traced target, as in the fused composite's code)
+    safe = safe.where(safe >= 0, classes)
     picked = -scores[np.arange(scores.shape[0]), safe]
     w = keep.astype(input.dtype)
     if weight is not None:
