@@ -216,8 +216,8 @@ def bitwise_where(condition: Any, x: Any, y: Any) -> Any:
     gradient `where(x < 0, 0, ct)`), the kept elements' bits are and-ed with a mask of
     all-ones or all-zeros instead: NumPy's `where` branches per element, which on a random
     mask costs 3 ns an element (50 us on 64x256), the mask 0.4 (from 512 elements: below,
-    NumPy's costs less than three calls). The same bits either way:
-    a kept NaN, inf or -0.0 stays as it is, a zero is +0.0."""
+    NumPy's costs less than three calls). The same bits either way: a kept NaN, inf or -0.0
+    stays as it is, a zero is +0.0."""
     if type(condition) is np.ndarray and condition.size >= MASKED_FROM and condition.dtype == np.bool_:
         if type(y) is np.ndarray and _zero_of(x, y) and y.shape == condition.shape:
             u = _UNSIGNED[y.itemsize]  # condition - 1: 0 where true, all-ones where false
@@ -231,9 +231,9 @@ def bitwise_where(condition: Any, x: Any, y: Any) -> Any:
 def _zero_of(zero: Any, array: np.ndarray) -> bool:
     """Whether `zero` is +0 that `np.where` would give as `array`'s dtype: a Python 0 (0.0
     for a float array) or a NumPy zero of that dtype; `array` of integers or floats whose
-    itemsize has an unsigned integer of its size."""
+    itemsize has an unsigned integer of its size, in the machine's byte order."""
     kind = array.dtype.kind
-    if kind not in "iuf" or array.itemsize not in _UNSIGNED:
+    if kind not in "iuf" or array.itemsize not in _UNSIGNED or not array.dtype.isnative:
         return False
     t = type(zero)
     if t is int or t is float and kind == "f":
