@@ -278,3 +278,18 @@ def test_a_negative_target_is_refused_by_the_fused_loss_too() -> None:
             losses.append((float(loss.item()), t.grad.numpy().copy()))
         assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-12)
         np.testing.assert_allclose(losses[0][1], losses[1][1], rtol=1e-10, atol=1e-12)
+
+
+def test_second_order_through_a_transposed_weight_matches_torch() -> None:
+    """With create_graph the layout-aware rule runs on Tensors and is differentiated again:
+    the gradient of the weight's gradient norm, as PyTorch's."""
+    x, w = _rng_arrays(15, (5, 4), (3, 4))
+    out = []
+    for lib in (symgrad, torch):
+        tw = lib.tensor(w, requires_grad=True)
+        loss = (lib.tensor(x) @ tw.t()).tanh().sum()
+        (g,) = lib.autograd.grad(loss, tw, create_graph=True)
+        (g * g).sum().backward()
+        out.append((g.detach().numpy().copy(), tw.grad.numpy().copy()))
+    for s, t in zip(*out):
+        np.testing.assert_allclose(s, t, rtol=1e-10, atol=1e-12)
