@@ -109,7 +109,7 @@ class Optimizer:
                 if grad is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None  # the setter's check of a shape is for a tensor, not None
                 elif grad.grad_fn is None and grad._data.flags.writeable:
                     grad.zero_()  # in place, so a reference to the old `.grad` sees zeros too
                 else:
