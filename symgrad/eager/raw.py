@@ -262,11 +262,11 @@ _UNTRACEABLE = object()
 def run(node: OpNode, cts: list) -> list:
     """`interpret`, compiled: a node's VJPs run as straight-line NumPy code traced from the
     rules once per signature (op, params, which inputs want gradients, the cotangent's and
-    inputs' shapes and dtypes, the layouts of a node's several inputs (matmul's rule reads
-    them), scalar inputs' values), the second time it is seen. The
-    trace records each op's forward with the dtype casts promotion made, which depend on
-    nothing else. A rule that reads a value's data in Python stays interpreted; a user's
-    rule (extend, custom_vjp: it may read a global that changes) runs on Tensors.
+    inputs' shapes and dtypes, the layouts of a node's several inputs (`linalg._column_major`),
+    scalar inputs' values), the second time it is seen. The trace records each op's forward
+    with the dtype casts promotion made, which depend on nothing else. A rule that reads a
+    value's data in Python stays interpreted; a user's rule (extend, custom_vjp: it may read
+    a global that changes) runs on Tensors.
     (A node runs once per backward: its signature is built inline, without a list to grow.)"""
     op = node._op
     pure = _PURE.get(op)
@@ -301,8 +301,8 @@ def run(node: OpNode, cts: list) -> list:
         for a in inputs:
             if type(a) is _Shape:
                 parts.append((_Shape, a.shape, a.dtype, a.column_major))
-            elif isinstance(a, Tensor):  # with its layout: matmul's rule makes its
-                a = a._data  # gradient in its operand's (`linalg._column_major`)
+            elif isinstance(a, Tensor):  # and its layout, which matmul's rule reads
+                a = a._data
                 parts.append((a.shape, a.dtype, a.strides))
             else:  # a number, whose value the trace holds: a float by its bits (-0.0 is not 0.0)
                 parts.append((type(a), a.hex() if type(a) is float else a))
