@@ -293,3 +293,28 @@ def test_second_order_through_a_transposed_weight_matches_torch() -> None:
         out.append((g.detach().numpy().copy(), tw.grad.numpy().copy()))
     for s, t in zip(*out):
         np.testing.assert_allclose(s, t, rtol=1e-10, atol=1e-12)
+
+
+def test_an_exported_gradient_carries_the_where_kernel_and_runs_without_symgrad(tmp_path) -> None:
+    """The compiled face prints the mask kernel and the column-wise row max on these shapes;
+    an exported module carries the kernel (and what it reads) and gives the same gradient
+    in a Python that cannot import symgrad."""
+    import subprocess
+    import sys
+
+    def f(x):
+        return (np.where(x < 0, 0.0, x) ** 2).sum() + np.max(x, axis=1).sum()
+
+    x = _rng_arrays(16, (64, 16))[0]
+    compiled = symgrad.grad(f)
+    want = compiled(x)
+    source = compiled.export(path=tmp_path / "exported.py")
+    assert "bitwise_where(" in source and "ascontiguousarray(" in source
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "want.npy", want)
+    code = ("import sys; sys.modules['symgrad'] = None; import numpy as np; import exported; "
+            "fn = next(v for k, v in vars(exported).items() if k.startswith('grad')); "
+            "print(np.array_equal(fn(np.load('x.npy')), np.load('want.npy')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert done.stdout.strip() == "True", done.stderr
