@@ -164,6 +164,8 @@ _SPELLINGS: dict[str, Callable[[list[str], dict, list, _Lib], str]] = {
                                                           f"{names[1]})",
     "prod_others": lambda names, p, shapes, lib: f"{lib.kernels.prod_others}({names[0]}, {p['axes']!r})",
     "svdvals": lambda names, p, shapes, lib: f"xp.linalg.svdvals({names[0]})",
+    # NumPy's is a kernel (`kernels.bitwise_where`: a bit mask for a zero branch); the standard's plain
+    "where": lambda names, p, shapes, lib: f"xp.where({names[0]}, {names[1]}, {names[2]})",
     "scatter_add": _indexed("scatter_add", 1), "setitem": _indexed("setitem", 2),
     "index_add": _indexed("index_add", 2),
 }

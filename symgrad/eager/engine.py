@@ -156,30 +156,35 @@ class _Shape:
     """What a node keeps of a float input its backward does not read: its shape and dtype
     (to sum a gradient back to that shape), not its values."""
 
-    __slots__ = ("shape", "dtype", "ndim")
+    __slots__ = ("shape", "dtype", "ndim", "column_major")
 
     def __init__(self, data: Any) -> None:
         self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+        # a layout matmul's rule reads (`linalg._column_major`), as PyTorch keeps mm's strides
+        self.column_major = data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
 
 
 _SHAPES: dict[tuple, _Shape] = {}  # shape -> the _Shape of that shape and the dtype last asked
-_CANONICAL: dict[tuple, _Shape] = {}  # (shape, dtype) -> its one _Shape
+_CANONICAL: dict[tuple, _Shape] = {}  # (shape, dtype, column-major) -> its one _Shape
 
 
 def shape_only(data: Any) -> _Shape:
     """The `_Shape` of an array: what a node keeps of an input its backward does not read,
     as PyTorch's AddBackward0 and ExpBackward0 keep no input. The graph then holds no
     intermediate it does not need. (`_SHAPES.get(data.shape)`, of `data.dtype`, first.)
-    One `_Shape` per shape and dtype, so the raw backward keys a node by the object itself
-    (`symgrad.eager.raw.run`); one made before a clear is another key, as good."""
-    key = (data.shape, data.dtype)
+    One `_Shape` per shape, dtype and layout, so the raw backward keys a node by the object
+    itself (`symgrad.eager.raw.run`); one made before a clear is another key, as good. The
+    shared one of a shape (`_SHAPES`) is never column-major: a lookup checks the layout."""
+    column_major = data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
+    key = (data.shape, data.dtype, column_major)
     shape = _CANONICAL.get(key)
     if shape is None:
         if len(_CANONICAL) > 4096:  # a long-running process meeting ever new shapes
             _CANONICAL.clear()
             _SHAPES.clear()
         shape = _CANONICAL[key] = _Shape(data)
-    _SHAPES[data.shape] = shape
+    if not column_major:
+        _SHAPES[data.shape] = shape
     return shape
 
 

@@ -34,7 +34,10 @@ def _typename(obj: Any) -> str:
 def _written(p: Tensor) -> None:
     """Record an in-place write to `p`, as PyTorch's `param.add_` does, so that backward
     through a graph that saved `p` before the step raises instead of using the new values."""
-    p._version_counter[0] += 1
+    counter = p._vc  # the counter itself when it exists (the property's call saved)
+    if counter is None:
+        counter = p._version_counter
+    counter[0] += 1
 
 
 class Optimizer:
@@ -106,7 +109,7 @@ class Optimizer:
                 if grad is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None  # the setter's check of a shape is for a tensor, not None
                 elif grad.grad_fn is None and grad._data.flags.writeable:
                     grad.zero_()  # in place, so a reference to the old `.grad` sees zeros too
                 else:
@@ -126,14 +129,18 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p._grad is None:
-                        continue
-                    # a user-assigned grad may have another dtype: the update keeps p's dtype
-                    grad = p._grad._data.astype(p._data.dtype, copy=False)
-                    self._update(p, grad, group)
-                    _written(p)
+                self._update_group(group)
         return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """`_update` each parameter of `group` that has a `.grad`, and record the write."""
+        for p in group["params"]:
+            if p._grad is None:
+                continue
+            # a user-assigned grad may have another dtype: the update keeps p's dtype
+            grad = p._grad._data.astype(p._data.dtype, copy=False)
+            self._update(p, grad, group)
+            _written(p)
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         """Update `p._data` in place from its gradient `grad` (never write into `grad`)."""
@@ -173,6 +180,26 @@ class SGD(Optimizer):
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
         super().__init__(params, defaults)
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """Plain SGD (no momentum, weight decay or maximize), the common case, in one loop:
+        `p -= lr * g` as a hand-written step does it, without a call per parameter."""
+        if group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]:
+            super()._update_group(group)
+            return
+        lr = group["lr"]
+        for p in group["params"]:
+            g = p._grad
+            if g is None:
+                continue
+            data, grad = p._data, g._data
+            if grad.dtype != data.dtype:  # a user-assigned grad of another dtype
+                grad = grad.astype(data.dtype)
+            data -= lr * grad
+            counter = p._vc  # `_written(p)`, inlined
+            if counter is None:
+                counter = p._version_counter
+            counter[0] += 1
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         if group["maximize"]:

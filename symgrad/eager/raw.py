@@ -273,12 +273,12 @@ _UNTRACEABLE = object()
 def run(node: OpNode, cts: list) -> list:
     """`interpret`, compiled: a node's VJPs (arrays in, arrays out) run as straight-line
     NumPy code traced from the rules once per signature (op, params, which inputs want
-    gradients, the cotangent's and inputs' shapes and dtypes, scalar inputs' values), the
-    second time it is seen. The trace records each op's forward with the dtype casts
-    promotion made, which depend on nothing else. A rule that reads a value's data in
-    Python stays interpreted; a user's rule (extend, custom_vjp: it may read a global that
-    changes) runs on Tensors. (A node runs once per backward: its signature is built
-    inline, flat.)"""
+    gradients, the cotangent's and inputs' shapes and dtypes, the layouts of a node's several
+    inputs (`linalg._column_major`), scalar inputs' values), the second time it is seen. The
+    trace records each op's forward with the dtype casts promotion made, which depend on
+    nothing else. A rule that reads a value's data in Python stays interpreted; a user's rule
+    (extend, custom_vjp: it may read a global that changes) runs on Tensors. (A node runs
+    once per backward: its signature is built inline, flat.)"""
     op = node._op
     pure = _PURE.get(op)
     if pure is None:  # the registry's own rules
@@ -292,8 +292,9 @@ def run(node: OpNode, cts: list) -> list:
     owned = _refcount(ct) == 3 and (f := ct.flags).owndata and f.writeable
     # the signature, flat: the op, params, ownership, which edges take a gradient (a bit
     # each), the cotangent's shape and dtype, then per input its kept `_Shape` itself (one
-    # per shape and dtype), an array's shape and dtype (two parts), or a number's key (a
-    # pair led by its type): each part tells its kind, so no input's parts read as another's
+    # per shape, dtype and layout), an array's shape, dtype and strides (three parts), or a
+    # number's key (a pair led by its type): each part tells its kind, so no input's parts
+    # read as another's
     params = node._params
     pk = _params_key(params) if params else None
     if len(inputs) == 1:  # a recorded op of one input: its edge takes a gradient
@@ -315,10 +316,11 @@ def run(node: OpNode, cts: list) -> list:
         for a in inputs:
             if type(a) is _Shape:
                 parts.append(a)
-            elif isinstance(a, Tensor):
+            elif isinstance(a, Tensor):  # and its layout, which matmul's rule reads
                 a = a._data
                 parts.append(a.shape)
                 parts.append(a.dtype)
+                parts.append(a.strides)
             else:
                 parts.append(_number(a))
             args.append(a)

@@ -48,6 +48,17 @@ from symgrad.surface import Surface
 from symgrad.surface.base import _NO_PARAMS, _applying
 
 
+def _whole_view(data: np.ndarray) -> bool:
+    """Whether `data` is a writeable C-ordered view of all of a buffer that nothing but the
+    view holds (here: its `.base`, `base` and the call's argument): the transpose of a
+    gradient made transposed (`x @ w.t()`'s weight, see `linalg._column_major`), which
+    `.grad` may keep as it is, as PyTorch's AccumulateGrad steals a gradient of the
+    parameter's layout."""
+    base = data.base
+    return type(base) is np.ndarray and base.flags.owndata and data.flags.writeable \
+        and data.flags.c_contiguous and base.nbytes == data.nbytes and sys.getrefcount(base) <= 3
+
+
 class Tensor(Surface, face="torch"):
     """A NumPy array that records the ops applied to it when it requires grad."""
 
@@ -178,6 +189,8 @@ class Tensor(Surface, face="torch"):
             # argument) becomes `.grad` as it is, as PyTorch's AccumulateGrad steals it
             owned = data.flags.owndata and data.flags.writeable
             stolen = owned and (data is not g._data or sys.getrefcount(data) <= 3)
+            if not stolen and data is g._data and sys.getrefcount(data) <= 3:
+                stolen = _whole_view(data)
             self._grad = Tensor._make(data if stolen else data.copy())
         else:
             self._grad._data += data
@@ -1031,7 +1044,8 @@ def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
         fn._seen = None
         data = a._data
         shape = _SHAPES.get(data.shape)
-        if shape is not None and shape.dtype is data.dtype:
+        if shape is not None and shape.dtype is data.dtype and ((f := data.flags).c_contiguous
+                                                                or not f.f_contiguous):
             a = shape
         elif data.dtype.kind in "fc":
             a = shape_only(data)
@@ -1042,7 +1056,8 @@ def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
         fn._seen1 = None
         data = b._data
         shape = _SHAPES.get(data.shape)
-        if shape is not None and shape.dtype is data.dtype:
+        if shape is not None and shape.dtype is data.dtype and ((f := data.flags).c_contiguous
+                                                                or not f.f_contiguous):
             b = shape
         elif data.dtype.kind in "fc":
             b = shape_only(data)
@@ -1054,7 +1069,9 @@ def _unread(t: Tensor) -> Any:
     (one `_Shape` per shape, shared), or an index array itself (the rules read it)."""
     data = t._data
     shape = _SHAPES.get(data.shape)
-    if shape is not None and shape.dtype is data.dtype:  # a hit has a float's dtype
+    # a hit has a float's dtype, and a layout that is not column-major (`_Shape.column_major`)
+    if shape is not None and shape.dtype is data.dtype and ((f := data.flags).c_contiguous
+                                                            or not f.f_contiguous):
         return shape
     return shape_only(data) if data.dtype.kind in "fc" else t
 

@@ -226,6 +226,14 @@ def _printable(code: str, kernels: tuple[str, ...]) -> str:
 
 
 _METADATA = frozenset({"shape", "ndim", "dtype", "size"})
+_METADATA_READERS: set[str] = set()  # functions of a value's metadata (a rule's `f(y)` reads no values)
+
+
+def metadata_reader(fn: Callable) -> Callable:
+    """Declare `fn(v)` a function of `v`'s metadata only (its layout), so that a VJP rule
+    calling it on an input does not make eager mode keep that input's values."""
+    _METADATA_READERS.add(fn.__name__)
+    return fn
 
 
 def _loaded(rule: Callable) -> set:
@@ -233,11 +241,15 @@ def _loaded(rule: Callable) -> set:
     and "*" for a variadic input."""
     names: set[str] = set()
     instructions = list(dis.get_instructions(rule))
-    for ins, after in zip(instructions, instructions[1:] + [None]):
+    for before, ins, after in zip([None, *instructions], instructions, instructions[1:] + [None]):
         if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_DEREF":
             if isinstance(ins.argval, str) and after is not None and after.opname == "LOAD_ATTR" \
                     and after.argval in _METADATA:
                 continue  # `y.ndim`: the rule needs y's shape, not its values
+            if isinstance(ins.argval, str) and before is not None and before.opname == "LOAD_GLOBAL" \
+                    and before.argval in _METADATA_READERS and after is not None \
+                    and after.opname.startswith(("PRECALL", "CALL")) and after.arg == 1:
+                continue  # `_column_major(y)`: y's layout, not its values
             names.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
     code = rule.__code__
     params = code.co_varnames[:code.co_argcount]

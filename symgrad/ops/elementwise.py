@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import batching
+from symgrad.ops import kernels as kernels_module
 from symgrad.ops.core import OPS, _is_scalar, defop
 from symgrad.ops.dispatch import Value, apply, composite, function, lift, method, no_out, numpy_function
 
@@ -145,10 +146,22 @@ for _name, _code, _ufunc in [("lt", "<", np.less), ("le", "<=", np.less_equal),
     defop(_name, f"{{x}} {_code} {{y}}", ufunc=_ufunc, vjps=(None, None), commutative=_name in ("eq", "ne"),
           operators=(_name,), methods=(_name, *([_ufunc.__name__] if _name != "eq" else [])),
           doc=f"input {_code} other, elementwise (no gradient; PyTorch's alias `{_ufunc.__name__}`).")
-WHERE = defop("where", "np.where({x}, {y}, {z})", methods=(), vjps=(
+def _print_where(names: list[str], params: dict, shapes: list, lib: Any) -> str | None:
+    """NumPy's `where`, but the kernel (a bit mask) where it can apply: a condition of
+    `kernels.MASKED_FROM` elements or more and one branch of its shape, the other a number
+    (which the kernel checks is a zero)."""
+    cond, x, y = (tuple(s) for s in shapes)
+    size = int(np.prod(cond)) if cond else 1
+    if size >= kernels_module.MASKED_FROM and (x == cond and not y or y == cond and not x):
+        return None
+    return f"{lib.np.where}({names[0]}, {names[1]}, {names[2]})"
+
+
+WHERE = defop("where", "bitwise_where({x}, {y}, {z})", kernels=("bitwise_where",), printer=_print_where,
+              methods=(), vjps=(
     None,
     lambda ct, ans, c, x, y: ct.where(c, 0.0),
-    lambda ct, ans, c, x, y: ct.zeros_like().where(c, ct),
+    lambda ct, ans, c, x, y: apply(WHERE, c, 0.0, ct),  # a number branch: the kernel's mask
 ))
 
 defop("abs", "np.abs({x})", sympy="Abs", ufunc=np.absolute, operators=("abs",), methods=("abs", "absolute"),

@@ -206,6 +206,42 @@ def xlog1py(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where((np.asarray(x) == 0) & ~np.isnan(y), 0.0, out)
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+MASKED_FROM = 512  # elements: below, NumPy's `where` costs less than the mask's three calls
+
+
+def bitwise_where(condition: Any, x: Any, y: Any) -> Any:
+    """`np.where(condition, x, y)`. Where one branch is a zero number and the other an
+    integer or float array of the condition's shape (a ReLU-like mask: `clamp(min=0)`, its
+    gradient `where(x < 0, 0, ct)`), the kept elements' bits are and-ed with a mask of
+    all-ones or all-zeros instead: NumPy's `where` branches per element, which on a random
+    mask costs 3 ns an element (50 us on 64x256), the mask 0.4 (from 512 elements: below,
+    NumPy's costs less than three calls). The same bits either way: a kept NaN, inf or -0.0
+    stays as it is, a zero is +0.0."""
+    if type(condition) is np.ndarray and condition.size >= MASKED_FROM and condition.dtype == np.bool_:
+        if type(y) is np.ndarray and _zero_of(x, y) and y.shape == condition.shape:
+            u = _UNSIGNED[y.itemsize]  # condition - 1: 0 where true, all-ones where false
+            return np.bitwise_and(y.view(u), np.subtract(condition, u(1), dtype=u)).view(y.dtype)
+        if type(x) is np.ndarray and _zero_of(y, x) and x.shape == condition.shape:
+            u = _UNSIGNED[x.itemsize]  # 0 - condition: all-ones where true, 0 where false
+            return np.bitwise_and(x.view(u), np.subtract(u(0), condition, dtype=u)).view(x.dtype)
+    return np.where(condition, x, y)
+
+
+def _zero_of(zero: Any, array: np.ndarray) -> bool:
+    """Whether `zero` is +0 that `np.where` would give as `array`'s dtype: a Python 0 (0.0
+    for a float array) or a NumPy zero of that dtype; `array` of integers or floats whose
+    itemsize has an unsigned integer of its size, in the machine's byte order."""
+    kind = array.dtype.kind
+    if kind not in "iuf" or array.itemsize not in _UNSIGNED or not array.dtype.isnative:
+        return False
+    t = type(zero)
+    if t is int or t is float and kind == "f":
+        return zero == 0 and not math.copysign(1.0, zero) < 0
+    return isinstance(zero, np.generic) and zero.dtype == array.dtype and zero == 0 \
+        and not np.signbit(zero)
+
+
 def scatter_add(ct: np.ndarray, shape: tuple[int, ...], key: tuple) -> np.ndarray:
     """Zeros of `shape` with `ct` added at `key`; repeated indices accumulate (np.add.at)."""
     out = np.zeros(shape, np.asarray(ct).dtype)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.ops import batching, dims
-from symgrad.ops.core import OPS, ShapeError, broadcast_shapes, defop, ndim_of
+from symgrad.ops.core import OPS, ShapeError, broadcast_shapes, defop, metadata_reader, ndim_of
 from symgrad.ops.dispatch import FUNCTIONS, apply, composite, function, lift, method, no_out, numpy_function
 from symgrad.ops.einsum import _tensordot
 from symgrad.ops.index import index_of
@@ -39,6 +39,22 @@ def _swap_last(v: Any) -> Any:
     return v.permute(axes)
 
 
+@metadata_reader
+def _column_major(v: Any) -> bool:
+    """Whether `v` holds a matrix in column-major layout, as `w.t()` or `w.T` of a C-ordered
+    `w` is. Its matmul gradient is then made as the transpose of a C-ordered product, in
+    `v`'s own layout (PyTorch's mm backward does the same): the transpose's backward turns
+    it back into a C-ordered gradient for `w`, which becomes `.grad` as it is, where the
+    plain product's transpose would be copied element by element (800 KB of a 784x256
+    weight: longer than the product itself). A value without an array (a traced one) is
+    not: the compiled face orders its products itself. Only the layout is read, not the
+    values (`core.metadata_reader`): an input kept for its shape keeps its layout too."""
+    data = getattr(v, "_data", None)
+    if type(data) is not np.ndarray:  # what eager mode keeps of an unread input says it
+        return getattr(v, "column_major", False) is True
+    return data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
+
+
 def _matmul_vjp_x(ct, ans, x, y):
     if x.ndim == 1 and y.ndim == 1:
         return ct * y
@@ -48,6 +64,8 @@ def _matmul_vjp_x(ct, ans, x, y):
         return ct @ y.T  # (m,) @ (m, k): a plain product, also for a batch of cotangents
     if x.ndim == 1:
         return (y @ ct.unsqueeze(-1)).squeeze(-1)
+    if _column_major(x) and y.ndim == 2:  # (y @ ct.T).T: x's layout, see `_column_major`
+        return _swap_last(y @ _swap_last(ct))
     return ct @ _swap_last(y)
 
 
@@ -60,6 +78,8 @@ def _matmul_vjp_y(ct, ans, x, y):
         return ct @ x  # (n,) @ (n, k)
     if y.ndim == 1:
         return (_swap_last(x) @ ct.unsqueeze(-1)).squeeze(-1)
+    if _column_major(y) and x.ndim == 2:  # (ct.T @ x).T: y's layout, see `_column_major`
+        return _swap_last(_swap_last(ct) @ x)
     return _swap_last(x) @ ct
 
 

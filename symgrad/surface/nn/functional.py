@@ -15,6 +15,7 @@ import numpy as np
 
 from symgrad.ops import OPS, Value, apply, lift
 from symgrad.ops.arrange import pad
+from symgrad.ops.core import ndim_of
 from symgrad.ops.dispatch import composite
 from symgrad.surface.composites import log_softmax as _log_softmax
 from symgrad.surface.composites import softmax as _softmax
@@ -128,13 +129,13 @@ def log_softmax(input: Any, dim: int | None = None) -> Value:
 
 def _implicit_dim(input: Any, dim: int | None) -> int:
     # PyTorch's legacy rule when dim is omitted: 0 for 0-, 1- and 3-D input, else 1
-    return dim if dim is not None else (0 if np.ndim(input) in (0, 1, 3) else 1)
+    return dim if dim is not None else (0 if ndim_of(input) in (0, 1, 3) else 1)
 
 
 def _linear_name(input: Any, weight: Any, bias: Any = None) -> str:
     """PyTorch's grad_fn for linear: addmm (mm) on a batch of rows, a view around it otherwise."""
-    ndim = np.ndim(input)
-    if np.ndim(weight) == 1:  # a vector of weights: a matrix-vector (or dot) product
+    ndim = ndim_of(input)  # not np.ndim: a Tensor's __array_function__ costs 3 us a call
+    if ndim_of(weight) == 1:  # a vector of weights: a matrix-vector (or dot) product
         return "AddBackward0" if bias is not None else "DotBackward0" if ndim == 1 else "MvBackward0"
     if ndim == 2:
         return "MmBackward0" if bias is None else "AddmmBackward0"
@@ -146,7 +147,7 @@ def _linear_name(input: Any, weight: Any, bias: Any = None) -> str:
 @composite(_linear_name)
 def linear(input: Any, weight: Any, bias: Any = None) -> Value:
     """input @ weight.T + bias."""
-    out = input @ weight.t() if np.ndim(weight) == 2 else input @ weight
+    out = input @ weight.t() if ndim_of(weight) == 2 else input @ weight
     return out if bias is None else out + bias
 
 
@@ -578,6 +579,9 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     labels = lift(target, input).reshape(-1)
     keep = labels != ignore_index
     safe = labels.where(keep, 0)
+    # a negative target would pick from the end; made out of range, the gather refuses it
+    # where the check above cannot run (a traced target, as in the fused composite's code)
+    safe = safe.where(safe >= 0, classes)
     picked = -scores[np.arange(scores.shape[0]), safe]
     w = keep.astype(input.dtype)
     if weight is not None:
