@@ -1316,11 +1316,11 @@ def _elementwise(op: Op) -> Callable | None:
         return None
     ufunc, records, same = plan.forward, plan.differentiable, plan.kinds[False]
     if plan.arity == 1:
-        return _unary(op, ufunc, node, records, same)
+        return _unary(op, ufunc, records, same)
     return _binary(op, ufunc, node, records, same, plan.kinds[True])
 
 
-def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Callable:
+def _unary(op: Op, ufunc: np.ufunc, records: bool, same: str) -> Callable:
     """`x.exp()`: the ufunc on a plain tensor whose dtype it takes as it is, recorded."""
     general = _applying(op)  # the surface's method: other operands, keywords, errors
 
@@ -1336,31 +1336,8 @@ def _unary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str) -> Cal
         result = _empty(Tensor)  # Tensor._make(out), inlined
         result._data, result.grad_fn, result._output_nr, result._requires_grad = out, None, 0, False
         result._grad = result._acc = result._hooks = result._view = result._vc = None
-        if x._requires_grad and records and _modes.enabled:  # _record's steps for one input
-            # what the backward reads: per call, from the op's plan (a test may swap a rule)
-            plan = _PLANS[op]
-            (read_x,), read_ans = plan.reads.get(3) or plan.read(op, 3)
-            fn = result.grad_fn = _empty(node)
-            fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
-            fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
-            result._requires_grad = True
-            edge = x.grad_fn
-            if edge is None:
-                edge = x._acc or x._edge()[0]
-            elif x._output_nr:
-                fn._nrs = (x._output_nr,)
-            fn._next = edge
-            if read_x:
-                counter = x._vc
-                fn._seen, fn._inputs = 0 if counter is None else counter[0], x
-            else:
-                shape = _SHAPES.get(a.shape)
-                fn._seen, fn._inputs = None, (
-                    shape if shape is not None and shape.dtype is a.dtype else _unread(x))
-            if read_ans:
-                fn._ans, fn._ans_vc = out, None  # a new array: version 0, no counter yet
-            else:
-                fn._ans = fn._ans_vc = None
+        if x._requires_grad and records and _modes.enabled:
+            _record_one(_PLANS[op], op, _NO_PARAMS, x, result, None)
         return result
     return method
 
