@@ -541,10 +541,13 @@ def run(tensor: type, fn: Callable, name: str, args: tuple, kwargs: dict) -> Any
             seen = tuple(0 if (c := operands[k]._vc) is None else c[0] for k in slots)
     grad = _modes.enabled and wrt & (wrt - 1)  # a bit set after the leading 1
     vjp = e.vjps.get(wrt, _NO_KEY) if grad else None
-    if vjp is not None and vjp is not _NO_KEY and vjp.forward is not None:
-        out, *residuals = vjp.forward(*arrays)
-    else:
-        out, residuals = e.forward(*arrays), ()
+    try:
+        if vjp is not None and vjp is not _NO_KEY and vjp.forward is not None:
+            out, *residuals = vjp.forward(*arrays)
+        else:
+            out, residuals = e.forward(*arrays), ()
+    except Exception:  # the definition's own error (checks of values the fused code cannot make)
+        return composite_node(tensor, fn, name, args, kwargs)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if vjp is _NO_KEY:
