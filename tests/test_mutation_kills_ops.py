@@ -2,6 +2,8 @@
 untested (tools/mutation.py): which path runs where the values alone cannot tell, and the
 dtype arithmetic of a step."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,64 @@ def test_plain_sgd_casts_a_gradient_of_another_dtype_before_the_step():
         opt = symgrad.optim.SGD([q], lr=0.1)
         symgrad.optim.Optimizer._update_group(opt, opt.param_groups[0])
         np.testing.assert_array_equal(q.detach().numpy(), want)
+
+
+@pytest.mark.parametrize("size", [kernels.MASKED_FROM - 1, kernels.MASKED_FROM])
+@pytest.mark.parametrize("zero_first", [True, False])
+def test_the_compiled_where_prints_the_mask_kernel_from_its_threshold(size, zero_first):
+    """The printed `where` with a zero branch: the mask kernel on `MASKED_FROM` elements or
+    more, NumPy's `where` below (where the kernel's mask costs more than it saves) and for
+    two array branches; NumPy's values either way."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(size), rng.standard_normal(size)
+
+    def zero_branch(v):
+        return np.where(v < 0, 0.0, v) if zero_first else np.where(v < 0, v, 0.0)
+
+    def both_arrays(v, w):
+        return np.where(v < 0, w, v)
+
+    f, g = symgrad.compile(zero_branch), symgrad.compile(both_arrays)
+    np.testing.assert_array_equal(f(x), np.where(x < 0, 0.0, x) if zero_first else np.where(x < 0, x, 0.0))
+    np.testing.assert_array_equal(g(x, y), np.where(x < 0, y, x))
+    source, both = _code(f.source(x)), _code(g.source(x, y))
+    assert ("bitwise_where(" in source) is (size >= kernels.MASKED_FROM)
+    assert _numpys_where(source) is (size < kernels.MASKED_FROM)
+    assert "bitwise_where(" not in both and _numpys_where(both)
+
+
+def _numpys_where(code: str) -> bool:
+    """Whether `code` calls NumPy's `where` (`np.where(` or an imported `where(`)."""
+    return re.search(r"(?<!bitwise_)\bwhere\(", code) is not None
+
+
+def _code(source: str) -> str:
+    """A printed function's statements, without its comments (which quote the user's lines)."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+
+
+@pytest.mark.parametrize("keepdims", [True, False])
+@pytest.mark.parametrize("reduce", [np.max, np.min])
+def test_compiled_extremes_over_a_middle_or_first_axis_are_numpys(reduce, keepdims):
+    """max and min over axis 1 of a 3-D array, and over axis 0 of a matrix with short
+    rows, are not the short-row form (the columns of a transpose): NumPy's values, shape."""
+    rng = np.random.default_rng(6)
+    for shape, axis in (((4, 5, 6), 1), ((3, 2, 40), 1), ((6, 10), 0), ((6, 10), -1)):
+        x = rng.standard_normal(shape)
+        got = symgrad.compile(lambda v, a=axis: reduce(v, axis=a, keepdims=keepdims))(x)
+        want = reduce(x, axis=axis, keepdims=keepdims)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(("columns", "transposed"), [(1, True), (32, True), (33, False)])
+def test_the_short_row_form_is_printed_up_to_32_columns(columns, transposed):
+    """The max of each row is printed as the columns' max of the contiguous transpose for
+    rows of up to `reduce.SHORT_ROWS` elements, as NumPy's row max above; NumPy's values."""
+    from symgrad.ops import reduce as reduce_module
+
+    assert reduce_module.SHORT_ROWS == 32
+    x = np.random.default_rng(7).standard_normal((64, columns))
+    f = symgrad.compile(lambda v: np.max(v, axis=1))
+    np.testing.assert_array_equal(f(x), np.max(x, axis=1))
+    assert ("ascontiguousarray(" in _code(f.source(x))) is transposed
