@@ -126,3 +126,27 @@ def test_the_short_row_form_is_printed_up_to_32_columns(columns, transposed):
     f = symgrad.compile(lambda v: np.max(v, axis=1))
     np.testing.assert_array_equal(f(x), np.max(x, axis=1))
     assert ("ascontiguousarray(" in _code(f.source(x))) is transposed
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_a_transposed_operand_read_for_its_values_gets_its_gradient_without_a_copy(left):
+    """`a.t() @ y` and `x @ w.t()` with both operands requiring grad (the transposed one is
+    kept with its values, not as a shape): its gradient is still made in its layout, so
+    `.grad` keeps the transpose of the product as it is (no copy), C-ordered, torch's values."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    a, b = (rng.standard_normal((5, 4)), rng.standard_normal((5, 3))) if left else \
+        (rng.standard_normal((8, 6)), rng.standard_normal((5, 6)))
+
+    def f(u, v):
+        return (u.t() @ v if left else u @ v.t()).tanh().sum()
+
+    for _ in range(3):  # traced once, then replayed
+        sa, sb = symgrad.tensor(a, requires_grad=True), symgrad.tensor(b, requires_grad=True)
+        ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        f(sa, sb).backward()
+        f(ta, tb).backward()
+        np.testing.assert_allclose(sa.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(sb.grad.numpy(), tb.grad.numpy(), rtol=1e-10, atol=1e-12)
+        transposed = (sa if left else sb).grad._data
+        assert transposed.flags.c_contiguous and not transposed.flags.owndata
