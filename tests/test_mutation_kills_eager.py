@@ -112,3 +112,31 @@ def test_other_operands_reach_the_general_path(monkeypatch):
     x.transpose(dim0=0, dim1=1)
     symgrad.nn.Parameter(x).transpose(0, 1)
     assert seen == ["add", "mul", "transpose", "transpose", "transpose"]
+
+
+def test_a_node_that_gets_no_gradient_releases_each_input_once():
+    """A custom Function's backward giving None for an input: that input's node gets no
+    gradient and is skipped, its own input (x, with two more consumers) waits for exactly
+    one consumer less, so x's gradient is the sum of the other two paths, as torch's."""
+
+    def run(lib):
+        class NoGradForFirst(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, b):
+                return a * b
+
+            @staticmethod
+            def backward(ctx, g):
+                return None, g
+
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = lib.tensor([4.0, 5.0, 6.0], requires_grad=True)
+        h = (x * 2).sin()  # reaches the loss only through the first input: no gradient
+        loss = NoGradForFirst.apply(h, y).sum() + x.exp().sum() + (x * 3).sum()
+        loss.backward()
+        return x.grad.numpy(), y.grad.numpy()
+
+    (gx, gy), (tx, ty) = run(symgrad), run(torch)
+    np.testing.assert_allclose(gx, tx, rtol=1e-6)
+    np.testing.assert_allclose(gx, np.exp([1.0, 2.0, 3.0]) + 3, rtol=1e-6)
+    np.testing.assert_array_equal(gy, ty)
