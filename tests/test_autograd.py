@@ -1241,6 +1241,15 @@ PROMOTION = {
                                   "float32"),
     "matmul float64": (lambda L: L.ones(2, 3, dtype=L.float64) @ L.ones(3, dtype=L.float64), "float64"),
     "mean float32": (lambda L: L.ones(2, 3).mean(dim=1), "float32"),
+    # a Python number first in a function is weak, as in an operator
+    "add(0.75, int32)": (lambda L: L.add(0.75, L.ones(2, dtype=L.int32)), "float32"),
+    "mul(2.5, int64)": (lambda L: L.mul(2.5, L.tensor([1, 2])), "float32"),
+    "sub(1.5, float16)": (lambda L: L.sub(1.5, L.ones(2, dtype=L.float16)), "float16"),
+    "div(3, int 0-d)": (lambda L: L.div(3, L.tensor(2)), "float32"),
+    "mul(2, uint8)": (lambda L: L.mul(2, L.ones(2, dtype=L.uint8)), "uint8"),
+    "pow(2, int32)": (lambda L: L.pow(2, L.tensor([1, 2], dtype=L.int32)), "int32"),
+    "add(1, bool)": (lambda L: L.add(1, L.tensor([True, False])), "int64"),
+    "add(0.5, float64 0-d)": (lambda L: L.add(0.5, L.tensor(1.0, dtype=L.float64)), "float64"),
 }
 
 
@@ -1257,6 +1266,18 @@ def test_promoted_values_match_torch(name):
     ours, theirs = make(symgrad), make(torch)
     assert tuple(ours.shape) == tuple(theirs.shape)
     np.testing.assert_allclose(values(ours), values(theirs), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn, ufunc, number", [(symgrad.add, np.add, 0.75), (symgrad.mul, np.multiply, 2),
+                                               (symgrad.sub, np.subtract, 1.5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.float64])
+def test_a_leading_python_number_is_weak_when_traced(fn, ufunc, number, dtype):
+    """symgrad.add(0.75, x) traced promotes as NumPy's np.add(0.75, x): float32 stays float32."""
+    x = np.arange(1, 4).astype(dtype)
+    got = symgrad.compile(lambda x: fn(number, x))(x)
+    want = ufunc(number, x)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
 
 
 def test_gradient_dtypes_follow_their_inputs(lib):

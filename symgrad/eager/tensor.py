@@ -631,6 +631,12 @@ class Tensor(Surface, face="torch"):
         check_array_dtype(data.dtype, "tensor")  # a string, an object: TypeError
         return Tensor._make(data)
 
+    def _number(self, value: int | float, *like: Value) -> Tensor:
+        """A 0-d tensor of the dtype the number takes against `like` (float32 against an int
+        tensor, the tensor's own dtype against one of its kind), which then promotes as the
+        number would."""
+        return Tensor._make(np.asarray(value, dtype=result_type(value, *like)))
+
     @classmethod
     def _lift(cls, value: Any, fn: str = "tensor") -> Any:
         """An operand as a tensor or a Python number; a string, None, a complex number or a

@@ -66,6 +66,11 @@ class Value:
         """`value` as a constant of this value's kind (and, for a tracer, its graph)."""
         raise NotImplementedError
 
+    def _number(self, value: int | float, *like: Value) -> Value:
+        """A Python number as a value of this kind that promotes with `like` as the number
+        would (weakly, as in `2.5 * x`)."""
+        return self._constant(value)
+
 
 def apply(op: Op, *args: Any, _name: str | None = None, **params: Any) -> Value:
     """Apply a primitive to values, arrays or Python scalars."""
@@ -208,9 +213,11 @@ def _torch_aliases(fn: Callable) -> Callable:
 
 
 def function_of(name: str, doc: str, fn: Callable | None = None) -> Callable:
-    """`symgrad.<name>(input, ...)`: `fn`, or the method `name`, on `input` made a value first."""
+    """`symgrad.<name>(input, ...)`: `fn`, or the method `name`, on `input` made a value first
+    (a Python number weakly, as in `2.5 * x`: `torch.add(0.75, int32_tensor)` is float32)."""
     def function(input: Any, *args: Any, **kwargs: Any) -> Any:
-        value = lift(input)
+        like = [a for a in args if isinstance(a, Value)] if type(input) in (int, float) else None
+        value = like[0]._number(input, *like) if like else lift(input)
         return fn(value, *args, **kwargs) if fn else getattr(value, name)(*args, **kwargs)
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
