@@ -267,6 +267,26 @@ def test_compiled_sigmoid_switches_to_the_kernel_at_128_elements(dtype, size, ke
     np.testing.assert_allclose(out, want, rtol=8 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("size", [1, 127, 128, 3000])
+def test_eager_sigmoid_equals_the_compiled_one_on_each_side_of_128(dtype, size):
+    """The kernel eager mode runs computes as the printed code does: exp(-logaddexp(0, -x))
+    below 128 elements (no errstate to pay), 1 / (1 + exp(-x)) from 128; the same bits."""
+    x = np.linspace(-800.0, 800.0, size).astype(dtype)
+    with np.errstate(over="raise"):
+        eager = symgrad.tensor(x).sigmoid().numpy()
+    compiled = symgrad.compile(symgrad.sigmoid)(x)
+    np.testing.assert_array_equal(eager, compiled)
+    assert eager.dtype == dtype
+
+
+def test_the_sigmoid_kernel_of_integers_is_float64():
+    for data in (np.arange(-3, 4), np.arange(300), np.array([True, False])):
+        out = kernels.sigmoid(data)
+        assert out.dtype == np.float64
+        np.testing.assert_allclose(out, 1 / (1 + np.exp(-data.astype(np.float64))), rtol=1e-15)
+
+
 def test_compiled_sigmoid_of_a_scalar():
     out = symgrad.compile(symgrad.sigmoid)(np.float64(0.25))
     np.testing.assert_allclose(out, 1 / (1 + math.exp(-0.25)), rtol=1e-15)

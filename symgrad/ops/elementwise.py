@@ -124,10 +124,13 @@ defop("sqrt", "np.sqrt({x})", sympy="sqrt", promote="float", ufunc=np.sqrt, doc=
 # derivative at x == 0.
 def _print_sigmoid(names: list[str], params: dict, shapes: list, lib: Any) -> str | None:
     """On small arrays the kernel's errstate costs more than computing through logaddexp
-    (measured: logaddexp costs about 40 ns an element, the errstate about 3 us, so they
-    cross near 128 elements; at 1000 the kernel is 4x faster)."""
+    (measured: logaddexp costs about 40 ns an element, the errstate about 1.5 us, so they
+    cross near 128 elements; at 1000 the kernel is 3x faster). The kernel itself switches
+    at the same size, so eager and compiled agree."""
     size = int(np.prod(shapes[0])) if shapes[0] else 1
-    return f"{lib.np.exp}(-{lib.np.logaddexp}(0.0, -{names[0]}))" if size < 128 else None
+    if size >= kernels_module.SIGMOID_LOOP_FROM:
+        return None
+    return f"{lib.np.exp}(-{lib.np.logaddexp}(0.0, -{names[0]}))"
 
 
 defop("sigmoid", "sigmoid({x})", kernels=("sigmoid",), printer=_print_sigmoid, sympy="Sigmoid",
