@@ -1315,19 +1315,25 @@ def _promote(op: Op, args: tuple) -> list:
 
 def _elementwise(op: Op) -> Callable | None:
     """The method `x.<op>()` of a one-input op, or `binary(x, y)` of a two-input one, whose
-    forward is a plain ufunc call; None for any other op."""
+    forward is a plain ufunc call, or of a one-input elementwise op without params whose
+    result is a new array (`x.sigmoid()`: a kernel); None for any other op."""
     plan = _PLANS[op]
     node = plan.node2 if plan.arity == 2 else plan.node  # None: named per call (`x @ w`)
-    if plan.arity not in (1, 2) or node is None:
+    if node is None:
         return None
-    ufunc, records, same = plan.forward, plan.differentiable, plan.kinds[False]
+    records, same = plan.differentiable, plan.kinds[False]
+    if plan.arity is None and len(op.args) == 1 and op.elementwise and not op.params and not op.linear:
+        return _unary(op, plan.forward, records, same)
+    if plan.arity not in (1, 2):
+        return None
     if plan.arity == 1:
-        return _unary(op, ufunc, records, same)
-    return _binary(op, ufunc, node, records, same, plan.kinds[True])
+        return _unary(op, plan.forward, records, same)
+    return _binary(op, plan.forward, node, records, same, plan.kinds[True])
 
 
-def _unary(op: Op, ufunc: np.ufunc, records: bool, same: str) -> Callable:
-    """`x.exp()`: the ufunc on a plain tensor whose dtype it takes as it is, recorded."""
+def _unary(op: Op, ufunc: Callable, records: bool, same: str) -> Callable:
+    """`x.exp()`: the ufunc (or kernel) on a plain tensor whose dtype it takes as it is,
+    recorded."""
     general = _applying(op)  # the surface's method: other operands, keywords, errors
 
     def method(x: Tensor, *others: Any, **named: Any) -> Tensor:
