@@ -456,3 +456,48 @@ def test_shape_errors_are_the_registered_methods():
         x[5]
     with pytest.raises(TypeError):
         x.reshape(2.0, 12)
+
+
+# ---------------------------------------------------------------- composites' keyword arguments
+
+def _signature_bind_cases():
+    def f(input, target, weight=None, ignore_index=-100, *, reduction="mean"):
+        return None
+    calls = [((1,), {"target": 2}), ((1, 2), {"reduction": "sum"}), ((1, 2), {"ignore_index": 4}),
+             ((1,), {"target": 2, "weight": 3, "ignore_index": 4, "reduction": 5}), ((1, 2, 3, 4), {}),
+             ((1, 2), {"weight": 3, "reduction": "sum"}), ((), {"input": 1, "target": 2})]
+    return f, calls
+
+
+def test_keywords_move_to_their_positions_as_signature_bind_has_them():
+    import inspect
+
+    from symgrad.ops.dispatch import _by_position
+    f, calls = _signature_bind_cases()
+    sig = inspect.signature(f)
+    names = [p.name for p in sig.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    for args, kwargs in calls:
+        bound = sig.bind(*args, **kwargs)
+        assert _by_position(names, args, kwargs) == (tuple(bound.args), dict(bound.kwargs))
+
+
+def test_a_composite_called_with_keywords_is_the_positional_call():
+    z = np.cos(np.arange(12.0)).reshape(4, 3)
+    labels = np.array([0, 2, 1, 2])
+    results = []
+    for call in (lambda F, z, y: F.cross_entropy(z, y, None, -100, "sum"),
+                 lambda F, z, y: F.cross_entropy(z, target=y, reduction="sum"),
+                 lambda F, z, y: F.cross_entropy(input=z, target=y, reduction="sum", ignore_index=-100)):
+        for _ in range(4):  # fused from the third call of a signature
+            x = symgrad.tensor(z, requires_grad=True)
+            loss = call(symgrad.nn.functional, x, symgrad.tensor(labels))
+            loss.backward()
+        results.append((loss.item(), x.grad.numpy(), type(loss.grad_fn).__name__))
+    t = torch.tensor(z, requires_grad=True)
+    want = torch.nn.functional.cross_entropy(t, torch.tensor(labels), reduction="sum")
+    want.backward()
+    for value, grad, name in results:
+        assert value == pytest.approx(want.item(), rel=1e-12) and name == type(want.grad_fn).__name__
+        np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match="cross_entropy.*unexpected keyword argument 'reductio'"):
+        symgrad.nn.functional.cross_entropy(symgrad.tensor(z), target=symgrad.tensor(labels), reductio="sum")

@@ -254,6 +254,7 @@ def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callabl
         # the first argument is the data (checked as PyTorch checks `input`), unless declared a str
         data_first = first is not None and first.kind is first.POSITIONAL_OR_KEYWORD and (
             first.annotation not in ("str", str))
+        positional = [p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Value:
@@ -265,12 +266,25 @@ def composite(grad_fn: str | Callable[..., str]) -> Callable[[Callable], Callabl
                 args = (lift(args[0], *others), *args[1:])  # F.mse_loss(array, x): data like x
             name = grad_fn(*args, **kwargs) if callable(grad_fn) else grad_fn
             if kwargs:  # F.mse_loss(x, target=y): y is an operand like x
-                bound = signature.bind(*args, **kwargs)
-                args, kwargs = bound.args, bound.kwargs
+                args, kwargs = _by_position(positional, args, kwargs)
             return owner((*args, *kwargs.values()))._composite(fn, name, args, kwargs)
         COMPOSITES.append(wrapper)
         return wrapper
     return deco
+
+
+def _by_position(names: list[str], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Keyword arguments that continue the positional ones (`names`, the parameters that
+    may be either), moved to their positions, as `inspect.Signature.bind` gives them (its
+    `args` and `kwargs`), in a tenth of its time; a wrong call is left to the function."""
+    n = len(args)
+    if n >= len(names) or names[n] not in kwargs:
+        return args, kwargs
+    args, kwargs = list(args), dict(kwargs)
+    while n < len(names) and names[n] in kwargs:
+        args.append(kwargs.pop(names[n]))
+        n += 1
+    return tuple(args), kwargs
 
 
 def _operand(value: Any) -> bool:
