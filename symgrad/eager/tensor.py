@@ -972,7 +972,12 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             fn._next = tuple(nodes)
             fn._inputs = _shapes_only(tuple(inputs)) if shapes_only else tuple(inputs)
             fn._seen = None if shapes_only else tuple(seen)
-    if reads[1]:
+    _save_output(fn, result, reads[1])
+
+
+def _save_output(fn: OpNode, result: Tensor, read: bool) -> None:
+    """What a node keeps of its output: the array and its version if the rule reads it."""
+    if read:
         fn._ans = result._data
         counter = result._vc
         if counter is None:  # a new array's: version 0, its counter made when first asked
@@ -1019,15 +1024,7 @@ def _record_one(plan: _Plan, op: Op, params: dict, x: Tensor, result: Tensor, na
         shape = _SHAPES.get(data.shape)
         fn._seen, fn._inputs = None, (
             shape if shape is not None and shape.dtype is data.dtype else _unread(x))
-    if read_ans:
-        fn._ans = result._data
-        counter = result._vc
-        if counter is None:  # a new array's: version 0, its counter made when first asked
-            fn._ans_vc = None
-        else:  # a view's, shared with its base
-            fn._ans_vc, fn._ans_seen = counter, counter[0]
-    else:
-        fn._ans = fn._ans_vc = None
+    _save_output(fn, result, read_ans)
 
 
 def _two(fn: OpNode2, args: tuple, reads: tuple[bool, bool]) -> None:
@@ -1400,41 +1397,14 @@ def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, float
         fn._op, fn._params, fn._nrs, fn._hooks, fn._retained = op, _NO_PARAMS, None, None, None
         fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
         result._requires_grad = True
-        fn._edge0 = fn._edge1 = fn._seen = fn._seen1 = kept = None
-        if a is x:
-            fn._kept0 = x
+        if a is x:  # a number: kept as it is, no edge
+            fn._edge0, fn._kept0, fn._seen = None, x, None
         else:
-            edge = x.grad_fn
-            if edge is None:
-                if x._requires_grad:
-                    fn._edge0 = x._acc or x._edge()[0]
-            else:
-                fn._edge0 = edge
-            if read_x:
-                counter = x._vc
-                fn._seen, fn._kept0 = 0 if counter is None else counter[0], x
-            else:
-                kept = _SHAPES.get(a.shape)
-                fn._kept0 = kept = kept if kept is not None and kept.dtype is a.dtype else _unread(x)
+            fn._edge0, fn._kept0, fn._seen = _operand(x, a, read_x, None)
         if b is y:
-            fn._kept1 = y
-        else:
-            edge = y.grad_fn
-            if edge is None:
-                if y._requires_grad:
-                    fn._edge1 = y._acc or y._edge()[0]
-            else:
-                fn._edge1 = edge
-            if read_y:
-                counter = y._vc
-                fn._seen1, fn._kept1 = 0 if counter is None else counter[0], y
-            else:  # (`x + y` of one shape: x's)
-                shape = b.shape
-                if type(kept) is _Shape and kept.shape == shape and kept.dtype is b.dtype:
-                    fn._kept1 = kept
-                else:
-                    kept = _SHAPES.get(shape)
-                    fn._kept1 = kept if kept is not None and kept.dtype is b.dtype else _unread(y)
+            fn._edge1, fn._kept1, fn._seen1 = None, y, None
+        else:  # (`x + y` of one shape keeps x's `_Shape` for y too)
+            fn._edge1, fn._kept1, fn._seen1 = _operand(y, b, read_y, fn._kept0)
         if (a is not x and x._output_nr) or (b is not y and y._output_nr):
             fn._nrs = (0 if a is x or x.grad_fn is None else x._output_nr,
                        0 if b is y or y.grad_fn is None else y._output_nr)
@@ -1444,6 +1414,22 @@ def _binary(op: Op, ufunc: np.ufunc, node: type, records: bool, same: str, float
             fn._ans = fn._ans_vc = None
         return result
     return binary
+
+
+def _operand(t: Tensor, data: np.ndarray, read: bool, like: Any) -> tuple:
+    """(edge, kept, version) of a tensor operand of a binary op: its node (None without
+    grad); itself and its version if the rule reads it, else its `_Shape` (`like`, the
+    other operand's, when it fits)."""
+    edge = t.grad_fn
+    if edge is None and t._requires_grad:
+        edge = t._acc or t._edge()[0]
+    if read:
+        counter = t._vc
+        return edge, t, 0 if counter is None else counter[0]
+    if type(like) is _Shape and like.shape == data.shape and like.dtype is data.dtype:
+        return edge, like, None
+    kept = _SHAPES.get(data.shape)
+    return edge, kept if kept is not None and kept.dtype is data.dtype else _unread(t), None
 
 
 def _reflected(binary: Callable) -> Callable:
