@@ -3,11 +3,12 @@
 The programs table times issue 13's own programs. These are written the way users of
 PyTorch write theirs, each in its own style, to show the cost of what our own programs
 do not exercise: `nn` modules and their losses, an optimizer's step, a Python loop over
-time steps, views, slices, broadcasting and `expand`. Each is built once per library
-(`lib` is `torch` or `symgrad`, and the same code runs on both); a step returns what is
-checked (the loss and the gradients, or parameters after an update). With no NumPy
-reference written by hand, symgrad's first step is checked against PyTorch's, so the table
-needs PyTorch; it has no targets: its ratios say where eager mode stands.
+time steps, views, slices, broadcasting and `expand`, a convolution and pooling. Each is
+built once per library (`lib` is `torch` or `symgrad`, and the same code runs on both); a
+step returns what is checked (the loss and the gradients, or parameters after an update).
+With no NumPy reference written by hand, symgrad's first step is checked against
+PyTorch's, so the table needs PyTorch; it has no targets: its ratios say where eager mode
+stands.
 
     python -m benchmarks.eager_overhead --only others [--quick]
 """
@@ -126,6 +127,49 @@ def slices_and_broadcasts(lib: Any) -> Thunk:
     return step
 
 
+def small_cnn(lib: Any) -> Thunk:
+    """`nn.Conv2d`, ReLU, `max_pool2d`, `nn.Linear`, cross-entropy, SGD: an MNIST-sized step
+    on 16 images of 28x28 (the windows the convolution and the pooling read, and their
+    adjoints, on arrays of 100,000 values)."""
+    g = np.random.default_rng(6)
+    conv, fc = lib.nn.Conv2d(1, 8, 3, padding=1), lib.nn.Linear(8 * 14 * 14, 10)
+    with lib.no_grad():
+        for p in (*conv.parameters(), *fc.parameters()):
+            p.copy_(_f32(lib, 0.1 * g.standard_normal(tuple(p.shape))))
+    X, labels = _f32(lib, g.standard_normal((16, 1, 28, 28))), lib.tensor(g.integers(0, 10, 16))
+    opt = lib.optim.SGD([*conv.parameters(), *fc.parameters()], lr=0.01)
+    F = lib.nn.functional
+
+    def step() -> tuple:
+        opt.zero_grad()
+        h = F.max_pool2d(F.relu(conv(X)), 2)
+        loss = F.cross_entropy(fc(h.flatten(1)), labels)
+        loss.backward()
+        opt.step()
+        return loss, conv.weight.grad, fc.weight.grad
+    return step
+
+
+def lstm_cell_loop(lib: Any) -> Thunk:
+    """An LSTM cell written by hand, 10 steps: one matmul pair per step, its gates by `chunk`."""
+    g = np.random.default_rng(7)
+    Wx = _f32(lib, 0.1 * g.standard_normal((16, 64)), True)
+    Wh = _f32(lib, 0.1 * g.standard_normal((16, 64)), True)
+    xs = _f32(lib, g.standard_normal((10, 8, 16)))
+
+    def step() -> tuple:
+        Wx.grad = Wh.grad = None
+        h = c = lib.zeros(8, 16)
+        for t in range(xs.shape[0]):
+            i, f, cell, o = (xs[t] @ Wx + h @ Wh).chunk(4, dim=1)
+            c = f.sigmoid() * c + i.sigmoid() * cell.tanh()
+            h = o.sigmoid() * c.tanh()
+        loss = h.pow(2).sum()
+        loss.backward()
+        return loss, Wx.grad, Wh.grad
+    return step
+
+
 OTHERS: dict[str, Callable[[Any], Thunk]] = {
     "logistic regression: nn.Linear, BCEWithLogitsLoss, SGD": logistic_regression,
     "RNN, 20 steps in a Python loop": rnn_loop,
@@ -133,4 +177,6 @@ OTHERS: dict[str, Callable[[Any], Thunk]] = {
     "elementwise, view, sum(dim), max on 100 f64": elementwise_and_views,
     "nn.Sequential MLP, cross_entropy, Adam": sequential_adam,
     "slices, broadcasting, expand on (10, 10)": slices_and_broadcasts,
+    "CNN: Conv2d, ReLU, max_pool2d, Linear on 16x1x28x28, SGD": small_cnn,
+    "LSTM cell by hand, 10 steps, gates by chunk": lstm_cell_loop,
 }

@@ -1,7 +1,7 @@
 """Rearranging functions, all composites of the structural primitives (no rule of their own).
 
 Slices and integer-array `getitem`s (whose adjoint is `scatter_add`), `cat`, `reshape`,
-`broadcast_to` and `transpose` spell NumPy's diff, flip, roll, tile, repeat, pad, the
+`broadcast_to`, `windows` and `transpose` spell NumPy's diff, flip, roll, tile, repeat, pad, the
 stacking and splitting families, take, take_along_axis, sliding_window_view, meshgrid and
 broadcast_arrays, and PyTorch's names for them (`Tensor.repeat` is NumPy's tile, `unfold`,
 `gather`, `narrow`, `select`, `unbind`...). Each gets its derivative, its batching rule for
@@ -635,10 +635,7 @@ def gather(self, dim, index, *, sparse_grad=False):
 
 def _windows(x: Value, axis: int, size: int, step: int) -> Value:
     """Windows of `size` along `axis` every `step`, the window's dim last."""
-    count = (x.shape[axis] - size) // step + 1
-    starts = np.arange(count) * step
-    out = _pick(x, axis, starts[:, None] + np.arange(size))
-    return movedim(out, axis + 1, -1)
+    return movedim(x._windows(axis, size, step), axis + 1, -1)
 
 
 @composite("UnfoldBackward0")

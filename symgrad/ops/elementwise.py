@@ -151,11 +151,11 @@ for _name, _code, _ufunc in [("lt", "<", np.less), ("le", "<=", np.less_equal),
           doc=f"input {_code} other, elementwise (no gradient; PyTorch's alias `{_ufunc.__name__}`).")
 def _print_where(names: list[str], params: dict, shapes: list, lib: Any) -> str | None:
     """NumPy's `where`, but the kernel (a bit mask) where it can apply: a condition of
-    `kernels.MASKED_FROM` elements or more and one branch of its shape, the other a number
-    (which the kernel checks is a zero)."""
+    `kernels.MASKED_FROM` elements or more, one branch an array, the other a number (which
+    the kernel checks is a zero)."""
     cond, x, y = (tuple(s) for s in shapes)
     size = int(np.prod(cond)) if cond else 1
-    if size >= kernels_module.MASKED_FROM and (x == cond and not y or y == cond and not x):
+    if size >= kernels_module.MASKED_FROM and (x and not y or y and not x):
         return None
     return f"{lib.np.where}({names[0]}, {names[1]}, {names[2]})"
 

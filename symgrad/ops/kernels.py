@@ -212,17 +212,18 @@ MASKED_FROM = 512  # elements: below, NumPy's `where` costs less than the mask's
 
 def bitwise_where(condition: Any, x: Any, y: Any) -> Any:
     """`np.where(condition, x, y)`. Where one branch is a zero number and the other an
-    integer or float array of the condition's shape (a ReLU-like mask: `clamp(min=0)`, its
-    gradient `where(x < 0, 0, ct)`), the kept elements' bits are and-ed with a mask of
-    all-ones or all-zeros instead: NumPy's `where` branches per element, which on a random
-    mask costs 3 ns an element (50 us on 64x256), the mask 0.4 (from 512 elements: below,
-    NumPy's costs less than three calls). The same bits either way: a kept NaN, inf or -0.0
-    stays as it is, a zero is +0.0."""
+    integer or float array (a ReLU-like mask: `clamp(min=0)`, its gradient `where(x < 0, 0,
+    ct)`; a max's gradient, the cotangent spread over the elements equal to the max), the
+    kept elements' bits are and-ed with a mask of all-ones or all-zeros instead, broadcast
+    as `where` broadcasts: NumPy's `where` branches per element, which on a random mask
+    costs 3 ns an element (50 us on 64x256; more when a branch broadcasts), the mask 0.4
+    (from 512 elements: below, NumPy's costs less than three calls). The same bits either
+    way: a kept NaN, inf or -0.0 stays as it is, a zero is +0.0."""
     if type(condition) is np.ndarray and condition.size >= MASKED_FROM and condition.dtype == np.bool_:
-        if type(y) is np.ndarray and _zero_of(x, y) and y.shape == condition.shape:
+        if type(y) is np.ndarray and _zero_of(x, y):
             u = _UNSIGNED[y.itemsize]  # condition - 1: 0 where true, all-ones where false
             return np.bitwise_and(y.view(u), np.subtract(condition, u(1), dtype=u)).view(y.dtype)
-        if type(x) is np.ndarray and _zero_of(y, x) and x.shape == condition.shape:
+        if type(x) is np.ndarray and _zero_of(y, x):
             u = _UNSIGNED[x.itemsize]  # 0 - condition: all-ones where true, 0 where false
             return np.bitwise_and(x.view(u), np.subtract(u(0), condition, dtype=u)).view(x.dtype)
     return np.where(condition, x, y)
@@ -249,6 +250,39 @@ def scatter_add(ct: np.ndarray, shape: tuple[int, ...], key: tuple) -> np.ndarra
         out[key] = ct  # a basic index never repeats an element: plain assignment
     else:
         np.add.at(out, key, ct)
+    return out
+
+
+def windows(x: np.ndarray, axis: int, width: int, step: int, dilation: int) -> np.ndarray:
+    """Windows of `width` elements `dilation` apart along `axis`, one starting every `step`:
+    that axis becomes two, (window, element), in a read-only view of `x` (no copy; windows
+    may overlap, so the view must not be written)."""
+    x = np.asarray(x)
+    span = dilation * (width - 1) + 1
+    if min(width, step, dilation) < 1 or span > x.shape[axis]:
+        raise ValueError(f"windows of {width} elements {dilation} apart (span {span}) every {step} "
+                         f"do not fit axis {axis} of shape {x.shape}")
+    count = (x.shape[axis] - span) // step + 1
+    stride = x.strides[axis]
+    return np.lib.stride_tricks.as_strided(
+        x, x.shape[:axis] + (count, width) + x.shape[axis + 1:],
+        x.strides[:axis] + (stride * step, stride * dilation) + x.strides[axis + 1:], writeable=False)
+
+
+def unwindows(ct: np.ndarray, axis: int, length: int, step: int, dilation: int) -> np.ndarray:
+    """`windows`' adjoint: axes `axis` and `axis + 1` of `ct` (window, element) merged back
+    into one of `length`, each element added where its window took it from: one strided add
+    per element of a window, not a scatter per value."""
+    ct = np.asarray(ct)
+    count, width = ct.shape[axis], ct.shape[axis + 1]
+    shape = ct.shape[:axis] + (length,) + ct.shape[axis + 2:]
+    if dilation == 1 and step == width and count * width == length and ct.flags.c_contiguous:
+        return ct.reshape(shape)  # windows side by side: the same elements, a view
+    out = np.zeros(shape, ct.dtype)
+    lead = (slice(None),) * axis
+    for j in range(width):
+        start = j * dilation
+        out[lead + (slice(start, start + step * (count - 1) + 1, step),)] += ct[lead + (slice(None), j)]
     return out
 
 

@@ -1,8 +1,11 @@
-"""Structural primitives: reshape, transpose, broadcast_to, concatenate, and `*_like`.
+"""Structural primitives: reshape, transpose, broadcast_to, concatenate, windows (with its
+adjoint), and `*_like`.
 
 Each comes with the spellings users reach it by: `view`, `flatten`, `unsqueeze`,
 `squeeze` and `np.expand_dims` are reshapes; `permute`, `t`, `.T` and `np.swapaxes` are
-transposes; `expand` is a broadcast; `stack` is a concatenation of unsqueezed values."""
+transposes; `expand` is a broadcast; `stack` is a concatenation of unsqueezed values;
+`unfold`, `sliding_window_view`, and the windows that convolution and pooling read are
+windows (`symgrad.ops.arrange`, `symgrad.surface.nn.functional`)."""
 
 from __future__ import annotations
 
@@ -292,6 +295,58 @@ def expand(self, *sizes):
 @numpy_function(np.broadcast_to)
 def _np_broadcast_to(array, shape, subok=False):
     return lift(array).broadcast_to((shape,) if isinstance(shape, int) else tuple(shape))
+
+
+# ---------------------------------------------------------------- windows
+
+def _windows_shape(x: tuple, *, axis: int, width: int, step: int, dilation: int) -> tuple:
+    span = dilation * (width - 1) + 1
+    if min(width, step, dilation) < 1 or span > x[axis]:
+        raise ShapeError(f"windows of {width} elements {dilation} apart (span {span}) every {step} "
+                         f"do not fit axis {axis} of shape {x}")
+    return x[:axis] + ((x[axis] - span) // step + 1, width) + x[axis + 1:]
+
+
+def _unwindows_shape(ct: tuple, *, axis: int, length: int, step: int, dilation: int) -> tuple:
+    return ct[:axis] + (length,) + ct[axis + 2:]
+
+
+def _on_next_axis(op, args, batched, params, size):
+    """A batch of values is a leading dim: the op's axis moves one on."""
+    return apply(op, args[0], **{**params, "axis": params["axis"] + 1})
+
+
+# windows are a view (the windows of a convolution overlap: no copy of each); the adjoint
+# adds each window's elements back where they were, one strided add per element of a
+# window (not a scatter-add per value, as an integer-array gather's adjoint is)
+WINDOWS = defop(
+    "windows", "windows({x}, {axis}, {width}, {step}, {dilation})", kernels=("windows",), view=True,
+    shape=_windows_shape, dtype=lambda inputs, params: np.result_type(inputs[0]), grad_fn="UnfoldBackward0",
+    linear=True, batch=_on_next_axis, vjps=(
+        lambda ct, ans, x, *, axis, width, step, dilation: ct._unwindows(axis, x.shape[axis], step, dilation),
+    ),
+)
+UNWINDOWS = defop(
+    "unwindows", "unwindows({x}, {axis}, {length}, {step}, {dilation})", kernels=("unwindows",),
+    shape=_unwindows_shape, dtype=lambda inputs, params: np.result_type(inputs[0]),
+    grad_fn="UnfoldBackwardBackward0", linear=True, batch=_on_next_axis, vjps=(
+        lambda ct, ans, g, *, axis, length, step, dilation: ct._windows(axis, g.shape[axis + 1], step,
+                                                                         dilation),
+    ),
+)
+
+
+@method("_windows")
+def _windows(self, axis, width, step=1, dilation=1):
+    """Windows of `width` elements `dilation` apart along `axis`, one every `step`: that
+    axis becomes (window, element)."""
+    return apply(WINDOWS, self, axis=axis, width=width, step=step, dilation=dilation)
+
+
+@method("_unwindows")
+def _unwindows(self, axis, length, step=1, dilation=1):
+    """`_windows`' adjoint: each window's elements added back into an axis of `length`."""
+    return apply(UNWINDOWS, self, axis=axis, length=length, step=step, dilation=dilation)
 
 
 # ---------------------------------------------------------------- ones_like, zeros_like

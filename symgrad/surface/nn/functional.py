@@ -299,8 +299,8 @@ def _ntuple(value: int | Sequence[int], nd: int, name: str) -> tuple[int, ...]:
 
 def _windows(x: Value, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
              op: str) -> Value:
-    """The sliding windows of `x` (N, C, *spatial) as (N, C, out_1, k_1, out_2, k_2, ...),
-    gathered by integer-array indexing (its backward scatter-adds the overlaps)."""
+    """The sliding windows of `x` (N, C, *spatial) as (N, C, out_1, k_1, out_2, k_2, ...): a
+    view (its backward adds each window back, one strided add per kernel element)."""
     nd, spatial = len(kernel), tuple(x.shape[2:])
     sizes = [(spatial[d] - dilation[d] * (kernel[d] - 1) - 1) // stride[d] + 1 for d in range(nd)]
     if min(sizes) <= 0:
@@ -310,13 +310,9 @@ def _windows(x: Value, kernel: tuple[int, ...], stride: tuple[int, ...], dilatio
                                "greater than actual input size")
         raise RuntimeError(f"Given input size: ({'x'.join(map(str, x.shape[1:]))}). Calculated output size: "
                            f"({'x'.join(map(str, (x.shape[1], *sizes)))}). Output size is too small")
-    index = []
-    for d in range(nd):
-        grid = np.arange(sizes[d])[:, None] * stride[d] + np.arange(kernel[d])[None, :] * dilation[d]
-        shape = [1] * (2 * nd)
-        shape[2 * d], shape[2 * d + 1] = sizes[d], kernel[d]
-        index.append(grid.reshape(shape))
-    return x[(slice(None), slice(None), *index)]
+    for d in range(nd):  # spatial dim d becomes (out_d, k_d): the axes before it are already pairs
+        x = x._windows(2 + 2 * d, kernel[d], stride[d], dilation[d])
+    return x
 
 
 def _batched(input: Any, nd: int, name: str) -> tuple[Value, bool]:
@@ -394,6 +390,15 @@ def _pool(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any
     return _windows(x, kernel, stride, _ntuple(dilation, 2, "dilation"), "pool"), kernel, batched
 
 
+def _slabs(windows: Value) -> Value:
+    """Pooling windows (N, C, out_1, k_1, out_2, k_2) as (k_1 * k_2, N, C, out_1, out_2), one
+    slab per kernel element: a reduction over the first axis runs over whole slabs, where
+    over the windows' own axes NumPy would loop over rows of k elements (a 2x2 max pool
+    on 16x8x28x28: about 10 times slower)."""
+    n, c, o1, k1, o2, k2 = windows.shape
+    return windows.permute(3, 5, 0, 1, 2, 4).reshape(k1 * k2, n, c, o1, o2)
+
+
 def _unbatch(out: Value, batched: bool) -> Value:
     return out if batched else out.reshape(tuple(out.shape[1:]))
 
@@ -405,7 +410,7 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     if ceil_mode or return_indices:
         raise NotImplementedError("max_pool2d: ceil_mode and return_indices are not supported")
     windows, _, batched = _pool(input, kernel_size, stride, padding, dilation, -math.inf, "max_pool2d")
-    return _unbatch(windows.amax((3, 5)), batched)
+    return _unbatch(_slabs(windows).amax(0), batched)
 
 
 @composite("AvgPool2DBackward0")
@@ -415,7 +420,7 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     if ceil_mode or not count_include_pad:
         raise NotImplementedError("avg_pool2d: ceil_mode and count_include_pad=False are not supported")
     windows, kernel, batched = _pool(input, kernel_size, stride, padding, 1, 0.0, "avg_pool2d")
-    return _unbatch(windows.sum((3, 5)) / (divisor_override or math.prod(kernel)), batched)
+    return _unbatch(_slabs(windows).sum(0) / (divisor_override or math.prod(kernel)), batched)
 
 
 # ---------------------------------------------------------------- losses
