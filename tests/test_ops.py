@@ -255,6 +255,35 @@ def torch_index_add(base: Any, g: Any, key: Any) -> Any:
     return base.index_put(tuple(torch.as_tensor(k) for k in items), g, accumulate=True)
 
 
+def numpy_windows(x: np.ndarray, axis: int, width: int, step: int, dilation: int) -> np.ndarray:
+    """The windows by an integer-array gather: what they were before they were a view."""
+    count = (x.shape[axis] - dilation * (width - 1) - 1) // step + 1
+    return np.take(x, np.arange(count)[:, None] * step + np.arange(width) * dilation, axis=axis)
+
+
+def numpy_unwindows(g: np.ndarray, axis: int, length: int, step: int, dilation: int) -> np.ndarray:
+    count, width = g.shape[axis], g.shape[axis + 1]
+    out = np.zeros(g.shape[:axis] + (length,) + g.shape[axis + 2:])
+    np.add.at(np.moveaxis(out, axis, 0), np.arange(count)[:, None] * step + np.arange(width) * dilation,
+              np.moveaxis(g, (axis, axis + 1), (0, 1)))
+    return out
+
+
+def torch_windows(x: Any, axis: int, width: int, step: int, dilation: int) -> Any:
+    """PyTorch's unfold (the window's dim last, no dilation) as windows."""
+    return x.unfold(axis, dilation * (width - 1) + 1, step)[..., ::dilation].movedim(-1, axis + 1)
+
+
+def torch_unwindows(g: Any, axis: int, length: int, step: int, dilation: int) -> Any:
+    """unfold's adjoint in PyTorch: its VJP at any point (it is linear), kept differentiable."""
+    torch = _torch()
+    shape = tuple(g.shape[:axis]) + (length,) + tuple(g.shape[axis + 2:])
+    x = torch.zeros(shape, dtype=g.dtype, requires_grad=True)
+    (dx,) = torch.autograd.grad((torch_windows(x, axis, g.shape[axis + 1], step, dilation) * g).sum(), x,
+                                create_graph=True)
+    return dx
+
+
 # linear algebra: square matrices, single and stacked
 SQUARE = shapes((3, 3), (2, 3, 3))
 
@@ -451,6 +480,18 @@ ROWS = [
         with_params((3,), shape=(4, 3), key=(np.array([1, 1, 0]), np.array([2, 2, 0]))),
         with_params((3,), shape=(4, 3), key=1),
     ), torch=torch_scatter),
+    Row("windows", lambda x, **p: x._windows(**p), numpy_windows, (
+        with_params((9,), axis=0, width=3, step=1, dilation=1),
+        with_params((3, 10), axis=1, width=2, step=2, dilation=1),
+        with_params((11, 2), axis=0, width=3, step=2, dilation=2),
+        with_params((2, 7, 3), axis=1, width=2, step=3, dilation=1),
+    ), torch=torch_windows),
+    Row("unwindows", lambda g, **p: g._unwindows(**p), numpy_unwindows, (
+        with_params((7, 3), axis=0, length=9, step=1, dilation=1),
+        with_params((3, 5, 2), axis=1, length=10, step=2, dilation=1),
+        with_params((4, 3, 2), axis=0, length=11, step=2, dilation=2),
+        with_params((2, 2, 2, 3), axis=1, length=7, step=3, dilation=1),
+    ), torch=torch_unwindows),
     Row("index_add", index_add, numpy_index_add, (
         with_params((4, 3), (3, 3), key=[0, 2, 0]),
         with_params((4, 3), (3,), key=(np.array([1, 1, 0]), np.array([2, 2, 0]))),
