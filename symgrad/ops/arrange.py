@@ -20,7 +20,7 @@ import numpy as np
 
 from symgrad.ops import dims
 from symgrad.ops.core import OPS, ShapeError, ndim_of
-from symgrad.ops.dispatch import Value, apply, composite, function, lift, method, numpy_function
+from symgrad.ops.dispatch import Value, apply, apply_one, composite, function, lift, method, numpy_function
 from symgrad.ops.index import GETITEM
 from symgrad.ops.shape import CAT, _np_squeeze, cat, movedim
 
@@ -39,7 +39,7 @@ def _ints(v: Any) -> tuple[int, ...]:
 def _slice(x: Value, axis: int, start: int | None = None, stop: int | None = None,
            step: int | None = None, name: str | None = None) -> Value:
     """x[..., start:stop:step] along `axis`."""
-    return apply(GETITEM, x, index=(ALL,) * axis + (("slice", start, stop, step),), _name=name)
+    return apply_one(GETITEM, x, {"index": (ALL,) * axis + (("slice", start, stop, step),)}, name)
 
 
 def _pick(x: Value, axis: int, indices: Any, name: str | None = None) -> Value:
