@@ -31,6 +31,32 @@ def scatter_add(ct: Any, shape: tuple[int, ...], key: tuple) -> Any:
     return out
 
 
+def windows(x: Any, axis: int, width: int, step: int, dilation: int) -> Any:
+    """Windows of `width` elements `dilation` apart along `axis`, one every `step`: that axis
+    becomes (window, element), gathered by `take` (the standard has no strided view)."""
+    xp = array_namespace(x)
+    n = x.shape[axis]
+    count = (n - dilation * (width - 1) - 1) // step + 1
+    index = (np.arange(count)[:, None] * step + np.arange(width) * dilation).reshape(-1)
+    taken = xp.take(x, xp.asarray(index, device=device(x)), axis=axis)
+    return xp.reshape(taken, tuple(x.shape[:axis]) + (count, width) + tuple(x.shape[axis + 1:]))
+
+
+def unwindows(ct: Any, axis: int, length: int, step: int, dilation: int) -> Any:
+    """`windows`' adjoint: each window's elements added back along an axis of `length`, one
+    strided slice per element of a window."""
+    xp = array_namespace(ct)
+    count, width = ct.shape[axis], ct.shape[axis + 1]
+    out = xp.zeros(tuple(ct.shape[:axis]) + (length,) + tuple(ct.shape[axis + 2:]), dtype=ct.dtype,
+                   device=device(ct))
+    lead = (slice(None),) * axis
+    for j in range(width):
+        start = j * dilation
+        key = lead + (slice(start, start + step * (count - 1) + 1, step),)
+        out[key] = out[key] + ct[lead + (slice(None), j)]
+    return out
+
+
 def index_add(base: Any, ct: Any, key: tuple) -> Any:
     """A copy of `base` with `ct` added at the basic index `key`."""
     xp = array_namespace(base, ct)

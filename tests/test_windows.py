@@ -219,3 +219,19 @@ def test_a_max_gradient_takes_the_bit_mask_and_stays_numpys():
     want = (x == x.max(axis=1, keepdims=True)) * (np.arange(1.0, 5.0)[:, None]
                                                   / (x == x.max(axis=1, keepdims=True)).sum(1, keepdims=True))
     np.testing.assert_allclose(symgrad.grad(f)(x), want, rtol=1e-15)
+
+
+def test_windows_on_the_array_api_back_end_equal_numpy():
+    da = pytest.importorskip("dask.array")
+    pytest.importorskip("array_api_compat")
+
+    def f(w, x):
+        windows = np.lib.stride_tricks.sliding_window_view(x, 3, axis=1)[:, ::2]  # (rows, 3, 3)
+        return (np.tanh(windows @ w) ** 2).sum()
+    w, x = RNG.standard_normal(3), RNG.standard_normal((8, 7))
+    want = symgrad.grad(f, argnums=(0, 1))(w, x)
+    got = symgrad.grad(f, argnums=(0, 1), compute=True)(w, da.from_array(x, chunks=(4, 7)))
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), v, rtol=1e-12, atol=1e-14)
+    source = symgrad.grad(f, argnums=(0, 1), backend="array_api").source(w, x)
+    assert "windows(" in source and "unwindows(" in source
