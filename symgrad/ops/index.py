@@ -278,7 +278,7 @@ SCATTER_ADD = defop(
     "scatter_add",
     lambda names, p, lib: f"{lib.kernels.scatter_add}({names[0]}, {p['shape']!r}, "
                      f"{key_code(p['index'], names[1:], as_tuple=True)})",
-    forward=lambda ct, *arrays, shape, index: kernels.scatter_add(ct, shape, key(index, arrays)),
+    forward=lambda ct, *arrays, shape, index: kernels.scatter_add(ct, shape, numpy_key(index, arrays)),
     shape=lambda ct, *arrays, shape, index: shape,
     dtype=lambda inputs, params: np.result_type(inputs[0]),
     linear=True, variadic=True, kernels=("scatter_add",), batch=_scatter_batch,
@@ -288,7 +288,7 @@ SETITEM = defop(
     "setitem",
     lambda names, p, lib: f"{lib.kernels.setitem}({names[0]}, {names[1]}, "
                      f"{key_code(p['index'], names[2:], as_tuple=True)})",
-    forward=lambda x, v, *arrays, index: kernels.setitem(x, v, key(index, arrays)),
+    forward=lambda x, v, *arrays, index: kernels.setitem(x, v, numpy_key(index, arrays)),
     shape=lambda x, v, *arrays, index: x, dtype=lambda inputs, params: np.result_type(inputs[0]),
     grad_fn="CopySlices", variadic=True, kernels=("setitem",), batch=_setitem_batch,
     vjps=(
@@ -307,7 +307,7 @@ def _index_add_code(kernel: str) -> Any:
 # y + scatter_add(ct): the simplifier's merge of a scatter into a value of the full shape
 defop(
     "index_add", _index_add_code("index_add"), inplace=_index_add_code("index_add_"),
-    forward=lambda base, ct, *arrays, index: kernels.index_add(base, ct, key(index, arrays)),
+    forward=lambda base, ct, *arrays, index: kernels.index_add(base, ct, numpy_key(index, arrays)),
     shape=lambda base, ct, *arrays, index: base,
     dtype=lambda inputs, params: np.result_type(inputs[0], inputs[1]),
     kernels=("index_add", "index_add_"), linear=True, variadic=True,

@@ -243,10 +243,20 @@ def _zero_of(zero: Any, array: np.ndarray) -> bool:
         and not np.signbit(zero)
 
 
+def _basic(key: tuple) -> bool:
+    """Whether a NumPy key is basic indexing (ints, slices, None, Ellipsis), which never
+    reaches an element twice: writing there is adding. (A loop, not `all` of a generator:
+    a getitem's gradient asks once per backward.)"""
+    for k in key:
+        if type(k) is not slice and k is not None and k is not Ellipsis and not isinstance(k, int):
+            return False
+    return True
+
+
 def scatter_add(ct: np.ndarray, shape: tuple[int, ...], key: tuple) -> np.ndarray:
     """Zeros of `shape` with `ct` added at `key`; repeated indices accumulate (np.add.at)."""
     out = np.zeros(shape, np.asarray(ct).dtype)
-    if all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key):
+    if _basic(key):
         out[key] = ct  # a basic index never repeats an element: plain assignment
     else:
         np.add.at(out, key, ct)
@@ -293,7 +303,7 @@ def index_add(base: np.ndarray, ct: np.ndarray, key: tuple) -> np.ndarray:
 
 def index_add_(base: np.ndarray, ct: np.ndarray, key: tuple) -> np.ndarray:
     """`base` itself, with `ct` added at `key`: for a temporary nothing else reads."""
-    if all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key):
+    if _basic(key):
         base[key] += ct
     else:
         np.add.at(base, key, ct)
