@@ -1492,7 +1492,8 @@ _REVERSED = [dims[::-1] for dims in _ALL_DIMS]
 
 
 def _sum(self: Tensor, dim: Any = None, keepdim: Any = False, **kwargs: Any) -> Tensor:
-    if type(self) is Tensor and not kwargs and type(keepdim) is bool:
+    # a float tensor's sum keeps its dtype; others take `reduce.accumulating`'s rule
+    if type(self) is Tensor and not kwargs and type(keepdim) is bool and self._data.dtype.kind == "f":
         ndim = self._data.ndim
         if dim is None and ndim < 33:
             return _one(_SUM, self, {"axes": _ALL_DIMS[ndim], "keepdims": keepdim}, None)
