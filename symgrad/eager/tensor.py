@@ -1502,17 +1502,64 @@ def _sum(self: Tensor, dim: Any = None, keepdim: Any = False, **kwargs: Any) -> 
     return _GENERAL["sum"](self, dim, keepdim, **kwargs)
 
 
-def _reshape(name: str) -> Callable:
-    def reshape(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
-        if type(self) is Tensor and not kwargs:
-            sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
-            for n in sizes:
-                if type(n) is not int or n < 0:
-                    break
-            else:  # plain sizes: `dims.resolve_shape` would return them as they are
-                return _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
-        return _GENERAL[name](self, *shape, **kwargs)
-    return reshape
+def _reshape(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs:
+        sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
+        for n in sizes:
+            if type(n) is not int or n < 0:
+                break
+        else:  # plain sizes: `dims.resolve_shape` would return them as they are
+            return _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
+    return _GENERAL["reshape"](self, *shape, **kwargs)
+
+
+_NOT_A_VIEW = ("view size is not compatible with input tensor's size and stride (at least one "
+               "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+
+
+def _view(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
+    """`reshape`'s steps, and PyTorch's refusal where the result cannot share the memory.
+    NumPy's reshape copies where it cannot give a view, which on PyTorch's layouts is where
+    PyTorch's view refuses (the copy has no version counter of x's, `_share`); a flipped
+    tensor, which NumPy keeps as negative strides where PyTorch copies, is asked
+    `_viewable` on its strides' magnitudes, as `stride()` reports them."""
+    if type(self) is Tensor and not kwargs:
+        sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
+        for n in sizes:
+            if type(n) is not int or n < 0:
+                break
+        else:
+            out = _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
+            return out if out._vc is not None else _copied_view(self, out)
+    out = _GENERAL["view"](self, *shape, **kwargs)
+    return out if not isinstance(out, Tensor) or out._vc is not None else _copied_view(self, out)
+
+
+def _copied_view(x: Tensor, out: Tensor) -> Tensor:
+    """`out`, the copy NumPy made for `x.view(...)`, if PyTorch would give that view."""
+    if min(x._data.strides, default=0) < 0 and _viewable(x.shape, x.stride(), out.shape):
+        return out
+    raise RuntimeError(_NOT_A_VIEW)
+
+
+def _viewable(shape: tuple, strides: tuple, new: tuple) -> bool:
+    """Whether a tensor of `shape` and `strides` (in elements) has a view of shape `new`:
+    PyTorch's rule (ATen's computeStride), which splits and merges only dims that lie
+    contiguously in memory, chunk by chunk from the last dim."""
+    if not shape or 0 in shape:
+        return True
+    view_d, base, numel, view_numel = len(new) - 1, strides[-1], 1, 1
+    for d in range(len(shape) - 1, -1, -1):
+        numel *= shape[d]
+        if d == 0 or shape[d - 1] != 1 and strides[d - 1] != numel * base:
+            while view_d >= 0 and (view_numel < numel or new[view_d] == 1):
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != numel:
+                return False
+            if d > 0:
+                base, numel, view_numel = strides[d - 1], 1, 1
+    return view_d == -1
 
 
 def _reversed_dims(self: Tensor) -> Tensor:
@@ -1576,7 +1623,7 @@ def _getitem(self: Tensor, key: Any) -> Any:
     return _GENERAL["__getitem__"](self, key)
 
 
-_FEWER_FRAMES = {"sum": _sum, "reshape": _reshape("reshape"), "view": _reshape("view"),
+_FEWER_FRAMES = {"sum": _sum, "reshape": _reshape, "view": _view,
                  "T": property(_reversed_dims), "t": _t, "transpose": _transpose,
                  "unsqueeze": _unsqueeze, "expand": _expand, "__getitem__": _getitem}
 _GENERAL = {name: getattr(Tensor, name) for name in _FEWER_FRAMES}  # the registered methods
