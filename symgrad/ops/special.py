@@ -66,7 +66,8 @@ def _x_name(base: str) -> Callable[[tuple, dict], str]:
 def _taken(x: Any, y: Any, ct: Any, fill: float = 1.0) -> Any:
     """y where x != 0, else `fill`: what the gradients read, so that where x == 0 they are 0,
     never 0/0 or 0 * inf."""
-    return lift(y, ct).where(lift(x, ct) != 0, fill)
+    y = ct._number(y, ct) if type(y) in (int, float, bool) else lift(y, ct)  # 2: of ct's dtype, not int64
+    return y.where(lift(x, ct) != 0, fill)
 
 
 # 0 where x == 0 whatever y (the entropy convention), with gradient 0 there in both inputs;
