@@ -36,7 +36,13 @@ def _torch_dtype_name(t: "torch.Tensor") -> str:
 
 
 def _general(op_name: str, args: tuple) -> np.ndarray:
-    """The op on the general path: lifted, promoted by `result_type`, then run."""
+    """The op on the general path: lifted, promoted by `result_type`, then run. A Python
+    number over a tensor is PyTorch's `x.reciprocal() * number` (`Op.reflected`); a NumPy
+    scalar's operator is NumPy's ufunc, the op itself."""
+    if op_name == "div" and type(args[0]) in (int, float, bool):
+        op = OPS["div"]
+        reciprocal = np.asarray(op.forward(*tensor_module._general(op, (1.0, args[1]))[1]))
+        return _general("mul", (tensor_module.Tensor._make(reciprocal), args[0]))
     op = OPS[op_name]
     _, datas, _ = tensor_module._general(op, args)
     return np.asarray(op.forward(*datas))

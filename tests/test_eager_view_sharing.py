@@ -36,7 +36,7 @@ def test_shares_exactly_when_numpy_memory_is_shared(name, fn, over):
     data = np.arange(24, dtype=np.float32).reshape(4, 6)
     if over == "view":
         data = np.arange(48, dtype=np.float32).reshape(8, 6)[::2]
-        data = np.ascontiguousarray(data)[:, :] if name.startswith("reshape") else data
+        data = np.ascontiguousarray(data)[:, :] if name.startswith(("reshape", "view")) else data
     elif over == "buffer":
         data = np.frombuffer(bytearray(data.tobytes()), np.float32).reshape(4, 6)
     x = symgrad.from_numpy(data) if hasattr(symgrad, "from_numpy") else symgrad.tensor(data)

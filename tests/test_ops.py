@@ -348,9 +348,13 @@ def cumulative_extreme_at(x: Any, dim: int, largest: bool = True) -> Any:
 ROWS = [
     Row("add", lambda x, y: x + y, np.add, BINARY),
     Row("sub", lambda x, y: x - y, np.subtract, BINARY),
+    Row("rsub", lambda x, y: symgrad.rsub(x, y), lambda x, y: y - x, BINARY,
+        torch=lambda x, y: _torch().rsub(x, y)),
     Row("mul", lambda x, y: x * y, np.multiply, BINARY),
     Row("div", lambda x, y: x / y, np.divide, BINARY, domains=(real, nonzero)),
     Row("neg", lambda x: -x, np.negative, UNARY),
+    Row("reciprocal", lambda x: apply(OPS["reciprocal"], x), np.reciprocal, UNARY, domains=(nonzero,),
+        torch=lambda x: x.reciprocal()),
     Row("pow", lambda x, y: x ** y, np.power, BINARY, domains=(positive, real)),
     Row("exp", lambda x: x.exp(), np.exp, UNARY),
     Row("log", lambda x: x.log(), np.log, UNARY, domains=(positive,)),

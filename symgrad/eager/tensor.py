@@ -635,7 +635,9 @@ class Tensor(Surface, face="torch"):
         """A 0-d tensor of the dtype the number takes against `like` (float32 against an int
         tensor, the tensor's own dtype against one of its kind), which then promotes as the
         number would."""
-        return Tensor._make(np.asarray(value, dtype=result_type(value, *like)))
+        number = _Number._make(np.asarray(value, dtype=result_type(value, *like)))
+        number._value = value
+        return number
 
     @classmethod
     def _lift(cls, value: Any, fn: str = "tensor") -> Any:
@@ -760,6 +762,14 @@ class Tensor(Surface, face="torch"):
         return composite_node(cls, fn, name, args, kwargs)
 
 
+class _Number(Tensor):
+    """A Python number made a 0-d tensor to stand first in a function (`torch.pow(2.0, x)`,
+    see `Tensor._number`), as PyTorch's wrapped number: it promotes as the number would, and
+    an op that takes a number as a param (`Op.scalars`) records the number (`_record`)."""
+
+    __slots__ = ("_value",)
+
+
 def _share(result: Tensor, base: np.ndarray, op: Op, plan: _Plan, params: dict, args: tuple) -> None:
     """If `result`'s array, whose NumPy `base` is given, is a view of input 0's: give it
     that input's version counter (writes through either show in both) and, for a view op,
@@ -811,7 +821,7 @@ class _Plan:
     """What applying an op needs that is the same on every call, worked out once per op."""
 
     __slots__ = ("forward", "call", "nparams", "arity", "kinds", "same", "linear", "differentiable",
-                 "view_op", "name", "node", "node2", "reads", "named")
+                 "view_op", "name", "node", "node2", "reads", "named", "scalars", "bound")
 
     def __init__(self, op: Op) -> None:
         ufunc = _ufunc_called(op)
@@ -832,6 +842,8 @@ class _Plan:
         # a name given per call (x.unsqueeze's UnsqueezeBackward0, x[k]'s) -> its node class,
         # for other than two inputs and for two
         self.named: tuple[dict[str, type], dict[str, type]] = ({}, {})
+        self.scalars = op.scalars  # where a Python number is a param of the node
+        self.bound: dict[tuple, tuple] = {}  # positions of numbers -> `_numbers_bound`'s op, plan...
 
     def read(self, op: Op, needs: int) -> tuple[tuple[bool, ...], bool]:
         """What a backward computing the gradients `needs` asks for (a bit per input, after
@@ -905,6 +917,13 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     """Give `result` the node of this op application: its inputs' edges, what its backward
     reads (the rest of a float input: its shape), and the versions to check that nothing it
     reads was overwritten in place. `needs` has a bit per input that requires grad."""
+    if plan.scalars:  # `x ** 2`: the number a param, x's the one edge (PyTorch's Scalar overload)
+        bound = _numbers_bound(plan, op, params, args, name)
+        if bound is not None:
+            op, plan, params, args, name = bound
+            needs = 1
+            for a in args:
+                needs += needs + (isinstance(a, Tensor) and a._requires_grad)
     two = len(args) == 2
     node = plan.node2 if two else plan.node  # None: the name depends on the call
     if node is None or name is not None:
@@ -973,6 +992,37 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             fn._inputs = _shapes_only(tuple(inputs)) if shapes_only else tuple(inputs)
             fn._seen = None if shapes_only else tuple(seen)
     _save_output(fn, result, reads[1])
+
+
+def _numbers_bound(plan: _Plan, op: Op, params: dict, args: tuple, name: str | None) -> tuple | None:
+    """What `_record` records for `op` given Python numbers (or `_Number`s) at any of
+    `op.scalars`: the op bound to them (`Op.bound`) and its plan, the params with the
+    numbers, the other inputs and the node's name (of the call as given: `PowBackward2` for
+    `2 ** x`); None if none is there."""
+    positions, wrapped = (), False
+    for p in plan.scalars:
+        a = args[p]
+        if type(a) is _Number:
+            positions, wrapped = positions + (p,), True
+        elif not isinstance(a, Tensor):
+            positions += (p,)
+    if not positions:
+        return None
+    bound = plan.bound.get(positions)
+    if bound is None:
+        op_bound = op.bound(positions)
+        bound = plan.bound[positions] = (op_bound, _PLANS[op_bound], tuple(op.args[p] for p in positions),
+                                         tuple(i for i in range(len(args)) if i not in positions))
+    op_bound, plan_bound, names, kept = bound
+    if wrapped:  # the numbers themselves, as the node's params and its name see them
+        args = tuple(args[i]._value if i in positions else args[i] for i in range(len(args)))
+    if len(names) == 1 and not params:  # `x ** 2`
+        params = {names[0]: args[positions[0]]}
+    else:
+        params = {**params, **{n: args[p] for p, n in zip(positions, names)}}
+    name = name or op.grad_fn(args, params)
+    others = (args[kept[0]],) if len(kept) == 1 else tuple(args[i] for i in kept)
+    return op_bound, plan_bound, params, others, name
 
 
 def _save_output(fn: OpNode, result: Tensor, read: bool) -> None:
@@ -1316,7 +1366,7 @@ def _elementwise(op: Op) -> Callable | None:
     result is a new array (`x.sigmoid()`: a kernel); None for any other op."""
     plan = _PLANS[op]
     node = plan.node2 if plan.arity == 2 else plan.node  # None: named per call (`x @ w`)
-    if node is None:
+    if node is None or op.scalars:  # (a number operand may be a param: `_record` sees to it)
         return None
     records, same = plan.differentiable, plan.kinds[False]
     if plan.arity is None and len(op.args) == 1 and op.elementwise and not op.params and not op.linear:
@@ -1464,7 +1514,7 @@ def _install_elementwise() -> None:
             if len(op.args) == 1:
                 method = fast
             elif name.startswith("__r") and name[3:-2] in op.operators:
-                method = _reflected(fast)
+                method = _reflected(fast)  # (PyTorch's own, if any: `_install_reflected`)
             elif name.startswith("__"):
                 method = fast
             else:
@@ -1474,7 +1524,33 @@ def _install_elementwise() -> None:
             setattr(Tensor, name, method)
 
 
+def _install_reflected() -> None:
+    """Give `Tensor` PyTorch's reflected operators where they are not the op on (other, x)
+    (`Op.reflected`): `2.0 + x` is `x + 2.0` (x's edge first), `2.0 - x` is `rsub(x, 2.0)`
+    (RsubBackward1), `2.0 / x` is `x.reciprocal() * 2.0`, as PyTorch records them."""
+    for op in OPS.values():
+        for name in op.operators if op.reflected is not None else ():
+            if not (name.startswith("r") and name[1:] in op.operators):
+                continue
+            if op.reflected == "commuted":  # the operator itself: no frame more
+                method = getattr(Tensor, f"__{name[1:]}__")
+            else:
+                method = _reflection(op.reflected, f"__{name}__", op.doc)
+            setattr(Tensor, f"__{name}__", method)
+
+
+def _reflection(fn: Callable[[Any, Any], Any], name: str, doc: str) -> Callable:
+    """`other <op> x` as `fn(x, other)`."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        return fn(self, other)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method
+
+
 _install_elementwise()
+_install_reflected()
+Tensor.__div__, Tensor.__rdiv__ = Tensor.__truediv__, Tensor.__rtruediv__  # PyTorch keeps Python 2's names
 
 
 # ---------------------------------------------------------------- ops with params, fewer frames
@@ -1492,7 +1568,8 @@ _REVERSED = [dims[::-1] for dims in _ALL_DIMS]
 
 
 def _sum(self: Tensor, dim: Any = None, keepdim: Any = False, **kwargs: Any) -> Tensor:
-    if type(self) is Tensor and not kwargs and type(keepdim) is bool:
+    # a float tensor's sum keeps its dtype; others take `reduce.accumulating`'s rule
+    if type(self) is Tensor and not kwargs and type(keepdim) is bool and self._data.dtype.kind == "f":
         ndim = self._data.ndim
         if dim is None and ndim < 33:
             return _one(_SUM, self, {"axes": _ALL_DIMS[ndim], "keepdims": keepdim}, None)
@@ -1501,17 +1578,64 @@ def _sum(self: Tensor, dim: Any = None, keepdim: Any = False, **kwargs: Any) -> 
     return _GENERAL["sum"](self, dim, keepdim, **kwargs)
 
 
-def _reshape(name: str) -> Callable:
-    def reshape(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
-        if type(self) is Tensor and not kwargs:
-            sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
-            for n in sizes:
-                if type(n) is not int or n < 0:
-                    break
-            else:  # plain sizes: `dims.resolve_shape` would return them as they are
-                return _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
-        return _GENERAL[name](self, *shape, **kwargs)
-    return reshape
+def _reshape(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
+    if type(self) is Tensor and not kwargs:
+        sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
+        for n in sizes:
+            if type(n) is not int or n < 0:
+                break
+        else:  # plain sizes: `dims.resolve_shape` would return them as they are
+            return _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
+    return _GENERAL["reshape"](self, *shape, **kwargs)
+
+
+_NOT_A_VIEW = ("view size is not compatible with input tensor's size and stride (at least one "
+               "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+
+
+def _view(self: Tensor, *shape: Any, **kwargs: Any) -> Tensor:
+    """`reshape`'s steps, and PyTorch's refusal where the result cannot share the memory.
+    NumPy's reshape copies where it cannot give a view, which on PyTorch's layouts is where
+    PyTorch's view refuses (the copy has no version counter of x's, `_share`); a flipped
+    tensor, which NumPy keeps as negative strides where PyTorch copies, is asked
+    `_viewable` on its strides' magnitudes, as `stride()` reports them."""
+    if type(self) is Tensor and not kwargs:
+        sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
+        for n in sizes:
+            if type(n) is not int or n < 0:
+                break
+        else:
+            out = _one(_RESHAPE, self, {"shape": tuple(sizes)}, None)
+            return out if out._vc is not None else _copied_view(self, out)
+    out = _GENERAL["view"](self, *shape, **kwargs)
+    return out if not isinstance(out, Tensor) or out._vc is not None else _copied_view(self, out)
+
+
+def _copied_view(x: Tensor, out: Tensor) -> Tensor:
+    """`out`, the copy NumPy made for `x.view(...)`, if PyTorch would give that view."""
+    if min(x._data.strides, default=0) < 0 and _viewable(x.shape, x.stride(), out.shape):
+        return out
+    raise RuntimeError(_NOT_A_VIEW)
+
+
+def _viewable(shape: tuple, strides: tuple, new: tuple) -> bool:
+    """Whether a tensor of `shape` and `strides` (in elements) has a view of shape `new`:
+    PyTorch's rule (ATen's computeStride), which splits and merges only dims that lie
+    contiguously in memory, chunk by chunk from the last dim."""
+    if not shape or 0 in shape:
+        return True
+    view_d, base, numel, view_numel = len(new) - 1, strides[-1], 1, 1
+    for d in range(len(shape) - 1, -1, -1):
+        numel *= shape[d]
+        if d == 0 or shape[d - 1] != 1 and strides[d - 1] != numel * base:
+            while view_d >= 0 and (view_numel < numel or new[view_d] == 1):
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != numel:
+                return False
+            if d > 0:
+                base, numel, view_numel = strides[d - 1], 1, 1
+    return view_d == -1
 
 
 def _reversed_dims(self: Tensor) -> Tensor:
@@ -1575,7 +1699,7 @@ def _getitem(self: Tensor, key: Any) -> Any:
     return _GENERAL["__getitem__"](self, key)
 
 
-_FEWER_FRAMES = {"sum": _sum, "reshape": _reshape("reshape"), "view": _reshape("view"),
+_FEWER_FRAMES = {"sum": _sum, "reshape": _reshape, "view": _view,
                  "T": property(_reversed_dims), "t": _t, "transpose": _transpose,
                  "unsqueeze": _unsqueeze, "expand": _expand, "__getitem__": _getitem}
 _GENERAL = {name: getattr(Tensor, name) for name in _FEWER_FRAMES}  # the registered methods

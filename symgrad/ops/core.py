@@ -14,7 +14,9 @@ functions of primitives; they have no derivative rule of their own.
 
 from __future__ import annotations
 
+import dataclasses
 import dis
+import functools
 import inspect
 import re
 import string
@@ -69,6 +71,16 @@ class Op:
     functions: tuple[str, ...]  # `symgrad.*` functions that apply it as is
     operators: tuple[str, ...]  # Python operators: "add" is `__add__`, "radd" its reflection
     doc: str
+    # PyTorch's Scalar overloads (`pow(x, 2)`, `rsub(x, 2.0)`, `remainder(x, 2)`): input
+    # positions where a Python number is a param of the eager node, not an input with an edge
+    # (`x ** 2` is PowBackward0 with one edge, where `x * 2` is MulBackward0 with two, the
+    # number's None): see `bound`
+    scalars: tuple[int, ...] = ()
+    # what the eager (PyTorch) face's reflected operator `other <op> x` applies: "commuted",
+    # the op on (x, other) (PyTorch's `__radd__` is `add`: x's edge first); a function of
+    # (x, other) (`2.0 - x` is `rsub(x, 2.0)`, `2.0 / x` is `x.reciprocal() * 2.0`); or None,
+    # the op on (other, x), as Python reads it (`2 ** x`). A traced value keeps Python's.
+    reflected: str | Callable[[Any, Any], Any] | None = None
 
     def saved(self, needs: list[bool]) -> frozenset:
         """What a backward reads when the inputs flagged in `needs` want gradients: the
@@ -86,6 +98,13 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+    def bound(self, positions: tuple[int, ...]) -> Op:
+        """This op with the Python numbers at `positions` (some of `scalars`) made params:
+        what an eager node records for `x ** 2`, whose one edge is x's. Its rules are this
+        op's, given the numbers back in their places; it reads what they read of the
+        remaining inputs. Made once per op and positions."""
+        return _bound(self, positions)
 
     def out_shape(self, shapes: tuple[tuple[int, ...], ...], params: dict) -> tuple[int, ...]:
         """The output shape for these input shapes, or a ShapeError naming the op."""
@@ -127,6 +146,34 @@ class Op:
         return self.template.format(np=lib.np, kernels=lib.kernels, **fields)
 
 
+@functools.cache
+def _bound(op: Op, positions: tuple[int, ...]) -> Op:
+    """`Op.bound`: the rules of the inputs that stay, each taking the numbers as params."""
+    names = tuple(op.args[p] for p in positions)
+    kept = [i for i in range(len(op.args)) if i not in positions]
+
+    def rule_of(i: int) -> Callable | None:
+        rule = op.vjps[min(i, len(op.vjps) - 1)]
+        if rule is None:
+            return None
+
+        def bound_rule(ct: Any, ans: Any, *inputs: Any, **params: Any) -> Any:
+            full = list(inputs)
+            for p, name in zip(positions, names):
+                full.insert(p, params.pop(name))
+            return rule(ct, ans, *full, **params)
+        return bound_rule
+
+    def reads_of(i: int) -> frozenset:
+        read = op.reads[min(i, len(op.reads) - 1)]
+        return frozenset(r if r == "ans" else kept.index(r) for r in read if r == "ans" or r in kept)
+
+    vjps = tuple(rule_of(i) for i in kept)
+    return dataclasses.replace(op, args=tuple(op.args[i] for i in kept), params=op.params + names, vjps=vjps,
+                               reads=tuple(reads_of(i) for i in kept), scalars=(), reflected=None,
+                               differentiable=any(rule is not None for rule in vjps))
+
+
 _DTYPE_CACHE: dict = {}
 OPS: dict[str, Op] = {}
 UFUNCS: dict[np.ufunc, Op] = {}
@@ -156,6 +203,8 @@ def defop(
     functions: tuple[str, ...] | None = None,
     operators: tuple[str, ...] = (),
     doc: str = "",
+    scalars: tuple[int, ...] = (),
+    reflected: str | Callable[[Any, Any], Any] | None = None,
 ) -> Op:
     """Register a primitive. Without `shape`, it is elementwise with NumPy broadcasting.
 
@@ -175,7 +224,7 @@ def defop(
     if not callable(code):
         template = _printable(code, kernels)
         fields = [f for _, f, _, _ in string.Formatter().parse(code) if f]
-        args = tuple(dict.fromkeys(f for f in fields if f in "xyzw"))
+        args = tuple(a for a in "xyzw" if a in fields)  # in this order, as `{y} - {x}` takes them
         params = tuple(dict.fromkeys(f for f in fields if f not in args))
         signature = ", ".join(args) + (", *, " + ", ".join(params) if params else "")
         body = code.format(**{f: f for f in fields})
@@ -200,6 +249,7 @@ def defop(
         batch=batch if batch is not None or shape is not None else batching.elementwise,
         commutative=commutative, operators=tuple(operators), doc=doc,
         methods=methods, functions=methods if functions is None else tuple(functions),
+        scalars=tuple(scalars), reflected=reflected,
     )
     OPS[name] = op
     if ufunc is not None:

@@ -216,7 +216,7 @@ def function_of(name: str, doc: str, fn: Callable | None = None) -> Callable:
     """`symgrad.<name>(input, ...)`: `fn`, or the method `name`, on `input` made a value first
     (a Python number weakly, as in `2.5 * x`: `torch.add(0.75, int32_tensor)` is float32)."""
     def function(input: Any, *args: Any, **kwargs: Any) -> Any:
-        like = [a for a in args if isinstance(a, Value)] if type(input) in (int, float) else None
+        like = [a for a in args if isinstance(a, Value)] if type(input) in (int, float, bool) else None
         value = like[0]._number(input, *like) if like else lift(input)
         return fn(value, *args, **kwargs) if fn else getattr(value, name)(*args, **kwargs)
     function.__name__ = function.__qualname__ = name

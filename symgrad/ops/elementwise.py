@@ -16,33 +16,58 @@ from symgrad.ops.core import OPS, _is_scalar, defop
 from symgrad.ops.dispatch import Value, apply, composite, function, lift, method, no_out, numpy_function
 
 
-def _log(x: Any) -> Any:
-    """log of a value, or of a plain number: `2 ** x` is differentiated in its exponent only."""
-    return x.log() if isinstance(x, Value) else np.log(x)
+def _log(x: Any, like: Any) -> Any:
+    """log of a value, or of a plain number: `2 ** x` is differentiated in its exponent only.
+    An integer value (the base 2 of `2 ** x`, made a tensor by `_unless_zero`) is taken in
+    `like`'s dtype, not the default float32."""
+    if not isinstance(x, Value):
+        return np.log(x)
+    return (x if x.dtype.kind == "f" else x.astype(like.dtype)).log()
 
 
 ADD = defop("add", "{x} + {y}", sympy=lambda x, y: x + y, ufunc=np.add, linear=True, commutative=True,
-            methods=(), operators=("add", "radd"), vjps=(
+            methods=(), operators=("add", "radd"), reflected="commuted", vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: ct,
 ))
 # sub and div are primitives, not add/mul of neg/reciprocal: generated code reads `x - y`.
 SUB = defop("sub", "{x} - {y}", sympy=lambda x, y: x - y, ufunc=np.subtract, linear=True, methods=(),
-            operators=("sub", "rsub"), vjps=(
+            operators=("sub", "rsub"), reflected=lambda x, other: apply(RSUB, x, other), vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: -ct,
 ))
+# PyTorch's rsub(input, other) = other - input: `2.0 - x` on an eager tensor (RsubBackward1, one
+# edge: the number is a param), `torch.rsub(x, y)` (RsubBackward0, x's edge first)
+RSUB = defop("rsub", "{y} - {x}", sympy=lambda x, y: y - x, linear=True, methods=(), scalars=(1,),
+             grad_fn=lambda inputs, params: "RsubBackward" + ("1" if _is_scalar(inputs[1]) else "0"),
+             doc="other - input (PyTorch's reflected subtraction).", vjps=(
+    lambda ct, ans, x, y: -ct,
+    lambda ct, ans, x, y: ct,
+))
+
+
+@function
+def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Value:  # noqa: A002 - PyTorch's name
+    """other - alpha * input (PyTorch's `torch.rsub`, what `other - input` records)."""
+    return apply(RSUB, input if alpha == 1 else input * alpha, other)
 defop("mul", "{x} * {y}", sympy=lambda x, y: x * y, ufunc=np.multiply, commutative=True,
-      operators=("mul", "rmul"), methods=("mul", "multiply"),
+      operators=("mul", "rmul"), methods=("mul", "multiply"), reflected="commuted",
       doc="input * other, elementwise with broadcasting.", vjps=(
     lambda ct, ans, x, y: ct * y,
     lambda ct, ans, x, y: ct * x,
 ))
 defop("div", "{x} / {y}", sympy=lambda x, y: x / y, promote="float", ufunc=np.true_divide,
       operators=("truediv", "rtruediv"), methods=("div", "true_divide"),
+      reflected=lambda x, other: apply(RECIPROCAL, x) * other,  # PyTorch's __rtruediv__: MulBackward0
       doc="input / other (true division), elementwise.", vjps=(
     lambda ct, ans, x, y: ct / y,
     lambda ct, ans, x, y: -ct * ans / y,
+))
+# 1 / x as one node, as PyTorch's ReciprocalBackward0 (which reads its output): what an eager
+# `2.0 / x` records before its product (`Op.reflected`)
+RECIPROCAL = defop("reciprocal", "1 / {x}", sympy=lambda x: 1 / x, promote="float", methods=(),
+                   doc="1 / input, elementwise.", vjps=(
+    lambda ct, ans, x: -ct * (ans * ans),
 ))
 defop("neg", "-{x}", sympy=lambda x: -x, ufunc=np.negative, linear=True, operators=("neg",),
       methods=("neg", "negative"), doc="-input.",
@@ -77,12 +102,13 @@ def _print_power(names: list[str], params: dict, shapes: list, lib: Any) -> str 
 
 defop(
     "pow", "power({x}, {y})", ufunc=np.power, sympy=lambda x, y: x ** y, operators=("pow", "rpow"),
+    scalars=(0, 1),
     helpers={"power": _power}, printer=_print_power, doc="input ** exponent.",
     grad_fn=lambda inputs, params: "PowBackward" + (
         "0" if _is_scalar(inputs[1]) else "2" if _is_scalar(inputs[0]) else "1"),
     vjps=(
         lambda ct, ans, x, y: ct * y * x ** _unless_zero(y, y - 1, 1),
-        lambda ct, ans, x, y: ct * ans * _log(_unless_zero(x, x, 1, also=y >= 0)),
+        lambda ct, ans, x, y: ct * ans * _log(_unless_zero(x, x, 1, also=y >= 0), ans),
     ),
 )
 
@@ -290,7 +316,7 @@ defop("fmin", "np.fmin({x}, {y})", ufunc=np.fmin, doc="Elementwise minimum, igno
     lambda ct, ans, x, y: ct.zeros_like().where((x <= y).logical_or(_isnan(y)), ct),
 ))
 # the magnitude's gradient is +-1 (0 at 0, as PyTorch's); the sign's is zero
-defop("copysign", "np.copysign({x}, {y})", ufunc=np.copysign, promote="float",
+defop("copysign", "np.copysign({x}, {y})", ufunc=np.copysign, promote="float", scalars=(1,),
       grad_fn=lambda inputs, params: "CopysignBackward1" if _is_scalar(inputs[1]) else "CopysignBackward0",
       doc="The magnitude of input with the sign of other.", vjps=(
     lambda ct, ans, x, y: ct * (x.sign() * ans.sign()),
@@ -336,13 +362,13 @@ def _tensor_other(base: str) -> Any:
 
 # the quotient's integer part is piecewise constant: d/dy is -trunc(x / y) (fmod, C's sign of x)
 # or -floor(x / y) (remainder, Python's % with the sign of y)
-defop("fmod", "np.fmod({x}, {y})", ufunc=np.fmod, grad_fn=_tensor_other("Fmod"),
+defop("fmod", "np.fmod({x}, {y})", ufunc=np.fmod, grad_fn=_tensor_other("Fmod"), scalars=(1,),
       doc="The remainder of input / other with the sign of input (C's fmod).", vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: -ct * (x / y).trunc(),
 ))
 defop("remainder", "np.remainder({x}, {y})", ufunc=np.remainder, operators=("mod", "rmod"),
-      grad_fn=_tensor_other("Remainder"),
+      grad_fn=_tensor_other("Remainder"), scalars=(0, 1),
       doc="The remainder of input / other with the sign of other (Python's %).", vjps=(
     lambda ct, ans, x, y: ct,
     lambda ct, ans, x, y: -ct * (x / y).floor(),
@@ -351,6 +377,7 @@ defop("remainder", "np.remainder({x}, {y})", ufunc=np.remainder, operators=("mod
 # piecewise constant: a zero gradient, as divide(rounding_mode="floor") has (PyTorch's
 # floor_divide has none: its backward raises)
 defop("floor_divide", "np.floor_divide({x}, {y})", ufunc=np.floor_divide, operators=("floordiv", "rfloordiv"),
+      scalars=(0, 1),
       doc="floor(input / other), elementwise (zero gradient).", vjps=(
     lambda ct, ans, x, y: ct.zeros_like(),
     lambda ct, ans, x, y: ct.zeros_like(),
@@ -453,7 +480,7 @@ def square(self):
 
 @composite("ReciprocalBackward0")
 def _reciprocal(x: Value) -> Value:
-    return 1.0 / x
+    return apply(OPS["div"], 1.0, x)  # not `1.0 / x`: an eager tensor's is `x.reciprocal() * 1.0`
 
 
 @method("reciprocal", function=True, inplace=True)

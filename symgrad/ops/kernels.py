@@ -195,7 +195,8 @@ def log_ndtr(x: np.ndarray) -> np.ndarray:
 def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x * log(y), and 0 where x == 0 (unless y is nan): the convention of entropies."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.multiply(x, np.log(y))
+        log = np.log(y)  # of a Python number, a Python float again: weak, as y was (float32 x stays)
+        out = np.multiply(x, log if isinstance(log, np.ndarray) else float(log))
     return np.where((np.asarray(x) == 0) & ~np.isnan(y), 0.0, out)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from symgrad.ops import batching, dims
 from symgrad.ops.core import ShapeError, defop, ndim_of
-from symgrad.ops.dispatch import apply, apply_one, method
+from symgrad.ops.dispatch import Value, apply, apply_one, method
 from symgrad.ops.elementwise import WHERE
 
 
@@ -43,12 +43,33 @@ SUM = defop("sum", "{x}.sum(axis={axes}, keepdims={keepdims})", shape=reduce_sha
             batch=batching.shift_axes, grad_fn=_name("SumBackward0", "SumBackward1"), vjps=(_sum_vjp,))
 
 
+def accumulating(x: Any, dtype: Any) -> Any:
+    """`x` as PyTorch's sum, prod, cumsum, cumprod and nansum take it: cast to `dtype=` when
+    given (the reduction then runs, and wraps, in that dtype), else an eager tensor of bool or
+    integers to int64 (NumPy would sum uint8 in uint64), any other as it is. A traced value
+    keeps NumPy's rule when no dtype is given. The one place the rule lives."""
+    if dtype is None:
+        kind = x.dtype.kind
+        if kind not in "biu" or x.dtype == np.int64 or not isinstance(x, Value._default):
+            return x
+        dtype = np.int64
+    dt = np.dtype(dtype)
+    return x if x.dtype == dt else x.astype(dt)
+
+
+def kept_dtype(out: Any, x: Any) -> Any:
+    """A reduction `out` of `x` back in x's dtype: NumPy sums int32 (or uint8) in int64, where
+    `sum(dtype=int32)` is int32 (wrapping as PyTorch's does)."""
+    return out if out.dtype == x.dtype else out.astype(x.dtype)
+
+
 @method("sum", function=True)
 def sum_(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
-    """Sum over dim (all dims by default)."""
+    """Sum over dim (all dims by default), in `dtype` if given (int64 for bool and integers)."""
     if axis is not None or keepdims is not None:
         dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
-    return apply_one(SUM, self, {"axes": dims.axes(dim, ndim_of(self)), "keepdims": bool(keepdim)})
+    x = accumulating(self, dtype)
+    return kept_dtype(apply_one(SUM, x, {"axes": dims.axes(dim, ndim_of(x)), "keepdims": bool(keepdim)}), x)
 
 
 
@@ -99,9 +120,10 @@ PROD_OTHERS = defop("prod_others", "prod_others({x}, {axes})", shape=_same_shape
 
 @method("prod", function=True)
 def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
-    """Product over dim (all dims by default)."""
+    """Product over dim (all dims by default), in `dtype` if given (int64 for bool and integers)."""
     dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
-    return apply(PROD, self, axes=dims.axes(dim, self.ndim), keepdims=bool(keepdim))
+    x = accumulating(self, dtype)
+    return kept_dtype(apply(PROD, x, axes=dims.axes(dim, x.ndim), keepdims=bool(keepdim)), x)
 
 
 

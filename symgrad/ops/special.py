@@ -66,12 +66,13 @@ def _x_name(base: str) -> Callable[[tuple, dict], str]:
 def _taken(x: Any, y: Any, ct: Any, fill: float = 1.0) -> Any:
     """y where x != 0, else `fill`: what the gradients read, so that where x == 0 they are 0,
     never 0/0 or 0 * inf."""
-    return lift(y, ct).where(lift(x, ct) != 0, fill)
+    y = ct._number(y, ct) if type(y) in (int, float, bool) else lift(y, ct)  # 2: of ct's dtype, not int64
+    return y.where(lift(x, ct) != 0, fill)
 
 
 # 0 where x == 0 whatever y (the entropy convention), with gradient 0 there in both inputs;
 # PyTorch's y-gradient x / y is nan at (0, 0), symgrad's is 0
-defop("xlogy", "xlogy({x}, {y})", sympy="Xlogy", promote="float", kernels=("xlogy",),
+defop("xlogy", "xlogy({x}, {y})", sympy="Xlogy", promote="float", kernels=("xlogy",), scalars=(0, 1),
       grad_fn=_x_name("XlogyBackward"), doc="input * log(other), and 0 where input == 0.", vjps=(
     lambda ct, ans, x, y: ct * _taken(x, y, ct).log(),
     lambda ct, ans, x, y: ct * x / _taken(x, y, ct),

@@ -160,7 +160,7 @@ def _take(x: Value, idx: Value, d: int, keepdim: bool, name: str) -> Value:
 @method("mean")
 def _mean_method(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     dim, keepdim = dims.numpy_dims(dim, keepdim, axis, keepdims)
-    return mean(self, dim, keepdim)
+    return mean(self if dtype is None else self.astype(dtype), dim, keepdim)
 
 
 @method("var")

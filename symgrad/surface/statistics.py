@@ -21,6 +21,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 from symgrad.ops import OPS, Value, apply, dims, lift
 from symgrad.ops.dispatch import composite, method, no_out, numpy_function
 from symgrad.ops.order import ARGSORT, CUMPROD, CUMSUM, CUMULATIVE_ARGMAX
+from symgrad.ops.reduce import accumulating, kept_dtype
 from symgrad.ops.shape import stack
 from symgrad.surface.composites import logsumexp, mean
 
@@ -126,10 +127,9 @@ def _np_cumprod(a, axis=None, dtype=None, out=None):
 
 
 def _torch_accumulate(op: Any, x: Value, dim: int, dtype: Any) -> Value:
-    if dtype is not None:
-        x = x.astype(dtype)
     x, scalar = _vector(x)
-    return _scalar_back(_accumulate(op, x, dims.axis(dim, x.ndim)), scalar)
+    x = accumulating(x, dtype)
+    return _scalar_back(kept_dtype(_accumulate(op, x, dims.axis(dim, x.ndim)), x), scalar)
 
 
 @method("cumsum", face="torch", function=True, inplace=True)
@@ -540,6 +540,8 @@ def _np_average(a, axis=None, weights=None, returned=False, *, keepdims=False):
 
 @composite("NansumBackward0")
 def _nansum(x: Value, dim: Any, keepdim: bool) -> Value:
+    if x.dtype.kind in "biu":  # no NaN to skip: the sum, in its integer dtype
+        return x.sum(dim, keepdim=keepdim)
     return x.where(x == x, 0.0).sum(dim, keepdim=keepdim)  # x != x only at NaN
 
 
@@ -566,7 +568,7 @@ def _np_nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
 @method("nansum", function=True)
 def nansum(self, dim=None, keepdim=False, *, dtype=None):
     """Sum over dim treating NaN as zero."""
-    return _nansum(self if dtype is None else self.astype(dtype), dim, bool(keepdim))
+    return _nansum(accumulating(self, dtype), dim, bool(keepdim))
 
 
 @method("nanmean", function=True)
