@@ -15,6 +15,7 @@ effect of every pass.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -161,7 +162,9 @@ class Builder:
     """A graph under construction whose `make` offers each new node to the rules first.
 
     `fired` counts the replacements each rule made; `where` is the user's line that new
-    nodes come from.
+    nodes come from. `made` counts each node's consumers made so far, `expected` those its
+    counterparts have in the graph being rebuilt (`rebuild` fills it in), so that a rule can
+    tell a value computed for one consumer from one computed anyway (`shared`).
     """
 
     def __init__(self, rules: Rules, graph: Graph | None = None) -> None:
@@ -169,6 +172,8 @@ class Builder:
         self.rules = rules
         self.where = ""
         self.fired: dict[str, int] = {}
+        self.made: Counter[Node] = Counter()
+        self.expected: Counter[Node] = Counter()
 
     def make(self, op: str, inputs: tuple[Node, ...], params: Mapping[str, Any]) -> Node:
         proposed = None
@@ -180,7 +185,15 @@ class Builder:
                 if node is not None:
                     self.fired[rule.name] = self.fired.get(rule.name, 0) + 1
                     return node
-        return self.g.apply(OPS[op], tuple(inputs), params, self.where)
+        count = len(self.g.nodes)
+        node = self.g.apply(OPS[op], tuple(inputs), params, self.where)
+        if len(self.g.nodes) > count:  # a new node: one more consumer of each input
+            self.made.update(set(node.inputs))
+        return node
+
+    def shared(self, n: Node) -> bool:
+        """Whether node n has, or will have, more than one consumer (an output counts as one)."""
+        return max(self.made[n], self.expected[n]) > 1
 
     def const(self, value: Any) -> Node:
         return self.g.const(value)
@@ -204,6 +217,8 @@ def rebuild(graph: Graph, rules: Rules, fired: dict[str, int] | None = None) -> 
     b = Builder(rules)
     mapping = {n: b.g.input(n.name, n.shape, n.dtype) for n in graph.inputs}
     live = graph.live()
+    users = Counter(i for n in graph.nodes if n in live for i in set(n.inputs))
+    users.update(graph.outputs)
     for n in graph.nodes:
         if n not in live or n in mapping:
             continue
@@ -212,6 +227,7 @@ def rebuild(graph: Graph, rules: Rules, fired: dict[str, int] | None = None) -> 
             continue
         b.where = n.where
         mapping[n] = b.make(n.op, tuple(mapping[i] for i in n.inputs), n.params)
+        b.expected[mapping[n]] += users[n]
     b.g.outputs = [b.typed(mapping[n], n) for n in graph.outputs]
     if fired is not None:
         for name, count in b.fired.items():
