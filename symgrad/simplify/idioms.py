@@ -37,9 +37,12 @@ def _is(n: Node, value: float) -> bool:
 
 
 def _zero(n: Node) -> bool:
-    """Whether node n is a constant made only of zeros (a scalar or an array)."""
+    """Whether node n is a constant made only of zeros (a scalar or an array, or
+    `zeros_like(x)`, whatever x holds)."""
     if n.op == "broadcast_to":
         n = n.inputs[0]
+    if n.op == "zeros_like":
+        return n.dtype.kind in "biuf"
     if n.op != "const" or n.dtype.kind not in "biuf":
         return False
     return not np.any(n.value)
@@ -145,6 +148,18 @@ def _exp_minus_softplus(b: Builder, m: Match) -> Node | None:
 
 
 # ---------------------------------------------------------------- softplus and log-sigmoid
+
+def _softplus_of_zero(b: Builder, m: Match) -> Node | None:
+    """logaddexp(0, u) -> softplus(u) for a zero written as a number or as an array of zeros
+    (`np.zeros_like(u)`, `np.zeros(u.shape)`): u in the result's dtype first, and broadcast
+    after when the zeros have the larger shape (logaddexp(zeros((3, n)), u) repeats u)."""
+    root, v = m.root, m.u
+    if not _zero(m.zero) or v.dtype.kind not in "biuf" or root.dtype.kind != "f":
+        return None
+    if v.dtype != root.dtype:
+        v = b.make("astype", (v,), {"dtype": root.dtype.name})
+    return b.typed(_softplus(b, v), root)
+
 
 def _log1p_minus_sigmoid(b: Builder, m: Match) -> Node | None:
     """log1p(-sigmoid(u)) = log(sigmoid(-u)) -> -softplus(u)."""
@@ -736,8 +751,8 @@ IDIOMS = [
     # softplus, log-sigmoid, binary cross-entropy
     Rule("log1p(exp(u)) -> softplus(u)", P("log1p", (P("exp", (u,)),)),
          lambda b, m: _same(b, m, _softplus(b, m.u))),
-    Rule("logaddexp(0, u) -> softplus(u)", P("logaddexp", (P.const(name="zero"), u), commutative=True),
-         lambda b, m: _same(b, m, _softplus(b, m.u)) if _is(m.zero, 0) else None),
+    Rule("logaddexp(0, u) -> softplus(u), 0 a scalar or an array of zeros",
+         P("logaddexp", (P.var("zero"), u), commutative=True), _softplus_of_zero),
     Rule("log1p(-sigmoid(u)) -> -softplus(u)", P("log1p", (P.var("n"),)), _log1p_minus_sigmoid),
     Rule("sums holding softplus, log-sigmoid or cross-entropy -> those functions",
          P(("add", "sub")), _sum_of_terms),
