@@ -394,11 +394,9 @@ def _factor_out_of_sum(b: Builder, m: Match) -> Node | None:
     outer_den = [f for f in p.den if _constant_along(f, rank, axes)]
     if not (num or den) or not (outer_num or outer_den or p.sign < 0):
         return None
-    # the factors left in the sum must span the summed axes, or it would sum fewer terms
+    # the summand's length on each summed axis is the inner product's (the outer factors' is 1)
     padded = np.broadcast_shapes(*(f.shape for f in (*num, *den)))
     padded = (1,) * (rank - len(padded)) + padded
-    if any(padded[a] != summand.shape[a] for a in axes):
-        return None
     # what the rewrite saves (the nodes read through that nothing else uses, and the sum)
     # against what it makes (the missing steps of the product left inside, its sum, and a
     # small op per factor or sign outside)
