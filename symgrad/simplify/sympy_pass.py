@@ -114,7 +114,7 @@ class _Pass:
         self.symbols: dict[Node, sp.Symbol] = {}  # new node -> its symbol
         self.nodes: dict[sp.Symbol, Node] = {}
         self.fused = 0  # ops given to SymPy so far (see BUDGET)
-        self.shapes: dict[Any, tuple[int, ...]] = {}  # SymPy expression -> its shape (`shape`)
+        self.shapes: dict[Any, tuple[int, ...]] = {}  # expression -> its shape, in one cluster
         self.where = ""  # the user's line the nodes being made come from
         self.consumers = graph.consumers()
 
@@ -169,6 +169,7 @@ class _Pass:
         first = self.where = next((p.where for p in want if p.where), "")
         try:
             replacements, reduced = sp.cse([self.exprs[p] for p in want], order="none")
+            self.shapes.clear()  # cse names its values x0, x1... afresh in each cluster
             built: dict[Any, Node] = {}
             for sym, e in replacements:
                 self.nodes[sym] = self.build(e, built)
