@@ -358,3 +358,33 @@ def test_logaddexp_of_float64_zeros_and_float32_values() -> None:
     graph = symgrad.compile(fn).graph(u)
     assert "softplus" in {n.op for n in graph.nodes} and graph.outputs[0].dtype == np.float64
     np.testing.assert_array_equal(symgrad.compile(fn)(u), np.logaddexp(0.0, u.astype(np.float64)))
+
+
+# ---------------------------------------------------------------- the SymPy pass's products
+
+def test_sympy_products_combine_the_small_factors_first() -> None:
+    """3 * (r * x) / (s * 2), r and s rows: 1.5 * r / s on the rows, then one product with x
+    (three passes over x's size as written)."""
+    x, r, s = A, R, R + 1.0
+
+    def fn(x, r, s):
+        return 3 * (r * x) / (s * 2)
+
+    graph = symgrad.compile(fn).graph(x, r, s)
+    assert full_passes(graph) == 1 < full_passes(symgrad.compile(fn, passes=()).graph(x, r, s)), str(graph)
+    np.testing.assert_allclose(symgrad.compile(fn)(x, r, s), 1.5 * r * x / s, rtol=1e-15)
+
+
+def test_sympy_clusters_of_other_shapes_reuse_the_names_of_values() -> None:
+    """Two clusters, on a matrix and on its row sums, each with values cse names x0, x1...:
+    the second's shapes are its own (a product ordered by the first's would be wrong)."""
+    x, r, y = A[:6, :5], R[:6], A[-6:, -5:]
+
+    def fn(x, r, y):
+        a = (x * r) * (x * r) + x * r
+        t = (a.sum(axis=1, keepdims=True) * r) ** 2 + a.sum(axis=1, keepdims=True) * r
+        return (t * y).sum() + (a * y).sum()
+
+    got = symgrad.grad(fn)(x, r, y)
+    np.testing.assert_allclose(got, symgrad.grad(fn, passes=())(x, r, y), rtol=1e-12)
+    np.testing.assert_allclose(got, numeric_grad(fn, (x, r, y), 0), rtol=1e-6, atol=1e-8)
