@@ -387,4 +387,4 @@ def test_sympy_clusters_of_other_shapes_reuse_the_names_of_values() -> None:
 
     got = symgrad.grad(fn)(x, r, y)
     np.testing.assert_allclose(got, symgrad.grad(fn, passes=())(x, r, y), rtol=1e-12)
-    np.testing.assert_allclose(got, numeric_grad(fn, (x, r, y), 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got, numeric_grad(fn, (x, r, y), 0), rtol=1e-5, atol=1e-6)
