@@ -375,9 +375,9 @@ def test_sympy_products_combine_the_small_factors_first() -> None:
     np.testing.assert_allclose(symgrad.compile(fn)(x, r, s), 1.5 * r * x / s, rtol=1e-15)
 
 
-def test_sympy_clusters_of_other_shapes_reuse_the_names_of_values() -> None:
-    """Two clusters, on a matrix and on its row sums, each with values cse names x0, x1...:
-    the second's shapes are its own (a product ordered by the first's would be wrong)."""
+def test_sympy_products_of_rows_and_matrices_keep_their_values() -> None:
+    """A gradient whose SymPy clusters hold products of a matrix, rows and numbers (the
+    squares, the row sums times r): built small factors first, the values are the same."""
     x, r, y = A[:6, :5], R[:6], A[-6:, -5:]
 
     def fn(x, r, y):
