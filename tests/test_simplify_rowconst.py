@@ -227,6 +227,24 @@ def test_no_more_full_size_passes_than_before(name: str) -> None:
     assert full_passes(graph) <= after, str(graph)
 
 
+# value_and_grad: the forward's softmax is computed anyway (shared), so the rule keeps it
+# one factor and sums c * s (before / after the rule)
+WITH_VALUE = {"softmax/np": (13, 11), "log_softmax/np": (11, 10), "layer_norm/np": (18, 13),
+              "attention/np": (19, 18), "weighted_mean/np": (6, 6)}
+
+
+@pytest.mark.parametrize("name", WITH_VALUE)
+def test_value_and_gradient_passes(name: str) -> None:
+    fn, args, argnums, _, _ = CASES[name]
+    before, after = WITH_VALUE[name]
+    vg = symgrad.value_and_grad(fn, argnums=argnums)
+    value, grads = vg(*args)
+    assert value == pytest.approx(fn(*args), rel=1e-12)
+    for got, want in zip(grads, symgrad.grad(fn, argnums=argnums, passes=())(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert full_passes(vg.graph(*args)) <= after <= before
+
+
 def test_softmax_gradient_takes_as_many_passes_as_by_hand() -> None:
     """The brief's example: after the forward, c / e, c * d, their row sum, a difference and a
     product: four full-size elementwise ops, as `s = d / e; s * (c - (c * s).sum(1))`."""
