@@ -7,6 +7,7 @@ must come before another, the later one says so in its comment.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -292,4 +293,135 @@ BROADCASTS = [
     Rule("f(broadcast(x), y) -> f(x, y), broadcast after if the result needs it", P(), _unbroadcast_operands),
 ]
 
-ALGEBRA = [*FOLD, *IDENTITIES, *SIGNS, *BROADCASTS, *SCATTERS]
+# ---------------------------------------------------------------- reductions
+# A factor constant along a sum's axes moves out of it: sum(a * r) -> r' * sum(a),
+# sum(a / r) -> sum(a) / r', sum(-a) -> -sum(a), with r' the factor as the sum leaves its
+# axes. The summand is read as one signed product (its products, quotients and negations
+# flattened), so every spelling and nesting of the same factors meets the rule; it fires
+# when the cost model says the gradient gets cheaper.
+
+CALL_ELEMENTS = 512  # a NumPy call's fixed cost (about half a microsecond), in elements of work
+MAX_FACTORS = 16  # factors of one summand followed: past it the rest is one factor
+
+
+def op_cost(shape: tuple[int, ...]) -> int:
+    """The cost model of the rules below: an op writing (or a reduction reading) an array of
+    `shape` costs its elements plus a call's fixed cost."""
+    return math.prod(shape) + CALL_ELEMENTS
+
+
+@dataclass
+class _Product:
+    """A summand read as sign * prod(num) / prod(den), and the nodes it was read through."""
+
+    dtype: np.dtype
+    sign: int = 1
+    num: list[Node] = field(default_factory=list)
+    den: list[Node] = field(default_factory=list)
+    through: list[Node] = field(default_factory=list)
+
+    def read(self, b: Builder, n: Node, num: list[Node], den: list[Node]) -> None:
+        """Node n read in as a factor of `num` (`den` the other side). Products, quotients
+        and negations of the summand's dtype are read through, except one that something
+        else uses (computed anyway, it stays one factor), and past MAX_FACTORS."""
+        if self.through and (n.op not in ("mul", "div", "neg") or n.dtype != self.dtype or b.shared(n)
+                             or len(self.num) + len(self.den) >= MAX_FACTORS):
+            num.append(n)
+            return
+        self.through.append(n)
+        if n.op == "neg":
+            self.sign = -self.sign
+        self.read(b, n.inputs[0], num, den)
+        if n.op == "mul":
+            self.read(b, n.inputs[1], num, den)
+        elif n.op == "div":
+            self.read(b, n.inputs[1], den, num)
+
+
+def _constant_along(n: Node, rank: int, axes: tuple[int, ...]) -> bool:
+    """Whether node n, broadcast to `rank` dims, has length 1 on each of `axes`."""
+    padded = (1,) * (rank - len(n.shape)) + n.shape
+    return all(padded[a] == 1 for a in axes)
+
+
+def _missing_cost(b: Builder, num: list[Node], den: list[Node]) -> int:
+    """The cost of the steps multiplying out prod(num) / prod(den), left to right as
+    `_multiply_out` does, that the graph does not hold yet."""
+    acc = num[0] if num else b.const(1)
+    cost, shape, known = 0, acc.shape, True
+    for op, f in [*(("mul", f) for f in num[1:]), *(("div", f) for f in den)]:
+        shape = np.broadcast_shapes(shape, f.shape)
+        if known:
+            found = b.g.find(op, (acc, f), {}) or (b.g.find(op, (f, acc), {}) if op == "mul" else None)
+            known, acc = found is not None, found
+        if not known:
+            cost += op_cost(shape)
+    return cost
+
+
+def _multiply_out(b: Builder, num: list[Node], den: list[Node]) -> Node:
+    acc = num[0] if num else b.const(1)
+    for f in num[1:]:
+        acc = b.make("mul", (acc, f), {})
+    for f in den:
+        acc = b.make("div", (acc, f), {})
+    return acc
+
+
+def _reduced_factor(b: Builder, n: Node, rank: int, axes: tuple[int, ...], keepdims: bool) -> Node:
+    """Factor n as the sum leaves the axes: n itself with keepdims (it broadcasts as it
+    did), else n with the summed axes dropped."""
+    if keepdims or n.scalar is not None:
+        return n
+    padded = (1,) * (rank - len(n.shape)) + n.shape
+    kept = tuple(d for a, d in enumerate(padded) if a not in axes)
+    return n if kept == n.shape else b.make("reshape", (n,), {"shape": kept})
+
+
+def _factor_out_of_sum(b: Builder, m: Match) -> Node | None:
+    root, summand = m.root, m.summand
+    axes, keepdims = root.params["axes"], root.params["keepdims"]
+    rank, dtype = len(summand.shape), summand.dtype
+    if dtype.kind not in "fc" or not axes:
+        return None
+    p = _Product(dtype)
+    p.read(b, summand, p.num, p.den)
+    if any(f.dtype != dtype and not f.weak for f in (*p.num, *p.den)):
+        return None  # a factor of another dtype: the sum would accumulate in another precision
+    num = [f for f in p.num if not _constant_along(f, rank, axes)]
+    den = [f for f in p.den if not _constant_along(f, rank, axes)]
+    outer_num = [f for f in p.num if _constant_along(f, rank, axes)]
+    outer_den = [f for f in p.den if _constant_along(f, rank, axes)]
+    if not (num or den) or not (outer_num or outer_den or p.sign < 0):
+        return None
+    # the summand's length on each summed axis is the inner product's (the outer factors' is 1)
+    padded = np.broadcast_shapes(*(f.shape for f in (*num, *den)))
+    padded = (1,) * (rank - len(padded)) + padded
+    # what the rewrite saves (the nodes read through that nothing else uses, and the sum)
+    # against what it makes (the missing steps of the product left inside, its sum, and a
+    # small op per factor or sign outside)
+    saved = sum(op_cost(n.shape) for n in p.through if not b.shared(n)) + op_cost(summand.shape)
+    outside = len(outer_num) + len(outer_den) + (p.sign < 0)
+    cost = _missing_cost(b, num, den) + op_cost(padded) + outside * op_cost(root.shape)
+    if cost >= saved:
+        return None
+    inner = _multiply_out(b, num, den)
+    if len(inner.shape) < rank:
+        inner = b.make("reshape", (inner,), {"shape": padded})
+    out = b.make("sum", (inner,), root.params)
+    for f in outer_num:
+        out = b.make("mul", (_reduced_factor(b, f, rank, axes, keepdims), out), {})
+    if outer_den:
+        out = b.make("div", (out, _multiply_out(b, [_reduced_factor(b, f, rank, axes, keepdims)
+                                                    for f in outer_den], [])), {})
+    if p.sign < 0:
+        out = b.make("neg", (out,), {})
+    return b.typed(out, root) if out.dtype == root.dtype else None
+
+
+REDUCTIONS = [
+    Rule("sum(a * r), sum(a / r), sum(-a) -> r' * sum(a), sum(a) / r', -sum(a), r constant along the axes",
+         P("sum", (P(("mul", "div", "neg"), name="summand"),)), _factor_out_of_sum),
+]
+
+ALGEBRA = [*FOLD, *IDENTITIES, *SIGNS, *BROADCASTS, *REDUCTIONS, *SCATTERS]

@@ -37,9 +37,12 @@ def _is(n: Node, value: float) -> bool:
 
 
 def _zero(n: Node) -> bool:
-    """Whether node n is a constant made only of zeros (a scalar or an array)."""
+    """Whether node n is a constant made only of zeros (a scalar or an array, or
+    `zeros_like(x)`, whatever x holds)."""
     if n.op == "broadcast_to":
         n = n.inputs[0]
+    if n.op == "zeros_like":
+        return n.dtype.kind in "biuf"
     if n.op != "const" or n.dtype.kind not in "biuf":
         return False
     return not np.any(n.value)
@@ -145,6 +148,18 @@ def _exp_minus_softplus(b: Builder, m: Match) -> Node | None:
 
 
 # ---------------------------------------------------------------- softplus and log-sigmoid
+
+def _softplus_of_zero(b: Builder, m: Match) -> Node | None:
+    """logaddexp(0, u) -> softplus(u) for a zero written as a number or as an array of zeros
+    (`np.zeros_like(u)`, `np.zeros(u.shape)`): u in the result's dtype first, and broadcast
+    after when the zeros have the larger shape (logaddexp(zeros((3, n)), u) repeats u)."""
+    root, v = m.root, m.u
+    if not _zero(m.zero) or v.dtype.kind not in "biuf" or root.dtype.kind != "f":
+        return None
+    if v.dtype != root.dtype:
+        v = b.make("astype", (v,), {"dtype": root.dtype.name})
+    return b.typed(_softplus(b, v), root)
+
 
 def _log1p_minus_sigmoid(b: Builder, m: Match) -> Node | None:
     """log1p(-sigmoid(u)) = log(sigmoid(-u)) -> -softplus(u)."""
@@ -547,15 +562,16 @@ def guarded_max(c: Node) -> Node | None:
 
 
 def max_shift(n: Node) -> tuple[Node, Node] | None:
-    """(x, m) when node n is x - c with c the kept max m = max(x, keepdims) or m kept finite
-    (`guarded_max`), its gradient stopped or not: an exponent exp(n) that cannot overflow. The
+    """(x, m) when node n is x - c with c the max m = max(x) that broadcasts back (kept dims,
+    or leading axes: `x - x.max(axis=0)`) or m kept finite (`guarded_max`), its gradient
+    stopped or not: an exponent exp(n) that cannot overflow. The
     guarded shift leaves a row of infinities unshifted, so a logsumexp of it is inf or -inf
     where a shift by the max itself gives inf - inf = nan."""
     if n.op != "sub":
         return None
     c = _peeled(n.inputs[1])
     top = c if c.op == "amax" else guarded_max(c)
-    if top is not None and top.inputs[0] is n.inputs[0] and top.params["keepdims"]:
+    if top is not None and top.inputs[0] is n.inputs[0] and _broadcasts_back(top):
         return n.inputs[0], top
     return None
 
@@ -586,11 +602,11 @@ def _broadcasts_back(total: Node) -> bool:
     return total.params["keepdims"] or axes == list(range(len(axes)))
 
 
-def _softmax(b: Builder, m: Match) -> Node | None:
-    """exp(x - max(x)) / sum(exp(x - max(x))) and exp(x) / sum(exp(x)): the max gets no
-    gradient (the quotient does not depend on it), and an unshifted exp is shifted."""
-    e, total = m.e, m.total
-    if total.inputs[0] is not e or not _broadcasts_back(total):
+def _softmax_of(b: Builder, e: Node, total: Node) -> Node | None:
+    """exp(x - max(x)) / sum(exp(x - max(x))) and exp(x) / sum(exp(x)) for e the exp and
+    total its sum: the max gets no gradient (the quotient does not depend on it), and an
+    unshifted exp is shifted. None if total is not e's sum or the shift is stopped already."""
+    if total.op != "sum" or total.inputs[0] is not e or e.op != "exp" or not _broadcasts_back(total):
         return None
     axes, arg = total.params["axes"], e.inputs[0]
     found = max_shift(arg)
@@ -603,7 +619,44 @@ def _softmax(b: Builder, m: Match) -> Node | None:
         base = arg
         top = finite_max(b, base, axes)  # exp(x) / sum(exp(x)) keeps its value at +inf: [0, nan, 0]
     shifted = b.make("exp", (b.make("sub", (base, b.make("stop_gradient", (top,), {})), {}),), {})
-    return _same(b, m, b.make("div", (shifted, b.make("sum", (shifted,), total.params)), {}))
+    return b.make("div", (shifted, b.make("sum", (shifted,), total.params)), {})
+
+
+def _softmax(b: Builder, m: Match) -> Node | None:
+    """exp(x - max(x)) / sum(exp(x - max(x))) -> the same, stable (`_softmax_of`)."""
+    quotient = _softmax_of(b, m.e, m.total)
+    return None if quotient is None else _same(b, m, quotient)
+
+
+def _product_factors(n: Node, depth: int = 3) -> list[Node]:
+    """Node n as the factors of a product, read through `depth` levels of nested products."""
+    if n.op != "mul" or depth == 0:
+        return [n]
+    return _product_factors(n.inputs[0], depth - 1) + _product_factors(n.inputs[1], depth - 1)
+
+
+def _softmax_in_product(b: Builder, m: Match) -> Node | None:
+    """c * exp(s) * (1 / sum(exp(s))) and c * exp(s) / sum(exp(s)) -> c * softmax(s): the
+    quotient found inside a product (a reciprocal multiplied, another factor between), then
+    made stable as `_softmax_of` makes it."""
+    root = m.root
+    for a, d in (root.inputs, root.inputs[::-1]) if root.op == "mul" else (root.inputs,):
+        if root.op == "mul":
+            if d.op != "div" or not _is(d.inputs[0], 1):
+                continue
+            d = d.inputs[1]
+        factors = _product_factors(a)
+        e = d.inputs[0] if d.op == "sum" else None
+        if e is None or e not in factors or (root.op == "div" and len(factors) == 1):
+            continue  # exp(s) / sum(exp(s)) itself is `_softmax`'s
+        quotient = _softmax_of(b, e, d)
+        if quotient is None:
+            continue
+        factors.remove(e)
+        for f in factors:
+            quotient = b.make("mul", (f, quotient), {})
+        return _same(b, m, quotient)
+    return None
 
 
 def _log_of_quotient(b: Builder, m: Match) -> Node | None:
@@ -698,8 +751,8 @@ IDIOMS = [
     # softplus, log-sigmoid, binary cross-entropy
     Rule("log1p(exp(u)) -> softplus(u)", P("log1p", (P("exp", (u,)),)),
          lambda b, m: _same(b, m, _softplus(b, m.u))),
-    Rule("logaddexp(0, u) -> softplus(u)", P("logaddexp", (P.const(name="zero"), u), commutative=True),
-         lambda b, m: _same(b, m, _softplus(b, m.u)) if _is(m.zero, 0) else None),
+    Rule("logaddexp(0, u) -> softplus(u), 0 a scalar or an array of zeros",
+         P("logaddexp", (P.var("zero"), u), commutative=True), _softplus_of_zero),
     Rule("log1p(-sigmoid(u)) -> -softplus(u)", P("log1p", (P.var("n"),)), _log1p_minus_sigmoid),
     Rule("sums holding softplus, log-sigmoid or cross-entropy -> those functions",
          P(("add", "sub")), _sum_of_terms),
@@ -726,6 +779,8 @@ IDIOMS = [
     # max shifts
     Rule("exp(x - m) / sum(exp(x - m)) -> the same, m = stop_gradient(max(x))",
          P("div", (P("exp", name="e"), P("sum", name="total"))), _softmax),
+    Rule("c * exp(s) * (1 / sum(exp(s))), c * exp(s) / sum(exp(s)) -> c * softmax(s), stable",
+         P(("mul", "div")), _softmax_in_product),
     Rule("log(exp(s) / sum(exp(s))) -> s - log(sum(exp(s)))",
          P("log", (P("div", (P("exp", name="e"), P("sum", name="total"))),)), _log_of_quotient),
     Rule("log(q[k]) -> log(q)[k] for q = exp(s) / sum(exp(s))",

@@ -15,8 +15,10 @@ effect of every pass.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -161,7 +163,8 @@ class Builder:
     """A graph under construction whose `make` offers each new node to the rules first.
 
     `fired` counts the replacements each rule made; `where` is the user's line that new
-    nodes come from.
+    nodes come from; `origin`, which `rebuild` sets, is the graph being rebuilt, its live
+    nodes and the mapping of its nodes to the new ones (see `shared`).
     """
 
     def __init__(self, rules: Rules, graph: Graph | None = None) -> None:
@@ -169,6 +172,12 @@ class Builder:
         self.rules = rules
         self.where = ""
         self.fired: dict[str, int] = {}
+        self.origin: tuple[Graph, set[Node], dict[Node, Node]] | None = None
+        self._made: Counter[Node] = Counter()  # consumers among the first `_made_upto` nodes
+        self._made_upto = 0
+        self._users: Counter[Node] | None = None  # consumers in the graph being rebuilt
+        self._expected: Counter[Node] = Counter()  # of the first `_mapped_upto` mapped nodes
+        self._mapped_upto = 0
 
     def make(self, op: str, inputs: tuple[Node, ...], params: Mapping[str, Any]) -> Node:
         proposed = None
@@ -181,6 +190,27 @@ class Builder:
                     self.fired[rule.name] = self.fired.get(rule.name, 0) + 1
                     return node
         return self.g.apply(OPS[op], tuple(inputs), params, self.where)
+
+    def shared(self, n: Node) -> bool:
+        """Whether node n has, or will have, more than one consumer (an output counts as
+        one): among the nodes made so far, or as the nodes it was made for have in the graph
+        being rebuilt. So a rule can tell a value made for one use from one computed anyway.
+        Counted when asked, from where the last count stopped: no cost to `make`."""
+        nodes = self.g.nodes
+        for m in nodes[self._made_upto:]:
+            self._made.update(set(m.inputs))
+        self._made_upto = len(nodes)
+        if self.origin is not None:
+            graph, live, mapping = self.origin
+            if self._users is None:
+                self._users = Counter(graph.outputs)
+                for m in graph.nodes:
+                    if m in live:
+                        self._users.update(set(m.inputs))
+            for old, new in islice(mapping.items(), self._mapped_upto, None):
+                self._expected[new] += self._users[old]
+            self._mapped_upto = len(mapping)
+        return max(self._made[n], self._expected[n]) > 1
 
     def const(self, value: Any) -> Node:
         return self.g.const(value)
@@ -204,6 +234,7 @@ def rebuild(graph: Graph, rules: Rules, fired: dict[str, int] | None = None) -> 
     b = Builder(rules)
     mapping = {n: b.g.input(n.name, n.shape, n.dtype) for n in graph.inputs}
     live = graph.live()
+    b.origin = (graph, live, mapping)
     for n in graph.nodes:
         if n not in live or n in mapping:
             continue

@@ -10,6 +10,7 @@ express is rebuilt as it was.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -113,6 +114,7 @@ class _Pass:
         self.symbols: dict[Node, sp.Symbol] = {}  # new node -> its symbol
         self.nodes: dict[sp.Symbol, Node] = {}
         self.fused = 0  # ops given to SymPy so far (see BUDGET)
+        self.shapes: dict[Any, tuple[int, ...]] = {}  # expression -> its shape, in one cluster
         self.where = ""  # the user's line the nodes being made come from
         self.consumers = graph.consumers()
 
@@ -167,6 +169,7 @@ class _Pass:
         first = self.where = next((p.where for p in want if p.where), "")
         try:
             replacements, reduced = sp.cse([self.exprs[p] for p in want], order="none")
+            self.shapes.clear()  # cse names its values x0, x1... afresh in each cluster
             built: dict[Any, Node] = {}
             for sym, e in replacements:
                 self.nodes[sym] = self.build(e, built)
@@ -273,6 +276,55 @@ class _Pass:
             return self.g.const(float(e))
         raise _Unsupported
 
+    def product(self, coeff: Any, num: list, den: list, memo: dict[Any, Node]) -> Node:
+        """coeff * prod(num) / prod(den), the factors smaller than the largest (a row's sum
+        against a matrix) and the coefficient combined first: each op on the largest shape
+        is one more pass over it, one on a row costs little (`x * (s / n)`, not `x * s / n`).
+        Each factor is built where it is used, as written (fewer arrays live at once)."""
+        size = max((math.prod(self.shape(f)) for f in (*num, *den)), default=0)
+        small_num = [f for f in num if math.prod(self.shape(f)) < size]
+        small_den = [f for f in den if math.prod(self.shape(f)) < size]
+        num = [f for f in num if f not in small_num]
+        den = [f for f in den if f not in small_den]
+        small = None
+        for f in small_num:
+            node = self.build(f, memo)
+            small = node if small is None else self.op("mul", small, node)
+        if coeff != 1 and (small is not None or not num):
+            small, coeff = self.scaled(small, coeff), 1
+        divisor = None
+        for f in small_den:
+            node = self.build(f, memo)
+            divisor = node if divisor is None else self.op("mul", divisor, node)
+        if divisor is not None and small is not None:
+            small, divisor = self.op("div", small, divisor), None
+        acc = small
+        for f in num:
+            node = self.build(f, memo)
+            acc = node if acc is None else self.op("mul", acc, node)
+        if coeff != 1 or acc is None:
+            acc = self.scaled(acc, coeff)
+        for f in den:
+            acc = self.op("div", acc, self.build(f, memo))
+        return acc if divisor is None else self.op("div", acc, divisor)  # x / d, not x * (1 / d)
+
+    def shape(self, e: Any) -> tuple[int, ...]:
+        """The shape of SymPy expression e built: its symbols' shapes broadcast together."""
+        found = self.shapes.get(e)
+        if found is None:
+            if e.is_Symbol:
+                found = self.nodes[e].shape
+            else:
+                found = np.broadcast_shapes(*(self.shape(a) for a in e.args)) if e.args else ()
+            self.shapes[e] = found
+        return found
+
+    def scaled(self, acc: Node | None, coeff: Any) -> Node:
+        """coeff * acc, a negation for -1; the number itself for no acc."""
+        if acc is None:
+            return self.number(coeff)
+        return self.op("neg", acc) if coeff == -1 else self.op("mul", self.number(coeff), acc)
+
     def _build(self, e: Any, memo: dict[Any, Node]) -> Node:
         if e.is_Symbol:
             return self.nodes[e]
@@ -295,18 +347,7 @@ class _Pass:
                     den.append(f.base if f.exp == -1 else f.base ** -f.exp)
                 else:
                     num.append(f)
-            acc = None
-            for f in num:
-                node = self.build(f, memo)
-                acc = node if acc is None else self.op("mul", acc, node)
-            if coeff == -1 and acc is not None:
-                acc = self.op("neg", acc)
-            elif coeff != 1 or acc is None:
-                c = self.number(coeff)
-                acc = c if acc is None else self.op("mul", c, acc)
-            for f in den:
-                acc = self.op("div", acc, self.build(f, memo))
-            return acc
+            return self.product(coeff, num, den, memo)
         if e.is_Pow:
             base, ex = e.args
             if ex == sp.Rational(1, 2):
