@@ -65,6 +65,18 @@ def test_unwindows_is_the_scatter_add_and_the_adjoint(shape, axis, width, step, 
     np.testing.assert_allclose(got, _scatter(ct, axis, shape[axis], step, dilation), rtol=1e-13, atol=1e-13)
     y = RNG.standard_normal(shape)
     assert np.isclose(np.sum(kernels.windows(y, axis, width, step, dilation) * ct), np.sum(y * got))
+    # windows side by side, in a contiguous buffer: the adjoint is the same elements, a view
+    side_by_side = dilation == 1 and step == width and win.shape[axis] * width == shape[axis]
+    assert np.shares_memory(got, ct) == (side_by_side and contiguous)
+    small = kernels.unwindows(ct.astype(np.float32), axis, shape[axis], step, dilation)
+    assert small.dtype == np.float32 and np.allclose(small, got, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("width, step, dilation", [(0, 1, 1), (2, 0, 1), (2, 1, 0), (3, 1, 3)])
+def test_the_kernel_refuses_windows_that_do_not_fit(width, step, dilation):
+    with pytest.raises(ValueError, match=rf"windows of {width} elements {dilation} apart \(span -?\d+\) "
+                                         rf"every {step} do not fit axis 1 of shape \(2, 6\)"):
+        kernels.windows(np.zeros((2, 6)), 1, width, step, dilation)
 
 
 def test_windows_that_do_not_fit_name_the_axis_and_shape():
