@@ -172,6 +172,22 @@ def test_index_add_kernels_with_basic_keys():
     assert kernels.index_add_(zero_d, 2.0, ()) is zero_d and float(zero_d) == 3.5
 
 
+@pytest.mark.parametrize("key, basic", [
+    ((), True), ((1,), True), ((slice(None), -2), True), ((None, Ellipsis, slice(1, 3, 2)), True),
+    ((np.int64(1),), False), ((np.array([0, 0]),), False), ((slice(None), [1, 1]), False),
+    ((Ellipsis, np.array([True, False, False, True])), False),
+])
+def test_a_basic_key_is_told_apart_from_an_advanced_one(key, basic):
+    """Ints, slices, None and Ellipsis never reach an element twice, so the scatter kernels
+    write there; anything else (an array, a list, a NumPy integer) takes np.add.at."""
+    assert kernels._basic(key) is basic
+    ct = np.ones(np.zeros((2, 3, 4))[key].shape)
+    out = kernels.scatter_add(ct, (2, 3, 4), key)
+    want = np.zeros((2, 3, 4))
+    np.add.at(want, key, ct)
+    np.testing.assert_array_equal(out, want)
+
+
 def test_setitem_kernel_writes_a_copy():
     x = np.arange(6.0).reshape(2, 3)
     out = kernels.setitem(x, 0.0, (Ellipsis, np.array([0, -1])))
