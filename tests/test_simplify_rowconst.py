@@ -406,3 +406,31 @@ def test_sympy_products_of_rows_and_matrices_keep_their_values() -> None:
     got = symgrad.grad(fn)(x, r, y)
     np.testing.assert_allclose(got, symgrad.grad(fn, passes=())(x, r, y), rtol=1e-12)
     np.testing.assert_allclose(got, numeric_grad(fn, (x, r, y), 0), rtol=1e-5, atol=1e-6)
+
+
+def test_builder_counts_the_consumers_of_what_it_made_and_of_what_it_rebuilds():
+    """`Builder.shared`, which keeps a product computed anyway as one factor: consumers among
+    the nodes made so far, and those the old nodes it stands for had (two old nodes rebuilt
+    as one new node count both)."""
+    from symgrad.ops import OPS
+    from symgrad.simplify.patterns import Builder, Rules
+    f64 = np.dtype("float64")
+    b = Builder(Rules())
+    x = b.g.input("x", (3,), f64)
+    y = b.make("exp", (x,), {})
+    b.make("sin", (y,), {})
+    assert not b.shared(y)
+    b.make("cos", (y,), {})
+    assert b.shared(y)
+
+    old = Graph()
+    ox = old.input("x", (3,), f64)
+    a, c = old.apply(OPS["exp"], (ox,), {}), old.apply(OPS["sin"], (ox,), {})
+    old.outputs = [old.apply(OPS["neg"], (n,), {}) for n in (a, c)]
+    r = Builder(Rules())
+    rx = r.g.input("x", (3,), f64)
+    new = r.make("exp", (rx,), {})
+    r.origin = (old, old.live(), {ox: rx, a: new})
+    assert not r.shared(new)  # one consumer in the old graph
+    r.origin[2][c] = new  # a second old node rebuilt as the same new one: its consumer counts too
+    assert r.shared(new)
