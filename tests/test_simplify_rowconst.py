@@ -434,3 +434,41 @@ def test_builder_counts_the_consumers_of_what_it_made_and_of_what_it_rebuilds():
     assert not r.shared(new)  # one consumer in the old graph
     r.origin[2][c] = new  # a second old node rebuilt as the same new one: its consumer counts too
     assert r.shared(new)
+
+
+def test_the_cost_model_counts_only_the_steps_the_graph_lacks():
+    """`_missing_cost`: multiplying out prod(num) / prod(den) left to right costs nothing for
+    the steps the graph already holds (either operand order for a product), and each step it
+    lacks costs its broadcast result's elements plus a call."""
+    from symgrad.simplify.algebra import _missing_cost, op_cost
+    from symgrad.simplify.patterns import Builder, Rules
+    f64 = np.dtype("float64")
+    b = Builder(Rules())
+    c, d, e = (b.g.input(name, shape, f64) for name, shape in (("c", (4, 5)), ("d", (4, 5)), ("e", (4, 1))))
+    assert _missing_cost(b, [c, d], [e]) == 2 * op_cost((4, 5))
+    cd = b.make("mul", (d, c), {})  # held as d * c: found for c * d too
+    assert _missing_cost(b, [c, d], [e]) == op_cost((4, 5))
+    b.make("div", (cd, e), {})
+    assert _missing_cost(b, [c, d], [e]) == 0
+    assert _missing_cost(b, [e], [c]) == op_cost((4, 5))  # e / c broadcasts to c's shape
+    assert _missing_cost(b, [], [e]) == op_cost((4, 1))  # 1 / e
+
+
+@pytest.mark.parametrize("spelling", ["nested", "flat"])
+def test_a_quotient_in_a_denominator_is_read_through(spelling):
+    """x / (r / s) is x * s / r: the row factors r and s both leave the sum."""
+    x, r, s = RNG.standard_normal((6, 5)), RNG.uniform(1, 2, (6, 1)), RNG.uniform(1, 2, (6, 1))
+
+    def f(x, r, s):
+        inner = x / (r / s) if spelling == "nested" else x * s / r
+        return (np.sin(x) * inner.sum(axis=1, keepdims=True)).sum()
+    got = symgrad.grad(f)(x, r, s)
+    plain = symgrad.grad(f, passes=())(x, r, s)
+    np.testing.assert_allclose(got, plain, rtol=1e-12)
+    eps = 1e-6
+    fd = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        dx = np.zeros_like(x)
+        dx[i] = eps
+        fd[i] = (f(x + dx, r, s) - f(x - dx, r, s)) / (2 * eps)
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
