@@ -472,3 +472,36 @@ def test_a_quotient_in_a_denominator_is_read_through(spelling):
         dx[i] = eps
         fd[i] = (f(x + dx, r, s) - f(x - dx, r, s)) / (2 * eps)
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("spelling", ["vector first", "column first", "methods"])
+def test_a_lower_rank_summand_is_padded_before_its_sum(spelling):
+    """sum(v * w, axis=1) with v (5,) and w (4, 1): w leaves the sum and v, of lower rank
+    than the summand, is summed as (1, 5); values and gradients as without the rule."""
+    v, w = RNG.standard_normal(5), RNG.standard_normal((4, 1))
+
+    def f(v, w):
+        if spelling == "vector first":
+            s = np.sum(v * w, axis=1)
+        elif spelling == "column first":
+            s = np.sum(w * v, axis=1)
+        else:
+            s = (v * w).sum(1)
+        return (np.sin(s) * np.arange(1.0, 5.0)).sum()
+    got = symgrad.grad(f, argnums=(0, 1))(v, w)
+    plain = symgrad.grad(f, argnums=(0, 1), passes=())(v, w)
+    eps = 1e-6
+    for g, p, arg in zip(got, plain, (0, 1)):
+        np.testing.assert_allclose(g, p, rtol=1e-12)
+        base = [v, w]
+        fd = np.zeros_like(base[arg])
+        for i in np.ndindex(fd.shape):
+            d = np.zeros_like(fd)
+            d[i] = eps
+            up, down = list(base), list(base)
+            up[arg], down[arg] = base[arg] + d, base[arg] - d
+            fd[i] = (f(*up) - f(*down)) / (2 * eps)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    simplified = symgrad.compile(lambda v, w: np.sum(v * w, axis=1)).graph(v, w)
+    assert [n.op for n in simplified.nodes if n.op == "sum"] and all(
+        math.prod(n.inputs[0].shape) == 5 for n in simplified.nodes if n.op == "sum")
