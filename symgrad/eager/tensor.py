@@ -924,6 +924,9 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
             needs = 1
             for a in args:
                 needs += needs + (isinstance(a, Tensor) and a._requires_grad)
+    if len(args) == 1:  # one input, which requires grad (`needs`)
+        _record_one(plan, op, params, args[0], result, name)
+        return
     two = len(args) == 2
     node = plan.node2 if two else plan.node  # None: the name depends on the call
     if node is None or name is not None:
@@ -936,24 +939,7 @@ def _record(plan: _Plan, op: Op, params: dict, args: tuple, result: Tensor, name
     fn._nrs = fn._hooks = fn._retained = None
     fn._stack = _user_frames() if _anomaly_ever[0] and _modes.anomaly else None
     result._requires_grad = True
-    if len(args) == 1:  # one input, which requires grad (`needs`): no lists to build
-        a = args[0]
-        edge = a.grad_fn
-        if edge is None:
-            edge = a._acc or a._edge()[0]
-        elif a._output_nr:
-            fn._nrs = (a._output_nr,)
-        fn._next = edge
-        if reads[0][0]:  # kept as `_next`: the input itself, no 1-tuple
-            counter = a._vc  # None: version 0, and a write would make it (see OpNode)
-            fn._seen = 0 if counter is None else counter[0]
-            fn._inputs = a
-        else:  # `_unread`, inlined: every recorded unary op passes here
-            data = a._data
-            shape = _SHAPES.get(data.shape)
-            fn._seen, fn._inputs = None, (
-                shape if shape is not None and shape.dtype is data.dtype else shape_only(data))
-    elif two and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
+    if two and isinstance(args[1], Tensor) and isinstance(args[0], Tensor):
         _two(fn, args, reads[0])
     else:  # kept flat (see Node): the input nodes, what is read of each input, its version
         nodes, inputs, seen, offset, shapes_only = [], [], [], 0, True
